@@ -1,0 +1,78 @@
+/* The configuration file (helpdesk-license.conf(5)): one parser for the
+ * module and the admin tool, so they can never disagree. */
+#ifndef HL_CONF_H
+#define HL_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+#define HL_POOL_NAME_MAX 64		/* bytes, without the NUL */
+
+enum hl_on_error { HL_ON_ERROR_DENY, HL_ON_ERROR_ALLOW };
+enum hl_unlicensed { HL_UNLICENSED_DENY, HL_UNLICENSED_IGNORE };
+
+struct hl_names {
+	char **names;
+	size_t count;
+};
+
+struct hl_pool {
+	char name[HL_POOL_NAME_MAX + 1];
+	unsigned licenses;		/* >= 1 */
+	struct hl_names users;
+	struct hl_names groups;
+	unsigned wait;			/* seconds in line; 0: refuse at once */
+};
+
+struct hl_named {
+	unsigned licenses;		/* 0: no Named licenses */
+	struct hl_names users;
+	struct hl_names groups;
+	unsigned min_assignment;	/* seconds */
+};
+
+struct hl_prices {
+	double named;
+	double concurrent;
+	char currency[16];
+	bool set;
+};
+
+struct hl_config {
+	char *path;			/* the file this came from */
+	char *store;			/* GDBM store path */
+	char *event_log;		/* NULL when turned off with "" */
+	enum hl_on_error on_error;
+	enum hl_unlicensed unlicensed;
+	bool show_holders;
+	unsigned lock_timeout;		/* seconds */
+	unsigned wait;			/* default wait of pools, seconds */
+	struct hl_names ignore_services;
+	struct hl_names exempt_users;
+	struct hl_names exempt_groups;
+	struct hl_named named;
+	struct hl_pool *pools;		/* in config order */
+	size_t pool_count;
+	struct hl_prices prices;
+};
+
+/*
+ * Read and validate path.  Each problem is logged at LOG_ERR as
+ * "FILE:LINE: message" (every problem, not only the first).
+ * Returns 0 and sets *out, or -1 when the file is missing, untrusted or
+ * invalid; then *on_error holds the file's on_error when it could be read,
+ * else HL_ON_ERROR_DENY.  on_error may be NULL.
+ */
+int hl_config_load(const char *path, const struct hl_logger *log,
+		   struct hl_config **out, enum hl_on_error *on_error);
+void hl_config_free(struct hl_config *cfg);
+
+/* Membership helpers on parsed lists. */
+bool hl_names_contain(const struct hl_names *names, const char *name);
+
+/* "N", "Ns", "Nm", "Nh", "Nd" to seconds; false when malformed or too big. */
+bool hl_parse_duration(const char *text, unsigned *seconds);
+
+#endif

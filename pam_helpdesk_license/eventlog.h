@@ -1,0 +1,36 @@
+/* The event log (SPEC section 8): one JSON object a line, one write(2). */
+#ifndef HL_EVENTLOG_H
+#define HL_EVENTLOG_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "log.h"
+#include "record.h"
+
+struct hl_event {
+	const char *event;	/* grant, join, deny, release, reap, ... */
+	const char *user;
+	bool has_kind;
+	enum hl_kind kind;
+	const char *pool;	/* NULL: omitted */
+	unsigned slot;		/* 0: omitted */
+	const char *service;
+	const char *tty;
+	const char *rhost;
+	const char *host;
+	pid_t pid;		/* 0: omitted */
+	const char *session;
+	const char *reason;
+};
+
+/* The JSON line, newline included; NULL on no memory.  ts is wall time. */
+char *hl_event_format(const struct hl_event *event, const struct timespec *ts);
+
+/* Appends to path (created 0600 in a trusted directory, made 0700 if
+ * missing), O_APPEND|O_NOFOLLOW.  0, or -1 after logging why. */
+int hl_event_append(const char *path, const struct hl_event *event,
+		    const struct hl_logger *log);
+
+#endif

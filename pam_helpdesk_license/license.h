@@ -1,0 +1,68 @@
+/*
+ * The license decision (SPEC section 4) and session bookkeeping.  This is
+ * the core: it never sees a pam_handle_t.  The PAM entry points and the
+ * admin tool fill in an hl_env and an hl_request and map the verdict.
+ */
+#ifndef HL_LICENSE_H
+#define HL_LICENSE_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "conf.h"
+#include "log.h"
+#include "proc.h"
+#include "record.h"
+
+struct hl_env {
+	const struct hl_config *cfg;
+	const struct hl_logger *log;
+	const char *proc_root;		/* "/proc" */
+	struct hl_process self;		/* the process opening the session */
+	char host[256];			/* this host */
+	time_t (*now)(void);		/* the clock; time() wrapper */
+};
+
+struct hl_request {
+	const char *user;		/* validated by the core */
+	const char *service;		/* "" when unknown, never NULL */
+	const char *tty;
+	const char *rhost;
+};
+
+enum hl_verdict {
+	HL_GRANTED,		/* a license is held (taken, joined, or named) */
+	HL_DENIED,		/* refused: message says why */
+	HL_IGNORED,		/* not concerned: ignored service, exempt,
+				   unlicensed = ignore, nothing held at close */
+	HL_USER_UNKNOWN,	/* no such user, or a name we refuse */
+	HL_STORE_FAILED,	/* the store is unusable: on_error decides */
+};
+
+struct hl_decision {
+	enum hl_verdict verdict;
+	enum hl_kind kind;
+	char pool[HL_POOL_NAME_MAX + 1];	/* concurrent */
+	unsigned slot;				/* concurrent */
+	bool joined;			/* joined a slot the user held already */
+	char session_id[HL_SESSION_ID_LEN + 1];	/* open: the new session */
+	char reason[128];		/* short, for logs and the tool */
+	char message[2048];		/* for the technician; "" when none */
+};
+
+/* account: the decision of a session open, taking nothing. */
+int hl_license_check(const struct hl_env *env, const struct hl_request *req,
+		     struct hl_decision *out);
+/* session open: take (or join) what the decision grants. */
+int hl_license_open(const struct hl_env *env, const struct hl_request *req,
+		    struct hl_decision *out);
+/* session close: give back what session_id took.  session_id NULL or ""
+ * means "the sessions of req->user opened by env->self". */
+int hl_license_close(const struct hl_env *env, const struct hl_request *req,
+		     const char *session_id, struct hl_decision *out);
+
+/* Fills env->self, host, proc_root and now for the calling process. */
+int hl_env_init(struct hl_env *env, const struct hl_config *cfg,
+		const struct hl_logger *log);
+
+#endif

@@ -1,0 +1,26 @@
+/* Which process opened a session, and whether it still runs. */
+#ifndef HL_PROC_H
+#define HL_PROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "record.h"
+
+struct hl_process {
+	pid_t pid;
+	unsigned long long start;	/* field 22 of /proc/PID/stat */
+	char boot_id[HL_BOOT_ID_LEN + 1];
+};
+
+/* proc_root is "/proc" in production. 0 or -1. */
+int hl_process_identify(const char *proc_root, pid_t pid,
+			struct hl_process *out);
+int hl_boot_id(const char *proc_root, char out[HL_BOOT_ID_LEN + 1]);
+
+/* A session is stale when it belongs to another boot, or its process is
+ * gone, a zombie, or a different process under a reused pid. */
+bool hl_session_stale(const char *proc_root, const char *boot_id,
+		      const struct hl_session *session);
+
+#endif

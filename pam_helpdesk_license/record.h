@@ -1,0 +1,96 @@
+/*
+ * What the store holds, and how it is written down.  Keys (schema 1):
+ *
+ *   schema               "1"
+ *   named                counter: "used N"
+ *   named/USER           a Named allocation: holding record, kind named
+ *   pool/POOL            counter: "used N\nnext N\ntop N"
+ *   slot/POOL/N          the user holding slot N of POOL: "USER"
+ *   holder/USER          the concurrent slot USER holds: holding record
+ *
+ * A holding record is lines of space-separated fields, each field
+ * percent-encoded (see hl_field_encode), so that no value from outside can
+ * add a field or a line:
+ *
+ *   kind named|concurrent
+ *   pool POOL            (concurrent only)
+ *   slot N               (concurrent only)
+ *   since EPOCH
+ *   session ID PID START BOOT_ID SINCE SERVICE TTY RHOST HOST   (0..n)
+ *
+ * Decoders are strict: anything else is a damaged record.
+ */
+#ifndef HL_RECORD_H
+#define HL_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "conf.h"
+
+#define HL_USER_MAX 256			/* bytes, without the NUL */
+#define HL_BOOT_ID_LEN 36
+#define HL_SESSION_ID_LEN 32		/* hex digits */
+#define HL_FIELD_MAX 1024		/* tty, rhost, host, service */
+
+enum hl_kind { HL_KIND_NAMED, HL_KIND_CONCURRENT };
+
+struct hl_session {
+	char id[HL_SESSION_ID_LEN + 1];
+	pid_t pid;
+	unsigned long long start;	/* process start, clock ticks since boot */
+	char boot_id[HL_BOOT_ID_LEN + 1];
+	time_t since;
+	char *service;			/* "" when unknown, never NULL */
+	char *tty;
+	char *rhost;
+	char *host;
+};
+
+struct hl_holding {
+	enum hl_kind kind;
+	char pool[HL_POOL_NAME_MAX + 1];	/* concurrent only */
+	unsigned slot;				/* concurrent only, from 1 */
+	time_t since;
+	struct hl_session *sessions;
+	size_t session_count;
+};
+
+/* NULL on allocation failure; the caller frees the result. */
+char *hl_holding_encode(const struct hl_holding *holding);
+/* 0, or -1 when text is not a well-formed record (out is then empty). */
+int hl_holding_decode(const char *text, struct hl_holding *out);
+void hl_holding_free(struct hl_holding *holding);
+
+/* Appends a deep copy of session; 0 or -1 (no memory). */
+int hl_holding_add_session(struct hl_holding *holding,
+			   const struct hl_session *session);
+/* Removes sessions[index]. */
+void hl_holding_remove_session(struct hl_holding *holding, size_t index);
+void hl_session_free(struct hl_session *session);
+
+/* Counter records: "used N\nnext N\ntop N" (next and top for pools). */
+struct hl_counter {
+	unsigned used;		/* slots or allocations in force */
+	unsigned next;		/* where to look for a free slot first */
+	unsigned top;		/* highest slot number that may be taken */
+};
+char *hl_counter_encode(const struct hl_counter *counter, bool pool);
+int hl_counter_decode(const char *text, struct hl_counter *out);
+
+/* Key builders: false when the result would not fit. */
+bool hl_key_named(char *buf, size_t len, const char *user);
+bool hl_key_holder(char *buf, size_t len, const char *user);
+bool hl_key_pool(char *buf, size_t len, const char *pool);
+bool hl_key_slot(char *buf, size_t len, const char *pool, unsigned slot);
+#define HL_KEY_MAX (HL_USER_MAX + HL_POOL_NAME_MAX + 32)
+
+/* Percent-encoding of one field: bytes outside [A-Za-z0-9._:@+=,/-] become
+ * %XX; "" becomes "-" (and "-" itself "%2D").  NULL on no memory. */
+char *hl_field_encode(const char *value);
+/* Strict inverse; NULL on malformed input or no memory. */
+char *hl_field_decode(const char *text, size_t len);
+
+#endif

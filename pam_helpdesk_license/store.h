@@ -1,0 +1,62 @@
+/*
+ * The license store: a small transactional key/value interface.  Only
+ * store.c knows that it is GDBM, where the lock is and how a write survives
+ * a process killed half-way; a shared database backend would implement
+ * these same functions.
+ *
+ * A store handle is one transaction: hl_store_open takes the lock (shared
+ * for reading, exclusive for writing), puts and deletes are staged in
+ * memory and seen by later gets, hl_store_commit applies them all or
+ * none, hl_store_close drops the lock.
+ */
+#ifndef HL_STORE_H
+#define HL_STORE_H
+
+#include <stdbool.h>
+
+#include "log.h"
+
+struct hl_store;
+
+enum hl_store_mode {
+	HL_STORE_READ,		/* shared lock; a missing store reads as empty */
+	HL_STORE_WRITE,		/* exclusive lock; created on first use */
+};
+
+enum hl_store_rc {
+	HL_STORE_OK = 0,
+	HL_STORE_NOTFOUND,	/* get: no such key */
+	HL_STORE_TIMEOUT,	/* lock not had within lock_timeout */
+	HL_STORE_DAMAGED,	/* unreadable file or record: run repair */
+	HL_STORE_VERSION,	/* schema of another release: never rewritten */
+	HL_STORE_INSECURE,	/* a link, or wrong owner or mode */
+	HL_STORE_DENIED,	/* no permission (not root) */
+	HL_STORE_IO,		/* any other system error */
+	HL_STORE_NOMEM,
+};
+
+/* The schema this release reads and writes. */
+#define HL_STORE_SCHEMA "1"
+
+int hl_store_open(const char *path, enum hl_store_mode mode,
+		  unsigned lock_timeout, const struct hl_logger *log,
+		  struct hl_store **out);
+
+/* *value is malloc'd and NUL-terminated; the caller frees it. */
+int hl_store_get(struct hl_store *store, const char *key, char **value);
+int hl_store_put(struct hl_store *store, const char *key, const char *value);
+int hl_store_delete(struct hl_store *store, const char *key);
+
+/* Calls fn for each key starting with prefix, staged changes included, in
+ * no particular order.  A non-zero return from fn stops and is returned. */
+int hl_store_foreach(struct hl_store *store, const char *prefix,
+		     int (*fn)(void *arg, const char *key, const char *value),
+		     void *arg);
+
+int hl_store_commit(struct hl_store *store);
+/* Drops uncommitted changes and the lock.  NULL is fine. */
+void hl_store_close(struct hl_store *store);
+
+const char *hl_store_strerror(int rc);
+
+#endif
