@@ -1,1 +1,217 @@
-/* to be written */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record.h"
+#include "text.h"
+
+bool hl_user_valid(const char *user)
+{
+	size_t len;
+
+	if (user == NULL)
+		return false;
+	len = strnlen(user, HL_USER_MAX + 1);
+	if (len == 0 || len > HL_USER_MAX)
+		return false;
+	if (strcmp(user, ".") == 0 || strcmp(user, "..") == 0)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == '/')
+			return false;
+	return true;
+}
+
+void hl_buf_init(struct hl_buf *buf)
+{
+	memset(buf, 0, sizeof(*buf));
+}
+
+static bool buf_reserve(struct hl_buf *buf, size_t extra)
+{
+	size_t want;
+	char *data;
+
+	if (buf->failed)
+		return false;
+	if (extra > SIZE_MAX / 2 - buf->len) {
+		buf->failed = true;
+		return false;
+	}
+	want = buf->len + extra + 1;
+	if (want <= buf->cap)
+		return true;
+	if (want < 2 * buf->cap)
+		want = 2 * buf->cap;
+	if (want < 64)
+		want = 64;
+	data = realloc(buf->data, want);
+	if (data == NULL) {
+		buf->failed = true;
+		return false;
+	}
+	buf->data = data;
+	buf->cap = want;
+	return true;
+}
+
+void hl_buf_append(struct hl_buf *buf, const char *text, size_t len)
+{
+	if (!buf_reserve(buf, len))
+		return;
+	memcpy(buf->data + buf->len, text, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
+}
+
+void hl_buf_puts(struct hl_buf *buf, const char *text)
+{
+	hl_buf_append(buf, text, strlen(text));
+}
+
+void hl_buf_printf(struct hl_buf *buf, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		buf->failed = true;
+		return;
+	}
+	if (!buf_reserve(buf, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf->data + buf->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	buf->len += (size_t)n;
+}
+
+/* Length of the valid UTF-8 sequence at p, or 0 if there is none. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+	size_t n;
+	unsigned min, cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2; cp = p[0] & 0x1f; min = 0x80;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3; cp = p[0] & 0x0f; min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4; cp = p[0] & 0x07; min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void hl_buf_json(struct hl_buf *buf, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)(text ? text : "");
+
+	hl_buf_append(buf, "\"", 1);
+	while (*p) {
+		size_t n = utf8_sequence(p);
+
+		if (n == 0) {
+			hl_buf_puts(buf, "\\ufffd");
+			p++;
+		} else if (n > 1) {
+			hl_buf_append(buf, (const char *)p, n);
+			p += n;
+		} else if (*p == '"' || *p == '\\') {
+			char esc[2] = { '\\', (char)*p };
+
+			hl_buf_append(buf, esc, 2);
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			hl_buf_printf(buf, "\\u%04x", *p);
+			p++;
+		} else {
+			hl_buf_append(buf, (const char *)p, 1);
+			p++;
+		}
+	}
+	hl_buf_append(buf, "\"", 1);
+}
+
+void hl_buf_printable(struct hl_buf *buf, const char *text)
+{
+	const unsigned char *p = (const unsigned char *)(text ? text : "");
+
+	for (; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
+			hl_buf_append(buf, (const char *)p, 1);
+		else
+			hl_buf_printf(buf, "\\x%02x", *p);
+	}
+}
+
+char *hl_buf_take(struct hl_buf *buf)
+{
+	char *data;
+
+	if (buf->failed) {
+		hl_buf_free(buf);
+		return NULL;
+	}
+	if (buf->data == NULL && !buf_reserve(buf, 0))
+		return NULL;
+	data = buf->data;
+	hl_buf_init(buf);
+	return data;
+}
+
+void hl_buf_free(struct hl_buf *buf)
+{
+	free(buf->data);
+	hl_buf_init(buf);
+}
+
+const char *hl_printable(const char *text, char *out, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)(text ? text : "");
+	size_t used = 0;
+
+	if (len == 0)
+		return out;
+	for (; *p; p++) {
+		char piece[5];
+		size_t n;
+
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+			piece[0] = (char)*p;
+			piece[1] = '\0';
+			n = 1;
+		} else {
+			n = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", *p);
+		}
+		if (used + n + 1 > len) {
+			/* Mark the cut so nobody reads a partial value as whole. */
+			if (len >= 4) {
+				size_t at = used < len - 4 ? used : len - 4;
+
+				memcpy(out + at, "...", 4);
+				return out;
+			}
+			break;
+		}
+		memcpy(out + used, piece, n);
+		used += n;
+	}
+	out[used] = '\0';
+	return out;
+}
