@@ -28,6 +28,11 @@ struct hl_event {
 /* The JSON line, newline included; NULL on no memory.  ts is wall time. */
 char *hl_event_format(const struct hl_event *event, const struct timespec *ts);
 
+/* Appends one formatted line to path (see below).  0, or -1 after
+ * logging why. */
+int hl_event_append_line(const char *path, const char *line,
+			 const struct hl_logger *log);
+
 /* Appends to path (created 0600 in a trusted directory, made 0700 if
  * missing), O_APPEND|O_NOFOLLOW.  0, or -1 after logging why. */
 int hl_event_append(const char *path, const struct hl_event *event,
