@@ -1,8 +1,202 @@
-/* placeholder until the entry points land */
+/*
+ * The PAM entry points: read the items, call the core, map its verdict to
+ * a PAM code, clean up.  Everything else lives in the core (license.c).
+ */
 #include "config.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
 #define PAM_SM_ACCOUNT
 #define PAM_SM_SESSION
+#include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
-PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
-{ (void)pamh; (void)flags; (void)argc; (void)argv; return PAM_IGNORE; }
+#include "conf.h"
+#include "license.h"
+#include "log.h"
+
+/* pam_set_data key of the session this handle opened. */
+#define SESSION_DATA "pam_helpdesk_license.session"
+
+enum action { ACCOUNT, SESSION_OPEN, SESSION_CLOSE };
+
+struct args {
+	const char *config;
+	bool debug;
+};
+
+static void emit_to_pam(void *data, int priority, const char *message)
+{
+	pam_syslog((pam_handle_t *)data, priority, "%s", message);
+}
+
+static bool parse_args(pam_handle_t *pamh, int argc, const char **argv,
+		       struct args *args)
+{
+	bool ok = true;
+
+	args->config = HL_CONFIG_FILE;
+	args->debug = false;
+	for (int i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "config=", 7) == 0 && argv[i][7] == '/')
+			args->config = argv[i] + 7;
+		else if (strcmp(argv[i], "debug") == 0)
+			args->debug = true;
+		else {
+			pam_syslog(pamh, LOG_ERR,
+				   "unknown module argument '%s' (known: "
+				   "config=/ABSOLUTE/PATH, debug)", argv[i]);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static const char *item(pam_handle_t *pamh, int type)
+{
+	const void *value = NULL;
+
+	if (pam_get_item(pamh, type, &value) != PAM_SUCCESS || value == NULL)
+		return "";
+	return value;
+}
+
+static void free_session_id(pam_handle_t *pamh, void *data, int status)
+{
+	(void)pamh;
+	(void)status;
+	free(data);
+}
+
+/* on_error: what an unusable config or store means for the login. */
+static int unusable(pam_handle_t *pamh, enum hl_on_error on_error,
+		    int deny_code, const char *user, const char *what)
+{
+	if (on_error == HL_ON_ERROR_ALLOW) {
+		pam_syslog(pamh, LOG_CRIT,
+			   "%s unusable: on_error = allow lets %s in without "
+			   "a license check", what, *user ? user : "the user");
+		return PAM_SUCCESS;
+	}
+	pam_syslog(pamh, LOG_ERR, "%s unusable: refusing (on_error = deny)",
+		   what);
+	return deny_code;
+}
+
+static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
+	       enum action action)
+{
+	struct hl_logger log = { .emit = emit_to_pam, .data = pamh };
+	struct hl_config *cfg = NULL;
+	enum hl_on_error on_error = HL_ON_ERROR_DENY;
+	struct hl_decision decision;
+	struct hl_request req;
+	struct hl_env env;
+	struct args args;
+	const char *user = NULL;
+	const void *session_id = NULL;
+	int rc;
+
+	if (!parse_args(pamh, argc, argv, &args))
+		return unusable(pamh, on_error, PAM_SERVICE_ERR, "",
+				"module arguments");
+	log.debug = args.debug;
+	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL) {
+		pam_syslog(pamh, LOG_ERR, "cannot determine the user");
+		return PAM_USER_UNKNOWN;
+	}
+	if (hl_config_load(args.config, &log, &cfg, &on_error) != 0) {
+		rc = unusable(pamh, on_error, PAM_SERVICE_ERR, user,
+			      "configuration");
+		goto out;
+	}
+	if (hl_env_init(&env, cfg, &log) != 0) {
+		rc = unusable(pamh, cfg->on_error, PAM_SYSTEM_ERR, user,
+			      "process identity");
+		goto out;
+	}
+	req.user = user;
+	req.service = item(pamh, PAM_SERVICE);
+	req.tty = item(pamh, PAM_TTY);
+	req.rhost = item(pamh, PAM_RHOST);
+
+	switch (action) {
+	case ACCOUNT:
+		hl_license_check(&env, &req, &decision);
+		break;
+	case SESSION_OPEN:
+		hl_license_open(&env, &req, &decision);
+		break;
+	case SESSION_CLOSE:
+		if (pam_get_data(pamh, SESSION_DATA, &session_id) != PAM_SUCCESS)
+			session_id = NULL;
+		hl_license_close(&env, &req, session_id, &decision);
+		break;
+	}
+	hl_log(&log, LOG_DEBUG, "%s: user %s: %s",
+	       action == ACCOUNT ? "account" :
+	       action == SESSION_OPEN ? "open" : "close",
+	       user, decision.reason);
+
+	switch (decision.verdict) {
+	case HL_GRANTED:
+		rc = PAM_SUCCESS;
+		if (action == SESSION_OPEN) {
+			char *id = strdup(decision.session_id);
+
+			if (id == NULL || pam_set_data(pamh, SESSION_DATA, id,
+						       free_session_id) != PAM_SUCCESS) {
+				/* Close still finds it by process identity. */
+				free(id);
+				pam_syslog(pamh, LOG_WARNING,
+					   "cannot remember the session id");
+			}
+		}
+		break;
+	case HL_DENIED:
+		if (*decision.message && !(flags & PAM_SILENT))
+			pam_error(pamh, "%s", decision.message);
+		rc = PAM_PERM_DENIED;
+		break;
+	case HL_IGNORED:
+		/* Close never fails a logout because nothing was held. */
+		rc = action == SESSION_CLOSE ? PAM_SUCCESS : PAM_IGNORE;
+		break;
+	case HL_USER_UNKNOWN:
+		rc = PAM_USER_UNKNOWN;
+		break;
+	case HL_STORE_FAILED:
+	default:
+		if (cfg->on_error == HL_ON_ERROR_DENY && *decision.message &&
+		    action != SESSION_CLOSE && !(flags & PAM_SILENT))
+			pam_error(pamh, "%s", decision.message);
+		rc = unusable(pamh, cfg->on_error, PAM_SYSTEM_ERR, user,
+			      "license store");
+		break;
+	}
+out:
+	hl_config_free(cfg);
+	return rc;
+}
+
+PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
+				const char **argv)
+{
+	return run(pamh, flags, argc, argv, ACCOUNT);
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+				   const char **argv)
+{
+	return run(pamh, flags, argc, argv, SESSION_OPEN);
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+				    const char **argv)
+{
+	return run(pamh, flags, argc, argv, SESSION_CLOSE);
+}
