@@ -1,0 +1,593 @@
+/*
+ * Unit tests of the license decision core (license.c), driven directly:
+ * an hl_env with a fake /proc (so a test can "kill" a session's process or
+ * reboot the host), users and groups from nss_wrapper, a real store in a
+ * temporary directory.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "license.h"
+#include "store.h"
+
+#define BOOT_A "0b5e11a2-1111-4222-8333-944455556666"
+#define BOOT_B "0b5e11a2-1111-4222-8333-9444555577ff"
+
+struct fixture {
+	char dir[256];
+	char proc[300];
+	char store[300];
+	char events[300];
+	char logged[8192];
+	struct hl_logger log;
+	struct hl_config cfg;
+	struct hl_pool pools[2];
+	struct hl_env env;
+};
+
+static time_t fixed_now(void)
+{
+	return 1764403200;	/* 2025-11-29 08:00 UTC */
+}
+
+static void capture(void *data, int priority, const char *message)
+{
+	struct fixture *f = data;
+	size_t used = strlen(f->logged);
+
+	(void)priority;
+	snprintf(f->logged + used, sizeof(f->logged) - used, "%s\n", message);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* A process of the fake /proc: its stat line with state and start time. */
+static void fake_process(struct fixture *f, pid_t pid, char state,
+			 unsigned long long start)
+{
+	char path[400], stat[512];
+
+	snprintf(path, sizeof(path), "%s/%ld", f->proc, (long)pid);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/%ld/stat", f->proc, (long)pid);
+	snprintf(stat, sizeof(stat),
+		 "%ld (sshd: a) b) %c 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 "
+		 "17 18 %llu 20 21\n", (long)pid, state, start);
+	write_file(path, stat);
+}
+
+static void kill_process(struct fixture *f, pid_t pid)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/%ld/stat", f->proc, (long)pid);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%ld", f->proc, (long)pid);
+	rmdir(path);
+}
+
+static void set_boot(struct fixture *f, const char *boot_id)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/sys/kernel/random/boot_id", f->proc);
+	write_file(path, boot_id);
+	memcpy(f->env.self.boot_id, boot_id, HL_BOOT_ID_LEN + 1);
+}
+
+/* The process that opens the next session. */
+static void act_as(struct fixture *f, pid_t pid)
+{
+	fake_process(f, pid, 'S', 1000 + (unsigned long long)pid);
+	f->env.self.pid = pid;
+	f->env.self.start = 1000 + (unsigned long long)pid;
+}
+
+static char *names_alice[] = { "alice" };
+static char *names_callcentre[] = { "callcentre" };
+static char *names_field_east[] = { "field-east" };
+static char *names_carol[] = { "carol" };
+static char *names_root[] = { "root" };
+static char *names_admins[] = { "helpdesk-admins" };
+static char *names_ignored[] = { "systemd-user" };
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char path[400];
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "%s/hl-license-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
+	snprintf(f->store, sizeof(f->store), "%s/store/licenses.db", f->dir);
+	snprintf(f->events, sizeof(f->events), "%s/log/events.log", f->dir);
+	mkdir(f->proc, 0700);
+	snprintf(path, sizeof(path), "%s/sys", f->proc);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/sys/kernel", f->proc);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/sys/kernel/random", f->proc);
+	mkdir(path, 0700);
+
+	f->log.emit = capture;
+	f->log.data = f;
+
+	f->cfg.store = f->store;
+	f->cfg.event_log = f->events;
+	f->cfg.on_error = HL_ON_ERROR_DENY;
+	f->cfg.unlicensed = HL_UNLICENSED_DENY;
+	f->cfg.show_holders = true;
+	f->cfg.lock_timeout = 5;
+	f->cfg.ignore_services = (struct hl_names){ names_ignored, 1 };
+	f->cfg.exempt_users = (struct hl_names){ names_root, 1 };
+	f->cfg.exempt_groups = (struct hl_names){ names_admins, 1 };
+	f->cfg.named.licenses = 1;
+	f->cfg.named.users = (struct hl_names){ names_alice, 1 };
+	f->cfg.named.groups = (struct hl_names){ names_callcentre, 1 };
+	snprintf(f->pools[0].name, sizeof(f->pools[0].name), "field-east");
+	f->pools[0].licenses = 1;
+	f->pools[0].groups = (struct hl_names){ names_field_east, 1 };
+	snprintf(f->pools[1].name, sizeof(f->pools[1].name), "field-west");
+	f->pools[1].licenses = 2;
+	f->pools[1].users = (struct hl_names){ names_carol, 1 };
+	f->cfg.pools = f->pools;
+	f->cfg.pool_count = 2;
+
+	f->env.cfg = &f->cfg;
+	f->env.log = &f->log;
+	f->env.proc_root = f->proc;
+	f->env.now = fixed_now;
+	snprintf(f->env.host, sizeof(f->env.host), "helpdesk1");
+	set_boot(f, BOOT_A);
+	act_as(f, 100);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static enum hl_verdict open_as(struct fixture *f, const char *user, pid_t pid,
+			       struct hl_decision *d)
+{
+	struct hl_request req = { user, "sshd", "ssh", "192.0.2.7" };
+
+	act_as(f, pid);
+	assert_int_equal(hl_license_open(&f->env, &req, d), 0);
+	return d->verdict;
+}
+
+static enum hl_verdict check_as(struct fixture *f, const char *user,
+				struct hl_decision *d)
+{
+	struct hl_request req = { user, "sshd", "ssh", "192.0.2.7" };
+
+	assert_int_equal(hl_license_check(&f->env, &req, d), 0);
+	return d->verdict;
+}
+
+static enum hl_verdict close_as(struct fixture *f, const char *user, pid_t pid,
+				const char *session_id)
+{
+	struct hl_request req = { user, "sshd", "ssh", "192.0.2.7" };
+	struct hl_decision d;
+
+	act_as(f, pid);
+	assert_int_equal(hl_license_close(&f->env, &req, session_id, &d), 0);
+	return d.verdict;
+}
+
+/* The value of key in the store, or NULL. */
+static char *store_value(struct fixture *f, const char *key)
+{
+	struct hl_store *store;
+	char *value = NULL;
+
+	assert_int_equal(hl_store_open(f->store, HL_STORE_READ, 1, &f->log,
+				       &store), HL_STORE_OK);
+	if (hl_store_get(store, key, &value) != HL_STORE_OK)
+		value = NULL;
+	hl_store_close(store);
+	return value;
+}
+
+static void assert_key_absent(struct fixture *f, const char *key)
+{
+	char *value = store_value(f, key);
+
+	if (value != NULL)
+		fail_msg("%s is still in the store: %s", key, value);
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+	char line[4096];
+	int n = 0;
+	FILE *fp = fopen(path, "r");
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp))
+		if (strstr(line, needle))
+			n++;
+	fclose(fp);
+	return n;
+}
+
+/* ---- Named ---- */
+
+static void named_sessions_share_one_allocation(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d1, d2;
+	char *counter;
+
+	assert_int_equal(open_as(f, "alice", 100, &d1), HL_GRANTED);
+	assert_int_equal(d1.kind, HL_KIND_NAMED);
+	assert_false(d1.joined);
+	assert_int_equal(open_as(f, "alice", 101, &d2), HL_GRANTED);
+	assert_int_equal(d2.kind, HL_KIND_NAMED);
+	assert_true(d2.joined);
+	counter = store_value(f, "named");
+	assert_non_null(counter);
+	assert_non_null(strstr(counter, "used 1"));
+	free(counter);
+	assert_int_equal(count_lines(f->events, "\"event\":\"grant\""), 1);
+	assert_int_equal(count_lines(f->events, "\"event\":\"join\""), 1);
+}
+
+static void named_allocation_outlives_logout(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "alice", 100, &d), HL_GRANTED);
+	assert_int_equal(close_as(f, "alice", 100, d.session_id), HL_GRANTED);
+	/* bob is in callcentre: named-eligible, but the one license is
+	 * alice's for good. */
+	assert_int_equal(open_as(f, "bob", 200, &d), HL_DENIED);
+	assert_non_null(strstr(d.message, "All 1 Named license is allocated"));
+	assert_int_equal(check_as(f, "bob", &d), HL_DENIED);
+}
+
+static void named_allocation_freed_when_no_longer_eligible(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "alice", 100, &d), HL_GRANTED);
+	/* alice leaves the named users: her allocation no longer counts. */
+	f->cfg.named.users.count = 0;
+	assert_int_equal(check_as(f, "bob", &d), HL_GRANTED);
+	assert_int_equal(open_as(f, "bob", 200, &d), HL_GRANTED);
+	assert_int_equal(d.kind, HL_KIND_NAMED);
+	assert_key_absent(f, "named/alice");
+	assert_int_equal(count_lines(f->events, "\"event\":\"unassign\""), 1);
+}
+
+/* ---- Concurrent ---- */
+
+static void pool_of_one_one_at_a_time(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d, held;
+
+	assert_int_equal(open_as(f, "dave", 300, &held), HL_GRANTED);
+	assert_int_equal(held.kind, HL_KIND_CONCURRENT);
+	assert_string_equal(held.pool, "field-east");
+	assert_int_equal(held.slot, 1);
+
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_DENIED);
+	assert_non_null(strstr(d.message, "All 1 license of pool field-east is in use"));
+	assert_non_null(strstr(d.message, "held by dave since"));
+	assert_non_null(strstr(d.message, "from 192.0.2.7"));
+	assert_string_equal(d.reason, "all licenses in use");
+
+	f->cfg.show_holders = false;
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_DENIED);
+	assert_null(strstr(d.message, "dave"));
+
+	assert_int_equal(close_as(f, "dave", 300, held.session_id), HL_GRANTED);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+	assert_int_equal(count_lines(f->events, "\"event\":\"deny\""), 2);
+	assert_int_equal(count_lines(f->events, "\"event\":\"release\""), 1);
+}
+
+static void pool_of_two(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	f->cfg.pools[1].users.count = 0;
+	f->cfg.pools[1].groups = (struct hl_names){ names_field_east, 1 };
+	f->cfg.pools[0].groups.count = 0;	/* field-east users: west only */
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	assert_string_equal(d.pool, "field-west");
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+	assert_int_equal(open_as(f, "frank", 500, &d), HL_DENIED);
+	assert_non_null(strstr(d.message, "All 2 licenses of pool field-west are in use"));
+	assert_non_null(strstr(d.message, "dave"));
+	assert_non_null(strstr(d.message, "erin"));
+}
+
+static void sessions_of_one_technician_share_a_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision a, b, d;
+
+	assert_int_equal(open_as(f, "dave", 300, &a), HL_GRANTED);
+	assert_int_equal(open_as(f, "dave", 301, &b), HL_GRANTED);
+	assert_true(b.joined);
+	assert_int_equal(b.slot, a.slot);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_DENIED);
+	assert_int_equal(close_as(f, "dave", 300, a.session_id), HL_GRANTED);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_DENIED);
+	/* The last session gives the slot back. */
+	assert_int_equal(close_as(f, "dave", 301, b.session_id), HL_GRANTED);
+	assert_key_absent(f, "holder/dave");
+	assert_key_absent(f, "slot/field-east/1");
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+}
+
+static void close_without_session_id_uses_process(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	assert_int_equal(close_as(f, "dave", 300, NULL), HL_GRANTED);
+	assert_key_absent(f, "holder/dave");
+	/* Close is idempotent. */
+	assert_int_equal(close_as(f, "dave", 300, NULL), HL_IGNORED);
+	assert_int_equal(close_as(f, "nobody-held", 300, NULL), HL_IGNORED);
+}
+
+static void check_takes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	assert_int_equal(check_as(f, "dave", &d), HL_GRANTED);
+	assert_int_equal(check_as(f, "erin", &d), HL_GRANTED);
+	assert_key_absent(f, "holder/dave");
+	assert_key_absent(f, "holder/erin");
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	assert_int_equal(check_as(f, "erin", &d), HL_DENIED);
+	assert_int_equal(check_as(f, "dave", &d), HL_GRANTED);
+	assert_true(d.joined);
+}
+
+static void dead_holder_is_reclaimed(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	kill_process(f, 300);
+	assert_int_equal(check_as(f, "erin", &d), HL_GRANTED);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+	assert_int_equal(count_lines(f->events, "\"reason\":\"process gone\""), 1);
+	assert_key_absent(f, "holder/dave");
+}
+
+static void zombie_holder_is_reclaimed(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	fake_process(f, 300, 'Z', 1300);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+}
+
+static void reused_pid_is_not_the_holder(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	fake_process(f, 300, 'S', 999999);	/* same pid, another process */
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+}
+
+static void earlier_boot_is_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	set_boot(f, BOOT_B);	/* reboot; pid 300 happens to run again */
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+	assert_int_equal(count_lines(f->events, "\"reason\":\"earlier boot\""), 1);
+}
+
+static void lowered_licenses_throw_nobody_out(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision a, b, d;
+
+	f->cfg.pools[1].groups = (struct hl_names){ names_field_east, 1 };
+	f->cfg.pools[0].groups.count = 0;
+	assert_int_equal(open_as(f, "dave", 300, &a), HL_GRANTED);
+	assert_int_equal(open_as(f, "erin", 400, &b), HL_GRANTED);
+	f->cfg.pools[1].licenses = 1;
+	/* Both keep their slot; nobody new gets in until one is left. */
+	assert_int_equal(open_as(f, "dave", 301, &d), HL_GRANTED);
+	assert_true(d.joined);
+	assert_int_equal(close_as(f, "dave", 300, a.session_id), HL_GRANTED);
+	assert_int_equal(close_as(f, "dave", 301, d.session_id), HL_GRANTED);
+	assert_int_equal(open_as(f, "frank", 500, &d), HL_DENIED);
+	assert_non_null(strstr(d.message, "erin"));
+	assert_int_equal(close_as(f, "erin", 400, b.session_id), HL_GRANTED);
+	assert_int_equal(open_as(f, "frank", 500, &d), HL_GRANTED);
+}
+
+/* ---- not concerned, unknown, unlicensed ---- */
+
+static void exempt_ignored_and_unknown(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_request req = { "dave", "systemd-user", "", "" };
+	struct hl_decision d;
+	char longname[300];
+
+	assert_int_equal(hl_license_open(&f->env, &req, &d), 0);
+	assert_int_equal(d.verdict, HL_IGNORED);
+	assert_int_equal(open_as(f, "root", 100, &d), HL_IGNORED);
+	assert_int_equal(open_as(f, "grace", 100, &d), HL_IGNORED); /* admins */
+	assert_int_equal(open_as(f, "nosuchuser", 100, &d), HL_USER_UNKNOWN);
+	assert_int_equal(open_as(f, "bad\nname", 100, &d), HL_USER_UNKNOWN);
+	assert_int_equal(open_as(f, "../etc", 100, &d), HL_USER_UNKNOWN);
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(open_as(f, longname, 100, &d), HL_USER_UNKNOWN);
+	assert_int_equal(count_lines(f->events, "\"event\""), 0);
+}
+
+static void unlicensed_deny_or_ignore(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "heidi", 600, &d), HL_DENIED);
+	assert_non_null(strstr(d.message, "no help desk license"));
+	assert_string_equal(d.reason, "unlicensed");
+	f->cfg.unlicensed = HL_UNLICENSED_IGNORE;
+	assert_int_equal(open_as(f, "heidi", 600, &d), HL_IGNORED);
+	/* An entitled technician who finds everything taken is refused
+	 * whatever unlicensed says. */
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_DENIED);
+}
+
+static void wait_pool_passes_account(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	f->cfg.pools[0].wait = 30;
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	assert_int_equal(check_as(f, "erin", &d), HL_GRANTED);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_DENIED);
+}
+
+static void unusable_store_is_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+	char dir[400];
+
+	snprintf(dir, sizeof(dir), "%s/store", f->dir);
+	mkdir(dir, 0777);
+	chmod(dir, 0777);	/* writable by anyone: refused */
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_STORE_FAILED);
+	assert_non_null(strstr(d.message, "unavailable"));
+	assert_int_equal(check_as(f, "dave", &d), HL_STORE_FAILED);
+	assert_int_equal(close_as(f, "dave", 300, NULL), HL_STORE_FAILED);
+}
+
+static void hostile_fields_are_escaped(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_request req = { "dave", "sshd", "pts/1\n\"x\"",
+				  "evil\r\nhost\x1b[31m" };
+	struct hl_decision d;
+	char line[4096];
+	FILE *fp;
+
+	act_as(f, 300);
+	assert_int_equal(hl_license_open(&f->env, &req, &d), 0);
+	assert_int_equal(d.verdict, HL_GRANTED);
+	fp = fopen(f->events, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(line, sizeof(line), fp));
+	assert_null(fgets(line + strlen(line), 2, fp));	/* one line */
+	fclose(fp);
+	assert_non_null(strstr(line, "\"tty\":\"pts/1\\n\\\"x\\\"\""));
+	assert_non_null(strstr(line, "\\r\\nhost\\u001b[31m"));
+	assert_null(strchr(f->logged, '\x1b'));
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_DENIED);
+	assert_null(strchr(d.message, '\x1b'));
+	assert_non_null(strstr(d.message, "evil\\x0d\\x0ahost\\x1b[31m"));
+}
+
+/* nss_wrapper must be preloaded before main: re-exec once with it. */
+static void preload_nss_wrapper(char **argv)
+{
+	const char *data = TEST_DATA_DIR "/nss";
+	char passwd[512], group[512];
+
+	if (getenv("NSS_WRAPPER_PASSWD") != NULL)
+		return;
+	snprintf(passwd, sizeof(passwd), "%s/passwd", data);
+	snprintf(group, sizeof(group), "%s/group", data);
+	setenv("NSS_WRAPPER_PASSWD", passwd, 1);
+	setenv("NSS_WRAPPER_GROUP", group, 1);
+	setenv("LD_PRELOAD", NSS_WRAPPER_LIBDIR "/libnss_wrapper.so", 1);
+	/* ASan wants to be first; the wrapper does not care. */
+	setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
+	execv("/proc/self/exe", argv);
+	fprintf(stderr, "re-exec with nss_wrapper: %s\n", strerror(errno));
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(named_sessions_share_one_allocation),
+		T(named_allocation_outlives_logout),
+		T(named_allocation_freed_when_no_longer_eligible),
+		T(pool_of_one_one_at_a_time),
+		T(pool_of_two),
+		T(sessions_of_one_technician_share_a_slot),
+		T(close_without_session_id_uses_process),
+		T(check_takes_nothing),
+		T(dead_holder_is_reclaimed),
+		T(zombie_holder_is_reclaimed),
+		T(reused_pid_is_not_the_holder),
+		T(earlier_boot_is_stale),
+		T(lowered_licenses_throw_nobody_out),
+		T(exempt_ignored_and_unknown),
+		T(unlicensed_deny_or_ignore),
+		T(wait_pool_passes_account),
+		T(unusable_store_is_reported),
+		T(hostile_fields_are_escaped),
+#undef T
+	};
+
+	(void)argc;
+	preload_nss_wrapper(argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
