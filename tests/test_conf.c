@@ -48,85 +48,6 @@ static void capture_free(struct capture *cap)
 	cap->count = 0;
 }
 
-/* Loads path; the messages must be exactly path followed by each of
- * expected (a NULL-terminated list of ":LINE: message" or ": why"). */
-static int load_expecting(const char *path, const char *const *expected,
-			  struct hl_config **cfg, enum hl_on_error *on_error)
-{
-	struct capture cap = { .count = 0 };
-	struct hl_logger log = { capture_emit, &cap, true };
-	size_t n = 0;
-	int rc;
-
-	rc = hl_config_load(path, &log, cfg, on_error);
-	for (; expected != NULL && expected[n] != NULL; n++) {
-		char want[2048];
-
-		snprintf(want, sizeof(want), "%s%s", path, expected[n]);
-		if (n >= cap.count)
-			fail_msg("message %zu missing: %s", n + 1, want);
-		assert_string_equal(cap.messages[n], want);
-		assert_int_equal(cap.priorities[n], LOG_ERR);
-	}
-	if (cap.count != n)
-		fail_msg("%zu messages, %zu expected; extra: %s", cap.count, n,
-			 cap.messages[n]);
-	capture_free(&cap);
-	return rc;
-}
-
-/* A file that must be refused with exactly these messages; on_error is
- * what the caller must be told. */
-static void refused(const char *path, const char *const *expected,
-		    enum hl_on_error want_on_error)
-{
-	static struct hl_config untouched;
-	struct hl_config *cfg = &untouched;	/* must come back NULL */
-	enum hl_on_error on_error = (enum hl_on_error)42;
-
-	assert_int_equal(load_expecting(path, expected, &cfg, &on_error), -1);
-	assert_null(cfg);
-	assert_int_equal(on_error, want_on_error);
-}
-
-static void refused_fixture(const char *name, const char *const *expected,
-			    enum hl_on_error want_on_error)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", CONF_DIR, name);
-	refused(path, expected, want_on_error);
-}
-
-static struct hl_config *loaded_fixture(const char *name,
-					enum hl_on_error *on_error)
-{
-	char path[PATH_MAX];
-	struct hl_config *cfg = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", CONF_DIR, name);
-	assert_int_equal(load_expecting(path, NULL, &cfg, on_error), 0);
-	assert_non_null(cfg);
-	assert_string_equal(cfg->path, path);
-	return cfg;
-}
-
-static void assert_names(const struct hl_names *names,
-			 const char *const *expected)
-{
-	size_t n = 0;
-
-	for (; expected[n] != NULL; n++) {
-		assert_true(n < names->count);
-		assert_string_equal(names->names[n], expected[n]);
-	}
-	assert_int_equal(names->count, n);
-}
-
-#define NAMES(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define NO_NAMES ((const char *const[]){ NULL })
-#define MESSAGES(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
 /* ---- a temporary directory for files the tests make ---- */
 
 struct tmp {
@@ -172,14 +93,18 @@ static const char *tmp_write(struct tmp *t, const char *name,
 	return path;
 }
 
-static const char *tmp_copy(struct tmp *t, const char *fixture,
+/* Copies from (a fixture's name in CONF_DIR, or a path). */
+static const char *tmp_copy(struct tmp *t, const char *from,
 			    const char *name, mode_t mode)
 {
-	char from[PATH_MAX], text[65536];
+	char path[PATH_MAX], text[65536];
 	FILE *f;
 	size_t len;
 
-	snprintf(from, sizeof(from), "%s/%s", CONF_DIR, fixture);
+	if (strchr(from, '/') == NULL) {
+		snprintf(path, sizeof(path), "%s/%s", CONF_DIR, from);
+		from = path;
+	}
 	f = fopen(from, "r");
 	assert_non_null(f);
 	len = fread(text, 1, sizeof(text), f);
@@ -198,6 +123,93 @@ static void tmp_cleanup(struct tmp *t)
 	t->count = 0;
 	assert_int_equal(rmdir(t->dir), 0);
 }
+
+/* Loads path; the messages must be exactly path followed by each of
+ * expected (a NULL-terminated list of ":LINE: message" or ": why"). */
+static int load_expecting(const char *path, const char *const *expected,
+			  struct hl_config **cfg, enum hl_on_error *on_error)
+{
+	struct capture cap = { .count = 0 };
+	struct hl_logger log = { capture_emit, &cap, true };
+	size_t n = 0;
+	int rc;
+
+	rc = hl_config_load(path, &log, cfg, on_error);
+	for (; expected != NULL && expected[n] != NULL; n++) {
+		char want[2048];
+
+		snprintf(want, sizeof(want), "%s%s", path, expected[n]);
+		if (n >= cap.count)
+			fail_msg("message %zu missing: %s", n + 1, want);
+		assert_string_equal(cap.messages[n], want);
+		assert_int_equal(cap.priorities[n], LOG_ERR);
+	}
+	if (cap.count != n)
+		fail_msg("%zu messages, %zu expected; extra: %s", cap.count, n,
+			 cap.messages[n]);
+	capture_free(&cap);
+	return rc;
+}
+
+/* A file that must be refused with exactly these messages; on_error is
+ * what the caller must be told. */
+static void refused(const char *path, const char *const *expected,
+		    enum hl_on_error want_on_error)
+{
+	static struct hl_config untouched;
+	struct hl_config *cfg = &untouched;	/* must come back NULL */
+	enum hl_on_error on_error = (enum hl_on_error)42;
+
+	assert_int_equal(load_expecting(path, expected, &cfg, &on_error), -1);
+	assert_null(cfg);
+	assert_int_equal(on_error, want_on_error);
+}
+
+/*
+ * Fixtures are loaded from a 0600 copy: a checkout made with umask 002
+ * has group-writable files, which the parser rightly refuses.
+ */
+static void refused_fixture(const char *name, const char *const *expected,
+			    enum hl_on_error want_on_error)
+{
+	struct tmp t;
+
+	tmp_init(&t);
+	refused(tmp_copy(&t, name, name, 0600), expected, want_on_error);
+	tmp_cleanup(&t);
+}
+
+static struct hl_config *loaded_fixture(const char *name,
+					enum hl_on_error *on_error)
+{
+	struct hl_config *cfg = NULL;
+	const char *path;
+	struct tmp t;
+
+	tmp_init(&t);
+	path = tmp_copy(&t, name, "loaded.conf", 0600);
+	assert_int_equal(load_expecting(path, NULL, &cfg, on_error), 0);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->path, path);
+	tmp_cleanup(&t);
+	return cfg;
+}
+
+static void assert_names(const struct hl_names *names,
+			 const char *const *expected)
+{
+	size_t n = 0;
+
+	for (; expected[n] != NULL; n++) {
+		assert_true(n < names->count);
+		assert_string_equal(names->names[n], expected[n]);
+	}
+	assert_int_equal(names->count, n);
+}
+
+#define NAMES(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NO_NAMES ((const char *const[]){ NULL })
+#define MESSAGES(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* ---- good files ---- */
 
@@ -319,6 +331,36 @@ static void test_other_values(void **state)
 	assert_true(cfg->prices.concurrent == 0.0);
 	assert_string_equal(cfg->prices.currency, "K\xc4\x8d");
 	hl_config_free(cfg);
+}
+
+/* The example shipped in etc/ is valid, and its top-level settings are
+ * the defaults, as it says. */
+static void test_example_config(void **state)
+{
+	struct hl_config *example, *defaults;
+	enum hl_on_error on_error;
+
+	(void)state;
+	example = loaded_fixture(TEST_DATA_DIR
+				 "/../../etc/helpdesk-license.conf", &on_error);
+	defaults = loaded_fixture("good-minimal.conf", &on_error);
+	assert_string_equal(example->store, defaults->store);
+	assert_string_equal(example->event_log, defaults->event_log);
+	assert_int_equal(example->on_error, defaults->on_error);
+	assert_int_equal(example->unlicensed, defaults->unlicensed);
+	assert_int_equal(example->show_holders, defaults->show_holders);
+	assert_int_equal(example->lock_timeout, defaults->lock_timeout);
+	assert_int_equal(example->wait, defaults->wait);
+	assert_names(&example->ignore_services, NAMES("systemd-user"));
+	assert_names(&example->exempt_users, NAMES("root"));
+	assert_names(&example->exempt_groups, NO_NAMES);
+	assert_int_equal(example->named.licenses, 50);
+	assert_int_equal(example->pool_count, 2);
+	assert_int_equal(example->pools[0].wait, 0);
+	assert_int_equal(example->pools[1].wait, 30);
+	assert_true(example->prices.set);
+	hl_config_free(example);
+	hl_config_free(defaults);
 }
 
 /* on_error may be NULL; an empty [ ] of pools is no pool. */
@@ -519,9 +561,8 @@ static void test_include_refused(void **state)
 static void test_missing_file(void **state)
 {
 	(void)state;
-	refused_fixture("does-not-exist.conf",
-			MESSAGES(": No such file or directory"),
-			HL_ON_ERROR_DENY);
+	refused(CONF_DIR "/does-not-exist.conf",
+		MESSAGES(": No such file or directory"), HL_ON_ERROR_DENY);
 }
 
 static void test_directory_refused(void **state)
@@ -622,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_full_example),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_other_values),
+		cmocka_unit_test(test_example_config),
 		cmocka_unit_test(test_null_on_error_and_empty_pools),
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_unknown_key_top),
