@@ -1004,9 +1004,9 @@ static char *read_file(struct parse *p, int fd)
 		if (cap - len < 2) {
 			char *bigger;
 
-			if (cap > CONF_SIZE_MAX) {
+			if (cap >= CONF_SIZE_MAX) {
 				hl_log(p->log, LOG_ERR, "%s: larger than %d "
-				       "bytes", p->file, CONF_SIZE_MAX);
+				       "KiB", p->file, CONF_SIZE_MAX / 1024);
 				p->problems++;
 				goto fail;
 			}

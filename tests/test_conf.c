@@ -619,6 +619,23 @@ static void test_nul_byte_refused(void **state)
 	tmp_cleanup(&t);
 }
 
+static void test_huge_file_refused(void **state)
+{
+	size_t len = 1100 * 1024;
+	char *text = malloc(len);
+	struct tmp t;
+
+	(void)state;
+	assert_non_null(text);
+	for (size_t i = 0; i < len; i++)
+		text[i] = i % 64 == 63 ? '\n' : i % 64 == 0 ? '#' : 'x';
+	tmp_init(&t);
+	refused(tmp_write(&t, "huge.conf", text, len, 0600),
+		MESSAGES(": larger than 1024 KiB"), HL_ON_ERROR_DENY);
+	tmp_cleanup(&t);
+	free(text);
+}
+
 /* ---- durations ---- */
 
 static void test_parse_duration(void **state)
@@ -684,6 +701,7 @@ int main(void)
 		cmocka_unit_test(test_symlink_refused),
 		cmocka_unit_test(test_writable_refused),
 		cmocka_unit_test(test_nul_byte_refused),
+		cmocka_unit_test(test_huge_file_refused),
 		cmocka_unit_test(test_parse_duration),
 	};
 
