@@ -139,7 +139,16 @@ void hl_buf_json(struct hl_buf *buf, const char *text)
 			hl_buf_append(buf, esc, 2);
 			p++;
 		} else if (*p < 0x20 || *p == 0x7f) {
-			hl_buf_printf(buf, "\\u%04x", *p);
+			static const char shortcuts[] = "\bb\ff\nn\rr\tt";
+			const char *sc = memchr(shortcuts, *p, sizeof(shortcuts) - 1);
+
+			if (sc != NULL && (sc - shortcuts) % 2 == 0) {
+				char esc[2] = { '\\', sc[1] };
+
+				hl_buf_append(buf, esc, 2);
+			} else {
+				hl_buf_printf(buf, "\\u%04x", *p);
+			}
 			p++;
 		} else {
 			hl_buf_append(buf, (const char *)p, 1);
