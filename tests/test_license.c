@@ -104,13 +104,20 @@ static void act_as(struct fixture *f, pid_t pid)
 	f->env.self.start = 1000 + (unsigned long long)pid;
 }
 
-static char *names_alice[] = { "alice" };
-static char *names_callcentre[] = { "callcentre" };
-static char *names_field_east[] = { "field-east" };
-static char *names_carol[] = { "carol" };
-static char *names_root[] = { "root" };
-static char *names_admins[] = { "helpdesk-admins" };
-static char *names_ignored[] = { "systemd-user" };
+static char names_alice_s[] = "alice";
+static char *names_alice[] = { names_alice_s };
+static char names_callcentre_s[] = "callcentre";
+static char *names_callcentre[] = { names_callcentre_s };
+static char names_field_east_s[] = "field-east";
+static char *names_field_east[] = { names_field_east_s };
+static char names_carol_s[] = "carol";
+static char *names_carol[] = { names_carol_s };
+static char names_root_s[] = "root";
+static char *names_root[] = { names_root_s };
+static char names_admins_s[] = "helpdesk-admins";
+static char *names_admins[] = { names_admins_s };
+static char names_ignored_s[] = "systemd-user";
+static char *names_ignored[] = { names_ignored_s };
 
 static int setup(void **state)
 {
