@@ -59,4 +59,32 @@ void hl_store_close(struct hl_store *store);
 
 const char *hl_store_strerror(int rc);
 
+/* What hl_store_repair found and did. */
+struct hl_store_repair_report {
+	bool missing;			/* no store yet: nothing to check */
+	bool damaged;			/* it was damaged, and was rebuilt */
+	bool salvaged;			/* its header was unreadable: rebuilt
+					 * by scanning the file for records */
+	bool journal_replayed;		/* an interrupted commit was completed */
+	unsigned long keys;		/* keys in the store now */
+	unsigned long keys_lost;	/* records found but unreadable or
+					 * contradictory, left out */
+	unsigned long buckets_lost;	/* unreadable hash buckets: the number
+					 * of keys they held is unknown */
+	char backup[4096];		/* where the damaged file was kept, or
+					 * "" when nothing was rebuilt */
+};
+
+/*
+ * Check the store under the exclusive lock: open it, read every record,
+ * verify GDBM's free lists.  A damaged store is rebuilt from what can be
+ * read; the damaged file is kept beside it as PATH.damaged-YYYYMMDD-HHMMSS.
+ * Returns HL_STORE_OK when the store is (now) sound, whatever it lost, with
+ * report filled in; a store of another schema version is never touched
+ * (HL_STORE_VERSION).
+ */
+int hl_store_repair(const char *path, unsigned lock_timeout,
+		    const struct hl_logger *log,
+		    struct hl_store_repair_report *report);
+
 #endif
