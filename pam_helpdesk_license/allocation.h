@@ -1,0 +1,116 @@
+/*
+ * Allocations in the store: the bookkeeping that session open and close
+ * (license.c) and the admin commands (admin.c) share.  Internal to the
+ * core.
+ *
+ * An hl_txn is one store transaction on behalf of one technician: it holds
+ * the open store, what NSS says of the technician, and the events to log
+ * once the transaction is committed.  Functions return 0, or -1 after
+ * hl_txn_failed has filled in txn->out.
+ */
+#ifndef HL_ALLOCATION_H
+#define HL_ALLOCATION_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "license.h"
+#include "record.h"
+#include "store.h"
+
+#define MAX_GROUPS 1024
+
+/* The technician a run is about: name and Unix groups. */
+struct hl_who {
+	const char *user;
+	gid_t gids[MAX_GROUPS];
+	int ngids;
+};
+
+/* An event waiting for the commit, already formatted. */
+struct hl_queued_event {
+	int priority;
+	char *syslog_text;
+	char *json_line;
+};
+
+struct hl_txn {
+	const struct hl_env *env;
+	const struct hl_request *req;
+	struct hl_decision *out;
+	struct hl_store *store;
+	bool take;			/* session open/close, not a dry run */
+	struct hl_who who;
+	struct hl_queued_event *events;
+	size_t event_count;
+};
+
+/* Opens the store for a txn whose env, req, out and take are filled in:
+ * shared for a dry run, exclusive when take. */
+int hl_txn_begin(struct hl_txn *txn);
+/* ok: commits (when take).  Then closes the store and logs the queued
+ * events if the transaction went through.  0, or -1 when it did not. */
+int hl_txn_end(struct hl_txn *txn, bool ok);
+
+void hl_set_text(char *dst, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *hl_kind_name(enum hl_kind kind);
+/* Local time, "YYYY-MM-DD HH:MM". */
+void hl_format_time(time_t when, char *buf, size_t len);
+
+/* NSS: 0, or -1 when the user is unknown. */
+int hl_who_lookup(struct hl_who *who, const char *user);
+bool hl_who_in(const struct hl_who *who, const struct hl_names *users,
+	       const struct hl_names *groups);
+bool hl_named_eligible(const struct hl_config *cfg, const struct hl_who *who);
+
+/* Queues an event for syslog and the event log.  session NULL: the fields
+ * of the request and this process. */
+void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
+		  const char *user, enum hl_kind kind, const char *pool,
+		  unsigned slot, const struct hl_session *session,
+		  const char *reason);
+
+void hl_txn_failed(struct hl_txn *txn, int rc, const char *what);
+int hl_txn_load_holding(struct hl_txn *txn, const char *key,
+			struct hl_holding *holding, bool *found);
+int hl_txn_save_holding(struct hl_txn *txn, const char *key,
+			const struct hl_holding *holding);
+int hl_txn_load_counter(struct hl_txn *txn, const char *key,
+			struct hl_counter *counter);
+int hl_txn_save_counter(struct hl_txn *txn, const char *key,
+			const struct hl_counter *counter, bool pool);
+int hl_txn_delete(struct hl_txn *txn, const char *key);
+/* The user holding a slot; "" when it is free. */
+int hl_txn_load_slot(struct hl_txn *txn, const char *pool, unsigned slot,
+		     char *user, size_t len);
+
+/* A new session of the request, opened by env->self. */
+int hl_txn_new_session(struct hl_txn *txn, struct hl_session *session);
+bool hl_txn_session_stale(const struct hl_txn *txn,
+			  const struct hl_session *session);
+const char *hl_txn_stale_reason(const struct hl_txn *txn,
+				const struct hl_session *session);
+/* Drops (and logs as reaped) the stale sessions of a holding. */
+bool hl_txn_prune_stale(struct hl_txn *txn, const char *user,
+			struct hl_holding *holding);
+bool hl_txn_all_stale(const struct hl_txn *txn,
+		      const struct hl_holding *holding);
+
+/* Gives back user's concurrent slot. */
+int hl_txn_free_slot(struct hl_txn *txn, const char *user,
+		     const struct hl_holding *holding);
+/* Frees (take) or counts the slots of pool whose holders are gone. */
+int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
+			const struct hl_counter *counter, unsigned *freed);
+/* Takes a free slot for txn->who; *slot 0 when there is none. */
+int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
+		     const struct hl_session *session, unsigned *slot);
+/* Frees Named allocations of users no longer eligible; *in_force. */
+int hl_txn_sweep_named(struct hl_txn *txn, struct hl_counter *counter,
+		       unsigned *in_force);
+/* Allocates a Named license to txn->who when one is free; *done. */
+int hl_txn_allocate_named(struct hl_txn *txn,
+			  const struct hl_session *session, bool *done);
+
+#endif
