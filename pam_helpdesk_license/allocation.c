@@ -205,7 +205,7 @@ int hl_txn_end(struct hl_txn *txn, bool ok)
 	txn->store = NULL;
 	if (!ok && txn->out->verdict != HL_STORE_FAILED)
 		hl_txn_failed(txn, HL_STORE_IO, "transaction");
-	hl_txn_flush_events(txn, ok);
+	hl_txn_flush_events(txn, ok && !txn->quiet);
 	return ok ? 0 : -1;
 }
 
@@ -683,8 +683,8 @@ int hl_txn_allocate_named(struct hl_txn *txn, const struct hl_session *session,
 		return 0;
 	memset(&holding, 0, sizeof(holding));
 	holding.kind = HL_KIND_NAMED;
-	holding.since = session->since;
-	if (hl_holding_add_session(&holding, session)) {
+	holding.since = session ? session->since : txn->env->now();
+	if (session && hl_holding_add_session(&holding, session)) {
 		hl_txn_failed(txn, HL_STORE_NOMEM, "session");
 		return -1;
 	}

@@ -40,6 +40,7 @@ struct hl_txn {
 	struct hl_decision *out;
 	struct hl_store *store;
 	bool take;			/* session open/close, not a dry run */
+	bool quiet;			/* a preview: log nothing */
 	struct hl_who who;
 	struct hl_queued_event *events;
 	size_t event_count;
@@ -109,7 +110,8 @@ int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 /* Frees Named allocations of users no longer eligible; *in_force. */
 int hl_txn_sweep_named(struct hl_txn *txn, struct hl_counter *counter,
 		       unsigned *in_force);
-/* Allocates a Named license to txn->who when one is free; *done. */
+/* Allocates a Named license to txn->who when one is free; *done.
+ * session NULL: an allocation with no session yet (assign). */
 int hl_txn_allocate_named(struct hl_txn *txn,
 			  const struct hl_session *session, bool *done);
 

@@ -272,12 +272,15 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 }
 
 /* Step 1 and the store around steps 2 to 7. */
+enum decide_mode { PREVIEW, CHECK, OPEN };
+
 static int decide(const struct hl_env *env, const struct hl_request *req,
-		  bool take, struct hl_decision *out)
+		  enum decide_mode mode, struct hl_decision *out)
 {
 	const struct hl_config *cfg = env->cfg;
 	const struct hl_pool **pools = NULL;
-	struct hl_txn txn = { .env = env, .req = req, .out = out, .take = take };
+	struct hl_txn txn = { .env = env, .req = req, .out = out,
+			      .take = mode == OPEN, .quiet = mode == PREVIEW };
 	size_t npools = 0;
 	bool named_ok;
 
@@ -321,13 +324,19 @@ static int decide(const struct hl_env *env, const struct hl_request *req,
 int hl_license_check(const struct hl_env *env, const struct hl_request *req,
 		     struct hl_decision *out)
 {
-	return decide(env, req, false, out);
+	return decide(env, req, CHECK, out);
+}
+
+int hl_license_preview(const struct hl_env *env, const struct hl_request *req,
+		       struct hl_decision *out)
+{
+	return decide(env, req, PREVIEW, out);
 }
 
 int hl_license_open(const struct hl_env *env, const struct hl_request *req,
 		    struct hl_decision *out)
 {
-	return decide(env, req, true, out);
+	return decide(env, req, OPEN, out);
 }
 
 /* ---- session close ------------------------------------------------------ */

@@ -53,6 +53,10 @@ struct hl_decision {
 /* account: the decision of a session open, taking nothing. */
 int hl_license_check(const struct hl_env *env, const struct hl_request *req,
 		     struct hl_decision *out);
+/* The same decision for the admin tool's check: not a login, so nothing
+ * is logged. */
+int hl_license_preview(const struct hl_env *env, const struct hl_request *req,
+		       struct hl_decision *out);
 /* session open: take (or join) what the decision grants. */
 int hl_license_open(const struct hl_env *env, const struct hl_request *req,
 		    struct hl_decision *out);

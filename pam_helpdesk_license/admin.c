@@ -1,0 +1,529 @@
+/*
+ * The admin commands on the store: see admin.h.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "allocation.h"
+#include "text.h"
+
+/* ---- reading many records ------------------------------------------------ */
+
+struct record_copy {
+	char *key;
+	char *value;
+};
+
+struct record_copies {
+	struct record_copy *items;
+	size_t count;
+	bool failed;
+};
+
+static int copy_record(void *arg, const char *key, const char *value)
+{
+	struct record_copies *copies = arg;
+	struct record_copy *grown;
+
+	grown = realloc(copies->items, (copies->count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		copies->failed = true;
+		return 1;
+	}
+	copies->items = grown;
+	grown[copies->count].key = strdup(key);
+	grown[copies->count].value = strdup(value);
+	if (grown[copies->count].key == NULL ||
+	    grown[copies->count].value == NULL) {
+		free(grown[copies->count].key);
+		free(grown[copies->count].value);
+		copies->failed = true;
+		return 1;
+	}
+	copies->count++;
+	return 0;
+}
+
+static void free_copies(struct record_copies *copies)
+{
+	for (size_t i = 0; i < copies->count; i++) {
+		free(copies->items[i].key);
+		free(copies->items[i].value);
+	}
+	free(copies->items);
+	memset(copies, 0, sizeof(*copies));
+}
+
+/* The holdings of the store (holder/ and named/ records), copied so that
+ * the store may change while they are worked on. */
+static int load_all(struct hl_txn *txn, struct record_copies *copies)
+{
+	int rc;
+
+	memset(copies, 0, sizeof(*copies));
+	rc = hl_store_foreach(txn->store, "holder/", copy_record, copies);
+	if (rc == 0 && !copies->failed)
+		rc = hl_store_foreach(txn->store, "named/", copy_record, copies);
+	if (copies->failed)
+		rc = HL_STORE_NOMEM;
+	if (rc != 0) {
+		free_copies(copies);
+		hl_txn_failed(txn, rc < 0 ? HL_STORE_IO : rc, "listing");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *record_user(const char *key)
+{
+	return strchr(key, '/') + 1;
+}
+
+/* ---- list ------------------------------------------------------------------ */
+
+static void listed_free(struct hl_listed *item)
+{
+	hl_holding_free(&item->holding);
+	free(item->stale);
+}
+
+void hl_listing_free(struct hl_listing *listing)
+{
+	if (listing == NULL)
+		return;
+	for (size_t i = 0; i < listing->count; i++)
+		listed_free(&listing->items[i]);
+	free(listing->items);
+	memset(listing, 0, sizeof(*listing));
+}
+
+/* Adds an item; its holding is moved in (and emptied in the caller). */
+static struct hl_listed *listing_add(struct hl_listing *listing,
+				     const char *user,
+				     struct hl_holding *holding)
+{
+	struct hl_listed *grown, *item;
+
+	grown = realloc(listing->items, (listing->count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	listing->items = grown;
+	item = &grown[listing->count];
+	memset(item, 0, sizeof(*item));
+	item->stale = calloc(holding->session_count + 1, sizeof(bool));
+	if (item->stale == NULL)
+		return NULL;
+	snprintf(item->user, sizeof(item->user), "%s", user);
+	item->holding = *holding;
+	memset(holding, 0, sizeof(*holding));
+	item->eligible = true;
+	listing->count++;
+	return item;
+}
+
+/* Sorting needs the config's pool order: qsort has no context argument. */
+struct sort_item {
+	const struct hl_config *cfg;
+	struct hl_listed item;
+};
+
+static size_t pool_rank(const struct hl_config *cfg, const char *pool)
+{
+	for (size_t i = 0; i < cfg->pool_count; i++)
+		if (strcmp(cfg->pools[i].name, pool) == 0)
+			return i;
+	return cfg->pool_count;
+}
+
+static int compare_listed(const void *a, const void *b)
+{
+	const struct sort_item *x = a, *y = b;
+	const struct hl_holding *hx = &x->item.holding, *hy = &y->item.holding;
+	int c;
+
+	if (hx->kind != hy->kind)
+		return hx->kind == HL_KIND_CONCURRENT ? -1 : 1;
+	if (hx->kind == HL_KIND_CONCURRENT) {
+		size_t rx = pool_rank(x->cfg, hx->pool);
+		size_t ry = pool_rank(y->cfg, hy->pool);
+
+		if (rx != ry)
+			return rx < ry ? -1 : 1;
+		c = strcmp(hx->pool, hy->pool);
+		if (c != 0)
+			return c;
+		if (hx->slot != hy->slot)
+			return hx->slot < hy->slot ? -1 : 1;
+	}
+	return strcmp(x->item.user, y->item.user);
+}
+
+static int sort_listing(const struct hl_config *cfg,
+			struct hl_listing *listing)
+{
+	struct sort_item *items;
+
+	if (listing->count < 2)
+		return 0;
+	items = calloc(listing->count, sizeof(*items));
+	if (items == NULL)
+		return -1;
+	for (size_t i = 0; i < listing->count; i++) {
+		items[i].cfg = cfg;
+		items[i].item = listing->items[i];
+	}
+	qsort(items, listing->count, sizeof(*items), compare_listed);
+	for (size_t i = 0; i < listing->count; i++)
+		listing->items[i] = items[i].item;
+	free(items);
+	return 0;
+}
+
+int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
+		  struct hl_listing *out, struct hl_decision *result)
+{
+	struct hl_txn txn = { .env = env, .req = req, .out = result };
+	struct record_copies copies;
+	bool ok = true;
+
+	memset(out, 0, sizeof(*out));
+	memset(result, 0, sizeof(*result));
+	if (hl_txn_begin(&txn) != 0 || load_all(&txn, &copies) != 0) {
+		if (txn.store)
+			hl_txn_end(&txn, false);
+		return 0;
+	}
+	for (size_t i = 0; ok && i < copies.count; i++) {
+		const char *user = record_user(copies.items[i].key);
+		struct hl_holding holding;
+		struct hl_listed *item;
+		struct hl_who who;
+
+		if (hl_holding_decode(copies.items[i].value, &holding) != 0) {
+			hl_log(env->log, LOG_ERR, "license store %s: record "
+			       "'%s' is damaged; run 'helpdesk-license repair'",
+			       env->cfg->store, copies.items[i].key);
+			hl_txn_failed(&txn, HL_STORE_DAMAGED, copies.items[i].key);
+			ok = false;
+			break;
+		}
+		item = listing_add(out, user, &holding);
+		if (item == NULL) {
+			hl_holding_free(&holding);
+			hl_txn_failed(&txn, HL_STORE_NOMEM, "listing");
+			ok = false;
+			break;
+		}
+		for (size_t s = 0; s < item->holding.session_count; s++)
+			item->stale[s] = hl_txn_session_stale(
+				&txn, &item->holding.sessions[s]);
+		if (item->holding.kind == HL_KIND_NAMED)
+			item->eligible = env->cfg->named.licenses > 0 &&
+					 hl_who_lookup(&who, user) == 0 &&
+					 hl_named_eligible(env->cfg, &who);
+	}
+	free_copies(&copies);
+	if (ok && sort_listing(env->cfg, out) != 0) {
+		hl_txn_failed(&txn, HL_STORE_NOMEM, "listing");
+		ok = false;
+	}
+	if (hl_txn_end(&txn, ok) != 0 || !ok) {
+		hl_listing_free(out);
+		return 0;
+	}
+	result->verdict = HL_GRANTED;
+	return 0;
+}
+
+/* ---- release ----------------------------------------------------------------- */
+
+static void refused(struct hl_decision *result, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void refused(struct hl_decision *result, const char *fmt, ...)
+{
+	va_list ap;
+
+	result->verdict = HL_DENIED;
+	va_start(ap, fmt);
+	vsnprintf(result->message, sizeof(result->message), fmt, ap);
+	va_end(ap);
+	/* The reason is the message's start: it is the shorter of the two. */
+	memcpy(result->reason, result->message, sizeof(result->reason) - 1);
+	result->reason[sizeof(result->reason) - 1] = '\0';
+}
+
+/* Logs the end of every session of a holding the admin took away. */
+static void end_sessions(struct hl_txn *txn, const char *user,
+			 const struct hl_holding *holding, const char *reason)
+{
+	for (size_t i = 0; i < holding->session_count; i++)
+		hl_txn_event(txn, LOG_NOTICE, "admin-release", user,
+			     holding->kind,
+			     holding->kind == HL_KIND_CONCURRENT ? holding->pool
+								 : NULL,
+			     holding->slot, &holding->sessions[i], reason);
+}
+
+static bool admin_begin(struct hl_txn *txn, const struct hl_env *env,
+			const struct hl_request *req,
+			struct hl_decision *result)
+{
+	memset(result, 0, sizeof(*result));
+	memset(txn, 0, sizeof(*txn));
+	txn->env = env;
+	txn->req = req;
+	txn->out = result;
+	txn->take = true;
+	txn->who.user = req->user;
+	if (!hl_user_valid(req->user)) {
+		result->verdict = HL_USER_UNKNOWN;
+		snprintf(result->message, sizeof(result->message),
+			 "not a valid user name");
+		return false;
+	}
+	return hl_txn_begin(txn) == 0;
+}
+
+int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
+		     const char *pool, struct hl_decision *result)
+{
+	struct hl_holding holding;
+	struct hl_txn txn;
+	char key[HL_KEY_MAX];
+	bool found;
+	int rc;
+
+	if (!admin_begin(&txn, env, req, result))
+		return 0;
+	hl_key_holder(key, sizeof(key), req->user);
+	rc = hl_txn_load_holding(&txn, key, &holding, &found);
+	if (rc == 0 && !found) {
+		refused(result, "%s holds no concurrent license", req->user);
+	} else if (rc == 0 && pool && strcmp(pool, holding.pool) != 0) {
+		refused(result, "%s holds a license of pool %s, not of pool %s",
+			req->user, holding.pool, pool);
+	} else if (rc == 0) {
+		end_sessions(&txn, req->user, &holding, "released by admin");
+		rc = hl_txn_free_slot(&txn, req->user, &holding);
+		if (rc == 0) {
+			result->verdict = HL_GRANTED;
+			result->kind = HL_KIND_CONCURRENT;
+			result->slot = holding.slot;
+			snprintf(result->pool, sizeof(result->pool), "%s",
+				 holding.pool);
+			hl_set_text(result->message, sizeof(result->message),
+				    "released slot %u of pool %s held by %s "
+				    "(%zu session%s go on without it)",
+				    holding.slot, holding.pool, req->user,
+				    holding.session_count,
+				    holding.session_count == 1 ? "" : "s");
+		}
+	}
+	if (found)
+		hl_holding_free(&holding);
+	hl_txn_end(&txn, rc == 0);
+	return 0;
+}
+
+/* ---- reap -------------------------------------------------------------------- */
+
+/* Moves the stale sessions of holding into a listing item. */
+static int reap_holding(struct hl_txn *txn, const char *user,
+			struct hl_holding *holding, struct hl_listing *reaped)
+{
+	struct hl_holding dropped = *holding;
+	struct hl_listed *item;
+
+	dropped.sessions = NULL;
+	dropped.session_count = 0;
+	for (size_t i = 0; i < holding->session_count; i++)
+		if (hl_txn_session_stale(txn, &holding->sessions[i]) &&
+		    hl_holding_add_session(&dropped, &holding->sessions[i]))
+			goto nomem;
+	if (dropped.session_count == 0)
+		return 0;
+	hl_txn_prune_stale(txn, user, holding);
+	item = listing_add(reaped, user, &dropped);
+	if (item == NULL)
+		goto nomem;
+	for (size_t i = 0; i < item->holding.session_count; i++)
+		item->stale[i] = true;
+	return 1;
+nomem:
+	hl_holding_free(&dropped);
+	hl_txn_failed(txn, HL_STORE_NOMEM, "reap");
+	return -1;
+}
+
+int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
+		  struct hl_listing *reaped, struct hl_decision *result)
+{
+	struct record_copies copies;
+	struct hl_txn txn;
+	int rc = 0;
+
+	memset(reaped, 0, sizeof(*reaped));
+	if (!admin_begin(&txn, env, req, result))
+		return 0;
+	if (load_all(&txn, &copies) != 0) {
+		hl_txn_end(&txn, false);
+		return 0;
+	}
+	for (size_t i = 0; rc == 0 && i < copies.count; i++) {
+		const char *key = copies.items[i].key;
+		const char *user = record_user(key);
+		struct hl_holding holding;
+		int dropped;
+
+		if (hl_holding_decode(copies.items[i].value, &holding) != 0) {
+			hl_txn_failed(&txn, HL_STORE_DAMAGED, key);
+			rc = -1;
+			break;
+		}
+		dropped = reap_holding(&txn, user, &holding, reaped);
+		if (dropped < 0)
+			rc = -1;
+		else if (dropped > 0 && holding.kind == HL_KIND_CONCURRENT &&
+			 holding.session_count == 0)
+			rc = hl_txn_free_slot(&txn, user, &holding);
+		else if (dropped > 0)
+			rc = hl_txn_save_holding(&txn, key, &holding);
+		hl_holding_free(&holding);
+	}
+	free_copies(&copies);
+	/* Slots left without a holder record, by a write that was cut short
+	 * before the store journaled its changes. */
+	for (size_t i = 0; rc == 0 && i < env->cfg->pool_count; i++) {
+		const struct hl_pool *pool = &env->cfg->pools[i];
+		struct hl_counter counter;
+		char key[HL_KEY_MAX];
+		unsigned freed;
+
+		hl_key_pool(key, sizeof(key), pool->name);
+		rc = hl_txn_load_counter(&txn, key, &counter) ||
+		     hl_txn_reclaim_pool(&txn, pool, &counter, &freed);
+	}
+	if (rc == 0 && sort_listing(env->cfg, reaped) != 0) {
+		hl_txn_failed(&txn, HL_STORE_NOMEM, "reap");
+		rc = -1;
+	}
+	if (hl_txn_end(&txn, rc == 0) == 0)
+		result->verdict = HL_GRANTED;
+	else
+		hl_listing_free(reaped);
+	return 0;
+}
+
+/* ---- assign and unassign -------------------------------------------------------- */
+
+int hl_admin_assign(const struct hl_env *env, const struct hl_request *req,
+		    struct hl_decision *result)
+{
+	const struct hl_config *cfg = env->cfg;
+	struct hl_holding holding;
+	struct hl_txn txn;
+	char key[HL_KEY_MAX], when[32];
+	bool found = false, done;
+	int rc;
+
+	if (!admin_begin(&txn, env, req, result))
+		return 0;
+	if (hl_who_lookup(&txn.who, req->user) != 0) {
+		hl_txn_end(&txn, true);
+		result->verdict = HL_USER_UNKNOWN;
+		snprintf(result->message, sizeof(result->message),
+			 "no such user: %s", req->user);
+		return 0;
+	}
+	hl_key_named(key, sizeof(key), req->user);
+	rc = hl_txn_load_holding(&txn, key, &holding, &found);
+	if (rc == 0 && (cfg->named.licenses == 0 ||
+			!hl_named_eligible(cfg, &txn.who))) {
+		refused(result, "%s is not named-eligible: add them to "
+			"named.users or to a group in named.groups first",
+			req->user);
+	} else if (rc == 0 && found) {
+		hl_format_time(holding.since, when, sizeof(when));
+		refused(result, "%s holds a Named license already, since %s",
+			req->user, when);
+	} else if (rc == 0) {
+		rc = hl_txn_allocate_named(&txn, NULL, &done);
+		if (rc == 0 && !done) {
+			refused(result, "all %u Named licenses are allocated",
+				cfg->named.licenses);
+		} else if (rc == 0) {
+			hl_txn_event(&txn, LOG_NOTICE, "assign", req->user,
+				     HL_KIND_NAMED, NULL, 0, NULL,
+				     "assigned by admin");
+			result->verdict = HL_GRANTED;
+			result->kind = HL_KIND_NAMED;
+			hl_set_text(result->message, sizeof(result->message),
+				    "allocated a Named license to %s",
+				    req->user);
+		}
+	}
+	if (found)
+		hl_holding_free(&holding);
+	hl_txn_end(&txn, rc == 0);
+	return 0;
+}
+
+int hl_admin_unassign(const struct hl_env *env, const struct hl_request *req,
+		      bool force, struct hl_decision *result)
+{
+	const struct hl_config *cfg = env->cfg;
+	struct hl_holding holding;
+	struct hl_counter counter;
+	struct hl_txn txn;
+	char key[HL_KEY_MAX], since[32], until[32];
+	time_t free_from;
+	bool found = false;
+	int rc;
+
+	if (!admin_begin(&txn, env, req, result))
+		return 0;
+	hl_key_named(key, sizeof(key), req->user);
+	rc = hl_txn_load_holding(&txn, key, &holding, &found);
+	if (rc == 0 && !found) {
+		refused(result, "%s holds no Named license", req->user);
+		hl_txn_end(&txn, true);
+		return 0;
+	}
+	if (rc != 0) {
+		hl_txn_end(&txn, false);
+		return 0;
+	}
+	free_from = holding.since + (time_t)cfg->named.min_assignment;
+	if (!force && env->now() < free_from) {
+		hl_format_time(holding.since, since, sizeof(since));
+		hl_format_time(free_from, until, sizeof(until));
+		refused(result, "%s's Named license was allocated at %s; "
+			"min_assignment keeps it until %s (use --force to free "
+			"it now)", req->user, since, until);
+	} else {
+		end_sessions(&txn, req->user, &holding, "Named license freed");
+		hl_txn_event(&txn, LOG_NOTICE, "unassign", req->user,
+			     HL_KIND_NAMED, NULL, 0, NULL,
+			     force ? "freed by admin (forced)"
+				   : "freed by admin");
+		rc = hl_txn_delete(&txn, key) ||
+		     hl_txn_load_counter(&txn, "named", &counter);
+		if (rc == 0) {
+			counter.used = counter.used ? counter.used - 1 : 0;
+			rc = hl_txn_save_counter(&txn, "named", &counter, false);
+		}
+		if (rc == 0) {
+			result->verdict = HL_GRANTED;
+			result->kind = HL_KIND_NAMED;
+			hl_set_text(result->message, sizeof(result->message),
+				    "freed the Named license of %s", req->user);
+		}
+	}
+	hl_holding_free(&holding);
+	hl_txn_end(&txn, rc == 0);
+	return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * What the admin tool does to the store: list, release, reap, assign and
+ * unassign.  Part of the core, on the same bookkeeping as session open and
+ * close, so the tool and the module never disagree.
+ *
+ * Each command takes an hl_request naming the technician it is about (and
+ * the tool's own service and tty, for the logs) and fills an hl_decision:
+ * HL_GRANTED when done, HL_DENIED with a message when refused (nothing
+ * held, inside min_assignment, ...), HL_USER_UNKNOWN, HL_STORE_FAILED.
+ */
+#ifndef HL_ADMIN_H
+#define HL_ADMIN_H
+
+#include <stdbool.h>
+
+#include "license.h"
+#include "record.h"
+
+/* One holding of the store, as listed. */
+struct hl_listed {
+	char user[HL_USER_MAX + 1];
+	struct hl_holding holding;
+	bool *stale;		/* per session: its process is gone */
+	bool eligible;		/* named: still named-eligible; else true */
+};
+
+struct hl_listing {
+	struct hl_listed *items;	/* concurrent by pool and slot, then
+					   named by user */
+	size_t count;
+};
+
+void hl_listing_free(struct hl_listing *listing);
+
+/* Everything held (req->user is not used).  A missing store lists empty. */
+int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
+		  struct hl_listing *out, struct hl_decision *result);
+
+/* Frees req->user's concurrent slot (only in pool, when not NULL); the
+ * sessions go on, and their close then finds nothing to give back. */
+int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
+		     const char *pool, struct hl_decision *result);
+
+/* Drops every stale session, and the slots left without a session;
+ * *reaped lists what was dropped (its stale flags all true). */
+int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
+		  struct hl_listing *reaped, struct hl_decision *result);
+
+/* Allocates a Named license to req->user, who must be named-eligible. */
+int hl_admin_assign(const struct hl_env *env, const struct hl_request *req,
+		    struct hl_decision *result);
+
+/* Frees req->user's Named license; inside min_assignment only with force. */
+int hl_admin_unassign(const struct hl_env *env, const struct hl_request *req,
+		      bool force, struct hl_decision *result);
+
+#endif

@@ -1,0 +1,871 @@
+/*
+ * helpdesk-license: show and manage who holds which help desk license.
+ * Every command is a thin layer over the core (admin.c, license.c), the
+ * same code the PAM module runs.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "conf.h"
+#include "license.h"
+#include "log.h"
+#include "store.h"
+#include "text.h"
+
+#define PROGRAM "helpdesk-license"
+
+enum { EXIT_NO = 1, EXIT_USAGE = 2 };
+
+struct options {
+	const char *config;
+	bool json;
+	bool force;
+	const char *pool;
+};
+
+/* ---- output ---------------------------------------------------------------- */
+
+/* Diagnostics go to stderr; everything also to syslog, where the module's
+ * records are, so an admin action sits beside the logins it affects. */
+static void emit(void *data, int priority, const char *message)
+{
+	(void)data;
+	syslog(priority, "%s", message);
+	if (priority <= LOG_WARNING)
+		fprintf(stderr, PROGRAM ": %s\n", message);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROGRAM ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"usage: " PROGRAM " [-c FILE] [--json] COMMAND [ARGS]\n"
+"\n"
+"  list               who holds what: concurrent slots and Named allocations,\n"
+"                     with their sessions\n"
+"  status             per pool: licenses, in use, free; Named licenses; warnings\n"
+"  check USER         what a login by USER would get now, and why\n"
+"  release USER       free USER's concurrent slot now [--pool P]\n"
+"  reap               drop stale sessions; print what was dropped\n"
+"  assign USER        allocate a Named license to USER now\n"
+"  unassign USER      free USER's Named license [--force inside min_assignment]\n"
+"  check-config       validate the configuration\n"
+"  repair             check the store, rebuild it if damaged\n"
+"\n"
+"  -c, --config FILE  configuration (default " HL_CONFIG_FILE ")\n"
+"  -j, --json         one JSON document on stdout, for scripts\n"
+"  -h, --help         this help\n"
+"  -V, --version      the version\n"
+"\n"
+"Exit status: 0 done (check: would be granted, or not concerned),\n"
+"1 refused or failed, 2 usage error.\n");
+}
+
+static void json_time(struct hl_buf *buf, time_t when)
+{
+	struct tm tm;
+	char text[32];
+
+	gmtime_r(&when, &tm);
+	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	hl_buf_json(buf, text);
+}
+
+static void short_time(time_t when, char *out, size_t len)
+{
+	struct tm tm, today;
+	time_t now = time(NULL);
+
+	localtime_r(&when, &tm);
+	localtime_r(&now, &today);
+	if (tm.tm_year == today.tm_year && tm.tm_yday == today.tm_yday)
+		strftime(out, len, "%H:%M", &tm);
+	else
+		strftime(out, len, "%m-%d %H:%M", &tm);
+}
+
+static int print_buf(struct hl_buf *buf)
+{
+	char *text = hl_buf_take(buf);
+
+	if (text == NULL) {
+		fail("out of memory");
+		return EXIT_NO;
+	}
+	fputs(text, stdout);
+	free(text);
+	return 0;
+}
+
+static unsigned terminal_width(void)
+{
+	struct winsize ws;
+
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+	    ws.ws_col >= 80)
+		return ws.ws_col;
+	return 80;
+}
+
+/* A cell: printable, cut to width with a '>' where it was cut. */
+static void cell(struct hl_buf *buf, const char *text, int width, bool right)
+{
+	char shown[512];
+	int len;
+
+	hl_printable(text && *text ? text : "-", shown, sizeof(shown));
+	len = (int)strlen(shown);
+	if (len > width) {
+		shown[width - 1] = '>';
+		shown[width] = '\0';
+		len = width;
+	}
+	if (right)
+		hl_buf_printf(buf, "%*s", width, shown);
+	else
+		hl_buf_printf(buf, "%-*s", width, shown);
+}
+
+/* ---- the environment for the core --------------------------------------------- */
+
+struct tool {
+	struct options opt;
+	struct hl_logger log;
+	struct hl_config *cfg;
+	struct hl_env env;
+	char tty[256];
+};
+
+static int tool_init(struct tool *tool)
+{
+	const char *tty = ttyname(STDIN_FILENO);
+
+	tool->log.emit = emit;
+	if (hl_config_load(tool->opt.config, &tool->log, &tool->cfg, NULL) != 0) {
+		fail("%s: the configuration is not usable (see above)",
+		     tool->opt.config);
+		return EXIT_NO;
+	}
+	if (hl_env_init(&tool->env, tool->cfg, &tool->log) != 0)
+		return EXIT_NO;
+	snprintf(tool->tty, sizeof(tool->tty), "%s",
+		 tty && strncmp(tty, "/dev/", 5) == 0 ? tty + 5 : tty ? tty : "");
+	return 0;
+}
+
+static struct hl_request tool_request(const struct tool *tool, const char *user)
+{
+	struct hl_request req = { user ? user : "", PROGRAM, tool->tty, "" };
+
+	return req;
+}
+
+/* One line for a command the core could not carry out. */
+static int report_failure(const struct tool *tool, const char *command,
+			  const struct hl_decision *d)
+{
+	switch (d->verdict) {
+	case HL_DENIED:
+		fail("%s", d->message);
+		break;
+	case HL_USER_UNKNOWN:
+		fail("%s: %s", command, *d->message ? d->message : "no such user");
+		break;
+	case HL_STORE_FAILED:
+		fail("%s: the license store %s is not usable (%s)%s", command,
+		     tool->cfg->store, d->reason,
+		     strstr(d->reason, "permission") && geteuid() != 0
+			     ? ": run it as root" : "");
+		break;
+	default:
+		fail("%s: %s", command, d->reason);
+		break;
+	}
+	return EXIT_NO;
+}
+
+/* ---- list ------------------------------------------------------------------------ */
+
+static void json_session(struct hl_buf *buf, const struct hl_session *s,
+			 bool stale)
+{
+	hl_buf_printf(buf, "{\"pid\":%ld,\"host\":", (long)s->pid);
+	hl_buf_json(buf, s->host);
+	hl_buf_puts(buf, ",\"service\":");
+	hl_buf_json(buf, s->service);
+	hl_buf_puts(buf, ",\"tty\":");
+	hl_buf_json(buf, s->tty);
+	hl_buf_puts(buf, ",\"rhost\":");
+	hl_buf_json(buf, s->rhost);
+	hl_buf_puts(buf, ",\"since\":");
+	json_time(buf, s->since);
+	hl_buf_puts(buf, ",\"session\":");
+	hl_buf_json(buf, s->id);
+	hl_buf_printf(buf, ",\"stale\":%s}", stale ? "true" : "false");
+}
+
+static void json_listed(struct hl_buf *buf, const struct hl_listed *item)
+{
+	const struct hl_holding *h = &item->holding;
+
+	hl_buf_puts(buf, "{");
+	if (h->kind == HL_KIND_CONCURRENT) {
+		hl_buf_puts(buf, "\"pool\":");
+		hl_buf_json(buf, h->pool);
+		hl_buf_printf(buf, ",\"slot\":%u,", h->slot);
+	}
+	hl_buf_puts(buf, "\"user\":");
+	hl_buf_json(buf, item->user);
+	hl_buf_puts(buf, ",\"since\":");
+	json_time(buf, h->since);
+	if (h->kind == HL_KIND_NAMED)
+		hl_buf_printf(buf, ",\"eligible\":%s",
+			      item->eligible ? "true" : "false");
+	hl_buf_puts(buf, ",\"sessions\":[");
+	for (size_t s = 0; s < h->session_count; s++) {
+		if (s)
+			hl_buf_puts(buf, ",");
+		json_session(buf, &h->sessions[s], item->stale[s]);
+	}
+	hl_buf_puts(buf, "]}");
+}
+
+/* {"concurrent":[...],"named":[...]}: the document of list and reap. */
+static void json_listing(struct hl_buf *buf, const struct hl_listing *l)
+{
+	bool first = true;
+
+	hl_buf_puts(buf, "{\"concurrent\":[");
+	for (size_t i = 0; i < l->count; i++) {
+		if (l->items[i].holding.kind != HL_KIND_CONCURRENT)
+			continue;
+		hl_buf_puts(buf, first ? "" : ",");
+		json_listed(buf, &l->items[i]);
+		first = false;
+	}
+	hl_buf_puts(buf, "],\"named\":[");
+	first = true;
+	for (size_t i = 0; i < l->count; i++) {
+		if (l->items[i].holding.kind != HL_KIND_NAMED)
+			continue;
+		hl_buf_puts(buf, first ? "" : ",");
+		json_listed(buf, &l->items[i]);
+		first = false;
+	}
+	hl_buf_puts(buf, "]}\n");
+}
+
+/* LICENSE USER SINCE PID SERVICE TTY FROM: a row per session, like who(1). */
+static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
+			  const char *empty)
+{
+	unsigned width = terminal_width();
+	int from = (int)width - 68 - 1;
+	bool any_stale = false;
+
+	if (l->count == 0) {
+		hl_buf_printf(buf, "%s\n", empty);
+		return;
+	}
+	hl_buf_printf(buf, "%-16s %-12s %-11s %7s %-8s %-8s %s\n", "LICENSE",
+		      "USER", "SINCE", "PID", "SERVICE", "TTY", "FROM");
+	for (size_t i = 0; i < l->count; i++) {
+		const struct hl_listed *item = &l->items[i];
+		const struct hl_holding *h = &item->holding;
+		char license[96], when[32], pid[32];
+		size_t rows = h->session_count ? h->session_count : 1;
+
+		if (h->kind == HL_KIND_CONCURRENT)
+			snprintf(license, sizeof(license), "%s #%u", h->pool,
+				 h->slot);
+		else
+			snprintf(license, sizeof(license), "named%s",
+				 item->eligible ? "" : " (ineligible)");
+		for (size_t s = 0; s < rows; s++) {
+			const struct hl_session *ss =
+				h->session_count ? &h->sessions[s] : NULL;
+
+			short_time(ss ? ss->since : h->since, when, sizeof(when));
+			if (ss)
+				snprintf(pid, sizeof(pid), "%ld%s",
+					 (long)ss->pid, item->stale[s] ? "*" : "");
+			else
+				snprintf(pid, sizeof(pid), "-");
+			any_stale |= ss && item->stale[s];
+			cell(buf, s == 0 ? license : "", 16, false);
+			hl_buf_puts(buf, " ");
+			cell(buf, s == 0 ? item->user : "", 12, false);
+			hl_buf_puts(buf, " ");
+			cell(buf, when, 11, false);
+			hl_buf_puts(buf, " ");
+			cell(buf, pid, 7, true);
+			hl_buf_puts(buf, " ");
+			cell(buf, ss ? ss->service : "", 8, false);
+			hl_buf_puts(buf, " ");
+			cell(buf, ss ? ss->tty : "", 8, false);
+			hl_buf_puts(buf, " ");
+			cell(buf, ss ? ss->rhost : "", from, false);
+			/* No trailing blanks. */
+			while (buf->len && buf->data[buf->len - 1] == ' ')
+				buf->data[--buf->len] = '\0';
+			hl_buf_puts(buf, "\n");
+		}
+	}
+	if (any_stale)
+		hl_buf_puts(buf, "* its process is gone: 'helpdesk-license "
+				 "reap' drops it\n");
+}
+
+static int cmd_list(struct tool *tool)
+{
+	struct hl_request req = tool_request(tool, NULL);
+	struct hl_listing listing;
+	struct hl_decision d;
+	struct hl_buf buf;
+
+	hl_admin_list(&tool->env, &req, &listing, &d);
+	if (d.verdict != HL_GRANTED)
+		return report_failure(tool, "list", &d);
+	hl_buf_init(&buf);
+	if (tool->opt.json)
+		json_listing(&buf, &listing);
+	else
+		table_listing(&buf, &listing, "No license is held.");
+	hl_listing_free(&listing);
+	return print_buf(&buf);
+}
+
+/* ---- status ----------------------------------------------------------------------- */
+
+struct pool_usage {
+	const char *pool;
+	unsigned licenses;	/* 0: not in the configuration any more */
+	unsigned in_use;
+	unsigned stale;		/* holders whose sessions are all gone */
+};
+
+static struct pool_usage *usage_of(struct pool_usage *u, size_t *n,
+				   const char *pool)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(u[i].pool, pool) == 0)
+			return &u[i];
+	u[*n].pool = pool;
+	return &u[(*n)++];
+}
+
+static void warn(struct hl_buf *human, struct hl_buf *json, bool *first,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void warn(struct hl_buf *human, struct hl_buf *json, bool *first,
+		 const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	hl_buf_printf(human, "warning: %s\n", text);
+	hl_buf_puts(json, *first ? "" : ",");
+	hl_buf_json(json, text);
+	*first = false;
+}
+
+static int cmd_status(struct tool *tool)
+{
+	const struct hl_config *cfg = tool->cfg;
+	struct hl_request req = tool_request(tool, NULL);
+	struct hl_listing listing;
+	struct hl_decision d;
+	struct pool_usage *usage;
+	struct hl_buf out, warnings, jwarnings;
+	size_t npools = 0;
+	unsigned named = 0, in_force = 0, stale_sessions = 0;
+	bool first = true;
+
+	hl_admin_list(&tool->env, &req, &listing, &d);
+	if (d.verdict != HL_GRANTED) {
+		if (d.verdict == HL_STORE_FAILED && strstr(d.reason, "damaged"))
+			fail("status: the store needs repair: run '" PROGRAM
+			     " repair'");
+		return report_failure(tool, "status", &d);
+	}
+	usage = calloc(cfg->pool_count + listing.count + 1, sizeof(*usage));
+	if (usage == NULL) {
+		hl_listing_free(&listing);
+		fail("out of memory");
+		return EXIT_NO;
+	}
+	for (size_t i = 0; i < cfg->pool_count; i++) {
+		usage[i].pool = cfg->pools[i].name;
+		usage[i].licenses = cfg->pools[i].licenses;
+	}
+	npools = cfg->pool_count;
+	for (size_t i = 0; i < listing.count; i++) {
+		const struct hl_listed *item = &listing.items[i];
+		bool all_stale = true;
+
+		for (size_t s = 0; s < item->holding.session_count; s++) {
+			stale_sessions += item->stale[s];
+			all_stale &= item->stale[s];
+		}
+		if (item->holding.kind == HL_KIND_NAMED) {
+			named++;
+			in_force += item->eligible;
+			continue;
+		}
+		struct pool_usage *u = usage_of(usage, &npools,
+						item->holding.pool);
+		u->in_use++;
+		u->stale += all_stale;
+	}
+
+	hl_buf_init(&out);
+	hl_buf_init(&warnings);
+	hl_buf_init(&jwarnings);
+	for (size_t i = 0; i < npools; i++) {
+		if (usage[i].licenses == 0)
+			warn(&warnings, &jwarnings, &first,
+			     "pool %s is not in the configuration any more "
+			     "but %u technician%s still hold%s its slots",
+			     usage[i].pool, usage[i].in_use,
+			     usage[i].in_use == 1 ? "" : "s",
+			     usage[i].in_use == 1 ? "s" : "");
+		else if (usage[i].in_use > usage[i].licenses)
+			warn(&warnings, &jwarnings, &first,
+			     "pool %s is over-allocated: %u in use, %u "
+			     "licenses (lowered?); nobody new gets in until "
+			     "it is under", usage[i].pool, usage[i].in_use,
+			     usage[i].licenses);
+	}
+	if (in_force > cfg->named.licenses)
+		warn(&warnings, &jwarnings, &first,
+		     "Named licenses are over-allocated: %u allocated, %u "
+		     "licenses; no new allocation until it is under",
+		     in_force, cfg->named.licenses);
+	if (named > in_force)
+		warn(&warnings, &jwarnings, &first,
+		     "%u Named allocation%s of users no longer named-eligible "
+		     "will be freed at the next login", named - in_force,
+		     named - in_force == 1 ? "" : "s");
+	if (stale_sessions)
+		warn(&warnings, &jwarnings, &first,
+		     "%u stale session%s (process gone): run '" PROGRAM
+		     " reap'", stale_sessions, stale_sessions == 1 ? "" : "s");
+
+	if (tool->opt.json) {
+		hl_buf_puts(&out, "{\"pools\":[");
+		for (size_t i = 0; i < npools; i++) {
+			unsigned free_ = usage[i].licenses > usage[i].in_use
+				? usage[i].licenses - usage[i].in_use : 0;
+
+			hl_buf_puts(&out, i ? ",{\"pool\":" : "{\"pool\":");
+			hl_buf_json(&out, usage[i].pool);
+			hl_buf_printf(&out, ",\"licenses\":%u,\"in_use\":%u,"
+				      "\"free\":%u,\"stale\":%u,\"waiting\":0}",
+				      usage[i].licenses, usage[i].in_use,
+				      free_, usage[i].stale);
+		}
+		hl_buf_printf(&out, "],\"named\":{\"licenses\":%u,"
+			      "\"allocated\":%u,\"in_force\":%u},"
+			      "\"warnings\":[", cfg->named.licenses, named,
+			      in_force);
+		hl_buf_append(&out, jwarnings.data ? jwarnings.data : "",
+			      jwarnings.len);
+		hl_buf_puts(&out, "]}\n");
+	} else {
+		hl_buf_printf(&out, "%-24s %8s %8s %8s %8s\n", "POOL",
+			      "LICENSES", "IN USE", "FREE", "STALE");
+		for (size_t i = 0; i < npools; i++) {
+			unsigned free_ = usage[i].licenses > usage[i].in_use
+				? usage[i].licenses - usage[i].in_use : 0;
+
+			cell(&out, usage[i].pool, 24, false);
+			hl_buf_printf(&out, " %8u %8u %8u %8u\n",
+				      usage[i].licenses, usage[i].in_use,
+				      free_, usage[i].stale);
+		}
+		if (npools == 0)
+			hl_buf_puts(&out, "(no pools configured)\n");
+		hl_buf_printf(&out, "\nNamed licenses: %u, allocated: %u",
+			      cfg->named.licenses, in_force);
+		if (named != in_force)
+			hl_buf_printf(&out, " (+%u no longer eligible)",
+				      named - in_force);
+		hl_buf_puts(&out, "\n");
+		if (warnings.len) {
+			hl_buf_puts(&out, "\n");
+			hl_buf_append(&out, warnings.data, warnings.len);
+		}
+	}
+	hl_buf_free(&warnings);
+	hl_buf_free(&jwarnings);
+	free(usage);
+	hl_listing_free(&listing);
+	return print_buf(&out);
+}
+
+/* ---- check ------------------------------------------------------------------------ */
+
+static void check_sentence(const char *user, const struct hl_decision *d,
+			   char *out, size_t len)
+{
+	switch (d->verdict) {
+	case HL_GRANTED:
+		if (strcmp(d->reason, "named allocation") == 0)
+			snprintf(out, len, "%s would be granted: %s holds a "
+				 "Named license.", user, user);
+		else if (strcmp(d->reason, "named license allocated") == 0)
+			snprintf(out, len, "%s would be granted: a Named "
+				 "license is free and would be allocated to "
+				 "%s.", user, user);
+		else if (d->joined)
+			snprintf(out, len, "%s would be granted: %s holds slot "
+				 "%u of pool %s already; the new session would "
+				 "join it.", user, user, d->slot, d->pool);
+		else if (strcmp(d->reason, "may wait in line") == 0)
+			snprintf(out, len, "%s would wait in line: every "
+				 "license of pool %s is in use, and the pool "
+				 "lets technicians wait.", user, d->pool);
+		else
+			snprintf(out, len, "%s would be granted: pool %s has "
+				 "a free license.", user, d->pool);
+		break;
+	case HL_DENIED:
+		snprintf(out, len, "%s would be refused (%s):\n%s", user,
+			 d->reason, d->message);
+		break;
+	case HL_IGNORED:
+		snprintf(out, len, "%s is not concerned (%s): the module "
+			 "would let the rest of the PAM stack decide.", user,
+			 d->reason);
+		break;
+	default:
+		snprintf(out, len, "%s: %s", user, d->reason);
+		break;
+	}
+}
+
+static int cmd_check(struct tool *tool, const char *user)
+{
+	struct hl_request req = tool_request(tool, user);
+	struct hl_decision d;
+	char sentence[3072];
+	struct hl_buf buf;
+
+	req.service = "";	/* a login through any service */
+	hl_license_preview(&tool->env, &req, &d);
+	if (d.verdict == HL_USER_UNKNOWN || d.verdict == HL_STORE_FAILED)
+		return report_failure(tool, "check", &d);
+	check_sentence(user, &d, sentence, sizeof(sentence));
+	hl_buf_init(&buf);
+	if (tool->opt.json) {
+		static const char *const verdicts[] = {
+			[HL_GRANTED] = "granted", [HL_DENIED] = "refused",
+			[HL_IGNORED] = "not concerned",
+		};
+
+		hl_buf_puts(&buf, "{\"user\":");
+		hl_buf_json(&buf, user);
+		hl_buf_printf(&buf, ",\"verdict\":\"%s\",\"kind\":\"%s\"",
+			      verdicts[d.verdict],
+			      d.kind == HL_KIND_NAMED ? "named" : "concurrent");
+		if (*d.pool) {
+			hl_buf_puts(&buf, ",\"pool\":");
+			hl_buf_json(&buf, d.pool);
+		}
+		hl_buf_puts(&buf, ",\"reason\":");
+		hl_buf_json(&buf, d.reason);
+		hl_buf_puts(&buf, ",\"message\":");
+		hl_buf_json(&buf, sentence);
+		hl_buf_puts(&buf, "}\n");
+	} else {
+		hl_buf_printf(&buf, "%s\n", sentence);
+	}
+	if (print_buf(&buf) != 0)
+		return EXIT_NO;
+	return d.verdict == HL_DENIED ? EXIT_NO : 0;
+}
+
+/* ---- commands that change the store ---------------------------------------------- */
+
+static int print_done(const struct tool *tool, const struct hl_decision *d)
+{
+	struct hl_buf buf;
+
+	hl_buf_init(&buf);
+	if (tool->opt.json) {
+		hl_buf_puts(&buf, "{\"done\":true,\"message\":");
+		hl_buf_json(&buf, d->message);
+		hl_buf_puts(&buf, "}\n");
+	} else {
+		hl_buf_printf(&buf, "%s\n", d->message);
+	}
+	return print_buf(&buf);
+}
+
+static int cmd_release(struct tool *tool, const char *user)
+{
+	struct hl_request req = tool_request(tool, user);
+	struct hl_decision d;
+
+	hl_admin_release(&tool->env, &req, tool->opt.pool, &d);
+	if (d.verdict != HL_GRANTED)
+		return report_failure(tool, "release", &d);
+	return print_done(tool, &d);
+}
+
+static int cmd_assign(struct tool *tool, const char *user)
+{
+	struct hl_request req = tool_request(tool, user);
+	struct hl_decision d;
+
+	hl_admin_assign(&tool->env, &req, &d);
+	if (d.verdict != HL_GRANTED)
+		return report_failure(tool, "assign", &d);
+	return print_done(tool, &d);
+}
+
+static int cmd_unassign(struct tool *tool, const char *user)
+{
+	struct hl_request req = tool_request(tool, user);
+	struct hl_decision d;
+
+	hl_admin_unassign(&tool->env, &req, tool->opt.force, &d);
+	if (d.verdict != HL_GRANTED)
+		return report_failure(tool, "unassign", &d);
+	return print_done(tool, &d);
+}
+
+static int cmd_reap(struct tool *tool)
+{
+	struct hl_request req = tool_request(tool, PROGRAM);
+	struct hl_listing reaped;
+	struct hl_decision d;
+	struct hl_buf buf;
+
+	hl_admin_reap(&tool->env, &req, &reaped, &d);
+	if (d.verdict != HL_GRANTED)
+		return report_failure(tool, "reap", &d);
+	hl_buf_init(&buf);
+	if (tool->opt.json) {
+		json_listing(&buf, &reaped);
+	} else {
+		size_t sessions = 0;
+
+		for (size_t i = 0; i < reaped.count; i++)
+			sessions += reaped.items[i].holding.session_count;
+		table_listing(&buf, &reaped, "No stale session.");
+		if (sessions)
+			hl_buf_printf(&buf, "Dropped %zu stale session%s.\n",
+				      sessions, sessions == 1 ? "" : "s");
+	}
+	hl_listing_free(&reaped);
+	return print_buf(&buf);
+}
+
+/* check-config prints the parser's "FILE:LINE: message" lines as they are. */
+static void emit_plain(void *data, int priority, const char *message)
+{
+	(void)data;
+	if (priority <= LOG_WARNING)
+		fprintf(stderr, "%s\n", message);
+}
+
+static int cmd_check_config(struct tool *tool)
+{
+	struct hl_config *cfg = NULL;
+	unsigned concurrent = 0;
+
+	tool->log.emit = emit_plain;
+	if (hl_config_load(tool->opt.config, &tool->log, &cfg, NULL) != 0)
+		return EXIT_NO;
+	for (size_t i = 0; i < cfg->pool_count; i++)
+		concurrent += cfg->pools[i].licenses;
+	printf("%s: valid: %u Named license%s, %zu pool%s with %u concurrent "
+	       "license%s; store %s\n", tool->opt.config, cfg->named.licenses,
+	       cfg->named.licenses == 1 ? "" : "s", cfg->pool_count,
+	       cfg->pool_count == 1 ? "" : "s", concurrent,
+	       concurrent == 1 ? "" : "s", cfg->store);
+	hl_config_free(cfg);
+	return 0;
+}
+
+static int cmd_repair(struct tool *tool)
+{
+	struct hl_store_repair_report report;
+	int rc;
+
+	memset(&report, 0, sizeof(report));
+	rc = hl_store_repair(tool->cfg->store, tool->cfg->lock_timeout,
+			     &tool->log, &report);
+	if (rc != HL_STORE_OK) {
+		fail("repair: %s: %s%s", tool->cfg->store, hl_store_strerror(rc),
+		     rc == HL_STORE_DENIED && geteuid() != 0
+			     ? " (run it as root)" : "");
+		return EXIT_NO;
+	}
+	if (tool->opt.json) {
+		struct hl_buf buf;
+
+		hl_buf_init(&buf);
+		hl_buf_printf(&buf, "{\"store\":");
+		hl_buf_json(&buf, tool->cfg->store);
+		hl_buf_printf(&buf, ",\"missing\":%s,\"damaged\":%s,"
+			      "\"salvaged\":%s,\"journal_replayed\":%s,"
+			      "\"keys\":%lu,\"keys_lost\":%lu,"
+			      "\"buckets_lost\":%lu,\"backup\":",
+			      report.missing ? "true" : "false",
+			      report.damaged ? "true" : "false",
+			      report.salvaged ? "true" : "false",
+			      report.journal_replayed ? "true" : "false",
+			      report.keys, report.keys_lost,
+			      report.buckets_lost);
+		hl_buf_json(&buf, report.backup);
+		hl_buf_puts(&buf, "}\n");
+		return print_buf(&buf);
+	}
+	if (report.missing) {
+		printf("%s: no store yet: nothing to repair.\n",
+		       tool->cfg->store);
+	} else if (!report.damaged) {
+		printf("%s: sound, %lu key%s%s.\n", tool->cfg->store,
+		       report.keys, report.keys == 1 ? "" : "s",
+		       report.journal_replayed
+				? " (an interrupted commit was completed)" : "");
+	} else {
+		printf("%s: was damaged and has been rebuilt%s.\n"
+		       "  kept: %lu keys; lost: %lu unreadable records",
+		       tool->cfg->store,
+		       report.salvaged ? " by salvaging its records" : "",
+		       report.keys, report.keys_lost);
+		if (report.buckets_lost)
+			printf(", %lu unreadable hash buckets (their keys "
+			       "are unknown)", report.buckets_lost);
+		printf(".\n  the damaged file is kept as %s\n", report.backup);
+	}
+	return 0;
+}
+
+/* ---- main ------------------------------------------------------------------------- */
+
+struct command {
+	const char *name;
+	int args;		/* 0 or 1 (USER) */
+	bool config_only;	/* needs no store nor process identity */
+};
+
+static const struct command commands[] = {
+	{ "list", 0, false },	{ "status", 0, false },
+	{ "check", 1, false },	{ "release", 1, false },
+	{ "reap", 0, false },	{ "assign", 1, false },
+	{ "unassign", 1, false }, { "check-config", 0, true },
+	{ "repair", 0, false },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pool", required_argument, NULL, 'p' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tool tool;
+	const struct command *cmd = NULL;
+	const char *user = NULL;
+	int c, rc;
+
+	memset(&tool, 0, sizeof(tool));
+	tool.opt.config = HL_CONFIG_FILE;
+	/* Options may stand before or after the command (GNU getopt
+	 * permutes). */
+	while ((c = getopt_long(argc, argv, "c:jp:fhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': tool.opt.config = optarg; break;
+		case 'j': tool.opt.json = true; break;
+		case 'p': tool.opt.pool = optarg; break;
+		case 'f': tool.opt.force = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf(PROGRAM " " PACKAGE_VERSION "\n"); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fail("no command given");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL) {
+		fail("unknown command '%s'", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (argc - optind - 1 != cmd->args) {
+		fail("%s takes %s", cmd->name, cmd->args ? "one USER" :
+		     "no argument");
+		return EXIT_USAGE;
+	}
+	user = cmd->args ? argv[optind + 1] : NULL;
+	if ((tool.opt.pool && strcmp(cmd->name, "release") != 0) ||
+	    (tool.opt.force && strcmp(cmd->name, "unassign") != 0)) {
+		fail("--pool goes with release, --force with unassign");
+		return EXIT_USAGE;
+	}
+
+	openlog(PROGRAM, LOG_PID, LOG_AUTHPRIV);
+	if (cmd->config_only) {
+		rc = cmd_check_config(&tool);
+		goto out;
+	}
+	rc = tool_init(&tool);
+	if (rc != 0)
+		goto out;
+	if (strcmp(cmd->name, "list") == 0)
+		rc = cmd_list(&tool);
+	else if (strcmp(cmd->name, "status") == 0)
+		rc = cmd_status(&tool);
+	else if (strcmp(cmd->name, "check") == 0)
+		rc = cmd_check(&tool, user);
+	else if (strcmp(cmd->name, "release") == 0)
+		rc = cmd_release(&tool, user);
+	else if (strcmp(cmd->name, "reap") == 0)
+		rc = cmd_reap(&tool);
+	else if (strcmp(cmd->name, "assign") == 0)
+		rc = cmd_assign(&tool, user);
+	else if (strcmp(cmd->name, "unassign") == 0)
+		rc = cmd_unassign(&tool, user);
+	else
+		rc = cmd_repair(&tool);
+out:
+	hl_config_free(tool.cfg);
+	closelog();
+	return rc;
+}
