@@ -1,0 +1,395 @@
+/*
+ * What a login gets (SPEC section 4 and 5), through real libpam: Named
+ * licenses, concurrent pools, sessions of one technician, account as a dry
+ * run, dead holders, and the logins the module is not concerned with.
+ *
+ * Users and groups (tests/integration/passwd, group):
+ *   alice            no group of ours          (named by user)
+ *   bob              callcentre                (named by group)
+ *   carol, dave      field-east
+ *   erin             field-east, field-west
+ *   frank            field-east, helpdesk-admins
+ *   gina             nothing at all
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define NAMED_ONE \
+	"named = { licenses = 1; users = [ \"alice\" ];" \
+	" groups = [ \"callcentre\" ]; };\n"
+#define EAST_ONE \
+	"concurrent = ( { pool = \"field-east\"; licenses = 1;" \
+	" groups = [ \"field-east\" ]; } );\n"
+
+/* 1. A Named technician may have any number of sessions: all granted, and
+ * they take one allocation (bob, named-eligible, finds the only Named
+ * license taken). */
+static void named_several_sessions(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result a, b, c, r;
+
+	it_config(fx, NAMED_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "alice", &a);
+	it_assert_rc(&a, PAM_SUCCESS);
+	it_open(w1, IT_SERVICE, "alice", &b);
+	it_assert_rc(&b, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE_REQUIRED, "alice", &c);
+	it_assert_rc(&c, PAM_SUCCESS);
+	it_acct(w3, IT_SERVICE, "alice", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+
+	it_open(w3, IT_SERVICE, "bob", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	assert_true(r.errors >= 1);
+
+	it_close(w1, a.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close(w1, b.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close(w2, c.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
+/* 2. A Named allocation outlives the session: after alice logged in and
+ * out, bob (named-eligible, licenses = 1) is refused, even with
+ * unlicensed = ignore, and alice still gets in. */
+static void named_kept_after_logout(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2;
+	struct it_result r;
+
+	it_config(fx, "unlicensed = \"ignore\";\n" NAMED_ONE);
+	w1 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "alice", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close(w1, r.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_worker_exit(w1);
+
+	w2 = it_worker(fx);
+	it_acct(w2, IT_SERVICE, "bob", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_open(w2, IT_SERVICE, "bob", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	assert_true(r.errors >= 1);
+
+	it_open(w2, IT_SERVICE, "alice", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
+/* 3. A pool of one license: one technician at a time.  The refused one is
+ * told the pool, its number of licenses and who holds it from where. */
+static void pool_of_one(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *holder, *other;
+	struct it_result r;
+	int h;
+
+	it_config(fx, "show_holders = true;\n" EAST_ONE);
+	holder = it_worker(fx);
+	other = it_worker(fx);
+	h = it_start(holder, IT_SERVICE, "carol", "pts/7", "198.51.100.7");
+	it_open_on(holder, h, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+
+	it_open(other, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	assert_int_equal(r.errors, 1);
+	it_assert_msg(&r, "field-east");
+	it_assert_msg(&r, "1 license");
+	it_assert_msg(&r, "carol");
+	it_assert_msg(&r, "198.51.100.7");
+
+	it_close(holder, h, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(other, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	assert_int_equal(r.errors, 0);
+	it_workers_finish(fx);
+}
+
+/* 4. A pool of two licenses: two technicians in, the third refused. */
+static void pool_of_two(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result a, r;
+
+	it_config(fx, "show_holders = true;\n"
+		  "concurrent = ( { pool = \"field-west\"; licenses = 2;"
+		  " users = [ \"carol\", \"dave\" ];"
+		  " groups = [ \"field-west\" ]; } );\n");
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &a);
+	it_assert_rc(&a, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_assert_msg(&r, "field-west");
+	it_assert_msg(&r, "2 licenses");
+	it_assert_msg(&r, "carol");
+	it_assert_msg(&r, "dave");
+
+	it_close(w1, a.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
+/* 5. One technician's sessions (two processes, two services) share one
+ * slot until the last of them closes. */
+static void sessions_share_one_slot(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result a, b, r;
+
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &a);
+	it_assert_rc(&a, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE_REQUIRED, "carol", &b);
+	it_assert_rc(&b, PAM_SUCCESS);
+
+	it_open(w3, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+
+	it_close(w1, a.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+
+	it_close(w2, b.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
+/* 6. account is a dry run: it takes nothing, and it refuses when the slot
+ * is held by a live session. */
+static void account_takes_nothing(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2;
+	struct it_result r;
+
+	it_config(fx, "show_holders = true;\n" EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	it_acct(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_acct(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_acct(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_acct(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_acct(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_assert_msg(&r, "field-east");
+	it_assert_msg(&r, "carol");
+	/* carol's next session would join her slot. */
+	it_acct(w2, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
+/* 7. A holder killed with SIGKILL never closes its session: the slot is
+ * reclaimed when another technician needs it. */
+static void killed_holder_reclaimed(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result r;
+
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+
+	it_worker_kill(w1);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	/* dave holds it now: carol's new login is refused. */
+	w3 = it_worker(fx);
+	it_open(w3, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_workers_finish(fx);
+}
+
+/* 8a. No license at all, unlicensed = deny: refused with a message. */
+static void unlicensed_deny(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w;
+	struct it_result r;
+
+	it_config(fx, "unlicensed = \"deny\";\n" NAMED_ONE EAST_ONE);
+	w = it_worker(fx);
+	it_acct(w, IT_SERVICE, "gina", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	assert_true(r.errors >= 1);
+	it_open(w, IT_SERVICE, "gina", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	assert_true(r.errors >= 1);
+	it_workers_finish(fx);
+}
+
+/* 8b. No license at all, unlicensed = ignore: not concerned. */
+static void unlicensed_ignore(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w;
+	struct it_result r;
+
+	it_config(fx, "unlicensed = \"ignore\";\n" NAMED_ONE EAST_ONE);
+	w = it_worker(fx);
+	it_acct(w, IT_SERVICE, "gina", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+	it_open(w, IT_SERVICE, "gina", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+	assert_int_equal(r.errors, 0);
+	it_workers_finish(fx);
+}
+
+/* 8c. An exempt user is never licensed: PAM_IGNORE even when the pool is
+ * full, and nothing taken when it is free. */
+static void exempt_user(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2;
+	struct it_result a, r;
+
+	it_config(fx, "exempt = { users = [ \"erin\" ]; groups = [ ]; };\n"
+		  EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	it_acct(w1, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+	it_open(w1, IT_SERVICE, "erin", &a);
+	it_assert_rc(&a, PAM_IGNORE);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w1, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+	assert_int_equal(r.errors, 0);
+	it_workers_finish(fx);
+}
+
+/* 8d. A member of an exempt group likewise. */
+static void exempt_group(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2;
+	struct it_result r;
+
+	it_config(fx, "exempt = { users = [ ];"
+		  " groups = [ \"helpdesk-admins\" ]; };\n" EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	it_acct(w1, IT_SERVICE, "frank", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+	it_open(w1, IT_SERVICE, "frank", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w1, IT_SERVICE, "frank", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+	it_workers_finish(fx);
+}
+
+/* 8e. A service in ignore_services: not concerned, nothing taken. */
+static void ignored_service(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2;
+	struct it_result r;
+
+	it_config(fx, "ignore_services = [ \"" IT_SERVICE_IGNORED "\" ];\n"
+		  EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	it_acct(w1, IT_SERVICE_IGNORED, "carol", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+	it_open(w1, IT_SERVICE_IGNORED, "carol", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	/* The pool is full, the ignored service still does not care. */
+	it_open(w1, IT_SERVICE_IGNORED, "carol", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_workers_finish(fx);
+}
+
+/* Membership through the primary group alone (tech01 and tech02 have
+ * field-race as primary group and are listed in no group entry). */
+static void pool_by_primary_group(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2;
+	struct it_result r;
+
+	it_config(fx, "concurrent = ( { pool = \"field-race\"; licenses = 1;"
+		  " groups = [ \"field-race\" ]; } );\n");
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "tech01", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "tech02", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_assert_msg(&r, "field-race");
+	it_workers_finish(fx);
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		TEST(named_several_sessions),
+		TEST(named_kept_after_logout),
+		TEST(pool_of_one),
+		TEST(pool_of_two),
+		TEST(sessions_share_one_slot),
+		TEST(account_takes_nothing),
+		TEST(killed_holder_reclaimed),
+		TEST(unlicensed_deny),
+		TEST(unlicensed_ignore),
+		TEST(exempt_user),
+		TEST(exempt_group),
+		TEST(ignored_service),
+		TEST(pool_by_primary_group),
+	};
+
+	it_init(argc, argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
