@@ -1,0 +1,345 @@
+/*
+ * Failing closed (SPEC sections 3, 4 and 6): every kind of bad config is
+ * PAM_SERVICE_ERR and reported as FILE:LINE, an unusable store is
+ * PAM_SYSTEM_ERR and left as it was, on_error = allow lets logins through,
+ * and user names the module must not write down are refused.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gdbm.h>
+
+#include "harness.h"
+
+#define EAST_ONE \
+	"concurrent = ( { pool = \"field-east\"; licenses = 1;" \
+	" groups = [ \"field-east\" ]; } );\n"
+
+/* account and session both give code for carol (a field-east member). */
+static void expect_both(struct it_fixture *fx, const char *service,
+			const char *user, int code)
+{
+	struct pam_testcase cases[] = {
+		pam_test(PAMTEST_ACCOUNT, code),
+		pam_test(PAMTEST_OPEN_SESSION, code),
+	};
+
+	it_pamtest_expect(fx, service, user, cases);
+}
+
+static void path_in(char *out, const char *dir, const char *name)
+{
+	if (snprintf(out, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
+		it_fail(__FILE__, __LINE__, "path too long: %s", dir);
+}
+
+static void expect_reported(struct it_fixture *fx, int line)
+{
+	char where[PATH_MAX + 32];
+
+	snprintf(where, sizeof(where), "%s:%d:", fx->conf, line);
+	if (!it_stderr_contains(fx, where))
+		it_fail(__FILE__, __LINE__, "no \"%s message\" in the log",
+			where);
+}
+
+/* 9. Each kind of bad config fails closed, reported as FILE:LINE. */
+static void bad_config(struct it_fixture *fx, const char *name, int line)
+{
+	it_config_template(fx, name);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SERVICE_ERR);
+	expect_reported(fx, line);
+}
+
+static void config_syntax_error(void **state)
+{
+	bad_config(*state, "bad-syntax.conf", 5);
+}
+
+static void config_unknown_key(void **state)
+{
+	bad_config(*state, "unknown-key.conf", 5);
+}
+
+static void config_wrong_type(void **state)
+{
+	bad_config(*state, "wrong-type.conf", 4);
+}
+
+static void config_out_of_range(void **state)
+{
+	bad_config(*state, "out-of-range.conf", 5);
+}
+
+static void config_duplicate_pool(void **state)
+{
+	bad_config(*state, "duplicate-pool.conf", 7);
+}
+
+static void config_missing(void **state)
+{
+	struct it_fixture *fx = *state;
+
+	it_config(fx, EAST_ONE);
+	expect_both(fx, IT_SERVICE_NOCONF, "carol", PAM_SERVICE_ERR);
+}
+
+static void config_unknown_argument(void **state)
+{
+	struct it_fixture *fx = *state;
+
+	it_config(fx, EAST_ONE);
+	expect_both(fx, IT_SERVICE_BADARG, "carol", PAM_SERVICE_ERR);
+	/* The same config through a clean service line is fine. */
+	expect_both(fx, IT_SERVICE, "carol", PAM_SUCCESS);
+}
+
+/* The config must be trusted: not writable by group or others (and, when
+ * the suite runs as root, owned by root). */
+static void config_insecure(void **state)
+{
+	struct it_fixture *fx = *state;
+
+	it_config(fx, EAST_ONE);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SUCCESS);
+	assert_int_equal(chmod(fx->conf, 0620), 0);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SERVICE_ERR);
+	assert_int_equal(chmod(fx->conf, 0602), 0);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SERVICE_ERR);
+	assert_int_equal(chmod(fx->conf, 0600), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(fx->conf, 2003, 2000), 0);
+		expect_both(fx, IT_SERVICE, "carol", PAM_SERVICE_ERR);
+	}
+}
+
+/* on_error = allow with a broken config: logins go through, loudly. */
+static void config_broken_allow(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct pam_testcase cases[] = {
+		pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+
+	it_config_template(fx, "allow-broken.conf");
+	it_pamtest_expect(fx, IT_SERVICE, "carol", cases);
+	expect_reported(fx, 6);
+}
+
+/* 10a. A config reached through a symlink is refused. */
+static void config_symlink(void **state)
+{
+	struct it_fixture *fx = *state;
+	char link[PATH_MAX];
+
+	it_config(fx, EAST_ONE);
+	path_in(link, fx->dir, "link.conf");
+	assert_int_equal(symlink(fx->conf, link), 0);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SUCCESS);
+	expect_both(fx, IT_SERVICE_LINKCONF, "carol", PAM_SERVICE_ERR);
+}
+
+/* A login and logout, so that the store exists. */
+static void make_store(struct it_fixture *fx)
+{
+	struct pam_testcase cases[] = {
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+
+	it_pamtest_expect(fx, IT_SERVICE, "carol", cases);
+	if (!it_exists(fx->store))
+		it_fail(__FILE__, __LINE__, "no store at %s after a login",
+			fx->store);
+}
+
+static void assert_same_file(const char *path, const char *before,
+			     size_t before_len)
+{
+	size_t len;
+	char *now = it_read_file(path, &len);
+
+	if (now == NULL)
+		it_fail(__FILE__, __LINE__, "%s is gone", path);
+	if (len != before_len || memcmp(now, before, len) != 0)
+		it_fail(__FILE__, __LINE__, "%s was changed (%zu bytes, "
+			"%zu before)", path, len, before_len);
+	free(now);
+}
+
+/* 10b. A store that is a symlink is refused, and its target untouched. */
+static void store_symlink(void **state)
+{
+	struct it_fixture *fx = *state;
+	char real[PATH_MAX];
+	char *before;
+	size_t len;
+
+	it_config(fx, EAST_ONE);
+	make_store(fx);
+	path_in(real, fx->store_dir, "real.db");
+	assert_int_equal(rename(fx->store, real), 0);
+	assert_int_equal(symlink("real.db", fx->store), 0);
+	before = it_read_file(real, &len);
+	assert_non_null(before);
+
+	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
+	assert_same_file(real, before, len);
+	free(before);
+}
+
+/* A store directory that is a symlink is refused too. */
+static void store_dir_symlink(void **state)
+{
+	struct it_fixture *fx = *state;
+	char real[PATH_MAX];
+
+	it_config(fx, EAST_ONE);
+	make_store(fx);
+	path_in(real, fx->dir, "real-store");
+	assert_int_equal(rename(fx->store_dir, real), 0);
+	assert_int_equal(symlink("real-store", fx->store_dir), 0);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
+}
+
+/* A store or directory writable by group or others is refused. */
+static void store_insecure(void **state)
+{
+	struct it_fixture *fx = *state;
+
+	it_config(fx, EAST_ONE);
+	make_store(fx);
+	assert_int_equal(chmod(fx->store_dir, 0770), 0);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
+	assert_int_equal(chmod(fx->store_dir, 0700), 0);
+	assert_int_equal(chmod(fx->store, 0660), 0);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
+	assert_int_equal(chmod(fx->store, 0600), 0);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SUCCESS);
+}
+
+/* 10c. A damaged store is PAM_SYSTEM_ERR and is left as it is; under
+ * on_error = allow the login goes through, the store still untouched. */
+static void store_damaged(void **state)
+{
+	struct it_fixture *fx = *state;
+	char garbage[8192];
+	uint32_t x = 2463534242u;
+
+	for (size_t i = 0; i < sizeof(garbage); i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		garbage[i] = (char)(x & 0xff);
+	}
+	it_config(fx, EAST_ONE);
+	assert_int_equal(mkdir(fx->store_dir, 0700), 0);
+	assert_int_equal(chmod(fx->store_dir, 0700), 0);
+	it_write_file(fx->store, garbage, sizeof(garbage), 0600);
+
+	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
+	assert_same_file(fx->store, garbage, sizeof(garbage));
+
+	it_config(fx, "on_error = \"allow\";\n" EAST_ONE);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SUCCESS);
+	assert_same_file(fx->store, garbage, sizeof(garbage));
+}
+
+/* A store of an unknown schema version is refused with a clear message
+ * and never rewritten (its schema key as record.h documents it). */
+static void store_unknown_version(void **state)
+{
+	struct it_fixture *fx = *state;
+	GDBM_FILE db;
+	datum key = { (char *)"schema", 6 }, value = { (char *)"99", 2 };
+	char *before;
+	size_t len;
+
+	it_config(fx, EAST_ONE);
+	assert_int_equal(mkdir(fx->store_dir, 0700), 0);
+	assert_int_equal(chmod(fx->store_dir, 0700), 0);
+	db = gdbm_open(fx->store, 0, GDBM_NEWDB, 0600, NULL);
+	assert_non_null(db);
+	assert_int_equal(gdbm_store(db, key, value, GDBM_REPLACE), 0);
+	gdbm_close(db);
+	assert_int_equal(chmod(fx->store, 0600), 0);
+	before = it_read_file(fx->store, &len);
+	assert_non_null(before);
+
+	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
+	assert_same_file(fx->store, before, len);
+	if (!it_stderr_contains(fx, "99"))
+		it_fail(__FILE__, __LINE__, "the log does not name the store's "
+			"schema version (99)");
+	free(before);
+}
+
+/* 13. A user name with control characters, a '/', or over 256 bytes is
+ * refused as unknown, and nothing is written: the store and the event log
+ * stay as they were.  The first three exist in NSS (field-east members),
+ * so only the module's own check stands between them and a license. */
+static void bad_user_names(void **state)
+{
+	struct it_fixture *fx = *state;
+	char longname[301];
+	const char *names[] = {
+		"ctl\tuser", longname, "slash/user", "bad\nuser",
+		"esc\033[31muser", "nosuchuser",
+	};
+	char *store, *log;
+	size_t store_len, log_len;
+
+	memset(longname, 'l', 300);
+	longname[300] = '\0';
+	it_config(fx, EAST_ONE);
+	make_store(fx);
+	store = it_read_file(fx->store, &store_len);
+	log = it_read_file(fx->event_log, &log_len);
+	assert_non_null(store);
+	assert_non_null(log);
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		expect_both(fx, IT_SERVICE, names[i], PAM_USER_UNKNOWN);
+
+	assert_same_file(fx->store, store, store_len);
+	assert_same_file(fx->event_log, log, log_len);
+	/* The slot is still free. */
+	expect_both(fx, IT_SERVICE, "dave", PAM_SUCCESS);
+	free(store);
+	free(log);
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		TEST(config_syntax_error),
+		TEST(config_unknown_key),
+		TEST(config_wrong_type),
+		TEST(config_out_of_range),
+		TEST(config_duplicate_pool),
+		TEST(config_missing),
+		TEST(config_unknown_argument),
+		TEST(config_insecure),
+		TEST(config_broken_allow),
+		TEST(config_symlink),
+		TEST(store_symlink),
+		TEST(store_dir_symlink),
+		TEST(store_insecure),
+		TEST(store_damaged),
+		TEST(store_unknown_version),
+		TEST(bad_user_names),
+	};
+
+	it_init(argc, argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
