@@ -7,6 +7,8 @@
 #
 #   ./demo/run-demo.sh [--no-install]
 #
+# It also shows the admin tool, helpdesk-license, on the same store.
+#
 # As root it first installs the Debian packages it needs (apt-get); with
 # --no-install, or when not root, it expects them to be there.  It builds
 # out of tree in _build-demo/ and keeps everything else (config, store,
@@ -124,10 +126,11 @@ if [ ! -f "$build/Makefile" ]; then
 	(cd "$build" && "$srcdir/configure") >>"$log" 2>&1 ||
 		{ cat "$log"; die "configure failed"; }
 fi
-make -C "$build" -j2 pam_helpdesk_license.la >>"$log" 2>&1 ||
-	{ tail -n 60 "$log"; die "building the module failed"; }
+make -C "$build" -j2 pam_helpdesk_license.la helpdesk-license >>"$log" 2>&1 ||
+	{ tail -n 60 "$log"; die "building the module and the admin tool failed"; }
 module="$build/.libs/pam_helpdesk_license.so"
 [ -f "$module" ] || die "$module was not built"
+[ -x "$build/helpdesk-license" ] || die "$build/helpdesk-license was not built"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/helpdesk-demo.XXXXXX")
 chmod 0700 "$work"
@@ -204,6 +207,17 @@ login_cmd=(env LD_PRELOAD="$pam_wrapper_so $nss_wrapper_so"
 
 login() {	# login [hl-login options] USER
 	"${login_cmd[@]}" "$@"
+}
+
+# The admin tool, on the demo's configuration and users.
+admin() {	# admin COMMAND [ARGS]
+	local rc=0
+	printf '   # helpdesk-license %s\n' "$*"
+	env LD_PRELOAD="$nss_wrapper_so" \
+		NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
+		"$build/helpdesk-license" -c "$config" "$@" 2>&1 |
+		sed -e 's/^/   /' -e 's/ *$//' || rc=$?
+	return "$rc"
 }
 
 # A login in its own process, whose session stays open until logout NAME.
@@ -301,6 +315,19 @@ start. The module's message tells her who holds the license and since when."
 expect "fiona is refused at the account step" "$rc" 1
 
 rc=0
+step "the administrator looks: who holds what, and what would fiona get?"
+explain "helpdesk-license, the admin tool, reads the same configuration and \
+store as the module."
+admin list || rc=$?
+echo
+admin status || rc=$?
+echo
+rc2=0
+admin check fiona || rc2=$?
+expect "the tool shows the licenses" "$rc" 0
+expect "check says fiona would be refused (exit status 1)" "$rc2" 1
+
+rc=0
 step "frank logs out"
 logout frank || rc=$?
 explain "His last session closed, so the field-east license is free again."
@@ -325,12 +352,20 @@ step "fiona's login process dies without logging out (kill -9)"
 crash fiona
 explain "Nothing closed her session: the store still says she holds the \
 field-east license. The module recorded which process opened the session \
-(pid and start time), so it can tell that the session is gone."
+(pid and start time), so it can tell that the session is gone. The admin \
+tool sees it already (the STALE column):"
+admin status || true
+echo
 login -r tablet-07.example -t pts/2 frank || rc=$?
 explain "frank logs in: the pool looks full, so the module checks the holder, \
 finds her process gone, reclaims the license (a \"reap\" event) and gives \
 it to frank. A crash or a reboot never locks a pool."
 expect "frank is let in after the reclaim" "$rc" 0
+
+step "the administrator looks again"
+rc=0
+admin status || rc=$?
+expect "the tool shows the licenses" "$rc" 0
 
 step "the event log ($(basename "$work")/log/events.log)"
 explain "One JSON object per line: every grant, join, refusal, release and \
