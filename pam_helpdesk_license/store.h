@@ -48,7 +48,10 @@ int hl_store_put(struct hl_store *store, const char *key, const char *value);
 int hl_store_delete(struct hl_store *store, const char *key);
 
 /* Calls fn for each key starting with prefix, staged changes included, in
- * no particular order.  A non-zero return from fn stops and is returned. */
+ * no particular order.  A non-zero return from fn stops and is returned.
+ * A store error is returned as its (positive) HL_STORE_* code: let fn stop
+ * with a negative value to tell the two apart.  fn may put and delete; the
+ * iteration goes on over the store as it was when foreach was called. */
 int hl_store_foreach(struct hl_store *store, const char *prefix,
 		     int (*fn)(void *arg, const char *key, const char *value),
 		     void *arg);
