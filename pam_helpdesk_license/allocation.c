@@ -645,9 +645,12 @@ int hl_txn_sweep_named(struct hl_txn *txn, struct hl_counter *counter,
 	struct named_sweep sweep = { .txn = txn };
 	int rc;
 
+	/* foreach returns a store error (positive), or what sweep_one
+	 * returned to stop it, after setting sweep.rc. */
 	rc = hl_store_foreach(txn->store, "named/", sweep_one, &sweep);
-	if (rc < 0 || sweep.rc) {
-		hl_txn_failed(txn, rc < 0 ? rc : HL_STORE_IO, "named sweep");
+	if (rc != 0 || sweep.rc) {
+		hl_txn_failed(txn, sweep.rc || rc < 0 ? HL_STORE_IO : rc,
+			      "named sweep");
 		return -1;
 	}
 	*in_force = sweep.in_force;
