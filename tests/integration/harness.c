@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -592,9 +593,89 @@ bool it_read_all(int fd, void *data, size_t len)
 	return read_all(fd, data, len, timeout_ms());
 }
 
+/*
+ * pam_wrapper (1.1.4) picks /tmp/pam.X for a process by lstat then mkdir,
+ * and carries on when mkdir fails: two processes starting together may
+ * share one directory, each copying its own services over the other's and
+ * removing it at exit.  Test processes of ours (of any program, any build)
+ * therefore set up pam_wrapper one at a time, under a lock in /tmp, with a
+ * first pam_start of the "other" service; later pam_starts reuse the
+ * directory.
+ */
+#define PWRAP_LOCK "/tmp/hl-it-pam_wrapper.lock"
+
+static int pwrap_lock(void)
+{
+	for (int tries = 0; tries < 10; tries++) {
+		/* No O_CREAT on an existing file: fs.protected_regular
+		 * refuses it on another user's file in /tmp. */
+		int fd = open(PWRAP_LOCK, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0 && errno == ENOENT) {
+			fd = open(PWRAP_LOCK, O_RDONLY | O_CREAT | O_EXCL |
+				  O_NOFOLLOW | O_CLOEXEC, 0644);
+			if (fd < 0 && errno == EEXIST)
+				continue;
+			if (fd >= 0)
+				fchmod(fd, 0644);
+		}
+		if (fd < 0)
+			return -1;
+		while (flock(fd, LOCK_EX) != 0)
+			if (errno != EINTR) {
+				close(fd);
+				return -1;
+			}
+		return fd;
+	}
+	return -1;
+}
+
+static int silent_conv(int num_msg, const struct pam_message **msg,
+		       struct pam_response **resp, void *data)
+{
+	(void)num_msg;
+	(void)msg;
+	(void)resp;
+	(void)data;
+	return PAM_CONV_ERR;
+}
+
+static void pwrap_setup(void)
+{
+	struct pam_conv conv = { silent_conv, NULL };
+	pam_handle_t *ph = NULL;
+	const char *dir;
+	char pidfile[PATH_MAX];
+	char *text;
+	int lock = pwrap_lock();
+
+	if (lock < 0)
+		fprintf(stderr, "harness: no lock %s (%s): pam_wrapper may "
+			"give this process a directory in use\n", PWRAP_LOCK,
+			strerror(errno));
+	if (pam_start("other", "root", &conv, &ph) == PAM_SUCCESS)
+		pam_end(ph, PAM_SUCCESS);
+	if (lock >= 0)
+		close(lock);
+	dir = getenv("PAM_WRAPPER_RUNTIME_DIR");
+	if (dir == NULL)
+		return;
+	snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
+	text = it_read_file(pidfile, NULL);
+	if (text == NULL || atol(text) != (long)getpid()) {
+		fprintf(stderr, "harness: pam_wrapper gave process %ld the "
+			"directory %s of process %s: another process outside "
+			"this suite set up pam_wrapper at the same moment\n",
+			(long)getpid(), dir, text ? text : "(none)");
+		_exit(4);	/* leave its directory to its owner */
+	}
+	free(text);
+}
+
 /* In a child: keep fds[0..n-1] as 3..3+n-1, stderr and stdout to the
  * fixture's log, and close everything else, so the module runs with the
- * descriptors a login would have. */
+ * descriptors a login would have; then set up pam_wrapper. */
 static void child_fds(struct it_fixture *fx, int *fds, int n)
 {
 	int log = open(fx->stderr_log, O_WRONLY | O_CREAT | O_APPEND |
@@ -615,6 +696,7 @@ static void child_fds(struct it_fixture *fx, int *fds, int n)
 		for (int fd = 3 + n; fd < 1024; fd++)
 			close(fd);
 	}
+	pwrap_setup();
 }
 
 pid_t it_fork(struct it_fixture *fx, int *fds, int n)

@@ -90,8 +90,9 @@ int it_conv(int num_msg, const struct pam_message **msg,
 	    struct pam_response **resp, void *data);
 
 /* fork(); in the child, fds[0..n-1] become 3..3+n-1 (updated in place),
- * every other descriptor is closed and stdout/stderr go to the fixture's
- * stderr log, as in workers.  The child must end with exit(3). */
+ * every other descriptor is closed, stdout/stderr go to the fixture's
+ * stderr log and pam_wrapper is set up, as in workers.  The child must
+ * end with exit(3), so that pam_wrapper cleans up. */
 pid_t it_fork(struct it_fixture *fx, int *fds, int n);
 /* kill -9 a child of it_fork, reap it, remove its pam_wrapper copy. */
 void it_kill(pid_t pid);
