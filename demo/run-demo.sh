@@ -26,7 +26,7 @@ for arg in "$@"; do
 	case "$arg" in
 	--no-install) install=no ;;
 	-h|--help)
-		sed -n '3,15s/^# \{0,1\}//p' "$0"
+		awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"
 		exit 0 ;;
 	*)
 		echo "usage: $0 [--no-install]" >&2

@@ -8,9 +8,10 @@
 # need (apt-get); with --no-install, or when not root, they must already be
 # installed.  Then, from the top of the source tree:
 #
-#   1. _build/       out-of-tree build with --enable-werror, make check
+#   1. _build/       out-of-tree build with --enable-werror: make -j2, then
+#                    make check (the tests one at a time)
 #   2. _build-asan/  out-of-tree build with --enable-sanitizers (ASan and
-#                    UBSan), make check
+#                    UBSan): make -j2 check (two tests at a time)
 #   3. _build/       make distcheck (the tarball builds and passes its tests)
 #
 # The build directories are made anew each run.  HL_BUILD_ROOT puts them
@@ -32,7 +33,7 @@ for arg in "$@"; do
 	case "$arg" in
 	--no-install) install=no ;;
 	-h|--help)
-		sed -n '3,22s/^# \{0,1\}//p' "$0"
+		awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"
 		exit 0 ;;
 	*)
 		echo "usage: $0 [--no-install]" >&2
@@ -139,7 +140,7 @@ if stage "autoreconf -fi" "$logs/autoreconf.log" autoreconf -fi; then
 		configure_build "$root/_build" --enable-werror &&
 	   stage "make (_build)" "$logs/make.log" make -C "$root/_build" -j2; then
 		test_stage "make check (_build)" "$root/_build" "$logs/check.log" \
-			make -C "$root/_build" -j2 check || true
+			make -C "$root/_build" check || true
 	else
 		failed=$((failed + 1))
 	fi
@@ -159,7 +160,7 @@ if stage "autoreconf -fi" "$logs/autoreconf.log" autoreconf -fi; then
 		version=$(sed -n 's/^PACKAGE_VERSION = //p' "$root/_build/Makefile")
 		test_stage "make distcheck (_build)" \
 			"$root/_build/pam_helpdesk_license-$version/_build/sub" \
-			"$logs/distcheck.log" make -C "$root/_build" -j2 distcheck || true
+			"$logs/distcheck.log" make -C "$root/_build" distcheck || true
 	fi
 else
 	failed=$((failed + 1))
