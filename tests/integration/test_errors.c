@@ -317,6 +317,40 @@ static void bad_user_names(void **state)
 	free(log);
 }
 
+/* The longest name allowed, 256 bytes, is served like any other. */
+static void longest_user_name(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct pam_testcase cases[] = {
+		pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+	char name[257];
+
+	memset(name, 'm', 256);
+	name[256] = '\0';
+	it_config(fx, EAST_ONE);
+	it_pamtest_expect(fx, IT_SERVICE, name, cases);
+}
+
+/* The module argument "debug" is known. */
+static void debug_argument(void **state)
+{
+	struct it_fixture *fx = *state;
+	char text[2 * PATH_MAX + 256];
+
+	snprintf(text, sizeof(text),
+		 "account [success=done ignore=done default=die] %s "
+		 "config=%s debug\n"
+		 "session [success=done ignore=done default=die] %s "
+		 "config=%s debug\n", HL_IT_MODULE, fx->conf, HL_IT_MODULE,
+		 fx->conf);
+	it_service(fx, "hl-debug", text);
+	it_config(fx, EAST_ONE);
+	expect_both(fx, "hl-debug", "carol", PAM_SUCCESS);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 
 int main(int argc, char **argv)
@@ -338,6 +372,8 @@ int main(int argc, char **argv)
 		TEST(store_damaged),
 		TEST(store_unknown_version),
 		TEST(bad_user_names),
+		TEST(longest_user_name),
+		TEST(debug_argument),
 	};
 
 	it_init(argc, argv);

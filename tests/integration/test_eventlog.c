@@ -281,6 +281,54 @@ static void event_log_escaping(void **state)
 	assert_true(is_end(str(&events[1], "event")));
 }
 
+/* A user name with a quote and a backslash (allowed: neither is a control
+ * character) is escaped in the event log and in the refusal message. */
+static void event_log_user_escaping(void **state)
+{
+	static struct it_json events[MAX_LINES];
+	static const char user[] = "o\"bri\\en";
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2;
+	struct it_result r;
+	size_t n;
+
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	it_open(w1, IT_SERVICE, user, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_assert_msg(&r, "bri");
+	it_workers_finish(fx);
+
+	n = read_events(fx, events);
+	assert_true(n >= 2);
+	assert_string_equal(str(&events[0], "event"), "grant");
+	assert_string_equal(str(&events[0], "user"), user);
+}
+
+/* event_log = "" turns the event log off: logins work, nothing written. */
+static void event_log_off(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct pam_testcase cases[] = {
+		pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+	char text[PATH_MAX + 512];
+
+	snprintf(text, sizeof(text), "store = \"%s\";\nevent_log = \"\";\n"
+		 "concurrent = ( { pool = \"field-east\"; licenses = 1;"
+		 " groups = [ \"field-east\" ]; } );\n", fx->store);
+	it_write_file(fx->conf, text, strlen(text), 0600);
+	it_pamtest_expect(fx, IT_SERVICE, "carol", cases);
+	assert_true(it_exists(fx->store));
+	assert_false(it_exists(fx->event_log));
+	assert_false(it_exists(fx->log_dir));
+}
+
 static void assert_mode(const char *path, mode_t want)
 {
 	struct stat st;
@@ -323,6 +371,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		TEST(event_log_cycle),
 		TEST(event_log_escaping),
+		TEST(event_log_user_escaping),
+		TEST(event_log_off),
 		TEST(files_are_private),
 	};
 

@@ -111,6 +111,7 @@ static void pool_of_one(void **state)
 	it_assert_msg(&r, "field-east");
 	it_assert_msg(&r, "1 license");
 	it_assert_msg(&r, "carol");
+	it_assert_msg(&r, "since");
 	it_assert_msg(&r, "198.51.100.7");
 
 	it_close(holder, h, &r);
@@ -350,6 +351,207 @@ static void ignored_service(void **state)
 	it_workers_finish(fx);
 }
 
+/* A refusal under PAM_SILENT says nothing to the user. */
+static void refusal_silent(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct pam_testcase cases[] = {
+		pam_test_flags(PAMTEST_ACCOUNT, PAM_PERM_DENIED, PAM_SILENT),
+		pam_test_flags(PAMTEST_OPEN_SESSION, PAM_PERM_DENIED,
+			       PAM_SILENT),
+	};
+	char messages[IT_MSG_MAX];
+	struct it_worker *w;
+	struct it_result r;
+
+	it_config(fx, "show_holders = true;\n" EAST_ONE);
+	w = it_worker(fx);
+	it_open(w, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	assert_int_equal(it_pamtest(fx, IT_SERVICE, "dave", cases, 2,
+				    messages, sizeof(messages)),
+			 PAMTEST_ERR_OK);
+	if (messages[0])
+		it_fail(__FILE__, __LINE__, "PAM_SILENT, yet the user was "
+			"told: %s", messages);
+	it_workers_finish(fx);
+}
+
+/* Close gives back what that session took, once: closing it again (or a
+ * third time, after someone else took the slot) succeeds and frees
+ * nothing of anybody else's. */
+static void close_is_idempotent(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result a, r;
+
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &a);
+	it_assert_rc(&a, PAM_SUCCESS);
+	it_close_on(w1, a.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close_on(w1, a.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close(w1, a.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_workers_finish(fx);
+}
+
+/* A Named license comes first: a named technician who is also in a pool
+ * leaves the pool's slot to the others. */
+static void named_before_pool(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result r;
+
+	it_config(fx, "named = { licenses = 1; users = [ \"carol\" ]; };\n"
+		  EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_workers_finish(fx);
+}
+
+/* A technician in two pools gets the next pool, in config order, when the
+ * first is full; refused, the message names both pools. */
+static void next_pool_when_first_full(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3, *w4;
+	struct it_result r;
+
+	it_config(fx, "show_holders = true;\n"
+		  "concurrent = (\n"
+		  " { pool = \"field-east\"; licenses = 1;"
+		  " groups = [ \"field-east\" ]; },\n"
+		  " { pool = \"field-west\"; licenses = 1;"
+		  " users = [ \"gina\" ]; groups = [ \"field-west\" ]; }\n"
+		  ");\n");
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	w4 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "erin", &r);		/* east full: west */
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "gina", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_assert_msg(&r, "field-west");
+	it_assert_msg(&r, "erin");
+	it_open(w4, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_assert_msg(&r, "field-east");
+	it_workers_finish(fx);
+
+	/* Both full for erin (a member of both): both named. */
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "gina", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_assert_msg(&r, "field-east");
+	it_assert_msg(&r, "field-west");
+	it_workers_finish(fx);
+}
+
+/* A Named allocation counts only while its user is named-eligible: once
+ * alice leaves the named users, bob gets the license. */
+static void named_user_removed(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w;
+	struct it_result r;
+
+	it_config(fx, "named = { licenses = 1; users = [ \"alice\" ];"
+		  " groups = [ \"callcentre\" ]; };\n");
+	w = it_worker(fx);
+	it_open(w, IT_SERVICE, "alice", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close(w, r.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w, IT_SERVICE, "bob", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+
+	it_config(fx, "named = { licenses = 1; users = [ ];"
+		  " groups = [ \"callcentre\" ]; };\n");
+	it_open(w, IT_SERVICE, "bob", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
+/* Lowering named.licenses below the allocations in force stops new
+ * allocations and throws nobody out. */
+static void named_licenses_lowered(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w;
+	struct it_result r;
+
+	it_config(fx, "named = { licenses = 2;"
+		  " users = [ \"alice\", \"bob\", \"carol\" ]; };\n");
+	w = it_worker(fx);
+	it_open(w, IT_SERVICE, "alice", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w, IT_SERVICE, "bob", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+
+	it_config(fx, "named = { licenses = 1;"
+		  " users = [ \"alice\", \"bob\", \"carol\" ]; };\n");
+	it_open(w, IT_SERVICE, "alice", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w, IT_SERVICE, "bob", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_workers_finish(fx);
+}
+
+/* Reclaiming is per session: when one of carol's two sessions dies, her
+ * slot stays hers until the other one closes. */
+static void killed_one_of_two_sessions(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result b, r;
+
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "carol", &b);
+	it_assert_rc(&b, PAM_SUCCESS);
+	it_worker_kill(w1);
+	it_open(w3, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_close(w2, b.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
 /* Membership through the primary group alone (tech01 and tech02 have
  * field-race as primary group and are listed in no group entry). */
 static void pool_by_primary_group(void **state)
@@ -388,6 +590,13 @@ int main(int argc, char **argv)
 		TEST(exempt_group),
 		TEST(ignored_service),
 		TEST(pool_by_primary_group),
+		TEST(refusal_silent),
+		TEST(close_is_idempotent),
+		TEST(named_before_pool),
+		TEST(next_pool_when_first_full),
+		TEST(named_user_removed),
+		TEST(named_licenses_lowered),
+		TEST(killed_one_of_two_sessions),
 	};
 
 	it_init(argc, argv);
