@@ -1,0 +1,107 @@
+#!/bin/sh
+# Cost of the admin tool's reading commands (list and status, human and
+# --json) on a store of HOLDERS live holders (default 5000), each holding a
+# slot of one big pool.  Run from a build directory:
+#   make helpdesk-license bench/fill_store
+#   sh SRCDIR/bench/bench_tool.sh [HOLDERS] [RUNS]
+# bench/fill_store takes the slots through the core's session open, as
+# logins would, and keeps its process alive while the tool runs, so every
+# session is live and each stale check reads /proc for real.
+# Prints the median wall time of each command, with hyperfine when it is
+# installed, else with a loop of date +%s%N.  Numbers depend on the machine
+# and its load: compare rows of one run.
+set -eu
+holders=${1:-5000}
+runs=${2:-20}
+tool=./helpdesk-license
+fill=./bench/fill_store
+for f in "$tool" "$fill"; do
+	[ -x "$f" ] || {
+		echo "build first: make helpdesk-license bench/fill_store" >&2
+		exit 2
+	}
+done
+nsswrapper=$(pkg-config --libs nss_wrapper)
+work=$(mktemp -d)
+filler=
+cleanup() {
+	exec 3>&-
+	if [ -n "$filler" ]; then
+		wait "$filler" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# t00001... in group "bench"; "probe" first, as in run-login-bench.sh.
+{
+	echo "probe:x:4999:5000::/nonexistent:/bin/false"
+	awk -v n="$holders" 'BEGIN { for (i = 1; i <= n; i++)
+		printf "t%05d:x:%d:5000::/nonexistent:/bin/false\n", i, 5000 + i }'
+} > "$work/passwd"
+echo "bench:x:5000:" > "$work/group"
+conf=$work/helpdesk-license.conf
+cat > "$conf" <<EOF
+store = "$work/store/licenses.db";
+event_log = "";
+concurrent = ( { pool = "bench"; licenses = $((holders + 10)); groups = [ "bench" ]; } );
+EOF
+chmod 600 "$conf"
+export LD_PRELOAD="$nsswrapper" NSS_WRAPPER_PASSWD="$work/passwd" \
+	NSS_WRAPPER_GROUP="$work/group"
+
+# Fill the store; fill_store holds the sessions until fd 3 closes.
+mkfifo "$work/hold"
+start=$(date +%s%N)
+"$fill" "$work/store" "$holders" < "$work/hold" > "$work/ready" &
+filler=$!
+exec 3> "$work/hold"
+until grep -q ready "$work/ready" 2>/dev/null; do
+	kill -0 "$filler" 2>/dev/null || {
+		echo "bench/fill_store failed" >&2
+		exit 1
+	}
+	sleep 0.1
+done
+filled=$((($(date +%s%N) - start) / 1000000))
+
+in_use=$("$tool" -c "$conf" --json status |
+	sed -n 's/.*"in_use":\([0-9]*\).*/\1/p')
+rows=$("$tool" -c "$conf" list | wc -l)
+echo "admin tool on $holders live holders ($in_use in use; list prints" \
+	"$rows lines); store filled in $filled ms"
+echo "$(nproc) cores, $(uname -r), $runs runs per command"
+[ "$in_use" = "$holders" ] || {
+	echo "the store does not hold $holders slots" >&2
+	exit 1
+}
+
+median_loop() {
+	i=0
+	while [ $i -lt "$runs" ]; do
+		t0=$(date +%s%N)
+		"$tool" -c "$conf" "$@" > /dev/null
+		t1=$(date +%s%N)
+		echo $((t1 - t0))
+		i=$((i + 1))
+	done | sort -n | awk '{ v[NR] = $1 }
+		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		      printf "%.1f\n", m / 1e6 }'
+}
+
+printf '%-22s %12s\n' "command" "median ms"
+for args in "list" "--json list" "status" "--json status"; do
+	if command -v hyperfine > /dev/null; then
+		# shellcheck disable=SC2086
+		hyperfine --shell=none --warmup 2 --runs "$runs" \
+			--export-json "$work/run.json" --style none \
+			"$tool -c $conf $args" > /dev/null
+		ms=$(sed -n 's/^ *"median": *\([0-9.e-]*\),*$/\1/p' \
+			"$work/run.json" | awk '{ printf "%.1f", $1 * 1000 }')
+	else
+		# shellcheck disable=SC2086
+		ms=$(median_loop $args)
+	fi
+	printf '%-22s %12s\n' "$args" "$ms"
+done
