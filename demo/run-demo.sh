@@ -225,6 +225,7 @@ declare -A held
 hold_login() {	# hold_login NAME [hl-login options] USER
 	local name=$1 fifo="$work/$1.ctl" pid i
 	shift
+	rm -f "$fifo" "$fifo.open"
 	mkfifo -m 0600 "$fifo"
 	"${login_cmd[@]}" -H "$fifo" "$@" &
 	pid=$!
@@ -356,7 +357,7 @@ field-east license. The module recorded which process opened the session \
 tool sees it already (the STALE column):"
 admin status || true
 echo
-login -r tablet-07.example -t pts/2 frank || rc=$?
+hold_login frank -r tablet-07.example -t pts/2 frank || rc=$?
 explain "frank logs in: the pool looks full, so the module checks the holder, \
 finds her process gone, reclaims the license (a \"reap\" event) and gives \
 it to frank. A crash or a reboot never locks a pool."
@@ -376,6 +377,14 @@ else
 	printf '   %s(the event log is empty or missing)%s\n' "$red" "$plain"
 	unexpected=$((unexpected + 1))
 fi
+
+step "who holds what now"
+rc=0
+admin list || rc=$?
+explain "alice keeps her Named license with no session open; frank holds the \
+field-east license with the session he is still logged in with."
+expect "the tool lists the holders" "$rc" 0
+logout frank >/dev/null || true
 
 echo
 if [ "$unexpected" -eq 0 ]; then

@@ -280,15 +280,16 @@ static void json_listing(struct hl_buf *buf, const struct hl_listing *l)
 static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 			  const char *empty)
 {
-	unsigned width = terminal_width();
-	int from = (int)width - 68 - 1;
+	/* The last column takes what is left, short of the terminal's last
+	 * column (writing there wraps on some terminals). */
+	int from = (int)terminal_width() - 62 - 1;
 	bool any_stale = false;
 
 	if (l->count == 0) {
 		hl_buf_printf(buf, "%s\n", empty);
 		return;
 	}
-	hl_buf_printf(buf, "%-16s %-12s %-11s %7s %-8s %-8s %s\n", "LICENSE",
+	hl_buf_printf(buf, "%-14s %-10s %-11s %7s %-7s %-7s %s\n", "LICENSE",
 		      "USER", "SINCE", "PID", "SERVICE", "TTY", "FROM");
 	for (size_t i = 0; i < l->count; i++) {
 		const struct hl_listed *item = &l->items[i];
@@ -313,17 +314,17 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 			else
 				snprintf(pid, sizeof(pid), "-");
 			any_stale |= ss && item->stale[s];
-			cell(buf, s == 0 ? license : "", 16, false);
+			cell(buf, s == 0 ? license : "", 14, false);
 			hl_buf_puts(buf, " ");
-			cell(buf, s == 0 ? item->user : "", 12, false);
+			cell(buf, s == 0 ? item->user : "", 10, false);
 			hl_buf_puts(buf, " ");
 			cell(buf, when, 11, false);
 			hl_buf_puts(buf, " ");
 			cell(buf, pid, 7, true);
 			hl_buf_puts(buf, " ");
-			cell(buf, ss ? ss->service : "", 8, false);
+			cell(buf, ss ? ss->service : "", 7, false);
 			hl_buf_puts(buf, " ");
-			cell(buf, ss ? ss->tty : "", 8, false);
+			cell(buf, ss ? ss->tty : "", 7, false);
 			hl_buf_puts(buf, " ");
 			cell(buf, ss ? ss->rhost : "", from, false);
 			/* No trailing blanks. */
