@@ -3,10 +3,11 @@
  * helpdesk-license runs as a child process with -c the fixture's config,
  * while workers open and hold sessions through real libpam.
  *
- * The tool inherits the test's environment: LD_PRELOAD of pam_wrapper and
- * nss_wrapper (libasan first in a sanitizer build) and the nss_wrapper
- * files, so it sees the same users and groups as the module (a "check" of
- * carol, who exists only in tests/integration/passwd, shows it).
+ * The tool inherits the test's environment: LD_PRELOAD of nss_wrapper
+ * (libasan first in a sanitizer build) and the nss_wrapper files, so it
+ * sees the same users and groups as the module (a "check" of carol, who
+ * exists only in tests/integration/passwd, shows it).  pam_wrapper is
+ * taken out of its environment (see child_env).
  *
  * Users and groups (tests/integration/passwd, group):
  *   alice            no group of ours          (named by user)
@@ -171,9 +172,35 @@ static bool sink_read(struct sink *s)
 	return true;
 }
 
+/* The tool's environment, in the child before exec. */
 static void child_env(void)
 {
 	static const char *const vars[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS" };
+	const char *preload = getenv("LD_PRELOAD");
+
+	/* pam_wrapper sets itself up in every process that loads it with
+	 * PAM_WRAPPER=1, PAM or not: a /tmp/pam.X directory of its own,
+	 * made outside the harness's lock.  The tool uses no PAM: it runs
+	 * without pam_wrapper, with nss_wrapper (and libasan) as they are. */
+	if (preload != NULL) {
+		char *copy = strdup(preload), *word, *save = NULL;
+		char kept[4096] = "";
+
+		if (copy == NULL)
+			_exit(125);
+		for (word = strtok_r(copy, " :", &save); word;
+		     word = strtok_r(NULL, " :", &save)) {
+			size_t used = strlen(kept);
+
+			if (strstr(word, "libpam_wrapper") == NULL)
+				snprintf(kept + used, sizeof(kept) - used,
+					 "%s%s", used ? " " : "", word);
+		}
+		free(copy);
+		setenv("LD_PRELOAD", kept, 1);
+	}
+	unsetenv("PAM_WRAPPER");
+	unsetenv("PAM_WRAPPER_SERVICE_DIR");
 
 	for (size_t i = 0; i < 2; i++) {
 		const char *old = getenv(vars[i]);
