@@ -281,8 +281,8 @@ static bool admin_begin(struct hl_txn *txn, const struct hl_env *env,
 	txn->who.user = req->user;
 	if (!hl_user_valid(req->user)) {
 		result->verdict = HL_USER_UNKNOWN;
-		snprintf(result->message, sizeof(result->message),
-			 "not a valid user name");
+		snprintf(result->reason, sizeof(result->reason),
+			 "invalid user name");
 		return false;
 	}
 	return hl_txn_begin(txn) == 0;
@@ -317,10 +317,11 @@ int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 				 holding.pool);
 			hl_set_text(result->message, sizeof(result->message),
 				    "released slot %u of pool %s held by %s "
-				    "(%zu session%s go on without it)",
+				    "(%zu session%s on without it)",
 				    holding.slot, holding.pool, req->user,
 				    holding.session_count,
-				    holding.session_count == 1 ? "" : "s");
+				    holding.session_count == 1 ? " goes"
+							       : "s go");
 		}
 	}
 	if (found)
@@ -435,8 +436,8 @@ int hl_admin_assign(const struct hl_env *env, const struct hl_request *req,
 	if (hl_who_lookup(&txn.who, req->user) != 0) {
 		hl_txn_end(&txn, true);
 		result->verdict = HL_USER_UNKNOWN;
-		snprintf(result->message, sizeof(result->message),
-			 "no such user: %s", req->user);
+		snprintf(result->reason, sizeof(result->reason),
+			 "unknown user");
 		return 0;
 	}
 	hl_key_named(key, sizeof(key), req->user);

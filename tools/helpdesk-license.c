@@ -35,12 +35,27 @@ struct options {
 
 /* ---- output ---------------------------------------------------------------- */
 
-/* Diagnostics go to stderr; everything also to syslog, where the module's
- * records are, so an admin action sits beside the logins it affects. */
+/*
+ * Everything the core says goes to syslog, where the module's records are,
+ * so an admin action sits beside the logins it affects.  On stderr: every
+ * problem of the configuration (FILE:LINE each); after that, a failed
+ * command prints one line, with the first error as its cause.
+ */
+struct diagnostics {
+	bool keep_cause;
+	char cause[1024];
+};
+
 static void emit(void *data, int priority, const char *message)
 {
-	(void)data;
+	struct diagnostics *diag = data;
+
 	syslog(priority, "%s", message);
+	if (diag->keep_cause && priority <= LOG_ERR) {
+		if (diag->cause[0] == '\0')
+			snprintf(diag->cause, sizeof(diag->cause), "%s", message);
+		return;
+	}
 	if (priority <= LOG_WARNING)
 		fprintf(stderr, PROGRAM ": %s\n", message);
 }
@@ -75,6 +90,8 @@ static void usage(FILE *out)
 "\n"
 "  -c, --config FILE  configuration (default " HL_CONFIG_FILE ")\n"
 "  -j, --json         one JSON document on stdout, for scripts\n"
+"  -p, --pool P       with release: only if the slot is of pool P\n"
+"  -f, --force        with unassign: even inside min_assignment\n"
 "  -h, --help         this help\n"
 "  -V, --version      the version\n"
 "\n"
@@ -155,6 +172,7 @@ struct tool {
 	struct hl_config *cfg;
 	struct hl_env env;
 	char tty[256];
+	struct diagnostics diag;
 };
 
 static int tool_init(struct tool *tool)
@@ -162,13 +180,17 @@ static int tool_init(struct tool *tool)
 	const char *tty = ttyname(STDIN_FILENO);
 
 	tool->log.emit = emit;
+	tool->log.data = &tool->diag;
 	if (hl_config_load(tool->opt.config, &tool->log, &tool->cfg, NULL) != 0) {
 		fail("%s: the configuration is not usable (see above)",
 		     tool->opt.config);
 		return EXIT_NO;
 	}
-	if (hl_env_init(&tool->env, tool->cfg, &tool->log) != 0)
+	tool->diag.keep_cause = true;
+	if (hl_env_init(&tool->env, tool->cfg, &tool->log) != 0) {
+		fail("%s", tool->diag.cause);
 		return EXIT_NO;
+	}
 	snprintf(tool->tty, sizeof(tool->tty), "%s",
 		 tty && strncmp(tty, "/dev/", 5) == 0 ? tty + 5 : tty ? tty : "");
 	return 0;
@@ -183,20 +205,27 @@ static struct hl_request tool_request(const struct tool *tool, const char *user)
 
 /* One line for a command the core could not carry out. */
 static int report_failure(const struct tool *tool, const char *command,
-			  const struct hl_decision *d)
+			  const char *user, const struct hl_decision *d)
 {
+	const char *as_root = strstr(d->reason, "permission") && geteuid() != 0
+				      ? ": run it as root" : "";
+	char shown[600];
+
 	switch (d->verdict) {
 	case HL_DENIED:
 		fail("%s", d->message);
 		break;
 	case HL_USER_UNKNOWN:
-		fail("%s: %s", command, *d->message ? d->message : "no such user");
+		fail("%s %s: %s", command,
+		     hl_printable(user ? user : "", shown, sizeof(shown)),
+		     d->reason);
 		break;
 	case HL_STORE_FAILED:
-		fail("%s: the license store %s is not usable (%s)%s", command,
-		     tool->cfg->store, d->reason,
-		     strstr(d->reason, "permission") && geteuid() != 0
-			     ? ": run it as root" : "");
+		if (tool->diag.cause[0])
+			fail("%s: %s%s", command, tool->diag.cause, as_root);
+		else
+			fail("%s: the license store %s is not usable (%s)%s",
+			     command, tool->cfg->store, d->reason, as_root);
 		break;
 	default:
 		fail("%s: %s", command, d->reason);
@@ -347,7 +376,7 @@ static int cmd_list(struct tool *tool)
 
 	hl_admin_list(&tool->env, &req, &listing, &d);
 	if (d.verdict != HL_GRANTED)
-		return report_failure(tool, "list", &d);
+		return report_failure(tool, "list", NULL, &d);
 	hl_buf_init(&buf);
 	if (tool->opt.json)
 		json_listing(&buf, &listing);
@@ -406,12 +435,8 @@ static int cmd_status(struct tool *tool)
 	bool first = true;
 
 	hl_admin_list(&tool->env, &req, &listing, &d);
-	if (d.verdict != HL_GRANTED) {
-		if (d.verdict == HL_STORE_FAILED && strstr(d.reason, "damaged"))
-			fail("status: the store needs repair: run '" PROGRAM
-			     " repair'");
-		return report_failure(tool, "status", &d);
-	}
+	if (d.verdict != HL_GRANTED)
+		return report_failure(tool, "status", NULL, &d);
 	usage = calloc(cfg->pool_count + listing.count + 1, sizeof(*usage));
 	if (usage == NULL) {
 		hl_listing_free(&listing);
@@ -578,7 +603,7 @@ static int cmd_check(struct tool *tool, const char *user)
 	req.service = "";	/* a login through any service */
 	hl_license_preview(&tool->env, &req, &d);
 	if (d.verdict == HL_USER_UNKNOWN || d.verdict == HL_STORE_FAILED)
-		return report_failure(tool, "check", &d);
+		return report_failure(tool, "check", user, &d);
 	check_sentence(user, &d, sentence, sizeof(sentence));
 	hl_buf_init(&buf);
 	if (tool->opt.json) {
@@ -589,9 +614,11 @@ static int cmd_check(struct tool *tool, const char *user)
 
 		hl_buf_puts(&buf, "{\"user\":");
 		hl_buf_json(&buf, user);
-		hl_buf_printf(&buf, ",\"verdict\":\"%s\",\"kind\":\"%s\"",
-			      verdicts[d.verdict],
-			      d.kind == HL_KIND_NAMED ? "named" : "concurrent");
+		hl_buf_printf(&buf, ",\"verdict\":\"%s\"", verdicts[d.verdict]);
+		if (d.verdict != HL_IGNORED)
+			hl_buf_printf(&buf, ",\"kind\":\"%s\"",
+				      d.kind == HL_KIND_NAMED ? "named"
+							      : "concurrent");
 		if (*d.pool) {
 			hl_buf_puts(&buf, ",\"pool\":");
 			hl_buf_json(&buf, d.pool);
@@ -633,7 +660,7 @@ static int cmd_release(struct tool *tool, const char *user)
 
 	hl_admin_release(&tool->env, &req, tool->opt.pool, &d);
 	if (d.verdict != HL_GRANTED)
-		return report_failure(tool, "release", &d);
+		return report_failure(tool, "release", user, &d);
 	return print_done(tool, &d);
 }
 
@@ -644,7 +671,7 @@ static int cmd_assign(struct tool *tool, const char *user)
 
 	hl_admin_assign(&tool->env, &req, &d);
 	if (d.verdict != HL_GRANTED)
-		return report_failure(tool, "assign", &d);
+		return report_failure(tool, "assign", user, &d);
 	return print_done(tool, &d);
 }
 
@@ -655,7 +682,7 @@ static int cmd_unassign(struct tool *tool, const char *user)
 
 	hl_admin_unassign(&tool->env, &req, tool->opt.force, &d);
 	if (d.verdict != HL_GRANTED)
-		return report_failure(tool, "unassign", &d);
+		return report_failure(tool, "unassign", user, &d);
 	return print_done(tool, &d);
 }
 
@@ -668,7 +695,7 @@ static int cmd_reap(struct tool *tool)
 
 	hl_admin_reap(&tool->env, &req, &reaped, &d);
 	if (d.verdict != HL_GRANTED)
-		return report_failure(tool, "reap", &d);
+		return report_failure(tool, "reap", NULL, &d);
 	hl_buf_init(&buf);
 	if (tool->opt.json) {
 		json_listing(&buf, &reaped);
@@ -722,9 +749,10 @@ static int cmd_repair(struct tool *tool)
 	rc = hl_store_repair(tool->cfg->store, tool->cfg->lock_timeout,
 			     &tool->log, &report);
 	if (rc != HL_STORE_OK) {
-		fail("repair: %s: %s%s", tool->cfg->store, hl_store_strerror(rc),
+		fail("repair: %s%s", tool->diag.cause[0] ? tool->diag.cause
+							 : hl_store_strerror(rc),
 		     rc == HL_STORE_DENIED && geteuid() != 0
-			     ? " (run it as root)" : "");
+			     ? ": run it as root" : "");
 		return EXIT_NO;
 	}
 	if (tool->opt.json) {
@@ -838,6 +866,10 @@ int main(int argc, char **argv)
 	if ((tool.opt.pool && strcmp(cmd->name, "release") != 0) ||
 	    (tool.opt.force && strcmp(cmd->name, "unassign") != 0)) {
 		fail("--pool goes with release, --force with unassign");
+		return EXIT_USAGE;
+	}
+	if (tool.opt.json && cmd->config_only) {
+		fail("%s prints FILE:LINE lines, not JSON", cmd->name);
 		return EXIT_USAGE;
 	}
 
