@@ -13,6 +13,8 @@
 #   2. _build-asan/  out-of-tree build with --enable-sanitizers (ASan and
 #                    UBSan): make -j2 check (two tests at a time)
 #   3. _build/       make distcheck (the tarball builds and passes its tests)
+#   4. _build/       as root only: tests/e2e/sshd-e2e.sh, the module with a
+#                    real sshd, real users and ssh clients
 #
 # The build directories are made anew each run.  HL_BUILD_ROOT puts them
 # somewhere other than the top of the source tree.
@@ -26,7 +28,8 @@ set -euo pipefail
 
 PACKAGES="autoconf automake libtool pkg-config make gcc libc6-dev
 	libpam0g-dev libconfig-dev libgdbm-dev libcmocka-dev
-	libpam-wrapper libpamtest0-dev libnss-wrapper"
+	libpam-wrapper libpamtest0-dev libnss-wrapper
+	openssh-server openssh-client"
 
 install=yes
 for arg in "$@"; do
@@ -164,6 +167,40 @@ if stage "autoreconf -fi" "$logs/autoreconf.log" autoreconf -fi; then
 	fi
 else
 	failed=$((failed + 1))
+fi
+
+# 4. End to end with real OpenSSH (root only: it starts an sshd of its own
+# and creates test users).  Its last line, "N passed, N failed", goes to the
+# totals; a run that broke before it counts as one failure.
+e2e_stage() {	# e2e_stage NAME LOG MODULE TOOL
+	local name=$1 log=$2 rc=0 counts
+	stage "$name" "$log" "$srcdir/tests/e2e/sshd-e2e.sh" "$3" "$4" || rc=$?
+	counts=$(sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1 \2/p' \
+		"$log" | tail -n 1)
+	if [ -z "$counts" ]; then
+		failed=$((failed + 1))
+		echo "$name: no test results (counted as 1 failed)"
+		return
+	fi
+	passed=$((passed + ${counts% *}))
+	failed=$((failed + ${counts#* }))
+	echo "$name: ${counts% *} passed, ${counts#* } failed"
+	if [ "$rc" -ne 0 ] && [ "${counts#* }" -eq 0 ]; then
+		failed=$((failed + 1))
+		echo "$name: failed outside the tests (counted as 1 failed)"
+	fi
+}
+if [ "$(id -u)" != 0 ]; then
+	echo
+	echo "==== sshd end-to-end: skipped (needs root: it starts sshd and creates users)"
+elif [ -f "$root/_build/.libs/pam_helpdesk_license.so" ] &&
+     [ -x "$root/_build/helpdesk-license" ]; then
+	e2e_stage "sshd end-to-end (_build)" "$logs/e2e.log" \
+		"$root/_build/.libs/pam_helpdesk_license.so" \
+		"$root/_build/helpdesk-license"
+else
+	echo
+	echo "==== sshd end-to-end: skipped (the _build build failed)"
 fi
 
 echo

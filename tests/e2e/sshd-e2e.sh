@@ -1,0 +1,493 @@
+#!/usr/bin/env bash
+#
+# End-to-end tests with real OpenSSH: a second sshd on 127.0.0.1 with a PAM
+# service of its own that uses the built module, and real users, groups and
+# ssh keys.  As root:
+#
+#   tests/e2e/sshd-e2e.sh MODULE TOOL
+#
+# MODULE is the built .libs/pam_helpdesk_license.so and TOOL the built
+# helpdesk-license (or set HL_E2E_MODULE and HL_E2E_TOOL).  Needs
+# openssh-server and openssh-client.
+#
+# It creates the users hltest-named1, hltest-east1 and hltest-east2, the
+# groups hltest-callcentre and hltest-east, the PAM service
+# /etc/pam.d/sshd-hltest and, if missing, /run/sshd; everything else
+# (config, store, event log, keys, homes, sshd's config, host key and log)
+# lives in a temporary directory.  All of it is removed at exit, also after
+# a failure.  It refuses to start if any of those names exists already.
+#
+# Output is TAP-like ("ok N - ...", "not ok N - ..." with the evidence) and
+# the last line is "N passed, N failed"; the exit status is 0 only when
+# every test passed.
+
+set -euo pipefail
+
+module=${1:-${HL_E2E_MODULE:-}}
+tool=${2:-${HL_E2E_TOOL:-}}
+if [ -z "$module" ] || [ -z "$tool" ]; then
+	echo "usage: $0 MODULE.so HELPDESK-LICENSE-TOOL" >&2
+	exit 2
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "$0: must run as root (it starts sshd and creates users)" >&2
+	exit 2
+fi
+module=$(realpath "$module")
+tool=$(realpath "$tool")
+for f in "$module" "$tool" /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen; do
+	if [ ! -e "$f" ]; then
+		echo "$0: $f not found" >&2
+		exit 2
+	fi
+done
+
+here=$(cd "$(dirname "$0")" && pwd)
+service=sshd-hltest
+pamfile=/etc/pam.d/$service
+named_user=hltest-named1
+east1=hltest-east1
+east2=hltest-east2
+users=("$named_user" "$east1" "$east2")
+groups=(hltest-callcentre hltest-east)
+
+for u in "${users[@]}"; do
+	if getent passwd "$u" >/dev/null; then
+		echo "$0: user $u exists already (left over?); not touching it" >&2
+		exit 2
+	fi
+done
+for g in "${groups[@]}"; do
+	if getent group "$g" >/dev/null; then
+		echo "$0: group $g exists already (left over?); not touching it" >&2
+		exit 2
+	fi
+done
+if [ -e "$pamfile" ]; then
+	echo "$0: $pamfile exists already (left over?); not touching it" >&2
+	exit 2
+fi
+
+# ---- cleanup: only what this script created -------------------------------
+
+tmp=
+sshd_pid=
+made_run_sshd=no
+made_pamfile=no
+made_users=()
+made_groups=()
+bg_pids=()
+
+cleanup() {
+	local rc=$? p u i
+	set +e
+	# Our sshd's connection processes, then the listener itself.
+	if [ -n "$sshd_pid" ]; then
+		for p in $(pgrep -P "$sshd_pid"); do
+			kill -KILL "$p" 2>/dev/null
+		done
+		kill -TERM "$sshd_pid" 2>/dev/null
+	fi
+	for p in "${bg_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for u in "${made_users[@]}"; do
+		pkill -KILL -u "$u" 2>/dev/null
+	done
+	if [ -n "$sshd_pid" ]; then
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$sshd_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$sshd_pid" 2>/dev/null
+		wait "$sshd_pid" 2>/dev/null
+	fi
+	for p in "${bg_pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	for u in "${made_users[@]}"; do
+		for ((i = 0; i < 50; i++)); do
+			pgrep -u "$u" >/dev/null || break
+			sleep 0.1
+		done
+		userdel -f "$u" >/dev/null 2>&1 || echo "cleanup: userdel $u failed" >&2
+	done
+	for g in "${made_groups[@]}"; do
+		groupdel "$g" >/dev/null 2>&1 || echo "cleanup: groupdel $g failed" >&2
+	done
+	[ "$made_pamfile" = yes ] && rm -f "$pamfile"
+	[ "$made_run_sshd" = yes ] && rmdir /run/sshd 2>/dev/null
+	[ -n "$tmp" ] && rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- TAP ---------------------------------------------------------------------
+
+n=0
+passed=0
+failed=0
+
+ok() {		# ok DESCRIPTION
+	n=$((n + 1))
+	passed=$((passed + 1))
+	echo "ok $n - $1"
+}
+
+not_ok() {	# not_ok DESCRIPTION EVIDENCE...
+	local what=$1
+	shift
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $what"
+	printf '%s\n' "$@" | sed 's/^/#   /'
+}
+
+# Bounded wait: true once COMMAND succeeds, false after SECONDS.
+wait_until() {	# wait_until SECONDS COMMAND...
+	local limit=$(($1 * 10)) i
+	shift
+	for ((i = 0; i < limit; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+not_running() { ! kill -0 "$1" 2>/dev/null; }
+
+listening() {	# listening PORT: our sshd listens on PORT
+	grep -q "Server listening on 127.0.0.1 port $1" "$tmp/sshd.log"
+}
+
+up_or_gone() {	# up_or_gone PORT: our sshd listens, or has exited
+	listening "$1" || not_running "$sshd_pid"
+}
+
+# ---- the temporary directory: homes, keys, config, store, sshd ---------------
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hltest-e2e.XXXXXX")
+# Traversable, so that sshd (as the user) reaches the homes inside.
+chmod 0755 "$tmp"
+mkdir -m 0700 "$tmp/state" "$tmp/keys"
+mkdir -m 0755 "$tmp/home" "$tmp/bin"
+
+for g in "${groups[@]}"; do
+	groupadd "$g"
+	made_groups+=("$g")
+done
+
+# useradd SUPPLEMENTARY-GROUP NAME: home in $tmp, key in $tmp/keys.
+add_user() {
+	local group=$1 u=$2 home=$tmp/home/$2
+	useradd -M -N -g nogroup -G "$group" -d "$home" -s /bin/sh "$u"
+	made_users+=("$u")
+	ssh-keygen -q -t ed25519 -N '' -C "$u" -f "$tmp/keys/$u"
+	install -d -m 0755 -o "$u" -g nogroup "$home"
+	install -d -m 0700 -o "$u" -g nogroup "$home/.ssh"
+	install -m 0600 -o "$u" -g nogroup "$tmp/keys/$u.pub" \
+		"$home/.ssh/authorized_keys"
+}
+add_user hltest-callcentre "$named_user"
+add_user hltest-east "$east1"
+add_user hltest-east "$east2"
+
+config=$tmp/helpdesk-license.conf
+sed -e "s|@STATE@|$tmp/state|g" "$here/helpdesk-license.conf.in" >"$config"
+chown root:root "$config"
+chmod 0600 "$config"
+
+# The PAM service: "full" (account and session) or "session" (session only).
+write_pam() {	# write_pam full|session
+	local account_line="account    required     $module config=$config"
+	[ "$1" = full ] || account_line="# (no account line: session only)"
+	sed -e "s|@ACCOUNT@|$account_line|" \
+	    -e "s|@MODULE@|$module|" -e "s|@CONFIG@|$config|" \
+		"$here/pam-sshd-hltest.in" >"$tmp/pam.new"
+	chmod 0644 "$tmp/pam.new"
+	mv -f "$tmp/pam.new" "$pamfile"
+	made_pamfile=yes
+}
+write_pam full
+
+if [ ! -d /run/sshd ]; then
+	mkdir -m 0755 /run/sshd
+	made_run_sshd=yes
+fi
+
+ssh-keygen -q -t ed25519 -N '' -C hltest-host -f "$tmp/ssh_host_ed25519_key"
+ln -s /usr/sbin/sshd "$tmp/bin/$service"
+
+# sshd on a random high port: try another one if it is taken (sshd then
+# exits without "Server listening").
+port=
+for attempt in 1 2 3 4 5; do
+	p=$((20000 + RANDOM % 40000))
+	sed -e "s|@PORT@|$p|" -e "s|@TMP@|$tmp|g" \
+		-e "s|@USERS@|${users[*]}|" \
+		"$here/sshd_config.in" >"$tmp/sshd_config"
+	: >"$tmp/sshd.log"
+	"$tmp/bin/$service" -D -f "$tmp/sshd_config" -E "$tmp/sshd.log" &
+	sshd_pid=$!
+	wait_until 10 up_or_gone "$p" || true
+	if listening "$p" && ! not_running "$sshd_pid"; then
+		port=$p
+		break
+	fi
+	kill -TERM "$sshd_pid" 2>/dev/null || true
+	wait "$sshd_pid" 2>/dev/null || true
+	sshd_pid=
+done
+if [ -z "$port" ]; then
+	echo "Bail out! sshd did not start:"
+	sed 's/^/#   /' "$tmp/sshd.log"
+	exit 1
+fi
+echo "# sshd ($tmp/bin/$service) on 127.0.0.1 port $port, PAM service $service"
+
+# ---- clients -------------------------------------------------------------------
+
+ssh_as() {	# ssh_as USER COMMAND: bounded; stdin is the caller's
+	timeout "${limit:-30}" ssh -F /dev/null -i "$tmp/keys/$1" \
+		-o BatchMode=yes -o IdentitiesOnly=yes \
+		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		-o ConnectTimeout=10 \
+		-p "$port" "$1@127.0.0.1" "$2"
+}
+
+# Runs one client: its exit status in $rc, output in $out, errors in $err.
+client() {	# client USER COMMAND
+	rc=0
+	ssh_as "$1" "$2" </dev/null >"$tmp/out" 2>"$tmp/err" || rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+
+# A session held open: the remote command says "started", then waits for a
+# line on its standard input, which comes from a fifo this script holds.
+declare -A hold_fd hold_pid
+hold() {	# hold NAME USER
+	local fd
+	mkfifo "$tmp/$1.in"
+	limit=60 ssh_as "$2" 'echo started; read line; echo ended' \
+		<"$tmp/$1.in" >"$tmp/$1.out" 2>"$tmp/$1.err" &
+	hold_pid[$1]=$!
+	bg_pids+=("$!")
+	# Read-write: never blocks, and keeps the fifo open for writing.
+	exec {fd}<>"$tmp/$1.in"
+	hold_fd[$1]=$fd
+	wait_until 15 grep -q '^started$' "$tmp/$1.out"
+}
+
+# Lets the held session end; true when its client exits 0 in time.
+release() {	# release NAME
+	local fd=${hold_fd[$1]} pid=${hold_pid[$1]} rc=0
+	echo go >&"$fd"
+	exec {fd}>&-
+	wait_until 15 not_running "$pid" || return 1
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ]
+}
+
+
+# JSON without jq: field names are stable, user names here need no escapes.
+json_has_user() {	# json_has_user USER <JSON
+	grep -Eq "\"user\"[[:space:]]*:[[:space:]]*\"$1\""
+}
+
+holds() {	# holds USER: the tool lists USER as a holder
+	"$tool" -c "$config" --json list | json_has_user "$1"
+}
+
+not_holding() {	# not_holding USER: the tool works and does not list USER
+	local json
+	json=$("$tool" -c "$config" --json list) && ! json_has_user "$1" <<<"$json"
+}
+
+log_since() {	# log_since LINE: sshd's log from line LINE on
+	tail -n "+$1" "$tmp/sshd.log"
+}
+
+log_lines() { wc -l <"$tmp/sshd.log"; }
+
+held_evidence() {	# held_evidence NAME
+	echo "client pid ${hold_pid[$1]}; stdout:"
+	cat "$tmp/$1.out"
+	echo "stderr:"
+	cat "$tmp/$1.err"
+	echo "sshd log:"
+	tail -n 20 "$tmp/sshd.log"
+}
+
+# ---- the tests -----------------------------------------------------------------
+
+# A Named technician logs in.
+client "$named_user" 'echo in'
+if [ "$rc" -eq 0 ] && [ "$out" = in ]; then
+	ok "a Named technician logs in"
+else
+	not_ok "a Named technician logs in" "exit $rc" "stdout: $out" \
+		"stderr: $err" "$(tail -n 20 "$tmp/sshd.log")"
+fi
+
+# A technician of a pool of 1 logs in and keeps a session open.
+if hold a "$east1"; then
+	ok "a technician of a pool of 1 logs in and keeps the session open"
+else
+	not_ok "a technician of a pool of 1 logs in and keeps the session open" \
+		"$(held_evidence a)"
+fi
+
+# The admin tool shows the holder.  The human list cuts a long user name
+# to its column, with a '>' where it was cut: accept that form.
+list_user_ok() {	# list_user_ok LIST USER: the pool's row names USER
+	awk -v u="$2" '$1 == "hltest-east" && $2 == "#1" {
+		if ($3 == u) found = 1
+		else if ($3 ~ />$/ && index(u, substr($3, 1, length($3) - 1)) == 1)
+			found = 1
+	} END { exit !found }' <<<"$1"
+}
+list=$("$tool" -c "$config" list 2>&1) || true
+json=$("$tool" -c "$config" --json list 2>&1) || true
+if list_user_ok "$list" "$east1" &&
+   json_has_user "$east1" <<<"$json"; then
+	ok "helpdesk-license list (and --json) shows the holder of the pool"
+else
+	not_ok "helpdesk-license list (and --json) shows the holder of the pool" \
+		"list:" "$list" "--json list:" "$json"
+fi
+
+# Another technician of the pool is refused by the account step: sshd
+# sends the module's message (as a banner: the client's stderr) and closes
+# the connection before any session.
+line=$(log_lines)
+client "$east2" 'echo in'
+slog=$(log_since "$line")
+if [ "$rc" -eq 255 ] && [ -z "$out" ] &&
+   grep -q "pool hltest-east" <<<"$err" && grep -q "held by $east1" <<<"$err" &&
+   grep -q "Connection closed" <<<"$err" &&
+   grep -q "Access denied for user $east2 by PAM account configuration" \
+	<<<"$slog"; then
+	ok "a second technician of the pool is refused at account (ssh exit 255)"
+else
+	not_ok "a second technician of the pool is refused at account (ssh exit 255)" \
+		"exit $rc" "stdout: $out" "stderr: $err" "sshd log:" "$slog"
+fi
+
+# With the module in the session stack only, the refusal comes at session
+# open: sshd runs no command, exits 254 and sends the module's message.
+write_pam session
+line=$(log_lines)
+client "$east2" 'echo in'
+slog=$(log_since "$line")
+write_pam full
+# sshd prints the PAM messages it kept (display_loginmsg) on the session's
+# standard output, and runs no command.
+if [ "$rc" -eq 254 ] && ! grep -qx in <<<"$out" &&
+   grep -q "pool hltest-east" <<<"$out" && grep -q "held by $east1" <<<"$out" &&
+   grep -q "pam_open_session(): Permission denied" <<<"$slog"; then
+	ok "session-only stack: the refused command exits 254 with the module's message"
+else
+	not_ok "session-only stack: the refused command exits 254 with the module's message" \
+		"exit $rc" "stdout: $out" "stderr: $err" "sshd log:" "$slog"
+fi
+
+# The holder's second session joins the slot.
+if hold b "$east1"; then
+	ok "the holder's second concurrent session joins the slot"
+else
+	not_ok "the holder's second concurrent session joins the slot" \
+		"$(held_evidence b)"
+fi
+
+# The first session ends: the second one still holds the slot.
+if release a; then
+	client "$east2" 'echo in'
+	if [ "$rc" -eq 255 ] && holds "$east1"; then
+		ok "after the holder's first session ends, the slot is still held"
+	else
+		not_ok "after the holder's first session ends, the slot is still held" \
+			"exit $rc" "stdout: $out" "stderr: $err" \
+			"$("$tool" -c "$config" list 2>&1)"
+	fi
+else
+	not_ok "after the holder's first session ends, the slot is still held" \
+		"the first session did not end cleanly" "$(held_evidence a)"
+fi
+
+# The last session ends: the other technician gets in.  sshd closes the PAM
+# session after the client has seen the exit status: wait (bounded) until
+# the slot is free.
+if release b && wait_until 15 not_holding "$east1"; then
+	client "$east2" 'echo in'
+	if [ "$rc" -eq 0 ] && [ "$out" = in ]; then
+		ok "after the holder's last session ends, the other technician gets in"
+	else
+		not_ok "after the holder's last session ends, the other technician gets in" \
+			"exit $rc" "stdout: $out" "stderr: $err" \
+			"$(tail -n 20 "$tmp/sshd.log")"
+	fi
+else
+	not_ok "after the holder's last session ends, the other technician gets in" \
+		"the slot was not given back" "$(held_evidence b)" \
+		"$("$tool" -c "$config" list 2>&1)"
+fi
+
+# A session killed without closing never keeps the slot.
+if hold c "$east1"; then
+	# The privileged monitor ("sshd-hltest: USER [priv]") opened the PAM session;
+	# kill it first, so that nothing closes the session, then the rest.
+	priv=$(pgrep -P "$sshd_pid" -f "^$service: $east1 \\[priv\\]" || true)
+	if [ -n "$priv" ]; then
+		kill -KILL $priv
+		pkill -KILL -u "$east1" || true
+		wait_until 15 not_running "${hold_pid[c]}" || true
+		wait_until 15 eval '! kill -0 $priv 2>/dev/null' || true
+		line=$(log_lines)
+		client "$east2" 'echo in'
+		if [ "$rc" -eq 0 ] && [ "$out" = in ] &&
+		   grep -q '"event": *"reap".*"'"$east1"'"\|"user": *"'"$east1"'".*"event": *"reap"' \
+			"$tmp/state/events.log"; then
+			ok "a session killed with SIGKILL does not keep the slot (reaped)"
+		else
+			not_ok "a session killed with SIGKILL does not keep the slot (reaped)" \
+				"exit $rc" "stdout: $out" "stderr: $err" \
+				"sshd log:" "$(log_since "$line")" \
+				"events:" "$(tail -n 5 "$tmp/state/events.log")"
+		fi
+	else
+		not_ok "a session killed with SIGKILL does not keep the slot (reaped)" \
+			"no '$service: $east1 [priv]' process found" \
+			"$(pgrep -a -P "$sshd_pid")"
+	fi
+else
+	not_ok "a session killed with SIGKILL does not keep the slot (reaped)" \
+		"the session did not open" "$(held_evidence c)"
+fi
+
+# Every session that started ended in the event log (SPEC section 8).  The
+# last client may exit before sshd closes its PAM session: wait (bounded).
+events=$tmp/state/events.log
+count_events() {	# count_events EVENT...
+	local alt
+	alt=$(IFS='|'; echo "$*")
+	grep -Ec "\"event\"[[:space:]]*:[[:space:]]*\"($alt)\"" "$events" || true
+}
+balanced() {
+	starts=$(count_events grant join)
+	ends=$(count_events release reap admin-release)
+	[ "$starts" -gt 0 ] && [ "$starts" -eq "$ends" ]
+}
+if wait_until 15 balanced; then
+	ok "the event log ends every session that started ($starts)"
+else
+	not_ok "the event log ends every session that started" \
+		"grant+join: $starts, release+reap+admin-release: $ends" \
+		"$(cat "$events")"
+fi
+
+echo "1..$n"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
