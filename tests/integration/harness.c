@@ -436,8 +436,6 @@ int it_setup(void **state)
 	it_service(fx, "other", "account required pam_deny.so\n"
 		   "session required pam_deny.so\n");
 
-	/* Read by each worker at its first pam_start. */
-	setenv("PAM_WRAPPER_SERVICE_DIR", fx->services, 1);
 	*state = fx;
 	return 0;
 }
@@ -696,6 +694,9 @@ static void child_fds(struct it_fixture *fx, int *fds, int n)
 		for (int fd = 3 + n; fd < 1024; fd++)
 			close(fd);
 	}
+	/* Only here: a program the test itself runs must not set up
+	 * pam_wrapper outside the lock. */
+	setenv("PAM_WRAPPER_SERVICE_DIR", fx->services, 1);
 	pwrap_setup();
 }
 
