@@ -10,10 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -216,11 +218,239 @@ static void thirty_race_for_one(void **state)
 	it_workers_finish(fx);
 }
 
+static long elapsed_ns(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000000000L +
+	       (now.tv_nsec - since->tv_nsec);
+}
+
+/* One round: carol's process starts PAM (and, with logout, logs in),
+ * then on "go" runs pam_open_session (pam_close_session) and reports
+ * when it is done.  With delay_ns >= 0 it is killed that long after "go";
+ * with delay_ns < 0 only once it is done.  Then dave logs in and out on
+ * the same pool of one license, which reclaims what carol left.  Returns
+ * the time from "go" to carol's report, or -1 when she was killed first. */
+static long carol_round(struct it_fixture *fx, struct it_worker *w,
+			bool logout, long delay_ns, int round)
+{
+	int go[2], rep[2], fds[2];
+	struct timespec t0;
+	struct it_result r;
+	long took = -1;
+	pid_t pid;
+	int rc;
+	char c;
+
+	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0)
+		it_fail(__FILE__, __LINE__, "pipe: %s", strerror(errno));
+	fds[0] = rep[1];
+	fds[1] = go[0];
+	pid = it_fork(fx, fds, 2);
+	if (pid == 0) {
+		static struct it_result log;
+		struct pam_conv conv = { it_conv, &log };
+		pam_handle_t *ph = NULL;
+
+		rc = pam_start(IT_SERVICE, "carol", &conv, &ph);
+		if (rc == PAM_SUCCESS && logout)
+			rc = pam_open_session(ph, 0);
+		if (write(fds[0], &rc, sizeof(rc)) != sizeof(rc))
+			exit(3);
+		while (read(fds[1], &c, 1) < 0 && errno == EINTR)
+			;
+		rc = logout ? pam_close_session(ph, 0)
+			    : pam_open_session(ph, 0);
+		if (write(fds[0], &rc, sizeof(rc)) != sizeof(rc))
+			exit(3);
+		pause();	/* until killed */
+		exit(0);
+	}
+	close(rep[1]);
+	close(go[0]);
+	if (!it_read_all(rep[0], &rc, sizeof(rc))) {
+		int status = 0;
+
+		waitpid(pid, &status, 0);
+		it_fail(__FILE__, __LINE__, "round %d: carol's process ended "
+			"before its %s (status 0x%x)", round,
+			logout ? "login" : "pam_start", status);
+	}
+	if (rc != PAM_SUCCESS)
+		it_fail(__FILE__, __LINE__, "round %d: carol's %s: %s", round,
+			logout ? "login" : "pam_start", it_pam_code(rc));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	close(go[1]);				/* go */
+	if (delay_ns >= 0) {
+		struct timespec delay = { delay_ns / 1000000000L,
+					  delay_ns % 1000000000L };
+
+		nanosleep(&delay, NULL);
+	} else if (it_read_all(rep[0], &rc, sizeof(rc))) {
+		took = elapsed_ns(&t0);
+	}
+	it_kill(pid);
+	close(rep[0]);
+
+	it_open(w, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close(w, r.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	return took;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* carol's logins (or, with logout, her logouts) killed with SIGKILL at
+ * points spread over what one takes in this build (measured first): in
+ * the middle of pam_open_session (pam_close_session) or just after. */
+static void kill_carol(struct it_fixture *fx, int rounds, bool logout)
+{
+	struct it_worker *w;
+	long took[5], d;
+
+	it_config(fx, "concurrent = ( { pool = \"field-east\"; licenses = 1;"
+		  " groups = [ \"field-east\" ]; } );\n");
+	w = it_worker(fx);
+	for (int i = 0; i < 5; i++) {
+		took[i] = carol_round(fx, w, logout, -1, i);
+		if (took[i] < 0)
+			it_fail(__FILE__, __LINE__, "carol's %s did not end",
+				logout ? "logout" : "login");
+	}
+	qsort(took, 5, sizeof(took[0]), cmp_long);
+	d = took[2];
+	/* From 0.1 to 1.3 times the median duration. */
+	for (int i = 0; i < rounds; i++)
+		carol_round(fx, w, logout, d / 10 + d * 12 / 10 * i / rounds,
+			    5 + i);
+	it_workers_finish(fx);
+}
+
+/* A process killed at any point of a login or a logout leaves a usable
+ * store (SPEC section 6): the next login and logout work every time, and
+ * the store never reads as damaged. */
+static void killed_at_any_point(void **state)
+{
+	struct it_fixture *fx = *state;
+
+	kill_carol(fx, 40, false);
+	kill_carol(fx, 40, true);
+	if (it_stderr_contains(fx, "damaged"))
+		it_fail(__FILE__, __LINE__, "the store read as damaged");
+}
+
+/* The value of "session" in a JSON line, or "". */
+static void session_of(const char *line, char *out, size_t len)
+{
+	const char *p = strstr(line, "\"session\":\"");
+	const char *end;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strlen("\"session\":\"");
+	end = strchr(p, '"');
+	if (end != NULL)
+		snprintf(out, len, "%.*s", (int)(end - p), p);
+}
+
+static bool is_event(const char *line, const char *event)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "\"event\":\"%s\"", event);
+	return strstr(line, needle) != NULL;
+}
+
+/* Checks the event log: every session that starts (grant, join) ends
+ * (release, reap, admin-release) and every one that ends started; fails
+ * with counts and an example otherwise. */
+static void assert_sessions_paired(struct it_fixture *fx)
+{
+	char (*starts)[64] = calloc(512, 64), (*ends)[64] = calloc(512, 64);
+	size_t nstarts = 0, nends = 0, unended = 0, unstarted = 0, len;
+	char *text = it_read_file(fx->event_log, &len);
+	char first_unended[64] = "", first_unstarted[64] = "";
+
+	assert_non_null(text);
+	assert_non_null(starts);
+	assert_non_null(ends);
+	for (char *line = text, *nl; *line && (nl = strchr(line, '\n'));
+	     line = nl + 1) {
+		char session[64];
+
+		*nl = '\0';
+		session_of(line, session, sizeof(session));
+		if ((is_event(line, "grant") || is_event(line, "join")) &&
+		    nstarts < 512)
+			strcpy(starts[nstarts++], session);
+		if ((is_event(line, "release") || is_event(line, "reap") ||
+		     is_event(line, "admin-release")) && nends < 512)
+			strcpy(ends[nends++], session);
+	}
+	for (size_t i = 0; i < nstarts; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < nends && !found; k++)
+			found = strcmp(starts[i], ends[k]) == 0;
+		if (!found && unended++ == 0)
+			strcpy(first_unended, starts[i]);
+	}
+	for (size_t k = 0; k < nends; k++) {
+		bool found = false;
+
+		for (size_t i = 0; i < nstarts && !found; i++)
+			found = strcmp(starts[i], ends[k]) == 0;
+		if (!found && unstarted++ == 0)
+			strcpy(first_unstarted, ends[k]);
+	}
+	free(text);
+	free(starts);
+	free(ends);
+	if (unended || unstarted)
+		it_fail(__FILE__, __LINE__, "event log of %zu starts and %zu "
+			"ends: %zu sessions started and never ended (e.g. %s), "
+			"%zu ended and never started (e.g. %s)", nstarts, nends,
+			unended, first_unended[0] ? first_unended : "-",
+			unstarted, first_unstarted[0] ? first_unstarted : "-");
+}
+
+/* The event log stays the input of usage reports (SPEC sections 4 and 8)
+ * when logins are killed: no session ends in it without having started
+ * in it. */
+static void killed_logins_in_event_log(void **state)
+{
+	kill_carol(*state, 40, false);
+	assert_sessions_paired(*state);
+}
+
+/* Nor when logouts are killed: every session that starts in the event
+ * log ends in it (SPEC section 8). */
+static void killed_logouts_in_event_log(void **state)
+{
+	kill_carol(*state, 40, true);
+	assert_sessions_paired(*state);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(thirty_race_for_one, it_setup,
 						it_teardown),
+		cmocka_unit_test_setup_teardown(killed_at_any_point, it_setup,
+						it_teardown),
+		cmocka_unit_test_setup_teardown(killed_logins_in_event_log,
+						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(killed_logouts_in_event_log,
+						it_setup, it_teardown),
 	};
 
 	it_init(argc, argv);
