@@ -724,8 +724,8 @@ struct wire_cmd {
 	int handle;
 	char service[64];
 	char user[640];
-	char tty[64];
-	char rhost[128];
+	char tty[IT_ITEM_MAX];
+	char rhost[IT_ITEM_MAX];
 };
 
 struct wire_reply {

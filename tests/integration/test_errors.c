@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gdbm.h>
@@ -282,6 +285,122 @@ static void store_unknown_version(void **state)
 	free(before);
 }
 
+/* A store whose lock another process holds: the login waits at most
+ * lock_timeout and fails as an unusable store (or goes through under
+ * on_error = allow), and never hangs. */
+static void store_lock_held(void **state)
+{
+	struct it_fixture *fx = *state;
+	char lock[PATH_MAX];
+	struct timespec t0, t1;
+	double took;
+	int fd;
+
+	it_config(fx, "lock_timeout = 1;\n" EAST_ONE);
+	make_store(fx);
+	if (snprintf(lock, sizeof(lock), "%s.lock", fx->store) >=
+	    (int)sizeof(lock))
+		it_fail(__FILE__, __LINE__, "path too long");
+	fd = open(lock, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		it_fail(__FILE__, __LINE__, "no lock file %s beside the store "
+			"(doc/STORE.md)", lock);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	expect_both(fx, IT_SERVICE, "dave", PAM_SYSTEM_ERR);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* Two calls (account, session) of one second each, at most. */
+	if (took < 1.0 || took > 10.0)
+		it_fail(__FILE__, __LINE__, "two logins against a held lock "
+			"with lock_timeout = 1 took %.1f s", took);
+
+	it_config(fx, "lock_timeout = 1;\non_error = \"allow\";\n" EAST_ONE);
+	expect_both(fx, IT_SERVICE, "dave", PAM_SUCCESS);
+	close(fd);
+	expect_both(fx, IT_SERVICE, "dave", PAM_SUCCESS);
+}
+
+/* A store whose directory cannot be made (its parent is missing) cannot
+ * take a session: PAM_SYSTEM_ERR, or PAM_SUCCESS under on_error = allow.
+ * (account reads a missing store as empty, as on a first login.) */
+static void store_parent_missing(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct pam_testcase deny[] = {
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SYSTEM_ERR),
+	};
+	struct pam_testcase allow[] = {
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+	};
+	char text[PATH_MAX * 2 + 256];
+
+	snprintf(text, sizeof(text), "store = \"%s/missing/store/licenses.db\";"
+		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->event_log);
+	it_write_file(fx->conf, text, strlen(text), 0600);
+	it_pamtest_expect(fx, IT_SERVICE, "carol", deny);
+	snprintf(text, sizeof(text), "store = \"%s/missing/store/licenses.db\";"
+		 "\nevent_log = \"%s\";\non_error = \"allow\";\n" EAST_ONE,
+		 fx->dir, fx->event_log);
+	it_write_file(fx->conf, text, strlen(text), 0600);
+	it_pamtest_expect(fx, IT_SERVICE, "carol", allow);
+}
+
+/* A tty and a remote host far longer than any real one (a hostile
+ * client): the login is answered (granted, or refused with a reason), the
+ * event log stays valid one-line JSON, the store stays usable, and the
+ * next technician gets the right answer. */
+static void oversized_items(void **state)
+{
+	struct it_fixture *fx = *state;
+	static char tty[4097], rhost[8000];
+	struct it_worker *w1, *w2;
+	struct it_result r, d;
+	char *log;
+	size_t len;
+	int h;
+
+	memset(tty, 't', sizeof(tty) - 1);
+	memset(rhost, 'r', sizeof(rhost) - 1);
+	memcpy(rhost, "evil.", 5);
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	h = it_start(w1, IT_SERVICE, "carol", tty, rhost);
+	it_open_on(w1, h, &r);
+	if (r.rc != PAM_SUCCESS && r.rc != PAM_PERM_DENIED)
+		it_fail(__FILE__, __LINE__, "a login with a 4 kB tty and an "
+			"8 kB rhost: %s, expected PAM_SUCCESS or a refusal",
+			it_pam_code(r.rc));
+	it_open(w2, IT_SERVICE, "dave", &d);
+	it_assert_rc(&d, r.rc == PAM_SUCCESS ? PAM_PERM_DENIED : PAM_SUCCESS);
+	if (r.rc == PAM_SUCCESS) {
+		it_close(w1, h, &r);
+		it_assert_rc(&r, PAM_SUCCESS);
+	} else {
+		it_end(w1, h);
+	}
+	it_workers_finish(fx);
+	log = it_read_file(fx->event_log, &len);
+	assert_non_null(log);
+	for (char *line = log, *nl; *line && (nl = strchr(line, '\n'));
+	     line = nl + 1) {
+		struct it_json json;
+		char why[128];
+
+		if (it_json_parse(line, (size_t)(nl - line), &json, why,
+				  sizeof(why)) != 0)
+			it_fail(__FILE__, __LINE__, "event log line of %zu "
+				"bytes is not JSON: %s", (size_t)(nl - line),
+				why);
+	}
+	free(log);
+	if (it_stderr_contains(fx, "damaged"))
+		it_fail(__FILE__, __LINE__, "the store read as damaged");
+}
+
 /* 13. A user name with control characters, a '/', or over 256 bytes is
  * refused as unknown, and nothing is written: the store and the event log
  * stay as they were.  The first three exist in NSS (field-east members),
@@ -371,6 +490,9 @@ int main(int argc, char **argv)
 		TEST(store_insecure),
 		TEST(store_damaged),
 		TEST(store_unknown_version),
+		TEST(store_lock_held),
+		TEST(store_parent_missing),
+		TEST(oversized_items),
 		TEST(bad_user_names),
 		TEST(longest_user_name),
 		TEST(debug_argument),
