@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -717,7 +719,8 @@ pid_t it_fork(struct it_fixture *fx, int *fds, int n)
 /* Workers                                                            */
 /* ------------------------------------------------------------------ */
 
-enum it_op { OP_START, OP_ACCT, OP_OPEN, OP_CLOSE, OP_END, OP_EXIT };
+enum it_op { OP_START, OP_ACCT, OP_OPEN, OP_CLOSE, OP_END, OP_EXIT,
+	     OP_BOOT };
 
 struct wire_cmd {
 	int op;
@@ -856,6 +859,17 @@ static void worker_main(int cmd_fd, int reply_fd)
 				handles[h] = NULL;
 			}
 			break;
+		case OP_BOOT:
+			/* This process alone sees cmd.user (a file) as the
+			 * boot id: a mount namespace of its own. */
+			rc = 0;
+			if (unshare(CLONE_NEWNS) != 0 ||
+			    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE,
+				  NULL) != 0 ||
+			    mount(cmd.user, "/proc/sys/kernel/random/boot_id",
+				  NULL, MS_BIND, NULL) != 0)
+				rc = errno;
+			break;
 		case OP_EXIT:
 		default:
 			for (h = 0; h < IT_MAX_HANDLES; h++)
@@ -946,7 +960,7 @@ static int call(struct it_worker *w, struct wire_cmd *cmd,
 {
 	static const char *const names[] = {
 		"pam_start", "pam_acct_mgmt", "pam_open_session",
-		"pam_close_session", "pam_end", "exit",
+		"pam_close_session", "pam_end", "exit", "boot id",
 	};
 	struct wire_reply r;
 	struct it_result scratch;
@@ -1026,6 +1040,22 @@ static int simple(struct it_worker *w, int op, int handle,
 	cmd.op = op;
 	cmd.handle = handle;
 	return call(w, &cmd, res);
+}
+
+int it_worker_boot_id(struct it_worker *w, const char *boot_id)
+{
+	struct wire_cmd cmd;
+	char path[PATH_MAX], text[64];
+	int n;
+
+	path_in(path, w->fx->dir, "boot_id");
+	n = snprintf(text, sizeof(text), "%s\n", boot_id);
+	it_write_file(path, text, (size_t)n, 0644);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.op = OP_BOOT;
+	cmd.handle = -1;
+	copy_field(cmd.user, sizeof(cmd.user), path, "path");
+	return call(w, &cmd, NULL);
 }
 
 int it_acct_on(struct it_worker *w, int handle, struct it_result *res)

@@ -111,6 +111,10 @@ int it_acct_on(struct it_worker *w, int handle, struct it_result *res);
 int it_open_on(struct it_worker *w, int handle, struct it_result *res);
 int it_close_on(struct it_worker *w, int handle, struct it_result *res);
 void it_end(struct it_worker *w, int handle);
+/* From now on the worker sees boot_id as the boot id of the host (a
+ * mount namespace of its own, over /proc/sys/kernel/random/boot_id):
+ * its sessions belong to another boot.  0, or an errno value (not root). */
+int it_worker_boot_id(struct it_worker *w, const char *boot_id);
 /* pam_start, pam_acct_mgmt, pam_end. */
 int it_acct(struct it_worker *w, const char *service, const char *user,
 	    struct it_result *res);

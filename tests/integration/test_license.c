@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -552,6 +553,32 @@ static void killed_one_of_two_sessions(void **state)
 	it_workers_finish(fx);
 }
 
+/* A session of an earlier boot is stale even when a process of its pid
+ * runs (SPEC section 5): carol's session, recorded under another boot id,
+ * is reclaimed for dave.  Needs root (a mount namespace). */
+static void earlier_boot_reclaimed(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result r;
+
+	if (geteuid() != 0)
+		skip();
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	if (it_worker_boot_id(w1, "01234567-89ab-cdef-0123-456789abcdef"))
+		skip();
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_workers_finish(fx);
+}
+
 /* Membership through the primary group alone (tech01 and tech02 have
  * field-race as primary group and are listed in no group entry). */
 static void pool_by_primary_group(void **state)
@@ -597,6 +624,7 @@ int main(int argc, char **argv)
 		TEST(named_user_removed),
 		TEST(named_licenses_lowered),
 		TEST(killed_one_of_two_sessions),
+		TEST(earlier_boot_reclaimed),
 	};
 
 	it_init(argc, argv);
