@@ -13,8 +13,11 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -579,6 +582,72 @@ static void earlier_boot_reclaimed(void **state)
 	it_workers_finish(fx);
 }
 
+/* Another process under the holder's pid: as root, the next pid is set
+ * (/proc/sys/kernel/ns_last_pid) so that a new process gets the pid of
+ * carol's killed worker.  Returns it, or -1 when the pid went elsewhere. */
+static pid_t impostor(pid_t want)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		char text[32];
+		int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+		int n = snprintf(text, sizeof(text), "%ld", (long)want - 1);
+		pid_t pid;
+
+		if (fd < 0)
+			return -1;
+		if (write(fd, text, (size_t)n) != n) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		pid = fork();
+		if (pid == 0) {
+			pause();
+			_exit(0);
+		}
+		if (pid == want)
+			return pid;
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+	}
+	return -1;
+}
+
+/* A reused pid is not mistaken for the holder (SPEC section 5): carol's
+ * worker is killed and another process gets its pid; the session is
+ * still stale (the process start time differs) and dave gets the slot.
+ * Needs root. */
+static void reused_pid_not_mistaken(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result r;
+	pid_t holder, other;
+
+	if (geteuid() != 0)
+		skip();
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	holder = it_worker_pid(w1);
+	it_worker_kill(w1);
+	other = impostor(holder);
+	if (other < 0)
+		skip();
+	it_open(w2, IT_SERVICE, "dave", &r);
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_workers_finish(fx);
+}
+
 /* Membership through the primary group alone (tech01 and tech02 have
  * field-race as primary group and are listed in no group entry). */
 static void pool_by_primary_group(void **state)
@@ -625,6 +694,7 @@ int main(int argc, char **argv)
 		TEST(named_licenses_lowered),
 		TEST(killed_one_of_two_sessions),
 		TEST(earlier_boot_reclaimed),
+		TEST(reused_pid_not_mistaken),
 	};
 
 	it_init(argc, argv);
