@@ -582,6 +582,31 @@ static void earlier_boot_reclaimed(void **state)
 	it_workers_finish(fx);
 }
 
+/* A Named allocation persists across reboots (SPEC section 4): alice's
+ * allocation made under an earlier boot still counts, so bob is refused,
+ * while her stale session is no reason to free it.  Needs root. */
+static void named_survives_reboot(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2;
+	struct it_result r;
+
+	if (geteuid() != 0)
+		skip();
+	it_config(fx, NAMED_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	if (it_worker_boot_id(w1, "01234567-89ab-cdef-0123-456789abcdef"))
+		skip();
+	it_open(w1, IT_SERVICE, "alice", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "bob", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_open(w2, IT_SERVICE, "alice", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
 /* Another process under the holder's pid: as root, the next pid is set
  * (/proc/sys/kernel/ns_last_pid) so that a new process gets the pid of
  * carol's killed worker.  Returns it, or -1 when the pid went elsewhere. */
@@ -694,6 +719,7 @@ int main(int argc, char **argv)
 		TEST(named_licenses_lowered),
 		TEST(killed_one_of_two_sessions),
 		TEST(earlier_boot_reclaimed),
+		TEST(named_survives_reboot),
 		TEST(reused_pid_not_mistaken),
 	};
 
