@@ -305,33 +305,68 @@ static void json_listing(struct hl_buf *buf, const struct hl_listing *l)
 	hl_buf_puts(buf, "]}\n");
 }
 
-/* LICENSE USER SINCE PID SERVICE TTY FROM: a row per session, like who(1). */
+/* "pool #slot", or "named". */
+static void license_label(const struct hl_listed *item, char *out, size_t len)
+{
+	if (item->holding.kind == HL_KIND_CONCURRENT)
+		snprintf(out, len, "%s #%u", item->holding.pool,
+			 item->holding.slot);
+	else
+		snprintf(out, len, "named%s",
+			 item->eligible ? "" : " (ineligible)");
+}
+
+static int printable_width(const char *text)
+{
+	char shown[512];
+
+	return (int)strlen(hl_printable(text, shown, sizeof(shown)));
+}
+
+/*
+ * LICENSE USER SINCE PID SERVICE TTY FROM: a row per session, like who(1).
+ * LICENSE and USER are as wide as their longest value, up to a share of the
+ * terminal (20 and 12 columns of 80), so that names are cut only when they
+ * must; FROM takes what is left, short of the terminal's last column
+ * (writing there wraps on some terminals).  --json never cuts anything.
+ */
 static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 			  const char *empty)
 {
-	/* The last column takes what is left, short of the terminal's last
-	 * column (writing there wraps on some terminals). */
-	int from = (int)terminal_width() - 62 - 1;
+	int width = (int)terminal_width(), extra = (width - 80) / 2;
+	int license_w = 7, user_w = 4, from;
 	bool any_stale = false;
+	char license[96];
 
 	if (l->count == 0) {
 		hl_buf_printf(buf, "%s\n", empty);
 		return;
 	}
-	hl_buf_printf(buf, "%-14s %-10s %-11s %7s %-7s %-7s %s\n", "LICENSE",
-		      "USER", "SINCE", "PID", "SERVICE", "TTY", "FROM");
+	for (size_t i = 0; i < l->count; i++) {
+		int w;
+
+		license_label(&l->items[i], license, sizeof(license));
+		w = printable_width(license);
+		license_w = w > license_w ? w : license_w;
+		w = printable_width(l->items[i].user);
+		user_w = w > user_w ? w : user_w;
+	}
+	if (license_w > 20 + extra)
+		license_w = 20 + extra;
+	if (user_w > 12 + extra)
+		user_w = 12 + extra;
+	from = width - 1 -
+	       (license_w + 1 + user_w + 1 + 11 + 1 + 7 + 1 + 7 + 1 + 7 + 1);
+	hl_buf_printf(buf, "%-*s %-*s %-11s %7s %-7s %-7s %s\n", license_w,
+		      "LICENSE", user_w, "USER", "SINCE", "PID", "SERVICE",
+		      "TTY", "FROM");
 	for (size_t i = 0; i < l->count; i++) {
 		const struct hl_listed *item = &l->items[i];
 		const struct hl_holding *h = &item->holding;
-		char license[96], when[32], pid[32];
+		char when[32], pid[32];
 		size_t rows = h->session_count ? h->session_count : 1;
 
-		if (h->kind == HL_KIND_CONCURRENT)
-			snprintf(license, sizeof(license), "%s #%u", h->pool,
-				 h->slot);
-		else
-			snprintf(license, sizeof(license), "named%s",
-				 item->eligible ? "" : " (ineligible)");
+		license_label(item, license, sizeof(license));
 		for (size_t s = 0; s < rows; s++) {
 			const struct hl_session *ss =
 				h->session_count ? &h->sessions[s] : NULL;
@@ -343,9 +378,9 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 			else
 				snprintf(pid, sizeof(pid), "-");
 			any_stale |= ss && item->stale[s];
-			cell(buf, s == 0 ? license : "", 14, false);
+			cell(buf, s == 0 ? license : "", license_w, false);
 			hl_buf_puts(buf, " ");
-			cell(buf, s == 0 ? item->user : "", 10, false);
+			cell(buf, s == 0 ? item->user : "", user_w, false);
 			hl_buf_puts(buf, " ");
 			cell(buf, when, 11, false);
 			hl_buf_puts(buf, " ");
