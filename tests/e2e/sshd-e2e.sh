@@ -340,13 +340,10 @@ else
 		"$(held_evidence a)"
 fi
 
-# The admin tool shows the holder.  The human list cuts a long user name
-# to its column, with a '>' where it was cut: accept that form.
+# The admin tool shows the holder, by its whole name.
 list_user_ok() {	# list_user_ok LIST USER: the pool's row names USER
-	awk -v u="$2" '$1 == "hltest-east" && $2 == "#1" {
-		if ($3 == u) found = 1
-		else if ($3 ~ />$/ && index(u, substr($3, 1, length($3) - 1)) == 1)
-			found = 1
+	awk -v u="$2" '$1 == "hltest-east" && $2 == "#1" && $3 == u {
+		found = 1
 	} END { exit !found }' <<<"$1"
 }
 list=$("$tool" -c "$config" list 2>&1) || true
