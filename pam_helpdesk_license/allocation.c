@@ -157,21 +157,114 @@ void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
 static void hl_txn_flush_events(struct hl_txn *txn, bool committed)
 {
 	const struct hl_env *env = txn->env;
+	struct hl_buf lines;
+	char *text;
 
+	hl_buf_init(&lines);
 	for (size_t i = 0; i < txn->event_count; i++) {
 		struct hl_queued_event *q = &txn->events[i];
 
 		if (committed && q->syslog_text)
 			hl_log(env->log, q->priority, "%s", q->syslog_text);
 		if (committed && q->json_line)
-			hl_event_append_line(env->cfg->event_log, q->json_line,
-					     env->log);
+			hl_buf_puts(&lines, q->json_line);
 		free(q->syslog_text);
 		free(q->json_line);
 	}
 	free(txn->events);
 	txn->events = NULL;
 	txn->event_count = 0;
+	text = hl_buf_take(&lines);
+	if (text && *text)
+		hl_event_append_line(env->cfg->event_log, text, env->log);
+	free(text);
+}
+
+/*
+ * The outbox: a writer's event lines are committed to the store with its
+ * changes, as "INODE SIZE" of the log before them and then the lines, and
+ * appended to the log after the commit.  A process killed in between never
+ * loses them: the next writer finds the outbox, appends the lines unless
+ * they are in the log already, and clears it.  The log never says less
+ * than the store; after a crash a line may at worst appear twice (same
+ * session id, same time).
+ */
+#define OUTBOX_KEY "outbox"
+
+static int put_outbox(struct hl_txn *txn)
+{
+	const char *path = txn->env->cfg->event_log;
+	unsigned long long inode, size;
+	struct hl_buf text;
+	char *value;
+	bool any = false;
+	int rc;
+
+	if (path == NULL)
+		return 0;
+	hl_event_log_end(path, &inode, &size);
+	hl_buf_init(&text);
+	hl_buf_printf(&text, "%llu %llu\n", inode, size);
+	for (size_t i = 0; i < txn->event_count; i++) {
+		if (txn->events[i].json_line == NULL)
+			continue;
+		hl_buf_puts(&text, txn->events[i].json_line);
+		any = true;
+	}
+	value = hl_buf_take(&text);
+	if (value == NULL) {
+		hl_txn_failed(txn, HL_STORE_NOMEM, OUTBOX_KEY);
+		return -1;
+	}
+	rc = any ? hl_store_put(txn->store, OUTBOX_KEY, value) : HL_STORE_OK;
+	free(value);
+	if (rc != HL_STORE_OK) {
+		hl_txn_failed(txn, rc, OUTBOX_KEY);
+		return -1;
+	}
+	return 0;
+}
+
+static int settle_outbox(struct hl_txn *txn)
+{
+	const struct hl_env *env = txn->env;
+	unsigned long long inode, size;
+	char *value = NULL, *lines, *end;
+	int rc = hl_store_get(txn->store, OUTBOX_KEY, &value);
+
+	if (rc == HL_STORE_NOTFOUND)
+		return 0;
+	if (rc != HL_STORE_OK) {
+		hl_txn_failed(txn, rc, OUTBOX_KEY);
+		return -1;
+	}
+	lines = strchr(value, '\n');
+	if (env->cfg->event_log && lines &&
+	    sscanf(value, "%llu %llu", &inode, &size) == 2) {
+		lines++;
+		end = strchr(lines, '\n');
+		if (end) {
+			char first[HL_FIELD_MAX * 8];
+
+			snprintf(first, sizeof(first), "%.*s",
+				 (int)(end - lines + 1), lines);
+			if (!hl_event_log_has(env->cfg->event_log, inode, size,
+					      first)) {
+				hl_log(env->log, LOG_NOTICE, "event log: "
+				       "appending the events of a transaction "
+				       "whose process ended before it could");
+				hl_event_append_line(env->cfg->event_log,
+						     lines, env->log);
+			}
+		}
+	}
+	free(value);
+	rc = hl_store_delete(txn->store, OUTBOX_KEY);
+	if (rc != HL_STORE_OK) {
+		hl_txn_failed(txn, rc, OUTBOX_KEY);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- the transaction ---------------------------------------------------- */
@@ -188,11 +281,18 @@ int hl_txn_begin(struct hl_txn *txn)
 		hl_txn_failed(txn, rc, "open");
 		return -1;
 	}
+	if (txn->take && settle_outbox(txn) != 0) {
+		hl_store_close(txn->store);
+		txn->store = NULL;
+		return -1;
+	}
 	return 0;
 }
 
 int hl_txn_end(struct hl_txn *txn, bool ok)
 {
+	if (ok && txn->take && put_outbox(txn) != 0)
+		ok = false;
 	if (ok && txn->take) {
 		int rc = hl_store_commit(txn->store);
 

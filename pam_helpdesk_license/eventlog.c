@@ -118,3 +118,52 @@ out:
 		close(dirfd);
 	return rc;
 }
+
+void hl_event_log_end(const char *path, unsigned long long *inode,
+		      unsigned long long *size)
+{
+	struct stat st;
+
+	*inode = 0;
+	*size = 0;
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		*inode = (unsigned long long)st.st_ino;
+		*size = (unsigned long long)st.st_size;
+	}
+}
+
+bool hl_event_log_has(const char *path, unsigned long long inode,
+		      unsigned long long offset, const char *line)
+{
+	/* The lines of the transaction are among the first written after
+	 * offset: a bounded read finds them. */
+	enum { LOOK_AHEAD = 1 << 20 };
+	char why[128];
+	struct stat st;
+	char *text = NULL;
+	ssize_t n;
+	bool found = false;
+	int fd;
+
+	fd = hl_open_trusted(path, O_RDONLY, 0, why, sizeof(why));
+	if (fd < 0)
+		return false;
+	/* inode 0: the log did not exist yet, and any file now is the one
+	 * the lines went to. */
+	if (fstat(fd, &st) != 0 ||
+	    (inode != 0 && (unsigned long long)st.st_ino != inode) ||
+	    (unsigned long long)st.st_size < offset)
+		goto out;
+	text = malloc(LOOK_AHEAD + 1);
+	if (text == NULL)
+		goto out;
+	n = pread(fd, text, LOOK_AHEAD, (off_t)offset);
+	if (n > 0) {
+		text[n] = '\0';
+		found = strstr(text, line) != NULL;
+	}
+out:
+	free(text);
+	close(fd);
+	return found;
+}

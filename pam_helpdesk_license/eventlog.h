@@ -33,6 +33,16 @@ char *hl_event_format(const struct hl_event *event, const struct timespec *ts);
 int hl_event_append_line(const char *path, const char *line,
 			 const struct hl_logger *log);
 
+/* Where the log ends now: its inode and size (both 0 when it does not
+ * exist yet). */
+void hl_event_log_end(const char *path, unsigned long long *inode,
+		      unsigned long long *size);
+
+/* Whether line stands in the log after offset, in the same file (inode):
+ * has a line that was to be appended there been appended? */
+bool hl_event_log_has(const char *path, unsigned long long inode,
+		      unsigned long long offset, const char *line);
+
 /* Appends to path (created 0600 in a trusted directory, made 0700 if
  * missing), O_APPEND|O_NOFOLLOW.  0, or -1 after logging why. */
 int hl_event_append(const char *path, const struct hl_event *event,

@@ -7,6 +7,9 @@
  *   pool/POOL            counter: "used N\nnext N\ntop N"
  *   slot/POOL/N          the user holding slot N of POOL: "USER"
  *   holder/USER          the concurrent slot USER holds: holding record
+ *   outbox               the event-log lines of the last write, committed
+ *                        with it: "INODE SIZE" of the log, then the lines
+ *                        (see allocation.c)
  *
  * A holding record is lines of space-separated fields, each field
  * percent-encoded (see hl_field_encode), so that no value from outside can

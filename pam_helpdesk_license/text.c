@@ -178,8 +178,11 @@ char *hl_buf_take(struct hl_buf *buf)
 		hl_buf_free(buf);
 		return NULL;
 	}
-	if (buf->data == NULL && !buf_reserve(buf, 0))
-		return NULL;
+	if (buf->data == NULL) {
+		if (!buf_reserve(buf, 0))
+			return NULL;
+		buf->data[0] = '\0';
+	}
 	data = buf->data;
 	hl_buf_init(buf);
 	return data;
