@@ -550,6 +550,38 @@ static void hostile_fields_are_escaped(void **state)
 	assert_non_null(strstr(d.message, "evil\\x0d\\x0ahost\\x1b[31m"));
 }
 
+/* A writer killed between its commit and its append leaves its lines in
+ * the store's outbox: the next writer appends them, once. */
+static void outbox_of_a_killed_writer_reaches_the_log(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_store *store;
+	struct hl_decision d;
+	struct stat st;
+	char outbox[512];
+
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	assert_int_equal(stat(f->events, &st), 0);
+	snprintf(outbox, sizeof(outbox), "%llu %llu\n{\"event\":\"grant\","
+		 "\"user\":\"ghost\",\"session\":\"lost\"}\n",
+		 (unsigned long long)st.st_ino,
+		 (unsigned long long)st.st_size);
+	assert_int_equal(hl_store_open(f->store, HL_STORE_WRITE, 1, &f->log,
+				       &store), HL_STORE_OK);
+	assert_int_equal(hl_store_put(store, "outbox", outbox), HL_STORE_OK);
+	assert_int_equal(hl_store_commit(store), HL_STORE_OK);
+	hl_store_close(store);
+	assert_int_equal(count_lines(f->events, "ghost"), 0);
+
+	assert_int_equal(close_as(f, "dave", 300, d.session_id), HL_GRANTED);
+	assert_int_equal(count_lines(f->events, "ghost"), 1);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+	assert_int_equal(count_lines(f->events, "ghost"), 1);
+	/* The normal path writes each line once. */
+	assert_int_equal(count_lines(f->events, "\"event\":\"grant\""), 3);
+	assert_int_equal(count_lines(f->events, "\"event\":\"release\""), 1);
+}
+
 /* nss_wrapper must be preloaded before main: re-exec once with it. */
 static void preload_nss_wrapper(char **argv)
 {
@@ -592,6 +624,7 @@ int main(int argc, char **argv)
 		T(wait_pool_passes_account),
 		T(unusable_store_is_reported),
 		T(hostile_fields_are_escaped),
+		T(outbox_of_a_killed_writer_reaches_the_log),
 #undef T
 	};
 
