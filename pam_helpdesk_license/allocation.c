@@ -323,22 +323,49 @@ void hl_txn_failed(struct hl_txn *txn, int rc, const char *what)
 		 "Please tell your administrator.", hl_store_strerror(rc));
 }
 
-/* Loads a holding record; *found false (and 0) when the key is absent. */
-int hl_txn_load_holding(struct hl_txn *txn, const char *key,
-			struct hl_holding *holding, bool *found)
+/* The text at key; *text NULL (and 0) when the key is absent. */
+static int get_text(struct hl_txn *txn, const char *key, char **text)
 {
-	char *text = NULL;
-	int rc;
+	int rc = hl_store_get(txn->store, key, text);
 
-	memset(holding, 0, sizeof(*holding));
-	*found = false;
-	rc = hl_store_get(txn->store, key, &text);
-	if (rc == HL_STORE_NOTFOUND)
+	if (rc == HL_STORE_NOTFOUND) {
+		*text = NULL;
 		return 0;
+	}
+	if (rc != HL_STORE_OK) {
+		*text = NULL;
+		hl_txn_failed(txn, rc, key);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stages text (from an encoder: NULL means it ran out of memory) at key,
+ * and frees it. */
+static int put_text(struct hl_txn *txn, const char *key, char *text)
+{
+	int rc = text ? hl_store_put(txn->store, key, text) : HL_STORE_NOMEM;
+
+	free(text);
 	if (rc != HL_STORE_OK) {
 		hl_txn_failed(txn, rc, key);
 		return -1;
 	}
+	return 0;
+}
+
+/* Loads a holding record; *found false (and 0) when the key is absent. */
+int hl_txn_load_holding(struct hl_txn *txn, const char *key,
+			struct hl_holding *holding, bool *found)
+{
+	char *text;
+
+	memset(holding, 0, sizeof(*holding));
+	*found = false;
+	if (get_text(txn, key, &text))
+		return -1;
+	if (text == NULL)
+		return 0;
 	if (hl_holding_decode(text, holding) != 0) {
 		free(text);
 		hl_log(txn->env->log, LOG_ERR,
@@ -355,36 +382,20 @@ int hl_txn_load_holding(struct hl_txn *txn, const char *key,
 int hl_txn_save_holding(struct hl_txn *txn, const char *key,
 			const struct hl_holding *holding)
 {
-	char *text = hl_holding_encode(holding);
-	int rc;
-
-	if (text == NULL) {
-		hl_txn_failed(txn, HL_STORE_NOMEM, key);
-		return -1;
-	}
-	rc = hl_store_put(txn->store, key, text);
-	free(text);
-	if (rc != HL_STORE_OK) {
-		hl_txn_failed(txn, rc, key);
-		return -1;
-	}
-	return 0;
+	return put_text(txn, key, hl_holding_encode(holding));
 }
 
 int hl_txn_load_counter(struct hl_txn *txn, const char *key,
 			struct hl_counter *counter)
 {
-	char *text = NULL;
+	char *text;
 	int rc;
 
 	memset(counter, 0, sizeof(*counter));
-	rc = hl_store_get(txn->store, key, &text);
-	if (rc == HL_STORE_NOTFOUND)
-		return 0;
-	if (rc != HL_STORE_OK) {
-		hl_txn_failed(txn, rc, key);
+	if (get_text(txn, key, &text))
 		return -1;
-	}
+	if (text == NULL)
+		return 0;
 	rc = hl_counter_decode(text, counter);
 	free(text);
 	if (rc != 0) {
@@ -397,20 +408,7 @@ int hl_txn_load_counter(struct hl_txn *txn, const char *key,
 int hl_txn_save_counter(struct hl_txn *txn, const char *key,
 			const struct hl_counter *counter, bool pool)
 {
-	char *text = hl_counter_encode(counter, pool);
-	int rc;
-
-	if (text == NULL) {
-		hl_txn_failed(txn, HL_STORE_NOMEM, key);
-		return -1;
-	}
-	rc = hl_store_put(txn->store, key, text);
-	free(text);
-	if (rc != HL_STORE_OK) {
-		hl_txn_failed(txn, rc, key);
-		return -1;
-	}
-	return 0;
+	return put_text(txn, key, hl_counter_encode(counter, pool));
 }
 
 int hl_txn_delete(struct hl_txn *txn, const char *key)
@@ -429,21 +427,17 @@ int hl_txn_load_slot(struct hl_txn *txn, const char *pool, unsigned slot,
 		     char *user, size_t len)
 {
 	char key[HL_KEY_MAX];
-	char *text = NULL;
-	int rc;
+	char *text;
 
 	*user = '\0';
 	if (!hl_key_slot(key, sizeof(key), pool, slot)) {
 		hl_txn_failed(txn, HL_STORE_IO, "slot key too long");
 		return -1;
 	}
-	rc = hl_store_get(txn->store, key, &text);
-	if (rc == HL_STORE_NOTFOUND)
-		return 0;
-	if (rc != HL_STORE_OK) {
-		hl_txn_failed(txn, rc, key);
+	if (get_text(txn, key, &text))
 		return -1;
-	}
+	if (text == NULL)
+		return 0;
 	if (!hl_user_valid(text) || strlen(text) >= len) {
 		free(text);
 		hl_txn_failed(txn, HL_STORE_DAMAGED, key);
