@@ -8,7 +8,9 @@
  * Users come from NSS: run it under nss_wrapper with the files that
  * bench/run-login-bench.sh generates (user "probe" first, then t00001...).
  * Prints one line: holders, rounds, median and 90th percentile in
- * microseconds.
+ * microseconds.  With ROUNDS 0 it fills the store, prints "ready" and
+ * holds the sessions until its standard input closes (bench/bench_tool.sh
+ * measures the admin tool on such a store).
  */
 #include "config.h"
 
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "license.h"
@@ -86,6 +89,15 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (rounds == 0) {
+		char buf[64];
+
+		printf("ready\n");
+		fflush(stdout);
+		while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
+			;
+		return 0;
+	}
 	samples = calloc(rounds, sizeof(*samples));
 	if (samples == NULL)
 		return 1;

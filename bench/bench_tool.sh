@@ -2,9 +2,9 @@
 # Cost of the admin tool's reading commands (list and status, human and
 # --json) on a store of HOLDERS live holders (default 5000), each holding a
 # slot of one big pool.  Run from a build directory:
-#   make helpdesk-license bench/fill_store
+#   make helpdesk-license bench/bench_login
 #   sh SRCDIR/bench/bench_tool.sh [HOLDERS] [RUNS]
-# bench/fill_store takes the slots through the core's session open, as
+# bench/bench_login (with 0 rounds) takes the slots through the core's session open, as
 # logins would, and keeps its process alive while the tool runs, so every
 # session is live and each stale check reads /proc for real.
 # Prints the median wall time of each command, with hyperfine when it is
@@ -14,10 +14,10 @@ set -eu
 holders=${1:-5000}
 runs=${2:-20}
 tool=./helpdesk-license
-fill=./bench/fill_store
+fill=./bench/bench_login
 for f in "$tool" "$fill"; do
 	[ -x "$f" ] || {
-		echo "build first: make helpdesk-license bench/fill_store" >&2
+		echo "build first: make helpdesk-license bench/bench_login" >&2
 		exit 2
 	}
 done
@@ -51,15 +51,15 @@ chmod 600 "$conf"
 export LD_PRELOAD="$nsswrapper" NSS_WRAPPER_PASSWD="$work/passwd" \
 	NSS_WRAPPER_GROUP="$work/group"
 
-# Fill the store; fill_store holds the sessions until fd 3 closes.
+# Fill the store; bench_login holds the sessions until fd 3 closes.
 mkfifo "$work/hold"
 start=$(date +%s%N)
-"$fill" "$work/store" "$holders" < "$work/hold" > "$work/ready" &
+"$fill" "$work/store" "$holders" 0 < "$work/hold" > "$work/ready" &
 filler=$!
 exec 3> "$work/hold"
 until grep -q ready "$work/ready" 2>/dev/null; do
 	kill -0 "$filler" 2>/dev/null || {
-		echo "bench/fill_store failed" >&2
+		echo "bench/bench_login failed" >&2
 		exit 1
 	}
 	sleep 0.1
