@@ -1625,3 +1625,18 @@ bool it_iso8601_utc_ms(const char *t)
 	}
 	return strcmp(t + n, "Z") == 0 || strcmp(t + n, "+00:00") == 0;
 }
+
+void it_write_garbage_store(struct it_fixture *fx, char *garbage, size_t len)
+{
+	uint32_t x = 2463534242u;	/* xorshift32: fixed, not random */
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		garbage[i] = (char)(x & 0xff);
+	}
+	assert_int_equal(mkdir(fx->store_dir, 0700), 0);
+	assert_int_equal(chmod(fx->store_dir, 0700), 0);
+	it_write_file(fx->store, garbage, len, 0600);
+}

@@ -166,6 +166,11 @@ bool it_exists(const char *path);
 char *it_read_file(const char *path, size_t *len);
 void it_write_file(const char *path, const void *data, size_t len,
 		   mode_t mode);
+
+/* A store of random bytes (the same ones every run) in the fixture's store
+ * directory, made 0700: GDBM finds no magic number in it.  The bytes are
+ * copied to garbage (len of them). */
+void it_write_garbage_store(struct it_fixture *fx, char *garbage, size_t len);
 /* Text the workers wrote to stderr so far (pam_syslog under pam_wrapper). */
 bool it_stderr_contains(struct it_fixture *fx, const char *needle);
 

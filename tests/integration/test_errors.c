@@ -235,18 +235,9 @@ static void store_damaged(void **state)
 {
 	struct it_fixture *fx = *state;
 	char garbage[8192];
-	uint32_t x = 2463534242u;
 
-	for (size_t i = 0; i < sizeof(garbage); i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		garbage[i] = (char)(x & 0xff);
-	}
 	it_config(fx, EAST_ONE);
-	assert_int_equal(mkdir(fx->store_dir, 0700), 0);
-	assert_int_equal(chmod(fx->store_dir, 0700), 0);
-	it_write_file(fx->store, garbage, sizeof(garbage), 0600);
+	it_write_garbage_store(fx, garbage, sizeof(garbage));
 
 	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
 	assert_same_file(fx->store, garbage, sizeof(garbage));

@@ -1838,20 +1838,11 @@ static void repair_garbage_store(void **state)
 	struct it_fixture *fx = *state;
 	struct run t = { 0 };
 	char garbage[8192], backup[PATH_MAX];
-	uint32_t x = 2463534242u;
 	struct jv *doc;
 	const struct jv *b;
 
-	for (size_t i = 0; i < sizeof(garbage); i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		garbage[i] = (char)(x & 0xff);
-	}
 	it_config(fx, EAST_ONE);
-	assert_int_equal(mkdir(fx->store_dir, 0700), 0);
-	assert_int_equal(chmod(fx->store_dir, 0700), 0);
-	it_write_file(fx->store, garbage, sizeof(garbage), 0600);
+	it_write_garbage_store(fx, garbage, sizeof(garbage));
 
 	expect_needs_repair(fx);
 	TOOL(fx, &t, "--json", "repair");
