@@ -56,24 +56,6 @@ char *hl_event_format(const struct hl_event *event, const struct timespec *ts)
 	return hl_buf_take(&buf);
 }
 
-int hl_event_append(const char *path, const struct hl_event *event,
-		    const struct hl_logger *log)
-{
-	struct timespec ts;
-	char *line;
-	int rc;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	line = hl_event_format(event, &ts);
-	if (line == NULL) {
-		hl_log(log, LOG_ERR, "event log: out of memory");
-		return -1;
-	}
-	rc = hl_event_append_line(path, line, log);
-	free(line);
-	return rc;
-}
-
 int hl_event_append_line(const char *path, const char *line,
 			 const struct hl_logger *log)
 {

@@ -28,8 +28,9 @@ struct hl_event {
 /* The JSON line, newline included; NULL on no memory.  ts is wall time. */
 char *hl_event_format(const struct hl_event *event, const struct timespec *ts);
 
-/* Appends one formatted line to path (see below).  0, or -1 after
- * logging why. */
+/* Appends formatted lines (each ending in a newline) to path with one
+ * write(2): created 0600 in a trusted directory (made 0700 if missing),
+ * opened O_APPEND|O_NOFOLLOW.  0, or -1 after logging why. */
 int hl_event_append_line(const char *path, const char *line,
 			 const struct hl_logger *log);
 
@@ -42,10 +43,5 @@ void hl_event_log_end(const char *path, unsigned long long *inode,
  * has a line that was to be appended there been appended? */
 bool hl_event_log_has(const char *path, unsigned long long inode,
 		      unsigned long long offset, const char *line);
-
-/* Appends to path (created 0600 in a trusted directory, made 0700 if
- * missing), O_APPEND|O_NOFOLLOW.  0, or -1 after logging why. */
-int hl_event_append(const char *path, const struct hl_event *event,
-		    const struct hl_logger *log);
 
 #endif
