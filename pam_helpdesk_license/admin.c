@@ -478,7 +478,6 @@ int hl_admin_unassign(const struct hl_env *env, const struct hl_request *req,
 {
 	const struct hl_config *cfg = env->cfg;
 	struct hl_holding holding;
-	struct hl_counter counter;
 	struct hl_txn txn;
 	char key[HL_KEY_MAX], since[32], until[32];
 	time_t free_from;
@@ -511,12 +510,7 @@ int hl_admin_unassign(const struct hl_env *env, const struct hl_request *req,
 			     HL_KIND_NAMED, NULL, 0, NULL,
 			     force ? "freed by admin (forced)"
 				   : "freed by admin");
-		rc = hl_txn_delete(&txn, key) ||
-		     hl_txn_load_counter(&txn, "named", &counter);
-		if (rc == 0) {
-			counter.used = counter.used ? counter.used - 1 : 0;
-			rc = hl_txn_save_counter(&txn, "named", &counter, false);
-		}
+		rc = hl_txn_free_named(&txn, req->user);
 		if (rc == 0) {
 			result->verdict = HL_GRANTED;
 			result->kind = HL_KIND_NAMED;

@@ -521,25 +521,46 @@ bool hl_txn_all_stale(const struct hl_txn *txn, const struct hl_holding *holding
 /* ---- concurrent slots --------------------------------------------------- */
 
 /* Gives back user's slot: slot key, holder record and pool count. */
-int hl_txn_free_slot(struct hl_txn *txn, const char *user,
-		     const struct hl_holding *holding)
+/* Empties slot N of pool: its slot key, and one less in the count. */
+static int give_back_slot(struct hl_txn *txn, const char *pool, unsigned slot)
 {
 	char key[HL_KEY_MAX];
 	struct hl_counter counter;
 
-	if (!hl_key_holder(key, sizeof(key), user) || hl_txn_delete(txn, key))
-		return -1;
-	if (!hl_key_slot(key, sizeof(key), holding->pool, holding->slot) ||
+	if (!hl_key_slot(key, sizeof(key), pool, slot) ||
 	    hl_txn_delete(txn, key))
 		return -1;
-	if (!hl_key_pool(key, sizeof(key), holding->pool) ||
+	if (!hl_key_pool(key, sizeof(key), pool) ||
 	    hl_txn_load_counter(txn, key, &counter))
 		return -1;
 	if (counter.used > 0)
 		counter.used--;
 	/* A freed slot is the first place the next login looks. */
-	counter.next = holding->slot;
+	counter.next = slot;
 	return hl_txn_save_counter(txn, key, &counter, true);
+}
+
+int hl_txn_free_slot(struct hl_txn *txn, const char *user,
+		     const struct hl_holding *holding)
+{
+	char key[HL_KEY_MAX];
+
+	if (!hl_key_holder(key, sizeof(key), user) || hl_txn_delete(txn, key))
+		return -1;
+	return give_back_slot(txn, holding->pool, holding->slot);
+}
+
+int hl_txn_free_named(struct hl_txn *txn, const char *user)
+{
+	char key[HL_KEY_MAX];
+	struct hl_counter counter;
+
+	if (!hl_key_named(key, sizeof(key), user) || hl_txn_delete(txn, key) ||
+	    hl_txn_load_counter(txn, "named", &counter))
+		return -1;
+	if (counter.used > 0)
+		counter.used--;
+	return hl_txn_save_counter(txn, "named", &counter, false);
 }
 
 /*
@@ -579,21 +600,10 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 			int rc;
 
 			if (orphan) {
-				char slot_key[HL_KEY_MAX];
-				struct hl_counter c;
-
 				hl_txn_event(txn, LOG_NOTICE, "reap", user,
 					    HL_KIND_CONCURRENT, pool->name, n,
 					    NULL, "slot without holder record");
-				hl_key_slot(slot_key, sizeof(slot_key),
-					    pool->name, n);
-				hl_key_pool(key, sizeof(key), pool->name);
-				rc = hl_txn_delete(txn, slot_key) ||
-				     hl_txn_load_counter(txn, key, &c);
-				if (rc == 0) {
-					c.used = c.used ? c.used - 1 : 0;
-					rc = hl_txn_save_counter(txn, key, &c, true);
-				}
+				rc = give_back_slot(txn, pool->name, n);
 			} else {
 				hl_txn_prune_stale(txn, user, &holding);
 				rc = hl_txn_free_slot(txn, user, &holding);

@@ -101,6 +101,8 @@ bool hl_txn_all_stale(const struct hl_txn *txn,
 /* Gives back user's concurrent slot. */
 int hl_txn_free_slot(struct hl_txn *txn, const char *user,
 		     const struct hl_holding *holding);
+/* Frees user's Named allocation: its record, and one less in the count. */
+int hl_txn_free_named(struct hl_txn *txn, const char *user);
 /* Frees (take) or counts the slots of pool whose holders are gone. */
 int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 			const struct hl_counter *counter, unsigned *freed);

@@ -178,18 +178,12 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 	if (found) {
 		/* Its user left the named users and groups: it no longer
 		 * counts, and goes at this write. */
-		struct hl_counter counter;
-
 		hl_holding_free(&holding);
 		if (txn->take) {
 			hl_txn_event(txn, LOG_NOTICE, "unassign", txn->who.user,
 				    HL_KIND_NAMED, NULL, 0, NULL,
 				    "no longer named-eligible");
-			if (hl_txn_delete(txn, key) ||
-			    hl_txn_load_counter(txn, "named", &counter))
-				return -1;
-			counter.used = counter.used ? counter.used - 1 : 0;
-			if (hl_txn_save_counter(txn, "named", &counter, false))
+			if (hl_txn_free_named(txn, txn->who.user))
 				return -1;
 		}
 	}
