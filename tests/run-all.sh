@@ -15,6 +15,8 @@
 #   3. _build/       make distcheck (the tarball builds and passes its tests)
 #   4. _build/       as root only: tests/e2e/sshd-e2e.sh, the module with a
 #                    real sshd, real users and ssh clients
+#   5. tests/stages/*.sh, in name order: the stages that need more than make
+#                    check (see tests/stages/README)
 #
 # The build directories are made anew each run.  HL_BUILD_ROOT puts them
 # somewhere other than the top of the source tree.
@@ -169,12 +171,17 @@ else
 	failed=$((failed + 1))
 fi
 
-# 4. End to end with real OpenSSH (root only: it starts an sshd of its own
-# and creates test users).  Its last line, "N passed, N failed", goes to the
-# totals; a run that broke before it counts as one failure.
-e2e_stage() {	# e2e_stage NAME LOG MODULE TOOL
+# A stage whose last line is "N passed, N failed": the counts go to the
+# totals; a run that broke before it printed them counts as one failure.
+# One that printed "skipped: why" and exited 0 counts as neither.
+counted_stage() {	# counted_stage NAME LOG COMMAND...
 	local name=$1 log=$2 rc=0 counts
-	stage "$name" "$log" "$srcdir/tests/e2e/sshd-e2e.sh" "$3" "$4" || rc=$?
+	shift 2
+	stage "$name" "$log" "$@" || rc=$?
+	if [ "$rc" -eq 0 ] && grep -q '^skipped: ' "$log"; then
+		echo "$name: $(grep '^skipped: ' "$log" | tail -n 1)"
+		return
+	fi
 	counts=$(sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1 \2/p' \
 		"$log" | tail -n 1)
 	if [ -z "$counts" ]; then
@@ -190,18 +197,31 @@ e2e_stage() {	# e2e_stage NAME LOG MODULE TOOL
 		echo "$name: failed outside the tests (counted as 1 failed)"
 	fi
 }
+
+# 4. End to end with real OpenSSH (root only: it starts an sshd of its own
+# and creates test users).
 if [ "$(id -u)" != 0 ]; then
 	echo
 	echo "==== sshd end-to-end: skipped (needs root: it starts sshd and creates users)"
 elif [ -f "$root/_build/.libs/pam_helpdesk_license.so" ] &&
      [ -x "$root/_build/helpdesk-license" ]; then
-	e2e_stage "sshd end-to-end (_build)" "$logs/e2e.log" \
+	counted_stage "sshd end-to-end (_build)" "$logs/e2e.log" \
+		"$srcdir/tests/e2e/sshd-e2e.sh" \
 		"$root/_build/.libs/pam_helpdesk_license.so" \
 		"$root/_build/helpdesk-license"
 else
 	echo
 	echo "==== sshd end-to-end: skipped (the _build build failed)"
 fi
+
+# 5. The other stages.  Each is called as "SCRIPT BUILD-DIR ASAN-BUILD-DIR"
+# and ends with "N passed, N failed", or says "skipped: why" and exits 0.
+for script in "$srcdir"/tests/stages/*.sh; do
+	[ -e "$script" ] || continue
+	name=$(basename "$script" .sh)
+	counted_stage "$name" "$logs/$name.log" "$script" \
+		"$root/_build" "$root/_build-asan"
+done
 
 echo
 if [ ${#broken[@]} -eq 0 ]; then

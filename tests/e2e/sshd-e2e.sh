@@ -42,6 +42,11 @@ for f in "$module" "$tool" /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen; do
 	fi
 done
 
+# One run at a time on a host: the users and the PAM service below have
+# fixed names.  A second run waits for the first to finish.
+exec 9>/run/lock/helpdesk-license-e2e.lock
+flock 9
+
 here=$(cd "$(dirname "$0")" && pwd)
 service=sshd-hltest
 pamfile=/etc/pam.d/$service
