@@ -466,6 +466,7 @@ int hl_txn_new_session(struct hl_txn *txn, struct hl_session *session)
 	session->pid = env->self.pid;
 	session->start = env->self.start;
 	memcpy(session->boot_id, env->self.boot_id, sizeof(session->boot_id));
+	session->audit_session = env->self.audit_session;
 	session->since = env->now();
 	/* The record codec copies these; they are only borrowed here. */
 	session->service = (char *)req->service;

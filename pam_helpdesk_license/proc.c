@@ -1,6 +1,8 @@
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +30,13 @@ static int read_small(const char *path, char *buf, size_t len)
 	return (int)n;
 }
 
-/* State letter and start time of pid, from /proc/PID/stat. */
+/* State letter, parent and start time of pid, from /proc/PID/stat. */
 static int read_stat(const char *proc_root, pid_t pid, char *state,
-		     unsigned long long *start)
+		     pid_t *parent, unsigned long long *start)
 {
 	char path[256], buf[1024];
 	char *p, *end;
+	long ppid;
 	int n;
 
 	snprintf(path, sizeof(path), "%s/%ld/stat", proc_root, (long)pid);
@@ -46,6 +49,13 @@ static int read_stat(const char *proc_root, pid_t pid, char *state,
 		return STAT_ERROR;
 	p += 2;
 	*state = *p;
+	if (p[1] != ' ')
+		return STAT_ERROR;
+	errno = 0;
+	ppid = strtol(p + 2, &end, 10);
+	if (errno != 0 || end == p + 2 || *end != ' ' || ppid < 0)
+		return STAT_ERROR;
+	*parent = (pid_t)ppid;
 	/* p is field 3; start time is field 22. */
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p, ' ');
@@ -79,33 +89,96 @@ int hl_boot_id(const char *proc_root, char out[HL_BOOT_ID_LEN + 1])
 	return 0;
 }
 
+/* The audit session id of pid (/proc/PID/sessionid), 0 when it has none
+ * or it cannot be read: the kernel never hands out 0, and uses
+ * 4294967295 for "unset". */
+static unsigned read_audit_session(const char *proc_root, pid_t pid)
+{
+	char path[256], buf[32], *end;
+	unsigned long id;
+
+	snprintf(path, sizeof(path), "%s/%ld/sessionid", proc_root, (long)pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	errno = 0;
+	id = strtoul(buf, &end, 10);
+	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n') ||
+	    id >= 4294967295UL || buf[0] == '-')
+		return 0;
+	return (unsigned)id;
+}
+
 int hl_process_identify(const char *proc_root, pid_t pid,
 			struct hl_process *out)
 {
+	pid_t parent;
+	unsigned audit;
 	char state;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
-	if (read_stat(proc_root, pid, &state, &out->start) != 0)
+	if (read_stat(proc_root, pid, &state, &parent, &out->start) != 0)
 		return -1;
+	/* Only an audit session that began in this process (pam_loginuid
+	 * earlier in the stack) is the login's own; one inherited from the
+	 * parent is shared with processes that are not this login's. */
+	audit = read_audit_session(proc_root, pid);
+	if (audit != 0 && read_audit_session(proc_root, parent) != audit)
+		out->audit_session = audit;
 	return hl_boot_id(proc_root, out->boot_id);
+}
+
+/* Whether a live process of this boot belongs to audit session id. */
+static bool audit_session_alive(const char *proc_root, unsigned id)
+{
+	DIR *dir = opendir(proc_root);
+	struct dirent *entry;
+	bool alive = false;
+
+	if (dir == NULL)
+		return true;	/* can't tell: never take a live session's slot */
+	while (!alive && (entry = readdir(dir)) != NULL) {
+		unsigned long long start;
+		pid_t pid, parent;
+		char state, *end;
+		long number;
+
+		if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
+			continue;
+		errno = 0;
+		number = strtol(entry->d_name, &end, 10);
+		if (errno != 0 || *end != '\0' || number > INT_MAX)
+			continue;
+		pid = (pid_t)number;
+		if (read_audit_session(proc_root, pid) != id)
+			continue;
+		alive = read_stat(proc_root, pid, &state, &parent, &start) == 0 &&
+			state != 'Z' && state != 'X';
+	}
+	closedir(dir);
+	return alive;
 }
 
 bool hl_session_stale(const char *proc_root, const char *boot_id,
 		      const struct hl_session *session)
 {
 	unsigned long long start;
+	pid_t parent;
 	char state;
 	int rc;
 
 	if (strcmp(session->boot_id, boot_id) != 0)
 		return true;
-	rc = read_stat(proc_root, session->pid, &state, &start);
-	if (rc == STAT_GONE)
-		return true;
-	if (rc != 0)
+	rc = read_stat(proc_root, session->pid, &state, &parent, &start);
+	if (rc != 0 && rc != STAT_GONE)
 		return false;	/* can't tell: never take a live session's slot */
 	/* A zombie has ended its session; a new start time is another
 	 * process under a reused pid. */
-	return state == 'Z' || state == 'X' || start != session->start;
+	if (rc == 0 && state != 'Z' && state != 'X' && start == session->start)
+		return false;
+	/* The process that opened the session is gone (sshd's [priv]
+	 * monitor killed, say), but the session lives on while a process of
+	 * its audit session runs. */
+	return session->audit_session == 0 ||
+	       !audit_session_alive(proc_root, session->audit_session);
 }

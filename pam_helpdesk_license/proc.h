@@ -11,6 +11,7 @@ struct hl_process {
 	pid_t pid;
 	unsigned long long start;	/* field 22 of /proc/PID/stat */
 	char boot_id[HL_BOOT_ID_LEN + 1];
+	unsigned audit_session;		/* 0: none of its own (see .c) */
 };
 
 /* proc_root is "/proc" in production. 0 or -1. */
@@ -19,7 +20,8 @@ int hl_process_identify(const char *proc_root, pid_t pid,
 int hl_boot_id(const char *proc_root, char out[HL_BOOT_ID_LEN + 1]);
 
 /* A session is stale when it belongs to another boot, or its process is
- * gone, a zombie, or a different process under a reused pid. */
+ * gone, a zombie, or a different process under a reused pid, and no live
+ * process is left of its audit session (when it has one). */
 bool hl_session_stale(const char *proc_root, const char *boot_id,
 		      const struct hl_session *session);
 

@@ -248,6 +248,8 @@ char *hl_holding_encode(const struct hl_holding *holding)
 		buf_field(&buf, s->tty);
 		buf_field(&buf, s->rhost);
 		buf_field(&buf, s->host);
+		if (s->audit_session != 0)
+			hl_buf_printf(&buf, " %u", s->audit_session);
 	}
 	out = hl_buf_take(&buf);
 	if (out == NULL)
@@ -259,7 +261,7 @@ invalid:
 }
 
 /* A line cut into space-separated fields (pointers into the text). */
-#define LINE_FIELDS_MAX 10
+#define LINE_FIELDS_MAX 11
 struct line {
 	const char *field[LINE_FIELDS_MAX];
 	size_t len[LINE_FIELDS_MAX];
@@ -349,7 +351,7 @@ static int parse_session(struct hl_holding *holding, const struct line *line)
 	int rc = -1;
 
 	memset(&s, 0, sizeof(s));
-	if (line->count != 10)
+	if (line->count != 10 && line->count != 11)
 		goto out;
 	if (!decode_into(line, 1, s.id, sizeof(s.id), session_id_valid))
 		goto out;
@@ -370,6 +372,12 @@ static int parse_session(struct hl_holding *holding, const struct line *line)
 	if (s.service == NULL || s.tty == NULL || s.rhost == NULL ||
 	    s.host == NULL)
 		goto out;
+	if (line->count == 11) {
+		if (!decode_number(line, 10, 4294967294ULL, &number) ||
+		    number == 0)
+			goto out;
+		s.audit_session = (unsigned)number;
+	}
 	if (hl_holding_add_session(holding, &s) != 0)
 		goto out;
 	rc = 0;

@@ -19,7 +19,9 @@
  *   pool POOL            (concurrent only)
  *   slot N               (concurrent only)
  *   since EPOCH
- *   session ID PID START BOOT_ID SINCE SERVICE TTY RHOST HOST   (0..n)
+ *   session ID PID START BOOT_ID SINCE SERVICE TTY RHOST HOST [AUDIT]
+ *                        (0..n; AUDIT, the audit session id of the login,
+ *                        only when it has one of its own)
  *
  * Decoders are strict: anything else is a damaged record.
  */
@@ -45,6 +47,7 @@ struct hl_session {
 	pid_t pid;
 	unsigned long long start;	/* process start, clock ticks since boot */
 	char boot_id[HL_BOOT_ID_LEN + 1];
+	unsigned audit_session;		/* 0: none (see proc.h) */
 	time_t since;
 	char *service;			/* "" when unknown, never NULL */
 	char *tty;

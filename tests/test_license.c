@@ -87,6 +87,16 @@ static void kill_process(struct fixture *f, pid_t pid)
 	rmdir(path);
 }
 
+/* The audit session id of a process of the fake /proc. */
+static void set_audit_session(struct fixture *f, pid_t pid, unsigned id)
+{
+	char path[400], text[32];
+
+	snprintf(path, sizeof(path), "%s/%ld/sessionid", f->proc, (long)pid);
+	snprintf(text, sizeof(text), "%u", id);
+	write_file(path, text);
+}
+
 static void set_boot(struct fixture *f, const char *boot_id)
 {
 	char path[400];
@@ -428,6 +438,54 @@ static void reused_pid_is_not_the_holder(void **state)
 	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
 }
 
+/* sshd's [priv] process opened the session and was killed; the user's
+ * command runs on in the login's audit session. */
+static void audit_session_keeps_slot_after_opener_dies(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_request req = { "dave", "sshd", "ssh", "192.0.2.7" };
+	struct hl_decision d;
+
+	act_as(f, 300);
+	f->env.self.audit_session = 77;
+	set_audit_session(f, 300, 77);
+	assert_int_equal(hl_license_open(&f->env, &req, &d), 0);
+	assert_int_equal(d.verdict, HL_GRANTED);
+	f->env.self.audit_session = 0;
+
+	fake_process(f, 301, 'S', 5000);	/* dave's shell */
+	set_audit_session(f, 301, 77);
+	kill_process(f, 300);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_DENIED);
+	assert_non_null(strstr(d.message, "held by dave"));
+
+	fake_process(f, 301, 'Z', 5000);	/* a zombie is no session */
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+	assert_key_absent(f, "holder/dave");
+}
+
+static void audit_session_recorded_only_when_its_own(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_process p;
+
+	/* fake_process gives every process parent 1. */
+	fake_process(f, 1, 'S', 1);
+	fake_process(f, 500, 'S', 7000);
+	set_audit_session(f, 500, 9);
+	assert_int_equal(hl_process_identify(f->proc, 500, &p), 0);
+	assert_int_equal(p.audit_session, 9);
+
+	set_audit_session(f, 1, 9);	/* inherited: shared with others */
+	assert_int_equal(hl_process_identify(f->proc, 500, &p), 0);
+	assert_int_equal(p.audit_session, 0);
+
+	set_audit_session(f, 500, 4294967295U);	/* "unset" */
+	set_audit_session(f, 1, 4294967295U);
+	assert_int_equal(hl_process_identify(f->proc, 500, &p), 0);
+	assert_int_equal(p.audit_session, 0);
+}
+
 static void earlier_boot_is_stale(void **state)
 {
 	struct fixture *f = *state;
@@ -617,6 +675,8 @@ int main(int argc, char **argv)
 		T(dead_holder_is_reclaimed),
 		T(zombie_holder_is_reclaimed),
 		T(reused_pid_is_not_the_holder),
+		T(audit_session_keeps_slot_after_opener_dies),
+		T(audit_session_recorded_only_when_its_own),
 		T(earlier_boot_is_stale),
 		T(lowered_licenses_throw_nobody_out),
 		T(exempt_ignored_and_unknown),

@@ -127,6 +127,7 @@ static void assert_session_equal(const struct hl_session *a,
 	assert_int_equal(a->pid, b->pid);
 	assert_true(a->start == b->start);
 	assert_string_equal(a->boot_id, b->boot_id);
+	assert_int_equal(a->audit_session, b->audit_session);
 	assert_true(a->since == b->since);
 	assert_string_equal(a->service, b->service);
 	assert_string_equal(a->tty, b->tty);
@@ -181,6 +182,7 @@ static void test_holding_round_trip(void **state)
 		     "session " SID_A " 1 2 " BOOT " 3 a b c d");
 	s.start = 18446744073709551615ULL;
 	s.since = 0;
+	s.audit_session = 4294967294U;
 	assert_int_equal(hl_holding_add_session(&h, &s), 0);
 	round_trip(&h);
 	hl_holding_free(&h);
@@ -211,10 +213,16 @@ static void test_holding_encoding_is_documented(void **state)
 	s.start = 6;
 	s.since = 7;
 	assert_int_equal(hl_holding_add_session(&h, &s), 0);
+	fill_session(&s, SID_B, 8, "sshd", "pts/3", "", "h");
+	s.start = 9;
+	s.since = 11;
+	s.audit_session = 12;
+	assert_int_equal(hl_holding_add_session(&h, &s), 0);
 	text = hl_holding_encode(&h);
 	assert_non_null(text);
 	assert_string_equal(text, "kind concurrent\npool p1\nslot 2\nsince 10\n"
-			    "session " SID_A " 5 6 " BOOT " 7 sshd - a%20b h");
+			    "session " SID_A " 5 6 " BOOT " 7 sshd - a%20b h\n"
+			    "session " SID_B " 8 9 " BOOT " 11 sshd pts/3 - h 12");
 	free(text);
 	hl_holding_free(&h);
 
@@ -314,7 +322,11 @@ static void test_holding_decode_strict(void **state)
 		/* sessions */
 		CONC_HEAD "session",
 		CONC_HEAD "session " SID_A " 42 100 " BOOT " 200 sshd pts/0 -",
-		CONC_HEAD SESSION_OK " extra",
+		CONC_HEAD SESSION_OK " extra",		/* audit session id */
+		CONC_HEAD SESSION_OK " 0",
+		CONC_HEAD SESSION_OK " 4294967295",
+		CONC_HEAD SESSION_OK " 012",
+		CONC_HEAD SESSION_OK " 12 13",
 		CONC_HEAD "session 0123456789ABCDEF0123456789ABCDEF 42 100 " BOOT
 			" 200 sshd pts/0 - host",
 		CONC_HEAD "session 0123456789abcdef0123456789abcde 42 100 " BOOT
