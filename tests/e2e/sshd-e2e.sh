@@ -469,6 +469,50 @@ else
 		"the session did not open" "$(held_evidence c)"
 fi
 
+# sshd's [priv] monitor, which opened the PAM session, is SIGKILLed while
+# the user's command runs on: the session lives on in its audit session
+# (pam_loginuid gave it one), so the slot stays held; once the user's
+# processes are gone too, the slot is reclaimed.
+name="a session whose sshd [priv] is killed keeps its slot while its processes run"
+if hold d "$east1"; then
+	priv=$(pgrep -P "$sshd_pid" -f "^$service: $east1 \\[priv\\]" || true)
+	if [ -n "$priv" ]; then
+		kill -KILL $priv
+		wait_until 15 eval '! kill -0 $priv 2>/dev/null' || true
+		client "$east2" 'echo in'
+		kept_rc=$rc kept_err=$err
+		if [ "$kept_rc" -eq 255 ] && holds "$east1" &&
+		   pgrep -u "$east1" >/dev/null &&
+		   grep -q "held by $east1" <<<"$kept_err"; then
+			pkill -KILL -u "$east1" || true
+			wait_until 15 not_running "${hold_pid[d]}" || true
+			wait_until 15 eval '! pgrep -u "$east1" >/dev/null' || true
+			client "$east2" 'echo in'
+			if [ "$rc" -eq 0 ] && [ "$out" = in ]; then
+				ok "$name, and not after"
+			else
+				not_ok "$name, and not after" \
+					"after the user's processes were killed:" \
+					"exit $rc" "stdout: $out" "stderr: $err" \
+					"$("$tool" -c "$config" list 2>&1)"
+			fi
+		else
+			not_ok "$name, and not after" \
+				"with [priv] killed, east2: exit $kept_rc, stderr: $kept_err" \
+				"$east1's processes: $(pgrep -a -u "$east1" || echo none)" \
+				"$("$tool" -c "$config" list 2>&1)"
+			pkill -KILL -u "$east1" || true
+		fi
+	else
+		not_ok "$name, and not after" \
+			"no '$service: $east1 [priv]' process found" \
+			"$(pgrep -a -P "$sshd_pid")"
+	fi
+else
+	not_ok "$name, and not after" "the session did not open" \
+		"$(held_evidence d)"
+fi
+
 # Every session that started ended in the event log (SPEC section 8).  The
 # last client may exit before sshd closes its PAM session: wait (bounded).
 events=$tmp/state/events.log
