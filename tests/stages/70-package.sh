@@ -105,23 +105,9 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/hlpkg.XXXXXX")
 
 # ---- TAP ---------------------------------------------------------------------
 
-n=0
-passed=0
-failed=0
+# shellcheck source=../tap.sh
+. "$srcdir/tests/tap.sh"
 
-ok() {		# ok DESCRIPTION
-	n=$((n + 1))
-	passed=$((passed + 1))
-	echo "ok $n - $1"
-}
-not_ok() {	# not_ok DESCRIPTION [EVIDENCE]
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	if [ $# -gt 1 ] && [ -n "$2" ]; then
-		printf '%s\n' "$2" | sed 's/^/#   /'
-	fi
-}
 check() {	# check DESCRIPTION COMMAND...: ok when COMMAND succeeds
 	local what=$1 out
 	shift
@@ -132,8 +118,7 @@ check() {	# check DESCRIPTION COMMAND...: ok when COMMAND succeeds
 	fi
 }
 finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
+	tap_counts
 	exit
 }
 
