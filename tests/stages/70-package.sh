@@ -5,6 +5,8 @@
 #
 #   tests/stages/70-package.sh [BUILD-DIR ASAN-BUILD-DIR]
 #
+# With BUILD-DIR, a configured build, it also checks that make install
+# there puts the package's files at the package's paths.
 # It copies the source tree to a temporary directory, builds the package
 # there (dpkg-buildpackage -us -uc -b, without its tests), checks it with
 # lintian, installs it with apt-get, and checks what it installed: files,
@@ -188,6 +190,29 @@ if [ -z "$missing" ] && ! printf '%s\n' "$listing" | grep -q '\.la$'; then
 else
 	not_ok "the package holds the module, the tool, the man pages and the system files" \
 		"missing:$missing"
+fi
+
+# make install puts the same files at the same paths, given Debian's
+# prefix and sysconfdir (the suite's build, when there is one).
+builddir=${1:-}
+if [ -n "$builddir" ] && [ -f "$builddir/Makefile" ]; then
+	if make -C "$builddir" install DESTDIR="$tmp/destdir" prefix=/usr \
+		sysconfdir=/etc >"$tmp/install.log" 2>&1; then
+		installed_files=$(cd "$tmp/destdir" && find . ! -type d | sed 's|^\.||' | sort)
+		# Less what only the package has; its man pages compressed.
+		packaged_files=$(printf '%s\n' "$listing" | grep -v '/$' |
+			grep -v "^/usr/share/doc/\|^/usr/share/lintian/\|^$conf\$" |
+			sed 's|^\(/usr/share/man/.*\)\.gz$|\1|' | sort)
+		if [ "$installed_files" = "$packaged_files" ]; then
+			ok "make install (prefix /usr, sysconfdir /etc) installs the package's files"
+		else
+			not_ok "make install (prefix /usr, sysconfdir /etc) installs the package's files" \
+				"$(diff <(echo "$installed_files") <(echo "$packaged_files"))"
+		fi
+	else
+		not_ok "make install (prefix /usr, sysconfdir /etc) installs the package's files" \
+			"$(tail -n 20 "$tmp/install.log")"
+	fi
 fi
 
 # ---- install -----------------------------------------------------------------
