@@ -259,16 +259,29 @@ static void names_free(struct hl_names *names)
 	names->count = 0;
 }
 
-static bool names_set_one(struct parse *p, struct hl_names *names,
-			  const char *name)
+/* Sets names to the NULL-terminated list. */
+static bool names_set(struct parse *p, struct hl_names *names,
+		      const char *const *list)
 {
+	size_t count = 0;
+
 	names_free(names);
-	names->names = calloc(1, sizeof(*names->names));
-	if (names->names == NULL || (names->names[0] = strdup(name)) == NULL) {
+	while (list[count] != NULL)
+		count++;
+	names->names = calloc(count, sizeof(*names->names));
+	if (names->names == NULL) {
 		p->nomem = true;
 		return false;
 	}
-	names->count = 1;
+	for (size_t i = 0; i < count; i++) {
+		names->names[i] = strdup(list[i]);
+		if (names->names[i] == NULL) {
+			names->count = i;
+			p->nomem = true;
+			return false;
+		}
+	}
+	names->count = count;
 	return true;
 }
 
@@ -1069,8 +1082,11 @@ static struct hl_config *config_with_defaults(struct parse *p,
 	cfg->wait = 0;
 	if (cfg->path == NULL || cfg->store == NULL || cfg->event_log == NULL)
 		p->nomem = true;
-	names_set_one(p, &cfg->ignore_services, "systemd-user");
-	names_set_one(p, &cfg->exempt_users, "root");
+	/* Batch jobs are no logins, though cron and atd share common-account
+	 * with them: a pam-auth-update profile must not license them. */
+	names_set(p, &cfg->ignore_services,
+		  (const char *const[]){ "systemd-user", "cron", "atd", NULL });
+	names_set(p, &cfg->exempt_users, (const char *const[]){ "root", NULL });
 	return cfg;
 }
 

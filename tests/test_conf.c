@@ -280,7 +280,7 @@ static void test_defaults(void **state)
 	assert_true(cfg->show_holders);
 	assert_int_equal(cfg->lock_timeout, 5);
 	assert_int_equal(cfg->wait, 0);
-	assert_names(&cfg->ignore_services, NAMES("systemd-user"));
+	assert_names(&cfg->ignore_services, NAMES("systemd-user", "cron", "atd"));
 	assert_names(&cfg->exempt_users, NAMES("root"));
 	assert_names(&cfg->exempt_groups, NO_NAMES);
 	assert_int_equal(cfg->named.licenses, 0);
@@ -351,7 +351,7 @@ static void test_example_config(void **state)
 	assert_int_equal(example->show_holders, defaults->show_holders);
 	assert_int_equal(example->lock_timeout, defaults->lock_timeout);
 	assert_int_equal(example->wait, defaults->wait);
-	assert_names(&example->ignore_services, NAMES("systemd-user"));
+	assert_names(&example->ignore_services, NAMES("systemd-user", "cron", "atd"));
 	assert_names(&example->exempt_users, NAMES("root"));
 	assert_names(&example->exempt_groups, NO_NAMES);
 	assert_int_equal(example->named.licenses, 50);

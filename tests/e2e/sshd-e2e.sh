@@ -131,24 +131,8 @@ trap 'exit 143' TERM
 
 # ---- TAP ---------------------------------------------------------------------
 
-n=0
-passed=0
-failed=0
-
-ok() {		# ok DESCRIPTION
-	n=$((n + 1))
-	passed=$((passed + 1))
-	echo "ok $n - $1"
-}
-
-not_ok() {	# not_ok DESCRIPTION EVIDENCE...
-	local what=$1
-	shift
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $what"
-	printf '%s\n' "$@" | sed 's/^/#   /'
-}
+# shellcheck source=../tap.sh
+. "$here/../tap.sh"
 
 # Bounded wait: true once COMMAND succeeds, false after SECONDS.
 wait_until() {	# wait_until SECONDS COMMAND...
@@ -534,6 +518,4 @@ else
 		"$(cat "$events")"
 fi
 
-echo "1..$n"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+tap_counts

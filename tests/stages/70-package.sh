@@ -1,0 +1,427 @@
+#!/usr/bin/env bash
+#
+# The Debian package, from build to purge.  A stage of tests/run-all.sh (see
+# tests/stages/README), as root:
+#
+#   tests/stages/70-package.sh [BUILD-DIR ASAN-BUILD-DIR]
+#
+# With BUILD-DIR, a configured build, it also checks that make install
+# there puts the package's files at the package's paths.
+# It copies the source tree to a temporary directory, builds the package
+# there (dpkg-buildpackage -us -uc -b, without its tests), checks it with
+# lintian, installs it with apt-get, and checks what it installed: files,
+# owners and modes, the reap timer and service (systemd-analyze verify),
+# the tmpfiles.d snippet, the pam-auth-update profile (present, disabled).
+# It logs in through a PAM service of its own with the installed module
+# (pamtester), reaps a session left open, rotates the event log with the
+# installed logrotate rule, and enables the profile with pam-auth-update
+# in a mount namespace of its own, where /etc/pam.d and pam-auth-update's
+# state are copies: the machine's PAM stacks are never changed.  Then it
+# removes the package (the store and the log stay), installs it again (they
+# are kept) and purges it: nothing of it may be left.
+#
+# It creates the users hlpkg-east1 and hlpkg-outsider and the PAM service
+# /etc/pam.d/hlpkg-test, and removes them at exit, with the package.  It
+# will not run where the package, its configuration, its store or its log
+# directory exist already.
+#
+# The last line is "N passed, N failed", or "skipped: WHY" when it cannot
+# run here.
+
+set -uo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "skipped: needs root"
+	exit 0
+fi
+for cmd in dpkg-buildpackage dh lintian apt-get pamtester pam-auth-update \
+	   logrotate systemd-analyze systemd-tmpfiles unshare; do
+	if ! command -v "$cmd" >/dev/null; then
+		echo "skipped: $cmd is not installed"
+		exit 0
+	fi
+done
+
+# One run at a time on a host: the package, the users and the PAM service
+# are the host's.
+exec 9>/run/lock/helpdesk-license-package.lock
+flock 9
+
+pkg=libpam-helpdesk-license
+conf=/etc/security/helpdesk-license.conf
+statedir=/var/lib/helpdesk-license
+logdir=/var/log/helpdesk-license
+eventlog=$logdir/events.log
+profile=/usr/share/pam-configs/helpdesk-license
+service=hlpkg-test
+pamfile=/etc/pam.d/$service
+east=hlpkg-east1
+outsider=hlpkg-outsider
+users=("$east" "$outsider")
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+module=/lib/$multiarch/security/pam_helpdesk_license.so
+
+if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -qv '^unknown\|not-installed'; then
+	echo "skipped: $pkg is installed on this host; not touching it"
+	exit 0
+fi
+for f in "$conf" "$statedir" "$logdir" "$pamfile"; do
+	if [ -e "$f" ]; then
+		echo "skipped: $f exists already; not touching it"
+		exit 0
+	fi
+done
+for u in "${users[@]}"; do
+	if getent passwd "$u" >/dev/null; then
+		echo "skipped: user $u exists already (left over?); not touching it"
+		exit 0
+	fi
+done
+
+srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=
+made_users=()
+made_pamfile=no
+installed=no
+export DEBIAN_FRONTEND=noninteractive
+
+cleanup() {
+	local rc=$? u
+	set +e
+	if [ "$installed" = yes ] && dpkg-query -W "$pkg" >/dev/null 2>&1; then
+		apt-get -o DPkg::Lock::Timeout=600 purge -y -qq "$pkg" >/dev/null 2>&1 ||
+			echo "cleanup: purging $pkg failed" >&2
+	fi
+	for u in "${made_users[@]}"; do
+		userdel -f "$u" >/dev/null 2>&1 || echo "cleanup: userdel $u failed" >&2
+	done
+	[ "$made_pamfile" = yes ] && rm -f "$pamfile"
+	[ -n "$tmp" ] && rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hlpkg.XXXXXX")
+
+# ---- TAP ---------------------------------------------------------------------
+
+# shellcheck source=../tap.sh
+. "$srcdir/tests/tap.sh"
+
+check() {	# check DESCRIPTION COMMAND...: ok when COMMAND succeeds
+	local what=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		ok "$what"
+	else
+		not_ok "$what" "$out"
+	fi
+}
+finish() {
+	tap_counts
+	exit
+}
+
+# mode_is PATH OWNER:GROUP MODE
+mode_is() {
+	local got
+	got=$(stat -c '%U:%G %a' "$1") || return 1
+	[ "$got" = "$2 $3" ] || { echo "$1: $got, want $2 $3"; return 1; }
+}
+
+# The files of the host that the package must leave as they were.
+host_state() {
+	sha256sum /etc/pam.d/common-* 2>&1
+	ls /var/lib/pam 2>&1
+	cat /var/lib/pam/seen 2>/dev/null
+	ls /etc/systemd/system/timers.target.wants 2>/dev/null
+}
+
+# ---- build -------------------------------------------------------------------
+
+# A copy of the tree: the build never writes into the source tree.
+mkdir "$tmp/src"
+if git -C "$srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	(cd "$srcdir" && git ls-files -z --cached --others --exclude-standard |
+		xargs -0 cp --parents -t "$tmp/src") 2>"$tmp/copy.log"
+else
+	(cd "$srcdir" && tar --exclude='./_build*' -cf - .) | tar -C "$tmp/src" -xf -
+fi
+echo "# building the package (a few minutes)"
+if (cd "$tmp/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) \
+	>"$tmp/build.log" 2>&1; then
+	ok "dpkg-buildpackage -us -uc -b builds the package"
+else
+	not_ok "dpkg-buildpackage -us -uc -b builds the package" \
+		"$(tail -n 30 "$tmp/build.log")"
+	finish
+fi
+version=$(dpkg-parsechangelog -l "$tmp/src/debian/changelog" -S Version)
+deb=$tmp/${pkg}_${version}_$(dpkg-architecture -qDEB_HOST_ARCH).deb
+changes=${deb%.deb}.changes
+
+# Every tag that lintian would report is fixed or overridden with a reason
+# (debian/*.lintian-overrides).
+if out=$(lintian --fail-on error,warning,info --pedantic "$changes" 2>&1) &&
+   ! printf '%s\n' "$out" | grep -q '^[EWIP]: '; then
+	ok "lintian --pedantic: no tag"
+else
+	not_ok "lintian --pedantic: no tag" "$out"
+fi
+
+listing=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|')
+missing=
+for f in "$module" /usr/sbin/helpdesk-license \
+	 /usr/share/man/man8/pam_helpdesk_license.8.gz \
+	 /usr/share/man/man8/helpdesk-license.8.gz \
+	 /usr/share/man/man5/helpdesk-license.conf.5.gz \
+	 /usr/share/doc/$pkg/examples/helpdesk-license.conf \
+	 /usr/share/doc/$pkg/examples/sshd-helpdesk \
+	 /lib/systemd/system/helpdesk-license-reap.service \
+	 /lib/systemd/system/helpdesk-license-reap.timer \
+	 /usr/lib/tmpfiles.d/helpdesk-license.conf \
+	 /etc/logrotate.d/helpdesk-license "$profile" "$conf"; do
+	printf '%s\n' "$listing" | grep -qxF "$f" || missing="$missing $f"
+done
+if [ -z "$missing" ] && ! printf '%s\n' "$listing" | grep -q '\.la$'; then
+	ok "the package holds the module, the tool, the man pages and the system files"
+else
+	not_ok "the package holds the module, the tool, the man pages and the system files" \
+		"missing:$missing"
+fi
+
+# make install puts the same files at the same paths, given Debian's
+# prefix and sysconfdir (the suite's build, when there is one).
+builddir=${1:-}
+if [ -n "$builddir" ] && [ -f "$builddir/Makefile" ]; then
+	if make -C "$builddir" install DESTDIR="$tmp/destdir" prefix=/usr \
+		sysconfdir=/etc >"$tmp/install.log" 2>&1; then
+		installed_files=$(cd "$tmp/destdir" && find . ! -type d | sed 's|^\.||' | sort)
+		# Less what only the package has; its man pages compressed.
+		packaged_files=$(printf '%s\n' "$listing" | grep -v '/$' |
+			grep -v "^/usr/share/doc/\|^/usr/share/lintian/\|^$conf\$" |
+			sed 's|^\(/usr/share/man/.*\)\.gz$|\1|' | sort)
+		if [ "$installed_files" = "$packaged_files" ]; then
+			ok "make install (prefix /usr, sysconfdir /etc) installs the package's files"
+		else
+			not_ok "make install (prefix /usr, sysconfdir /etc) installs the package's files" \
+				"$(diff <(echo "$installed_files") <(echo "$packaged_files"))"
+		fi
+	else
+		not_ok "make install (prefix /usr, sysconfdir /etc) installs the package's files" \
+			"$(tail -n 20 "$tmp/install.log")"
+	fi
+fi
+
+# ---- install -----------------------------------------------------------------
+
+before=$(host_state)
+installed=yes
+if out=$(apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$deb" 2>&1); then
+	ok "apt-get install ./$(basename "$deb")"
+else
+	not_ok "apt-get install ./$(basename "$deb")" "$out"
+	finish
+fi
+check "the store's and the log's directories are root's, mode 0700" \
+	sh -c "$(declare -f mode_is); mode_is $statedir root:root 700 && mode_is $logdir root:root 700"
+check "the configuration is a root-owned conffile, mode 0644" \
+	sh -c "$(declare -f mode_is); mode_is $conf root:root 644 &&
+		dpkg-query -W -f='\${Conffiles}' $pkg | grep -q ' $conf '"
+check "the configuration as installed is valid" helpdesk-license check-config
+check "the module exports its PAM entry points only" \
+	sh -c "nm -D --defined-only $module | awk '{ print \$3 }' |
+		grep -v '^_' | sort | tr '\n' ' ' |
+		grep -qx 'pam_sm_acct_mgmt pam_sm_close_session pam_sm_open_session '"
+if out=$(grep -l pam_helpdesk_license /etc/pam.d/common-* 2>&1); then
+	not_ok "installing leaves the profile disabled: no common-* file names the module" "$out"
+else
+	ok "installing leaves the profile disabled: no common-* file names the module"
+fi
+check "the profile is Default: no, in account and (interactive) session only" \
+	sh -c "grep -qx 'Default: no' $profile &&
+		grep -qx 'Session-Interactive-Only: yes' $profile &&
+		! grep -q '^Auth\|^Password' $profile"
+check "the reap timer and service are valid units (systemd-analyze verify)" \
+	systemd-analyze verify --man=no \
+		/lib/systemd/system/helpdesk-license-reap.timer \
+		/lib/systemd/system/helpdesk-license-reap.service
+check "the reap service runs helpdesk-license reap, and may write the store and the log" \
+	sh -c "grep -qx 'ExecStart=/usr/sbin/helpdesk-license reap' /lib/systemd/system/helpdesk-license-reap.service &&
+		grep -q '^ReadWritePaths=.*$statedir' /lib/systemd/system/helpdesk-license-reap.service &&
+		grep -q '^ReadWritePaths=.*$logdir' /lib/systemd/system/helpdesk-license-reap.service"
+# Without systemd as init, deb-systemd-helper still enables the timer.
+if [ -d /run/systemd/system ]; then
+	check "the reap timer is enabled" systemctl is-enabled helpdesk-license-reap.timer
+else
+	check "the reap timer is enabled" \
+		test -L /etc/systemd/system/timers.target.wants/helpdesk-license-reap.timer
+fi
+mkdir "$tmp/root"
+check "the tmpfiles.d snippet makes both directories root's, mode 0700" \
+	sh -c "$(declare -f mode_is); systemd-tmpfiles --root=$tmp/root --create /usr/lib/tmpfiles.d/helpdesk-license.conf &&
+		mode_is $tmp/root$statedir root:root 700 && mode_is $tmp/root$logdir root:root 700"
+
+# ---- logins through the installed module -----------------------------------
+
+for u in "${users[@]}"; do
+	useradd --system --no-create-home --shell /usr/sbin/nologin "$u" &&
+		made_users+=("$u")
+done
+# The licenses of this test: the installed store and event log, one pool.
+cat >"$tmp/test.conf" <<EOF
+unlicensed = "deny";
+concurrent = ( { pool = "hlpkg"; licenses = 1; users = [ "$east" ]; } );
+EOF
+chmod 0644 "$tmp/test.conf"
+made_pamfile=yes
+cat >"$pamfile" <<EOF
+# pam_helpdesk_license's package test: remove if found.
+auth     required pam_permit.so
+account  required $module config=$tmp/test.conf
+account  required pam_permit.so
+session  required $module config=$tmp/test.conf
+session  required pam_permit.so
+EOF
+
+check "$east logs in (account, session open and close)" \
+	pamtester "$service" "$east" acct_mgmt open_session close_session
+if out=$(pamtester "$service" "$outsider" acct_mgmt 2>&1); then
+	not_ok "$outsider, who holds no license, is refused" "$out"
+else
+	ok "$outsider, who holds no license, is refused"
+fi
+check "the event log is root's, mode 0600, with $east's grant and release" \
+	sh -c "$(declare -f mode_is); mode_is $eventlog root:root 600 &&
+		grep -q '\"event\":\"grant\",\"user\":\"$east\".*\"service\":\"$service\"' $eventlog &&
+		grep -q '\"event\":\"release\",\"user\":\"$east\"' $eventlog"
+check "the store is root's, mode 0600" \
+	sh -c "$(declare -f mode_is); mode_is $statedir/licenses.db root:root 600"
+
+# A session that never closes: pamtester exits holding it.  The timer's
+# command gives the license back.
+pamtester "$service" "$east" open_session >/dev/null 2>&1
+if helpdesk-license -c "$tmp/test.conf" list | grep -q "$east"; then
+	ok "a session left open holds $east's license"
+else
+	not_ok "a session left open holds $east's license" \
+		"$(helpdesk-license -c "$tmp/test.conf" list 2>&1)"
+fi
+check "reap gives it back" \
+	sh -c "helpdesk-license -c $tmp/test.conf reap | grep -q $east &&
+		! helpdesk-license -c $tmp/test.conf list | grep -q $east &&
+		grep -q '\"event\":\"reap\",\"user\":\"$east\"' $eventlog"
+
+# The installed logrotate rule, forced twice with a login in between: the
+# names "report" reads, and the module's writes go to the new file.
+state=$tmp/logrotate.state
+rotate() { logrotate -f -s "$state" /etc/logrotate.d/helpdesk-license; }
+first=$(wc -l <"$eventlog")
+if out=$(rotate 2>&1) &&
+   pamtester "$service" "$east" acct_mgmt open_session close_session >/dev/null 2>&1 &&
+   out=$(rotate 2>&1); then
+	ok "logrotate rotates the event log with the installed rule"
+else
+	not_ok "logrotate rotates the event log with the installed rule" "$out"
+fi
+check "rotated: events.log.1, events.log.2.gz, and a new events.log root's, mode 0600" \
+	sh -c "$(declare -f mode_is); mode_is $eventlog root:root 600 &&
+		test -s $eventlog.1 && test -s $eventlog.2.gz &&
+		test \$(zcat $eventlog.2.gz | wc -l) -eq $first &&
+		grep -q '\"event\":\"grant\",\"user\":\"$east\"' $eventlog.1 &&
+		test \$(ls $logdir | wc -l) -eq 3"
+
+# ---- the pam-auth-update profile, enabled in a namespace of our own ---------
+
+# /etc/pam.d, pam-auth-update's state and debconf's database are copies
+# mounted over the host's, in a mount namespace that ends with the
+# command: the host's PAM stacks never change.  There, the test's
+# configuration is the installed one, and "cron" is a service like
+# Debian's cron.
+cp -a /etc/pam.d "$tmp/pam.d"
+cp -a /var/lib/pam "$tmp/var-lib-pam"
+mkdir "$tmp/debconf"
+cp -a /var/cache/debconf/config.dat /var/cache/debconf/templates.dat "$tmp/debconf/"
+cat >"$tmp/pam.d/cron" <<EOF
+@include common-auth
+@include common-account
+@include common-session-noninteractive
+EOF
+cat >"$tmp/pam.d/$service-common" <<EOF
+@include common-auth
+@include common-account
+@include common-session
+EOF
+cat >"$tmp/namespace.sh" <<EOF
+set -e
+mount --bind $tmp/pam.d /etc/pam.d
+mount --bind $tmp/var-lib-pam /var/lib/pam
+mount --bind $tmp/debconf /var/cache/debconf
+mount --bind $tmp/test.conf $conf
+pam-auth-update --enable helpdesk-license
+echo "account: \$(grep -c pam_helpdesk_license.so /etc/pam.d/common-account)"
+echo "session: \$(grep -c pam_helpdesk_license.so /etc/pam.d/common-session)"
+echo "noninteractive: \$(grep -c pam_helpdesk_license.so /etc/pam.d/common-session-noninteractive || true)"
+echo "auth: \$(grep -c pam_helpdesk_license.so /etc/pam.d/common-auth || true)"
+pamtester $service-common $east acct_mgmt open_session close_session >/dev/null 2>&1 && echo "east: in" || echo "east: refused"
+pamtester $service-common $outsider acct_mgmt >/dev/null 2>&1 && echo "outsider: in" || echo "outsider: refused"
+pamtester $service-common root acct_mgmt open_session close_session >/dev/null 2>&1 && echo "root: in" || echo "root: refused"
+pamtester cron $outsider acct_mgmt open_session close_session >/dev/null 2>&1 && echo "cron: in" || echo "cron: refused"
+EOF
+ns=$(unshare --mount --propagation private sh "$tmp/namespace.sh" 2>&1)
+expect_ns() {	# expect_ns DESCRIPTION LINE
+	if printf '%s\n' "$ns" | grep -qxF "$2"; then
+		ok "$1"
+	else
+		not_ok "$1" "$ns"
+	fi
+}
+expect_ns "pam-auth-update --enable adds the module to common-account" "account: 1"
+expect_ns "... and to common-session" "session: 1"
+expect_ns "... not to common-session-noninteractive" "noninteractive: 0"
+expect_ns "... not to common-auth" "auth: 0"
+expect_ns "through common-*: a technician with a license logs in" "east: in"
+expect_ns "through common-*: a user without a license is refused" "outsider: refused"
+expect_ns "through common-*: root, exempt, logs in" "root: in"
+expect_ns "cron, ignored by default, runs the job of a user without a license" "cron: in"
+if out=$(grep -l pam_helpdesk_license /etc/pam.d/common-* 2>&1); then
+	not_ok "the host's common-* files are untouched" "$out"
+else
+	ok "the host's common-* files are untouched"
+fi
+
+# ---- remove, install again, purge ------------------------------------------
+
+store_inode=$(stat -c %i "$statedir/licenses.db")
+check "apt-get remove" apt-get -o DPkg::Lock::Timeout=600 remove -y -qq "$pkg"
+check "after remove: the store, the event log and the configuration are kept" \
+	sh -c "test -f $statedir/licenses.db && test -f $eventlog.2.gz && test -f $conf &&
+		! test -e $module && ! test -e $profile"
+check "installed again, it keeps the store" \
+	sh -c "apt-get -o DPkg::Lock::Timeout=600 install -y -qq $deb >/dev/null &&
+		test \$(stat -c %i $statedir/licenses.db) = $store_inode &&
+		test -f $eventlog.2.gz"
+files=$(dpkg -L "$pkg" | while read -r f; do [ -d "$f" ] || echo "$f"; done)
+check "apt-get purge" apt-get -o DPkg::Lock::Timeout=600 purge -y -qq "$pkg"
+left=
+for f in $files "$statedir" "$logdir" "$conf" "/usr/share/doc/$pkg" \
+	 /etc/systemd/system/timers.target.wants/helpdesk-license-reap.timer \
+	 /var/lib/systemd/deb-systemd-helper-enabled/helpdesk-license-reap.timer.dsh-also; do
+	[ -e "$f" ] || [ -L "$f" ] && left="$left $f"
+done
+if [ -z "$left" ] && ! dpkg-query -W "$pkg" >/dev/null 2>&1; then
+	ok "after purge nothing of the package is left"
+else
+	not_ok "after purge nothing of the package is left" "left:$left"
+fi
+after=$(host_state)
+if [ "$before" = "$after" ]; then
+	ok "the host's PAM stacks and pam-auth-update's state are as before"
+else
+	not_ok "the host's PAM stacks and pam-auth-update's state are as before" \
+		"$(diff <(echo "$before") <(echo "$after"))"
+fi
+
+finish
