@@ -463,8 +463,8 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 		      period_days(report), report->working_days, report->files,
 		      report->files == 1 ? "" : "s", report->lines);
 	if (report->skipped)
-		hl_buf_printf(buf, "; %lu damaged or foreign lines skipped",
-			      report->skipped);
+		hl_buf_printf(buf, "; %lu damaged or foreign line%s skipped",
+			      report->skipped, report->skipped == 1 ? "" : "s");
 	hl_buf_puts(buf, ".</p>\n");
 	if (report->empty) {
 		hl_buf_puts(buf, "<p><strong>No license was used, refused or "
