@@ -218,78 +218,99 @@ static bool plain_text(const char *text, size_t max)
 	return true;
 }
 
-/* The optional string field key: *index, HL_NONE when absent; false when
- * present but not a plain string of at most max bytes. */
-static bool text_field(struct hl_strtab *tab, const struct hl_jsonl_object *obj,
-		       const char *key, size_t max, int *index)
+/* An optional string field: its index in tab; false when it is not a
+ * plain string of at most max bytes. */
+static bool text_field(struct hl_strtab *tab, const struct hl_jsonl_field *f,
+		       size_t max, int *index)
 {
-	const struct hl_jsonl_field *f = hl_jsonl_get(obj, key);
-
-	*index = HL_NONE;
-	if (f == NULL)
-		return true;
 	if (f->type != HL_JSONL_STRING || !plain_text(f->value, max))
 		return false;
 	*index = hl_strtab_intern(tab, f->value);
 	return *index >= 0;
 }
 
+enum field_role { ROLE_OTHER, ROLE_TIME, ROLE_EVENT, ROLE_USER, ROLE_KIND,
+		  ROLE_POOL, ROLE_SESSION, ROLE_REASON, ROLE_TEXT, ROLE_NUMBER };
+
+static enum field_role role_of(const char *key)
+{
+	static const struct { const char *key; enum field_role role; } roles[] = {
+		{ "time", ROLE_TIME }, { "event", ROLE_EVENT },
+		{ "user", ROLE_USER }, { "kind", ROLE_KIND },
+		{ "pool", ROLE_POOL }, { "session", ROLE_SESSION },
+		{ "reason", ROLE_REASON }, { "service", ROLE_TEXT },
+		{ "tty", ROLE_TEXT }, { "rhost", ROLE_TEXT },
+		{ "host", ROLE_TEXT }, { "slot", ROLE_NUMBER },
+		{ "pid", ROLE_NUMBER },
+	};
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (key[0] == roles[i].key[0] &&
+		    strcmp(key, roles[i].key) == 0)
+			return roles[i].role;
+	/* Other keys are a later version's: the line is read without them. */
+	return ROLE_OTHER;
+}
+
 static bool parse_event(struct hl_eventlog *log, char *line, size_t len,
 			struct hl_logevent *ev)
 {
-	static const char *const strings[] = { "service", "tty", "rhost",
-					       "host", NULL };
-	static const char *const numbers[] = { "slot", "pid", NULL };
+	enum { NO_EVENT = sizeof(event_names) / sizeof(event_names[0]) };
 	struct hl_jsonl_object obj;
-	const struct hl_jsonl_field *f;
+	const char *time = NULL, *user = NULL;
 	bool date_only;
 
 	memset(ev, 0, sizeof(*ev));
+	ev->type = NO_EVENT;
+	ev->pool = ev->session = ev->reason = HL_NONE;
 	if (!hl_jsonl_parse(line, len, &obj))
 		return false;
-	f = hl_jsonl_get(&obj, "time");
-	if (f == NULL || f->type != HL_JSONL_STRING ||
-	    !hl_parse_iso_time(f->value, &ev->ms, &date_only) || date_only)
-		return false;
-	f = hl_jsonl_get(&obj, "event");
-	if (f == NULL || f->type != HL_JSONL_STRING)
-		return false;
-	ev->type = sizeof(event_names) / sizeof(event_names[0]);
-	for (unsigned char i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++)
-		if (strcmp(f->value, event_names[i]) == 0)
-			ev->type = i;
-	if (ev->type == sizeof(event_names) / sizeof(event_names[0]))
-		return false;
-	f = hl_jsonl_get(&obj, "user");
-	if (f == NULL || f->type != HL_JSONL_STRING || !hl_user_valid(f->value))
-		return false;
-	ev->user = hl_strtab_intern(&log->names, f->value);
-	f = hl_jsonl_get(&obj, "kind");
-	if (f != NULL) {
-		if (f->type == HL_JSONL_STRING && strcmp(f->value, "named") == 0)
-			ev->kind = HL_LOGEV_NAMED;
-		else if (f->type == HL_JSONL_STRING &&
-			 strcmp(f->value, "concurrent") == 0)
-			ev->kind = HL_LOGEV_CONCURRENT;
-		else
+	/* One pass over the fields: the log is long. */
+	for (size_t i = 0; i < obj.count; i++) {
+		const struct hl_jsonl_field *f = &obj.fields[i];
+		bool string = f->type == HL_JSONL_STRING, ok = true;
+
+		switch (role_of(f->key)) {
+		case ROLE_TIME: time = string ? f->value : NULL; ok = string; break;
+		case ROLE_USER: user = string ? f->value : NULL; ok = string; break;
+		case ROLE_EVENT:
+			for (unsigned char k = 0; string && k < NO_EVENT; k++)
+				if (strcmp(f->value, event_names[k]) == 0)
+					ev->type = k;
+			ok = ev->type != NO_EVENT;
+			break;
+		case ROLE_KIND:
+			if (string && strcmp(f->value, "named") == 0)
+				ev->kind = HL_LOGEV_NAMED;
+			else if (string && strcmp(f->value, "concurrent") == 0)
+				ev->kind = HL_LOGEV_CONCURRENT;
+			else
+				ok = false;
+			break;
+		case ROLE_POOL:
+			ok = text_field(&log->names, f, 64, &ev->pool);
+			break;
+		case ROLE_SESSION:
+			ok = text_field(&log->sessions, f, SESSION_MAX, &ev->session);
+			break;
+		case ROLE_REASON:
+			ok = text_field(&log->names, f, REASON_MAX, &ev->reason);
+			break;
+		case ROLE_TEXT: ok = string; break;
+		case ROLE_NUMBER:
+			ok = f->type == HL_JSONL_NUMBER && *f->value != '-';
+			break;
+		case ROLE_OTHER: break;
+		}
+		if (!ok)
 			return false;
 	}
-	for (size_t i = 0; strings[i]; i++) {
-		f = hl_jsonl_get(&obj, strings[i]);
-		if (f != NULL && f->type != HL_JSONL_STRING)
-			return false;
-	}
-	for (size_t i = 0; numbers[i]; i++) {
-		f = hl_jsonl_get(&obj, numbers[i]);
-		if (f != NULL && (f->type != HL_JSONL_NUMBER || *f->value == '-'))
-			return false;
-	}
-	/* Other keys are a later version's: read the line without them. */
-	return ev->user >= 0 &&
-	       text_field(&log->names, &obj, "pool", 64, &ev->pool) &&
-	       text_field(&log->sessions, &obj, "session", SESSION_MAX,
-			  &ev->session) &&
-	       text_field(&log->names, &obj, "reason", REASON_MAX, &ev->reason);
+	if (time == NULL || !hl_parse_iso_time(time, &ev->ms, &date_only) ||
+	    date_only || ev->type == NO_EVENT || user == NULL ||
+	    !hl_user_valid(user))
+		return false;
+	ev->user = hl_strtab_intern(&log->names, user);
+	return ev->user >= 0;
 }
 
 bool hl_eventlog_add_line(struct hl_eventlog *log, char *line, size_t len)

@@ -239,8 +239,11 @@ bool hl_jsonl_parse(char *line, size_t len, struct hl_jsonl_object *out)
 		} else {
 			return false;
 		}
-		if (hl_jsonl_get(out, f->key) != NULL)
-			return false;	/* a key twice: which one is meant? */
+		/* A key twice: which one is meant? */
+		for (size_t i = 0; i < out->count; i++)
+			if (out->fields[i].key[0] == f->key[0] &&
+			    strcmp(out->fields[i].key, f->key) == 0)
+				return false;
 		out->count++;
 		skip_space(&c);
 		if (c.p >= c.end)
