@@ -132,13 +132,13 @@ int main(int argc, char **argv)
 		qsort(logins, n, sizeof(*logins), by_start);
 		for (int p = 0; p < POOLS + 1; p++) {
 			/* p == POOLS: the Named technicians. */
-			long long slots[1024];
+			long long slots[1024], since[1024];
 			int holder[1024];
 			char pool[16];
 
 			snprintf(pool, sizeof(pool), "pool%d", p + 1);
 			for (unsigned s = 0; s < licenses && s < 1024; s++)
-				slots[s] = 0, holder[s] = -1;
+				slots[s] = since[s] = 0, holder[s] = -1;
 			for (size_t i = 0; i < n; i++) {
 				const struct login *l = &logins[i];
 				char user[16], session[24], second[24];
@@ -164,10 +164,14 @@ int main(int argc, char **argv)
 				for (unsigned s = 1; s < licenses; s++)
 					if (slots[s] < slots[best])
 						best = s;
-				/* Own slot still held: the login joins it. */
+				/* Own slot still held: the login joins it; a
+				 * login while its own earlier one still waits
+				 * is left out. */
 				for (unsigned s = 0; s < licenses; s++)
 					if (holder[s] == (int)t && slots[s] > start)
 						best = s;
+				if (holder[best] == (int)t && since[best] > start)
+					continue;
 				if (slots[best] > start && holder[best] != (int)t) {
 					emit(&day, start, "wait", user,
 					     HL_KIND_CONCURRENT, pool, 0, session,
@@ -204,6 +208,7 @@ int main(int argc, char **argv)
 				emit(&day, l->end, "release", user, HL_KIND_CONCURRENT,
 				     pool, best + 1, session, "session closed");
 				slots[best] = l->end;
+				since[best] = start;
 				holder[best] = (int)t;
 			}
 		}

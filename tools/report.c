@@ -22,9 +22,11 @@
 #define DAY_MS (86400LL * 1000)
 #define HOUR_MS (3600.0 * 1000)
 
-/* One use of a pool's license, for the planner: asked for at arrival (the
- * start of the wait, or the grant), held until end; end == arrival for a
- * refused login, which the planner gives the pool's median hold. */
+/* One use of a pool's license, for the planner: asked for at arrival and
+ * held from start until end.  A granted login arrives at its grant (one
+ * that waited was not refused: replayed on today's licenses, it gets in
+ * as it did); a refused one arrives when it asked (the start of its wait)
+ * and the planner gives it the pool's median hold. */
 struct demand {
 	long long arrival, start, end;
 	int technician;
@@ -54,7 +56,7 @@ struct session_state {
 struct holding_state {
 	unsigned sessions;
 	unsigned generation;	/* bumped when a slot is freed whole */
-	long long start, arrival;
+	long long start;
 };
 
 struct replay {
@@ -178,7 +180,7 @@ static struct holding_state *holding(struct replay *r, int technician, int pool)
 }
 
 static void slot_taken(struct replay *r, int technician, int pool,
-		       long long now, long long arrival)
+		       long long now)
 {
 	struct holding_state *h = holding(r, technician, pool);
 
@@ -186,7 +188,6 @@ static void slot_taken(struct replay *r, int technician, int pool,
 	r->in_use[pool]++;
 	pool_step(r, pool, now);
 	h->start = now;
-	h->arrival = arrival;
 }
 
 static void slot_freed(struct replay *r, int technician, int pool,
@@ -204,7 +205,7 @@ static void slot_freed(struct replay *r, int technician, int pool,
 		r->report->technicians[technician].hours += held / HOUR_MS;
 		r->held_in[(size_t)technician * r->report->pool_count +
 			   (size_t)pool] = 1;
-		add_demand(r, pool, h->arrival, h->start, now, technician, false);
+		add_demand(r, pool, h->start, h->start, now, technician, false);
 	}
 }
 
@@ -324,14 +325,13 @@ static void session_begins(struct replay *r, const struct hl_logevent *ev,
 			   int technician, int pool)
 {
 	int session = session_of(r, ev, technician);
-	long long arrival = ev->ms;
 	struct session_state *s;
 
 	if (session >= 0) {
 		s = &r->sessions[session];
 		if (s->open)
 			return;	/* a line written twice after a crash */
-		arrival = waits_end(r, session, -1, ev->ms);
+		waits_end(r, session, -1, ev->ms);
 		s->open = true;
 		s->pool = pool;
 	}
@@ -350,7 +350,7 @@ static void session_begins(struct replay *r, const struct hl_logevent *ev,
 		struct holding_state *h = holding(r, technician, pool);
 
 		if (h->sessions++ == 0)
-			slot_taken(r, technician, pool, ev->ms, arrival);
+			slot_taken(r, technician, pool, ev->ms);
 		if (session >= 0)
 			r->sessions[session].generation = h->generation;
 	}
@@ -769,7 +769,8 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 			r->failed = true;
 			goto out;
 		}
-		qsort(d->items, d->count, sizeof(*d->items), by_arrival);
+		if (d->count > 1)
+			qsort(d->items, d->count, sizeof(*d->items), by_arrival);
 		holds[p] = refused_hold(d, all_holds, &r->failed);
 		pool->fewest = fewest_licenses(d->items, d->count,
 					       report->max_refusals, holds[p],
