@@ -711,6 +711,19 @@ static void cost_change(const struct hl_report *report, long delta,
 			 plural((unsigned long)labs(delta)));
 }
 
+/* "ann held a pool license 7.0 h per working day (...): a Named license
+ * would cost less." */
+static void advise(struct hl_report *report,
+		   const struct hl_report_technician *tech, const char *did,
+		   const char *relation, const char *instead, bool *failed)
+{
+	suggest(report, failed, "%s %s %.1f h per working day (%.0f%% of "
+		"%.1f h over %.1f working days, %s %.0f%%): %s would cost "
+		"less.", tech->user, did, tech->share * report->workday_hours,
+		tech->share * 100, report->workday_hours, report->working_days,
+		relation, report->threshold * 100, instead);
+}
+
 static int pool_for(const struct hl_config *cfg, const struct hl_report *report,
 		    const double *pool_hours, int technician)
 {
@@ -842,25 +855,17 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 			}
 			if (tech->advice == HL_ADVICE_TO_NAMED) {
 				moved_in++;
-				suggest(report, &r->failed,
-					"%s held a pool license %.1f h per "
-					"working day (%.0f%% of %.1f h over %.1f "
-					"working days, at or above %.0f%%): a "
-					"Named license would cost less.",
-					tech->user, tech->share * report->workday_hours,
-					tech->share * 100, report->workday_hours,
-					report->working_days, report->threshold * 100);
+				advise(report, tech, "held a pool license",
+				       "at or above", "a Named license",
+				       &r->failed);
 			} else if (tech->advice == HL_ADVICE_TO_POOL) {
+				char where[HL_POOL_NAME_MAX + 16];
+
 				moved_out++;
-				suggest(report, &r->failed,
-					"%s used a Named license %.1f h per "
-					"working day (%.0f%% of %.1f h over %.1f "
-					"working days, under %.0f%%): a place in "
-					"pool %s would cost less.",
-					tech->user, tech->share * report->workday_hours,
-					tech->share * 100, report->workday_hours,
-					report->working_days, report->threshold * 100,
-					report->pools[tech->advice_pool].name);
+				snprintf(where, sizeof(where), "a place in pool %s",
+					 report->pools[tech->advice_pool].name);
+				advise(report, tech, "used a Named license",
+				       "under", where, &r->failed);
 			}
 		}
 	}
