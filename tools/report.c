@@ -211,14 +211,17 @@ static void slot_freed(struct replay *r, int technician, int pool,
 
 /* ---- Named allocations --------------------------------------------------- */
 
-static void named_allocated(struct replay *r, int technician, long long now)
+/* made: by a grant or an assign; else a join shows one made before the
+ * log begins. */
+static void named_allocated(struct replay *r, int technician, long long now,
+			    bool made)
 {
 	if (r->allocated[technician])
 		return;
 	r->allocated[technician] = true;
 	r->allocated_since[technician] = now;
 	r->named_in_force++;
-	if (in_period(r, now))
+	if (made && in_period(r, now))
 		r->report->named.allocations++;
 	if (r->period_open && r->named_in_force > r->report->named.peak)
 		r->report->named.peak = r->named_in_force;
@@ -339,7 +342,8 @@ static void session_begins(struct replay *r, const struct hl_logevent *ev,
 		r->report->technicians[technician].sessions++;
 	if (pool < 0) {
 		if (ev->type == HL_LOGEV_GRANT || !r->allocated[technician])
-			named_allocated(r, technician, ev->ms);
+			named_allocated(r, technician, ev->ms,
+					ev->type == HL_LOGEV_GRANT);
 		if (r->named_open[technician]++ == 0)
 			r->named_open_since[technician] = ev->ms;
 		if (in_period(r, ev->ms))
@@ -471,7 +475,7 @@ static void replay_event(struct replay *r, const struct hl_logevent *ev)
 		session_ends(r, ev, technician, named ? -1 : pool);
 		break;
 	case HL_LOGEV_ASSIGN:
-		named_allocated(r, technician, ev->ms);
+		named_allocated(r, technician, ev->ms, true);
 		break;
 	case HL_LOGEV_UNASSIGN:
 		named_freed(r, technician, ev->ms);

@@ -422,6 +422,25 @@ static void test_named_to_pool(void **state)
 	fixture_free(f);
 }
 
+/* A log that begins inside an allocation: nina's join shows a Named
+ * license allocated before it, which is in force (2 h used, 09-11) but
+ * was not made in the period. */
+static void test_named_before_the_log(void **state)
+{
+	struct fixture *f = fixture_new(1, 0);
+
+	(void)state;
+	f->cfg.named.licenses = 1;
+	add(f, "02T09:00:00.000", "join", "nina", "named", "-", "n1", "named allocation");
+	add(f, "02T11:00:00.000", "release", "nina", "named", "-", "n1", "session closed");
+	build(f, "2026-11-02", "2026-11-02");
+	assert_int_equal(f->report->named.allocations, 0);
+	assert_int_equal(f->report->named.peak, 1);
+	assert_int_equal(f->report->named.technicians, 1);
+	assert_near(tech(f, "nina")->named_used_hours, 2.0);
+	fixture_free(f);
+}
+
 /* ---- damaged lines, empty periods ---------------------------------------- */
 
 static void test_damaged_lines(void **state)
@@ -676,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_wait_in_two_pools),
 		cmocka_unit_test(test_named_and_mix),
 		cmocka_unit_test(test_named_to_pool),
+		cmocka_unit_test(test_named_before_the_log),
 		cmocka_unit_test(test_damaged_lines),
 		cmocka_unit_test(test_empty_period),
 		cmocka_unit_test(test_backwards_period),
