@@ -811,6 +811,13 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 				pool->name, pool->fewest, plural(pool->fewest),
 				report->max_refusals, pool->refusals,
 				plural(pool->refusals), pool->licenses, change);
+		} else if (d->count == 0) {
+			cost_change(report, -(long)pool->licenses,
+				    report->price_concurrent, change, sizeof(change));
+			suggest(report, &r->failed,
+				"Pool %s was not used in the period: its %u "
+				"license%s could go%s.", pool->name,
+				pool->licenses, plural(pool->licenses), change);
 		} else if (pool->fewest < pool->licenses) {
 			cost_change(report, (long)pool->fewest - (long)pool->licenses,
 				    report->price_concurrent, change, sizeof(change));

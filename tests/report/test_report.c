@@ -498,6 +498,8 @@ static void test_empty_period(void **state)
 	build(f, "2026-11-10", "2026-11-20");
 	assert_true(f->report->empty);
 	assert_int_equal(pool(f, "east")->peak, 0);
+	assert_true(suggested(f, "Pool east was not used in the period: its 1 "
+			      "license could go; -1 license, -900.00 EUR."));
 	hl_buf_init(&buf);
 	hl_report_text(f->report, &buf);
 	text = hl_buf_take(&buf);
