@@ -1173,9 +1173,8 @@ struct hl_report *hl_report_build(const struct hl_config *cfg,
 	r.report = report;
 	r.since = opt->has_since ? opt->since_ms
 				 : log->count ? log->events[0].ms : opt->now_ms;
+	/* Not past now: a line from the future is a damaged one. */
 	r.until = opt->has_until ? opt->until_ms : opt->now_ms;
-	if (!opt->has_until && log->count && log->events[log->count - 1].ms >= r.until)
-		r.until = log->events[log->count - 1].ms + 1;
 	if (r.until <= r.since) {
 		snprintf(why, len, "the period is empty: it must end after it "
 			 "begins");
