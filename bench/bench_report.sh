@@ -11,10 +11,16 @@
 # else with a loop of date +%s%N.  Numbers depend on the machine and its
 # load: compare rows of one run.
 #
-# Measured (Debian 12, 2 cores shared with other builds, -O2 build):
-#   200 technicians, 365 days, 515,540 lines (103 MB):
-#     report 1.26 s, report --json 1.25 s, report --html 1.30 s,
-#     report on 12 rotated files (11 gzip) 1.67 s
+# Measured on 2026-11-30: a 2-core AMD EPYC virtual machine, 23 GB, Debian
+# 12, gcc -O2, shared with other builds (load average 13 to 70 during the
+# runs, so wall times are noisy); 200 technicians, 365 days, 493,767 lines
+# (123 MB), hyperfine medians over 7 runs:
+#   report                                 6.5 s wall (4.4 s in a rerun)
+#   report --json                          5.6 s
+#   report --html                          3.7 s
+#   report, 12 rotated files (11 gzip)     4.5 s
+# CPU time of one text report: 1.59 s user + 0.26 s system, 53 MB peak
+# memory: the rest of the wall time went waiting for a CPU.
 set -eu
 technicians=${1:-200}
 runs=${2:-5}
