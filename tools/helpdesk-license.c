@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "license.h"
 #include "log.h"
+#include "report.h"
 #include "store.h"
 #include "text.h"
 
@@ -87,6 +88,8 @@ static void usage(FILE *out)
 "  unassign USER      free USER's Named license [--force inside min_assignment]\n"
 "  check-config       validate the configuration\n"
 "  repair             check the store, rebuild it if damaged\n"
+"  report             usage over a period and the license planner\n"
+"                     (report --help for its options)\n"
 "\n"
 "  -c, --config FILE  configuration (default " HL_CONFIG_FILE ")\n"
 "  -j, --json         one JSON document on stdout, for scripts\n"
@@ -864,6 +867,9 @@ int main(int argc, char **argv)
 	const char *user = NULL;
 	int c, rc;
 
+	/* report has options of its own: it reads the command line itself. */
+	if (hl_report_wanted(argc, argv))
+		return hl_report_main(argc, argv, HL_CONFIG_FILE);
 	memset(&tool, 0, sizeof(tool));
 	tool.opt.config = HL_CONFIG_FILE;
 	/* Options may stand before or after the command (GNU getopt

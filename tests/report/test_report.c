@@ -1,0 +1,710 @@
+/*
+ * Unit tests of the report and its planner on generated event logs.  The
+ * right answers are worked out by hand in the comments beside each log;
+ * times are UTC and 2026-11-02 is a Monday.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <cmocka.h>
+
+#include "eventread.h"
+#include "jsonl.h"
+#include "report.h"
+
+#define HOUR 3600.0
+
+/* ---- fixtures ------------------------------------------------------------ */
+
+struct fixture {
+	struct hl_config cfg;
+	struct hl_pool pools[2];
+	struct hl_eventlog log;
+	struct hl_report_options opt;
+	struct hl_report *report;
+};
+
+static struct fixture *fixture_new(unsigned east, unsigned west)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->pools[0].name, sizeof(f->pools[0].name), "east");
+	f->pools[0].licenses = east;
+	snprintf(f->pools[1].name, sizeof(f->pools[1].name), "west");
+	f->pools[1].licenses = west;
+	f->cfg.pools = f->pools;
+	f->cfg.pool_count = west ? 2 : 1;
+	f->cfg.prices = (struct hl_prices){ 300.0, 900.0, "EUR", true };
+	f->opt.workday_hours = 8;
+	return f;
+}
+
+/* An event line; "-" leaves a field out. */
+static void add(struct fixture *f, const char *time, const char *event,
+		const char *user, const char *kind, const char *pool,
+		const char *session, const char *reason)
+{
+	char line[1024];
+	int n;
+
+	n = snprintf(line, sizeof(line),
+		     "{\"time\":\"2026-11-%sZ\",\"event\":\"%s\",\"user\":\"%s\"",
+		     time, event, user);
+	if (strcmp(kind, "-") != 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      ",\"kind\":\"%s\"", kind);
+	if (strcmp(pool, "-") != 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      ",\"pool\":\"%s\",\"slot\":1", pool);
+	if (strcmp(session, "-") != 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      ",\"pid\":4242,\"session\":\"%s\"", session);
+	if (strcmp(reason, "-") != 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      ",\"reason\":\"%s\"", reason);
+	snprintf(line + n, sizeof(line) - (size_t)n, "}");
+	assert_true(hl_eventlog_add_line(&f->log, line, strlen(line)));
+}
+
+static long long at(const char *iso)
+{
+	long long ms;
+	bool date_only;
+
+	assert_true(hl_parse_iso_time(iso, &ms, &date_only));
+	return ms;
+}
+
+static void build(struct fixture *f, const char *since, const char *until)
+{
+	char why[256] = "";
+
+	hl_eventlog_sort(&f->log);
+	f->opt.has_since = f->opt.has_until = true;
+	f->opt.since_ms = at(since);
+	f->opt.until_ms = at(until);
+	if (strlen(until) == 10)
+		f->opt.until_ms += 86400LL * 1000;	/* all of that day */
+	f->report = hl_report_build(&f->cfg, &f->log, &f->opt, why, sizeof(why));
+	if (f->report == NULL)
+		fail_msg("report: %s", why);
+}
+
+static void fixture_free(struct fixture *f)
+{
+	hl_report_free(f->report);
+	hl_eventlog_free(&f->log);
+	free(f);
+}
+
+static const struct hl_report_pool *pool(const struct fixture *f, const char *name)
+{
+	for (size_t i = 0; i < f->report->pool_count; i++)
+		if (strcmp(f->report->pools[i].name, name) == 0)
+			return &f->report->pools[i];
+	fail_msg("no pool %s", name);
+	return NULL;
+}
+
+static const struct hl_report_technician *tech(const struct fixture *f,
+					       const char *user)
+{
+	for (size_t i = 0; i < f->report->technician_count; i++)
+		if (strcmp(f->report->technicians[i].user, user) == 0)
+			return &f->report->technicians[i];
+	fail_msg("no technician %s", user);
+	return NULL;
+}
+
+static bool suggested(const struct fixture *f, const char *text)
+{
+	for (size_t i = 0; i < f->report->suggestion_count; i++)
+		if (strstr(f->report->suggestions[i], text))
+			return true;
+	for (size_t i = 0; i < f->report->suggestion_count; i++)
+		print_message("suggestion: %s\n", f->report->suggestions[i]);
+	return false;
+}
+
+#define assert_near(a, b) assert_true(fabs((double)(a) - (double)(b)) < 1e-6)
+
+/* ---- peak, hours, refusals and the planner ------------------------------ */
+
+/*
+ * Pool east, 2 licenses, 2026-11-02 (one day):
+ *   ann  grant 08:00 (s1), release 12:00                    -> 4 h
+ *   bob  grant 09:00 (s2), join 10:00 (s3), release s2 11:00
+ *        (the slot stays: s3 is open), release s3 13:00     -> 4 h
+ *   cid  deny 10:30 (both licenses held)                    -> 1 refusal
+ *   cid  grant 13:00 (s4), release 14:00                    -> 1 h
+ * In use: 08-09 1, 09-12 2, 12-13 1, 13-14 1: peak 2, 9 license-hours,
+ * at full use 3 h of 24 (12.5%), utilisation 9 / 48 = 18.75%.
+ * Planner: a refused login holds the median hold (4, 4, 1 h: 4 h).
+ *   2 licenses: cid at 10:30 finds ann and bob: 1 refusal.
+ *   3 licenses: cid 10:30-14:30 fits; cid at 13:00 finds bob gone at
+ *   13:00 and ann at 12:00: 0 refusals.  Fewest: 3, +1 license, +900 EUR.
+ *   1 license: bob at 09:00 and cid at 10:30 refused (2).
+ */
+static void two_days_log(struct fixture *f)
+{
+	add(f, "02T08:00:00.000", "grant", "ann", "concurrent", "east", "s1", "free concurrent license");
+	add(f, "02T09:00:00.000", "grant", "bob", "concurrent", "east", "s2", "free concurrent license");
+	add(f, "02T10:00:00.000", "join", "bob", "concurrent", "east", "s3", "joins the slot already held");
+	add(f, "02T10:30:00.000", "deny", "cid", "concurrent", "east", "-", "all licenses in use");
+	add(f, "02T11:00:00.000", "release", "bob", "concurrent", "east", "s2", "session closed");
+	add(f, "02T12:00:00.000", "release", "ann", "concurrent", "east", "s1", "session closed");
+	add(f, "02T13:00:00.000", "release", "bob", "concurrent", "east", "s3", "session closed");
+	add(f, "02T13:00:00.000", "grant", "cid", "concurrent", "east", "s4", "free concurrent license");
+	add(f, "02T14:00:00.000", "release", "cid", "concurrent", "east", "s4", "session closed");
+}
+
+static void test_peak_hours_refusals(void **state)
+{
+	struct fixture *f = fixture_new(2, 0);
+	const struct hl_report_pool *east;
+
+	(void)state;
+	two_days_log(f);
+	build(f, "2026-11-02", "2026-11-02");
+	east = pool(f, "east");
+	assert_false(f->report->empty);
+	assert_int_equal(east->licenses, 2);
+	assert_int_equal(east->peak, 2);
+	assert_near(east->hours, 9.0);
+	assert_near(east->full_share, 3.0 / 24);
+	assert_near(east->utilisation, 9.0 / 48);
+	assert_int_equal(east->refusals, 1);
+	assert_int_equal(east->technicians, 3);
+	assert_int_equal(tech(f, "bob")->sessions, 2);
+	assert_near(tech(f, "bob")->hours, 4.0);
+	assert_near(tech(f, "ann")->hours, 4.0);
+	assert_near(tech(f, "cid")->hours, 1.0);
+	assert_int_equal(tech(f, "cid")->refusals, 1);
+	assert_int_equal(east->refusals_today, 1);
+	assert_int_equal(east->fewest, 3);
+	assert_int_equal(east->refusals_fewest, 0);
+	assert_true(suggested(f, "Pool east: 3 licenses would have kept refusals "
+			      "at 0 (1 refusal with today's 2); +1 license, "
+			      "+900.00 EUR."));
+	fixture_free(f);
+}
+
+static void test_planner_target(void **state)
+{
+	struct fixture *f = fixture_new(2, 0);
+
+	(void)state;
+	two_days_log(f);
+	/* One refusal allowed: today's 2 are the fewest (1 has 2). */
+	f->opt.max_refusals = 1;
+	build(f, "2026-11-02", "2026-11-02");
+	assert_int_equal(pool(f, "east")->fewest, 2);
+	assert_true(suggested(f, "Pool east: today's 2 licenses are the fewest "
+			      "that keep refusals at 1 (1 refusal)."));
+	fixture_free(f);
+
+	/* Five licenses, no refusal allowed: 3 would do, 2 fewer. */
+	f = fixture_new(5, 0);
+	two_days_log(f);
+	build(f, "2026-11-02", "2026-11-02");
+	assert_int_equal(pool(f, "east")->fewest, 3);
+	assert_true(suggested(f, "-2 licenses, -1800.00 EUR"));
+	fixture_free(f);
+}
+
+/* ---- open at the end, reaped, admin-released ---------------------------- */
+
+/*
+ * Pool east, 3 licenses, period 2026-11-02 00:00 to 12:00:
+ *   dan  grant 11-01 23:00 (before the period), release 01:00   -> 1 h
+ *   ann  grant 08:00, never released: counts to 12:00           -> 4 h
+ *   bob  grant 09:00, reaped 10:00 (process gone)               -> 1 h
+ *   cid  grant 10:00, admin-release 11:00                       -> 1 h
+ *   eve  grant 11:00, slot reaped without a session 11:30; her
+ *        release at 11:45 no longer holds anything              -> 0.5 h
+ *   fay  grant 12:30: after the period, not counted
+ * Peak 2 (ann with bob, then ann with cid, then ann with eve); 7.5 h.
+ */
+static void test_open_reaped_admin_released(void **state)
+{
+	struct fixture *f = fixture_new(3, 0);
+	const struct hl_report_pool *east;
+
+	(void)state;
+	add(f, "01T23:00:00.000", "grant", "dan", "concurrent", "east", "s0", "free concurrent license");
+	add(f, "02T01:00:00.000", "release", "dan", "concurrent", "east", "s0", "session closed");
+	add(f, "02T08:00:00.000", "grant", "ann", "concurrent", "east", "s1", "free concurrent license");
+	add(f, "02T09:00:00.000", "grant", "bob", "concurrent", "east", "s2", "free concurrent license");
+	add(f, "02T10:00:00.000", "reap", "bob", "concurrent", "east", "s2", "process gone");
+	add(f, "02T10:00:00.000", "grant", "cid", "concurrent", "east", "s3", "free concurrent license");
+	add(f, "02T11:00:00.000", "admin-release", "cid", "concurrent", "east", "s3", "released by admin");
+	add(f, "02T11:00:00.000", "grant", "eve", "concurrent", "east", "s4", "free concurrent license");
+	add(f, "02T11:30:00.000", "reap", "eve", "concurrent", "east", "-", "slot without holder record");
+	add(f, "02T11:45:00.000", "release", "eve", "concurrent", "east", "s4", "session closed");
+	add(f, "02T12:30:00.000", "grant", "fay", "concurrent", "east", "s5", "free concurrent license");
+	build(f, "2026-11-02T00:00Z", "2026-11-02T12:00:00Z");
+	east = pool(f, "east");
+	assert_int_equal(east->peak, 2);
+	assert_near(east->hours, 7.5);
+	assert_near(tech(f, "dan")->hours, 1.0);
+	assert_near(tech(f, "ann")->hours, 4.0);
+	assert_near(tech(f, "bob")->hours, 1.0);
+	assert_near(tech(f, "cid")->hours, 1.0);
+	assert_near(tech(f, "eve")->hours, 0.5);
+	assert_near(tech(f, "fay")->hours, 0.0);
+	assert_int_equal(tech(f, "fay")->sessions, 0);
+	assert_int_equal(east->technicians, 5);
+	assert_int_equal(east->refusals, 0);
+	fixture_free(f);
+}
+
+/* ---- waits -------------------------------------------------------------- */
+
+/*
+ * Pool east, 1 license, waiting in line (one wait per pool, ended by the
+ * grant of the same session or by a deny):
+ *   ann  grant 08:00, release 09:00
+ *   bob  wait 08:10, grant 09:00 (same session), release 10:00: 50 min
+ *   cid  wait 08:20, deny 08:50 timeout: 30 min, a refusal
+ *   dan  wait 09:30, deny 09:40 abandoned: 10 min, a refusal
+ * Waits 3, median 1800 s, longest 3000 s; refusals 2.
+ * Planner (hold of a refused login: median of 1 h and 1 h = 1 h; a
+ * granted login asks at its grant, a refused one when it began to wait):
+ *   1 license: ann 08-09; cid (08:20) refused; bob 09-10 (ann gone at
+ *   09:00); dan (09:30) refused: 2, as recorded
+ *   2 licenses: ann, cid 08:20-09:20, bob 09:00 (ann gone), dan 09:30
+ *   (cid gone): 0.  Fewest 2.
+ */
+static void test_waits(void **state)
+{
+	struct fixture *f = fixture_new(1, 0);
+	const struct hl_report_pool *east;
+
+	(void)state;
+	add(f, "02T08:00:00.000", "grant", "ann", "concurrent", "east", "s1", "free concurrent license");
+	add(f, "02T08:10:00.000", "wait", "bob", "concurrent", "east", "s2", "all licenses in use");
+	add(f, "02T08:20:00.000", "wait", "cid", "concurrent", "east", "s3", "all licenses in use");
+	add(f, "02T08:50:00.000", "deny", "cid", "concurrent", "east", "s3", "timeout");
+	add(f, "02T09:00:00.000", "release", "ann", "concurrent", "east", "s1", "session closed");
+	add(f, "02T09:00:00.000", "grant", "bob", "concurrent", "east", "s2", "free concurrent license");
+	add(f, "02T09:30:00.000", "wait", "dan", "concurrent", "east", "s4", "all licenses in use");
+	add(f, "02T09:40:00.000", "deny", "dan", "concurrent", "east", "s4", "abandoned");
+	add(f, "02T10:00:00.000", "release", "bob", "concurrent", "east", "s2", "session closed");
+	build(f, "2026-11-02", "2026-11-02");
+	east = pool(f, "east");
+	assert_int_equal(east->waits, 3);
+	assert_near(east->wait_median_s, 1800);
+	assert_near(east->wait_longest_s, 3000);
+	assert_int_equal(east->refusals, 2);
+	assert_int_equal(east->peak, 1);
+	assert_near(east->hours, 2.0);
+	assert_int_equal(tech(f, "bob")->waits, 1);
+	assert_near(tech(f, "bob")->wait_longest_s, 3000);
+	assert_int_equal(tech(f, "cid")->refusals, 1);
+	assert_int_equal(east->refusals_today, 2);
+	assert_int_equal(east->fewest, 2);
+	fixture_free(f);
+}
+
+/* A login waiting in two pools and timing out: one refusal in each pool,
+ * one refusal of its technician. */
+static void test_wait_in_two_pools(void **state)
+{
+	struct fixture *f = fixture_new(1, 1);
+
+	(void)state;
+	add(f, "02T08:00:00.000", "wait", "ann", "concurrent", "east", "s1", "all licenses in use");
+	add(f, "02T08:00:00.000", "wait", "ann", "concurrent", "west", "s1", "all licenses in use");
+	add(f, "02T08:05:00.000", "deny", "ann", "concurrent", "east", "s1", "timeout");
+	add(f, "02T08:05:00.000", "deny", "ann", "concurrent", "west", "s1", "timeout");
+	build(f, "2026-11-02", "2026-11-02");
+	assert_int_equal(pool(f, "east")->refusals, 1);
+	assert_int_equal(pool(f, "west")->refusals, 1);
+	assert_int_equal(pool(f, "east")->waits, 1);
+	assert_near(pool(f, "west")->wait_longest_s, 300);
+	assert_int_equal(tech(f, "ann")->refusals, 1);
+	assert_int_equal(tech(f, "ann")->waits, 1);
+	fixture_free(f);
+}
+
+/* ---- Named, and who would cost less where -------------------------------- */
+
+/*
+ * One Named license (nina), pool east of 2; prices Named 300, concurrent
+ * 900: a share of the working day at or above 300/900 = 33% costs less
+ * as Named.  Monday 2026-11-02, one working day of 8 h.
+ *   nina grant (Named allocated) 08:00 n1, join 09:00 n2, release n1
+ *        10:00, release n2 11:00: logged in 08-11 = 3 h (37.5%: stays);
+ *        unassigned 20:00: allocated 12 h
+ *   ann  east 09:00-16:00: 7 h (87.5%): Named would cost less
+ *   bob  east 10:00-11:00: 1 h (12.5%)
+ * East: ann and bob overlap 10-11: 2 licenses are the fewest.  The mix:
+ * east without ann needs 1; Named 1 + 1 (ann) = 2.
+ * Cost today 1 x 300 + 2 x 900 = 2100; mix 2 x 300 + 1 x 900 = 1500.
+ */
+static void named_log(struct fixture *f)
+{
+	add(f, "02T08:00:00.000", "grant", "nina", "named", "-", "n1", "named license allocated");
+	add(f, "02T09:00:00.000", "join", "nina", "named", "-", "n2", "named allocation");
+	add(f, "02T09:00:00.000", "grant", "ann", "concurrent", "east", "s1", "free concurrent license");
+	add(f, "02T10:00:00.000", "release", "nina", "named", "-", "n1", "session closed");
+	add(f, "02T10:00:00.000", "grant", "bob", "concurrent", "east", "s2", "free concurrent license");
+	add(f, "02T11:00:00.000", "release", "nina", "named", "-", "n2", "session closed");
+	add(f, "02T11:00:00.000", "release", "bob", "concurrent", "east", "s2", "session closed");
+	add(f, "02T16:00:00.000", "release", "ann", "concurrent", "east", "s1", "session closed");
+	add(f, "02T20:00:00.000", "unassign", "nina", "named", "-", "-", "freed by admin");
+}
+
+static void test_named_and_mix(void **state)
+{
+	struct fixture *f = fixture_new(2, 0);
+
+	(void)state;
+	f->cfg.named.licenses = 1;
+	named_log(f);
+	build(f, "2026-11-02", "2026-11-02");
+	assert_int_equal(f->report->named.licenses, 1);
+	assert_int_equal(f->report->named.peak, 1);
+	assert_int_equal(f->report->named.allocations, 1);
+	assert_int_equal(f->report->named.technicians, 1);
+	assert_true(tech(f, "nina")->named);
+	assert_near(tech(f, "nina")->named_hours, 12.0);
+	assert_near(tech(f, "nina")->named_used_hours, 3.0);
+	assert_int_equal(tech(f, "nina")->named_sessions, 2);
+	assert_int_equal(tech(f, "nina")->advice, HL_ADVICE_NONE);
+	assert_near(f->report->working_days, 1.0);
+	assert_near(tech(f, "ann")->share, 7.0 / 8);
+	assert_int_equal(tech(f, "ann")->advice, HL_ADVICE_TO_NAMED);
+	assert_int_equal(tech(f, "bob")->advice, HL_ADVICE_NONE);
+	assert_int_equal(pool(f, "east")->fewest, 2);
+	assert_int_equal(pool(f, "east")->mix, 1);
+	assert_int_equal(f->report->named.mix, 2);
+	assert_near(f->report->cost_today, 2100);
+	assert_near(f->report->cost_mix, 1500);
+	assert_true(suggested(f, "ann held a pool license 7.0 h per working day"));
+	assert_true(suggested(f, "= 2100.00 EUR; suggested mix: 2 Named + 1 "
+			      "concurrent = 1500.00 EUR (-600.00 EUR)."));
+	fixture_free(f);
+}
+
+/* Named dearer (450 of 900: 50%): nina's 37.5% costs less in a pool, and
+ * ann's 87.5% still less as Named. */
+static void test_named_to_pool(void **state)
+{
+	struct fixture *f = fixture_new(2, 0);
+
+	(void)state;
+	f->cfg.named.licenses = 1;
+	f->cfg.prices.named = 450;
+	named_log(f);
+	build(f, "2026-11-02", "2026-11-02");
+	assert_near(f->report->threshold, 0.5);
+	assert_int_equal(tech(f, "nina")->advice, HL_ADVICE_TO_POOL);
+	assert_int_equal(tech(f, "ann")->advice, HL_ADVICE_TO_NAMED);
+	assert_true(suggested(f, "nina used a Named license 3.0 h per working "
+			      "day (38% of 8.0 h"));
+	/* East gets nina's 08-11 and keeps bob's 10-11: 2 licenses. */
+	assert_int_equal(pool(f, "east")->mix, 2);
+	assert_int_equal(f->report->named.mix, 1);
+	fixture_free(f);
+}
+
+/* A log that begins inside an allocation: nina's join shows a Named
+ * license allocated before it, which is in force (2 h used, 09-11) but
+ * was not made in the period. */
+static void test_named_before_the_log(void **state)
+{
+	struct fixture *f = fixture_new(1, 0);
+
+	(void)state;
+	f->cfg.named.licenses = 1;
+	add(f, "02T09:00:00.000", "join", "nina", "named", "-", "n1", "named allocation");
+	add(f, "02T11:00:00.000", "release", "nina", "named", "-", "n1", "session closed");
+	build(f, "2026-11-02", "2026-11-02");
+	assert_int_equal(f->report->named.allocations, 0);
+	assert_int_equal(f->report->named.peak, 1);
+	assert_int_equal(f->report->named.technicians, 1);
+	assert_near(tech(f, "nina")->named_used_hours, 2.0);
+	fixture_free(f);
+}
+
+/* ---- damaged lines, empty periods ---------------------------------------- */
+
+static void test_damaged_lines(void **state)
+{
+	static const char *const bad[] = {
+		"not json at all",
+		"{\"time\":\"yesterday\",\"event\":\"grant\",\"user\":\"ann\"}",
+		"{\"event\":\"grant\",\"user\":\"ann\"}",
+		"{\"time\":\"2026-11-02T08:00:00.000Z\",\"event\":\"grant\","
+		"\"user\":\"ann\",\"pool\":{\"nested\":1}}",
+		"{\"time\":\"2026-11-02T08:00:00.000Z\",\"event\":\"dance\","
+		"\"user\":\"ann\"}",
+		"{\"time\":\"2026-11-02T08:00:00.000Z\",\"event\":\"grant\","
+		"\"user\":\"../etc\"}",
+		"{\"time\":\"2026-11-02T08:00:00.000Z\",\"event\":\"grant\","
+		"\"user\":\"a\xff\"}",
+		"{\"time\":\"2026-11-02T08:00:00.000Z\",\"event\":\"grant\","
+		"\"user\":\"ann\",\"user\":\"bob\"}",
+		"{\"time\":\"2026-11-02T08:00:00.000Z\",\"event\":\"grant\",\"us",
+		"{\"time\":\"2026-02-30T08:00:00.000Z\",\"event\":\"grant\","
+		"\"user\":\"ann\"}",
+		"{\"time\":\"2026-11-02T08:00:00.000Z\",\"event\":\"grant\","
+		"\"user\":\"ann\",\"kind\":\"loud\"}",
+		"{\"time\":\"2026-11-02T08:00:00.000Z\",\"event\":\"grant\","
+		"\"user\":\"ann\",\"slot\":\"one\"}",
+		"[1,2,3]",
+	};
+	struct fixture *f = fixture_new(1, 0);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "%s", bad[i]);
+		assert_false(hl_eventlog_add_line(&f->log, line, strlen(line)));
+	}
+	add(f, "02T08:00:00.000", "grant", "ann", "concurrent", "east", "s1", "free concurrent license");
+	build(f, "2026-11-02", "2026-11-02T10:00Z");
+	assert_int_equal(f->report->lines, 14);
+	assert_int_equal(f->report->skipped, 13);
+	assert_near(pool(f, "east")->hours, 2.0);
+	fixture_free(f);
+}
+
+static void test_empty_period(void **state)
+{
+	struct fixture *f = fixture_new(1, 0);
+	struct hl_buf buf;
+	char *text;
+
+	(void)state;
+	/* Use on November 1st, a report on the 10th to the 20th. */
+	add(f, "01T08:00:00.000", "grant", "ann", "concurrent", "east", "s1", "free concurrent license");
+	add(f, "01T09:00:00.000", "release", "ann", "concurrent", "east", "s1", "session closed");
+	build(f, "2026-11-10", "2026-11-20");
+	assert_true(f->report->empty);
+	assert_int_equal(pool(f, "east")->peak, 0);
+	assert_true(suggested(f, "Pool east was not used in the period: its 1 "
+			      "license could go; -1 license, -900.00 EUR."));
+	hl_buf_init(&buf);
+	hl_report_text(f->report, &buf);
+	text = hl_buf_take(&buf);
+	assert_non_null(strstr(text, "nothing to report"));
+	free(text);
+	fixture_free(f);
+
+	/* No log at all. */
+	f = fixture_new(1, 0);
+	build(f, "2026-11-10", "2026-11-20");
+	assert_true(f->report->empty);
+	fixture_free(f);
+}
+
+/* A period that ends before it begins is refused, not reported. */
+static void test_backwards_period(void **state)
+{
+	struct fixture *f = fixture_new(1, 0);
+	char why[128] = "";
+
+	(void)state;
+	f->opt = (struct hl_report_options){ .has_since = true, .has_until = true,
+		.since_ms = at("2026-11-05"), .until_ms = at("2026-11-04"),
+		.workday_hours = 8 };
+	assert_null(hl_report_build(&f->cfg, &f->log, &f->opt, why, sizeof(why)));
+	assert_non_null(strstr(why, "period"));
+	fixture_free(f);
+}
+
+/* ---- rotated files --------------------------------------------------------- */
+
+static void write_file(const char *path, const char *text, bool gzip)
+{
+	if (gzip) {
+		gzFile gz = gzopen(path, "wb");
+
+		assert_non_null(gz);
+		assert_int_equal(gzputs(gz, text), (int)strlen(text));
+		assert_int_equal(gzclose(gz), Z_OK);
+	} else {
+		FILE *fp = fopen(path, "w");
+
+		assert_non_null(fp);
+		fputs(text, fp);
+		assert_int_equal(fclose(fp), 0);
+	}
+	assert_int_equal(chmod(path, 0600), 0);
+}
+
+static void ignore_warning(const char *message)
+{
+	(void)message;
+}
+
+static int warnings;
+static void count_warning(const char *message)
+{
+	(void)message;
+	warnings++;
+}
+
+/*
+ * events.log.2.gz (oldest, gzip): ann grant 08:00
+ * events.log.1 (plain, not yet compressed: delaycompress): ann join 09:00
+ * events.log-20261101.gz (dateext): bob grant 07:00, release 07:30
+ * events.log: ann release of both sessions 10:00 and 11:00; a damaged line
+ * events.log.3 is a symbolic link: not followed, warned about.
+ * ann holds 08:00-11:00 = 3 h, bob 0.5 h: 3.5 h; 4 files, 7 lines (the
+ * last one cut short: damaged).
+ */
+static void test_gzip_rotation(void **state)
+{
+	char dir[] = "/tmp/hl-report-XXXXXX", path[PATH_MAX], target[PATH_MAX];
+	struct fixture *f = fixture_new(1, 0);
+	char why[256];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/events.log.2.gz", dir);
+	write_file(path, "{\"time\":\"2026-11-02T08:00:00.000Z\",\"event\":\"grant\","
+		   "\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\","
+		   "\"slot\":1,\"session\":\"s1\"}\n", true);
+	snprintf(path, sizeof(path), "%s/events.log.1", dir);
+	write_file(path, "{\"time\":\"2026-11-02T09:00:00.000Z\",\"event\":\"join\","
+		   "\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\","
+		   "\"slot\":1,\"session\":\"s2\"}\n", false);
+	snprintf(path, sizeof(path), "%s/events.log-20261101.gz", dir);
+	write_file(path, "{\"time\":\"2026-11-02T07:00:00.000Z\",\"event\":\"grant\","
+		   "\"user\":\"bob\",\"kind\":\"concurrent\",\"pool\":\"east\","
+		   "\"slot\":1,\"session\":\"b1\"}\n"
+		   "{\"time\":\"2026-11-02T07:30:00.000Z\",\"event\":\"release\","
+		   "\"user\":\"bob\",\"kind\":\"concurrent\",\"pool\":\"east\","
+		   "\"slot\":1,\"session\":\"b1\"}\n", true);
+	snprintf(path, sizeof(path), "%s/events.log", dir);
+	write_file(path, "{\"time\":\"2026-11-02T10:00:00.000Z\",\"event\":\"release\","
+		   "\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\","
+		   "\"slot\":1,\"session\":\"s1\"}\n"
+		   "{\"time\":\"2026-11-02T11:00:00.000Z\",\"event\":\"release\","
+		   "\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\","
+		   "\"slot\":1,\"session\":\"s2\"}\n"
+		   "{\"time\":\"2026-11-02T11:", false);
+	snprintf(target, sizeof(target), "%s/events.log.1", dir);
+	snprintf(path, sizeof(path), "%s/events.log.3", dir);
+	assert_int_equal(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/events.log", dir);
+	warnings = 0;
+	assert_int_equal(hl_eventlog_read(path, &f->log, count_warning, why,
+					  sizeof(why)), 0);
+	assert_int_equal(warnings, 1);
+	assert_int_equal(f->log.files, 4);
+	assert_int_equal(f->log.lines, 7);
+	assert_int_equal(f->log.skipped, 1);
+	build(f, "2026-11-02", "2026-11-02");
+	assert_near(tech(f, "ann")->hours, 3.0);
+	assert_near(tech(f, "bob")->hours, 0.5);
+	assert_near(pool(f, "east")->hours, 3.5);
+	assert_int_equal(tech(f, "ann")->sessions, 2);
+	fixture_free(f);
+
+	/* A missing log is an empty one. */
+	f = fixture_new(1, 0);
+	snprintf(path, sizeof(path), "%s/none.log", dir);
+	assert_int_equal(hl_eventlog_read(path, &f->log, ignore_warning, why,
+					  sizeof(why)), 0);
+	assert_int_equal(f->log.count, 0);
+	fixture_free(f);
+
+	{
+		static const char *const names[] = { "events.log.2.gz",
+			"events.log.1", "events.log-20261101.gz", "events.log",
+			"events.log.3" };
+
+		for (size_t i = 0; i < 5; i++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+			unlink(path);
+		}
+		rmdir(dir);
+	}
+}
+
+/* ---- the line reader and dates ------------------------------------------------ */
+
+static void test_jsonl(void **state)
+{
+	char line[] = "{\"a\":\"caf\\u00e9 \\ud83d\\ude00\\n\",\"b\":-12,"
+		      "\"c\":true,\"d\":null, \"e\" : \"x\\\"y\"}";
+	char zero[] = "{\"a\":\"\\u0000\"}";
+	char lone[] = "{\"a\":\"\\udc00\"}";
+	char trailing[] = "{\"a\":1} x";
+	struct hl_jsonl_object obj;
+
+	(void)state;
+	assert_true(hl_jsonl_parse(line, strlen(line), &obj));
+	assert_int_equal(obj.count, 5);
+	assert_string_equal(hl_jsonl_get(&obj, "a")->value,
+			    "caf\xc3\xa9 \xf0\x9f\x98\x80\n");
+	assert_string_equal(hl_jsonl_get(&obj, "b")->value, "-12");
+	assert_int_equal(hl_jsonl_get(&obj, "b")->type, HL_JSONL_NUMBER);
+	assert_int_equal(hl_jsonl_get(&obj, "c")->type, HL_JSONL_BOOL);
+	assert_int_equal(hl_jsonl_get(&obj, "d")->type, HL_JSONL_NULL);
+	assert_string_equal(hl_jsonl_get(&obj, "e")->value, "x\"y");
+	assert_false(hl_jsonl_parse(zero, strlen(zero), &obj));
+	assert_false(hl_jsonl_parse(lone, strlen(lone), &obj));
+	assert_false(hl_jsonl_parse(trailing, strlen(trailing), &obj));
+}
+
+static void test_dates(void **state)
+{
+	long long ms;
+	bool date_only;
+
+	(void)state;
+	assert_true(hl_parse_iso_time("2026-11-29T08:01:02.345Z", &ms, &date_only));
+	assert_false(date_only);
+	/* 2026-11-29 is day 20786 since 1970-01-01. */
+	assert_int_equal(ms, (20786LL * 86400 + 8 * 3600 + 62) * 1000 + 345);
+	assert_true(hl_parse_iso_time("2026-11-29", &ms, &date_only));
+	assert_true(date_only);
+	assert_int_equal(ms, 20786LL * 86400 * 1000);
+	assert_true(hl_parse_iso_time("2026-11-29T10:00+02:00", &ms, &date_only));
+	assert_int_equal(ms, (20786LL * 86400 + 8 * 3600) * 1000);
+	assert_false(hl_parse_iso_time("2026-13-01", &ms, &date_only));
+	assert_false(hl_parse_iso_time("2026-11-29T25:00Z", &ms, &date_only));
+	assert_false(hl_parse_iso_time("2026-11-29T10:00Zjunk", &ms, &date_only));
+	assert_false(hl_parse_iso_time("29/11/2026", &ms, &date_only));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_peak_hours_refusals),
+		cmocka_unit_test(test_planner_target),
+		cmocka_unit_test(test_open_reaped_admin_released),
+		cmocka_unit_test(test_waits),
+		cmocka_unit_test(test_wait_in_two_pools),
+		cmocka_unit_test(test_named_and_mix),
+		cmocka_unit_test(test_named_to_pool),
+		cmocka_unit_test(test_named_before_the_log),
+		cmocka_unit_test(test_damaged_lines),
+		cmocka_unit_test(test_empty_period),
+		cmocka_unit_test(test_backwards_period),
+		cmocka_unit_test(test_gzip_rotation),
+		cmocka_unit_test(test_jsonl),
+		cmocka_unit_test(test_dates),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

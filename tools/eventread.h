@@ -1,0 +1,84 @@
+/* Reading the event log (SPEC section 8) back for reports: the log and
+ * its rotated files, plain or gzip-compressed, into events in time order.
+ * Strings are interned: an event names its user, pool, session and reason
+ * by index into the reader's tables. */
+#ifndef HL_EVENTREAD_H
+#define HL_EVENTREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum hl_logevent_type {
+	HL_LOGEV_GRANT, HL_LOGEV_JOIN, HL_LOGEV_DENY, HL_LOGEV_RELEASE,
+	HL_LOGEV_REAP, HL_LOGEV_ADMIN_RELEASE, HL_LOGEV_ASSIGN,
+	HL_LOGEV_UNASSIGN, HL_LOGEV_WAIT, HL_LOGEV_ERROR,
+};
+
+enum hl_logevent_kind { HL_LOGEV_NO_KIND, HL_LOGEV_NAMED, HL_LOGEV_CONCURRENT };
+
+#define HL_NONE (-1)		/* an index for a field the line omits */
+
+struct hl_logevent {
+	long long ms;		/* milliseconds since the epoch, UTC */
+	unsigned order;		/* place in the files read, for equal times */
+	unsigned char type;	/* enum hl_logevent_type */
+	unsigned char kind;	/* enum hl_logevent_kind */
+	int user;		/* index into names, never HL_NONE */
+	int pool;		/* index into names, or HL_NONE */
+	int session;		/* index into sessions, or HL_NONE */
+	int reason;		/* index into names, or HL_NONE */
+};
+
+/* Interned strings: index <-> string. */
+struct hl_strtab {
+	char **strings;
+	size_t count, cap;
+	int *slots;		/* open addressing: index + 1, 0 empty */
+	size_t nslots;
+};
+
+int hl_strtab_intern(struct hl_strtab *tab, const char *text);	/* -1: no memory */
+int hl_strtab_find(const struct hl_strtab *tab, const char *text);	/* -1: absent */
+void hl_strtab_free(struct hl_strtab *tab);
+
+struct hl_eventlog {
+	struct hl_logevent *events;	/* sorted by ms, then order */
+	size_t count, cap;
+	struct hl_strtab names;		/* users, pools and reasons */
+	struct hl_strtab sessions;
+	unsigned long lines;		/* lines read */
+	unsigned long skipped;		/* damaged or foreign lines */
+	unsigned files;			/* files read */
+};
+
+/*
+ * Reads path and its rotated files in the same directory (path.N,
+ * path.N.gz, path-DATE, path-DATE.gz; oldest first), each opened
+ * O_NOFOLLOW|O_CLOEXEC and checked like every file the tool trusts.
+ * A line that is not an event is skipped and counted, never fatal.  A
+ * missing log reads as empty.  0, or -1 with why filled in (no memory,
+ * an unreadable directory).  Problems with single files are warned about
+ * through warn.
+ */
+int hl_eventlog_read(const char *path, struct hl_eventlog *log,
+		     void (*warn)(const char *message), char *why, size_t len);
+
+/* Adds one line (no newline needed) to log; false when it is skipped. */
+bool hl_eventlog_add_line(struct hl_eventlog *log, char *line, size_t len);
+
+/* Sorts the events by time, keeping the read order of equal times. */
+void hl_eventlog_sort(struct hl_eventlog *log);
+
+void hl_eventlog_free(struct hl_eventlog *log);
+
+/*
+ * An ISO 8601 time: YYYY-MM-DD, or YYYY-MM-DDTHH:MM[:SS[.fraction]] with
+ * Z, +HH:MM or -HH:MM (no zone: UTC).  *ms since the epoch; *date_only
+ * when only a date was given.  false when malformed.
+ */
+bool hl_parse_iso_time(const char *text, long long *ms, bool *date_only);
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+long long hl_days_from_civil(int year, unsigned month, unsigned day);
+
+#endif

@@ -1,0 +1,1244 @@
+/*
+ * The report: the event log replayed in time order.
+ *
+ * A concurrent license (a slot) is held from the grant of its first
+ * session until the last of its sessions ends (release, reap or
+ * admin-release; a reap without a session frees the whole slot); joins
+ * add sessions.  A Named allocation lasts from its grant or assign to its
+ * unassign; its sessions join it.  Everything before the period is
+ * replayed too, so what was held when it began counts from its start;
+ * what is still held at its end counts up to the end.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+#define DAY_MS (86400LL * 1000)
+#define HOUR_MS (3600.0 * 1000)
+
+/* One use of a pool's license, for the planner: asked for at arrival and
+ * held from start until end.  A granted login arrives at its grant (one
+ * that waited was not refused: replayed on today's licenses, it gets in
+ * as it did); a refused one arrives when it asked (the start of its wait)
+ * and the planner gives it the pool's median hold. */
+struct demand {
+	long long arrival, start, end;
+	int technician;
+	bool refused;
+};
+
+struct demands {
+	struct demand *items;
+	size_t count, cap;
+};
+
+struct waiting {
+	int pool;
+	long long since;
+	int next;		/* the session's next wait, or -1 */
+};
+
+struct session_state {
+	int technician;
+	int pool;		/* -1: a Named session */
+	unsigned generation;	/* of its holding when it began */
+	bool open;
+	bool refused;		/* a refusal of it is counted already */
+	int waits;		/* first wait, or -1 */
+};
+
+struct holding_state {
+	unsigned sessions;
+	unsigned generation;	/* bumped when a slot is freed whole */
+	long long start;
+};
+
+struct replay {
+	const struct hl_eventlog *log;
+	struct hl_report *report;
+	long long since, until;
+	bool failed;
+	int *pool_of;		/* names index -> pool, or -1 */
+	int *technician_of;	/* names index -> technician, or -1 */
+	struct session_state *sessions;
+	struct waiting *waiting;
+	size_t waiting_count, waiting_cap;
+	struct holding_state *holdings;	/* technician x pool */
+	unsigned *in_use;		/* per pool */
+	long long *changed;		/* per pool: time of the last change */
+	double *full_ms, *used_ms;	/* per pool */
+	size_t *step_cap;
+	double **wait_s;		/* per pool: each wait, seconds */
+	size_t *wait_count, *wait_cap;
+	unsigned char *held_in;		/* technician x pool: held in period */
+	struct demands *demands;	/* per pool */
+	struct demands named_use;	/* sessions on Named licenses */
+	bool *allocated;		/* per technician: Named in force */
+	long long *allocated_since;
+	unsigned *named_open;		/* per technician: Named sessions */
+	long long *named_open_since;
+	unsigned named_in_force;
+	bool period_open;
+};
+
+static void *grow(void *items, size_t *cap, size_t need, size_t size, bool *failed)
+{
+	size_t cap_new;
+	void *grown;
+
+	if (need <= *cap)
+		return items;
+	cap_new = *cap ? *cap * 2 : 16;
+	while (cap_new < need)
+		cap_new *= 2;
+	grown = realloc(items, cap_new * size);
+	if (grown == NULL) {
+		*failed = true;
+		return items;
+	}
+	*cap = cap_new;
+	return grown;
+}
+
+/* The part of [from, to) inside the period, in milliseconds. */
+static long long clipped(const struct replay *r, long long from, long long to)
+{
+	if (from < r->since)
+		from = r->since;
+	if (to > r->until)
+		to = r->until;
+	return to > from ? to - from : 0;
+}
+
+static bool in_period(const struct replay *r, long long ms)
+{
+	return ms >= r->since && ms < r->until;
+}
+
+static void add_demand(struct replay *r, int pool, long long arrival,
+		       long long start, long long end, int technician,
+		       bool refused)
+{
+	struct demands *d = &r->demands[pool];
+
+	if (arrival < r->since)
+		arrival = r->since;
+	if (start < r->since)
+		start = r->since;
+	if (end > r->until)
+		end = r->until;
+	d->items = grow(d->items, &d->cap, d->count + 1, sizeof(*d->items),
+			&r->failed);
+	if (r->failed)
+		return;
+	d->items[d->count++] = (struct demand){ arrival, start, end,
+						technician, refused };
+}
+
+/* ---- licenses in use ------------------------------------------------------- */
+
+static void pool_account(struct replay *r, int pool, long long now)
+{
+	struct hl_report_pool *p = &r->report->pools[pool];
+	long long span = clipped(r, r->changed[pool], now);
+
+	r->used_ms[pool] += (double)span * r->in_use[pool];
+	if (p->licenses > 0 && r->in_use[pool] >= p->licenses)
+		r->full_ms[pool] += (double)span;
+	r->changed[pool] = now;
+}
+
+static void pool_step(struct replay *r, int pool, long long now)
+{
+	struct hl_report_pool *p = &r->report->pools[pool];
+
+	if (!r->period_open)
+		return;
+	if (r->in_use[pool] > p->peak)
+		p->peak = r->in_use[pool];
+	if (p->step_count > 0 && p->steps[p->step_count - 1].ms == now) {
+		p->steps[p->step_count - 1].in_use = r->in_use[pool];
+		return;
+	}
+	p->steps = grow(p->steps, &r->step_cap[pool], p->step_count + 1,
+			sizeof(*p->steps), &r->failed);
+	if (!r->failed)
+		p->steps[p->step_count++] = (struct hl_report_step){
+			now, r->in_use[pool] };
+}
+
+static struct holding_state *holding(struct replay *r, int technician, int pool)
+{
+	return &r->holdings[(size_t)technician * r->report->pool_count +
+			    (size_t)pool];
+}
+
+static void slot_taken(struct replay *r, int technician, int pool,
+		       long long now)
+{
+	struct holding_state *h = holding(r, technician, pool);
+
+	pool_account(r, pool, now);
+	r->in_use[pool]++;
+	pool_step(r, pool, now);
+	h->start = now;
+}
+
+static void slot_freed(struct replay *r, int technician, int pool,
+		       long long now)
+{
+	struct holding_state *h = holding(r, technician, pool);
+	long long held = clipped(r, h->start, now);
+
+	pool_account(r, pool, now);
+	r->in_use[pool]--;
+	pool_step(r, pool, now);
+	h->sessions = 0;
+	h->generation++;
+	if (held > 0 || (in_period(r, h->start) && now == h->start)) {
+		r->report->technicians[technician].hours += held / HOUR_MS;
+		r->held_in[(size_t)technician * r->report->pool_count +
+			   (size_t)pool] = 1;
+		add_demand(r, pool, h->start, h->start, now, technician, false);
+	}
+}
+
+/* ---- Named allocations --------------------------------------------------- */
+
+/* made: by a grant or an assign; else a join shows one made before the
+ * log begins. */
+static void named_allocated(struct replay *r, int technician, long long now,
+			    bool made)
+{
+	if (r->allocated[technician])
+		return;
+	r->allocated[technician] = true;
+	r->allocated_since[technician] = now;
+	r->named_in_force++;
+	if (made && in_period(r, now))
+		r->report->named.allocations++;
+	if (r->period_open && r->named_in_force > r->report->named.peak)
+		r->report->named.peak = r->named_in_force;
+}
+
+static void named_sessions_end(struct replay *r, int technician, long long now)
+{
+	struct hl_report_technician *t = &r->report->technicians[technician];
+	long long used = clipped(r, r->named_open_since[technician], now);
+
+	if (r->named_open[technician] == 0)
+		return;
+	r->named_open[technician] = 0;
+	t->named_used_hours += used / HOUR_MS;
+	if (used > 0) {
+		r->named_use.items = grow(r->named_use.items, &r->named_use.cap,
+					  r->named_use.count + 1,
+					  sizeof(*r->named_use.items),
+					  &r->failed);
+		if (!r->failed)
+			r->named_use.items[r->named_use.count++] =
+				(struct demand){ now - used, now - used, now,
+						 technician, false };
+	}
+}
+
+static void named_freed(struct replay *r, int technician, long long now)
+{
+	struct hl_report_technician *t = &r->report->technicians[technician];
+	long long held = clipped(r, r->allocated_since[technician], now);
+
+	named_sessions_end(r, technician, now);
+	if (!r->allocated[technician])
+		return;
+	r->allocated[technician] = false;
+	r->named_in_force--;
+	t->named_hours += held / HOUR_MS;
+	if (held > 0)
+		t->named = true;
+}
+
+/* ---- waits ------------------------------------------------------------------ */
+
+static void wait_done(struct replay *r, int pool, long long since, long long now)
+{
+	double seconds = (double)(now - since) / 1000.0;
+
+	if (!in_period(r, now) && !(now == r->until && since < r->until))
+		return;
+	r->wait_s[pool] = grow(r->wait_s[pool], &r->wait_cap[pool],
+			       r->wait_count[pool] + 1, sizeof(double),
+			       &r->failed);
+	if (!r->failed)
+		r->wait_s[pool][r->wait_count[pool]++] = seconds;
+}
+
+/* Ends the waits of a session: all of them (pool -1), or the one in pool.
+ * Returns when the session began to wait (the earliest), or now. */
+static long long waits_end(struct replay *r, int session, int pool,
+			   long long now)
+{
+	struct session_state *s = &r->sessions[session];
+	long long first = now;
+	int *link = &s->waits;
+
+	while (*link >= 0) {
+		struct waiting *w = &r->waiting[*link];
+
+		if (pool >= 0 && w->pool != pool) {
+			link = &w->next;
+			continue;
+		}
+		if (w->since < first)
+			first = w->since;
+		wait_done(r, w->pool, w->since, now);
+		{
+			struct hl_report_technician *t =
+				&r->report->technicians[s->technician];
+			double seconds = (double)(now - w->since) / 1000.0;
+
+			if (seconds > t->wait_longest_s && in_period(r, now))
+				t->wait_longest_s = seconds;
+		}
+		*link = w->next;
+	}
+	return first;
+}
+
+/* ---- one event ----------------------------------------------------------- */
+
+static int session_of(struct replay *r, const struct hl_logevent *ev, int technician)
+{
+	struct session_state *s;
+
+	if (ev->session == HL_NONE)
+		return -1;
+	s = &r->sessions[ev->session];
+	if (s->technician < 0)
+		s->technician = technician;
+	return s->technician == technician ? ev->session : -1;
+}
+
+static void session_begins(struct replay *r, const struct hl_logevent *ev,
+			   int technician, int pool)
+{
+	int session = session_of(r, ev, technician);
+	struct session_state *s;
+
+	if (session >= 0) {
+		s = &r->sessions[session];
+		if (s->open)
+			return;	/* a line written twice after a crash */
+		waits_end(r, session, -1, ev->ms);
+		s->open = true;
+		s->pool = pool;
+	}
+	if (in_period(r, ev->ms))
+		r->report->technicians[technician].sessions++;
+	if (pool < 0) {
+		if (ev->type == HL_LOGEV_GRANT || !r->allocated[technician])
+			named_allocated(r, technician, ev->ms,
+					ev->type == HL_LOGEV_GRANT);
+		if (r->named_open[technician]++ == 0)
+			r->named_open_since[technician] = ev->ms;
+		if (in_period(r, ev->ms))
+			r->report->technicians[technician].named_sessions++;
+		return;
+	}
+	{
+		struct holding_state *h = holding(r, technician, pool);
+
+		if (h->sessions++ == 0)
+			slot_taken(r, technician, pool, ev->ms);
+		if (session >= 0)
+			r->sessions[session].generation = h->generation;
+	}
+}
+
+static void session_ends(struct replay *r, const struct hl_logevent *ev,
+			 int technician, int pool)
+{
+	int session = session_of(r, ev, technician);
+	struct session_state *s;
+
+	if (session < 0) {
+		/* A reap of a slot without its holder record frees it. */
+		if (ev->type == HL_LOGEV_REAP && pool >= 0 &&
+		    holding(r, technician, pool)->sessions > 0)
+			slot_freed(r, technician, pool, ev->ms);
+		return;
+	}
+	s = &r->sessions[session];
+	if (!s->open)
+		return;		/* began before the log, or already ended */
+	s->open = false;
+	if (s->pool < 0) {
+		if (r->named_open[technician] > 0 &&
+		    --r->named_open[technician] == 0) {
+			r->named_open[technician] = 1;
+			named_sessions_end(r, technician, ev->ms);
+		}
+		return;
+	}
+	{
+		struct holding_state *h = holding(r, technician, s->pool);
+
+		if (s->generation == h->generation && h->sessions > 0 &&
+		    --h->sessions == 0) {
+			h->sessions = 1;
+			slot_freed(r, technician, s->pool, ev->ms);
+		}
+	}
+}
+
+static void refused(struct replay *r, const struct hl_logevent *ev,
+		    int technician, int pool, const char *reason)
+{
+	struct hl_report_technician *t = &r->report->technicians[technician];
+	int session = session_of(r, ev, technician);
+	long long arrival = ev->ms;
+	bool counted = false;
+
+	if (session >= 0) {
+		arrival = waits_end(r, session, pool, ev->ms);
+		counted = r->sessions[session].refused;
+		r->sessions[session].refused = true;
+	}
+	if (!in_period(r, ev->ms))
+		return;
+	if (strcmp(reason, "unlicensed") == 0) {
+		r->report->unlicensed++;
+		return;
+	}
+	/* One login refused in several pools is one refusal of its
+	 * technician, and one in each pool. */
+	if (!counted)
+		t->refusals++;
+	if (pool >= 0) {
+		r->report->pools[pool].refusals++;
+		add_demand(r, pool, arrival, arrival, arrival, technician, true);
+	} else {
+		r->report->named.refusals++;
+	}
+}
+
+static void waits(struct replay *r, const struct hl_logevent *ev,
+		  int technician, int pool)
+{
+	int session = session_of(r, ev, technician);
+	struct session_state *s;
+	bool first;
+
+	if (session < 0 || pool < 0)
+		return;
+	s = &r->sessions[session];
+	first = s->waits < 0;
+	for (int w = s->waits; w >= 0; w = r->waiting[w].next)
+		if (r->waiting[w].pool == pool)
+			return;
+	r->waiting = grow(r->waiting, &r->waiting_cap, r->waiting_count + 1,
+			  sizeof(*r->waiting), &r->failed);
+	if (r->failed)
+		return;
+	r->waiting[r->waiting_count] = (struct waiting){ pool, ev->ms, s->waits };
+	s->waits = (int)r->waiting_count++;
+	if (in_period(r, ev->ms)) {
+		r->report->pools[pool].waits++;
+		if (first)
+			r->report->technicians[technician].waits++;
+	}
+}
+
+static void replay_event(struct replay *r, const struct hl_logevent *ev)
+{
+	int technician = r->technician_of[ev->user];
+	int pool = ev->pool == HL_NONE ? -1 : r->pool_of[ev->pool];
+	const char *reason = ev->reason == HL_NONE
+				     ? "" : r->log->names.strings[ev->reason];
+	bool named = ev->kind == HL_LOGEV_NAMED ||
+		     (ev->kind == HL_LOGEV_NO_KIND && pool < 0);
+
+	switch (ev->type) {
+	case HL_LOGEV_GRANT:
+	case HL_LOGEV_JOIN:
+		if (named || pool >= 0)
+			session_begins(r, ev, technician, named ? -1 : pool);
+		break;
+	case HL_LOGEV_RELEASE:
+	case HL_LOGEV_REAP:
+	case HL_LOGEV_ADMIN_RELEASE:
+		session_ends(r, ev, technician, named ? -1 : pool);
+		break;
+	case HL_LOGEV_ASSIGN:
+		named_allocated(r, technician, ev->ms, true);
+		break;
+	case HL_LOGEV_UNASSIGN:
+		named_freed(r, technician, ev->ms);
+		break;
+	case HL_LOGEV_DENY:
+		refused(r, ev, technician, named ? -1 : pool, reason);
+		break;
+	case HL_LOGEV_WAIT:
+		waits(r, ev, technician, pool);
+		break;
+	default:
+		break;
+	}
+}
+
+/* What was in force when the period began is where its charts start. */
+static void open_period(struct replay *r)
+{
+	r->period_open = true;
+	for (size_t p = 0; p < r->report->pool_count; p++) {
+		pool_account(r, (int)p, r->since);
+		pool_step(r, (int)p, r->since);
+	}
+	r->report->named.peak = r->named_in_force;
+}
+
+static void close_period(struct replay *r)
+{
+	struct hl_report *report = r->report;
+
+	if (!r->period_open)
+		open_period(r);
+	for (size_t t = 0; t < report->technician_count; t++) {
+		for (size_t p = 0; p < report->pool_count; p++)
+			if (holding(r, (int)t, (int)p)->sessions > 0)
+				slot_freed(r, (int)t, (int)p, r->until);
+		named_freed(r, (int)t, r->until);
+	}
+	for (size_t p = 0; p < report->pool_count; p++)
+		pool_account(r, (int)p, r->until);
+	for (size_t s = 0; s < r->log->sessions.count; s++)
+		if (r->sessions[s].waits >= 0)
+			waits_end(r, (int)s, -1, r->until);
+}
+
+/* ---- figures ------------------------------------------------------------ */
+
+static int by_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int by_arrival(const void *a, const void *b)
+{
+	const struct demand *x = a, *y = b;
+
+	if (x->arrival != y->arrival)
+		return x->arrival < y->arrival ? -1 : 1;
+	/* At the same moment a license given back is free for a login. */
+	return x->refused - y->refused;
+}
+
+static double median(double *values, size_t n)
+{
+	if (n == 0)
+		return 0;
+	qsort(values, n, sizeof(*values), by_double);
+	return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+/* Monday to Friday in [since, until), in UTC days and parts of days. */
+static double working_days(long long since, long long until)
+{
+	double days = 0;
+
+	for (long long day = since / DAY_MS - (since < 0); day * DAY_MS < until;
+	     day++) {
+		long long from = day * DAY_MS, to = from + DAY_MS;
+		long long weekday = ((day % 7) + 7 + 3) % 7;	/* 0: Monday */
+
+		if (from < since)
+			from = since;
+		if (to > until)
+			to = until;
+		if (weekday < 5 && to > from)
+			days += (double)(to - from) / DAY_MS;
+	}
+	return days;
+}
+
+/* ---- the planner ---------------------------------------------------------- */
+
+/* A min-heap of the times licenses come free. */
+static void heap_push(long long *heap, size_t *n, long long value)
+{
+	size_t i = (*n)++;
+
+	while (i > 0 && heap[(i - 1) / 2] > value) {
+		heap[i] = heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	heap[i] = value;
+}
+
+static void heap_pop(long long *heap, size_t *n)
+{
+	long long last = heap[--(*n)];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= *n)
+			break;
+		if (c + 1 < *n && heap[c + 1] < heap[c])
+			c++;
+		if (heap[c] >= last)
+			break;
+		heap[i] = heap[c];
+		i = c;
+	}
+	if (*n > 0)
+		heap[i] = last;
+}
+
+/*
+ * Replays the demand (sorted by arrival) on licenses: each login gets a
+ * license if one is free at its arrival and keeps it for as long as it
+ * did (a refused one: for hold_ms), else it is refused.  Returns the
+ * refusals.
+ */
+static unsigned long replay_licenses(const struct demand *d, size_t n,
+				     unsigned licenses, long long hold_ms,
+				     long long *heap)
+{
+	unsigned long refusals = 0;
+	size_t held = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		while (held > 0 && heap[0] <= d[i].arrival)
+			heap_pop(heap, &held);
+		if (held < licenses)
+			heap_push(heap, &held, d[i].refused ? d[i].arrival + hold_ms
+							    : d[i].end);
+		else
+			refusals++;
+	}
+	return refusals;
+}
+
+/* The fewest licenses that keep the replayed refusals at or under target
+ * (*refusals with them). */
+static unsigned fewest_licenses(const struct demand *d, size_t n,
+				unsigned target, long long hold_ms,
+				unsigned long *refusals, bool *failed)
+{
+	long long *heap = malloc((n + 1) * sizeof(*heap));
+	unsigned licenses = 0;
+
+	*refusals = n;
+	if (heap == NULL) {
+		*failed = true;
+		return 0;
+	}
+	/* n licenses refuse no one: the search ends. */
+	for (licenses = 0; licenses <= n; licenses++) {
+		*refusals = replay_licenses(d, n, licenses, hold_ms, heap);
+		if (*refusals <= target)
+			break;
+	}
+	free(heap);
+	return licenses;
+}
+
+/* The hold given to a refused login: the pool's median hold, else the
+ * median of all pools, else one hour. */
+static long long refused_hold(const struct demands *d, long long fallback,
+			      bool *failed)
+{
+	double *holds = malloc((d->count + 1) * sizeof(*holds));
+	size_t n = 0;
+	double m;
+
+	if (holds == NULL) {
+		*failed = true;
+		return fallback;
+	}
+	for (size_t i = 0; i < d->count; i++)
+		if (!d->items[i].refused)
+			holds[n++] = (double)(d->items[i].end - d->items[i].start);
+	m = median(holds, n);
+	free(holds);
+	return n > 0 ? (long long)m : fallback;
+}
+
+static void suggest(struct hl_report *report, bool *failed, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void suggest(struct hl_report *report, bool *failed, const char *fmt, ...)
+{
+	char line[1024], *text, **grown;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	text = strdup(line);
+	grown = realloc(report->suggestions,
+			(report->suggestion_count + 1) * sizeof(*grown));
+	if (text == NULL || grown == NULL) {
+		free(text);
+		if (grown)
+			report->suggestions = grown;
+		*failed = true;
+		return;
+	}
+	report->suggestions = grown;
+	report->suggestions[report->suggestion_count++] = text;
+}
+
+static const char *plural(unsigned long n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* "+1 license, +1100.00 EUR" or "" without prices. */
+static void cost_change(const struct hl_report *report, long delta,
+			double price, char *out, size_t len)
+{
+	if (report->prices_set)
+		snprintf(out, len, "; %+ld license%s, %+.2f %s", delta,
+			 plural((unsigned long)labs(delta)), delta * price,
+			 report->currency);
+	else
+		snprintf(out, len, "; %+ld license%s", delta,
+			 plural((unsigned long)labs(delta)));
+}
+
+/* "ann held a pool license 7.0 h per working day (...): a Named license
+ * would cost less." */
+static void advise(struct hl_report *report,
+		   const struct hl_report_technician *tech, const char *did,
+		   const char *relation, const char *instead, bool *failed)
+{
+	suggest(report, failed, "%s %s %.1f h per working day (%.0f%% of "
+		"%.1f h over %.1f working days, %s %.0f%%): %s would cost "
+		"less.", tech->user, did, tech->share * report->workday_hours,
+		tech->share * 100, report->workday_hours, report->working_days,
+		relation, report->threshold * 100, instead);
+}
+
+static int pool_for(const struct hl_config *cfg, const struct hl_report *report,
+		    const double *pool_hours, int technician)
+{
+	const char *user = report->technicians[technician].user;
+	int best = -1;
+
+	for (size_t p = 0; p < cfg->pool_count; p++)
+		if (hl_names_contain(&cfg->pools[p].users, user))
+			return (int)p;
+	for (size_t p = 0; p < report->pool_count; p++)
+		if (pool_hours[p] > 0 && (best < 0 || pool_hours[p] > pool_hours[best]))
+			best = (int)p;
+	if (best < 0 && cfg->pool_count > 0)
+		best = 0;
+	return best;
+}
+
+static void plan(struct replay *r, const struct hl_config *cfg)
+{
+	struct hl_report *report = r->report;
+	const double workday_ms = report->workday_hours * HOUR_MS;
+	size_t npools = report->pool_count;
+	long long *holds = calloc(npools + 1, sizeof(*holds));
+	double *pool_hours = calloc(npools + 1, sizeof(*pool_hours));
+	unsigned moved_out = 0, moved_in = 0, named_kept;
+	long long all_holds;
+	char change[128];
+	bool *to_named = calloc(report->technician_count + 1, sizeof(*to_named));
+
+	if (holds == NULL || pool_hours == NULL || to_named == NULL) {
+		r->failed = true;
+		goto out;
+	}
+	{
+		struct demands all = { NULL, 0, 0 };
+
+		for (size_t p = 0; p < npools; p++)
+			for (size_t i = 0; i < r->demands[p].count; i++) {
+				all.items = grow(all.items, &all.cap, all.count + 1,
+						 sizeof(*all.items), &r->failed);
+				if (r->failed)
+					break;
+				all.items[all.count++] = r->demands[p].items[i];
+			}
+		all_holds = refused_hold(&all, (long long)HOUR_MS, &r->failed);
+		free(all.items);
+	}
+
+	/* Pools, as they are. */
+	for (size_t p = 0; p < npools; p++) {
+		struct hl_report_pool *pool = &report->pools[p];
+		struct demands *d = &r->demands[p];
+		long long *heap = malloc((d->count + 1) * sizeof(*heap));
+
+		if (heap == NULL) {
+			r->failed = true;
+			goto out;
+		}
+		if (d->count > 1)
+			qsort(d->items, d->count, sizeof(*d->items), by_arrival);
+		holds[p] = refused_hold(d, all_holds, &r->failed);
+		pool->fewest = fewest_licenses(d->items, d->count,
+					       report->max_refusals, holds[p],
+					       &pool->refusals_fewest, &r->failed);
+		pool->refusals_today = replay_licenses(d->items, d->count,
+						       pool->licenses, holds[p],
+						       heap);
+		free(heap);
+		if (!pool->configured) {
+			suggest(report, &r->failed,
+				"Pool %s is not in the configuration: %u "
+				"license%s would have kept refusals at %u.",
+				pool->name, pool->fewest, plural(pool->fewest),
+				report->max_refusals);
+		} else if (pool->fewest > pool->licenses) {
+			cost_change(report, (long)pool->fewest - (long)pool->licenses,
+				    report->price_concurrent, change, sizeof(change));
+			suggest(report, &r->failed,
+				"Pool %s: %u license%s would have kept refusals "
+				"at %u (%lu refusal%s with today's %u)%s.",
+				pool->name, pool->fewest, plural(pool->fewest),
+				report->max_refusals, pool->refusals,
+				plural(pool->refusals), pool->licenses, change);
+		} else if (d->count == 0) {
+			cost_change(report, -(long)pool->licenses,
+				    report->price_concurrent, change, sizeof(change));
+			suggest(report, &r->failed,
+				"Pool %s was not used in the period: its %u "
+				"license%s could go%s.", pool->name,
+				pool->licenses, plural(pool->licenses), change);
+		} else if (pool->fewest < pool->licenses) {
+			cost_change(report, (long)pool->fewest - (long)pool->licenses,
+				    report->price_concurrent, change, sizeof(change));
+			suggest(report, &r->failed,
+				"Pool %s: %u license%s would have kept refusals "
+				"at %u as well as today's %u (peak %u in use)%s.",
+				pool->name, pool->fewest, plural(pool->fewest),
+				report->max_refusals, pool->licenses, pool->peak,
+				change);
+		} else {
+			suggest(report, &r->failed,
+				"Pool %s: today's %u license%s %s the fewest "
+				"that keep refusals at %u (%lu refusal%s).",
+				pool->name, pool->licenses, plural(pool->licenses),
+				pool->licenses == 1 ? "is" : "are",
+				report->max_refusals, pool->refusals,
+				plural(pool->refusals));
+		}
+	}
+
+	/* Technicians: Named or pool, by the share of the working day. */
+	if (report->working_days * workday_ms >= workday_ms) {
+		double working_ms = report->working_days * workday_ms;
+
+		for (size_t t = 0; t < report->technician_count; t++) {
+			struct hl_report_technician *tech = &report->technicians[t];
+
+			if (tech->named) {
+				tech->share = tech->named_used_hours * HOUR_MS /
+					      working_ms;
+				if (tech->share < report->threshold && npools > 0) {
+					for (size_t p = 0; p < npools; p++)
+						pool_hours[p] = (double)r->held_in[t * npools + p];
+					tech->advice_pool = pool_for(cfg, report,
+								     pool_hours,
+								     (int)t);
+					if (tech->advice_pool >= 0)
+						tech->advice = HL_ADVICE_TO_POOL;
+				}
+			} else if (tech->hours > 0) {
+				tech->share = tech->hours * HOUR_MS / working_ms;
+				if (tech->share >= report->threshold) {
+					tech->advice = HL_ADVICE_TO_NAMED;
+					to_named[t] = true;
+				}
+			}
+			if (tech->advice == HL_ADVICE_TO_NAMED) {
+				moved_in++;
+				advise(report, tech, "held a pool license",
+				       "at or above", "a Named license",
+				       &r->failed);
+			} else if (tech->advice == HL_ADVICE_TO_POOL) {
+				char where[HL_POOL_NAME_MAX + 16];
+
+				moved_out++;
+				snprintf(where, sizeof(where), "a place in pool %s",
+					 report->pools[tech->advice_pool].name);
+				advise(report, tech, "used a Named license",
+				       "under", where, &r->failed);
+			}
+		}
+	}
+
+	/* The suggested mix: each pool replayed without the technicians
+	 * who go Named and with the sessions of those who come in. */
+	for (size_t p = 0; p < npools; p++) {
+		struct hl_report_pool *pool = &report->pools[p];
+		struct demands *d = &r->demands[p];
+		struct demands mix = { NULL, 0, 0 };
+		unsigned long refusals;
+
+		for (size_t i = 0; i < d->count && !r->failed; i++) {
+			if (to_named[d->items[i].technician])
+				continue;
+			mix.items = grow(mix.items, &mix.cap, mix.count + 1,
+					 sizeof(*mix.items), &r->failed);
+			if (!r->failed)
+				mix.items[mix.count++] = d->items[i];
+		}
+		for (size_t i = 0; i < r->named_use.count && !r->failed; i++) {
+			const struct demand *use = &r->named_use.items[i];
+
+			if (report->technicians[use->technician].advice !=
+				    HL_ADVICE_TO_POOL ||
+			    report->technicians[use->technician].advice_pool != (int)p)
+				continue;
+			mix.items = grow(mix.items, &mix.cap, mix.count + 1,
+					 sizeof(*mix.items), &r->failed);
+			if (!r->failed)
+				mix.items[mix.count++] = *use;
+		}
+		if (mix.count > 1)
+			qsort(mix.items, mix.count, sizeof(*mix.items), by_arrival);
+		pool->mix = fewest_licenses(mix.items, mix.count,
+					    report->max_refusals, holds[p],
+					    &refusals, &r->failed);
+		free(mix.items);
+	}
+	named_kept = report->named.peak > moved_out ? report->named.peak - moved_out : 0;
+	report->named.mix = named_kept + moved_in;
+	if (report->named.licenses > report->named.peak)
+		suggest(report, &r->failed,
+			"Named: at most %u of %u license%s %s allocated at "
+			"once in the period.", report->named.peak,
+			report->named.licenses, plural(report->named.licenses),
+			report->named.peak == 1 ? "was" : "were");
+
+	{
+		unsigned concurrent_today = 0, concurrent_mix = 0;
+
+		for (size_t p = 0; p < npools; p++) {
+			if (!report->pools[p].configured)
+				continue;
+			concurrent_today += report->pools[p].licenses;
+			concurrent_mix += report->pools[p].mix;
+		}
+		report->cost_today = report->named.licenses * report->price_named +
+				     concurrent_today * report->price_concurrent;
+		report->cost_mix = report->named.mix * report->price_named +
+				   concurrent_mix * report->price_concurrent;
+		if (report->prices_set)
+			suggest(report, &r->failed,
+				"Today's mix: %u Named + %u concurrent license%s "
+				"= %.2f %s; suggested mix: %u Named + %u "
+				"concurrent = %.2f %s (%+.2f %s).",
+				report->named.licenses, concurrent_today,
+				plural(concurrent_today), report->cost_today,
+				report->currency, report->named.mix,
+				concurrent_mix, report->cost_mix,
+				report->currency,
+				report->cost_mix - report->cost_today,
+				report->currency);
+		else
+			suggest(report, &r->failed,
+				"Today's mix: %u Named + %u concurrent license%s; "
+				"suggested mix: %u Named + %u concurrent (set "
+				"prices in the configuration to cost them).",
+				report->named.licenses, concurrent_today,
+				plural(concurrent_today), report->named.mix,
+				concurrent_mix);
+	}
+out:
+	free(holds);
+	free(pool_hours);
+	free(to_named);
+}
+
+/* ---- building it -------------------------------------------------------- */
+
+static int by_user(const void *a, const void *b)
+{
+	const struct hl_report_technician *x = a, *y = b;
+
+	return strcmp(x->user, y->user);
+}
+
+static bool add_pool(struct hl_report *report, const char *name,
+		     unsigned licenses, bool configured)
+{
+	struct hl_report_pool *p = &report->pools[report->pool_count];
+
+	memset(p, 0, sizeof(*p));
+	p->name = strdup(name);
+	p->licenses = licenses;
+	p->configured = configured;
+	report->pool_count++;
+	return p->name != NULL;
+}
+
+static bool replay_init(struct replay *r, const struct hl_config *cfg)
+{
+	struct hl_report *report = r->report;
+	const struct hl_eventlog *log = r->log;
+	size_t nnames = log->names.count, npools, ntech;
+
+	r->pool_of = malloc((nnames + 1) * sizeof(int));
+	r->technician_of = malloc((nnames + 1) * sizeof(int));
+	report->pools = calloc(cfg->pool_count + nnames + 1, sizeof(*report->pools));
+	report->technicians = calloc(nnames + 1, sizeof(*report->technicians));
+	if (!r->pool_of || !r->technician_of || !report->pools ||
+	    !report->technicians)
+		return false;
+	for (size_t i = 0; i < nnames; i++)
+		r->pool_of[i] = r->technician_of[i] = -1;
+	for (size_t p = 0; p < cfg->pool_count; p++) {
+		int name = hl_strtab_find(&log->names, cfg->pools[p].name);
+
+		if (!add_pool(report, cfg->pools[p].name, cfg->pools[p].licenses,
+			      true))
+			return false;
+		if (name >= 0)
+			r->pool_of[name] = (int)p;
+	}
+	/* Pools and technicians as the log names them. */
+	for (size_t i = 0; i < log->count; i++) {
+		const struct hl_logevent *ev = &log->events[i];
+
+		if (ev->pool != HL_NONE && r->pool_of[ev->pool] < 0) {
+			r->pool_of[ev->pool] = (int)report->pool_count;
+			if (!add_pool(report, log->names.strings[ev->pool], 0,
+				      false))
+				return false;
+		}
+		if (r->technician_of[ev->user] < 0) {
+			struct hl_report_technician *t =
+				&report->technicians[report->technician_count];
+
+			t->user = strdup(log->names.strings[ev->user]);
+			if (t->user == NULL)
+				return false;
+			r->technician_of[ev->user] = (int)report->technician_count++;
+		}
+	}
+	/* Technicians by name, and the index follows them. */
+	qsort(report->technicians, report->technician_count,
+	      sizeof(*report->technicians), by_user);
+	for (size_t t = 0; t < report->technician_count; t++) {
+		int name = hl_strtab_find(&log->names, report->technicians[t].user);
+
+		r->technician_of[name] = (int)t;
+	}
+	npools = report->pool_count;
+	ntech = report->technician_count;
+	r->sessions = malloc((log->sessions.count + 1) * sizeof(*r->sessions));
+	r->holdings = calloc(ntech * npools + 1, sizeof(*r->holdings));
+	r->held_in = calloc(ntech * npools + 1, 1);
+	r->in_use = calloc(npools + 1, sizeof(*r->in_use));
+	r->changed = calloc(npools + 1, sizeof(*r->changed));
+	r->full_ms = calloc(npools + 1, sizeof(*r->full_ms));
+	r->used_ms = calloc(npools + 1, sizeof(*r->used_ms));
+	r->step_cap = calloc(npools + 1, sizeof(*r->step_cap));
+	r->wait_s = calloc(npools + 1, sizeof(*r->wait_s));
+	r->wait_count = calloc(npools + 1, sizeof(*r->wait_count));
+	r->wait_cap = calloc(npools + 1, sizeof(*r->wait_cap));
+	r->demands = calloc(npools + 1, sizeof(*r->demands));
+	r->allocated = calloc(ntech + 1, sizeof(*r->allocated));
+	r->allocated_since = calloc(ntech + 1, sizeof(*r->allocated_since));
+	r->named_open = calloc(ntech + 1, sizeof(*r->named_open));
+	r->named_open_since = calloc(ntech + 1, sizeof(*r->named_open_since));
+	if (!r->sessions || !r->holdings || !r->held_in || !r->in_use ||
+	    !r->changed || !r->full_ms || !r->used_ms || !r->step_cap ||
+	    !r->wait_s || !r->wait_count || !r->wait_cap || !r->demands ||
+	    !r->allocated || !r->allocated_since || !r->named_open ||
+	    !r->named_open_since)
+		return false;
+	for (size_t s = 0; s < log->sessions.count; s++)
+		r->sessions[s] = (struct session_state){ .technician = -1,
+							 .pool = -1,
+							 .waits = -1 };
+	return true;
+}
+
+static void replay_free(struct replay *r)
+{
+	size_t npools = r->report ? r->report->pool_count : 0;
+
+	for (size_t p = 0; r->wait_s && p < npools; p++)
+		free(r->wait_s[p]);
+	for (size_t p = 0; r->demands && p < npools; p++)
+		free(r->demands[p].items);
+	free(r->pool_of);
+	free(r->technician_of);
+	free(r->sessions);
+	free(r->waiting);
+	free(r->holdings);
+	free(r->held_in);
+	free(r->in_use);
+	free(r->changed);
+	free(r->full_ms);
+	free(r->used_ms);
+	free(r->step_cap);
+	free(r->wait_s);
+	free(r->wait_count);
+	free(r->wait_cap);
+	free(r->demands);
+	free(r->named_use.items);
+	free(r->allocated);
+	free(r->allocated_since);
+	free(r->named_open);
+	free(r->named_open_since);
+}
+
+static void figures(struct replay *r)
+{
+	struct hl_report *report = r->report;
+	double period_ms = (double)(r->until - r->since);
+	bool used = false;
+
+	for (size_t p = 0; p < report->pool_count; p++) {
+		struct hl_report_pool *pool = &report->pools[p];
+		size_t n = r->wait_count[p];
+
+		pool->hours = r->used_ms[p] / HOUR_MS;
+		pool->full_share = pool->licenses ? r->full_ms[p] / period_ms : 0;
+		pool->utilisation = pool->licenses
+			? r->used_ms[p] / (period_ms * pool->licenses) : 0;
+		pool->wait_median_s = median(r->wait_s[p], n);
+		pool->wait_longest_s = n ? r->wait_s[p][n - 1] : 0;
+		for (size_t t = 0; t < report->technician_count; t++)
+			pool->technicians += r->held_in[t * report->pool_count + p];
+		used |= pool->hours > 0 || pool->refusals > 0 || pool->waits > 0;
+	}
+	for (size_t t = 0; t < report->technician_count; t++) {
+		const struct hl_report_technician *tech = &report->technicians[t];
+
+		report->named.technicians += tech->named;
+		used |= tech->sessions > 0 || tech->refusals > 0 || tech->named;
+	}
+	used |= report->unlicensed > 0 || report->named.allocations > 0;
+	report->empty = !used;
+}
+
+static bool refusals_by_day(struct replay *r)
+{
+	struct hl_report *report = r->report;
+	long long last;
+
+	report->first_day = r->since / DAY_MS - (r->since % DAY_MS < 0);
+	last = (r->until - 1) / DAY_MS - ((r->until - 1) % DAY_MS < 0);
+	report->day_count = (size_t)(last - report->first_day + 1);
+	report->refusals_by_day = calloc(report->day_count, sizeof(unsigned long));
+	if (report->refusals_by_day == NULL)
+		return false;
+	for (size_t i = 0; i < r->log->count; i++) {
+		const struct hl_logevent *ev = &r->log->events[i];
+		const char *reason;
+		long long day;
+
+		if (ev->type != HL_LOGEV_DENY || !in_period(r, ev->ms))
+			continue;
+		reason = ev->reason == HL_NONE ? "" : r->log->names.strings[ev->reason];
+		if (strcmp(reason, "unlicensed") == 0)
+			continue;
+		day = ev->ms / DAY_MS - (ev->ms % DAY_MS < 0);
+		report->refusals_by_day[day - report->first_day]++;
+	}
+	return true;
+}
+
+struct hl_report *hl_report_build(const struct hl_config *cfg,
+				  const struct hl_eventlog *log,
+				  const struct hl_report_options *opt,
+				  char *why, size_t len)
+{
+	struct hl_report *report = calloc(1, sizeof(*report));
+	struct replay r;
+	size_t i = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (report == NULL)
+		goto nomem;
+	r.log = log;
+	r.report = report;
+	r.since = opt->has_since ? opt->since_ms
+				 : log->count ? log->events[0].ms : opt->now_ms;
+	/* Not past now: a line from the future is a damaged one. */
+	r.until = opt->has_until ? opt->until_ms : opt->now_ms;
+	if (r.until <= r.since) {
+		snprintf(why, len, "the period is empty: it must end after it "
+			 "begins");
+		hl_report_free(report);
+		return NULL;
+	}
+	report->since_ms = r.since;
+	report->until_ms = r.until;
+	report->lines = log->lines;
+	report->skipped = log->skipped;
+	report->files = log->files;
+	report->max_refusals = opt->max_refusals;
+	report->workday_hours = opt->workday_hours > 0 ? opt->workday_hours : 8;
+	report->working_days = working_days(r.since, r.until);
+	report->named.licenses = cfg->named.licenses;
+	report->prices_set = cfg->prices.set;
+	report->price_named = cfg->prices.named;
+	report->price_concurrent = cfg->prices.concurrent;
+	snprintf(report->currency, sizeof(report->currency), "%s",
+		 cfg->prices.currency);
+	/* A technician costs a concurrent license for the share of the
+	 * working day they hold one: Named is cheaper from the price ratio. */
+	report->threshold = cfg->prices.set && cfg->prices.concurrent > 0
+		? cfg->prices.named / cfg->prices.concurrent : 0.5;
+	if (!replay_init(&r, cfg))
+		goto nomem;
+	for (; i < log->count && log->events[i].ms < r.until && !r.failed; i++) {
+		if (!r.period_open && log->events[i].ms >= r.since)
+			open_period(&r);
+		replay_event(&r, &log->events[i]);
+	}
+	close_period(&r);
+	if (r.failed)
+		goto nomem;
+	figures(&r);
+	if (!refusals_by_day(&r))
+		goto nomem;
+	plan(&r, cfg);
+	if (r.failed)
+		goto nomem;
+	replay_free(&r);
+	return report;
+nomem:
+	snprintf(why, len, "out of memory");
+	replay_free(&r);
+	hl_report_free(report);
+	return NULL;
+}
+
+void hl_report_free(struct hl_report *report)
+{
+	if (report == NULL)
+		return;
+	for (size_t p = 0; p < report->pool_count; p++) {
+		free((char *)report->pools[p].name);
+		free(report->pools[p].steps);
+	}
+	for (size_t t = 0; t < report->technician_count; t++)
+		free((char *)report->technicians[t].user);
+	for (size_t s = 0; s < report->suggestion_count; s++)
+		free(report->suggestions[s]);
+	free(report->pools);
+	free(report->technicians);
+	free(report->suggestions);
+	free(report->refusals_by_day);
+	free(report);
+}

@@ -1,0 +1,268 @@
+/* helpdesk-license report: its options, its input and its outputs. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#define PROGRAM "helpdesk-license"
+#define DAY_MS (86400LL * 1000)
+
+enum { EXIT_NO = 1, EXIT_USAGE = 2 };
+
+enum { OPT_SINCE = 256, OPT_UNTIL, OPT_HTML, OPT_MAX_REFUSALS, OPT_WORKDAY,
+       OPT_LOG };
+
+static const struct option report_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "html", required_argument, NULL, OPT_HTML },
+	{ "max-refusals", required_argument, NULL, OPT_MAX_REFUSALS },
+	{ "workday", required_argument, NULL, OPT_WORKDAY },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void report_usage(FILE *out)
+{
+	fprintf(out,
+"usage: " PROGRAM " [-c FILE] report [--since DATE] [--until DATE] [--json]\n"
+"                        [--html FILE] [--max-refusals N] [--workday HOURS]\n"
+"                        [--log FILE]\n"
+"\n"
+"  --since DATE       from DATE (YYYY-MM-DD or ISO 8601; default: the first event)\n"
+"  --until DATE       to DATE (a date alone: its end; default: now)\n"
+"  --json             one JSON document on stdout, for scripts\n"
+"  --html FILE        also write a self-contained HTML page with charts\n"
+"  --max-refusals N   the planner's target of refusals per pool (default 0)\n"
+"  --workday HOURS    the working day of the planner's shares (default 8)\n"
+"  --log FILE         the event log (default: event_log of the configuration)\n");
+}
+
+static void report_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void report_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROGRAM ": report: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void warn_stderr(const char *message)
+{
+	char shown[PATH_MAX + 256];
+
+	report_fail("%s", hl_printable(message, shown, sizeof(shown)));
+}
+
+static void emit_stderr(void *data, int priority, const char *message)
+{
+	(void)data;
+	if (priority <= LOG_WARNING)
+		fprintf(stderr, PROGRAM ": %s\n", message);
+}
+
+bool hl_report_wanted(int argc, char **argv)
+{
+	static const char *const with_value[] = {
+		"-c", "--config", "-p", "--pool", "--since", "--until", "--html",
+		"--max-refusals", "--workday", "--log", NULL
+	};
+
+	for (int i = 1; i < argc; i++) {
+		bool skip = false;
+
+		if (strcmp(argv[i], "--") == 0)
+			return i + 1 < argc && strcmp(argv[i + 1], "report") == 0;
+		if (argv[i][0] != '-')
+			return strcmp(argv[i], "report") == 0;
+		for (size_t k = 0; with_value[k]; k++)
+			skip |= strcmp(argv[i], with_value[k]) == 0;
+		if (skip)
+			i++;
+	}
+	return false;
+}
+
+static bool parse_date(const char *text, bool end, long long *ms)
+{
+	bool date_only;
+
+	if (!hl_parse_iso_time(text, ms, &date_only))
+		return false;
+	if (end && date_only)
+		*ms += DAY_MS;	/* --until a date: all of that day */
+	return true;
+}
+
+static int write_html(const char *path, const struct hl_report *report)
+{
+	struct hl_buf buf;
+	char *text;
+	size_t len, done = 0;
+	int fd, rc = EXIT_NO;
+
+	hl_buf_init(&buf);
+	hl_report_html(report, &buf);
+	text = hl_buf_take(&buf);
+	if (text == NULL) {
+		report_fail("out of memory");
+		return EXIT_NO;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
+		  O_NOCTTY, 0644);
+	if (fd < 0) {
+		report_fail("%s: %s", path, errno == ELOOP ? "is a symbolic link"
+							   : strerror(errno));
+		goto out;
+	}
+	len = strlen(text);
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			report_fail("%s: %s", path, strerror(errno));
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	rc = 0;
+out:
+	if (fd >= 0 && close(fd) != 0 && rc == 0) {
+		report_fail("%s: %s", path, strerror(errno));
+		rc = EXIT_NO;
+	}
+	free(text);
+	return rc;
+}
+
+int hl_report_main(int argc, char **argv, const char *default_config)
+{
+	struct hl_report_options opt = { .workday_hours = 8 };
+	struct hl_logger logger = { .emit = emit_stderr };
+	const char *config = default_config, *html = NULL, *log_path = NULL;
+	struct hl_config *cfg = NULL;
+	struct hl_eventlog log;
+	struct hl_report *report = NULL;
+	struct timespec now;
+	struct hl_buf out;
+	bool json = false;
+	char why[PATH_MAX + 128], *end;
+	int c, rc = EXIT_NO;
+
+	memset(&log, 0, sizeof(log));
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "c:jh", report_options, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'j': json = true; break;
+		case OPT_HTML: html = optarg; break;
+		case OPT_LOG: log_path = optarg; break;
+		case OPT_SINCE:
+		case OPT_UNTIL:
+			if (!parse_date(optarg, c == OPT_UNTIL,
+					c == OPT_SINCE ? &opt.since_ms
+						       : &opt.until_ms)) {
+				report_fail("%s: not a date (YYYY-MM-DD or ISO "
+					    "8601)", optarg);
+				return EXIT_USAGE;
+			}
+			*(c == OPT_SINCE ? &opt.has_since : &opt.has_until) = true;
+			break;
+		case OPT_MAX_REFUSALS: {
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || *optarg == '-' ||
+			    n > UINT_MAX) {
+				report_fail("--max-refusals %s: not a count", optarg);
+				return EXIT_USAGE;
+			}
+			opt.max_refusals = (unsigned)n;
+			break;
+		}
+		case OPT_WORKDAY:
+			errno = 0;
+			opt.workday_hours = strtod(optarg, &end);
+			if (errno || *end || end == optarg ||
+			    !(opt.workday_hours > 0 && opt.workday_hours <= 24)) {
+				report_fail("--workday %s: hours, more than 0 "
+					    "and at most 24", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h': report_usage(stdout); return 0;
+		default: report_usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1 || strcmp(argv[optind], "report") != 0) {
+		report_fail("takes no argument");
+		report_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (hl_config_load(config, &logger, &cfg, NULL) != 0) {
+		report_fail("%s: the configuration is not usable (see above)",
+			    config);
+		return EXIT_NO;
+	}
+	if (log_path == NULL)
+		log_path = cfg->event_log;
+	if (log_path == NULL) {
+		report_fail("%s turns the event log off: there is nothing to "
+			    "report on", config);
+		goto out;
+	}
+	if (hl_eventlog_read(log_path, &log, warn_stderr, why, sizeof(why)) != 0) {
+		report_fail("%s", why);
+		goto out;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	opt.now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	report = hl_report_build(cfg, &log, &opt, why, sizeof(why));
+	if (report == NULL) {
+		report_fail("%s", why);
+		rc = strstr(why, "period") ? EXIT_USAGE : EXIT_NO;
+		goto out;
+	}
+	if (html && write_html(html, report) != 0)
+		goto out;
+	hl_buf_init(&out);
+	if (json)
+		hl_report_json(report, &out);
+	else
+		hl_report_text(report, &out);
+	{
+		char *text = hl_buf_take(&out);
+
+		if (text == NULL) {
+			report_fail("out of memory");
+			goto out;
+		}
+		fputs(text, stdout);
+		free(text);
+	}
+	rc = fflush(stdout) == 0 ? 0 : EXIT_NO;
+out:
+	hl_report_free(report);
+	hl_eventlog_free(&log);
+	hl_config_free(cfg);
+	return rc;
+}
