@@ -301,11 +301,14 @@ int hl_txn_end(struct hl_txn *txn, bool ok)
 			ok = false;
 		}
 	}
-	hl_store_close(txn->store);
-	txn->store = NULL;
 	if (!ok && txn->out->verdict != HL_STORE_FAILED)
 		hl_txn_failed(txn, HL_STORE_IO, "transaction");
+	/* Appended before the lock goes: the next writer (a waiter, woken
+	 * by this very commit) then finds the outbox's lines in the log,
+	 * and does not append them a second time. */
 	hl_txn_flush_events(txn, ok && !txn->quiet);
+	hl_store_close(txn->store);
+	txn->store = NULL;
 	return ok ? 0 : -1;
 }
 
