@@ -647,6 +647,7 @@ static void wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 	static const int synchronous[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
 					   SIGTRAP, SIGABRT, SIGSYS };
 	sigset_t blocked, old_mask;
+	long long last_look = 0;
 	bool check = true;
 	int watch;
 
@@ -700,6 +701,7 @@ static void wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 			give_up(txn, pools, npools, w, expired, "timeout", 0);
 		}
 		if (check) {
+			last_look = elapsed;
 			if (attempt(txn, w, false, &can) == 0 && can) {
 				if (attempt(txn, w, true, &can) == 0 && can)
 					break;
@@ -722,7 +724,8 @@ static void wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 			reason = "error";
 			break;
 		}
-		check = n == 0;		/* the once-a-second look */
+		/* The once-a-second look, whatever else wakes us. */
+		check = n == 0 || ms_since(&began) - last_look >= 1000;
 		for (size_t i = 0; i < nfds; i++) {
 			if (fds[i].fd == watch) {
 				if (fds[i].revents)

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,6 +394,44 @@ static void release_hands_over(void **state)
 	it_workers_finish(fx);
 }
 
+/* Stops a waiter (SIGSTOP) at a moment it holds no lock on the store: a
+ * waiter stopped inside its look would hold up every login. */
+static void stop_outside_lock(struct it_fixture *fx, pid_t pid)
+{
+	char path[PATH_MAX + 8];
+
+	snprintf(path, sizeof(path), "%s.lock", fx->store);
+	for (int tries = 0; tries < 1000; tries++) {
+		int fd;
+		bool locked, stopped = false;
+
+		assert_int_equal(kill(pid, SIGSTOP), 0);
+		/* Stopped for sure once /proc says so. */
+		for (int i = 0; i < 1000; i++) {
+			char stat[PATH_MAX], *text, *state;
+
+			snprintf(stat, sizeof(stat), "/proc/%ld/stat", (long)pid);
+			text = it_read_file(stat, NULL);
+			state = text ? strrchr(text, ')') : NULL;
+			stopped = state && state[1] == ' ' && state[2] == 'T';
+			free(text);
+			if (stopped)
+				break;
+			poll(NULL, 0, 1);
+		}
+		assert_true(stopped);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		locked = flock(fd, LOCK_EX | LOCK_NB) != 0;
+		close(fd);
+		if (!locked)
+			return;
+		assert_int_equal(kill(pid, SIGCONT), 0);
+		poll(NULL, 0, 10);
+	}
+	it_fail(__FILE__, __LINE__, "the waiter always held the store's lock");
+}
+
 /* A newcomer does not jump the line: with the first waiter stopped
  * (SIGSTOP) when the slot frees, a newcomer still queues behind it. */
 static void newcomer_does_not_jump(void **state)
@@ -408,7 +447,7 @@ static void newcomer_does_not_jump(void **state)
 	it_assert_rc(&r, PAM_SUCCESS);
 	waiter_start(fx, &dave, "dave", false);
 	expect_waiting(&dave, "dave");
-	assert_int_equal(kill(dave.pid, SIGSTOP), 0);
+	stop_outside_lock(fx, dave.pid);
 	it_close(holder, r.handle, &r);
 	it_assert_rc(&r, PAM_SUCCESS);
 	/* The slot is free, dave can't take it: erin must wait behind. */
