@@ -98,6 +98,9 @@ void hl_listing_free(struct hl_listing *listing)
 	for (size_t i = 0; i < listing->count; i++)
 		listed_free(&listing->items[i]);
 	free(listing->items);
+	for (size_t i = 0; i < listing->waiter_count; i++)
+		hl_session_free(&listing->waiters[i].waiter.session);
+	free(listing->waiters);
 	memset(listing, 0, sizeof(*listing));
 }
 
@@ -183,6 +186,81 @@ static int sort_listing(const struct hl_config *cfg,
 	return 0;
 }
 
+/* The waiters of the lines, by pool in config order then place. */
+static int list_waiters(struct hl_txn *txn, struct hl_listing *out)
+{
+	const struct hl_config *cfg = txn->env->cfg;
+	struct record_copies copies;
+	struct sort_item *order;
+	int rc;
+
+	memset(&copies, 0, sizeof(copies));
+	rc = hl_store_foreach(txn->store, "line/", copy_record, &copies);
+	if (copies.failed)
+		rc = HL_STORE_NOMEM;
+	if (rc != 0) {
+		free_copies(&copies);
+		hl_txn_failed(txn, rc < 0 ? HL_STORE_IO : rc, "listing lines");
+		return -1;
+	}
+	/* Lines in config order: sort their keys by pool rank. */
+	order = calloc(copies.count + 1, sizeof(*order));
+	for (size_t i = 0; order && i < copies.count; i++) {
+		order[i].cfg = cfg;
+		order[i].item.holding.kind = HL_KIND_CONCURRENT;
+		snprintf(order[i].item.holding.pool,
+			 sizeof(order[i].item.holding.pool), "%s",
+			 record_user(copies.items[i].key));
+		order[i].item.holding.slot = (unsigned)i;
+	}
+	if (order)
+		qsort(order, copies.count, sizeof(*order), compare_listed);
+	for (size_t k = 0; order && k < copies.count; k++) {
+		const struct record_copy *copy =
+			&copies.items[order[k].item.holding.slot];
+		struct hl_listed_waiter *grown;
+		struct hl_line line;
+
+		if (hl_line_decode(copy->value, &line) != 0) {
+			hl_log(txn->env->log, LOG_ERR, "license store %s: "
+			       "record '%s' is damaged; run 'helpdesk-license "
+			       "repair'", cfg->store, copy->key);
+			hl_txn_failed(txn, HL_STORE_DAMAGED, copy->key);
+			free(order);
+			free_copies(&copies);
+			return -1;
+		}
+		grown = realloc(out->waiters, (out->waiter_count + line.count + 1) *
+					      sizeof(*grown));
+		if (grown == NULL) {
+			hl_line_free(&line);
+			free(order);
+			order = NULL;
+			break;
+		}
+		out->waiters = grown;
+		for (size_t i = 0; i < line.count; i++) {
+			struct hl_listed_waiter *lw =
+				&out->waiters[out->waiter_count++];
+
+			memset(lw, 0, sizeof(*lw));
+			snprintf(lw->pool, sizeof(lw->pool), "%s",
+				 record_user(copy->key));
+			lw->place = i + 1;
+			lw->waiter = line.waiters[i];
+			lw->stale = hl_txn_session_stale(txn,
+							 &lw->waiter.session);
+		}
+		free(line.waiters);	/* the sessions moved into out */
+	}
+	rc = order ? 0 : -1;
+	if (order == NULL)
+		hl_txn_failed(txn, HL_STORE_NOMEM, "listing lines");
+	free(order);
+	free_copies(&copies);
+	return rc;
+}
+
 int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 		  struct hl_listing *out, struct hl_decision *result)
 {
@@ -227,6 +305,8 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 					 hl_named_eligible(env->cfg, &who);
 	}
 	free_copies(&copies);
+	if (ok && list_waiters(&txn, out) != 0)
+		ok = false;
 	if (ok && sort_listing(env->cfg, out) != 0) {
 		hl_txn_failed(&txn, HL_STORE_NOMEM, "listing");
 		ok = false;

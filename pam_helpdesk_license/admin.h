@@ -24,15 +24,27 @@ struct hl_listed {
 	bool eligible;		/* named: still named-eligible; else true */
 };
 
+/* One technician waiting in a pool's line. */
+struct hl_listed_waiter {
+	char pool[HL_POOL_NAME_MAX + 1];
+	size_t place;			/* 1: first in that line */
+	struct hl_waiter waiter;	/* session.since: waiting since */
+	bool stale;			/* its process is gone */
+};
+
 struct hl_listing {
 	struct hl_listed *items;	/* concurrent by pool and slot, then
 					   named by user */
 	size_t count;
+	struct hl_listed_waiter *waiters;	/* by pool (config order),
+						   then place */
+	size_t waiter_count;
 };
 
 void hl_listing_free(struct hl_listing *listing);
 
-/* Everything held (req->user is not used).  A missing store lists empty. */
+/* Everything held, and who waits in which line (req->user is not used).
+ * A missing store lists empty. */
 int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 		  struct hl_listing *out, struct hl_decision *result);
 

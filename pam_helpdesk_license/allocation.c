@@ -301,11 +301,14 @@ int hl_txn_end(struct hl_txn *txn, bool ok)
 			ok = false;
 		}
 	}
-	hl_store_close(txn->store);
-	txn->store = NULL;
 	if (!ok && txn->out->verdict != HL_STORE_FAILED)
 		hl_txn_failed(txn, HL_STORE_IO, "transaction");
+	/* Appended before the lock goes: the next writer (a waiter, woken
+	 * by this very commit) then finds the outbox's lines in the log,
+	 * and does not append them a second time. */
 	hl_txn_flush_events(txn, ok && !txn->quiet);
+	hl_store_close(txn->store);
+	txn->store = NULL;
 	return ok ? 0 : -1;
 }
 
@@ -549,6 +552,68 @@ int hl_txn_free_slot(struct hl_txn *txn, const char *user,
 	if (!hl_key_holder(key, sizeof(key), user) || hl_txn_delete(txn, key))
 		return -1;
 	return give_back_slot(txn, holding->pool, holding->slot);
+}
+
+/* ---- waiting lines ------------------------------------------------------ */
+
+int hl_txn_load_line(struct hl_txn *txn, const char *pool,
+		     struct hl_line *line)
+{
+	char key[HL_KEY_MAX];
+	char *text;
+
+	memset(line, 0, sizeof(*line));
+	if (!hl_key_line(key, sizeof(key), pool)) {
+		hl_txn_failed(txn, HL_STORE_IO, "line key");
+		return -1;
+	}
+	if (get_text(txn, key, &text))
+		return -1;
+	if (text == NULL)
+		return 0;	/* nobody waits (and stores older than lines) */
+	if (hl_line_decode(text, line) != 0) {
+		free(text);
+		hl_log(txn->env->log, LOG_ERR,
+		       "license store %s: record '%s' is damaged; run "
+		       "'helpdesk-license repair'", txn->env->cfg->store, key);
+		hl_txn_failed(txn, HL_STORE_DAMAGED, key);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+int hl_txn_save_line(struct hl_txn *txn, const char *pool,
+		     const struct hl_line *line)
+{
+	char key[HL_KEY_MAX];
+
+	if (!hl_key_line(key, sizeof(key), pool)) {
+		hl_txn_failed(txn, HL_STORE_IO, "line key");
+		return -1;
+	}
+	if (line->count == 0)
+		return hl_txn_delete(txn, key);
+	return put_text(txn, key, hl_line_encode(line));
+}
+
+bool hl_txn_prune_line(struct hl_txn *txn, const char *pool,
+		       struct hl_line *line)
+{
+	bool pruned = false;
+
+	for (size_t i = line->count; i-- > 0;) {
+		struct hl_waiter *w = &line->waiters[i];
+
+		if (!hl_txn_session_stale(txn, &w->session))
+			continue;
+		hl_txn_event(txn, LOG_NOTICE, "deny", w->user,
+			    HL_KIND_CONCURRENT, pool, 0, &w->session,
+			    "abandoned");
+		hl_line_remove(line, i);
+		pruned = true;
+	}
+	return pruned;
 }
 
 int hl_txn_free_named(struct hl_txn *txn, const char *user)

@@ -101,6 +101,16 @@ bool hl_txn_all_stale(const struct hl_txn *txn,
 /* Gives back user's concurrent slot. */
 int hl_txn_free_slot(struct hl_txn *txn, const char *user,
 		     const struct hl_holding *holding);
+/* The waiting line of a pool; empty when nobody waits. */
+int hl_txn_load_line(struct hl_txn *txn, const char *pool,
+		     struct hl_line *line);
+/* Stages it, or deletes its key when it is empty. */
+int hl_txn_save_line(struct hl_txn *txn, const char *pool,
+		     const struct hl_line *line);
+/* Drops (and logs as abandoned) the waiters whose process is gone; true
+ * if any. */
+bool hl_txn_prune_line(struct hl_txn *txn, const char *pool,
+		       struct hl_line *line);
 /* Frees user's Named allocation: its record, and one less in the count. */
 int hl_txn_free_named(struct hl_txn *txn, const char *user);
 /* Frees (take) or counts the slots of pool whose holders are gone. */

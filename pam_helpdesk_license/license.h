@@ -14,6 +14,18 @@
 #include "proc.h"
 #include "record.h"
 
+/* How a session open that waits in line (a pool's wait) reaches the
+ * technician; every member may be NULL. */
+struct hl_waiting {
+	/* Tells the technician something now (the module: PAM_TEXT_INFO). */
+	void (*tell)(void *data, const char *message);
+	/* Puts in fds (at most max) the descriptors whose hangup means the
+	 * technician went away, such as the client's connection; they are
+	 * polled, never read.  Returns how many. */
+	size_t (*connections)(void *data, int *fds, size_t max);
+	void *data;
+};
+
 struct hl_env {
 	const struct hl_config *cfg;
 	const struct hl_logger *log;
@@ -21,6 +33,7 @@ struct hl_env {
 	struct hl_process self;		/* the process opening the session */
 	char host[256];			/* this host */
 	time_t (*now)(void);		/* the clock; time() wrapper */
+	const struct hl_waiting *waiting;	/* NULL: wait in silence */
 };
 
 struct hl_request {
@@ -46,6 +59,7 @@ struct hl_decision {
 	unsigned slot;				/* concurrent */
 	bool joined;			/* joined a slot the user held already */
 	char session_id[HL_SESSION_ID_LEN + 1];	/* open: the new session */
+	unsigned waited;		/* open: seconds waited in line */
 	char reason[128];		/* short, for logs and the tool */
 	char message[2048];		/* for the technician; "" when none */
 };
@@ -57,7 +71,10 @@ int hl_license_check(const struct hl_env *env, const struct hl_request *req,
  * is logged. */
 int hl_license_preview(const struct hl_env *env, const struct hl_request *req,
 		       struct hl_decision *out);
-/* session open: take (or join) what the decision grants. */
+/* session open: take (or join) what the decision grants.  When every
+ * license is taken and a pool of the technician's has a wait, waits in
+ * that pool's line (first come, first served) for up to its wait, telling
+ * the technician through env->waiting. */
 int hl_license_open(const struct hl_env *env, const struct hl_request *req,
 		    struct hl_decision *out);
 /* session close: give back what session_id took.  session_id NULL or ""

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #define PAM_SM_ACCOUNT
@@ -32,6 +35,57 @@ struct args {
 static void emit_to_pam(void *data, int priority, const char *message)
 {
 	pam_syslog((pam_handle_t *)data, priority, "%s", message);
+}
+
+/* What a session open waiting in line needs from the PAM side. */
+struct waiting_ctx {
+	pam_handle_t *pamh;
+	int flags;
+};
+
+static void tell_technician(void *data, const char *message)
+{
+	const struct waiting_ctx *ctx = data;
+
+	if (!(ctx->flags & PAM_SILENT))
+		pam_info(ctx->pamh, "%s", message);
+}
+
+/*
+ * The client's connection: the connected TCP sockets of this process (in
+ * sshd, the [priv] monitor opening the session holds the client's).  They
+ * are polled for a hangup while waiting in line, never read or written.
+ */
+static size_t client_connections(void *data, int *fds, size_t max)
+{
+	struct rlimit lim;
+	size_t n = 0;
+	int last = 1024;
+
+	(void)data;
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < (rlim_t)last)
+		last = (int)lim.rlim_cur;
+	for (int fd = 0; fd < last && n < max; fd++) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof(addr);
+		struct stat st;
+		int type;
+		socklen_t type_len = sizeof(type);
+
+		if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+			continue;
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 ||
+		    type != SOCK_STREAM)
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0 ||
+		    (addr.ss_family != AF_INET && addr.ss_family != AF_INET6))
+			continue;
+		len = sizeof(addr);
+		if (getpeername(fd, (struct sockaddr *)&addr, &len) != 0)
+			continue;
+		fds[n++] = fd;
+	}
+	return n;
 }
 
 static bool parse_args(pam_handle_t *pamh, int argc, const char **argv,
@@ -97,6 +151,10 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	struct hl_request req;
 	struct hl_env env;
 	struct args args;
+	struct waiting_ctx waiting_ctx = { .pamh = pamh, .flags = flags };
+	const struct hl_waiting waiting = { .tell = tell_technician,
+					    .connections = client_connections,
+					    .data = &waiting_ctx };
 	const char *user = NULL;
 	const void *session_id = NULL;
 	int rc;
@@ -119,6 +177,7 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 			      "process identity");
 		goto out;
 	}
+	env.waiting = &waiting;
 	req.user = user;
 	req.service = item(pamh, PAM_SERVICE);
 	req.tty = item(pamh, PAM_TTY);

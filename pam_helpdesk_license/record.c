@@ -210,6 +210,20 @@ static void buf_field(struct hl_buf *buf, const char *value)
 	free(field);
 }
 
+/* " ID PID START BOOT_ID SINCE SERVICE TTY RHOST HOST": the fields of a
+ * session, in a holding's session line and a waiter's line alike. */
+static void buf_session(struct hl_buf *buf, const struct hl_session *s)
+{
+	hl_buf_printf(buf, " %s %ld %llu %s %lld", s->id, (long)s->pid,
+		      s->start, s->boot_id, (long long)s->since);
+	buf_field(buf, s->service);
+	buf_field(buf, s->tty);
+	buf_field(buf, s->rhost);
+	buf_field(buf, s->host);
+	if (s->audit_session != 0)
+		hl_buf_printf(buf, " %u", s->audit_session);
+}
+
 char *hl_holding_encode(const struct hl_holding *holding)
 {
 	struct hl_buf buf;
@@ -239,17 +253,8 @@ char *hl_holding_encode(const struct hl_holding *holding)
 	}
 	hl_buf_printf(&buf, "\nsince %lld", (long long)holding->since);
 	for (i = 0; i < holding->session_count; i++) {
-		const struct hl_session *s = &holding->sessions[i];
-
-		hl_buf_printf(&buf, "\nsession %s %ld %llu %s %lld", s->id,
-			      (long)s->pid, s->start, s->boot_id,
-			      (long long)s->since);
-		buf_field(&buf, s->service);
-		buf_field(&buf, s->tty);
-		buf_field(&buf, s->rhost);
-		buf_field(&buf, s->host);
-		if (s->audit_session != 0)
-			hl_buf_printf(&buf, " %u", s->audit_session);
+		hl_buf_puts(&buf, "\nsession");
+		buf_session(&buf, &holding->sessions[i]);
 	}
 	out = hl_buf_take(&buf);
 	if (out == NULL)
@@ -261,7 +266,7 @@ invalid:
 }
 
 /* A line cut into space-separated fields (pointers into the text). */
-#define LINE_FIELDS_MAX 11
+#define LINE_FIELDS_MAX 12
 struct line {
 	const char *field[LINE_FIELDS_MAX];
 	size_t len[LINE_FIELDS_MAX];
@@ -344,44 +349,54 @@ struct holding_parse {
 	bool have_kind, have_pool, have_slot, have_since;
 };
 
+/* The 9 session fields of a line from field first on, into s (the caller
+ * frees it with hl_session_free); the line must end with them.  0 or -1. */
+static int decode_session(const struct line *line, size_t first,
+			  struct hl_session *s)
+{
+	const size_t f = first;
+	unsigned long long number;
+
+	memset(s, 0, sizeof(*s));
+	if (line->count != first + 9 && line->count != first + 10)
+		return -1;
+	if (!decode_into(line, f, s->id, sizeof(s->id), session_id_valid))
+		return -1;
+	if (!decode_number(line, f + 1, INT_MAX, &number) || number == 0)
+		return -1;
+	s->pid = (pid_t)number;
+	if (!decode_number(line, f + 2, ULLONG_MAX, &s->start))
+		return -1;
+	if (!decode_into(line, f + 3, s->boot_id, sizeof(s->boot_id),
+			 boot_id_valid))
+		return -1;
+	if (!decode_number(line, f + 4, TIME_T_MAX, &number))
+		return -1;
+	s->since = (time_t)number;
+	s->service = hl_field_decode(line->field[f + 5], line->len[f + 5]);
+	s->tty = hl_field_decode(line->field[f + 6], line->len[f + 6]);
+	s->rhost = hl_field_decode(line->field[f + 7], line->len[f + 7]);
+	s->host = hl_field_decode(line->field[f + 8], line->len[f + 8]);
+	if (s->service == NULL || s->tty == NULL || s->rhost == NULL ||
+	    s->host == NULL)
+		return -1;
+	if (line->count == first + 10) {
+		if (!decode_number(line, f + 9, 4294967294ULL, &number) ||
+		    number == 0)
+			return -1;
+		s->audit_session = (unsigned)number;
+	}
+	return 0;
+}
+
 static int parse_session(struct hl_holding *holding, const struct line *line)
 {
 	struct hl_session s;
-	unsigned long long number;
 	int rc = -1;
 
-	memset(&s, 0, sizeof(s));
-	if (line->count != 10 && line->count != 11)
-		goto out;
-	if (!decode_into(line, 1, s.id, sizeof(s.id), session_id_valid))
-		goto out;
-	if (!decode_number(line, 2, INT_MAX, &number) || number == 0)
-		goto out;
-	s.pid = (pid_t)number;
-	if (!decode_number(line, 3, ULLONG_MAX, &s.start))
-		goto out;
-	if (!decode_into(line, 4, s.boot_id, sizeof(s.boot_id), boot_id_valid))
-		goto out;
-	if (!decode_number(line, 5, TIME_T_MAX, &number))
-		goto out;
-	s.since = (time_t)number;
-	s.service = hl_field_decode(line->field[6], line->len[6]);
-	s.tty = hl_field_decode(line->field[7], line->len[7]);
-	s.rhost = hl_field_decode(line->field[8], line->len[8]);
-	s.host = hl_field_decode(line->field[9], line->len[9]);
-	if (s.service == NULL || s.tty == NULL || s.rhost == NULL ||
-	    s.host == NULL)
-		goto out;
-	if (line->count == 11) {
-		if (!decode_number(line, 10, 4294967294ULL, &number) ||
-		    number == 0)
-			goto out;
-		s.audit_session = (unsigned)number;
-	}
-	if (hl_holding_add_session(holding, &s) != 0)
-		goto out;
-	rc = 0;
-out:
+	if (decode_session(line, 1, &s) == 0 &&
+	    hl_holding_add_session(holding, &s) == 0)
+		rc = 0;
 	hl_session_free(&s);
 	return rc;
 }
@@ -532,6 +547,106 @@ void hl_holding_remove_session(struct hl_holding *holding, size_t index)
 	}
 }
 
+/* ---- waiting lines ------------------------------------------------------ */
+
+char *hl_line_encode(const struct hl_line *line)
+{
+	struct hl_buf buf;
+	char *out;
+
+	if (line == NULL || line->count == 0 || line->waiters == NULL)
+		goto invalid;
+	for (size_t i = 0; i < line->count; i++)
+		if (!hl_user_valid(line->waiters[i].user) ||
+		    !session_valid(&line->waiters[i].session))
+			goto invalid;
+	hl_buf_init(&buf);
+	for (size_t i = 0; i < line->count; i++) {
+		hl_buf_puts(&buf, i ? "\nwaiter" : "waiter");
+		buf_field(&buf, line->waiters[i].user);
+		buf_session(&buf, &line->waiters[i].session);
+	}
+	out = hl_buf_take(&buf);
+	if (out == NULL)
+		errno = ENOMEM;
+	return out;
+invalid:
+	errno = EINVAL;
+	return NULL;
+}
+
+static int parse_waiter_line(void *arg, const struct line *line)
+{
+	struct hl_line *out = arg;
+	char user[HL_USER_MAX + 1];
+	struct hl_session s;
+	int rc = -1;
+
+	if (line->count < 2 || !field_is(line, 0, "waiter") ||
+	    !decode_into(line, 1, user, sizeof(user), hl_user_valid))
+		return -1;
+	if (decode_session(line, 2, &s) == 0 && hl_line_add(out, user, &s) == 0)
+		rc = 0;
+	hl_session_free(&s);
+	return rc;
+}
+
+int hl_line_decode(const char *text, struct hl_line *out)
+{
+	if (out == NULL)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	if (text == NULL || for_each_line(text, parse_waiter_line, out) != 0) {
+		hl_line_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+int hl_line_add(struct hl_line *line, const char *user,
+		const struct hl_session *session)
+{
+	struct hl_waiter *grown;
+	struct hl_holding copy = { .kind = HL_KIND_NAMED };
+
+	if (line->count >= SIZE_MAX / sizeof(*grown) - 1 ||
+	    strlen(user) > HL_USER_MAX ||
+	    hl_holding_add_session(&copy, session) != 0)
+		return -1;
+	grown = realloc(line->waiters, (line->count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		hl_holding_free(&copy);
+		return -1;
+	}
+	line->waiters = grown;
+	snprintf(grown[line->count].user, sizeof(grown[line->count].user),
+		 "%s", user);
+	grown[line->count].session = copy.sessions[0];
+	free(copy.sessions);	/* its one session moved into the line */
+	line->count++;
+	return 0;
+}
+
+void hl_line_remove(struct hl_line *line, size_t index)
+{
+	if (line == NULL || index >= line->count)
+		return;
+	hl_session_free(&line->waiters[index].session);
+	memmove(&line->waiters[index], &line->waiters[index + 1],
+		(line->count - index - 1) * sizeof(line->waiters[0]));
+	line->count--;
+}
+
+void hl_line_free(struct hl_line *line)
+{
+	if (line == NULL)
+		return;
+	for (size_t i = 0; i < line->count; i++)
+		hl_session_free(&line->waiters[i].session);
+	free(line->waiters);
+	memset(line, 0, sizeof(*line));
+}
+
 char *hl_counter_encode(const struct hl_counter *counter, bool pool)
 {
 	char text[80];
@@ -628,6 +743,13 @@ bool hl_key_pool(char *buf, size_t len, const char *pool)
 	if (buf == NULL || len == 0 || pool == NULL || !pool_name_valid(pool))
 		return false;
 	return key_done(buf, len, snprintf(buf, len, "pool/%s", pool));
+}
+
+bool hl_key_line(char *buf, size_t len, const char *pool)
+{
+	if (buf == NULL || len == 0 || pool == NULL || !pool_name_valid(pool))
+		return false;
+	return key_done(buf, len, snprintf(buf, len, "line/%s", pool));
 }
 
 bool hl_key_slot(char *buf, size_t len, const char *pool, unsigned slot)

@@ -7,6 +7,8 @@
  *   pool/POOL            counter: "used N\nnext N\ntop N"
  *   slot/POOL/N          the user holding slot N of POOL: "USER"
  *   holder/USER          the concurrent slot USER holds: holding record
+ *   line/POOL            the technicians waiting for a slot of POOL, in
+ *                        arrival order: a line record (absent: nobody)
  *   outbox               the event-log lines of the last write, committed
  *                        with it: "INODE SIZE" of the log, then the lines
  *                        (see allocation.c)
@@ -22,6 +24,14 @@
  *   session ID PID START BOOT_ID SINCE SERVICE TTY RHOST HOST [AUDIT]
  *                        (0..n; AUDIT, the audit session id of the login,
  *                        only when it has one of its own)
+ *
+ * A line record is one line per waiter, first come first:
+ *
+ *   waiter USER ID PID START BOOT_ID SINCE SERVICE TTY RHOST HOST [AUDIT]
+ *
+ * USER percent-encoded, the rest as a session line: the session the waiter
+ * will open (its id is the one of its grant), SINCE the time it began to
+ * wait.
  *
  * Decoders are strict: anything else is a damaged record.
  */
@@ -77,6 +87,26 @@ int hl_holding_add_session(struct hl_holding *holding,
 void hl_holding_remove_session(struct hl_holding *holding, size_t index);
 void hl_session_free(struct hl_session *session);
 
+/* A waiting line (line/POOL): who waits for a slot, in arrival order. */
+struct hl_waiter {
+	char user[HL_USER_MAX + 1];
+	struct hl_session session;	/* since: when the wait began */
+};
+
+struct hl_line {
+	struct hl_waiter *waiters;
+	size_t count;
+};
+
+/* NULL (errno EINVAL) for an empty line: its key is deleted instead. */
+char *hl_line_encode(const struct hl_line *line);
+int hl_line_decode(const char *text, struct hl_line *out);
+/* Appends a waiter (a deep copy of session); 0 or -1 (no memory). */
+int hl_line_add(struct hl_line *line, const char *user,
+		const struct hl_session *session);
+void hl_line_remove(struct hl_line *line, size_t index);
+void hl_line_free(struct hl_line *line);
+
 /* Counter records: "used N\nnext N\ntop N" (next and top for pools). */
 struct hl_counter {
 	unsigned used;		/* slots or allocations in force */
@@ -91,6 +121,7 @@ bool hl_key_named(char *buf, size_t len, const char *user);
 bool hl_key_holder(char *buf, size_t len, const char *user);
 bool hl_key_pool(char *buf, size_t len, const char *pool);
 bool hl_key_slot(char *buf, size_t len, const char *pool, unsigned slot);
+bool hl_key_line(char *buf, size_t len, const char *pool);
 #define HL_KEY_MAX (HL_USER_MAX + HL_POOL_NAME_MAX + 32)
 
 /* Percent-encoding of one field: bytes outside [A-Za-z0-9._:@+=,/-] become

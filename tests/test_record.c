@@ -464,6 +464,70 @@ static void test_counters(void **state)
 
 /* ---- Keys --------------------------------------------------------------- */
 
+/* Waiting lines: arrival order kept, hostile user names and fields
+ * escaped, an empty line never written, anything else refused. */
+static void test_line_round_trip(void **state)
+{
+	struct hl_line line = { 0 }, back;
+	struct hl_session a, b;
+	char *text, key[HL_KEY_MAX];
+
+	(void)state;
+	assert_true(hl_key_line(key, sizeof(key), "field-east"));
+	assert_string_equal(key, "line/field-east");
+	assert_false(hl_key_line(key, sizeof(key), "a/b"));
+	fill_session(&a, SID_A, 42, "sshd", "pts/0", "10.0.0.5", "hd1");
+	fill_session(&b, SID_B, 43, "login", "", "evil\nwaiter x", "hd1");
+	assert_null(hl_line_encode(&line));
+	assert_int_equal(hl_line_add(&line, "dave", &a), 0);
+	assert_int_equal(hl_line_add(&line, "o brien", &b), 0);
+	text = hl_line_encode(&line);
+	assert_non_null(text);
+	assert_int_equal(strncmp(text, "waiter dave " SID_A " 42 ",
+				 strlen("waiter dave " SID_A " 42 ")), 0);
+	assert_non_null(strstr(text, "\nwaiter o%20brien " SID_B " 43 "));
+	assert_null(strstr(text, "evil\n"));
+	assert_int_equal(hl_line_decode(text, &back), 0);
+	assert_int_equal(back.count, 2);
+	assert_string_equal(back.waiters[0].user, "dave");
+	assert_string_equal(back.waiters[1].user, "o brien");
+	assert_session_equal(&back.waiters[0].session, &a);
+	assert_session_equal(&back.waiters[1].session, &b);
+	hl_line_remove(&back, 0);
+	assert_int_equal(back.count, 1);
+	assert_string_equal(back.waiters[0].user, "o brien");
+	hl_line_free(&back);
+	hl_line_free(&line);
+	free(text);
+}
+
+static void test_line_decode_strict(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"waiter dave",
+		"waiter dave " SID_A " 42 100 " BOOT " 200 sshd pts/0 -",
+		"waiter dave " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h x",
+		"waiter - " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
+		"waiter a%2Fb " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
+		"waiter dave " SID_A " 042 100 " BOOT " 200 sshd pts/0 - h",
+		"holder dave " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
+		"waiter dave " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h\n\n",
+	};
+	struct hl_line line;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (hl_line_decode(bad[i], &line) == 0)
+			fail_msg("accepted line record %zu: \"%s\"", i, bad[i]);
+		assert_int_equal(line.count, 0);
+	}
+	assert_int_equal(hl_line_decode("waiter dave " SID_A " 42 100 " BOOT
+					" 200 sshd pts/0 - h\n", &line), 0);
+	assert_int_equal(line.count, 1);
+	hl_line_free(&line);
+}
+
 static void test_keys(void **state)
 {
 	char buf[HL_KEY_MAX];
@@ -523,6 +587,8 @@ int main(void)
 		cmocka_unit_test(test_sessions_add_remove),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_line_round_trip),
+		cmocka_unit_test(test_line_decode_strict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

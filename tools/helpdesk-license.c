@@ -80,7 +80,8 @@ static void usage(FILE *out)
 "\n"
 "  list               who holds what: concurrent slots and Named allocations,\n"
 "                     with their sessions\n"
-"  status             per pool: licenses, in use, free; Named licenses; warnings\n"
+"  status             per pool: licenses, in use, free, waiting; Named\n"
+"                     licenses; who waits in line; warnings\n"
 "  check USER         what a login by USER would get now, and why\n"
 "  release USER       free USER's concurrent slot now [--pool P]\n"
 "  reap               drop stale sessions; print what was dropped\n"
@@ -283,7 +284,73 @@ static void json_listed(struct hl_buf *buf, const struct hl_listed *item)
 	hl_buf_puts(buf, "]}");
 }
 
-/* {"concurrent":[...],"named":[...]}: the document of list and reap. */
+/* ,"waiting":[...]: who waits in which line, in order. */
+static void json_waiters(struct hl_buf *buf, const struct hl_listing *l)
+{
+	hl_buf_puts(buf, ",\"waiting\":[");
+	for (size_t i = 0; i < l->waiter_count; i++) {
+		const struct hl_listed_waiter *w = &l->waiters[i];
+
+		hl_buf_puts(buf, i ? ",{\"pool\":" : "{\"pool\":");
+		hl_buf_json(buf, w->pool);
+		hl_buf_printf(buf, ",\"place\":%zu,\"user\":", w->place);
+		hl_buf_json(buf, w->waiter.user);
+		hl_buf_puts(buf, ",\"since\":");
+		json_time(buf, w->waiter.session.since);
+		hl_buf_puts(buf, ",\"sessions\":[");
+		json_session(buf, &w->waiter.session, w->stale);
+		hl_buf_puts(buf, "]}");
+	}
+	hl_buf_puts(buf, "]");
+}
+
+/* WAITING POOL USER SINCE PID SERVICE TTY FROM: a row per waiter, by pool
+ * and place in line. */
+static void table_waiters(struct hl_buf *buf, const struct hl_listing *l)
+{
+	bool any_stale = false;
+
+	if (l->waiter_count == 0)
+		return;
+	hl_buf_printf(buf, "\n%-7s %-16s %-12s %-11s %7s %-7s %-7s %s\n",
+		      "WAITING", "POOL", "USER", "SINCE", "PID", "SERVICE",
+		      "TTY", "FROM");
+	for (size_t i = 0; i < l->waiter_count; i++) {
+		const struct hl_listed_waiter *w = &l->waiters[i];
+		const struct hl_session *ss = &w->waiter.session;
+		char place[32], when[32], pid[32];
+
+		snprintf(place, sizeof(place), "%zu", w->place);
+		short_time(ss->since, when, sizeof(when));
+		snprintf(pid, sizeof(pid), "%ld%s", (long)ss->pid,
+			 w->stale ? "*" : "");
+		any_stale |= w->stale;
+		cell(buf, place, 7, true);
+		hl_buf_puts(buf, " ");
+		cell(buf, w->pool, 16, false);
+		hl_buf_puts(buf, " ");
+		cell(buf, w->waiter.user, 12, false);
+		hl_buf_puts(buf, " ");
+		cell(buf, when, 11, false);
+		hl_buf_puts(buf, " ");
+		cell(buf, pid, 7, true);
+		hl_buf_puts(buf, " ");
+		cell(buf, ss->service, 7, false);
+		hl_buf_puts(buf, " ");
+		cell(buf, ss->tty, 7, false);
+		hl_buf_puts(buf, " ");
+		cell(buf, ss->rhost, 20, false);
+		while (buf->len && buf->data[buf->len - 1] == ' ')
+			buf->data[--buf->len] = '\0';
+		hl_buf_puts(buf, "\n");
+	}
+	if (any_stale)
+		hl_buf_puts(buf, "* its process is gone: the next login to "
+				 "that pool drops it from the line\n");
+}
+
+/* {"concurrent":[...],"named":[...],"waiting":[...]}: the document of
+ * list and reap. */
 static void json_listing(struct hl_buf *buf, const struct hl_listing *l)
 {
 	bool first = true;
@@ -305,7 +372,9 @@ static void json_listing(struct hl_buf *buf, const struct hl_listing *l)
 		json_listed(buf, &l->items[i]);
 		first = false;
 	}
-	hl_buf_puts(buf, "]}\n");
+	hl_buf_puts(buf, "]");
+	json_waiters(buf, l);
+	hl_buf_puts(buf, "}\n");
 }
 
 /* "pool #slot", or "named". */
@@ -416,10 +485,12 @@ static int cmd_list(struct tool *tool)
 	if (d.verdict != HL_GRANTED)
 		return report_failure(tool, "list", NULL, &d);
 	hl_buf_init(&buf);
-	if (tool->opt.json)
+	if (tool->opt.json) {
 		json_listing(&buf, &listing);
-	else
+	} else {
 		table_listing(&buf, &listing, "No license is held.");
+		table_waiters(&buf, &listing);
+	}
 	hl_listing_free(&listing);
 	return print_buf(&buf);
 }
@@ -431,6 +502,7 @@ struct pool_usage {
 	unsigned licenses;	/* 0: not in the configuration any more */
 	unsigned in_use;
 	unsigned stale;		/* holders whose sessions are all gone */
+	unsigned waiting;	/* live technicians in its line */
 };
 
 static struct pool_usage *usage_of(struct pool_usage *u, size_t *n,
@@ -475,7 +547,8 @@ static int cmd_status(struct tool *tool)
 	hl_admin_list(&tool->env, &req, &listing, &d);
 	if (d.verdict != HL_GRANTED)
 		return report_failure(tool, "status", NULL, &d);
-	usage = calloc(cfg->pool_count + listing.count + 1, sizeof(*usage));
+	usage = calloc(cfg->pool_count + listing.count + listing.waiter_count + 1,
+		       sizeof(*usage));
 	if (usage == NULL) {
 		hl_listing_free(&listing);
 		fail("out of memory");
@@ -504,6 +577,10 @@ static int cmd_status(struct tool *tool)
 		u->in_use++;
 		u->stale += all_stale;
 	}
+	for (size_t i = 0; i < listing.waiter_count; i++)
+		if (!listing.waiters[i].stale)
+			usage_of(usage, &npools,
+				 listing.waiters[i].pool)->waiting++;
 
 	hl_buf_init(&out);
 	hl_buf_init(&warnings);
@@ -547,9 +624,9 @@ static int cmd_status(struct tool *tool)
 			hl_buf_puts(&out, i ? ",{\"pool\":" : "{\"pool\":");
 			hl_buf_json(&out, usage[i].pool);
 			hl_buf_printf(&out, ",\"licenses\":%u,\"in_use\":%u,"
-				      "\"free\":%u,\"stale\":%u,\"waiting\":0}",
+				      "\"free\":%u,\"stale\":%u,\"waiting\":%u}",
 				      usage[i].licenses, usage[i].in_use,
-				      free_, usage[i].stale);
+				      free_, usage[i].stale, usage[i].waiting);
 		}
 		hl_buf_printf(&out, "],\"named\":{\"licenses\":%u,"
 			      "\"allocated\":%u,\"in_force\":%u},"
@@ -557,18 +634,21 @@ static int cmd_status(struct tool *tool)
 			      in_force);
 		hl_buf_append(&out, jwarnings.data ? jwarnings.data : "",
 			      jwarnings.len);
-		hl_buf_puts(&out, "]}\n");
+		hl_buf_puts(&out, "]");
+		json_waiters(&out, &listing);
+		hl_buf_puts(&out, "}\n");
 	} else {
-		hl_buf_printf(&out, "%-24s %8s %8s %8s %8s\n", "POOL",
-			      "LICENSES", "IN USE", "FREE", "STALE");
+		hl_buf_printf(&out, "%-24s %8s %8s %8s %8s %8s\n", "POOL",
+			      "LICENSES", "IN USE", "FREE", "STALE",
+			      "WAITING");
 		for (size_t i = 0; i < npools; i++) {
 			unsigned free_ = usage[i].licenses > usage[i].in_use
 				? usage[i].licenses - usage[i].in_use : 0;
 
 			cell(&out, usage[i].pool, 24, false);
-			hl_buf_printf(&out, " %8u %8u %8u %8u\n",
+			hl_buf_printf(&out, " %8u %8u %8u %8u %8u\n",
 				      usage[i].licenses, usage[i].in_use,
-				      free_, usage[i].stale);
+				      free_, usage[i].stale, usage[i].waiting);
 		}
 		if (npools == 0)
 			hl_buf_puts(&out, "(no pools configured)\n");
@@ -578,6 +658,7 @@ static int cmd_status(struct tool *tool)
 			hl_buf_printf(&out, " (+%u no longer eligible)",
 				      named - in_force);
 		hl_buf_puts(&out, "\n");
+		table_waiters(&out, &listing);
 		if (warnings.len) {
 			hl_buf_puts(&out, "\n");
 			hl_buf_append(&out, warnings.data, warnings.len);

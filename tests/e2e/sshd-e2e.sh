@@ -496,6 +496,79 @@ else
 	not_ok "$name, and not after" "the session did not open" \
 		"$(held_evidence d)"
 fi
+# ---- waiting in line: the pool gets a wait ----------------------------------
+# A second technician's ssh blocks at session open (sshd's [priv] monitor
+# waits in the module) and gets in as soon as the first logs out; a client
+# that goes away while waiting leaves the line at once.
+wait_events() {	# wait_events EVENT USER [TEXT]: lines of the event log
+	grep -F "\"event\":\"$1\"" "$tmp/state/events.log" |
+		grep -F "\"user\":\"$2\"" | grep -cF "${3:-\"event\"}" || true
+}
+waiting_first() {	# waiting_first USER: first in the pool's line
+	"$tool" -c "$config" --json status |
+		grep -qF "{\"pool\":\"hltest-east\",\"place\":1,\"user\":\"$1\""
+}
+nobody_waits() { "$tool" -c "$config" --json status | grep -qF '"waiting":[]'; }
+cp "$config" "$tmp/config.nowait"
+sed -i -e 's|groups = \[ "hltest-east" \]; }|groups = [ "hltest-east" ]; wait = "60s"; }|' \
+	"$config"
+if wait_until 15 not_holding "$east1" && wait_until 15 not_holding "$east2" &&
+   grep -q 'wait = "60s"' "$config" && hold w1 "$east1"; then
+	limit=90 ssh_as "$east2" 'echo in' </dev/null >"$tmp/w2.out" 2>"$tmp/w2.err" &
+	w2_pid=$!
+	bg_pids+=("$w2_pid")
+	if wait_until 20 waiting_first "$east2" && ! not_running "$w2_pid" &&
+	   release w1 && wait_until 20 not_running "$w2_pid"; then
+		w2_rc=0
+		wait "$w2_pid" || w2_rc=$?
+		if [ "$w2_rc" -eq 0 ] && grep -qx in "$tmp/w2.out" &&
+		   [ "$(wait_events wait "$east2")" -eq 1 ] &&
+		   [ "$(wait_events grant "$east2")" -ge 1 ]; then
+			ok "with a wait, a second technician's ssh waits and gets in when the first logs out"
+		else
+			not_ok "with a wait, a second technician's ssh waits and gets in when the first logs out" \
+				"exit $w2_rc" "stdout: $(cat "$tmp/w2.out")" \
+				"stderr: $(cat "$tmp/w2.err")" \
+				"events:" "$(tail -n 6 "$tmp/state/events.log")"
+		fi
+	else
+		not_ok "with a wait, a second technician's ssh waits and gets in when the first logs out" \
+			"the second client did not wait, or did not end" \
+			"stdout: $(cat "$tmp/w2.out")" "stderr: $(cat "$tmp/w2.err")" \
+			"$("$tool" -c "$config" status 2>&1)" \
+			"$(tail -n 20 "$tmp/sshd.log")"
+	fi
+else
+	not_ok "with a wait, a second technician's ssh waits and gets in when the first logs out" \
+		"the pool was not free, or the first session did not open" \
+		"$("$tool" -c "$config" list 2>&1)"
+fi
+# The waiting client is killed: its connection drops, the line empties.
+if wait_until 15 not_holding "$east2" && hold w3 "$east1"; then
+	limit=90 ssh_as "$east2" 'echo in' </dev/null >"$tmp/w4.out" 2>"$tmp/w4.err" &
+	w4_pid=$!
+	bg_pids+=("$w4_pid")
+	if wait_until 20 waiting_first "$east2"; then
+		# The client (under timeout, in a subshell): TERM reaches ssh.
+		pkill -TERM -P "$w4_pid" 2>/dev/null || true
+		if wait_until 10 nobody_waits &&
+		   [ "$(wait_events deny "$east2" '"reason":"disconnected"')" -eq 1 ]; then
+			ok "a waiting client that goes away leaves the line at once (deny disconnected)"
+		else
+			not_ok "a waiting client that goes away leaves the line at once (deny disconnected)" \
+				"$("$tool" -c "$config" status 2>&1)" \
+				"events:" "$(tail -n 6 "$tmp/state/events.log")"
+		fi
+	else
+		not_ok "a waiting client that goes away leaves the line at once (deny disconnected)" \
+			"the client did not wait" "stderr: $(cat "$tmp/w4.err")"
+	fi
+	release w3 || true
+else
+	not_ok "a waiting client that goes away leaves the line at once (deny disconnected)" \
+		"the pool was not free, or the first session did not open"
+fi
+cp "$tmp/config.nowait" "$config"
 
 # Every session that started ended in the event log (SPEC section 8).  The
 # last client may exit before sshd closes its PAM session: wait (bounded).
