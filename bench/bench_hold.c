@@ -250,27 +250,27 @@ out:
 
 int main(int argc, char **argv)
 {
-	unsigned holders, count, max = 0, nstores = 0, nutmps = 0;
+	unsigned holders = 0, count, max = 0, nstores = 0, nutmps = 0;
 	char **stores, **utmps;
 	unsigned *store_counts, *utmp_counts;
-	pid_t *pids;
-	int gate[2], opt, rc = 1;
+	pid_t *pids = NULL;
+	int gate[2] = { -1, -1 }, opt, rc = 2;
 	char buf[64];
 
+	if (argc == 3 && strcmp(argv[1], "-C") == 0)
+		return check_store(argv[2]);
 	stores = calloc((size_t)argc, sizeof(*stores));
 	utmps = calloc((size_t)argc, sizeof(*utmps));
 	store_counts = calloc((size_t)argc, sizeof(*store_counts));
 	utmp_counts = calloc((size_t)argc, sizeof(*utmp_counts));
 	if (!stores || !utmps || !store_counts || !utmp_counts)
-		return 1;
-	while ((opt = getopt(argc, argv, "C:s:u:")) != -1) {
-		if (opt == 'C')
-			return check_store(optarg);
+		goto out;
+	while ((opt = getopt(argc, argv, "s:u:")) != -1) {
 		if ((opt != 's' && opt != 'u') || split_arg(optarg, &count)) {
 			fprintf(stderr, "usage: %s [-s CONFIG:COUNT]... "
 				"[-u UTMP:COUNT]... HOLDERS | -C CONFIG\n",
 				argv[0]);
-			return 2;
+			goto out;
 		}
 		if (opt == 's') {
 			stores[nstores] = optarg;
@@ -282,15 +282,18 @@ int main(int argc, char **argv)
 		max = count > max ? count : max;
 	}
 	if (argc - optind != 1)
-		return 2;
-	holders = (unsigned)strtoul(argv[optind], NULL, 10);
-	if (max > holders) {
-		fprintf(stderr, "a COUNT is above HOLDERS (%u)\n", holders);
-		return 2;
+		goto out;
+	if (max > (unsigned)strtoul(argv[optind], NULL, 10)) {
+		fprintf(stderr, "a COUNT is above HOLDERS (%s)\n", argv[optind]);
+		goto out;
 	}
+	rc = 1;
+	holders = (unsigned)strtoul(argv[optind], NULL, 10);
 	pids = calloc(holders ? holders : 1, sizeof(*pids));
-	if (pids == NULL || pipe2(gate, O_CLOEXEC) != 0)
-		return 1;
+	if (pids == NULL || pipe2(gate, O_CLOEXEC) != 0) {
+		holders = 0;
+		goto out;
+	}
 	for (unsigned i = 0; i < holders; i++) {
 		pids[i] = fork_sleeper(gate);
 		if (pids[i] < 0) {
@@ -311,8 +314,10 @@ int main(int argc, char **argv)
 		;
 	rc = 0;
 out:
-	close(gate[0]);
-	close(gate[1]);
+	if (gate[0] >= 0)
+		close(gate[0]);
+	if (gate[1] >= 0)
+		close(gate[1]);
 	for (unsigned i = 0; i < holders; i++)
 		waitpid(pids[i], NULL, 0);
 	free(pids);

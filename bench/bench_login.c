@@ -18,8 +18,8 @@
  * directory pam_wrapper is given.  Users come from NSS (nss_wrapper).
  * Prints one line of key=value: cycles, granted (the session opened),
  * refused (account or session said no), failed (any other error), the
- * median, 10th and 90th percentile of a cycle in microseconds, and
- * max_held, the most sessions seen open at once.  Exit status 0 unless a
+ * median, 10th and 90th percentile and the slowest cycle in microseconds,
+ * and max_held, the most sessions seen open at once.  Exit status 0 unless a
  * cycle failed or a slot was duplicated.
  */
 #include "config.h"
@@ -271,13 +271,16 @@ int main(int argc, char **argv)
 		refused += sh->refused[i];
 		failed += sh->failed[i];
 	}
-	if (n == 0)
+	if (n == 0) {
+		free(all);
 		return 1;
+	}
 	qsort(all, n, sizeof(*all), compare);
 	printf("cycles=%u granted=%u refused=%u failed=%u median_us=%.1f "
-	       "p10_us=%.1f p90_us=%.1f max_held=%u duplicated=%u\n",
-	       n, granted, refused, failed, all[n / 2], all[n / 10],
-	       all[n * 9 / 10], sh->max_held, sh->duplicated);
+	       "p10_us=%.1f p90_us=%.1f max_us=%.1f max_held=%u "
+	       "duplicated=%u\n", n, granted, refused, failed, all[n / 2],
+	       all[n / 10], all[n * 9 / 10], all[n - 1], sh->max_held,
+	       sh->duplicated);
 	free(all);
 	return failed || sh->duplicated ? 1 : 0;
 }

@@ -159,6 +159,7 @@ slow=
 for s in $stacks; do
 	name=${s%%:*}
 	utmp=$work/utmp-${s#*:}
+	[ "$name" = limits ] || utmp=/dev/null
 	rc=0
 	line=$(timeout "$cap" "$login" -u "$utmp" "hlbench-$name" probe 1) ||
 		rc=$?
@@ -180,6 +181,7 @@ while [ "$r" -le "$runs" ]; do
 		case " $slow " in *" $s "*) continue ;; esac
 		name=${s%%:*}
 		utmp=$work/utmp-${s#*:}
+		[ "$name" = limits ] || utmp=/dev/null
 		line=$("$login" -t "$budget" -u "$utmp" "hlbench-$name" probe \
 			"$cycles") || { echo "$s: $line" >&2; exit 1; }
 		echo "$s $line" >> "$work/runs"
@@ -190,7 +192,7 @@ done
 echo
 echo "## Login cost (pam_start ... pam_end), $runs runs of up to $cycles logins"
 echo
-awk -v runs="$runs" '
+awk -v stacks="$stacks" '
 function label(s,   n) {
 	n = s; sub(/^[^:]*:?/, "", n)
 	if (s == "permit") return "pam_permit (floor)"
@@ -202,13 +204,24 @@ function label(s,   n) {
 {
 	s = $1
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-	if (!(s in count)) order[++nstacks] = s
-	if ("over" in f) { over[s] = f["over"]; count[s] = 0; delete f; next }
+	if ("over" in f) { over[s] = f["over"]; delete f; next }
 	m[s, ++count[s]] = f["median_us"]
 	logins[s] += f["cycles"]
 	delete f
 }
 END {
+	nstacks = split(stacks, order, " ")
+	for (k = 1; k <= nstacks; k++) {
+		s = order[k]; n = count[s]
+		if (n == 0) continue
+		for (i = 1; i <= n; i++) v[i] = m[s, i]
+		for (i = 2; i <= n; i++)	# insertion sort
+			for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+			}
+		med[s] = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		lo[s] = v[1]; hi[s] = v[n]
+	}
 	print "| stack | median µs | spread of run medians | ratio to floor | logins |"
 	print "|---|---:|---:|---:|---:|"
 	for (k = 1; k <= nstacks; k++) {
@@ -218,19 +231,13 @@ END {
 				label(s), over[s], over[s] * 1e6 / med["permit"]
 			continue
 		}
-		for (i = 1; i <= n; i++) v[i] = m[s, i]
-		for (i = 2; i <= n; i++)	# insertion sort
-			for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
-				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-			}
-		med[s] = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-		spread = med[s] > 0 ? 100 * (v[n] - v[1]) / med[s] / 2 : 0
+		spread = med[s] > 0 ? 100 * (hi[s] - lo[s]) / med[s] / 2 : 0
 		if (n == 1)
 			printf "| %s | %.0f | (one run) | %.2f | %d |\n", label(s),
 				med[s], med[s] / med["permit"], logins[s]
 		else
 			printf "| %s | %.0f | ±%.0f%% (%.0f–%.0f) | %.2f | %d |\n",
-				label(s), med[s], spread, v[1], v[n],
+				label(s), med[s], spread, lo[s], hi[s],
 				med[s] / med["permit"], logins[s]
 	}
 }' "$work/runs"
@@ -239,38 +246,61 @@ echo
 hold_us=$((holdms * 1000))
 echo "## Contention: parallel drivers, $ccycles logins each, sessions held $holdms ms"
 echo
-echo "| pool | drivers | logins | granted | refused | failed | median µs | most held at once | store after | slots lost or duplicated |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"
-bad=0
+echo "| pool | drivers | logins | granted | refused | failed | median µs | slowest µs | most held at once | store after | left held by ended sessions | slots lost or duplicated | event log |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|"
+bad=0 badlog=0
 for p in 1 10; do
 	for k in $workers; do
 		rm -rf "$work/store-pool$p" "$work/events-pool$p.log"
 		c_cycles=0 c_granted=0 c_refused=0 c_failed=1 c_median_us=0
-		c_max_held=0 c_duplicated=0
+		c_max_us=0 c_max_held=0 c_duplicated=0
 		line=$("$login" -k "$k" -l "$p" -w "$hold_us" "hlbench-pool$p" c \
 			"$ccycles") ||
 			true
 		eval "$(echo "$line" | tr ' ' '\n' |
 			grep -E '^[a-z_0-9]+=[0-9.]+$' | sed 's/^/c_/')"
-		check=$("$hold" -C "$work/pool$p.conf") && state=consistent ||
+		conf=$work/pool$p.conf
+		check=$("$hold" -C "$conf") && state=consistent ||
 			state=INCONSISTENT
-		in_use=$("$tool" -c "$work/pool$p.conf" --json status |
+		status=$("$tool" -c "$conf" --json status)
+		in_use=$(echo "$status" | sed -n 's/.*"in_use":\([0-9]*\).*/\1/p')
+		stale=$(echo "$status" | sed -n 's/.*"stale":\([0-9]*\).*/\1/p')
+		# Every driver has ended: what is still held belongs to a session
+		# whose close failed.  Its slot is not lost if reclaiming stale
+		# sessions gives it back, as the next login to a full pool does.
+		if [ "$in_use" != 0 ]; then
+			"$tool" -c "$conf" reap > /dev/null || true
+			"$hold" -C "$conf" > /dev/null || state=INCONSISTENT
+		fi
+		after=$("$tool" -c "$conf" --json status |
 			sed -n 's/.*"in_use":\([0-9]*\).*/\1/p')
-		log=$work/events-pool$p.log
-		grants=$(grep -c '"event":"grant"' "$log" || true)
-		releases=$(grep -c '"event":"release"' "$log" || true)
-		# A lost slot stays in use, or is granted without a release; a
-		# duplicated one shows more holders at once than licenses.
-		lost=$((in_use + (grants > releases ? grants - releases : 0)))
-		dup=$c_duplicated
-		[ "$grants" = "$c_granted" ] || dup=$((dup + 1))
-		[ "$c_max_held" -le "$p" ] || dup=$((dup + 1))
+		# Lost: still held after the reap, or a store whose counts
+		# disagree.  Duplicated: more sessions open at once than licenses.
+		lost=$after
 		[ "$state" = consistent ] || lost=$((lost + 1))
-		[ $((lost + dup + c_failed)) = 0 ] || bad=$((bad + 1))
-		printf '| %s | %s | %s | %s | %s | %s | %.0f | %s | %s, %s in use | %s |\n' \
+		dup=$c_duplicated
+		[ "$c_max_held" -le "$p" ] || dup=$((dup + 1))
+		[ $((lost + dup)) = 0 ] || bad=$((bad + 1))
+		# The event log: one grant (or join, when the technician's slot
+		# is still held by a session whose close failed) per session
+		# opened, one release per session closed, each line once.
+		log=$work/events-pool$p.log
+		opened=$(grep -c -E '"event":"(grant|join)"' "$log" || true)
+		releases=$(grep -c '"event":"release"' "$log" || true)
+		twice=$(grep -E '"event":"(grant|join|release)"' "$log" |
+			sed -n 's/.*"event":"\([a-z]*\)".*"session":"\([0-9a-f]*\)".*/\1 \2/p' |
+			sort | uniq -d | wc -l)
+		if [ "$opened" = "$c_granted" ] && [ "$twice" = 0 ]; then
+			events="$opened grants, $releases releases"
+		else
+			events="$opened grants for $c_granted sessions, $releases releases, $twice lines twice"
+			badlog=$((badlog + 1))
+		fi
+		printf '| %s | %s | %s | %s | %s | %s | %.0f | %.0f | %s | %s, %s in use | %s (%s stale) | %s | %s |\n' \
 			"$p" "$k" "$c_cycles" "$c_granted" "$c_refused" \
-			"$c_failed" "$c_median_us" "$c_max_held" "$state" "$in_use" \
-			"$((lost + dup))"
+			"$c_failed" "$c_median_us" "$c_max_us" "$c_max_held" \
+			"$state" "$after" "$in_use" "$stale" "$((lost + dup))" \
+			"$events"
 		[ "$state" = consistent ] || echo "$check" >&2
 	done
 done
@@ -280,5 +310,12 @@ echo "## Admin tool with $largest sessions held"
 echo
 sh "$here/bench_tool.sh" -c "$work/hl-$largest.conf" "$largest" "$truns"
 echo
-echo "contention: $bad of $(( $(echo $workers | wc -w) * 2 )) runs lost or duplicated a slot"
+echo
+echo "## Raw runs"
+echo
+sed 's/^/    /' "$work/runs"
+echo
+total=$(( $(echo $workers | wc -w) * 2 ))
+echo "event log: $badlog of $total contention runs logged a session twice or not at all"
+echo "contention: $bad of $total runs lost or duplicated a slot"
 [ "$bad" = 0 ]
