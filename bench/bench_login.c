@@ -1,40 +1,66 @@
 /*
- * The cost of a login in the core: session open + close for one
- * technician, with N other technicians already holding slots (held by this
- * live process, so every stale check reads /proc for real).
+ * The cost of a login through real libpam: CYCLES times pam_start,
+ * pam_acct_mgmt, pam_open_session, pam_close_session, pam_end for one
+ * service and user, each cycle timed whole.
  *
- *   bench_login STORE_DIR HOLDERS ROUNDS
+ *   bench_login [-k WORKERS] [-l LICENSES] [-t SECONDS] [-u UTMP]
+ *               [-w MICROSECONDS] SERVICE USER CYCLES
  *
- * Users come from NSS: run it under nss_wrapper with the files that
- * bench/run-login-bench.sh generates (user "probe" first, then t00001...).
- * Prints one line: holders, rounds, median and 90th percentile in
- * microseconds.  With ROUNDS 0 it fills the store, prints "ready" and
- * holds the sessions until its standard input closes (bench/bench_tool.sh
- * measures the admin tool on such a store).
+ * -k  fork WORKERS drivers that start together; worker i logs in as USERi
+ *     (USER1 ... USERk), so they compete for the same licenses
+ * -l  the licenses the workers share: a cycle that holds a session while
+ *     LICENSES others already do is counted as a duplicated slot
+ * -t  stop a worker after SECONDS (at least 3 cycles), for slow stacks
+ * -u  the utmp file of this process (utmpname), for pam_limits' maxlogins
+ * -w  keep each session open that long, so that workers overlap
+ *
+ * The service is found where libpam looks: /etc/pam.d as root, or the
+ * directory pam_wrapper is given.  Users come from NSS (nss_wrapper).
+ * Prints one line of key=value: cycles, granted (the session opened),
+ * refused (account or session said no), failed (any other error), the
+ * median, 10th and 90th percentile and the slowest cycle in microseconds,
+ * and max_held, the most sessions seen open at once.  Exit status 0 unless a
+ * cycle failed or a slot was duplicated.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <utmp.h>
 
-#include "conf.h"
-#include "license.h"
+#include <security/pam_appl.h>
 
-static void quiet(void *data, int priority, const char *message)
+#define MAX_WORKERS 256
+
+/* What workers share with the parent: counts, and every cycle's time. */
+struct shared {
+	unsigned held;			/* sessions open now, all workers */
+	unsigned max_held;
+	unsigned duplicated;		/* cycles that saw more than licenses */
+	unsigned cycles[MAX_WORKERS];
+	unsigned granted[MAX_WORKERS];
+	unsigned refused[MAX_WORKERS];
+	unsigned failed[MAX_WORKERS];
+	double samples[];		/* MAX_WORKERS * cycles */
+};
+
+/* Answers every prompt with nothing: the stacks measured ask nothing, and
+ * a refusal's message is only shown. */
+static int conversation(int n, const struct pam_message **msg,
+			struct pam_response **resp, void *data)
 {
+	(void)msg;
 	(void)data;
-	if (priority <= LOG_ERR)
-		fprintf(stderr, "%s\n", message);
-}
-
-static int compare(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
+	*resp = calloc((size_t)n, sizeof(**resp));
+	return *resp ? PAM_SUCCESS : PAM_BUF_ERR;
 }
 
 static double now_us(void)
@@ -45,78 +71,216 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
+static int compare(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* A refusal is an answer; anything else that is not success is a fault. */
+static bool refusal(int rc)
+{
+	return rc == PAM_PERM_DENIED || rc == PAM_ACCT_EXPIRED ||
+	       rc == PAM_AUTH_ERR || rc == PAM_MAXTRIES;
+}
+
+enum outcome { GRANTED, REFUSED, FAILED };
+
+static enum outcome cycle(const char *service, const char *user,
+			  struct shared *sh, unsigned licenses, unsigned hold)
+{
+	struct pam_conv conv = { conversation, NULL };
+	pam_handle_t *pamh = NULL;
+	enum outcome result = GRANTED;
+	int rc;
+
+	rc = pam_start(service, user, &conv, &pamh);
+	if (rc != PAM_SUCCESS) {
+		fprintf(stderr, "pam_start(%s, %s): %d\n", service, user, rc);
+		return FAILED;
+	}
+	pam_set_item(pamh, PAM_TTY, "pts/9");
+	pam_set_item(pamh, PAM_RHOST, "192.0.2.9");
+	rc = pam_acct_mgmt(pamh, PAM_SILENT);
+	if (rc == PAM_SUCCESS)
+		rc = pam_open_session(pamh, PAM_SILENT);
+	if (rc == PAM_SUCCESS) {
+		unsigned held = __atomic_add_fetch(&sh->held, 1,
+						   __ATOMIC_SEQ_CST);
+		unsigned max = __atomic_load_n(&sh->max_held,
+					       __ATOMIC_SEQ_CST);
+
+		while (held > max &&
+		       !__atomic_compare_exchange_n(&sh->max_held, &max, held,
+						    false, __ATOMIC_SEQ_CST,
+						    __ATOMIC_SEQ_CST))
+			;
+		if (licenses && held > licenses)
+			__atomic_add_fetch(&sh->duplicated, 1,
+					   __ATOMIC_SEQ_CST);
+		if (hold)
+			usleep(hold);
+		__atomic_sub_fetch(&sh->held, 1, __ATOMIC_SEQ_CST);
+		rc = pam_close_session(pamh, PAM_SILENT);
+		if (rc != PAM_SUCCESS) {
+			fprintf(stderr, "%s: close: %s\n", user,
+				pam_strerror(pamh, rc));
+			result = FAILED;
+		}
+	} else if (refusal(rc)) {
+		result = REFUSED;
+	} else {
+		fprintf(stderr, "%s: %s\n", user, pam_strerror(pamh, rc));
+		result = FAILED;
+	}
+	pam_end(pamh, rc);
+	return result;
+}
+
+struct run {
+	const char *service;
+	unsigned cycles;
+	double seconds;
+	unsigned licenses;
+	unsigned hold;			/* microseconds */
+};
+
+static void worker(unsigned index, const char *user, const struct run *run,
+		   struct shared *sh)
+{
+	double *samples = sh->samples + (size_t)index * run->cycles;
+	double deadline = now_us() + run->seconds * 1e6;
+
+	for (unsigned i = 0; i < run->cycles; i++) {
+		double t0 = now_us();
+		enum outcome o = cycle(run->service, user, sh, run->licenses,
+				       run->hold);
+
+		samples[i] = now_us() - t0;
+		sh->cycles[index]++;
+		if (o == GRANTED)
+			sh->granted[index]++;
+		else if (o == REFUSED)
+			sh->refused[index]++;
+		else
+			sh->failed[index]++;
+		if (run->seconds > 0 && i >= 2 && samples[i] + t0 > deadline)
+			break;
+	}
+}
+
+static void usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s [-k WORKERS] [-l LICENSES] [-t SECONDS] "
+		"[-u UTMP] [-w MICROSECONDS] SERVICE USER CYCLES\n", prog);
+	exit(2);
+}
+
 int main(int argc, char **argv)
 {
-	static char bench_name[] = "bench";
-	static char *bench_group[] = { bench_name };
-	struct hl_logger log = { .emit = quiet };
-	struct hl_config cfg = { 0 };
-	struct hl_pool pool = { .licenses = 0 };
-	struct hl_env env;
-	struct hl_decision d;
-	char store[4096];
-	unsigned holders, rounds;
-	double *samples;
+	struct run run = { 0 };
+	unsigned workers = 1, cycles, n = 0;
+	unsigned granted = 0, refused = 0, failed = 0;
+	double *all;
+	struct shared *sh;
+	size_t size;
+	int gate[2], opt;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s STORE_DIR HOLDERS ROUNDS\n", argv[0]);
-		return 2;
-	}
-	holders = (unsigned)strtoul(argv[2], NULL, 10);
-	rounds = (unsigned)strtoul(argv[3], NULL, 10);
-	snprintf(store, sizeof(store), "%s/licenses.db", argv[1]);
-	snprintf(pool.name, sizeof(pool.name), "bench");
-	pool.licenses = holders + 10;
-	pool.groups = (struct hl_names){ bench_group, 1 };
-	cfg.store = store;
-	cfg.event_log = NULL;
-	cfg.lock_timeout = 5;
-	cfg.pools = &pool;
-	cfg.pool_count = 1;
-	if (hl_env_init(&env, &cfg, &log) != 0)
-		return 1;
-
-	for (unsigned i = 1; i <= holders; i++) {
-		char user[32];
-		struct hl_request req = { user, "sshd", "pts/1", "192.0.2.1" };
-
-		snprintf(user, sizeof(user), "t%05u", i);
-		if (hl_license_open(&env, &req, &d) != 0 ||
-		    d.verdict != HL_GRANTED) {
-			fprintf(stderr, "filling: %s not granted (%s)\n", user,
-				d.reason);
-			return 1;
+	while ((opt = getopt(argc, argv, "k:l:t:u:w:")) != -1) {
+		switch (opt) {
+		case 'k':
+			workers = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'l':
+			run.licenses = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			run.seconds = strtod(optarg, NULL);
+			break;
+		case 'w':
+			run.hold = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'u':
+			/* pam_limits reads the process's utmp file. */
+			if (utmpname(optarg) != 0) {
+				perror(optarg);
+				return 2;
+			}
+			break;
+		default:
+			usage(argv[0]);
 		}
 	}
+	if (argc - optind != 3)
+		usage(argv[0]);
+	cycles = (unsigned)strtoul(argv[optind + 2], NULL, 10);
+	if (workers < 1 || workers > MAX_WORKERS || cycles < 1)
+		usage(argv[0]);
+	run.service = argv[optind];
+	run.cycles = cycles;
 
-	if (rounds == 0) {
-		char buf[64];
-
-		printf("ready\n");
-		fflush(stdout);
-		while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
-			;
-		return 0;
-	}
-	samples = calloc(rounds, sizeof(*samples));
-	if (samples == NULL)
+	size = sizeof(*sh) + sizeof(double) * workers * cycles;
+	sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		  -1, 0);
+	if (sh == MAP_FAILED || pipe(gate) != 0) {
+		perror("bench_login");
 		return 1;
-	for (unsigned i = 0; i < rounds; i++) {
-		struct hl_request req = { "probe", "sshd", "pts/2", "192.0.2.2" };
-		double t0 = now_us();
+	}
+	for (unsigned i = 0; i < workers; i++) {
+		pid_t pid = fork();
 
-		if (hl_license_open(&env, &req, &d) != 0 ||
-		    d.verdict != HL_GRANTED ||
-		    hl_license_close(&env, &req, d.session_id, &d) != 0 ||
-		    d.verdict != HL_GRANTED) {
-			fprintf(stderr, "round %u failed: %s\n", i, d.reason);
+		if (pid < 0) {
+			perror("fork");
 			return 1;
 		}
-		samples[i] = now_us() - t0;
+		if (pid == 0) {
+			char user[256], buf[1];
+
+			/* Start together: the gate opens when it closes. */
+			close(gate[1]);
+			while (read(gate[0], buf, 1) < 0 && errno == EINTR)
+				;
+			if (workers == 1)
+				snprintf(user, sizeof(user), "%s", argv[optind + 1]);
+			else
+				snprintf(user, sizeof(user), "%s%u",
+					 argv[optind + 1], i + 1);
+			worker(i, user, &run, sh);
+			_exit(0);
+		}
 	}
-	qsort(samples, rounds, sizeof(*samples), compare);
-	printf("holders=%u rounds=%u median_us=%.1f p90_us=%.1f\n", holders,
-	       rounds, samples[rounds / 2], samples[rounds * 9 / 10]);
-	free(samples);
-	return 0;
+	close(gate[0]);
+	close(gate[1]);
+	for (unsigned i = 0; i < workers; i++) {
+		int status;
+
+		if (wait(&status) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			failed++;
+	}
+
+	all = calloc((size_t)workers * cycles, sizeof(*all));
+	if (all == NULL)
+		return 1;
+	for (unsigned i = 0; i < workers; i++) {
+		memcpy(all + n, sh->samples + (size_t)i * cycles,
+		       sh->cycles[i] * sizeof(*all));
+		n += sh->cycles[i];
+		granted += sh->granted[i];
+		refused += sh->refused[i];
+		failed += sh->failed[i];
+	}
+	if (n == 0) {
+		free(all);
+		return 1;
+	}
+	qsort(all, n, sizeof(*all), compare);
+	printf("cycles=%u granted=%u refused=%u failed=%u median_us=%.1f "
+	       "p10_us=%.1f p90_us=%.1f max_us=%.1f max_held=%u "
+	       "duplicated=%u\n", n, granted, refused, failed, all[n / 2],
+	       all[n / 10], all[n * 9 / 10], all[n - 1], sh->max_held,
+	       sh->duplicated);
+	free(all);
+	return failed || sh->duplicated ? 1 : 0;
 }

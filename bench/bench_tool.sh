@@ -2,26 +2,32 @@
 # Cost of the admin tool's reading commands (list and status, human and
 # --json) on a store of HOLDERS live holders (default 5000), each holding a
 # slot of one big pool.  Run from a build directory:
-#   make helpdesk-license bench/bench_login
-#   sh SRCDIR/bench/bench_tool.sh [HOLDERS] [RUNS]
-# bench/bench_login (with 0 rounds) takes the slots through the core's session open, as
-# logins would, and keeps its process alive while the tool runs, so every
-# session is live and each stale check reads /proc for real.
+#   make check      # builds bench/bench_hold among the rest
+#   sh SRCDIR/bench/bench_tool.sh [-c CONFIG] [HOLDERS] [RUNS]
+# bench/bench_hold takes the slots through the core's session open, as
+# logins would, for sleeping processes of its own that live while the tool
+# runs, so every session is live and each stale check reads /proc for real.
+# With -c, the store of CONFIG already holds HOLDERS such sessions and NSS
+# already knows their users (bench/run-bench.sh arranges both).
 # Prints the median wall time of each command, with hyperfine when it is
 # installed, else with a loop of date +%s%N.  Numbers depend on the machine
 # and its load: compare rows of one run.
 set -eu
+conf=
+if [ "${1:-}" = -c ]; then
+	conf=$2
+	shift 2
+fi
 holders=${1:-5000}
 runs=${2:-20}
 tool=./helpdesk-license
-fill=./bench/bench_login
+fill=./bench/bench_hold
 for f in "$tool" "$fill"; do
 	[ -x "$f" ] || {
-		echo "build first: make helpdesk-license bench/bench_login" >&2
+		echo "build first: make check (or make bench/bench_hold)" >&2
 		exit 2
 	}
 done
-nsswrapper=$(pkg-config --libs nss_wrapper)
 work=$(mktemp -d)
 filler=
 cleanup() {
@@ -34,44 +40,42 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# t00001... in group "bench"; "probe" first, as in run-login-bench.sh.
-{
-	echo "probe:x:4999:5000::/nonexistent:/bin/false"
+if [ -z "$conf" ]; then
+	# t00001... in group "bench".
 	awk -v n="$holders" 'BEGIN { for (i = 1; i <= n; i++)
-		printf "t%05d:x:%d:5000::/nonexistent:/bin/false\n", i, 5000 + i }'
-} > "$work/passwd"
-echo "bench:x:5000:" > "$work/group"
-conf=$work/helpdesk-license.conf
-cat > "$conf" <<EOF
+		printf "t%05d:x:%d:5000::/nonexistent:/bin/false\n", i, 5000 + i }' \
+		> "$work/passwd"
+	echo "bench:x:5000:" > "$work/group"
+	conf=$work/helpdesk-license.conf
+	cat > "$conf" <<EOF
 store = "$work/store/licenses.db";
 event_log = "";
 concurrent = ( { pool = "bench"; licenses = $((holders + 10)); groups = [ "bench" ]; } );
 EOF
-chmod 600 "$conf"
-export LD_PRELOAD="$nsswrapper" NSS_WRAPPER_PASSWD="$work/passwd" \
-	NSS_WRAPPER_GROUP="$work/group"
+	chmod 600 "$conf"
+	LD_PRELOAD=$(pkg-config --libs nss_wrapper)
+	export LD_PRELOAD NSS_WRAPPER_PASSWD="$work/passwd" \
+		NSS_WRAPPER_GROUP="$work/group"
 
-# Fill the store; bench_login holds the sessions until fd 3 closes.
-mkfifo "$work/hold"
-start=$(date +%s%N)
-"$fill" "$work/store" "$holders" 0 < "$work/hold" > "$work/ready" &
-filler=$!
-exec 3> "$work/hold"
-until grep -q ready "$work/ready" 2>/dev/null; do
-	kill -0 "$filler" 2>/dev/null || {
-		echo "bench/bench_login failed" >&2
-		exit 1
-	}
-	sleep 0.1
-done
-filled=$((($(date +%s%N) - start) / 1000000))
+	# Fill the store; bench_hold holds the sessions until fd 3 closes.
+	mkfifo "$work/hold"
+	"$fill" -s "$conf:$holders" "$holders" < "$work/hold" > "$work/ready" &
+	filler=$!
+	exec 3> "$work/hold"
+	until grep -q ready "$work/ready" 2>/dev/null; do
+		kill -0 "$filler" 2>/dev/null || {
+			echo "bench/bench_hold failed" >&2
+			exit 1
+		}
+		sleep 0.1
+	done
+fi
 
 in_use=$("$tool" -c "$conf" --json status |
 	sed -n 's/.*"in_use":\([0-9]*\).*/\1/p')
 rows=$("$tool" -c "$conf" list | wc -l)
 echo "admin tool on $holders live holders ($in_use in use; list prints" \
-	"$rows lines); store filled in $filled ms"
-echo "$(nproc) cores, $(uname -r), $runs runs per command"
+	"$rows lines), $runs runs per command"
 [ "$in_use" = "$holders" ] || {
 	echo "the store does not hold $holders slots" >&2
 	exit 1

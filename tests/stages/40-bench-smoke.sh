@@ -1,0 +1,76 @@
+#!/bin/sh
+# Stage: the benchmark still runs (bench/run-bench.sh, see BENCHMARKS.md),
+# once, with tiny sizes and a few logins: every stack logs in, the
+# contention runs lose or duplicate no slot, the admin tool is timed, and
+# the PAM services it installed are gone after.  Nothing here is timed
+# against a limit.
+#   tests/stages/40-bench-smoke.sh BUILD-DIR ASAN-BUILD-DIR
+set -u
+build=${1:?usage: $0 BUILD-DIR ASAN-BUILD-DIR}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+passed=0 failed=0
+
+check() { # NAME COMMAND...
+	name=$1
+	shift
+	if "$@"; then
+		echo "ok: $name"
+		passed=$((passed + 1))
+	else
+		echo "FAILED: $name"
+		failed=$((failed + 1))
+	fi
+}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "skipped: the benchmark runs real /etc/pam.d services, as root"
+	exit 0
+fi
+if ! pkg-config --exists nss_wrapper; then
+	echo "skipped: nss_wrapper is not installed"
+	exit 0
+fi
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+trap 'exit 1' INT TERM HUP
+
+echo "building the benchmark programs in $build"
+check "the benchmark builds" make -s -C "$build" bench/bench_login \
+	bench/bench_hold helpdesk-license pam_helpdesk_license.la
+
+echo "running bench/run-bench.sh, tiny"
+(cd "$build" && sh "$src/bench/run-bench.sh" -r 2 -n 3 -s "10 40" \
+	-k "2 4" -c 5 -t 2 -b 5) > "$out" 2>&1
+status=$?
+sed 's/^/| /' "$out"
+check "run-bench.sh exits 0" [ "$status" = 0 ]
+
+# Every stack of the table, each with logins done.
+rows() {
+	grep -c -E "^\| $1 \|.*\| [1-9][0-9]* \|\$" "$out"
+}
+check "the floor was measured" [ "$(rows 'pam_permit \(floor\)')" = 1 ]
+check "pam_faillock was measured" [ "$(rows 'pam_faillock.*')" = 1 ]
+check "pam_limits at 0, 10 and 40 sessions" \
+	[ "$(rows 'pam_limits %group maxlogins, (0|10|40) in utmp')" = 3 ]
+check "our module empty, at 10 and 40 held" \
+	[ "$(rows 'pam_helpdesk_license, (empty store|10 held|40 held)')" = 3 ]
+check "the holders held every session" \
+	grep -q '^# 40 holder processes' "$out"
+
+# Contention: 2 pools x 2 driver counts, each consistent, none lost.
+check "4 contention runs, all consistent" \
+	[ "$(grep -c -E \
+	'^\| (1|10) \| [24] \|.* consistent, 0 in use \| [0-9]+ \([0-9]+ stale\) \| 0 \|' \
+		"$out")" = 4 ]
+check "no slot lost or duplicated" \
+	grep -q '^contention: 0 of 4 runs lost or duplicated a slot$' "$out"
+check "a pool of 1 refused someone (the drivers did compete)" \
+	grep -q -E '^\| 1 \| 4 \| [0-9]+ \| [0-9]+ \| [1-9]' "$out"
+check "the admin tool was timed" grep -q -E '^--json status +[0-9.]+$' "$out"
+check "no PAM service left behind" \
+	sh -c '! ls /etc/pam.d/hlbench-* > /dev/null 2>&1'
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
