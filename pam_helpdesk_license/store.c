@@ -55,8 +55,12 @@
  * write(2)s, whole pages at a time). */
 #define DB_FLAGS (GDBM_NOLOCK | GDBM_NOMMAP | GDBM_CLOEXEC)
 
-#define LOCK_SLEEP_MIN_NS 1000000L	/* 1 ms */
-#define LOCK_SLEEP_MAX_NS 20000000L	/* 20 ms */
+/* Between two tries for a busy lock, every waiter naps 1 to 3 ms.  The
+ * same short nap for all: with a growing one, a newcomer trying every
+ * millisecond would beat those who have waited longest, over and over,
+ * until their lock_timeout ran out. */
+#define LOCK_NAP_MIN_NS 1000000L	/* 1 ms */
+#define LOCK_NAP_SPREAD_NS 2000000L	/* + 0..2 ms, so tries spread out */
 
 /* Salvage believes no key longer than this (ours are far shorter). */
 #define SALVAGE_KEY_MAX 4096
@@ -758,7 +762,6 @@ static int64_t elapsed_ns(const struct timespec *since)
 static int lock_wait(struct hl_store *s, int op, unsigned timeout)
 {
 	struct timespec start;
-	long delay = LOCK_SLEEP_MIN_NS;
 	int64_t limit = (int64_t)timeout * 1000000000;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -778,13 +781,12 @@ static int lock_wait(struct hl_store *s, int op, unsigned timeout)
 		left = limit - elapsed_ns(&start);
 		if (left <= 0)
 			break;
-		if (delay > left)
-			delay = (long)left;
+		/* The clock's low digits are jitter enough. */
 		nap.tv_sec = 0;
-		nap.tv_nsec = delay;
+		nap.tv_nsec = LOCK_NAP_MIN_NS + left % LOCK_NAP_SPREAD_NS;
+		if (nap.tv_nsec > left)
+			nap.tv_nsec = (long)left;
 		nanosleep(&nap, NULL);	/* EINTR: the loop checks the time */
-		delay = delay * 2 > LOCK_SLEEP_MAX_NS ? LOCK_SLEEP_MAX_NS
-						      : delay * 2;
 	}
 	hl_log(s->log, LOG_ERR,
 	       "store %s is busy: no %s lock within %u seconds", s->path,
