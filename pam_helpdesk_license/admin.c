@@ -222,10 +222,7 @@ static int list_waiters(struct hl_txn *txn, struct hl_listing *out)
 		struct hl_line line;
 
 		if (hl_line_decode(copy->value, &line) != 0) {
-			hl_log(txn->env->log, LOG_ERR, "license store %s: "
-			       "record '%s' is damaged; run 'helpdesk-license "
-			       "repair'", cfg->store, copy->key);
-			hl_txn_failed(txn, HL_STORE_DAMAGED, copy->key);
+			hl_txn_damaged(txn, copy->key);
 			free(order);
 			free_copies(&copies);
 			return -1;
@@ -282,10 +279,7 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 		struct hl_who who;
 
 		if (hl_holding_decode(copies.items[i].value, &holding) != 0) {
-			hl_log(env->log, LOG_ERR, "license store %s: record "
-			       "'%s' is damaged; run 'helpdesk-license repair'",
-			       env->cfg->store, copies.items[i].key);
-			hl_txn_failed(&txn, HL_STORE_DAMAGED, copies.items[i].key);
+			hl_txn_damaged(&txn, copies.items[i].key);
 			ok = false;
 			break;
 		}

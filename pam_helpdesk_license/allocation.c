@@ -326,6 +326,14 @@ void hl_txn_failed(struct hl_txn *txn, int rc, const char *what)
 		 "Please tell your administrator.", hl_store_strerror(rc));
 }
 
+void hl_txn_damaged(struct hl_txn *txn, const char *key)
+{
+	hl_log(txn->env->log, LOG_ERR, "license store %s: record '%s' is "
+	       "damaged; run 'helpdesk-license repair'", txn->env->cfg->store,
+	       key);
+	hl_txn_failed(txn, HL_STORE_DAMAGED, key);
+}
+
 /* The text at key; *text NULL (and 0) when the key is absent. */
 static int get_text(struct hl_txn *txn, const char *key, char **text)
 {
@@ -371,10 +379,7 @@ int hl_txn_load_holding(struct hl_txn *txn, const char *key,
 		return 0;
 	if (hl_holding_decode(text, holding) != 0) {
 		free(text);
-		hl_log(txn->env->log, LOG_ERR,
-		       "license store %s: record '%s' is damaged; run "
-		       "'helpdesk-license repair'", txn->env->cfg->store, key);
-		hl_txn_failed(txn, HL_STORE_DAMAGED, key);
+		hl_txn_damaged(txn, key);
 		return -1;
 	}
 	free(text);
@@ -573,10 +578,7 @@ int hl_txn_load_line(struct hl_txn *txn, const char *pool,
 		return 0;	/* nobody waits (and stores older than lines) */
 	if (hl_line_decode(text, line) != 0) {
 		free(text);
-		hl_log(txn->env->log, LOG_ERR,
-		       "license store %s: record '%s' is damaged; run "
-		       "'helpdesk-license repair'", txn->env->cfg->store, key);
-		hl_txn_failed(txn, HL_STORE_DAMAGED, key);
+		hl_txn_damaged(txn, key);
 		return -1;
 	}
 	free(text);

@@ -73,6 +73,9 @@ void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
 		  const char *reason);
 
 void hl_txn_failed(struct hl_txn *txn, int rc, const char *what);
+/* A record that does not decode: logged (repair is the way out) and the
+ * transaction failed with HL_STORE_DAMAGED. */
+void hl_txn_damaged(struct hl_txn *txn, const char *key);
 int hl_txn_load_holding(struct hl_txn *txn, const char *key,
 			struct hl_holding *holding, bool *found);
 int hl_txn_save_holding(struct hl_txn *txn, const char *key,
