@@ -2207,6 +2207,185 @@ static void not_root(void **state)
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, it_setup, teardown)
 
+/* ------------------------------------------------------------------ */
+/* Hostile input everywhere: the event log, syslog, list              */
+/* ------------------------------------------------------------------ */
+
+/* What a hostile client can put in PAM_TTY and PAM_RHOST, and a hostile
+ * NSS in PAM_USER: a path, a forged syslog line, a forged JSON object,
+ * shell and format syntax, terminal escapes, invalid UTF-8, and (last)
+ * 10,000 bytes of all of these. */
+#define HOSTILE_LONG 10000
+static const char *const hostile_items[] = {
+	"../../../etc/shadow",
+	"pts/0\nJan  1 00:00:00 helpdesk1 sshd[1]: Accepted key for root",
+	"\"},{\"event\":\"grant\",\"user\":\"root\"}",
+	"'q' `id` $(id) %s%n%x \\ \\u0000",
+	"\r\x01\x07\x08\x1b[2J\x1b]0;title\x07\x7f",
+	"\xff\xfe\xc3(\xed\xa0\x80",
+	NULL,				/* HOSTILE_LONG bytes */
+};
+
+/* The bytes of hostile_items, over and over, to len bytes. */
+static char *hostile_long(size_t len)
+{
+	char *s = hold(malloc(len + 1));
+	size_t n = 0;
+
+	if (s == NULL)
+		FAIL("no memory");
+	while (n < len) {
+		for (size_t i = 0; hostile_items[i] && n < len; i++)
+			for (const char *p = hostile_items[i]; *p && n < len;)
+				s[n++] = *p++;
+	}
+	s[len] = '\0';
+	return s;
+}
+
+static bool valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1
+			   : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3
+			   : 9;
+
+		if (n == 9 || (n == 1 && *p < 0xc2))
+			return false;
+		for (size_t i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		/* No surrogates (ED A0..BF ..) and nothing past U+10FFFF. */
+		if ((n == 2 && *p == 0xed && p[1] >= 0xa0) ||
+		    (n == 2 && *p == 0xe0 && p[1] < 0xa0) ||
+		    (n == 3 && (*p > 0xf4 || (*p == 0xf0 && p[1] < 0x90) ||
+				(*p == 0xf4 && p[1] > 0x8f))))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+/* Lines of text free of control characters (and DEL): nothing from
+ * outside was written raw.  what names the file. */
+static void expect_no_raw_bytes(const char *text, const char *what)
+{
+	int line = 1;
+
+	for (const char *p = text; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '\n')
+			line++;
+		else if (c < 0x20 || c == 0x7f)
+			FAIL("%s: line %d has raw control character 0x%02x",
+			     what, line, c);
+	}
+}
+
+static void hostile_items_everywhere(void **state)
+{
+	struct it_fixture *fx = *state;
+	const size_t n_items = sizeof(hostile_items) / sizeof(hostile_items[0]);
+	struct pam_testcase unknown[] = {
+		pam_test(PAMTEST_ACCOUNT, PAM_USER_UNKNOWN),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_USER_UNKNOWN),
+	};
+	char *longest = hostile_long(HOSTILE_LONG), *text;
+	unsigned granted = 0, lines = 0, events = 0;
+	struct run t = { 0 };
+	size_t len;
+
+	/* pam_wrapper writes pam_syslog's messages of every priority to
+	 * the workers' stderr (the fixture's stderr.log). */
+	setenv("PAM_WRAPPER_DEBUGLEVEL", "2", 1);
+	it_config(fx, "show_holders = true;\n" EAST_ONE);
+	for (size_t i = 0; i < n_items; i++) {
+		const char *item = hostile_items[i] ? hostile_items[i] : longest;
+		struct it_worker *w = it_worker(fx);
+		struct it_result r;
+		int hd = it_start(w, IT_SERVICE, "carol", item, item);
+
+		/* As tty and remote host: the login is answered. */
+		it_open_on(w, hd, &r);
+		if (r.rc != PAM_SUCCESS && r.rc != PAM_PERM_DENIED)
+			FAIL("hostile item %zu: open %s, expected a grant or "
+			     "a refusal", i, it_pam_code(r.rc));
+		if (r.rc == PAM_SUCCESS) {
+			struct jv *doc = listing(fx);
+			const struct jv *s = session_of(
+				holder(doc, "concurrent", "carol"),
+				it_worker_pid(w));
+
+			granted++;
+			if (s == NULL)
+				FAIL("hostile item %zu: carol's session is "
+				     "not listed", i);
+			if (valid_utf8(item) &&
+			    (strcmp(jstr(s, "tty"), item) != 0 ||
+			     strcmp(jstr(s, "rhost"), item) != 0))
+				FAIL("hostile item %zu: list --json does not "
+				     "give the tty and remote host back", i);
+			doc_free(doc);
+			TOOL(fx, &t, "list");
+			expect_code(&t, 0);
+			expect_no_raw_bytes(t.out, "list");
+			it_close_on(w, hd, &r);
+			it_assert_rc(&r, PAM_SUCCESS);
+		} else {
+			it_end(w, hd);
+		}
+		it_worker_exit(w);
+
+		/* As a user name: unknown, and nothing written raw. */
+		it_pamtest_expect(fx, IT_SERVICE, item, unknown);
+	}
+	unsetenv("PAM_WRAPPER_DEBUGLEVEL");
+	if (granted < n_items - 1)
+		FAIL("only %u of %zu hostile logins were granted", granted,
+		     n_items);
+
+	/* Every event-log line is one JSON object. */
+	text = hold(it_read_file(fx->event_log, &len));
+	if (text == NULL)
+		FAIL("no event log");
+	for (char *line = text, *nl; *line; line = nl + 1) {
+		char why[160];
+		struct jv *v;
+
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			FAIL("the event log ends without a newline");
+		lines++;
+		v = json_parse(line, (size_t)(nl - line), why, sizeof(why));
+		if (v == NULL || v->type != J_OBJECT)
+			FAIL("event log line %u is not one JSON object: %s",
+			     lines, v ? "not an object" : why);
+		events += jstr(v, "event") != NULL;
+		jv_free(v);
+	}
+	if (events != lines || lines < 2 * granted)
+		FAIL("the event log has %u lines, %u events, for %u logins",
+		     lines, events, granted);
+	held_free(text);
+
+	/* Syslog: one line a message, nothing raw. */
+	text = hold(it_read_file(fx->stderr_log, &len));
+	if (text == NULL)
+		FAIL("no stderr.log");
+	expect_no_raw_bytes(text, "syslog");
+	lines = 0;
+	for (const char *p = text; (p = strstr(p, "grant: user=carol")); p++)
+		lines++;
+	if (lines != granted)
+		FAIL("syslog has %u grants for %u logins", lines, granted);
+	held_free(text);
+	held_free(longest);
+	run_free(&t);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -2222,6 +2401,7 @@ int main(int argc, char **argv)
 		TEST(repair_truncated_store),
 		TEST(repair_garbage_store),
 		TEST(json_everywhere),
+		TEST(hostile_items_everywhere),
 		TEST(human_output_fits),
 		TEST(usage_and_exit_codes),
 		TEST(not_root),
