@@ -247,6 +247,35 @@ static void store_damaged(void **state)
 	assert_same_file(fx->store, garbage, sizeof(garbage));
 }
 
+/* A truncated store (a full disk, a bad copy) is damaged: PAM_SYSTEM_ERR,
+ * or a login under on_error = allow, and it stays byte for byte as it was
+ * for repair to read. */
+static void store_truncated(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct stat st;
+	char *before;
+	size_t len;
+
+	it_config(fx, EAST_ONE);
+	make_store(fx);
+	assert_int_equal(stat(fx->store, &st), 0);
+	assert_int_equal(truncate(fx->store, st.st_size / 2), 0);
+	before = it_read_file(fx->store, &len);
+	assert_non_null(before);
+
+	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
+	assert_same_file(fx->store, before, len);
+	if (!it_stderr_contains(fx, "repair"))
+		it_fail(__FILE__, __LINE__, "the log does not say to run "
+			"repair");
+
+	it_config(fx, "on_error = \"allow\";\n" EAST_ONE);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SUCCESS);
+	assert_same_file(fx->store, before, len);
+	free(before);
+}
+
 /* A store of an unknown schema version is refused with a clear message
  * and never rewritten (its schema key as record.h documents it). */
 static void store_unknown_version(void **state)
@@ -480,6 +509,7 @@ int main(int argc, char **argv)
 		TEST(store_dir_symlink),
 		TEST(store_insecure),
 		TEST(store_damaged),
+		TEST(store_truncated),
 		TEST(store_unknown_version),
 		TEST(store_lock_held),
 		TEST(store_parent_missing),

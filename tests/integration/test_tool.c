@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gdbm.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -1864,6 +1865,73 @@ static void repair_garbage_store(void **state)
 	run_free(&t);
 }
 
+/* A store of a newer release (schema 2, records this release cannot
+ * read): logins fail as on_error says, list and repair refuse it, naming
+ * its version, and nothing writes to it, byte or time stamp. */
+static void newer_release_left_alone(void **state)
+{
+	struct it_fixture *fx = *state;
+	static const char *const records[][2] = {
+		{ "schema", "2" },
+		{ "holder/carol", "v2 kind=concurrent pool=field-east slot=1" },
+		{ "license/field-east", "{\"licenses\": 1}" },
+	};
+	struct pam_testcase deny[] = {
+		pam_test(PAMTEST_ACCOUNT, PAM_SYSTEM_ERR),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SYSTEM_ERR),
+	};
+	struct pam_testcase allow[] = {
+		pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+	struct run t = { 0 };
+	struct stat before, after;
+	char *bytes, *now, backup[PATH_MAX];
+	size_t len, now_len;
+	GDBM_FILE db;
+
+	it_config(fx, EAST_ONE);
+	assert_int_equal(mkdir(fx->store_dir, 0700), 0);
+	db = gdbm_open(fx->store, 0, GDBM_NEWDB, 0600, NULL);
+	assert_non_null(db);
+	for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
+		datum k = { (char *)records[i][0], (int)strlen(records[i][0]) };
+		datum v = { (char *)records[i][1], (int)strlen(records[i][1]) };
+
+		assert_int_equal(gdbm_store(db, k, v, GDBM_REPLACE), 0);
+	}
+	gdbm_close(db);
+	assert_int_equal(chmod(fx->store, 0600), 0);
+	bytes = hold(it_read_file(fx->store, &len));
+	assert_int_equal(stat(fx->store, &before), 0);
+
+	it_pamtest_expect(fx, IT_SERVICE, "carol", deny);
+	if (!it_stderr_contains(fx, "schema version 2"))
+		FAIL("the module's log does not name the store's version");
+	TOOL(fx, &t, "list");
+	expect_code(&t, 1);
+	expect_err(&t, "schema version 2");
+	TOOL(fx, &t, "repair");
+	expect_code(&t, 1);
+	expect_err(&t, "schema version 2");
+	it_config(fx, "on_error = \"allow\";\n" EAST_ONE);
+	it_pamtest_expect(fx, IT_SERVICE, "carol", allow);
+
+	now = hold(it_read_file(fx->store, &now_len));
+	assert_int_equal(stat(fx->store, &after), 0);
+	if (bytes == NULL || now == NULL || now_len != len ||
+	    memcmp(now, bytes, len) != 0 ||
+	    after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+	    after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)
+		FAIL("the store of a newer release was written to");
+	if (backups(fx, backup) != 0)
+		FAIL("repair made a backup of a store it must not touch");
+	held_free(bytes);
+	held_free(now);
+	run_free(&t);
+}
+
 /* ------------------------------------------------------------------ */
 /* Output: JSON with hostile strings, columns                         */
 /* ------------------------------------------------------------------ */
@@ -2400,6 +2468,7 @@ int main(int argc, char **argv)
 		TEST(check_config_names_the_line),
 		TEST(repair_truncated_store),
 		TEST(repair_garbage_store),
+		TEST(newer_release_left_alone),
 		TEST(json_everywhere),
 		TEST(hostile_items_everywhere),
 		TEST(human_output_fits),
