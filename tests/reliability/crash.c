@@ -9,8 +9,8 @@
  * Each round forks a writer that, through the core, opens and closes
  * sessions of pools "one" (1 license) and "three" (3), and assigns and
  * unassigns Named licenses, without pause; the parent kills it after a
- * random delay (microseconds, so kills land inside commits and inside
- * GDBM's own writes), then checks the store (rel_check_store).  Sessions
+ * random delay after it is ready to write (microseconds, so kills land
+ * inside commits and inside GDBM's own writes), then checks the store (rel_check_store).  Sessions
  * of a killed writer are stale: the next writer's logins reclaim them.
  *
  * The promise checked (doc/STORE.md): after any kill the store opens and
@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,7 +52,9 @@ static const char *any_pool_user(const struct rel_world *world,
 	return world->pool_users[p][rand_r(seed) % 4];
 }
 
-static void writer(const struct rel_world *world, unsigned seed)
+/* ready: written once the writer is about to write, so that every kill
+ * lands among its writes, not in its start. */
+static void writer(const struct rel_world *world, unsigned seed, int ready)
 {
 	struct rel_log_counts counts = { 0, 0 };
 	struct hl_logger log;
@@ -62,10 +65,13 @@ static void writer(const struct rel_world *world, unsigned seed)
 	} held[HELD_MAX];
 	int count = 0;
 
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	rel_logger(&log, &counts);
 	counts.printed = 5;	/* a killed writer's errors are expected */
-	if (hl_env_init(&env, &world->cfg, &log) != 0)
+	if (hl_env_init(&env, &world->cfg, &log) != 0 ||
+	    write(ready, "", 1) != 1)
 		_exit(2);
+	close(ready);
 	for (;;) {
 		int op = rand_r(&seed) % 6;
 		struct hl_decision d;
@@ -161,16 +167,25 @@ int main(int argc, char **argv)
 		enum rel_verdict v;
 		char why[512];
 		pid_t pid;
-		int rc;
+		int rc, ready[2];
+		char c;
 
 		fflush(stdout);
-		pid = fork();
-		if (pid < 0) {
-			perror("fork");
+		if (pipe(ready) != 0 || (pid = fork()) < 0) {
+			perror("pipe, fork");
 			return 1;
 		}
-		if (pid == 0)
-			writer(&world, round_seed);
+		if (pid == 0) {
+			close(ready[0]);
+			writer(&world, round_seed, ready[1]);
+		}
+		close(ready[1]);
+		if (read(ready[0], &c, 1) != 1) {
+			printf("crash: round %ld: the writer did not start\n",
+			       round);
+			violations++;
+		}
+		close(ready[0]);
 		usleep(delay);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);

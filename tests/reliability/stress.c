@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +105,7 @@ static void worker(const struct rel_world *world, int index, unsigned seed)
 	struct hl_request req = { user, "sshd", "pts/1", "192.0.2.1" };
 	char session[HL_SESSION_ID_LEN + 1];
 
+	prctl(PR_SET_PDEATHSIG, SIGKILL);	/* no orphan if we are killed */
 	rel_logger(&log, &counts);
 	if (hl_env_init(&env, &world->cfg, &log) != 0)
 		_exit(2);
@@ -152,6 +154,7 @@ static void worker(const struct rel_world *world, int index, unsigned seed)
 
 static void checker(const struct rel_world *world)
 {
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	while (!atomic_load(&sh->stop)) {
 		struct rel_holdings held;
 		char why[512];
