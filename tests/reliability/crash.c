@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -148,12 +147,9 @@ int main(int argc, char **argv)
 	}
 	if (!rel_world_init(&world, argv, "crash"))
 		return 1;
-	writes = mmap(NULL, sizeof(*writes), PROT_READ | PROT_WRITE,
-		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (writes == MAP_FAILED) {
-		perror("mmap");
+	writes = rel_shared(sizeof(*writes));
+	if (writes == NULL)
 		return 1;
-	}
 	rel_logger(&log, &counts);
 	printf("crash: %ld rounds, writer killed after 0..%ld us; seed %u\n",
 	       rounds, max_delay, seed);

@@ -2,13 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <gdbm.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,23 +129,32 @@ bool rel_world_init(struct rel_world *world, char **argv, const char *name)
 	return true;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 void rel_world_remove(const struct rel_world *world)
 {
+	pid_t pid;
+
 	if (getenv("HL_REL_KEEP") != NULL) {
 		fprintf(stderr, "kept %s\n", world->dir);
 		return;
 	}
-	nftw(world->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	pid = fork();
+	if (pid == 0) {
+		execlp("rm", "rm", "-rf", "--", world->dir, (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+void *rel_shared(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p != MAP_FAILED)
+		return p;
+	perror("mmap");
+	return NULL;
 }
 
 /* ---- GDBM's own check ---------------------------------------------------- */

@@ -77,6 +77,10 @@ struct rel_log_counts {
 };
 void rel_logger(struct hl_logger *log, struct rel_log_counts *counts);
 
+/* Zeroed memory shared with the processes forked after; NULL (after
+ * saying why) on failure. */
+void *rel_shared(size_t size);
+
 /* Seconds on the monotonic clock. */
 double rel_now(void);
 

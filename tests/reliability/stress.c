@@ -33,7 +33,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -223,12 +222,9 @@ int main(int argc, char **argv)
 	}
 	if (!rel_world_init(&world, argv, "stress"))
 		return 1;
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED) {
-		perror("mmap");
+	sh = rel_shared(sizeof(*sh));
+	if (sh == NULL)
 		return 1;
-	}
 	printf("stress: %d workers for %.0f s; pools one (1 license) and "
 	       "three (3), %d technicians each; seed %u\n", workers, seconds,
 	       REL_POOL_USERS, seed);
