@@ -85,8 +85,11 @@ bool rel_world_init(struct rel_world *world, char **argv, const char *name)
 		}
 		setenv(REL_DIR_ENV, world->dir, 1);
 		setenv("LD_PRELOAD", NSS_WRAPPER_LIBDIR "/libnss_wrapper.so", 1);
-		/* ASan wants to be first; the wrapper does not care. */
+		/* ASan wants to be first; the wrapper does not care.  ASan
+		 * also refuses the libc that nss_wrapper would open with
+		 * RTLD_DEEPBIND to reach the real functions. */
 		setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
+		setenv("NSS_WRAPPER_DISABLE_DEEPBIND", "1", 1);
 		execv("/proc/self/exe", argv);
 		fprintf(stderr, "%s: cannot re-execute under nss_wrapper: %s\n",
 			name, strerror(errno));
