@@ -9,9 +9,10 @@
  * Each round forks a writer that, through the core, opens and closes
  * sessions of pools "one" (1 license) and "three" (3), and assigns and
  * unassigns Named licenses, without pause; the parent kills it after a
- * random delay after it is ready to write (microseconds, so kills land
- * inside commits and inside GDBM's own writes), then checks the store (rel_check_store).  Sessions
- * of a killed writer are stale: the next writer's logins reclaim them.
+ * random delay once it is ready to write (microseconds, so kills land
+ * inside commits and inside GDBM's own writes), then checks the store
+ * (rel_check_store).  Sessions of a killed writer are stale: the next
+ * writer's logins reclaim them.
  *
  * The promise checked (doc/STORE.md): after any kill the store opens and
  * is sound, or says it is damaged and repair makes it sound.  A store
@@ -41,7 +42,7 @@
 
 #define HELD_MAX 4
 
-static atomic_ulong *writes;	/* shared: transactions the writers did */
+static atomic_ulong *writes;	/* shared: transactions the writers began */
 
 static const char *any_pool_user(const struct rel_world *world,
 				 unsigned *seed)
@@ -76,6 +77,8 @@ static void writer(const struct rel_world *world, unsigned seed, int ready)
 		struct hl_decision d;
 		struct hl_request req = { "", "sshd", "pts/7", "192.0.2.9" };
 
+		atomic_fetch_add(writes, 1);
+
 		if (op <= 2 && count < HELD_MAX) {
 			req.user = any_pool_user(world, &seed);
 			hl_license_open(&env, &req, &d);
@@ -98,7 +101,6 @@ static void writer(const struct rel_world *world, unsigned seed, int ready)
 			else
 				hl_admin_unassign(&env, &req, true, &d);
 		}
-		atomic_fetch_add(writes, 1);
 	}
 }
 
@@ -232,7 +234,7 @@ int main(int argc, char **argv)
 		}
 	}
 
-	printf("crash: %ld rounds in %.1f s, %lu transactions by the writers: "
+	printf("crash: %ld rounds in %.1f s, %lu transactions begun: "
 	       "%lu sound after the kill (%lu with an interrupted commit's "
 	       "journal), %lu reported damaged on open, %lu on reading every "
 	       "record, %lu repaired (%lu records left out, %lu buckets "
@@ -242,7 +244,7 @@ int main(int argc, char **argv)
 	       salvaged, violations);
 	/* Kills that never landed in a write would prove nothing. */
 	if (atomic_load(writes) == 0)
-		printf("crash: the writers wrote nothing\n");
+		printf("crash: the writers began no transaction\n");
 	if (violations == 0 || getenv("HL_REL_KEEP") == NULL)
 		rel_world_remove(&world);
 	printf("crash: %s\n",
