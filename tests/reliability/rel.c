@@ -447,7 +447,7 @@ enum rel_verdict rel_check_store(const struct rel_world *world,
 			  w.held.named, world->cfg.named.licenses);
 	if (held != NULL)
 		*held = w.held;
-	return w.violated ? REL_VIOLATION : REL_SOUND;
+	return w.violated ? REL_INCONSISTENT : REL_SOUND;
 }
 
 /* ---- logs and time -------------------------------------------------------- */

@@ -46,7 +46,9 @@ void rel_world_remove(const struct rel_world *world);
 enum rel_verdict {
 	REL_SOUND,		/* opens, GDBM's check passes, invariants hold */
 	REL_DAMAGED,		/* the store reports itself damaged */
-	REL_VIOLATION,		/* anything else: the promise is broken */
+	REL_INCONSISTENT,	/* sound, but the allocations disagree */
+	REL_VIOLATION,		/* the store does not open, or fails GDBM's
+				 * check without saying it is damaged */
 };
 
 struct rel_holdings {
