@@ -2336,15 +2336,22 @@ static bool valid_utf8(const char *s)
 	return true;
 }
 
-/* Lines of text free of control characters (and DEL): nothing from
- * outside was written raw.  what names the file. */
-static void expect_no_raw_bytes(const char *text, const char *what)
+/* Lines of text free of control characters (and DEL), each one not
+ * empty starting with prefix (when not NULL): nothing from outside was
+ * written raw, not even a newline that would start a line of its own.
+ * what names the text. */
+static void expect_no_raw_bytes(const char *text, const char *prefix,
+				const char *what)
 {
 	int line = 1;
 
 	for (const char *p = text; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 
+		if (prefix != NULL && (p == text || p[-1] == '\n') &&
+		    c != '\n' && strncmp(p, prefix, strlen(prefix)) != 0)
+			FAIL("%s: line %d does not start with \"%s\": %.80s",
+			     what, line, prefix, p);
 		if (c == '\n')
 			line++;
 		else if (c < 0x20 || c == 0x7f)
@@ -2399,7 +2406,7 @@ static void hostile_items_everywhere(void **state)
 			doc_free(doc);
 			TOOL(fx, &t, "list");
 			expect_code(&t, 0);
-			expect_no_raw_bytes(t.out, "list");
+			expect_no_raw_bytes(t.out, NULL, "list");
 			it_close_on(w, hd, &r);
 			it_assert_rc(&r, PAM_SUCCESS);
 		} else {
@@ -2443,7 +2450,8 @@ static void hostile_items_everywhere(void **state)
 	text = hold(it_read_file(fx->stderr_log, &len));
 	if (text == NULL)
 		FAIL("no stderr.log");
-	expect_no_raw_bytes(text, "syslog");
+	/* pam_wrapper starts each message's line with "PWRAP_". */
+	expect_no_raw_bytes(text, "PWRAP_", "syslog");
 	lines = 0;
 	for (const char *p = text; (p = strstr(p, "grant: user=carol")); p++)
 		lines++;
