@@ -700,6 +700,18 @@ static int store_open_dir(struct hl_store *s, bool create, bool *missing)
 /* openat in the store directory, never through a link, checked: a regular
  * file of a trusted owner, not writable by group or others.  ENOENT is
  * returned quietly; anything else is logged. */
+/* Whoever can open the lock file can hold the lock and block every
+ * login; whoever can read the store reads who holds what.  Both are for
+ * the owner alone, even in a directory others may enter. */
+static bool owner_only(const struct stat *st, char *why, size_t len)
+{
+	if ((st->st_mode & (S_IRWXG | S_IRWXO)) == 0)
+		return true;
+	snprintf(why, len, "open to group or others (mode %04o)",
+		 (unsigned)(st->st_mode & 07777));
+	return false;
+}
+
 static int open_checked(struct hl_store *s, const char *name, int flags,
 			int *fd_out, int *err)
 {
@@ -732,7 +744,8 @@ static int open_checked(struct hl_store *s, const char *name, int flags,
 		close(fd);
 		return HL_STORE_IO;
 	}
-	if (!hl_check_stat(&st, S_IFREG, why, sizeof(why))) {
+	if (!hl_check_stat(&st, S_IFREG, why, sizeof(why)) ||
+	    !owner_only(&st, why, sizeof(why))) {
 		hl_log(s->log, LOG_ERR,
 		       "store file %s/%s is unsafe: %s: refusing to use it",
 		       s->dir, name, why);

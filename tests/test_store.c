@@ -708,7 +708,16 @@ static void test_unsafe_modes(void **state)
 	assert_int_equal(chmod(f->path, 0600), 0);
 	assert_int_equal(chmod(f->lock, 0606), 0);
 	expect_refused(f, HL_STORE_INSECURE, "licenses.db.lock is unsafe");
+	/* Readable is enough: a reader holds the lock, or reads who holds
+	 * what. */
+	assert_int_equal(chmod(f->lock, 0604), 0);
+	expect_refused(f, HL_STORE_INSECURE, "open to group or others");
+	assert_int_equal(chmod(f->lock, 0640), 0);
+	expect_refused(f, HL_STORE_INSECURE, "licenses.db.lock is unsafe");
 	assert_int_equal(chmod(f->lock, 0600), 0);
+	assert_int_equal(chmod(f->path, 0644), 0);
+	expect_refused(f, HL_STORE_INSECURE, "licenses.db is unsafe");
+	assert_int_equal(chmod(f->path, 0600), 0);
 
 	/* Not a regular file. */
 	assert_int_equal(unlink(f->lock), 0);

@@ -31,7 +31,7 @@
 #define IT_MAX_WORKERS 48
 #define IT_MAX_HANDLES 16
 #define IT_MSG_MAX 8192
-#define IT_ITEM_MAX 8192		/* PAM_TTY and PAM_RHOST, NUL included */
+#define IT_ITEM_MAX 16384		/* PAM_TTY and PAM_RHOST, NUL included */
 
 /* The services every fixture provides (files in fixture->services). */
 #define IT_SERVICE "hl"			/* account + session, codes seen as is */

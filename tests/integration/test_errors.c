@@ -247,15 +247,49 @@ static void store_damaged(void **state)
 	assert_same_file(fx->store, garbage, sizeof(garbage));
 }
 
+/* The store as it is is refused: PAM_SYSTEM_ERR with a log line saying
+ * why (needle), a login under on_error = allow, and it is never written
+ * to. */
+static void expect_store_refused(struct it_fixture *fx, const char *needle)
+{
+	size_t len;
+	char *before = it_read_file(fx->store, &len);
+
+	assert_non_null(before);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
+	assert_same_file(fx->store, before, len);
+	if (!it_stderr_contains(fx, needle))
+		it_fail(__FILE__, __LINE__, "the log does not say \"%s\"",
+			needle);
+	it_config(fx, "on_error = \"allow\";\n" EAST_ONE);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SUCCESS);
+	assert_same_file(fx->store, before, len);
+	free(before);
+}
+
+/* A truncated store (a full disk, a bad copy) is damaged: PAM_SYSTEM_ERR,
+ * or a login under on_error = allow, and it stays byte for byte as it was
+ * for repair to read. */
+static void store_truncated(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct stat st;
+
+	it_config(fx, EAST_ONE);
+	make_store(fx);
+	assert_int_equal(stat(fx->store, &st), 0);
+	assert_int_equal(truncate(fx->store, st.st_size / 2), 0);
+	expect_store_refused(fx, "run 'helpdesk-license repair'");
+}
+
 /* A store of an unknown schema version is refused with a clear message
- * and never rewritten (its schema key as record.h documents it). */
+ * (or let through under on_error = allow) and never rewritten (its schema
+ * key as record.h documents it). */
 static void store_unknown_version(void **state)
 {
 	struct it_fixture *fx = *state;
 	GDBM_FILE db;
 	datum key = { (char *)"schema", 6 }, value = { (char *)"99", 2 };
-	char *before;
-	size_t len;
 
 	it_config(fx, EAST_ONE);
 	assert_int_equal(mkdir(fx->store_dir, 0700), 0);
@@ -265,15 +299,7 @@ static void store_unknown_version(void **state)
 	assert_int_equal(gdbm_store(db, key, value, GDBM_REPLACE), 0);
 	gdbm_close(db);
 	assert_int_equal(chmod(fx->store, 0600), 0);
-	before = it_read_file(fx->store, &len);
-	assert_non_null(before);
-
-	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
-	assert_same_file(fx->store, before, len);
-	if (!it_stderr_contains(fx, "99"))
-		it_fail(__FILE__, __LINE__, "the log does not name the store's "
-			"schema version (99)");
-	free(before);
+	expect_store_refused(fx, "schema version 99");
 }
 
 /* A store whose lock another process holds: the login waits at most
@@ -480,6 +506,7 @@ int main(int argc, char **argv)
 		TEST(store_dir_symlink),
 		TEST(store_insecure),
 		TEST(store_damaged),
+		TEST(store_truncated),
 		TEST(store_unknown_version),
 		TEST(store_lock_held),
 		TEST(store_parent_missing),

@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gdbm.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -1864,6 +1865,73 @@ static void repair_garbage_store(void **state)
 	run_free(&t);
 }
 
+/* A store of a newer release (schema 2, records this release cannot
+ * read): logins fail as on_error says, list and repair refuse it, naming
+ * its version, and nothing writes to it, byte or time stamp. */
+static void newer_release_left_alone(void **state)
+{
+	struct it_fixture *fx = *state;
+	static const char *const records[][2] = {
+		{ "schema", "2" },
+		{ "holder/carol", "v2 kind=concurrent pool=field-east slot=1" },
+		{ "license/field-east", "{\"licenses\": 1}" },
+	};
+	struct pam_testcase deny[] = {
+		pam_test(PAMTEST_ACCOUNT, PAM_SYSTEM_ERR),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SYSTEM_ERR),
+	};
+	struct pam_testcase allow[] = {
+		pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+	struct run t = { 0 };
+	struct stat before, after;
+	char *bytes, *now, backup[PATH_MAX];
+	size_t len, now_len;
+	GDBM_FILE db;
+
+	it_config(fx, EAST_ONE);
+	assert_int_equal(mkdir(fx->store_dir, 0700), 0);
+	db = gdbm_open(fx->store, 0, GDBM_NEWDB, 0600, NULL);
+	assert_non_null(db);
+	for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
+		datum k = { (char *)records[i][0], (int)strlen(records[i][0]) };
+		datum v = { (char *)records[i][1], (int)strlen(records[i][1]) };
+
+		assert_int_equal(gdbm_store(db, k, v, GDBM_REPLACE), 0);
+	}
+	gdbm_close(db);
+	assert_int_equal(chmod(fx->store, 0600), 0);
+	bytes = hold(it_read_file(fx->store, &len));
+	assert_int_equal(stat(fx->store, &before), 0);
+
+	it_pamtest_expect(fx, IT_SERVICE, "carol", deny);
+	if (!it_stderr_contains(fx, "schema version 2"))
+		FAIL("the module's log does not name the store's version");
+	TOOL(fx, &t, "list");
+	expect_code(&t, 1);
+	expect_err(&t, "schema version 2");
+	TOOL(fx, &t, "repair");
+	expect_code(&t, 1);
+	expect_err(&t, "schema version 2");
+	it_config(fx, "on_error = \"allow\";\n" EAST_ONE);
+	it_pamtest_expect(fx, IT_SERVICE, "carol", allow);
+
+	now = hold(it_read_file(fx->store, &now_len));
+	assert_int_equal(stat(fx->store, &after), 0);
+	if (bytes == NULL || now == NULL || now_len != len ||
+	    memcmp(now, bytes, len) != 0 ||
+	    after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+	    after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)
+		FAIL("the store of a newer release was written to");
+	if (backups(fx, backup) != 0)
+		FAIL("repair made a backup of a store it must not touch");
+	held_free(bytes);
+	held_free(now);
+	run_free(&t);
+}
+
 /* ------------------------------------------------------------------ */
 /* Output: JSON with hostile strings, columns                         */
 /* ------------------------------------------------------------------ */
@@ -2207,6 +2275,193 @@ static void not_root(void **state)
 
 #define TEST(f) cmocka_unit_test_setup_teardown(f, it_setup, teardown)
 
+/* ------------------------------------------------------------------ */
+/* Hostile input everywhere: the event log, syslog, list              */
+/* ------------------------------------------------------------------ */
+
+/* What a hostile client can put in PAM_TTY and PAM_RHOST, and a hostile
+ * NSS in PAM_USER: a path, a forged syslog line, a forged JSON object,
+ * shell and format syntax, terminal escapes, invalid UTF-8, and (last)
+ * 10,000 bytes of all of these. */
+#define HOSTILE_LONG 10000
+static const char *const hostile_items[] = {
+	"../../../etc/shadow",
+	"pts/0\nJan  1 00:00:00 helpdesk1 sshd[1]: Accepted key for root",
+	"\"},{\"event\":\"grant\",\"user\":\"root\"}",
+	"'q' `id` $(id) %s%n%x \\ \\u0000",
+	"\r\x01\x07\x08\x1b[2J\x1b]0;title\x07\x7f",
+	"\xff\xfe\xc3(\xed\xa0\x80",
+	NULL,				/* HOSTILE_LONG bytes */
+};
+
+/* The bytes of hostile_items, over and over, to len bytes. */
+static char *hostile_long(size_t len)
+{
+	char *s = hold(malloc(len + 1));
+	size_t n = 0;
+
+	if (s == NULL)
+		FAIL("no memory");
+	while (n < len) {
+		for (size_t i = 0; hostile_items[i] && n < len; i++)
+			for (const char *p = hostile_items[i]; *p && n < len;)
+				s[n++] = *p++;
+	}
+	s[len] = '\0';
+	return s;
+}
+
+static bool valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1
+			   : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3
+			   : 9;
+
+		if (n == 9 || (n == 1 && *p < 0xc2))
+			return false;
+		for (size_t i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+		/* No surrogates (ED A0..BF ..) and nothing past U+10FFFF. */
+		if ((n == 2 && *p == 0xed && p[1] >= 0xa0) ||
+		    (n == 2 && *p == 0xe0 && p[1] < 0xa0) ||
+		    (n == 3 && (*p > 0xf4 || (*p == 0xf0 && p[1] < 0x90) ||
+				(*p == 0xf4 && p[1] > 0x8f))))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+/* Lines of text free of control characters (and DEL), each one not
+ * empty starting with prefix (when not NULL): nothing from outside was
+ * written raw, not even a newline that would start a line of its own.
+ * what names the text. */
+static void expect_no_raw_bytes(const char *text, const char *prefix,
+				const char *what)
+{
+	int line = 1;
+
+	for (const char *p = text; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (prefix != NULL && (p == text || p[-1] == '\n') &&
+		    c != '\n' && strncmp(p, prefix, strlen(prefix)) != 0)
+			FAIL("%s: line %d does not start with \"%s\": %.80s",
+			     what, line, prefix, p);
+		if (c == '\n')
+			line++;
+		else if (c < 0x20 || c == 0x7f)
+			FAIL("%s: line %d has raw control character 0x%02x",
+			     what, line, c);
+	}
+}
+
+static void hostile_items_everywhere(void **state)
+{
+	struct it_fixture *fx = *state;
+	const size_t n_items = sizeof(hostile_items) / sizeof(hostile_items[0]);
+	struct pam_testcase unknown[] = {
+		pam_test(PAMTEST_ACCOUNT, PAM_USER_UNKNOWN),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_USER_UNKNOWN),
+	};
+	char *longest = hostile_long(HOSTILE_LONG), *text;
+	unsigned granted = 0, lines = 0, events = 0;
+	struct run t = { 0 };
+	size_t len;
+
+	/* pam_wrapper writes pam_syslog's messages of every priority to
+	 * the workers' stderr (the fixture's stderr.log). */
+	setenv("PAM_WRAPPER_DEBUGLEVEL", "2", 1);
+	it_config(fx, "show_holders = true;\n" EAST_ONE);
+	for (size_t i = 0; i < n_items; i++) {
+		const char *item = hostile_items[i] ? hostile_items[i] : longest;
+		struct it_worker *w = it_worker(fx);
+		struct it_result r;
+		int hd = it_start(w, IT_SERVICE, "carol", item, item);
+
+		/* As tty and remote host: the login is answered. */
+		it_open_on(w, hd, &r);
+		if (r.rc != PAM_SUCCESS && r.rc != PAM_PERM_DENIED)
+			FAIL("hostile item %zu: open %s, expected a grant or "
+			     "a refusal", i, it_pam_code(r.rc));
+		if (r.rc == PAM_SUCCESS) {
+			struct jv *doc = listing(fx);
+			const struct jv *s = session_of(
+				holder(doc, "concurrent", "carol"),
+				it_worker_pid(w));
+
+			granted++;
+			if (s == NULL)
+				FAIL("hostile item %zu: carol's session is "
+				     "not listed", i);
+			if (valid_utf8(item) &&
+			    (strcmp(jstr(s, "tty"), item) != 0 ||
+			     strcmp(jstr(s, "rhost"), item) != 0))
+				FAIL("hostile item %zu: list --json does not "
+				     "give the tty and remote host back", i);
+			doc_free(doc);
+			TOOL(fx, &t, "list");
+			expect_code(&t, 0);
+			expect_no_raw_bytes(t.out, NULL, "list");
+			it_close_on(w, hd, &r);
+			it_assert_rc(&r, PAM_SUCCESS);
+		} else {
+			it_end(w, hd);
+		}
+		it_worker_exit(w);
+
+		/* As a user name: unknown, and nothing written raw. */
+		it_pamtest_expect(fx, IT_SERVICE, item, unknown);
+	}
+	unsetenv("PAM_WRAPPER_DEBUGLEVEL");
+	if (granted < n_items - 1)
+		FAIL("only %u of %zu hostile logins were granted", granted,
+		     n_items);
+
+	/* Every event-log line is one JSON object. */
+	text = hold(it_read_file(fx->event_log, &len));
+	if (text == NULL)
+		FAIL("no event log");
+	for (char *line = text, *nl; *line; line = nl + 1) {
+		char why[160];
+		struct jv *v;
+
+		nl = strchr(line, '\n');
+		if (nl == NULL)
+			FAIL("the event log ends without a newline");
+		lines++;
+		v = json_parse(line, (size_t)(nl - line), why, sizeof(why));
+		if (v == NULL || v->type != J_OBJECT)
+			FAIL("event log line %u is not one JSON object: %s",
+			     lines, v ? "not an object" : why);
+		events += jstr(v, "event") != NULL;
+		jv_free(v);
+	}
+	if (events != lines || lines < 2 * granted)
+		FAIL("the event log has %u lines, %u events, for %u logins",
+		     lines, events, granted);
+	held_free(text);
+
+	/* Syslog: one line a message, nothing raw. */
+	text = hold(it_read_file(fx->stderr_log, &len));
+	if (text == NULL)
+		FAIL("no stderr.log");
+	/* pam_wrapper starts each message's line with "PWRAP_". */
+	expect_no_raw_bytes(text, "PWRAP_", "syslog");
+	lines = 0;
+	for (const char *p = text; (p = strstr(p, "grant: user=carol")); p++)
+		lines++;
+	if (lines != granted)
+		FAIL("syslog has %u grants for %u logins", lines, granted);
+	held_free(text);
+	held_free(longest);
+	run_free(&t);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -2221,7 +2476,9 @@ int main(int argc, char **argv)
 		TEST(check_config_names_the_line),
 		TEST(repair_truncated_store),
 		TEST(repair_garbage_store),
+		TEST(newer_release_left_alone),
 		TEST(json_everywhere),
+		TEST(hostile_items_everywhere),
 		TEST(human_output_fits),
 		TEST(usage_and_exit_codes),
 		TEST(not_root),
