@@ -31,7 +31,8 @@ set -euo pipefail
 PACKAGES="autoconf automake libtool pkg-config make gcc libc6-dev
 	libpam0g-dev libconfig-dev libgdbm-dev libcmocka-dev
 	libpam-wrapper libpamtest0-dev libnss-wrapper
-	openssh-server openssh-client"
+	openssh-server openssh-client
+	clang libclang-rt-dev valgrind"
 
 install=yes
 for arg in "$@"; do

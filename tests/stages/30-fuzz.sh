@@ -53,11 +53,12 @@ for target in conf record; do
 	mkdir -p "$corpus" "$work/artifacts-$target"
 	cp "$fuzzdir/corpus/$target"/* "$corpus/"
 	echo "fuzz_$target: ${seconds}s from $(ls "$corpus" | wc -l) seeds"
-	# -timeout: one input taking seconds is a hang; -rss_limit_mb: a
-	# runaway allocation; leaks are detected (LeakSanitizer) and fail.
+	# -timeout: an input taking a minute is a hang (not seconds: a busy
+	# machine can stall one that long); -rss_limit_mb: a runaway
+	# allocation; leaks are detected (LeakSanitizer) and fail.
 	if LSAN_OPTIONS="suppressions=$fuzzdir/lsan.supp:print_suppressions=0" \
 		"$work/bin/fuzz_$target" -max_total_time="$seconds" \
-		-timeout=10 -rss_limit_mb=1024 -max_len=8192 \
+		-timeout=60 -rss_limit_mb=1024 -max_len=8192 \
 		-dict="$fuzzdir/$target.dict" \
 		-artifact_prefix="$work/artifacts-$target/" \
 		-print_final_stats=1 "$corpus" >"$work/fuzz-$target.log" 2>&1; then
