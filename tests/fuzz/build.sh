@@ -31,7 +31,7 @@ flags="-std=c11 -g -O1 -fno-omit-frame-pointer
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-I$build -I$core $(pkg-config --cflags libconfig)"
 
-# shellcheck disable=SC2086  # flags are words
+# shellcheck disable=SC2046,SC2086  # flags and pkg-config's are words
 "$cc" $flags -o "$out/fuzz_conf" "$fuzzdir/fuzz_conf.c" \
 	"$core/conf.c" "$core/safefile.c" "$core/text.c" "$core/log.c" \
 	"$core/record.c" $(pkg-config --libs libconfig)

@@ -52,7 +52,7 @@ for target in conf record; do
 	corpus=$work/corpus-$target
 	mkdir -p "$corpus" "$work/artifacts-$target"
 	cp "$fuzzdir/corpus/$target"/* "$corpus/"
-	echo "fuzz_$target: ${seconds}s from $(ls "$corpus" | wc -l) seeds"
+	echo "fuzz_$target: ${seconds}s from $(find "$corpus" -type f | wc -l) seeds"
 	# -timeout: an input taking a minute is a hang (not seconds: a busy
 	# machine can stall one that long); -rss_limit_mb: a runaway
 	# allocation; leaks are detected (LeakSanitizer) and fail.
@@ -64,7 +64,7 @@ for target in conf record; do
 		-print_final_stats=1 "$corpus" >"$work/fuzz-$target.log" 2>&1; then
 		grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' \
 			"$work/fuzz-$target.log" | sed 's/^/  /'
-		echo "PASS: fuzz_$target (corpus now $(ls "$corpus" | wc -l) inputs)"
+		echo "PASS: fuzz_$target (corpus now $(find "$corpus" -type f | wc -l) inputs)"
 		passed=$((passed + 1))
 	else
 		tail -n 40 "$work/fuzz-$target.log"
