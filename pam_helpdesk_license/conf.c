@@ -1001,11 +1001,12 @@ static char *prepare_text(struct parse *p, const char *text)
 	return out;
 }
 
-/* The whole file, NUL-terminated; NULL after reporting why. */
-static char *read_file(struct parse *p, int fd)
+/* The whole file, NUL-terminated, its length in *length; NULL after
+ * reporting why. */
+static char *read_file(struct parse *p, int fd, size_t *length)
 {
 	size_t len = 0, cap = 4096;
-	char *text = malloc(cap), *nul;
+	char *text = malloc(cap);
 
 	if (text == NULL) {
 		p->nomem = true;
@@ -1047,20 +1048,26 @@ static char *read_file(struct parse *p, int fd)
 		len += (size_t)n;
 	}
 	text[len] = '\0';
-	nul = memchr(text, '\0', len);
-	if (nul != NULL) {
-		unsigned line = 1;
-
-		for (const char *c = text; c < nul; c++)
-			if (*c == '\n')
-				line++;
-		problem_at(p, line, "a NUL byte: this is not a text file");
-		goto fail;
-	}
+	*length = len;
 	return text;
 fail:
 	free(text);
 	return NULL;
+}
+
+/* False, after reporting where, when text holds a NUL byte. */
+static bool text_file(struct parse *p, const char *text, size_t len)
+{
+	const char *nul = memchr(text, '\0', len);
+	unsigned line = 1;
+
+	if (nul == NULL)
+		return true;
+	for (const char *c = text; c < nul; c++)
+		if (*c == '\n')
+			line++;
+	problem_at(p, line, "a NUL byte: this is not a text file");
+	return false;
 }
 
 static struct hl_config *config_with_defaults(struct parse *p,
@@ -1094,10 +1101,36 @@ int hl_config_load(const char *path, const struct hl_logger *log,
 		   struct hl_config **out, enum hl_on_error *on_error)
 {
 	struct parse p = { path, log, NULL, 0, false, false };
-	config_t lc;
 	char why[256];
-	char *raw = NULL, *text = NULL;
-	int fd, rc = -1;
+	char *raw;
+	size_t len;
+	int fd, rc;
+
+	*out = NULL;
+	if (on_error != NULL)
+		*on_error = HL_ON_ERROR_DENY;
+	fd = hl_open_trusted(path, O_RDONLY, 0, why, sizeof(why));
+	if (fd < 0) {
+		hl_log(log, LOG_ERR, "%s: %s", path, why);
+		return -1;
+	}
+	raw = read_file(&p, fd, &len);
+	close(fd);
+	if (raw == NULL)
+		return -1;
+	rc = hl_config_parse(path, raw, len, log, out, on_error);
+	free(raw);
+	return rc;
+}
+
+int hl_config_parse(const char *path, const char *raw, size_t len,
+		    const struct hl_logger *log, struct hl_config **out,
+		    enum hl_on_error *on_error)
+{
+	struct parse p = { path, log, NULL, 0, false, false };
+	config_t lc;
+	char *text = NULL;
+	int rc = -1;
 
 	*out = NULL;
 	if (on_error != NULL)
@@ -1106,14 +1139,7 @@ int hl_config_load(const char *path, const struct hl_logger *log,
 	config_set_options(&lc, config_get_options(&lc) &
 			   ~CONFIG_OPTION_AUTOCONVERT);
 
-	fd = hl_open_trusted(path, O_RDONLY, 0, why, sizeof(why));
-	if (fd < 0) {
-		hl_log(log, LOG_ERR, "%s: %s", path, why);
-		goto out;
-	}
-	raw = read_file(&p, fd);
-	close(fd);
-	if (raw == NULL)
+	if (!text_file(&p, raw, len))
 		goto out;
 	text = prepare_text(&p, raw);
 	if (text == NULL)
@@ -1143,7 +1169,6 @@ int hl_config_load(const char *path, const struct hl_logger *log,
 out:
 	hl_config_free(p.cfg);
 	config_destroy(&lc);
-	free(raw);
 	free(text);
 	return rc;
 }

@@ -67,6 +67,12 @@ struct hl_config {
  */
 int hl_config_load(const char *path, const struct hl_logger *log,
 		   struct hl_config **out, enum hl_on_error *on_error);
+/* The same checks on a file's contents already read: len bytes, then a NUL
+ * (a NUL within the len bytes is a problem); path names it in messages and
+ * becomes cfg->path. */
+int hl_config_parse(const char *path, const char *text, size_t len,
+		    const struct hl_logger *log, struct hl_config **out,
+		    enum hl_on_error *on_error);
 void hl_config_free(struct hl_config *cfg);
 
 /* Membership helpers on parsed lists. */

@@ -636,6 +636,49 @@ static void test_huge_file_refused(void **state)
 	free(text);
 }
 
+/* Text already read gets the same checks, under the name given. */
+static void test_parse_text(void **state)
+{
+	static const char good[] = "lock_timeout = 9;\n"
+		"concurrent = ( { pool = \"east\"; licenses = 2;"
+		" groups = [ \"field-east\" ]; } );\n";
+	static const char nul[] = "on_error = \"allow\";\nstore = \"/x\0y\";\n";
+	struct capture cap = { .count = 0 };
+	struct hl_logger log = { capture_emit, &cap, true };
+	struct hl_config *cfg = NULL;
+	enum hl_on_error on_error = (enum hl_on_error)42;
+
+	(void)state;
+	assert_int_equal(hl_config_parse("given.conf", good, sizeof(good) - 1,
+					 &log, &cfg, &on_error), 0);
+	assert_int_equal(cap.count, 0);
+	assert_non_null(cfg);
+	assert_string_equal(cfg->path, "given.conf");
+	assert_int_equal(cfg->lock_timeout, 9);
+	assert_int_equal(cfg->pool_count, 1);
+	assert_string_equal(cfg->pools[0].name, "east");
+	assert_int_equal(cfg->pools[0].licenses, 2);
+	hl_config_free(cfg);
+
+	/* The NUL is found within len, not taken for the end of the text. */
+	assert_int_equal(hl_config_parse("given.conf", nul, sizeof(nul) - 1,
+					 &log, &cfg, &on_error), -1);
+	assert_null(cfg);
+	assert_int_equal(on_error, HL_ON_ERROR_DENY);
+	assert_int_equal(cap.count, 1);
+	assert_string_equal(cap.messages[0],
+			    "given.conf:2: a NUL byte: this is not a text file");
+	capture_free(&cap);
+
+	/* A problem is reported under the given name. */
+	assert_int_equal(hl_config_parse("given.conf", "lock_timeout = ", 15,
+					 &log, &cfg, NULL), -1);
+	assert_null(cfg);
+	assert_int_equal(cap.count, 1);
+	assert_true(strncmp(cap.messages[0], "given.conf:1: ", 14) == 0);
+	capture_free(&cap);
+}
+
 /* ---- durations ---- */
 
 static void test_parse_duration(void **state)
@@ -702,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_writable_refused),
 		cmocka_unit_test(test_nul_byte_refused),
 		cmocka_unit_test(test_huge_file_refused),
+		cmocka_unit_test(test_parse_text),
 		cmocka_unit_test(test_parse_duration),
 	};
 

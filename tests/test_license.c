@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -644,7 +645,8 @@ static void outbox_of_a_killed_writer_reaches_the_log(void **state)
 static void preload_nss_wrapper(char **argv)
 {
 	const char *data = TEST_DATA_DIR "/nss";
-	char passwd[512], group[512];
+	char passwd[512], group[512], self[PATH_MAX];
+	ssize_t len;
 
 	if (getenv("NSS_WRAPPER_PASSWD") != NULL)
 		return;
@@ -655,7 +657,13 @@ static void preload_nss_wrapper(char **argv)
 	setenv("LD_PRELOAD", NSS_WRAPPER_LIBDIR "/libnss_wrapper.so", 1);
 	/* ASan wants to be first; the wrapper does not care. */
 	setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
-	execv("/proc/self/exe", argv);
+	/* By the path the link names: under valgrind, /proc/self/exe itself
+	 * is the tool. */
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len > 0) {
+		self[len] = '\0';
+		execv(self, argv);
+	}
 	fprintf(stderr, "re-exec with nss_wrapper: %s\n", strerror(errno));
 	exit(1);
 }

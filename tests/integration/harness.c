@@ -183,7 +183,9 @@ void it_init(int argc, char **argv)
 	char preload[4 * PATH_MAX + 16];
 	char pam_wrapper[PATH_MAX], nss_wrapper[PATH_MAX];
 	char asan[PATH_MAX] = "";
+	char self[PATH_MAX];
 	const char *old;
+	ssize_t len;
 
 	(void)argc;
 	signal(SIGPIPE, SIG_IGN);
@@ -218,7 +220,13 @@ void it_init(int argc, char **argv)
 	setenv("NSS_WRAPPER_PASSWD", HL_IT_SRCDIR "/passwd", 1);
 	setenv("NSS_WRAPPER_GROUP", HL_IT_SRCDIR "/group", 1);
 	setenv("HL_IT_WRAPPED", "1", 1);
-	execv("/proc/self/exe", argv);
+	/* By the path the link names: under valgrind, /proc/self/exe itself
+	 * is the tool, and only readlink gives the program's path. */
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len > 0) {
+		self[len] = '\0';
+		execv(self, argv);
+	}
 	fprintf(stderr, "cannot re-execute %s: %s\n", argv[0],
 		strerror(errno));
 	exit(99);	/* a hard error for the test driver */
@@ -861,13 +869,15 @@ static void worker_main(int cmd_fd, int reply_fd)
 			break;
 		case OP_BOOT:
 			/* This process alone sees cmd.user (a file) as the
-			 * boot id: a mount namespace of its own. */
+			 * boot id: a mount namespace of its own.  The kernel
+			 * ignores the type of these mounts; "none" rather
+			 * than NULL, which valgrind takes for a bad pointer. */
 			rc = 0;
 			if (unshare(CLONE_NEWNS) != 0 ||
-			    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE,
+			    mount("none", "/", "none", MS_REC | MS_PRIVATE,
 				  NULL) != 0 ||
 			    mount(cmd.user, "/proc/sys/kernel/random/boot_id",
-				  NULL, MS_BIND, NULL) != 0)
+				  "none", MS_BIND, NULL) != 0)
 				rc = errno;
 			break;
 		case OP_EXIT:

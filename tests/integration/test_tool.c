@@ -193,9 +193,11 @@ static void child_env(void)
 		     word = strtok_r(NULL, " :", &save)) {
 			size_t used = strlen(kept);
 
+			/* Joined by ':', so that valgrind, which removes
+			 * its own libraries at an exec, finds them apart. */
 			if (strstr(word, "libpam_wrapper") == NULL)
 				snprintf(kept + used, sizeof(kept) - used,
-					 "%s%s", used ? " " : "", word);
+					 "%s%s", used ? ":" : "", word);
 		}
 		free(copy);
 		setenv("LD_PRELOAD", kept, 1);
