@@ -1117,11 +1117,25 @@ static int snapshot(const struct changes *cs, const char *prefix,
 	return 0;
 }
 
+/* How many keys a walk of db may list: no more than bucket entries fit
+ * in the file (an entry takes 24 bytes).  A damaged file whose buckets
+ * lead back into each other would make gdbm_nextkey list keys forever,
+ * under the lock every login waits for. */
+static unsigned long walk_limit(GDBM_FILE db)
+{
+	struct stat st;
+
+	if (fstat(gdbm_fdesc(db), &st) != 0 || st.st_size <= 0)
+		return 1UL << 20;
+	return (unsigned long)(st.st_size / 16) + 64;
+}
+
 int hl_store_foreach(struct hl_store *store, const char *prefix,
 		     int (*fn)(void *arg, const char *key, const char *value),
 		     void *arg)
 {
 	struct changes snap;
+	unsigned long limit;
 	datum key;
 	size_t plen;
 	int rc = HL_STORE_OK;
@@ -1137,11 +1151,19 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 		return HL_STORE_NOMEM;
 
 	key = store->db != NULL ? gdbm_firstkey(store->db) : (datum){ 0 };
+	limit = store->db != NULL ? walk_limit(store->db) : 0;
 	while (key.dptr != NULL) {
 		char *k = datum_text(key), *value = NULL;
 		datum next;
 		bool staged;
 
+		if (limit-- == 0) {
+			free(k);
+			free(key.dptr);
+			log_damaged(store, "foreach", "its keys list in a loop");
+			rc = HL_STORE_DAMAGED;
+			goto out;
+		}
 		if (k == NULL) {
 			free(key.dptr);
 			if (errno == ENOMEM) {
@@ -1308,6 +1330,7 @@ struct repair {
 static int check_all(struct hl_store *s, unsigned long *keys)
 {
 	datum key = gdbm_firstkey(s->db);
+	unsigned long limit = walk_limit(s->db);
 	int rc = HL_STORE_OK;
 
 	*keys = 0;
@@ -1315,6 +1338,12 @@ static int check_all(struct hl_store *s, unsigned long *keys)
 		char *k = datum_text(key), *value = NULL;
 		datum next;
 
+		if (limit-- == 0) {
+			free(k);
+			free(key.dptr);
+			log_damaged(s, "check", "its keys list in a loop");
+			return HL_STORE_DAMAGED;
+		}
 		if (k == NULL) {
 			free(key.dptr);
 			log_damaged(s, "check", "a key holds a NUL byte");
@@ -1643,14 +1672,22 @@ static int unvouched_keys(struct hl_store *s, const struct pairs *valid,
 			  struct raw_keys *bad, unsigned long *listed)
 {
 	datum key = gdbm_firstkey(s->db);
+	unsigned long limit = walk_limit(s->db);
 
 	memset(bad, 0, sizeof(*bad));
 	*listed = 0;
 	while (key.dptr != NULL) {
-		char *k = datum_text(key), *value = NULL;
+		char *k, *value = NULL;
 		bool ok = false;
 		datum next;
 
+		if (limit-- == 0) {
+			free(key.dptr);
+			raw_keys_free(bad);
+			log_damaged(s, "check", "its keys list in a loop");
+			return HL_STORE_DAMAGED;
+		}
+		k = datum_text(key);
 		(*listed)++;
 		if (k != NULL && db_fetch(s, k, &value) == HL_STORE_OK)
 			ok = pairs_has(valid, k, value);
