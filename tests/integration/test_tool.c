@@ -1744,6 +1744,91 @@ static void check_config_names_the_line(void **state)
 	run_free(&t);
 }
 
+/* Writes records straight into the store (value NULL: deletes the key),
+ * as a repair that brought one back or left one out would. */
+static void tamper(struct it_fixture *fx, const char *const (*records)[2],
+		   size_t count)
+{
+	GDBM_FILE db = gdbm_open(fx->store, 0, GDBM_WRITER, 0600, NULL);
+
+	assert_non_null(db);
+	for (size_t i = 0; i < count; i++) {
+		datum k = { (char *)records[i][0], (int)strlen(records[i][0]) };
+		datum v = { (char *)records[i][1],
+			    records[i][1] ? (int)strlen(records[i][1]) : 0 };
+
+		if (records[i][1])
+			assert_int_equal(gdbm_store(db, k, v, GDBM_REPLACE), 0);
+		else
+			assert_int_equal(gdbm_delete(db, k), 0);
+	}
+	gdbm_close(db);
+}
+
+/* reap sets disagreeing records right, says so, and then finds nothing
+ * more to do. */
+static void reap_reconciles_records(void **state)
+{
+	static const char *const lost_slot[][2] = {
+		{ "slot/field-east/1", NULL },
+		{ "pool/field-east", "used 0\nnext 1\ntop 1" },
+	};
+	struct it_fixture *fx = *state;
+	struct it_worker *w;
+	struct it_result r;
+	struct run t = { 0 };
+	const struct jv *rec, *h;
+	struct jv *doc;
+
+	it_config(fx, EAST_ONE);
+	w = it_worker(fx);
+	it_open(w, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+
+	tamper(fx, lost_slot, 2);
+	TOOL(fx, &t, "reap");
+	expect_code(&t, 0);
+	expect_out(&t, "No stale session");
+	expect_out(&t, "1 slot written back");
+	expect_out(&t, "1 counter recounted");
+	doc = listing(fx);
+	h = holder(doc, "concurrent", "carol");
+	if (h == NULL || jnum(h, "slot") != 1)
+		FAIL("carol does not hold slot 1 after reap");
+	doc_free(doc);
+	/* The pool is full again: nobody else gets in. */
+	check_is(fx, "dave", 1, "carol", "refused");
+
+	tamper(fx, lost_slot, 2);
+	TOOL(fx, &t, "--json", "reap");
+	expect_code(&t, 0);
+	doc = expect_json(&t);
+	expect_listing(doc, t.cmd);
+	expect_member(doc, "reconciled", J_OBJECT, t.cmd);
+	rec = jget(doc, "reconciled");
+	if (jnum(rec, "slots_restored") != 1 ||
+	    jnum(rec, "counters_fixed") != 1 || jnum(rec, "slots_freed") != 0 ||
+	    jnum(rec, "holders_moved") != 0 ||
+	    jnum(rec, "holders_dropped") != 0)
+		FAIL("reap --json does not say what it set right:\n%s", t.out);
+	doc_free(doc);
+
+	TOOL(fx, &t, "--json", "reap");
+	expect_code(&t, 0);
+	doc = expect_json(&t);
+	rec = jget(doc, "reconciled");
+	if (jnum(rec, "slots_restored") != 0 ||
+	    jnum(rec, "counters_fixed") != 0)
+		FAIL("a second reap set something right:\n%s", t.out);
+	doc_free(doc);
+	TOOL(fx, &t, "reap");
+	expect_code(&t, 0);
+	if (strstr(t.out, "agree") != NULL)
+		FAIL("reap of agreeing records says it changed some:\n%s",
+		     t.out);
+	run_free(&t);
+}
+
 /* ------------------------------------------------------------------ */
 /* repair                                                             */
 /* ------------------------------------------------------------------ */
@@ -1860,6 +1945,7 @@ static void repair_garbage_store(void **state)
 	expect_member(doc, "store", J_STRING, t.cmd);
 	expect_member(doc, "keys", J_NUMBER, t.cmd);
 	expect_member(doc, "keys_lost", J_NUMBER, t.cmd);
+	expect_member(doc, "reconciled", J_OBJECT, t.cmd);
 	doc_free(doc);
 	expect_repaired(fx, garbage, sizeof(garbage));
 	run_free(&t);
@@ -2075,7 +2161,9 @@ static void json_everywhere(void **state)
 	TOOL(fx, &t, "--json", "repair");
 	expect_code(&t, 0);
 	doc = expect_json(&t);
-	if (jget(doc, "damaged") == NULL || jget(doc, "damaged")->truth)
+	if (jget(doc, "damaged") == NULL || jget(doc, "damaged")->truth ||
+	    jget(doc, "reconciled") == NULL ||
+	    jget(doc, "reconciled")->type != J_NULL)
 		FAIL("repair --json of a sound store:\n%s", t.out);
 	doc_free(doc);
 	doc = listing(fx);
@@ -2471,6 +2559,7 @@ int main(int argc, char **argv)
 		TEST(check_unknown_user),
 		TEST(status_after_config_changes),
 		TEST(reap_drops_killed_sessions),
+		TEST(reap_reconciles_records),
 		TEST(assign_and_unassign),
 		TEST(unassign_without_min_assignment),
 		TEST(check_config_names_the_line),
