@@ -519,6 +519,53 @@ static int first_free_slot(struct hl_txn *txn, const struct hl_pool *pool,
 	return 0;
 }
 
+/* Whether a record of the allocations decodes. */
+static bool record_readable(const char *key, const char *value)
+{
+	struct hl_holding holding;
+	struct hl_counter counter;
+
+	if (strncmp(key, "holder/", 7) == 0 || strncmp(key, "named/", 6) == 0) {
+		if (!hl_user_valid(record_user(key)) ||
+		    hl_holding_decode(value, &holding) != 0)
+			return false;
+		hl_holding_free(&holding);
+		return true;
+	}
+	if (strncmp(key, "slot/", 5) == 0)
+		return hl_user_valid(value);
+	return hl_counter_decode(value, &counter) == 0;	/* pool/, named */
+}
+
+/* A rebuild can bring back a record holding the bytes of another (space
+ * GDBM handed out twice): such a record of the allocations is deleted,
+ * so that the steps after it (and logins) can read the rest.  Its
+ * sessions, if it held any, are unknown. */
+static int drop_unreadable(struct hl_txn *txn, struct hl_reconciled *done)
+{
+	static const char *const prefixes[] = { "holder/", "named", "slot/",
+						"pool/", NULL };
+	struct record_copies copies;
+	char shown[HL_KEY_MAX * 4];
+	int rc = 0;
+
+	if (load_prefixes(txn, prefixes, &copies) != 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < copies.count; i++) {
+		const char *key = copies.items[i].key;
+
+		if (record_readable(key, copies.items[i].value))
+			continue;
+		hl_printable(key, shown, sizeof(shown));
+		hl_txn_note(txn, LOG_WARNING, "reconcile: %s does not decode: "
+			    "deleted", shown);
+		done->records_dropped++;
+		rc = hl_txn_delete(txn, key);
+	}
+	free_copies(&copies);
+	return rc;
+}
+
 /* The existing orphan rule over every slot record of pool, whatever its
  * counter says: a slot whose holder record does not claim it is freed. */
 static int free_orphan_slots(struct hl_txn *txn, const struct hl_pool *pool,
@@ -708,7 +755,7 @@ static int reconcile(struct hl_txn *txn, struct hl_reconciled *done)
 	static const char *const holders[] = { "holder/", NULL };
 	const struct hl_config *cfg = txn->env->cfg;
 	struct record_copies copies;
-	int rc = 0;
+	int rc = drop_unreadable(txn, done);
 
 	for (size_t i = 0; rc == 0 && i < cfg->pool_count; i++)
 		rc = free_orphan_slots(txn, &cfg->pools[i], done);

@@ -34,6 +34,7 @@ struct hl_listed_waiter {
 
 /* What a reconciliation of the allocations changed (hl_admin_reconcile). */
 struct hl_reconciled {
+	unsigned records_dropped;	/* records that do not decode */
 	unsigned slots_freed;		/* slot records no holder claims */
 	unsigned slots_restored;	/* a holder's empty slot record,
 					   written back */
@@ -75,7 +76,8 @@ int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
 /*
  * Makes the allocation records agree, under the exclusive lock in one
  * transaction, after a repair brought back an old record or left one
- * out.  In each configured pool: a slot record its holder record does not
+ * out.  A record of the allocations that does not decode is deleted.  In
+ * each configured pool: a slot record its holder record does not
  * claim is freed (reap event "slot without holder record"); a holder
  * record its slot record does not name gets that slot written back when
  * it is empty and within the pool's licenses, else is moved to a free

@@ -844,6 +844,31 @@ static void reconcile_full_pool_drops_holder(void **state)
 	assert_int_equal(count_lines(f->events, "holder without slot"), 1);
 }
 
+/* A record holding bytes that are not one (reused space brought back by
+ * a rebuild) is deleted, and what depended on it set right. */
+static void reconcile_unreadable_records(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_reconciled done;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "carol", 200, &d), HL_GRANTED);
+	tamper(f, "holder/carol", "used 1\nnext 2\ntop 1");
+	tamper(f, "named", "kind named");
+	reconcile(f, &done);
+	assert_int_equal(done.records_dropped, 2);
+	assert_int_equal(done.slots_freed, 1);
+	assert_key_absent(f, "holder/carol");
+	assert_key_absent(f, "slot/field-west/1");
+	assert_key_absent(f, "named");
+	assert_value(f, "pool/field-west", "used 0\nnext 1\ntop 1");
+	assert_non_null(strstr(f->logged, "holder/carol does not decode"));
+	/* Logins read the store again. */
+	assert_int_equal(open_as(f, "carol", 201, &d), HL_GRANTED);
+	assert_int_equal(open_as(f, "alice", 100, &d), HL_GRANTED);
+	assert_value(f, "named", "used 1");
+}
+
 /* The named counter follows the named/USER records. */
 static void reconcile_named_counter(void **state)
 {
@@ -910,7 +935,8 @@ static void reap_reconciles_and_leaves_agreeing_store(void **state)
 	assert_int_equal(hl_admin_reap(&f->env, &req, &reaped, &d), 0);
 	assert_int_equal(d.verdict, HL_GRANTED);
 	assert_int_equal(reaped.count, 0);
-	assert_int_equal(reaped.reconciled.slots_freed +
+	assert_int_equal(reaped.reconciled.records_dropped +
+			 reaped.reconciled.slots_freed +
 			 reaped.reconciled.slots_restored +
 			 reaped.reconciled.holders_moved +
 			 reaped.reconciled.holders_dropped +
@@ -981,6 +1007,7 @@ int main(int argc, char **argv)
 		T(reconcile_lost_slot_record),
 		T(reconcile_holder_without_slot),
 		T(reconcile_full_pool_drops_holder),
+		T(reconcile_unreadable_records),
 		T(reconcile_named_counter),
 		T(reap_reconciles_and_leaves_agreeing_store),
 #undef T

@@ -815,27 +815,28 @@ static int cmd_unassign(struct tool *tool, const char *user)
 /* What a reconciliation set right, for repair and reap. */
 static unsigned reconciled_total(const struct hl_reconciled *r)
 {
-	return r->slots_freed + r->slots_restored + r->holders_moved +
-	       r->holders_dropped + r->counters_fixed;
+	return r->records_dropped + r->slots_freed + r->slots_restored +
+	       r->holders_moved + r->holders_dropped + r->counters_fixed;
 }
 
 static void json_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
 {
-	hl_buf_printf(buf, "{\"slots_freed\":%u,\"slots_restored\":%u,"
-		      "\"holders_moved\":%u,\"holders_dropped\":%u,"
-		      "\"counters_fixed\":%u}", r->slots_freed,
-		      r->slots_restored, r->holders_moved, r->holders_dropped,
-		      r->counters_fixed);
+	hl_buf_printf(buf, "{\"records_dropped\":%u,\"slots_freed\":%u,"
+		      "\"slots_restored\":%u,\"holders_moved\":%u,"
+		      "\"holders_dropped\":%u,\"counters_fixed\":%u}",
+		      r->records_dropped, r->slots_freed, r->slots_restored,
+		      r->holders_moved, r->holders_dropped, r->counters_fixed);
 }
 
 static void text_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
 {
 	if (reconciled_total(r) == 0)
 		return;
-	hl_buf_printf(buf, "Records set to agree: %u slot%s without holder "
-		      "freed, %u slot%s written back, %u holder%s moved, %u "
-		      "holder%s without slot dropped, %u counter%s recounted "
-		      "(see syslog).\n",
+	hl_buf_printf(buf, "Records set to agree: %u unreadable record%s "
+		      "deleted, %u slot%s without holder freed, %u slot%s "
+		      "written back, %u holder%s moved, %u holder%s without "
+		      "slot dropped, %u counter%s recounted (see syslog).\n",
+		      r->records_dropped, r->records_dropped == 1 ? "" : "s",
 		      r->slots_freed, r->slots_freed == 1 ? "" : "s",
 		      r->slots_restored, r->slots_restored == 1 ? "" : "s",
 		      r->holders_moved, r->holders_moved == 1 ? "" : "s",

@@ -1809,7 +1809,8 @@ static void reap_reconciles_records(void **state)
 	if (jnum(rec, "slots_restored") != 1 ||
 	    jnum(rec, "counters_fixed") != 1 || jnum(rec, "slots_freed") != 0 ||
 	    jnum(rec, "holders_moved") != 0 ||
-	    jnum(rec, "holders_dropped") != 0)
+	    jnum(rec, "holders_dropped") != 0 ||
+	    jnum(rec, "records_dropped") != 0)
 		FAIL("reap --json does not say what it set right:\n%s", t.out);
 	doc_free(doc);
 

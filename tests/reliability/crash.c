@@ -248,14 +248,17 @@ int main(int argc, char **argv)
 				move_aside(&world, violations);
 				continue;
 			}
-			if (done.slots_freed + done.slots_restored +
+			if (done.records_dropped + done.slots_freed +
+			    done.slots_restored +
 			    done.holders_moved + done.holders_dropped +
 			    done.counters_fixed > 0) {
 				reconciled++;
-				printf("crash: round %ld: reconciled: %u slots "
+				printf("crash: round %ld: reconciled: %u "
+				       "unreadable records deleted, %u slots "
 				       "freed, %u written back, %u holders "
 				       "moved, %u dropped, %u counters "
-				       "recounted\n", round, done.slots_freed,
+				       "recounted\n", round,
+				       done.records_dropped, done.slots_freed,
 				       done.slots_restored, done.holders_moved,
 				       done.holders_dropped,
 				       done.counters_fixed);
