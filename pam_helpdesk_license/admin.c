@@ -664,8 +664,7 @@ static int settle_holder(struct hl_txn *txn, const char *key,
 	pool = &cfg->pools[p];
 	slot_prefix(prefix, sizeof(prefix), pool->name);
 	rc = hl_txn_load_slot(txn, pool->name, holding.slot, held_by,
-			      sizeof(held_by)) ||
-	     take_census(txn, prefix, &census);
+			      sizeof(held_by));
 	if (rc == 0 && strcmp(held_by, user) == 0) {
 		hl_holding_free(&holding);
 		return 0;
@@ -679,7 +678,8 @@ static int settle_holder(struct hl_txn *txn, const char *key,
 			    "written back for its holder %s", pool->name,
 			    holding.slot, shown);
 		done->slots_restored++;
-	} else if (rc == 0 && census.count < pool->licenses &&
+	} else if (rc == 0 && (rc = take_census(txn, prefix, &census)) == 0 &&
+		   census.count < pool->licenses &&
 		   (rc = first_free_slot(txn, pool, &free_slot)) == 0 &&
 		   free_slot != 0) {
 		was = holding.slot;
