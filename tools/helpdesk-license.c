@@ -349,7 +349,37 @@ static void table_waiters(struct hl_buf *buf, const struct hl_listing *l)
 				 "that pool drops it from the line\n");
 }
 
-static void json_reconciled(struct hl_buf *buf, const struct hl_reconciled *r);
+/* What a reconciliation set right, for repair and reap. */
+static unsigned reconciled_total(const struct hl_reconciled *r)
+{
+	return r->records_dropped + r->slots_freed + r->slots_restored +
+	       r->holders_moved + r->holders_dropped + r->counters_fixed;
+}
+
+static void json_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
+{
+	hl_buf_printf(buf, "{\"records_dropped\":%u,\"slots_freed\":%u,"
+		      "\"slots_restored\":%u,\"holders_moved\":%u,"
+		      "\"holders_dropped\":%u,\"counters_fixed\":%u}",
+		      r->records_dropped, r->slots_freed, r->slots_restored,
+		      r->holders_moved, r->holders_dropped, r->counters_fixed);
+}
+
+static void text_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
+{
+	if (reconciled_total(r) == 0)
+		return;
+	hl_buf_printf(buf, "Records set to agree: %u unreadable record%s "
+		      "deleted, %u slot%s without holder freed, %u slot%s "
+		      "written back, %u holder%s moved, %u holder%s without "
+		      "slot dropped, %u counter%s recounted (see syslog).\n",
+		      r->records_dropped, r->records_dropped == 1 ? "" : "s",
+		      r->slots_freed, r->slots_freed == 1 ? "" : "s",
+		      r->slots_restored, r->slots_restored == 1 ? "" : "s",
+		      r->holders_moved, r->holders_moved == 1 ? "" : "s",
+		      r->holders_dropped, r->holders_dropped == 1 ? "" : "s",
+		      r->counters_fixed, r->counters_fixed == 1 ? "" : "s");
+}
 
 /* {"concurrent":[...],"named":[...],"waiting":[...]}: the document of
  * list, and of reap with "reconciled":{...} (what it set to agree). */
@@ -812,38 +842,6 @@ static int cmd_unassign(struct tool *tool, const char *user)
 	return print_done(tool, &d);
 }
 
-/* What a reconciliation set right, for repair and reap. */
-static unsigned reconciled_total(const struct hl_reconciled *r)
-{
-	return r->records_dropped + r->slots_freed + r->slots_restored +
-	       r->holders_moved + r->holders_dropped + r->counters_fixed;
-}
-
-static void json_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
-{
-	hl_buf_printf(buf, "{\"records_dropped\":%u,\"slots_freed\":%u,"
-		      "\"slots_restored\":%u,\"holders_moved\":%u,"
-		      "\"holders_dropped\":%u,\"counters_fixed\":%u}",
-		      r->records_dropped, r->slots_freed, r->slots_restored,
-		      r->holders_moved, r->holders_dropped, r->counters_fixed);
-}
-
-static void text_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
-{
-	if (reconciled_total(r) == 0)
-		return;
-	hl_buf_printf(buf, "Records set to agree: %u unreadable record%s "
-		      "deleted, %u slot%s without holder freed, %u slot%s "
-		      "written back, %u holder%s moved, %u holder%s without "
-		      "slot dropped, %u counter%s recounted (see syslog).\n",
-		      r->records_dropped, r->records_dropped == 1 ? "" : "s",
-		      r->slots_freed, r->slots_freed == 1 ? "" : "s",
-		      r->slots_restored, r->slots_restored == 1 ? "" : "s",
-		      r->holders_moved, r->holders_moved == 1 ? "" : "s",
-		      r->holders_dropped, r->holders_dropped == 1 ? "" : "s",
-		      r->counters_fixed, r->counters_fixed == 1 ? "" : "s");
-}
-
 static int cmd_reap(struct tool *tool)
 {
 	struct hl_request req = tool_request(tool, PROGRAM);
@@ -924,9 +922,9 @@ static int cmd_repair(struct tool *tool)
 
 		hl_admin_reconcile(&tool->env, &req, &reconciled, &d);
 		if (d.verdict != HL_GRANTED) {
-			report_failure(tool, "repair: the store was rebuilt "
-				       "(the damaged file is kept as backup), "
-				       "but reconciling its records", NULL, &d);
+			report_failure(tool, "repair (the store was rebuilt, "
+				       "its records are not reconciled: run "
+				       "'" PROGRAM " reap')", NULL, &d);
 			return EXIT_NO;
 		}
 	}
