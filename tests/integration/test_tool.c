@@ -1891,6 +1891,65 @@ static void expect_needs_repair(struct it_fixture *fx)
 	run_free(&t);
 }
 
+/* A store without its schema key is damaged; repair restores the key and
+ * keeps the records, here a slot whose holder record was lost. */
+static void write_schemaless_store(struct it_fixture *fx)
+{
+	static const char *const records[][2] = {
+		{ "slot/field-east/1", "carol" },
+		{ "pool/field-east", "used 1\nnext 1\ntop 1" },
+	};
+	GDBM_FILE db;
+
+	unlink(fx->store);
+	mkdir(fx->store_dir, 0700);
+	assert_int_equal(chmod(fx->store_dir, 0700), 0);
+	db = gdbm_open(fx->store, 0, GDBM_NEWDB, 0600, NULL);
+	assert_non_null(db);
+	gdbm_close(db);
+	assert_int_equal(chmod(fx->store, 0600), 0);
+	tamper(fx, records, 2);
+}
+
+/* After a rebuild, repair makes the records agree, and says so. */
+static void repair_reconciles_records(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct run t = { 0 };
+	const struct jv *rec;
+	struct jv *doc;
+	char *log;
+
+	it_config(fx, EAST_ONE);
+	write_schemaless_store(fx);
+	expect_needs_repair(fx);
+	TOOL(fx, &t, "repair");
+	expect_code(&t, 0);
+	expect_out(&t, "was damaged");
+	expect_out(&t, "1 slot without holder freed");
+	log = event_log(fx);
+	if (strstr(log, "slot without holder record") == NULL)
+		FAIL("no reap event for the freed slot:\n%s", log);
+	held_free(log);
+	doc = listing(fx);
+	if (jcount(jget(doc, "concurrent")) != 0)
+		FAIL("the slot without holder is still listed");
+	doc_free(doc);
+	check_is(fx, "dave", 0, "would be granted", "granted");
+
+	write_schemaless_store(fx);
+	TOOL(fx, &t, "--json", "repair");
+	expect_code(&t, 0);
+	doc = expect_json(&t);
+	rec = jget(doc, "reconciled");
+	if (rec == NULL || rec->type != J_OBJECT ||
+	    jnum(rec, "slots_freed") != 1 || jnum(rec, "counters_fixed") != 0)
+		FAIL("repair --json does not say what it set right:\n%s",
+		     t.out);
+	doc_free(doc);
+	run_free(&t);
+}
+
 static void repair_truncated_store(void **state)
 {
 	struct it_fixture *fx = *state;
@@ -2566,6 +2625,7 @@ int main(int argc, char **argv)
 		TEST(check_config_names_the_line),
 		TEST(repair_truncated_store),
 		TEST(repair_garbage_store),
+		TEST(repair_reconciles_records),
 		TEST(newer_release_left_alone),
 		TEST(json_everywhere),
 		TEST(hostile_items_everywhere),
