@@ -32,6 +32,18 @@ struct hl_listed_waiter {
 	bool stale;			/* its process is gone */
 };
 
+/* What a reconciliation of the allocations changed (hl_admin_reconcile). */
+struct hl_reconciled {
+	unsigned records_dropped;	/* records that do not decode */
+	unsigned slots_freed;		/* slot records no holder claims */
+	unsigned slots_restored;	/* a holder's empty slot record,
+					   written back */
+	unsigned holders_moved;		/* holders whose slot another held,
+					   moved to a free slot */
+	unsigned holders_dropped;	/* holders with no slot to have */
+	unsigned counters_fixed;	/* pool and named counters recounted */
+};
+
 struct hl_listing {
 	struct hl_listed *items;	/* concurrent by pool and slot, then
 					   named by user */
@@ -39,6 +51,7 @@ struct hl_listing {
 	struct hl_listed_waiter *waiters;	/* by pool (config order),
 						   then place */
 	size_t waiter_count;
+	struct hl_reconciled reconciled;	/* reap: what it set right */
 };
 
 void hl_listing_free(struct hl_listing *listing);
@@ -53,10 +66,29 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 		     const char *pool, struct hl_decision *result);
 
-/* Drops every stale session, and the slots left without a session;
- * *reaped lists what was dropped (its stale flags all true). */
+/* Drops every stale session, and the slots left without a session, then
+ * reconciles the allocations (hl_admin_reconcile) in the same
+ * transaction; *reaped lists what was dropped (its stale flags all true)
+ * and, in reaped->reconciled, what the reconciliation changed. */
 int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
 		  struct hl_listing *reaped, struct hl_decision *result);
+
+/*
+ * Makes the allocation records agree, under the exclusive lock in one
+ * transaction, after a repair brought back an old record or left one
+ * out.  A record of the allocations that does not decode is deleted.  In
+ * each configured pool: a slot record its holder record does not
+ * claim is freed (reap event "slot without holder record"); a holder
+ * record its slot record does not name gets that slot written back when
+ * it is empty and within the pool's licenses, else is moved to a free
+ * slot of the pool, else dropped (reap event per session, "holder without
+ * slot"); the pool counter is recounted from the slot records.  The named
+ * counter is recounted from the named/USER records.  Holder records of a
+ * pool no longer configured are left as they are.  A consistent store is
+ * not written.  *done says what changed.
+ */
+int hl_admin_reconcile(const struct hl_env *env, const struct hl_request *req,
+		       struct hl_reconciled *done, struct hl_decision *result);
 
 /* Allocates a Named license to req->user, who must be named-eligible. */
 int hl_admin_assign(const struct hl_env *env, const struct hl_request *req,

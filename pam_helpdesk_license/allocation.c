@@ -154,6 +154,28 @@ void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
 	txn->event_count++;
 }
 
+void hl_txn_note(struct hl_txn *txn, int priority, const char *fmt, ...)
+{
+	struct hl_queued_event *grown, *q;
+	char line[2048];
+	va_list ap;
+
+	grown = realloc(txn->events, (txn->event_count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		hl_log(txn->env->log, LOG_ERR, "out of memory logging a note");
+		return;
+	}
+	txn->events = grown;
+	q = &txn->events[txn->event_count];
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	q->priority = priority;
+	q->syslog_text = strdup(line);	/* NULL: not logged, nothing worse */
+	q->json_line = NULL;
+	txn->event_count++;
+}
+
 static void hl_txn_flush_events(struct hl_txn *txn, bool committed)
 {
 	const struct hl_env *env = txn->env;
@@ -456,6 +478,24 @@ int hl_txn_load_slot(struct hl_txn *txn, const char *pool, unsigned slot,
 	return 0;
 }
 
+int hl_txn_save_slot(struct hl_txn *txn, const char *pool, unsigned slot,
+		     const char *user)
+{
+	char key[HL_KEY_MAX];
+	int rc;
+
+	if (!hl_key_slot(key, sizeof(key), pool, slot)) {
+		hl_txn_failed(txn, HL_STORE_IO, "slot key too long");
+		return -1;
+	}
+	rc = hl_store_put(txn->store, key, user);
+	if (rc != HL_STORE_OK) {
+		hl_txn_failed(txn, rc, key);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- sessions ----------------------------------------------------------- */
 
 int hl_txn_new_session(struct hl_txn *txn, struct hl_session *session)
@@ -631,6 +671,21 @@ int hl_txn_free_named(struct hl_txn *txn, const char *user)
 	return hl_txn_save_counter(txn, "named", &counter, false);
 }
 
+bool hl_holding_claims(const struct hl_holding *holding, bool found,
+		       const char *pool, unsigned slot)
+{
+	return found && holding->kind == HL_KIND_CONCURRENT &&
+	       strcmp(holding->pool, pool) == 0 && holding->slot == slot;
+}
+
+int hl_txn_free_orphan_slot(struct hl_txn *txn, const char *user,
+			    const char *pool, unsigned slot)
+{
+	hl_txn_event(txn, LOG_NOTICE, "reap", user, HL_KIND_CONCURRENT, pool,
+		     slot, NULL, "slot without holder record");
+	return give_back_slot(txn, pool, slot);
+}
+
 /*
  * Reclaims the slots of a full pool whose holders are gone.  In a dry run
  * nothing is written; *freed counts what would be reclaimed.
@@ -656,9 +711,7 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 			return -1;
 		/* A slot whose holder record does not claim it is left over
 		 * from a change interrupted before it could be journaled. */
-		orphan = !found || holding.kind != HL_KIND_CONCURRENT ||
-			 strcmp(holding.pool, pool->name) != 0 ||
-			 holding.slot != n;
+		orphan = !hl_holding_claims(&holding, found, pool->name, n);
 		if (!orphan && !hl_txn_all_stale(txn, &holding)) {
 			hl_holding_free(&holding);
 			continue;
@@ -668,10 +721,8 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 			int rc;
 
 			if (orphan) {
-				hl_txn_event(txn, LOG_NOTICE, "reap", user,
-					    HL_KIND_CONCURRENT, pool->name, n,
-					    NULL, "slot without holder record");
-				rc = give_back_slot(txn, pool->name, n);
+				rc = hl_txn_free_orphan_slot(txn, user,
+							     pool->name, n);
 			} else {
 				hl_txn_prune_stale(txn, user, &holding);
 				rc = hl_txn_free_slot(txn, user, &holding);
@@ -690,11 +741,10 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 		     const struct hl_session *session, unsigned *slot)
 {
-	char key[HL_KEY_MAX], slot_key[HL_KEY_MAX], user[HL_USER_MAX + 1];
+	char key[HL_KEY_MAX], user[HL_USER_MAX + 1];
 	struct hl_counter counter;
 	struct hl_holding holding;
 	unsigned start;
-	int rc;
 
 	*slot = 0;
 	if (!hl_key_pool(key, sizeof(key), pool->name) ||
@@ -750,11 +800,8 @@ int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 		hl_txn_failed(txn, HL_STORE_NOMEM, "session");
 		return -1;
 	}
-	hl_key_slot(slot_key, sizeof(slot_key), pool->name, *slot);
-	rc = hl_store_put(txn->store, slot_key, txn->who.user);
-	if (rc != HL_STORE_OK) {
+	if (hl_txn_save_slot(txn, pool->name, *slot, txn->who.user)) {
 		hl_holding_free(&holding);
-		hl_txn_failed(txn, rc, slot_key);
 		return -1;
 	}
 	counter.used++;

@@ -72,6 +72,11 @@ void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
 		  unsigned slot, const struct hl_session *session,
 		  const char *reason);
 
+/* Queues a line for syslog only, logged with the events after the
+ * commit: a change that is no event of the event log (SPEC section 8). */
+void hl_txn_note(struct hl_txn *txn, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 void hl_txn_failed(struct hl_txn *txn, int rc, const char *what);
 /* A record that does not decode: logged (repair is the way out) and the
  * transaction failed with HL_STORE_DAMAGED. */
@@ -88,6 +93,9 @@ int hl_txn_delete(struct hl_txn *txn, const char *key);
 /* The user holding a slot; "" when it is free. */
 int hl_txn_load_slot(struct hl_txn *txn, const char *pool, unsigned slot,
 		     char *user, size_t len);
+/* Names user in slot N of pool. */
+int hl_txn_save_slot(struct hl_txn *txn, const char *pool, unsigned slot,
+		     const char *user);
 
 /* A new session of the request, opened by env->self. */
 int hl_txn_new_session(struct hl_txn *txn, struct hl_session *session);
@@ -116,6 +124,13 @@ bool hl_txn_prune_line(struct hl_txn *txn, const char *pool,
 		       struct hl_line *line);
 /* Frees user's Named allocation: its record, and one less in the count. */
 int hl_txn_free_named(struct hl_txn *txn, const char *user);
+/* Whether a holder record (found: it exists) claims slot N of pool. */
+bool hl_holding_claims(const struct hl_holding *holding, bool found,
+		       const char *pool, unsigned slot);
+/* Frees slot N of pool, which user's holder record does not claim, with
+ * a reap event "slot without holder record". */
+int hl_txn_free_orphan_slot(struct hl_txn *txn, const char *user,
+			    const char *pool, unsigned slot);
 /* Frees (take) or counts the slots of pool whose holders are gone. */
 int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 			const struct hl_counter *counter, unsigned *freed);

@@ -21,8 +21,10 @@
 
 #include <cmocka.h>
 
+#include "admin.h"
 #include "conf.h"
 #include "license.h"
+#include "record.h"
 #include "store.h"
 
 #define BOOT_A "0b5e11a2-1111-4222-8333-944455556666"
@@ -641,6 +643,322 @@ static void outbox_of_a_killed_writer_reaches_the_log(void **state)
 	assert_int_equal(count_lines(f->events, "\"event\":\"release\""), 1);
 }
 
+/* ---- reconciling records that disagree (after a repair) ---- */
+
+/* Writes key (value NULL: deletes it) straight into the store, as a repair
+ * that brought back an old record or left one out would leave it. */
+static void tamper(struct fixture *f, const char *key, const char *value)
+{
+	struct hl_store *store;
+
+	assert_int_equal(hl_store_open(f->store, HL_STORE_WRITE, 1, &f->log,
+				       &store), HL_STORE_OK);
+	if (value)
+		assert_int_equal(hl_store_put(store, key, value), HL_STORE_OK);
+	else
+		assert_int_equal(hl_store_delete(store, key), HL_STORE_OK);
+	assert_int_equal(hl_store_commit(store), HL_STORE_OK);
+	hl_store_close(store);
+}
+
+/* A holder record of user claiming slot of pool, with one live session
+ * of process pid. */
+static void tamper_holder(struct fixture *f, const char *user,
+			  const char *pool, unsigned slot, pid_t pid)
+{
+	struct hl_holding holding;
+	struct hl_session session;
+	char key[HL_KEY_MAX], *text;
+	char empty[] = "";
+
+	act_as(f, pid);
+	memset(&holding, 0, sizeof(holding));
+	memset(&session, 0, sizeof(session));
+	holding.kind = HL_KIND_CONCURRENT;
+	snprintf(holding.pool, sizeof(holding.pool), "%s", pool);
+	holding.slot = slot;
+	holding.since = fixed_now();
+	snprintf(session.id, sizeof(session.id), "%032x", (unsigned)pid);
+	session.pid = pid;
+	session.start = f->env.self.start;
+	memcpy(session.boot_id, BOOT_A, sizeof(session.boot_id));
+	session.since = fixed_now();
+	session.service = session.tty = session.rhost = session.host = empty;
+	assert_int_equal(hl_holding_add_session(&holding, &session), 0);
+	text = hl_holding_encode(&holding);
+	assert_non_null(text);
+	hl_key_holder(key, sizeof(key), user);
+	tamper(f, key, text);
+	free(text);
+	hl_holding_free(&holding);
+}
+
+static void tamper_counter(struct fixture *f, const char *key, unsigned used,
+			   unsigned next, unsigned top)
+{
+	struct hl_counter counter = { used, next, top };
+	char *text = hl_counter_encode(&counter, strcmp(key, "named") != 0);
+
+	assert_non_null(text);
+	tamper(f, key, text);
+	free(text);
+}
+
+static void reconcile(struct fixture *f, struct hl_reconciled *done)
+{
+	struct hl_request req = { "helpdesk-license", "helpdesk-license", "",
+				  "" };
+	struct hl_decision d;
+
+	assert_int_equal(hl_admin_reconcile(&f->env, &req, done, &d), 0);
+	assert_int_equal(d.verdict, HL_GRANTED);
+}
+
+static void assert_value(struct fixture *f, const char *key,
+			 const char *expected)
+{
+	char *value = store_value(f, key);
+
+	if (value == NULL || strcmp(value, expected) != 0)
+		fail_msg("%s: '%s', not '%s'", key, value ? value : "(absent)",
+			 expected);
+	free(value);
+}
+
+static unsigned holder_slot(struct fixture *f, const char *user)
+{
+	struct hl_holding holding;
+	char key[HL_KEY_MAX], *text;
+	unsigned slot;
+
+	hl_key_holder(key, sizeof(key), user);
+	text = store_value(f, key);
+	assert_non_null(text);
+	assert_int_equal(hl_holding_decode(text, &holding), 0);
+	slot = holding.slot;
+	hl_holding_free(&holding);
+	free(text);
+	return slot;
+}
+
+/* slot/POOL/1 names carol, whose holder record (an old copy) says slot 2:
+ * slot 1 is freed by the orphan rule, slot 2 written back for her. */
+static void reconcile_old_holder_record(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_reconciled done;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "carol", 200, &d), HL_GRANTED);
+	assert_int_equal(d.slot, 1);
+	tamper_holder(f, "carol", "field-west", 2, 200);
+	reconcile(f, &done);
+	assert_int_equal(done.slots_freed, 1);
+	assert_int_equal(done.slots_restored, 1);
+	assert_int_equal(done.holders_moved + done.holders_dropped, 0);
+	assert_key_absent(f, "slot/field-west/1");
+	assert_value(f, "slot/field-west/2", "carol");
+	assert_value(f, "pool/field-west", "used 1\nnext 1\ntop 2");
+	assert_int_equal(count_lines(f->events,
+				     "slot without holder record"), 1);
+	/* Her session still holds the slot, and ends with a release. */
+	assert_int_equal(close_as(f, "carol", 200, NULL), HL_GRANTED);
+	assert_key_absent(f, "slot/field-west/2");
+	assert_key_absent(f, "holder/carol");
+}
+
+/* A holder record whose slot record was left out: written back, and the
+ * counter recounted. */
+static void reconcile_lost_slot_record(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_reconciled done;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "carol", 200, &d), HL_GRANTED);
+	tamper(f, "slot/field-west/1", NULL);
+	tamper_counter(f, "pool/field-west", 0, 1, 1);
+	reconcile(f, &done);
+	assert_int_equal(done.slots_restored, 1);
+	assert_int_equal(done.counters_fixed, 1);
+	assert_int_equal(done.slots_freed + done.holders_moved +
+			 done.holders_dropped, 0);
+	assert_value(f, "slot/field-west/1", "carol");
+	assert_value(f, "pool/field-west", "used 1\nnext 2\ntop 1");
+	assert_non_null(strstr(f->logged, "written back for its holder carol"));
+	/* The pool has room for one more only. */
+	assert_int_equal(open_as(f, "carol", 201, &d), HL_GRANTED);
+	assert_true(d.joined);
+}
+
+/* Holders whose slot another holds: moved to a free slot while there is
+ * one, then dropped with a reap of each session. */
+static void reconcile_holder_without_slot(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_reconciled done;
+	struct hl_decision d;
+	const char *kept, *gone;
+	char *value;
+
+	assert_int_equal(open_as(f, "carol", 200, &d), HL_GRANTED);
+	tamper_holder(f, "dave", "field-west", 1, 300);
+	tamper_holder(f, "erin", "field-west", 7, 400);
+	reconcile(f, &done);
+	assert_int_equal(done.holders_moved, 1);
+	assert_int_equal(done.holders_dropped, 1);
+	assert_int_equal(done.slots_freed + done.slots_restored, 0);
+	assert_value(f, "slot/field-west/1", "carol");
+	/* Which of the two came first is the store's order: one moved to
+	 * slot 2, the other dropped. */
+	value = store_value(f, "holder/dave");
+	kept = value ? "dave" : "erin";
+	free(value);
+	gone = strcmp(kept, "dave") == 0 ? "holder/erin" : "holder/dave";
+	assert_key_absent(f, gone);
+	assert_int_equal(holder_slot(f, kept), 2);
+	assert_value(f, "slot/field-west/2", kept);
+	assert_key_absent(f, "slot/field-west/7");
+	assert_value(f, "pool/field-west", "used 2\nnext 1\ntop 2");
+	/* The dropped holder's session ended in the event log. */
+	assert_int_equal(count_lines(f->events, "holder without slot"), 1);
+	/* The pool is full: two slots, two holders. */
+	f->cfg.pools[1].groups = (struct hl_names){ names_field_east, 1 };
+	f->cfg.pools[0].groups.count = 0;
+	assert_int_equal(open_as(f, "frank", 500, &d), HL_DENIED);
+}
+
+/* A pool of one whose slot another holds: nowhere to move, dropped. */
+static void reconcile_full_pool_drops_holder(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_reconciled done;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	tamper_holder(f, "erin", "field-east", 1, 400);
+	reconcile(f, &done);
+	assert_int_equal(done.holders_dropped, 1);
+	assert_int_equal(done.holders_moved + done.slots_restored, 0);
+	assert_key_absent(f, "holder/erin");
+	assert_value(f, "slot/field-east/1", "dave");
+	assert_int_equal(count_lines(f->events, "holder without slot"), 1);
+}
+
+/* A record holding bytes that are not one (reused space brought back by
+ * a rebuild) is deleted, and what depended on it set right. */
+static void reconcile_unreadable_records(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_reconciled done;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "carol", 200, &d), HL_GRANTED);
+	tamper(f, "holder/carol", "used 1\nnext 2\ntop 1");
+	tamper(f, "named", "kind named");
+	reconcile(f, &done);
+	assert_int_equal(done.records_dropped, 2);
+	assert_int_equal(done.slots_freed, 1);
+	assert_key_absent(f, "holder/carol");
+	assert_key_absent(f, "slot/field-west/1");
+	assert_key_absent(f, "named");
+	assert_value(f, "pool/field-west", "used 0\nnext 1\ntop 1");
+	assert_non_null(strstr(f->logged, "holder/carol does not decode"));
+	/* Logins read the store again. */
+	assert_int_equal(open_as(f, "carol", 201, &d), HL_GRANTED);
+	assert_int_equal(open_as(f, "alice", 100, &d), HL_GRANTED);
+	assert_value(f, "named", "used 1");
+}
+
+/* The named counter follows the named/USER records. */
+static void reconcile_named_counter(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_reconciled done;
+	struct hl_decision d;
+
+	assert_int_equal(open_as(f, "alice", 100, &d), HL_GRANTED);
+	assert_int_equal(d.kind, HL_KIND_NAMED);
+	tamper_counter(f, "named", 3, 0, 0);
+	reconcile(f, &done);
+	assert_int_equal(done.counters_fixed, 1);
+	assert_value(f, "named", "used 1");
+	tamper_counter(f, "named", 0, 0, 0);
+	reconcile(f, &done);
+	assert_int_equal(done.counters_fixed, 1);
+	assert_value(f, "named", "used 1");
+}
+
+/* reap runs the reconciliation; on a store that agrees, with holders
+ * above lowered licenses and one of a pool no longer configured, it
+ * writes nothing at all. */
+static void reap_reconciles_and_leaves_agreeing_store(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_request req = { "helpdesk-license", "helpdesk-license", "",
+				  "" };
+	struct hl_listing reaped;
+	struct hl_decision d;
+	struct stat before, after;
+	char *bytes_before, *bytes_after;
+	size_t len;
+	FILE *fp;
+
+	f->cfg.pools[1].groups = (struct hl_names){ names_field_east, 1 };
+	assert_int_equal(open_as(f, "alice", 100, &d), HL_GRANTED);
+	assert_int_equal(open_as(f, "carol", 200, &d), HL_GRANTED);
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+	tamper_holder(f, "frank", "gone", 1, 500);
+	tamper(f, "slot/gone/1", "frank");
+	f->cfg.pools[1].licenses = 1;
+
+	/* A lost slot record: reap writes it back. */
+	tamper(f, "slot/field-west/1", NULL);
+	assert_int_equal(hl_admin_reap(&f->env, &req, &reaped, &d), 0);
+	assert_int_equal(d.verdict, HL_GRANTED);
+	assert_int_equal(reaped.count, 0);
+	assert_int_equal(reaped.reconciled.slots_restored, 1);
+	hl_listing_free(&reaped);
+	assert_value(f, "slot/field-west/1", "carol");
+
+	/* Now it agrees: a second reap changes not one byte. */
+	assert_int_equal(stat(f->store, &before), 0);
+	len = (size_t)before.st_size;
+	bytes_before = malloc(len + 1);
+	bytes_after = malloc(len + 1);
+	assert_non_null(bytes_before);
+	assert_non_null(bytes_after);
+	fp = fopen(f->store, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(bytes_before, 1, len, fp), len);
+	fclose(fp);
+	assert_int_equal(hl_admin_reap(&f->env, &req, &reaped, &d), 0);
+	assert_int_equal(d.verdict, HL_GRANTED);
+	assert_int_equal(reaped.count, 0);
+	assert_int_equal(reaped.reconciled.records_dropped +
+			 reaped.reconciled.slots_freed +
+			 reaped.reconciled.slots_restored +
+			 reaped.reconciled.holders_moved +
+			 reaped.reconciled.holders_dropped +
+			 reaped.reconciled.counters_fixed, 0);
+	hl_listing_free(&reaped);
+	assert_int_equal(stat(f->store, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+	fp = fopen(f->store, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(bytes_after, 1, len, fp), len);
+	fclose(fp);
+	assert_memory_equal(bytes_before, bytes_after, len);
+	free(bytes_before);
+	free(bytes_after);
+	/* The holder of the gone pool is left to its sessions. */
+	assert_value(f, "slot/gone/1", "frank");
+	assert_int_equal(holder_slot(f, "frank"), 1);
+}
+
 /* nss_wrapper must be preloaded before main: re-exec once with it. */
 static void preload_nss_wrapper(char **argv)
 {
@@ -693,6 +1011,13 @@ int main(int argc, char **argv)
 		T(unusable_store_is_reported),
 		T(hostile_fields_are_escaped),
 		T(outbox_of_a_killed_writer_reaches_the_log),
+		T(reconcile_old_holder_record),
+		T(reconcile_lost_slot_record),
+		T(reconcile_holder_without_slot),
+		T(reconcile_full_pool_drops_holder),
+		T(reconcile_unreadable_records),
+		T(reconcile_named_counter),
+		T(reap_reconciles_and_leaves_agreeing_store),
 #undef T
 	};
 

@@ -349,9 +349,42 @@ static void table_waiters(struct hl_buf *buf, const struct hl_listing *l)
 				 "that pool drops it from the line\n");
 }
 
+/* What a reconciliation set right, for repair and reap. */
+static unsigned reconciled_total(const struct hl_reconciled *r)
+{
+	return r->records_dropped + r->slots_freed + r->slots_restored +
+	       r->holders_moved + r->holders_dropped + r->counters_fixed;
+}
+
+static void json_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
+{
+	hl_buf_printf(buf, "{\"records_dropped\":%u,\"slots_freed\":%u,"
+		      "\"slots_restored\":%u,\"holders_moved\":%u,"
+		      "\"holders_dropped\":%u,\"counters_fixed\":%u}",
+		      r->records_dropped, r->slots_freed, r->slots_restored,
+		      r->holders_moved, r->holders_dropped, r->counters_fixed);
+}
+
+static void text_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
+{
+	if (reconciled_total(r) == 0)
+		return;
+	hl_buf_printf(buf, "Records set to agree: %u unreadable record%s "
+		      "deleted, %u slot%s without holder freed, %u slot%s "
+		      "written back, %u holder%s moved, %u holder%s without "
+		      "slot dropped, %u counter%s recounted (see syslog).\n",
+		      r->records_dropped, r->records_dropped == 1 ? "" : "s",
+		      r->slots_freed, r->slots_freed == 1 ? "" : "s",
+		      r->slots_restored, r->slots_restored == 1 ? "" : "s",
+		      r->holders_moved, r->holders_moved == 1 ? "" : "s",
+		      r->holders_dropped, r->holders_dropped == 1 ? "" : "s",
+		      r->counters_fixed, r->counters_fixed == 1 ? "" : "s");
+}
+
 /* {"concurrent":[...],"named":[...],"waiting":[...]}: the document of
- * list and reap. */
-static void json_listing(struct hl_buf *buf, const struct hl_listing *l)
+ * list, and of reap with "reconciled":{...} (what it set to agree). */
+static void json_listing(struct hl_buf *buf, const struct hl_listing *l,
+			 const struct hl_reconciled *reconciled)
 {
 	bool first = true;
 
@@ -374,6 +407,10 @@ static void json_listing(struct hl_buf *buf, const struct hl_listing *l)
 	}
 	hl_buf_puts(buf, "]");
 	json_waiters(buf, l);
+	if (reconciled) {
+		hl_buf_puts(buf, ",\"reconciled\":");
+		json_reconciled(buf, reconciled);
+	}
 	hl_buf_puts(buf, "}\n");
 }
 
@@ -486,7 +523,7 @@ static int cmd_list(struct tool *tool)
 		return report_failure(tool, "list", NULL, &d);
 	hl_buf_init(&buf);
 	if (tool->opt.json) {
-		json_listing(&buf, &listing);
+		json_listing(&buf, &listing, NULL);
 	} else {
 		table_listing(&buf, &listing, "No license is held.");
 		table_waiters(&buf, &listing);
@@ -817,7 +854,7 @@ static int cmd_reap(struct tool *tool)
 		return report_failure(tool, "reap", NULL, &d);
 	hl_buf_init(&buf);
 	if (tool->opt.json) {
-		json_listing(&buf, &reaped);
+		json_listing(&buf, &reaped, &reaped.reconciled);
 	} else {
 		size_t sessions = 0;
 
@@ -827,6 +864,7 @@ static int cmd_reap(struct tool *tool)
 		if (sessions)
 			hl_buf_printf(&buf, "Dropped %zu stale session%s.\n",
 				      sessions, sessions == 1 ? "" : "s");
+		text_reconciled(&buf, &reaped.reconciled);
 	}
 	hl_listing_free(&reaped);
 	return print_buf(&buf);
@@ -862,9 +900,11 @@ static int cmd_check_config(struct tool *tool)
 static int cmd_repair(struct tool *tool)
 {
 	struct hl_store_repair_report report;
+	struct hl_reconciled reconciled;
 	int rc;
 
 	memset(&report, 0, sizeof(report));
+	memset(&reconciled, 0, sizeof(reconciled));
 	rc = hl_store_repair(tool->cfg->store, tool->cfg->lock_timeout,
 			     &tool->log, &report);
 	if (rc != HL_STORE_OK) {
@@ -873,6 +913,20 @@ static int cmd_repair(struct tool *tool)
 		     rc == HL_STORE_DENIED && geteuid() != 0
 			     ? ": run it as root" : "");
 		return EXIT_NO;
+	}
+	if (report.damaged) {
+		/* A rebuild may bring back an old record or leave one out:
+		 * make the allocations agree again. */
+		struct hl_request req = tool_request(tool, PROGRAM);
+		struct hl_decision d;
+
+		hl_admin_reconcile(&tool->env, &req, &reconciled, &d);
+		if (d.verdict != HL_GRANTED) {
+			report_failure(tool, "repair (the store was rebuilt, "
+				       "its records are not reconciled: run "
+				       "'" PROGRAM " reap')", NULL, &d);
+			return EXIT_NO;
+		}
 	}
 	if (tool->opt.json) {
 		struct hl_buf buf;
@@ -891,6 +945,11 @@ static int cmd_repair(struct tool *tool)
 			      report.keys, report.keys_lost,
 			      report.buckets_lost);
 		hl_buf_json(&buf, report.backup);
+		hl_buf_puts(&buf, ",\"reconciled\":");
+		if (report.damaged)
+			json_reconciled(&buf, &reconciled);
+		else
+			hl_buf_puts(&buf, "null");
 		hl_buf_puts(&buf, "}\n");
 		return print_buf(&buf);
 	}
@@ -912,6 +971,16 @@ static int cmd_repair(struct tool *tool)
 			printf(", %lu unreadable hash buckets (their keys "
 			       "are unknown)", report.buckets_lost);
 		printf(".\n  the damaged file is kept as %s\n", report.backup);
+		if (reconciled_total(&reconciled) == 0) {
+			printf("  the allocation records agree.\n");
+		} else {
+			struct hl_buf buf;
+
+			hl_buf_init(&buf);
+			hl_buf_puts(&buf, "  ");
+			text_reconciled(&buf, &reconciled);
+			return print_buf(&buf);
+		}
 	}
 	return 0;
 }

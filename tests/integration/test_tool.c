@@ -1746,6 +1746,92 @@ static void check_config_names_the_line(void **state)
 	run_free(&t);
 }
 
+/* Writes records straight into the store (value NULL: deletes the key),
+ * as a repair that brought one back or left one out would. */
+static void tamper(struct it_fixture *fx, const char *const (*records)[2],
+		   size_t count)
+{
+	GDBM_FILE db = gdbm_open(fx->store, 0, GDBM_WRITER, 0600, NULL);
+
+	assert_non_null(db);
+	for (size_t i = 0; i < count; i++) {
+		datum k = { (char *)records[i][0], (int)strlen(records[i][0]) };
+		datum v = { (char *)records[i][1],
+			    records[i][1] ? (int)strlen(records[i][1]) : 0 };
+
+		if (records[i][1])
+			assert_int_equal(gdbm_store(db, k, v, GDBM_REPLACE), 0);
+		else
+			assert_int_equal(gdbm_delete(db, k), 0);
+	}
+	gdbm_close(db);
+}
+
+/* reap sets disagreeing records right, says so, and then finds nothing
+ * more to do. */
+static void reap_reconciles_records(void **state)
+{
+	static const char *const lost_slot[][2] = {
+		{ "slot/field-east/1", NULL },
+		{ "pool/field-east", "used 0\nnext 1\ntop 1" },
+	};
+	struct it_fixture *fx = *state;
+	struct it_worker *w;
+	struct it_result r;
+	struct run t = { 0 };
+	const struct jv *rec, *h;
+	struct jv *doc;
+
+	it_config(fx, EAST_ONE);
+	w = it_worker(fx);
+	it_open(w, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+
+	tamper(fx, lost_slot, 2);
+	TOOL(fx, &t, "reap");
+	expect_code(&t, 0);
+	expect_out(&t, "No stale session");
+	expect_out(&t, "1 slot written back");
+	expect_out(&t, "1 counter recounted");
+	doc = listing(fx);
+	h = holder(doc, "concurrent", "carol");
+	if (h == NULL || jnum(h, "slot") != 1)
+		FAIL("carol does not hold slot 1 after reap");
+	doc_free(doc);
+	/* The pool is full again: nobody else gets in. */
+	check_is(fx, "dave", 1, "carol", "refused");
+
+	tamper(fx, lost_slot, 2);
+	TOOL(fx, &t, "--json", "reap");
+	expect_code(&t, 0);
+	doc = expect_json(&t);
+	expect_listing(doc, t.cmd);
+	expect_member(doc, "reconciled", J_OBJECT, t.cmd);
+	rec = jget(doc, "reconciled");
+	if (jnum(rec, "slots_restored") != 1 ||
+	    jnum(rec, "counters_fixed") != 1 || jnum(rec, "slots_freed") != 0 ||
+	    jnum(rec, "holders_moved") != 0 ||
+	    jnum(rec, "holders_dropped") != 0 ||
+	    jnum(rec, "records_dropped") != 0)
+		FAIL("reap --json does not say what it set right:\n%s", t.out);
+	doc_free(doc);
+
+	TOOL(fx, &t, "--json", "reap");
+	expect_code(&t, 0);
+	doc = expect_json(&t);
+	rec = jget(doc, "reconciled");
+	if (jnum(rec, "slots_restored") != 0 ||
+	    jnum(rec, "counters_fixed") != 0)
+		FAIL("a second reap set something right:\n%s", t.out);
+	doc_free(doc);
+	TOOL(fx, &t, "reap");
+	expect_code(&t, 0);
+	if (strstr(t.out, "agree") != NULL)
+		FAIL("reap of agreeing records says it changed some:\n%s",
+		     t.out);
+	run_free(&t);
+}
+
 /* ------------------------------------------------------------------ */
 /* repair                                                             */
 /* ------------------------------------------------------------------ */
@@ -1807,6 +1893,65 @@ static void expect_needs_repair(struct it_fixture *fx)
 	run_free(&t);
 }
 
+/* A store without its schema key is damaged; repair restores the key and
+ * keeps the records, here a slot whose holder record was lost. */
+static void write_schemaless_store(struct it_fixture *fx)
+{
+	static const char *const records[][2] = {
+		{ "slot/field-east/1", "carol" },
+		{ "pool/field-east", "used 1\nnext 1\ntop 1" },
+	};
+	GDBM_FILE db;
+
+	unlink(fx->store);
+	mkdir(fx->store_dir, 0700);
+	assert_int_equal(chmod(fx->store_dir, 0700), 0);
+	db = gdbm_open(fx->store, 0, GDBM_NEWDB, 0600, NULL);
+	assert_non_null(db);
+	gdbm_close(db);
+	assert_int_equal(chmod(fx->store, 0600), 0);
+	tamper(fx, records, 2);
+}
+
+/* After a rebuild, repair makes the records agree, and says so. */
+static void repair_reconciles_records(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct run t = { 0 };
+	const struct jv *rec;
+	struct jv *doc;
+	char *log;
+
+	it_config(fx, EAST_ONE);
+	write_schemaless_store(fx);
+	expect_needs_repair(fx);
+	TOOL(fx, &t, "repair");
+	expect_code(&t, 0);
+	expect_out(&t, "was damaged");
+	expect_out(&t, "1 slot without holder freed");
+	log = event_log(fx);
+	if (strstr(log, "slot without holder record") == NULL)
+		FAIL("no reap event for the freed slot:\n%s", log);
+	held_free(log);
+	doc = listing(fx);
+	if (jcount(jget(doc, "concurrent")) != 0)
+		FAIL("the slot without holder is still listed");
+	doc_free(doc);
+	check_is(fx, "dave", 0, "would be granted", "granted");
+
+	write_schemaless_store(fx);
+	TOOL(fx, &t, "--json", "repair");
+	expect_code(&t, 0);
+	doc = expect_json(&t);
+	rec = jget(doc, "reconciled");
+	if (rec == NULL || rec->type != J_OBJECT ||
+	    jnum(rec, "slots_freed") != 1 || jnum(rec, "counters_fixed") != 0)
+		FAIL("repair --json does not say what it set right:\n%s",
+		     t.out);
+	doc_free(doc);
+	run_free(&t);
+}
+
 static void repair_truncated_store(void **state)
 {
 	struct it_fixture *fx = *state;
@@ -1862,6 +2007,7 @@ static void repair_garbage_store(void **state)
 	expect_member(doc, "store", J_STRING, t.cmd);
 	expect_member(doc, "keys", J_NUMBER, t.cmd);
 	expect_member(doc, "keys_lost", J_NUMBER, t.cmd);
+	expect_member(doc, "reconciled", J_OBJECT, t.cmd);
 	doc_free(doc);
 	expect_repaired(fx, garbage, sizeof(garbage));
 	run_free(&t);
@@ -2077,7 +2223,9 @@ static void json_everywhere(void **state)
 	TOOL(fx, &t, "--json", "repair");
 	expect_code(&t, 0);
 	doc = expect_json(&t);
-	if (jget(doc, "damaged") == NULL || jget(doc, "damaged")->truth)
+	if (jget(doc, "damaged") == NULL || jget(doc, "damaged")->truth ||
+	    jget(doc, "reconciled") == NULL ||
+	    jget(doc, "reconciled")->type != J_NULL)
 		FAIL("repair --json of a sound store:\n%s", t.out);
 	doc_free(doc);
 	doc = listing(fx);
@@ -2473,11 +2621,13 @@ int main(int argc, char **argv)
 		TEST(check_unknown_user),
 		TEST(status_after_config_changes),
 		TEST(reap_drops_killed_sessions),
+		TEST(reap_reconciles_records),
 		TEST(assign_and_unassign),
 		TEST(unassign_without_min_assignment),
 		TEST(check_config_names_the_line),
 		TEST(repair_truncated_store),
 		TEST(repair_garbage_store),
+		TEST(repair_reconciles_records),
 		TEST(newer_release_left_alone),
 		TEST(json_everywhere),
 		TEST(hostile_items_everywhere),
