@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <gdbm.h>
 #include <stdio.h>
@@ -75,6 +76,8 @@ bool rel_world_init(struct rel_world *world, char **argv, const char *name)
 	memset(world, 0, sizeof(*world));
 	if (dir == NULL) {
 		const char *tmp = getenv("TMPDIR");
+		char self[PATH_MAX];
+		ssize_t len;
 
 		snprintf(world->dir, sizeof(world->dir), "%s/hl-%s-XXXXXX",
 			 tmp != NULL && *tmp != '\0' ? tmp : "/tmp", name);
@@ -90,7 +93,13 @@ bool rel_world_init(struct rel_world *world, char **argv, const char *name)
 		 * RTLD_DEEPBIND to reach the real functions. */
 		setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
 		setenv("NSS_WRAPPER_DISABLE_DEEPBIND", "1", 1);
-		execv("/proc/self/exe", argv);
+		/* By the path the link names: under valgrind, /proc/self/exe
+		 * itself is the tool, and only readlink gives the program. */
+		len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (len > 0) {
+			self[len] = '\0';
+			execv(self, argv);
+		}
 		fprintf(stderr, "%s: cannot re-execute under nss_wrapper: %s\n",
 			name, strerror(errno));
 		return false;
