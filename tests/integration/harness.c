@@ -1337,8 +1337,7 @@ static int hexval(int c)
 	return -1;
 }
 
-/* Length of a valid UTF-8 sequence at p, or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+size_t it_utf8_len(const unsigned char *p, const unsigned char *end)
 {
 	size_t n;
 	unsigned cp;
@@ -1426,7 +1425,7 @@ static int json_string(struct json_in *in, char *out, size_t out_len)
 			}
 			in->p += 2;
 		} else {
-			n = utf8_len((const unsigned char *)in->p,
+			n = it_utf8_len((const unsigned char *)in->p,
 				     (const unsigned char *)in->end);
 			if (n == 0)
 				return json_error(in, "invalid UTF-8");

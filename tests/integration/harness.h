@@ -174,6 +174,10 @@ void it_write_garbage_store(struct it_fixture *fx, char *garbage, size_t len);
 /* Text the workers wrote to stderr so far (pam_syslog under pam_wrapper). */
 bool it_stderr_contains(struct it_fixture *fx, const char *needle);
 
+/* Length of the valid UTF-8 sequence at p (shortest form, no surrogates,
+ * at most U+10FFFF) before end, or 0. */
+size_t it_utf8_len(const unsigned char *p, const unsigned char *end);
+
 /* The event log, for test 12: a minimal JSON reader of one line holding
  * one flat object.  it_json_parse returns 0 and fills fields (string
  * values unescaped, others as written), or -1 with a reason. */

@@ -499,36 +499,6 @@ static int jp_hex4(const char *p)
 	return v;
 }
 
-/* Length of the valid UTF-8 sequence at p (shortest form, no surrogates,
- * at most U+10FFFF), or 0. */
-static size_t utf8_valid(const unsigned char *p, const unsigned char *end)
-{
-	unsigned cp, min;
-	size_t n;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2; cp = p[0] & 0x1fu; min = 0x80;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3; cp = p[0] & 0x0fu; min = 0x800;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4; cp = p[0] & 0x07u; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3fu);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 static size_t utf8_put(char *out, unsigned cp)
 {
 	if (cp < 0x80) {
@@ -583,7 +553,7 @@ static char *jp_string(struct jp *in, size_t *len)
 			return jp_error(in, "raw control character in a string");
 		}
 		if (c != '\\') {
-			size_t n = utf8_valid((const unsigned char *)in->p,
+			size_t n = it_utf8_len((const unsigned char *)in->p,
 					      (const unsigned char *)in->end);
 
 			if (n == 0) {
@@ -2464,24 +2434,14 @@ static char *hostile_long(size_t len)
 static bool valid_utf8(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *end = p + strlen(s);
 
-	while (*p) {
-		size_t n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1
-			   : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3
-			   : 9;
+	while (p < end) {
+		size_t n = it_utf8_len(p, end);
 
-		if (n == 9 || (n == 1 && *p < 0xc2))
+		if (n == 0)
 			return false;
-		for (size_t i = 1; i <= n; i++)
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-		/* No surrogates (ED A0..BF ..) and nothing past U+10FFFF. */
-		if ((n == 2 && *p == 0xed && p[1] >= 0xa0) ||
-		    (n == 2 && *p == 0xe0 && p[1] < 0xa0) ||
-		    (n == 3 && (*p > 0xf4 || (*p == 0xf0 && p[1] < 0x90) ||
-				(*p == 0xf4 && p[1] > 0x8f))))
-			return false;
-		p += n + 1;
+		p += n;
 	}
 	return true;
 }
