@@ -213,7 +213,7 @@ static int check_store(const char *config)
 	int rc = 1;
 
 	if (hl_config_load(config, &log, &cfg, NULL) != 0 ||
-	    hl_store_open(cfg->store, HL_STORE_READ, cfg->lock_timeout, &log,
+	    hl_store_open(cfg->runtime_store, HL_STORE_READ, cfg->lock_timeout, &log,
 			  &store) != HL_STORE_OK)
 		goto out;
 	rc = 0;

@@ -44,6 +44,7 @@ done
 for kind in plain rotated; do
 	cat > "$work/$kind.conf" <<CONF
 store = "$work/licenses.db";
+runtime_store = "$work/sessions.db";
 event_log = "$work/$kind/events.log";
 named = { licenses = $((technicians / 10)); users = [ "x" ]; };
 concurrent = ( $pools );

@@ -49,6 +49,7 @@ if [ -z "$conf" ]; then
 	conf=$work/helpdesk-license.conf
 	cat > "$conf" <<EOF
 store = "$work/store/licenses.db";
+runtime_store = "$work/store/sessions.db";
 event_log = "";
 concurrent = ( { pool = "bench"; licenses = $((holders + 10)); groups = [ "bench" ]; } );
 EOF

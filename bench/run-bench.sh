@@ -100,6 +100,7 @@ export LD_PRELOAD="$nsswrapper" NSS_WRAPPER_PASSWD="$work/passwd" \
 conf() { # NAME POOL LICENSES GROUP
 	cat > "$work/$1.conf" <<EOF
 store = "$work/store-$1/licenses.db";
+runtime_store = "$work/store-$1/sessions.db";
 event_log = "$work/events-$1.log";
 concurrent = ( { pool = "$2"; licenses = $3; groups = [ "$4" ]; } );
 EOF

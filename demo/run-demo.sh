@@ -166,6 +166,7 @@ config="$work/helpdesk-license.conf"
 cat >"$config" <<EOF
 # The demo's helpdesk-license.conf (see helpdesk-license.conf(5)).
 store        = "$work/state/licenses.db";
+runtime_store = "$work/run/sessions.db";
 event_log    = "$work/log/events.log";
 on_error     = "deny";
 unlicensed   = "deny";

@@ -67,7 +67,7 @@ static int load_prefixes(struct hl_txn *txn, const char *const *prefixes,
 
 	memset(copies, 0, sizeof(*copies));
 	for (size_t i = 0; rc == 0 && !copies->failed && prefixes[i]; i++)
-		rc = hl_store_foreach(txn->store, prefixes[i], copy_record,
+		rc = hl_txn_foreach(txn, prefixes[i], copy_record,
 				      copies);
 	if (copies->failed)
 		rc = HL_STORE_NOMEM;
@@ -204,7 +204,7 @@ static int list_waiters(struct hl_txn *txn, struct hl_listing *out)
 	int rc;
 
 	memset(&copies, 0, sizeof(copies));
-	rc = hl_store_foreach(txn->store, "line/", copy_record, &copies);
+	rc = hl_txn_foreach(txn, "line/", copy_record, &copies);
 	if (copies.failed)
 		rc = HL_STORE_NOMEM;
 	if (rc != 0) {
@@ -277,7 +277,7 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 	memset(out, 0, sizeof(*out));
 	memset(result, 0, sizeof(*result));
 	if (hl_txn_begin(&txn) != 0 || load_all(&txn, &copies) != 0) {
-		if (txn.store)
+		if (txn.store || txn.durable)
 			hl_txn_end(&txn, false);
 		return 0;
 	}
@@ -490,7 +490,7 @@ static int take_census(struct hl_txn *txn, const char *prefix,
 
 	memset(census, 0, sizeof(*census));
 	census->prefix_len = strlen(prefix);
-	rc = hl_store_foreach(txn->store, prefix, count_record, census);
+	rc = hl_txn_foreach(txn, prefix, count_record, census);
 	if (rc != 0) {
 		hl_txn_failed(txn, rc < 0 ? HL_STORE_IO : rc, prefix);
 		return -1;
@@ -749,8 +749,57 @@ static int recount_named(struct hl_txn *txn, struct hl_reconciled *done)
 	return hl_txn_save_counter(txn, "named", &counter, false);
 }
 
+/* The runtime sessions of a Named allocation the durable file no longer
+ * holds (a commit of both files cut in between, or a durable file put
+ * back from a backup): each ends with a reap event. */
+static int drop_orphan_sessions(struct hl_txn *txn, struct hl_reconciled *done)
+{
+	static const char *const prefixes[] = { "sessions/", NULL };
+	struct record_copies copies;
+	int rc = 0;
+
+	if (load_prefixes(txn, prefixes, &copies) != 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < copies.count; i++) {
+		const char *user = record_user(copies.items[i].key);
+		char key[HL_KEY_MAX];
+		struct hl_holding holding;
+		struct hl_buf text;
+		char *record;
+		bool found;
+
+		if (!hl_key_named(key, sizeof(key), user) ||
+		    hl_txn_load_holding(txn, key, &holding, &found) != 0) {
+			rc = -1;
+			break;
+		}
+		hl_holding_free(&holding);
+		if (found)
+			continue;
+		hl_buf_init(&text);
+		hl_buf_printf(&text, "kind named\nsince 0\n%s",
+			      copies.items[i].value);
+		record = hl_buf_take(&text);
+		if (record && hl_holding_decode(record, &holding) == 0) {
+			for (size_t j = 0; j < holding.session_count; j++)
+				hl_txn_event(txn, LOG_NOTICE, "reap", user,
+					     HL_KIND_NAMED, NULL, 0,
+					     &holding.sessions[j],
+					     "named allocation lost");
+			hl_holding_free(&holding);
+		}
+		free(record);
+		hl_txn_note(txn, LOG_WARNING, "reconcile: sessions of %s "
+			    "without a Named allocation: dropped", user);
+		done->records_dropped++;
+		rc = hl_txn_delete(txn, copies.items[i].key);
+	}
+	free_copies(&copies);
+	return rc;
+}
+
 /* See hl_admin_reconcile: the work, inside txn. */
-static int reconcile(struct hl_txn *txn, struct hl_reconciled *done)
+int hl_txn_reconcile(struct hl_txn *txn, struct hl_reconciled *done)
 {
 	static const char *const holders[] = { "holder/", NULL };
 	const struct hl_config *cfg = txn->env->cfg;
@@ -769,6 +818,8 @@ static int reconcile(struct hl_txn *txn, struct hl_reconciled *done)
 		rc = recount_pool(txn, &cfg->pools[i], done);
 	if (rc == 0)
 		rc = recount_named(txn, done);
+	if (rc == 0)
+		rc = drop_orphan_sessions(txn, done);
 	return rc;
 }
 
@@ -781,7 +832,7 @@ int hl_admin_reconcile(const struct hl_env *env, const struct hl_request *req,
 	memset(done, 0, sizeof(*done));
 	if (!admin_begin(&txn, env, req, result))
 		return 0;
-	rc = reconcile(&txn, done);
+	rc = hl_txn_reconcile(&txn, done);
 	if (hl_txn_end(&txn, rc == 0) == 0)
 		result->verdict = HL_GRANTED;
 	else
@@ -803,7 +854,7 @@ int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
 		return 0;
 	/* First the records made to agree, so that freeing a stale holding
 	 * frees its own slot and nobody else's. */
-	if (reconcile(&txn, &reaped->reconciled) != 0 ||
+	if (hl_txn_reconcile(&txn, &reaped->reconciled) != 0 ||
 	    load_all(&txn, &copies) != 0) {
 		hl_txn_end(&txn, false);
 		return 0;

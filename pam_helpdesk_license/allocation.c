@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "allocation.h"
 #include "eventlog.h"
 #include "text.h"
@@ -291,24 +292,176 @@ static int settle_outbox(struct hl_txn *txn)
 
 /* ---- the transaction ---------------------------------------------------- */
 
-int hl_txn_begin(struct hl_txn *txn)
+static void close_stores(struct hl_txn *txn)
+{
+	hl_store_close(txn->store);
+	hl_store_close(txn->durable);
+	txn->store = txn->durable = NULL;
+}
+
+/* The runtime file first, whose lock serialises the writers; then the
+ * durable file, always second (its own lock keeps out a process of an
+ * earlier release, which knows only that one). */
+static int open_stores(struct hl_txn *txn, const char **which)
 {
 	const struct hl_config *cfg = txn->env->cfg;
-	int rc = hl_store_open(cfg->store,
-			       txn->take ? HL_STORE_WRITE : HL_STORE_READ,
-			       cfg->lock_timeout, txn->env->log, &txn->store);
+	enum hl_store_mode mode = txn->take ? HL_STORE_WRITE : HL_STORE_READ;
+	int rc;
 
+	*which = cfg->runtime_store;
+	rc = hl_store_open(cfg->runtime_store, mode, cfg->lock_timeout,
+			   txn->env->log, &txn->store);
+	if (rc == HL_STORE_OK) {
+		*which = cfg->store;
+		rc = hl_store_open(cfg->store, mode, cfg->lock_timeout,
+				   txn->env->log, &txn->durable);
+	}
 	if (rc != HL_STORE_OK) {
-		txn->store = NULL;
+		close_stores(txn);
+		return rc;
+	}
+	txn->legacy = hl_store_legacy(txn->durable);
+	return HL_STORE_OK;
+}
+
+/*
+ * Damage found by a login is repaired there and then, as
+ * 'helpdesk-license repair' does: both files are checked and a damaged
+ * one rebuilt (the damaged file kept beside it), then the allocations
+ * are made to agree in a transaction of their own, which also logs the
+ * damage as an "error" event.  The caller's stores are closed.
+ */
+static int repair_now(struct hl_txn *txn, const char *why)
+{
+	const struct hl_env *env = txn->env;
+	const struct hl_config *cfg = env->cfg;
+	const char *paths[] = { cfg->runtime_store, cfg->store };
+	struct hl_decision scratch;
+	struct hl_txn fix = { .env = env, .req = txn->req, .out = &scratch,
+			      .take = true, .repaired = true };
+	struct hl_reconciled done;
+	char reason[sizeof(scratch.reason)] = "";
+	int rc = HL_STORE_OK;
+
+	close_stores(txn);
+	txn->repaired = true;
+	for (size_t i = 0; rc == HL_STORE_OK && i < 2; i++) {
+		struct hl_store_repair_report report;
+
+		rc = hl_store_repair(paths[i], cfg->lock_timeout, env->log,
+				     &report);
+		if (rc == HL_STORE_OK && (report.damaged ||
+					  report.journal_replayed))
+			hl_set_text(reason, sizeof(reason), "%s%s%s%s",
+				    *reason ? reason : "", *reason ? "; " : "",
+				    report.damaged ? "damaged store rebuilt, "
+						     "kept as " :
+						     "interrupted commit "
+						     "completed in ",
+				    report.damaged ? report.backup : paths[i]);
+	}
+	if (rc != HL_STORE_OK) {
+		hl_log(env->log, LOG_CRIT, "license store damaged (%s) and "
+		       "cannot be repaired: %s", why, hl_store_strerror(rc));
+		return -1;
+	}
+	hl_log(env->log, LOG_CRIT, "license store damaged (%s): repaired in "
+	       "place (%s); the login goes on", why,
+	       *reason ? reason : "nothing left to rebuild");
+	memset(&scratch, 0, sizeof(scratch));
+	if (hl_txn_begin(&fix) != 0)
+		return -1;
+	hl_txn_event(&fix, LOG_CRIT, "error", txn->req->user,
+		     HL_KIND_CONCURRENT, NULL, 0, NULL,
+		     *reason ? reason : "damaged store repaired");
+	rc = hl_txn_reconcile(&fix, &done);
+	return hl_txn_end(&fix, rc == 0);
+}
+
+int hl_txn_repair(struct hl_txn *txn)
+{
+	if (txn->repaired || !txn->damaged || txn->env->leave_damage)
+		return -1;
+	txn->damaged = false;
+	return repair_now(txn, txn->out->reason);
+}
+
+/* The keys of the durable file; the runtime file holds all others. */
+static bool durable_key(const char *key)
+{
+	return strcmp(key, "named") == 0 || strncmp(key, "named/", 6) == 0;
+}
+
+/* A 0.2 store, not yet migrated, holds everything. */
+static struct hl_store *store_of(const struct hl_txn *txn, const char *key)
+{
+	return txn->legacy || durable_key(key) ? txn->durable : txn->store;
+}
+
+static int migrate_one(void *arg, const char *key, const char *value);
+
+/*
+ * A store of release 0.2 (one file) is split at its first write: the
+ * Named allocations stay, without their sessions, which go to the runtime
+ * file with every slot, holder and the outbox; the waiting lines are
+ * dropped (their waiters belong to the earlier release, which refuses the
+ * new schema).  Committed with the transaction that found it, runtime
+ * first: a process killed in between leaves the 0.2 store whole, and the
+ * next writer migrates it again over what it had copied.
+ */
+static int migrate(struct hl_txn *txn)
+{
+	int rc;
+
+	txn->legacy = false;
+	rc = hl_store_foreach(txn->durable, "", migrate_one, txn);
+	if (rc == 0)
+		rc = hl_store_upgrade(txn->durable);
+	if (rc != 0) {
+		hl_txn_failed(txn, rc < 0 ? HL_STORE_IO : rc, "migration");
+		return -1;
+	}
+	hl_txn_note(txn, LOG_NOTICE, "license store %s: migrated from "
+		    "release 0.2 (sessions and slots now in %s)",
+		    txn->env->cfg->store, txn->env->cfg->runtime_store);
+	return 0;
+}
+
+int hl_txn_begin(struct hl_txn *txn)
+{
+	const char *which;
+	int rc = open_stores(txn, &which);
+
+	if (rc == HL_STORE_DAMAGED && !txn->repaired &&
+	    !txn->env->leave_damage) {
+		if (repair_now(txn, which) != 0) {
+			hl_txn_failed(txn, rc, "open");
+			return -1;
+		}
+		rc = open_stores(txn, &which);
+	}
+	if (rc != HL_STORE_OK) {
 		hl_txn_failed(txn, rc, "open");
 		return -1;
 	}
-	if (txn->take && settle_outbox(txn) != 0) {
-		hl_store_close(txn->store);
-		txn->store = NULL;
+	if (txn->take && ((txn->legacy && migrate(txn) != 0) ||
+			  settle_outbox(txn) != 0)) {
+		close_stores(txn);
 		return -1;
 	}
 	return 0;
+}
+
+/* Runtime first: a commit of both that is cut in between leaves a
+ * session (and its events) that the reconciliation ends, never a Named
+ * allocation that the event log does not tell. */
+static int commit_stores(struct hl_txn *txn)
+{
+	int rc = hl_store_commit(txn->store);
+
+	if (rc == HL_STORE_OK)
+		rc = hl_store_commit(txn->durable);
+	return rc;
 }
 
 int hl_txn_end(struct hl_txn *txn, bool ok)
@@ -316,7 +469,7 @@ int hl_txn_end(struct hl_txn *txn, bool ok)
 	if (ok && txn->take && put_outbox(txn) != 0)
 		ok = false;
 	if (ok && txn->take) {
-		int rc = hl_store_commit(txn->store);
+		int rc = commit_stores(txn);
 
 		if (rc != HL_STORE_OK) {
 			hl_txn_failed(txn, rc, "commit");
@@ -329,8 +482,7 @@ int hl_txn_end(struct hl_txn *txn, bool ok)
 	 * by this very commit) then finds the outbox's lines in the log,
 	 * and does not append them a second time. */
 	hl_txn_flush_events(txn, ok && !txn->quiet);
-	hl_store_close(txn->store);
-	txn->store = NULL;
+	close_stores(txn);
 	return ok ? 0 : -1;
 }
 
@@ -340,6 +492,8 @@ void hl_txn_failed(struct hl_txn *txn, int rc, const char *what)
 {
 	hl_log(txn->env->log, LOG_ERR, "license store %s: %s: %s",
 	       txn->env->cfg->store, what, hl_store_strerror(rc));
+	if (rc == HL_STORE_DAMAGED)
+		txn->damaged = true;
 	txn->out->verdict = HL_STORE_FAILED;
 	hl_set_text(txn->out->reason, sizeof(txn->out->reason), "store: %s",
 		 hl_store_strerror(rc));
@@ -356,16 +510,59 @@ void hl_txn_damaged(struct hl_txn *txn, const char *key)
 	hl_txn_failed(txn, HL_STORE_DAMAGED, key);
 }
 
+/* runtime key of the sessions of named/USER */
+static bool sessions_key(char *buf, size_t len, const char *named_key)
+{
+	int n = snprintf(buf, len, "sessions/%s", named_key + 6);
+
+	return n > 0 && (size_t)n < len;
+}
+
+static bool named_record(const char *key)
+{
+	return strncmp(key, "named/", 6) == 0;
+}
+
+/* The runtime sessions of named/USER appended to its allocation text
+ * (which, in a 0.2 store, may hold sessions itself). */
+static int add_named_sessions(struct hl_txn *txn, const char *key,
+			      char **text)
+{
+	char skey[HL_KEY_MAX + 16], *lines = NULL, *joined;
+	int rc;
+
+	if (!sessions_key(skey, sizeof(skey), key))
+		return HL_STORE_IO;
+	rc = hl_store_get(txn->store, skey, &lines);
+	if (rc == HL_STORE_NOTFOUND)
+		return HL_STORE_OK;
+	if (rc != HL_STORE_OK)
+		return rc;
+	joined = malloc(strlen(*text) + strlen(lines) + 2);
+	if (joined == NULL) {
+		free(lines);
+		return HL_STORE_NOMEM;
+	}
+	sprintf(joined, "%s\n%s", *text, lines);
+	free(lines);
+	free(*text);
+	*text = joined;
+	return HL_STORE_OK;
+}
+
 /* The text at key; *text NULL (and 0) when the key is absent. */
 static int get_text(struct hl_txn *txn, const char *key, char **text)
 {
-	int rc = hl_store_get(txn->store, key, text);
+	int rc = hl_store_get(store_of(txn, key), key, text);
 
+	if (rc == HL_STORE_OK && named_record(key))
+		rc = add_named_sessions(txn, key, text);
 	if (rc == HL_STORE_NOTFOUND) {
 		*text = NULL;
 		return 0;
 	}
 	if (rc != HL_STORE_OK) {
+		free(*text);
 		*text = NULL;
 		hl_txn_failed(txn, rc, key);
 		return -1;
@@ -373,11 +570,60 @@ static int get_text(struct hl_txn *txn, const char *key, char **text)
 	return 0;
 }
 
+/*
+ * named/USER is kept in two parts: the allocation (its kind and since
+ * lines) in the durable file, written only when it changes, and its
+ * sessions in the runtime file, so that a login of a Named technician
+ * writes nothing durable.
+ */
+static int put_named(struct hl_txn *txn, const char *key, const char *text)
+{
+	char skey[HL_KEY_MAX + 16], *stored = NULL;
+	struct hl_buf allocation, sessions;
+	char *a, *sess;
+	int rc;
+
+	if (!sessions_key(skey, sizeof(skey), key))
+		return HL_STORE_IO;
+	hl_buf_init(&allocation);
+	hl_buf_init(&sessions);
+	for (const char *line = text; *line;) {
+		size_t n = strcspn(line, "\n");
+		struct hl_buf *to = strncmp(line, "session ", 8) == 0
+					    ? &sessions : &allocation;
+
+		if (n > 0)
+			hl_buf_printf(to, "%s%.*s", to->len ? "\n" : "",
+				      (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+	a = hl_buf_take(&allocation);
+	sess = hl_buf_take(&sessions);
+	if (a == NULL || sess == NULL) {
+		rc = HL_STORE_NOMEM;
+		goto out;
+	}
+	rc = hl_store_get(txn->durable, key, &stored);
+	if (rc == HL_STORE_NOTFOUND || (rc == HL_STORE_OK &&
+					strcmp(stored, a) != 0))
+		rc = hl_store_put(txn->durable, key, a);
+	if (rc == HL_STORE_OK)
+		rc = *sess ? hl_store_put(txn->store, skey, sess)
+			   : hl_store_delete(txn->store, skey);
+out:
+	free(stored);
+	free(a);
+	free(sess);
+	return rc;
+}
+
 /* Stages text (from an encoder: NULL means it ran out of memory) at key,
  * and frees it. */
 static int put_text(struct hl_txn *txn, const char *key, char *text)
 {
-	int rc = text ? hl_store_put(txn->store, key, text) : HL_STORE_NOMEM;
+	int rc = text == NULL ? HL_STORE_NOMEM
+		 : named_record(key) ? put_named(txn, key, text)
+		 : hl_store_put(store_of(txn, key), key, text);
 
 	free(text);
 	if (rc != HL_STORE_OK) {
@@ -385,6 +631,91 @@ static int put_text(struct hl_txn *txn, const char *key, char *text)
 		return -1;
 	}
 	return 0;
+}
+
+/* Moves a record of a 0.2 store to where this release keeps it. */
+static int migrate_one(void *arg, const char *key, const char *value)
+{
+	struct hl_txn *txn = arg;
+	char *copy;
+	int rc = HL_STORE_OK;
+
+	if (strcmp(key, "named") == 0)
+		return 0;
+	if (named_record(key)) {
+		copy = strdup(value);
+		return put_text(txn, key, copy) == 0 ? 0 : -1;
+	}
+	if (strncmp(key, "line/", 5) != 0)
+		rc = hl_store_put(txn->store, key, value);
+	if (rc == HL_STORE_OK)
+		rc = hl_store_delete(txn->durable, key);
+	return rc == HL_STORE_OK ? 0 : -1;
+}
+
+struct foreach_named {
+	struct hl_txn *txn;
+	int (*fn)(void *arg, const char *key, const char *value);
+	void *arg;
+	int rc;
+};
+
+/* Hands fn each record of the durable file as get_text would. */
+static int foreach_named_one(void *arg, const char *key, const char *value)
+{
+	struct foreach_named *f = arg;
+	char *text;
+
+	if (!named_record(key))
+		return f->fn(f->arg, key, value);
+	text = strdup(value);
+	f->rc = text ? add_named_sessions(f->txn, key, &text) : HL_STORE_NOMEM;
+	if (f->rc != HL_STORE_OK) {
+		free(text);
+		return f->rc;
+	}
+	f->rc = f->fn(f->arg, key, text);
+	free(text);
+	return f->rc;
+}
+
+/* Whether a key under prefix can start with start, or the reverse. */
+static bool prefix_meets(const char *prefix, const char *start)
+{
+	size_t a = strlen(prefix), b = strlen(start);
+
+	return strncmp(prefix, start, a < b ? a : b) == 0;
+}
+
+/* A walk of the runtime file: sessions/USER records are parts of their
+ * named/USER record, not records of their own. */
+static int foreach_runtime_one(void *arg, const char *key, const char *value)
+{
+	struct foreach_named *f = arg;
+
+	if (strncmp(key, "sessions/", 9) == 0)
+		return 0;
+	return f->fn(f->arg, key, value);
+}
+
+/* Keys under prefix may live in the durable file, the runtime file, or
+ * both (prefix "", say): each file is walked that may hold one. */
+int hl_txn_foreach(struct hl_txn *txn, const char *prefix,
+		   int (*fn)(void *arg, const char *key, const char *value),
+		   void *arg)
+{
+	struct foreach_named f = { .txn = txn, .fn = fn, .arg = arg };
+	bool sessions = strncmp(prefix, "sessions/", 9) == 0;
+	int rc = 0;
+
+	if (txn->legacy || prefix_meets(prefix, "named"))
+		rc = hl_store_foreach(txn->durable, prefix, foreach_named_one,
+				      &f);
+	if (rc == 0 && !txn->legacy && strncmp(prefix, "named", 5) != 0)
+		rc = sessions ? hl_store_foreach(txn->store, prefix, fn, arg)
+			      : hl_store_foreach(txn->store, prefix,
+						 foreach_runtime_one, &f);
+	return rc;
 }
 
 /* Loads a holding record; *found false (and 0) when the key is absent. */
@@ -443,7 +774,12 @@ int hl_txn_save_counter(struct hl_txn *txn, const char *key,
 
 int hl_txn_delete(struct hl_txn *txn, const char *key)
 {
-	int rc = hl_store_delete(txn->store, key);
+	char skey[HL_KEY_MAX + 16];
+	int rc = hl_store_delete(store_of(txn, key), key);
+
+	if (rc == HL_STORE_OK && named_record(key) &&
+	    sessions_key(skey, sizeof(skey), key))
+		rc = hl_store_delete(txn->store, skey);
 
 	if (rc != HL_STORE_OK && rc != HL_STORE_NOTFOUND) {
 		hl_txn_failed(txn, rc, key);
@@ -488,7 +824,7 @@ int hl_txn_save_slot(struct hl_txn *txn, const char *pool, unsigned slot,
 		hl_txn_failed(txn, HL_STORE_IO, "slot key too long");
 		return -1;
 	}
-	rc = hl_store_put(txn->store, key, user);
+	rc = hl_store_put(store_of(txn, key), key, user);
 	if (rc != HL_STORE_OK) {
 		hl_txn_failed(txn, rc, key);
 		return -1;
@@ -845,7 +1181,7 @@ static int sweep_one(void *arg, const char *key, const char *value)
 		snprintf(copy, sizeof(copy), "%s", user);
 		hl_txn_event(txn, LOG_NOTICE, "unassign", copy, HL_KIND_NAMED,
 			    NULL, 0, NULL, "no longer named-eligible");
-		if (hl_store_delete(txn->store, key) != HL_STORE_OK) {
+		if (hl_txn_delete(txn, key) != 0) {
 			sweep->rc = -1;
 			return 1;
 		}
@@ -866,7 +1202,7 @@ int hl_txn_sweep_named(struct hl_txn *txn, struct hl_counter *counter,
 
 	/* foreach returns a store error (positive), or what sweep_one
 	 * returned to stop it, after setting sweep.rc. */
-	rc = hl_store_foreach(txn->store, "named/", sweep_one, &sweep);
+	rc = hl_txn_foreach(txn, "named/", sweep_one, &sweep);
 	if (rc != 0 || sweep.rc) {
 		hl_txn_failed(txn, sweep.rc || rc < 0 ? HL_STORE_IO : rc,
 			      "named sweep");

@@ -38,7 +38,13 @@ struct hl_txn {
 	const struct hl_env *env;
 	const struct hl_request *req;
 	struct hl_decision *out;
-	struct hl_store *store;
+	struct hl_store *store;		/* runtime: slots, holders, sessions,
+					 * lines; its lock is taken first */
+	struct hl_store *durable;	/* Named allocations */
+	bool legacy;			/* durable is a 0.2 store, read as it
+					 * is (a writer migrates it first) */
+	bool damaged;			/* failed on damage: a repair may help */
+	bool repaired;			/* begin repaired the store once */
 	bool take;			/* session open/close, not a dry run */
 	bool quiet;			/* a preview: log nothing */
 	struct hl_who who;
@@ -47,8 +53,12 @@ struct hl_txn {
 };
 
 /* Opens the store for a txn whose env, req, out and take are filled in:
- * shared for a dry run, exclusive when take. */
+ * shared for a dry run, exclusive when take.  A damaged store is repaired
+ * there and then (once per txn), and a 0.2 store migrated by a writer. */
 int hl_txn_begin(struct hl_txn *txn);
+/* After a txn that failed on damage (txn->damaged) and was ended: repairs
+ * the store as hl_txn_begin would.  0 when a new try may succeed. */
+int hl_txn_repair(struct hl_txn *txn);
 /* ok: commits (when take).  Then closes the store and logs the queued
  * events if the transaction went through.  0, or -1 when it did not. */
 int hl_txn_end(struct hl_txn *txn, bool ok);
@@ -90,6 +100,11 @@ int hl_txn_load_counter(struct hl_txn *txn, const char *key,
 int hl_txn_save_counter(struct hl_txn *txn, const char *key,
 			const struct hl_counter *counter, bool pool);
 int hl_txn_delete(struct hl_txn *txn, const char *key);
+/* hl_store_foreach over the file that holds the keys under prefix;
+ * named/USER records come with their sessions (see record.h). */
+int hl_txn_foreach(struct hl_txn *txn, const char *prefix,
+		   int (*fn)(void *arg, const char *key, const char *value),
+		   void *arg);
 /* The user holding a slot; "" when it is free. */
 int hl_txn_load_slot(struct hl_txn *txn, const char *pool, unsigned slot,
 		     char *user, size_t len);
@@ -122,6 +137,10 @@ int hl_txn_save_line(struct hl_txn *txn, const char *pool,
  * if any. */
 bool hl_txn_prune_line(struct hl_txn *txn, const char *pool,
 		       struct hl_line *line);
+/* Makes the allocation records agree (admin.c; see hl_admin_reconcile). */
+struct hl_reconciled;
+int hl_txn_reconcile(struct hl_txn *txn, struct hl_reconciled *done);
+
 /* Frees user's Named allocation: its record, and one less in the count. */
 int hl_txn_free_named(struct hl_txn *txn, const char *user);
 /* Whether a holder record (found: it exists) claims slot N of pool. */

@@ -37,7 +37,7 @@
 
 /* Known keys per level, for unknown-key checks and "did you mean". */
 static const char *const top_keys[] = {
-	"store", "event_log", "on_error", "unlicensed", "show_holders",
+	"store", "runtime_store", "event_log", "on_error", "unlicensed", "show_holders",
 	"lock_timeout", "wait", "ignore_services", "exempt", "named",
 	"concurrent", "prices", NULL
 };
@@ -819,6 +819,7 @@ static void parse_top(struct parse *p, const config_setting_t *root)
 {
 	struct hl_config *cfg = p->cfg;
 	const struct scope *sc = &top_scope;
+	unsigned runtime_line = 0;
 
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *s = config_setting_get_elem(root,
@@ -828,6 +829,9 @@ static void parse_top(struct parse *p, const config_setting_t *root)
 
 		if (strcmp(key, "store") == 0) {
 			get_path(p, sc, s, false, &cfg->store);
+		} else if (strcmp(key, "runtime_store") == 0) {
+			get_path(p, sc, s, false, &cfg->runtime_store);
+			runtime_line = config_setting_source_line(s);
 		} else if (strcmp(key, "event_log") == 0) {
 			get_path(p, sc, s, true, &cfg->event_log);
 		} else if (strcmp(key, "on_error") == 0) {
@@ -866,6 +870,11 @@ static void parse_top(struct parse *p, const config_setting_t *root)
 	for (size_t i = 0; i < cfg->pool_count; i++)
 		if (cfg->pools[i].wait == WAIT_UNSET)
 			cfg->pools[i].wait = cfg->wait;
+	/* Two files, never one: each is opened, checked and locked. */
+	if (runtime_line && cfg->store && cfg->runtime_store &&
+	    strcmp(cfg->store, cfg->runtime_store) == 0)
+		problem_at(p, runtime_line, "runtime_store must not be the "
+			   "same file as store");
 }
 
 /* ---- the file ---- */
@@ -1081,13 +1090,15 @@ static struct hl_config *config_with_defaults(struct parse *p,
 	}
 	cfg->path = strdup(path);
 	cfg->store = strdup(HL_STORE_FILE);
+	cfg->runtime_store = strdup(HL_RUNTIME_STORE_FILE);
 	cfg->event_log = strdup(HL_EVENT_LOG);
 	cfg->on_error = HL_ON_ERROR_DENY;
 	cfg->unlicensed = HL_UNLICENSED_DENY;
 	cfg->show_holders = true;
 	cfg->lock_timeout = 5;
 	cfg->wait = 0;
-	if (cfg->path == NULL || cfg->store == NULL || cfg->event_log == NULL)
+	if (cfg->path == NULL || cfg->store == NULL ||
+	    cfg->runtime_store == NULL || cfg->event_log == NULL)
 		p->nomem = true;
 	/* Batch jobs are no logins, though cron and atd share common-account
 	 * with them: a pam-auth-update profile must not license them. */
@@ -1179,6 +1190,7 @@ void hl_config_free(struct hl_config *cfg)
 		return;
 	free(cfg->path);
 	free(cfg->store);
+	free(cfg->runtime_store);
 	free(cfg->event_log);
 	names_free(&cfg->ignore_services);
 	names_free(&cfg->exempt_users);

@@ -42,7 +42,9 @@ struct hl_prices {
 
 struct hl_config {
 	char *path;			/* the file this came from */
-	char *store;			/* GDBM store path */
+	char *store;			/* durable store: Named allocations */
+	char *runtime_store;		/* this boot's slots, sessions, lines;
+					 * its lock file serialises writers */
 	char *event_log;		/* NULL when turned off with "" */
 	enum hl_on_error on_error;
 	enum hl_unlicensed unlicensed;

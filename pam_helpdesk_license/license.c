@@ -490,7 +490,8 @@ static long long ms_since(const struct timespec *began)
  * (then the once-a-second look alone notices a freed slot). */
 static int watch_store(const struct hl_env *env, const char **base)
 {
-	const char *path = env->cfg->store;
+	/* Slots are freed in the runtime file. */
+	const char *path = env->cfg->runtime_store;
 	const char *slash = strrchr(path, '/');
 	char dir[4096];
 	int fd;
@@ -761,6 +762,14 @@ static void wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 /* Step 1 and the store around steps 2 to 7. */
 enum decide_mode { PREVIEW, CHECK, OPEN };
 
+/* For another try after a repair; true, to sit in a condition. */
+static bool reset_decision(struct hl_decision *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->verdict = HL_IGNORED;
+	return true;
+}
+
 static int decide(const struct hl_env *env, const struct hl_request *req,
 		  enum decide_mode mode, struct hl_decision *out)
 {
@@ -813,11 +822,18 @@ static int decide(const struct hl_env *env, const struct hl_request *req,
 			return -1;
 		}
 	}
-	if (hl_txn_begin(&txn) == 0 &&
-	    hl_txn_end(&txn, decide_in_store(&txn, pools, npools, named_ok,
-					     mode == OPEN ? &w : NULL) == 0) == 0 &&
-	    w.count > 0)
-		wait_in_line(&txn, pools, npools, &w);
+	/* A record found damaged: repaired there and then, and one more
+	 * try. */
+	do {
+		if (hl_txn_begin(&txn) == 0 &&
+		    hl_txn_end(&txn, decide_in_store(&txn, pools, npools,
+						     named_ok,
+						     mode == OPEN ? &w : NULL)
+					     == 0) == 0 &&
+		    w.count > 0)
+			wait_in_line(&txn, pools, npools, &w);
+	} while (out->verdict == HL_STORE_FAILED && mode != PREVIEW &&
+		 hl_txn_repair(&txn) == 0 && reset_decision(out));
 	wait_state_free(&w);
 	free(pools);
 	return 0;
@@ -907,16 +923,22 @@ int hl_license_close(const struct hl_env *env, const struct hl_request *req,
 		snprintf(out->reason, sizeof(out->reason), "invalid user name");
 		return 0;
 	}
-	if (hl_txn_begin(&txn) != 0)
-		return 0;
-	hl_key_named(key, sizeof(key), req->user);
-	rc = close_in(&txn, key, session_id, &closed_named);
-	if (rc == 0) {
-		hl_key_holder(key, sizeof(key), req->user);
-		rc = close_in(&txn, key, session_id, &closed_slot);
+	for (;;) {
+		if (hl_txn_begin(&txn) != 0)
+			return 0;
+		hl_key_named(key, sizeof(key), req->user);
+		rc = close_in(&txn, key, session_id, &closed_named);
+		if (rc == 0) {
+			hl_key_holder(key, sizeof(key), req->user);
+			rc = close_in(&txn, key, session_id, &closed_slot);
+		}
+		if (hl_txn_end(&txn, rc == 0) == 0)
+			break;
+		/* A damaged record: repaired there and then, one more try. */
+		if (hl_txn_repair(&txn) != 0 || !reset_decision(out))
+			return 0;
+		closed_named = closed_slot = false;
 	}
-	if (hl_txn_end(&txn, rc == 0) != 0)
-		return 0;
 	out->verdict = closed_named || closed_slot ? HL_GRANTED : HL_IGNORED;
 	snprintf(out->reason, sizeof(out->reason), "%s",
 		 closed_named || closed_slot ? "released" : "nothing held");

@@ -34,6 +34,8 @@ struct hl_env {
 	char host[256];			/* this host */
 	time_t (*now)(void);		/* the clock; time() wrapper */
 	const struct hl_waiting *waiting;	/* NULL: wait in silence */
+	bool leave_damage;		/* report a damaged store, don't repair
+					 * it (the admin tool: 'repair' does) */
 };
 
 struct hl_request {

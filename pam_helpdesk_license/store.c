@@ -92,9 +92,18 @@ struct hl_store {
 	struct changes staged;	/* puts, deletes, and a reader's journal */
 	size_t user_changes;	/* staged by put or delete */
 	int failed;		/* a commit failed half-way: the handle is done */
+	bool legacy;		/* schema HL_STORE_SCHEMA_LEGACY */
 };
 
 /* ---- Small helpers ------------------------------------------------------ */
+
+/* This release's layout, or 0.2's single file, which a writer migrates
+ * (allocation.c) before anything else. */
+static bool schema_known(const char *schema)
+{
+	return strcmp(schema, HL_STORE_SCHEMA) == 0 ||
+	       strcmp(schema, HL_STORE_SCHEMA_LEGACY) == 0;
+}
 
 static bool internal_key(const char *key)
 {
@@ -920,14 +929,16 @@ static int store_check_schema(struct hl_store *s)
 	}
 	if (rc != HL_STORE_OK)
 		return rc;
-	if (strcmp(schema, HL_STORE_SCHEMA) != 0) {
+	if (!schema_known(schema)) {
 		hl_log(s->log, LOG_ERR,
 		       "store %s has schema version %s; this release reads "
-		       "version %s: refusing to touch it", s->path,
+		       "versions %s and %s: refusing to touch it", s->path,
 		       hl_printable(schema, shown, sizeof(shown)),
-		       HL_STORE_SCHEMA);
+		       HL_STORE_SCHEMA_LEGACY, HL_STORE_SCHEMA);
 		rc = HL_STORE_VERSION;
 	}
+	s->legacy = rc == HL_STORE_OK &&
+		    strcmp(schema, HL_STORE_SCHEMA_LEGACY) == 0;
 	free(schema);
 	return rc;
 }
@@ -1206,7 +1217,7 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 		goto out;
 	}
 	for (size_t i = 0; i < snap.count; i++) {
-		if (snap.v[i].value == NULL)
+		if (snap.v[i].value == NULL || internal_key(snap.v[i].key))
 			continue;
 		rc = fn(arg, snap.v[i].key, snap.v[i].value);
 		if (rc != 0)
@@ -1215,6 +1226,25 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 out:
 	changes_clear(&snap);
 	return rc;
+}
+
+bool hl_store_legacy(const struct hl_store *store)
+{
+	return store != NULL && store->legacy;
+}
+
+int hl_store_upgrade(struct hl_store *store)
+{
+	if (store == NULL || store->mode != HL_STORE_WRITE)
+		return HL_STORE_IO;
+	if (store->failed)
+		return store->failed;
+	/* Staged like any change, so the journal carries it: the new
+	 * schema is written with the records that make it true. */
+	if (changes_set(&store->staged, KEY_SCHEMA, HL_STORE_SCHEMA) != 0)
+		return HL_STORE_NOMEM;
+	store->user_changes++;
+	return HL_STORE_OK;
 }
 
 int hl_store_commit(struct hl_store *store)
@@ -1908,14 +1938,14 @@ static int finish_rebuild(struct repair *r)
 			return db_write_failed(s, "repair");
 	} else if (rc != HL_STORE_OK) {
 		return rc;
-	} else if (strcmp(schema, HL_STORE_SCHEMA) != 0) {
+	} else if (!schema_known(schema)) {
 		char shown[64];
 
 		hl_log(s->log, LOG_ERR,
 		       "store %s has schema version %s; this release reads "
-		       "version %s: refusing to touch it", s->path,
+		       "versions %s and %s: refusing to touch it", s->path,
 		       hl_printable(schema, shown, sizeof(shown)),
-		       HL_STORE_SCHEMA);
+		       HL_STORE_SCHEMA_LEGACY, HL_STORE_SCHEMA);
 		free(schema);
 		return HL_STORE_VERSION;
 	}

@@ -35,8 +35,12 @@ enum hl_store_rc {
 	HL_STORE_NOMEM,
 };
 
-/* The schema this release reads and writes. */
-#define HL_STORE_SCHEMA "1"
+/* The schema this release writes: a durable file and a runtime file (see
+ * record.h for the keys of each).  HL_STORE_SCHEMA_LEGACY is release 0.2's
+ * single file holding everything, read as it is and migrated by the first
+ * writer. */
+#define HL_STORE_SCHEMA "2"
+#define HL_STORE_SCHEMA_LEGACY "1"
 
 int hl_store_open(const char *path, enum hl_store_mode mode,
 		  unsigned lock_timeout, const struct hl_logger *log,
@@ -55,6 +59,12 @@ int hl_store_delete(struct hl_store *store, const char *key);
 int hl_store_foreach(struct hl_store *store, const char *prefix,
 		     int (*fn)(void *arg, const char *key, const char *value),
 		     void *arg);
+
+/* Whether the file has release 0.2's schema (HL_STORE_SCHEMA_LEGACY). */
+bool hl_store_legacy(const struct hl_store *store);
+/* Stages this release's schema, committed with the other changes: the
+ * last step of a migration. */
+int hl_store_upgrade(struct hl_store *store);
 
 int hl_store_commit(struct hl_store *store);
 /* Drops uncommitted changes and the lock.  NULL is fine. */

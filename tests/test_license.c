@@ -34,6 +34,7 @@ struct fixture {
 	char dir[256];
 	char proc[300];
 	char store[300];
+	char runtime[300];
 	char events[300];
 	char logged[8192];
 	struct hl_logger log;
@@ -143,6 +144,8 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
 	snprintf(f->store, sizeof(f->store), "%s/store/licenses.db", f->dir);
+	snprintf(f->runtime, sizeof(f->runtime), "%s/store/sessions.db",
+		 f->dir);
 	snprintf(f->events, sizeof(f->events), "%s/log/events.log", f->dir);
 	mkdir(f->proc, 0700);
 	snprintf(path, sizeof(path), "%s/sys", f->proc);
@@ -156,6 +159,7 @@ static int setup(void **state)
 	f->log.data = f;
 
 	f->cfg.store = f->store;
+	f->cfg.runtime_store = f->runtime;
 	f->cfg.event_log = f->events;
 	f->cfg.on_error = HL_ON_ERROR_DENY;
 	f->cfg.unlicensed = HL_UNLICENSED_DENY;
@@ -228,13 +232,21 @@ static enum hl_verdict close_as(struct fixture *f, const char *user, pid_t pid,
 	return d.verdict;
 }
 
+/* The file that holds key: Named allocations are durable, the rest (slots,
+ * holders, sessions, lines, the outbox) belongs to this boot. */
+static const char *file_of(const struct fixture *f, const char *key)
+{
+	return strcmp(key, "named") == 0 || strncmp(key, "named/", 6) == 0
+		       ? f->store : f->runtime;
+}
+
 /* The value of key in the store, or NULL. */
 static char *store_value(struct fixture *f, const char *key)
 {
 	struct hl_store *store;
 	char *value = NULL;
 
-	assert_int_equal(hl_store_open(f->store, HL_STORE_READ, 1, &f->log,
+	assert_int_equal(hl_store_open(file_of(f, key), HL_STORE_READ, 1, &f->log,
 				       &store), HL_STORE_OK);
 	if (hl_store_get(store, key, &value) != HL_STORE_OK)
 		value = NULL;
@@ -627,7 +639,7 @@ static void outbox_of_a_killed_writer_reaches_the_log(void **state)
 		 "\"user\":\"ghost\",\"session\":\"lost\"}\n",
 		 (unsigned long long)st.st_ino,
 		 (unsigned long long)st.st_size);
-	assert_int_equal(hl_store_open(f->store, HL_STORE_WRITE, 1, &f->log,
+	assert_int_equal(hl_store_open(f->runtime, HL_STORE_WRITE, 1, &f->log,
 				       &store), HL_STORE_OK);
 	assert_int_equal(hl_store_put(store, "outbox", outbox), HL_STORE_OK);
 	assert_int_equal(hl_store_commit(store), HL_STORE_OK);
@@ -651,8 +663,8 @@ static void tamper(struct fixture *f, const char *key, const char *value)
 {
 	struct hl_store *store;
 
-	assert_int_equal(hl_store_open(f->store, HL_STORE_WRITE, 1, &f->log,
-				       &store), HL_STORE_OK);
+	assert_int_equal(hl_store_open(file_of(f, key), HL_STORE_WRITE, 1,
+				       &f->log, &store), HL_STORE_OK);
 	if (value)
 		assert_int_equal(hl_store_put(store, key, value), HL_STORE_OK);
 	else

@@ -738,7 +738,7 @@ static void test_unknown_schema(void **state)
 	raw_put(f, "schema", "7", 1);
 	before = slurp(f->path, &len);
 	expect_refused(f, HL_STORE_VERSION,
-		       "has schema version 7; this release reads version 1: "
+		       "has schema version 7; this release reads versions 1 and 2: "
 		       "refusing to touch it");
 	assert_int_equal(hl_store_repair(f->path, 1, &f->logger, &report),
 			 HL_STORE_VERSION);

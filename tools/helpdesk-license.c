@@ -195,6 +195,8 @@ static int tool_init(struct tool *tool)
 		fail("%s", tool->diag.cause);
 		return EXIT_NO;
 	}
+	/* An administrator sees damage as it is, and repairs it by hand. */
+	tool->env.leave_damage = true;
 	snprintf(tool->tty, sizeof(tool->tty), "%s",
 		 tty && strncmp(tty, "/dev/", 5) == 0 ? tty + 5 : tty ? tty : "");
 	return 0;
@@ -897,24 +899,73 @@ static int cmd_check_config(struct tool *tool)
 	return 0;
 }
 
+/* What repair did to one file, as text. */
+static void print_repair(const char *path,
+			 const struct hl_store_repair_report *report)
+{
+	if (report->missing) {
+		printf("%s: no store yet: nothing to repair.\n", path);
+	} else if (!report->damaged) {
+		printf("%s: sound, %lu key%s%s.\n", path, report->keys,
+		       report->keys == 1 ? "" : "s",
+		       report->journal_replayed
+				? " (an interrupted commit was completed)" : "");
+	} else {
+		printf("%s: was damaged and has been rebuilt%s.\n"
+		       "  kept: %lu keys; lost: %lu unreadable records", path,
+		       report->salvaged ? " by salvaging its records" : "",
+		       report->keys, report->keys_lost);
+		if (report->buckets_lost)
+			printf(", %lu unreadable hash buckets (their keys "
+			       "are unknown)", report->buckets_lost);
+		printf(".\n  the damaged file is kept as %s\n", report->backup);
+	}
+}
+
+static void json_repair(struct hl_buf *buf, const char *path,
+			const struct hl_store_repair_report *report)
+{
+	hl_buf_printf(buf, "\"store\":");
+	hl_buf_json(buf, path);
+	hl_buf_printf(buf, ",\"missing\":%s,\"damaged\":%s,"
+		      "\"salvaged\":%s,\"journal_replayed\":%s,"
+		      "\"keys\":%lu,\"keys_lost\":%lu,"
+		      "\"buckets_lost\":%lu,\"backup\":",
+		      report->missing ? "true" : "false",
+		      report->damaged ? "true" : "false",
+		      report->salvaged ? "true" : "false",
+		      report->journal_replayed ? "true" : "false",
+		      report->keys, report->keys_lost, report->buckets_lost);
+	hl_buf_json(buf, report->backup);
+}
+
+/* Both files: the durable store (reported first, as "store") and the
+ * runtime store (as "runtime"); the allocations reconciled once after
+ * either was rebuilt. */
 static int cmd_repair(struct tool *tool)
 {
-	struct hl_store_repair_report report;
+	const char *paths[2] = { tool->cfg->store, tool->cfg->runtime_store };
+	struct hl_store_repair_report report[2];
 	struct hl_reconciled reconciled;
+	bool damaged = false;
 	int rc;
 
-	memset(&report, 0, sizeof(report));
+	memset(report, 0, sizeof(report));
 	memset(&reconciled, 0, sizeof(reconciled));
-	rc = hl_store_repair(tool->cfg->store, tool->cfg->lock_timeout,
-			     &tool->log, &report);
-	if (rc != HL_STORE_OK) {
-		fail("repair: %s%s", tool->diag.cause[0] ? tool->diag.cause
-							 : hl_store_strerror(rc),
-		     rc == HL_STORE_DENIED && geteuid() != 0
-			     ? ": run it as root" : "");
-		return EXIT_NO;
+	for (int i = 0; i < 2; i++) {
+		rc = hl_store_repair(paths[i], tool->cfg->lock_timeout,
+				     &tool->log, &report[i]);
+		if (rc != HL_STORE_OK) {
+			fail("repair: %s%s", tool->diag.cause[0]
+						     ? tool->diag.cause
+						     : hl_store_strerror(rc),
+			     rc == HL_STORE_DENIED && geteuid() != 0
+				     ? ": run it as root" : "");
+			return EXIT_NO;
+		}
+		damaged = damaged || report[i].damaged;
 	}
-	if (report.damaged) {
+	if (damaged) {
 		/* A rebuild may bring back an old record or leave one out:
 		 * make the allocations agree again. */
 		struct hl_request req = tool_request(tool, PROGRAM);
@@ -932,55 +983,31 @@ static int cmd_repair(struct tool *tool)
 		struct hl_buf buf;
 
 		hl_buf_init(&buf);
-		hl_buf_printf(&buf, "{\"store\":");
-		hl_buf_json(&buf, tool->cfg->store);
-		hl_buf_printf(&buf, ",\"missing\":%s,\"damaged\":%s,"
-			      "\"salvaged\":%s,\"journal_replayed\":%s,"
-			      "\"keys\":%lu,\"keys_lost\":%lu,"
-			      "\"buckets_lost\":%lu,\"backup\":",
-			      report.missing ? "true" : "false",
-			      report.damaged ? "true" : "false",
-			      report.salvaged ? "true" : "false",
-			      report.journal_replayed ? "true" : "false",
-			      report.keys, report.keys_lost,
-			      report.buckets_lost);
-		hl_buf_json(&buf, report.backup);
-		hl_buf_puts(&buf, ",\"reconciled\":");
-		if (report.damaged)
+		hl_buf_puts(&buf, "{");
+		json_repair(&buf, paths[0], &report[0]);
+		hl_buf_puts(&buf, ",\"runtime\":{");
+		json_repair(&buf, paths[1], &report[1]);
+		hl_buf_puts(&buf, "},\"reconciled\":");
+		if (damaged)
 			json_reconciled(&buf, &reconciled);
 		else
 			hl_buf_puts(&buf, "null");
 		hl_buf_puts(&buf, "}\n");
 		return print_buf(&buf);
 	}
-	if (report.missing) {
-		printf("%s: no store yet: nothing to repair.\n",
-		       tool->cfg->store);
-	} else if (!report.damaged) {
-		printf("%s: sound, %lu key%s%s.\n", tool->cfg->store,
-		       report.keys, report.keys == 1 ? "" : "s",
-		       report.journal_replayed
-				? " (an interrupted commit was completed)" : "");
+	for (int i = 0; i < 2; i++)
+		print_repair(paths[i], &report[i]);
+	if (!damaged)
+		return 0;
+	if (reconciled_total(&reconciled) == 0) {
+		printf("  the allocation records agree.\n");
 	} else {
-		printf("%s: was damaged and has been rebuilt%s.\n"
-		       "  kept: %lu keys; lost: %lu unreadable records",
-		       tool->cfg->store,
-		       report.salvaged ? " by salvaging its records" : "",
-		       report.keys, report.keys_lost);
-		if (report.buckets_lost)
-			printf(", %lu unreadable hash buckets (their keys "
-			       "are unknown)", report.buckets_lost);
-		printf(".\n  the damaged file is kept as %s\n", report.backup);
-		if (reconciled_total(&reconciled) == 0) {
-			printf("  the allocation records agree.\n");
-		} else {
-			struct hl_buf buf;
+		struct hl_buf buf;
 
-			hl_buf_init(&buf);
-			hl_buf_puts(&buf, "  ");
-			text_reconciled(&buf, &reconciled);
-			return print_buf(&buf);
-		}
+		hl_buf_init(&buf);
+		hl_buf_puts(&buf, "  ");
+		text_reconciled(&buf, &reconciled);
+		return print_buf(&buf);
 	}
 	return 0;
 }

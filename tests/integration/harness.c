@@ -420,6 +420,7 @@ int it_setup(void **state)
 	path_in(fx->conf, fx->dir, "helpdesk-license.conf");
 	path_in(fx->store_dir, fx->dir, "store");
 	path_in(fx->store, fx->store_dir, "licenses.db");
+	path_in(fx->runtime, fx->store_dir, "sessions.db");
 	path_in(fx->log_dir, fx->dir, "log");
 	path_in(fx->event_log, fx->log_dir, "events.log");
 	path_in(fx->services, fx->dir, "services");
@@ -480,14 +481,16 @@ int it_teardown(void **state)
 
 void it_config(struct it_fixture *fx, const char *body)
 {
-	size_t len = strlen(body) + 2 * PATH_MAX + 64;
+	size_t len = strlen(body) + 3 * PATH_MAX + 64;
 	char *text = malloc(len);
 	int n;
 
 	if (text == NULL)
 		FAIL("no memory");
-	n = snprintf(text, len, "store = \"%s\";\nevent_log = \"%s\";\n%s",
-		     fx->store, fx->event_log, body);
+	/* One line for both stores: tests name the lines of body. */
+	n = snprintf(text, len, "store = \"%s\"; runtime_store = \"%s\";\n"
+		     "event_log = \"%s\";\n%s", fx->store, fx->runtime,
+		     fx->event_log, body);
 	it_write_file(fx->conf, text, (size_t)n, 0600);
 	free(text);
 }
@@ -522,7 +525,7 @@ static char *replace_all(const char *text, const char *what, const char *by)
 void it_config_template(struct it_fixture *fx, const char *name)
 {
 	char path[PATH_MAX];
-	char *text, *a, *b;
+	char *text, *a, *b, *c;
 
 	snprintf(path, sizeof(path), "%s/conf/%s", HL_IT_SRCDIR, name);
 	text = it_read_file(path, NULL);
@@ -530,12 +533,14 @@ void it_config_template(struct it_fixture *fx, const char *name)
 		FAIL("cannot read the template %s: %s", path, strerror(errno));
 	a = replace_all(text, "@STORE@", fx->store);
 	b = a ? replace_all(a, "@EVENT_LOG@", fx->event_log) : NULL;
-	if (b == NULL)
+	c = b ? replace_all(b, "@RUNTIME@", fx->runtime) : NULL;
+	if (c == NULL)
 		FAIL("no memory");
-	it_write_file(fx->conf, b, strlen(b), 0600);
+	it_write_file(fx->conf, c, strlen(c), 0600);
 	free(text);
 	free(a);
 	free(b);
+	free(c);
 }
 
 /* ------------------------------------------------------------------ */

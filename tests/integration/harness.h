@@ -48,6 +48,7 @@ struct it_fixture {
 	char conf[PATH_MAX];		/* dir/helpdesk-license.conf */
 	char store_dir[PATH_MAX];	/* dir/store */
 	char store[PATH_MAX];		/* dir/store/licenses.db */
+	char runtime[PATH_MAX];		/* dir/store/sessions.db */
 	char log_dir[PATH_MAX];		/* dir/log */
 	char event_log[PATH_MAX];	/* dir/log/events.log */
 	char services[PATH_MAX];	/* dir/services */

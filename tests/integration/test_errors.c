@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +232,52 @@ static void store_insecure(void **state)
 
 /* 10c. A damaged store is PAM_SYSTEM_ERR and is left as it is; under
  * on_error = allow the login goes through, the store still untouched. */
+/* The damaged file that a repair kept beside path: its bytes must be those
+ * the damage left. */
+static void assert_damaged_kept(const char *dir, const char *base,
+				const char *before, size_t before_len)
+{
+	char prefix[PATH_MAX], kept[PATH_MAX * 2];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	bool found = false;
+
+	assert_non_null(d);
+	snprintf(prefix, sizeof(prefix), "%s.damaged-", base);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+			snprintf(kept, sizeof(kept), "%s/%s", dir, e->d_name);
+			assert_same_file(kept, before, before_len);
+			found = true;
+		}
+	closedir(d);
+	if (!found)
+		it_fail(__FILE__, __LINE__, "no %s* in %s", prefix, dir);
+}
+
+/* Damage is repaired by the login that finds it, which goes on: the
+ * damaged file kept beside the store, the repair logged at LOG_CRIT and
+ * as an "error" event. */
+static void expect_repaired(struct it_fixture *fx, const char *base,
+			    const char *before, size_t len)
+{
+	struct pam_testcase cases[] = {
+		pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS),
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
+	};
+	char *events;
+
+	it_pamtest_expect(fx, IT_SERVICE, "carol", cases);
+	assert_damaged_kept(fx->store_dir, base, before, len);
+	if (!it_stderr_contains(fx, "repaired in place"))
+		it_fail(__FILE__, __LINE__, "the log does not tell the repair");
+	events = it_read_file(fx->event_log, NULL);
+	assert_non_null(events);
+	assert_non_null(strstr(events, "\"event\":\"error\""));
+	free(events);
+}
+
 static void store_damaged(void **state)
 {
 	struct it_fixture *fx = *state;
@@ -238,13 +285,7 @@ static void store_damaged(void **state)
 
 	it_config(fx, EAST_ONE);
 	it_write_garbage_store(fx, garbage, sizeof(garbage));
-
-	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
-	assert_same_file(fx->store, garbage, sizeof(garbage));
-
-	it_config(fx, "on_error = \"allow\";\n" EAST_ONE);
-	expect_both(fx, IT_SERVICE, "carol", PAM_SUCCESS);
-	assert_same_file(fx->store, garbage, sizeof(garbage));
+	expect_repaired(fx, "licenses.db", garbage, sizeof(garbage));
 }
 
 /* The store as it is is refused: PAM_SYSTEM_ERR with a log line saying
@@ -273,13 +314,24 @@ static void expect_store_refused(struct it_fixture *fx, const char *needle)
 static void store_truncated(void **state)
 {
 	struct it_fixture *fx = *state;
-	struct stat st;
+	const char *files[] = { fx->store, fx->runtime };
+	const char *bases[] = { "licenses.db", "sessions.db" };
 
 	it_config(fx, EAST_ONE);
 	make_store(fx);
-	assert_int_equal(stat(fx->store, &st), 0);
-	assert_int_equal(truncate(fx->store, st.st_size / 2), 0);
-	expect_store_refused(fx, "run 'helpdesk-license repair'");
+	/* Each file, the durable one and this boot's. */
+	for (int i = 0; i < 2; i++) {
+		struct stat st;
+		size_t len;
+		char *before;
+
+		assert_int_equal(stat(files[i], &st), 0);
+		assert_int_equal(truncate(files[i], st.st_size / 2), 0);
+		before = it_read_file(files[i], &len);
+		assert_non_null(before);
+		expect_repaired(fx, bases[i], before, len);
+		free(before);
+	}
 }
 
 /* A store of an unknown schema version is refused with a clear message

@@ -107,6 +107,8 @@ bool rel_world_init(struct rel_world *world, char **argv, const char *name)
 	snprintf(world->dir, sizeof(world->dir), "%s", dir);
 	snprintf(world->store, sizeof(world->store), "%s/store/licenses.db",
 		 world->dir);
+	snprintf(world->runtime, sizeof(world->runtime), "%s/store/sessions.db",
+		 world->dir);
 	snprintf(world->events, sizeof(world->events), "%s/log/events.log",
 		 world->dir);
 
@@ -129,6 +131,7 @@ bool rel_world_init(struct rel_world *world, char **argv, const char *name)
 		world->named_user_ptrs[i] = world->named_users[i];
 	}
 	world->cfg.store = world->store;
+	world->cfg.runtime_store = world->runtime;
 	world->cfg.event_log = world->events;
 	world->cfg.on_error = HL_ON_ERROR_DENY;
 	world->cfg.unlicensed = HL_UNLICENSED_DENY;
@@ -390,6 +393,15 @@ static int check_record(void *arg, const char *key, const char *value)
 		w->held.sessions += (unsigned)holding.session_count;
 		w->held.named++;
 		hl_holding_free(&holding);
+	} else if (strncmp(key, "sessions/", 9) == 0) {
+		/* The sessions of a Named allocation, in the runtime file. */
+		for (const char *line = value; line; line = strchr(line, '\n'),
+		     line = line ? line + 1 : NULL)
+			if (strncmp(line, "session ", 8) == 0)
+				w->held.sessions++;
+			else
+				violation(w, "%s holds a line that is no "
+					  "session", key);
 	} else if (strcmp(key, "outbox") != 0) {
 		violation(w, "unknown key %s", key);
 	}
@@ -408,32 +420,40 @@ enum rel_verdict rel_check_store(const struct rel_world *world,
 	w.why = why;
 	w.len = len;
 	*why = '\0';
-	rc = hl_store_open(world->store, HL_STORE_READ,
-			   world->cfg.lock_timeout, NULL, &w.store);
-	if (rc == HL_STORE_DAMAGED) {
-		snprintf(why, len, "the store reports itself damaged on open");
-		return REL_DAMAGED;
-	}
-	if (rc != HL_STORE_OK) {
-		snprintf(why, len, "the store does not open: %s",
-			 hl_store_strerror(rc));
-		return REL_VIOLATION;
-	}
-	rc = hl_store_foreach(w.store, "", check_record, &w);
-	if (rc == 0 && rel_gdbm_check(world->store, why, len) != 0) {
-		/* The store read every record and saw nothing wrong. */
+	/* The runtime file (slots, holders, sessions), then the durable one
+	 * (Named allocations). */
+	for (int f = 0; f < 2; f++) {
+		const char *path = f == 0 ? world->runtime : world->store;
+
+		rc = hl_store_open(path, HL_STORE_READ,
+				   world->cfg.lock_timeout, NULL, &w.store);
+		if (rc == HL_STORE_DAMAGED) {
+			snprintf(why, len, "%s reports itself damaged on open",
+				 path);
+			return REL_DAMAGED;
+		}
+		if (rc != HL_STORE_OK) {
+			snprintf(why, len, "%s does not open: %s", path,
+				 hl_store_strerror(rc));
+			return REL_VIOLATION;
+		}
+		rc = hl_store_foreach(w.store, "", check_record, &w);
+		if (rc == 0 && rel_gdbm_check(path, why, len) != 0) {
+			/* The store read every record and saw nothing
+			 * wrong. */
+			hl_store_close(w.store);
+			return REL_VIOLATION;
+		}
 		hl_store_close(w.store);
-		return REL_VIOLATION;
-	}
-	hl_store_close(w.store);
-	if (rc == HL_STORE_DAMAGED) {
-		snprintf(why, len, "the store reports a damaged record");
-		return REL_DAMAGED;
-	}
-	if (rc != 0) {
-		snprintf(why, len, "reading every record: %s",
-			 hl_store_strerror(rc));
-		return REL_VIOLATION;
+		if (rc == HL_STORE_DAMAGED) {
+			snprintf(why, len, "%s reports a damaged record", path);
+			return REL_DAMAGED;
+		}
+		if (rc != 0) {
+			snprintf(why, len, "reading every record of %s: %s",
+				 path, hl_store_strerror(rc));
+			return REL_VIOLATION;
+		}
 	}
 	for (int p = 0; p < 2; p++) {
 		unsigned used = w.counter_seen[p] ? w.counters[p].used : 0;

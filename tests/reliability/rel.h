@@ -24,6 +24,7 @@
 struct rel_world {
 	char dir[PATH_MAX];		/* private temporary directory */
 	char store[PATH_MAX + 32];
+	char runtime[PATH_MAX + 32];
 	char events[PATH_MAX + 32];
 	/* pool "one": 1 license; pool "three": 3 licenses */
 	char pool_users[2][REL_POOL_USERS][16];

@@ -46,11 +46,12 @@ static int setup(void **state)
 		return -1;
 	snprintf(conf, sizeof(conf),
 		 "store = \"%s/licenses.db\";\n"
+		 "runtime_store = \"%s/sessions.db\";\n"
 		 "event_log = \"%s/events.log\";\n"
 		 "concurrent = ( { pool = \"east\"; licenses = 2; "
 		 "users = [ \"ann\" ]; } );\n"
 		 "prices = { named = 300.0; concurrent = 900.0; "
-		 "currency = \"EUR\"; };\n", dir, dir);
+		 "currency = \"EUR\"; };\n", dir, dir, dir);
 	put("hl.conf", conf);
 	put("events.log",
 	    LINE("08:00:00", "\"event\":\"grant\",\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":1,\"session\":\"s1\"")

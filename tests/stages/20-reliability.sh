@@ -85,6 +85,7 @@ locking() {
 	conf="$tmp/helpdesk-license.conf"
 	cat > "$conf" <<EOF
 store = "$tmp/store/licenses.db";
+runtime_store = "$tmp/store/sessions.db";
 event_log = "$tmp/log/events.log";
 lock_timeout = "2s";
 named = { licenses = 1; users = [ "daemon" ]; };

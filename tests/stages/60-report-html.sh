@@ -46,6 +46,7 @@ chmod 700 "$work"
 
 cat > "$work/hl.conf" <<CONF
 store = "$work/licenses.db";
+runtime_store = "$work/sessions.db";
 event_log = "$work/events.log";
 named = { licenses = 2; users = [ "nina" ]; };
 concurrent = (
