@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <gdbm.h>
 
 #include "admin.h"
 #include "conf.h"
@@ -972,6 +973,159 @@ static void reap_reconciles_and_leaves_agreeing_store(void **state)
 }
 
 /* nss_wrapper must be preloaded before main: re-exec once with it. */
+/* ---- the two files -------------------------------------------------------- */
+
+static char *slurp_file(const char *path, size_t *len, struct stat *st)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+
+	assert_non_null(fp);
+	assert_int_equal(fstat(fileno(fp), st), 0);
+	buf = malloc((size_t)st->st_size + 1);
+	assert_non_null(buf);
+	*len = fread(buf, 1, (size_t)st->st_size, fp);
+	fclose(fp);
+	return buf;
+}
+
+/* Only a change of Named allocation writes the durable file: a second
+ * session of a Named technician, and its close, leave it byte for byte
+ * and time stamp for time stamp; the sessions are in the runtime file. */
+static void named_login_writes_nothing_durable(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision first, second;
+	struct stat before, after;
+	size_t len_before, len_after;
+	char *bytes_before, *bytes_after, *value;
+
+	assert_int_equal(open_as(f, "alice", 200, &first), HL_GRANTED);
+	bytes_before = slurp_file(f->store, &len_before, &before);
+	assert_int_equal(open_as(f, "alice", 201, &second), HL_GRANTED);
+	assert_true(second.joined);
+	assert_int_equal(close_as(f, "alice", 201, second.session_id),
+			 HL_GRANTED);
+	assert_int_equal(open_as(f, "dave", 300, &second), HL_GRANTED);
+	bytes_after = slurp_file(f->store, &len_after, &after);
+	assert_int_equal(len_before, len_after);
+	assert_memory_equal(bytes_before, bytes_after, len_before);
+	assert_int_equal(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+	free(bytes_before);
+	free(bytes_after);
+
+	value = store_value(f, "named/alice");	/* the durable record */
+	assert_non_null(value);
+	assert_null(strstr(value, "session "));
+	free(value);
+	{
+		struct hl_store *rt;
+
+		assert_int_equal(hl_store_open(f->runtime, HL_STORE_READ, 1,
+					       &f->log, &rt), HL_STORE_OK);
+		assert_int_equal(hl_store_get(rt, "sessions/alice", &value),
+				 HL_STORE_OK);
+		hl_store_close(rt);
+	}
+	assert_non_null(strstr(value, first.session_id));
+	free(value);
+	/* And the allocation still has its session: closing it works. */
+	assert_int_equal(close_as(f, "alice", 200, first.session_id),
+			 HL_GRANTED);
+}
+
+struct copy_ctx {
+	GDBM_FILE to;
+};
+
+static int copy_into_legacy(void *arg, const char *key, const char *value)
+{
+	struct copy_ctx *c = arg;
+	char merged[8192];
+	datum k = { (char *)key, (int)strlen(key) }, v;
+
+	if (strncmp(key, "sessions/", 9) == 0) {
+		/* 0.2 kept a Named technician's sessions in its record. */
+		datum nk = { (char *)"named/alice", 11 };
+		datum nv = gdbm_fetch(c->to, nk);
+
+		assert_non_null(nv.dptr);
+		snprintf(merged, sizeof(merged), "%.*s\n%s", nv.dsize,
+			 nv.dptr, value);
+		free(nv.dptr);
+		key = "named/alice";
+		k = (datum){ (char *)key, (int)strlen(key) };
+		value = merged;
+	}
+	v.dptr = (char *)value;
+	v.dsize = (int)strlen(value);
+	assert_int_equal(gdbm_store(c->to, k, v, GDBM_REPLACE), 0);
+	return 0;
+}
+
+/* A store of release 0.2 (one file, schema 1, sessions inside the Named
+ * record) is read as it is, and migrated by the first writer: the Named
+ * allocation stays durable, the live sessions and slots move to the
+ * runtime file, waiting lines are dropped, and the holders keep what they
+ * held. */
+static void store_of_release_0_2_is_migrated(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision alice, dave, d;
+	struct copy_ctx c = { 0 };
+	struct hl_store *rt, *durable;
+	char *value;
+	GDBM_FILE legacy;
+	datum k = { (char *)"schema", 6 }, v = { (char *)"1", 1 };
+	datum lk = { (char *)"line/field-east", 15 };
+	datum lv = { (char *)"waiter x", 8 };
+
+	/* What 0.2 would have written, made from this release's two files. */
+	assert_int_equal(open_as(f, "alice", 200, &alice), HL_GRANTED);
+	assert_int_equal(open_as(f, "dave", 300, &dave), HL_GRANTED);
+	assert_int_equal(hl_store_open(f->runtime, HL_STORE_READ, 1, &f->log,
+				       &rt), HL_STORE_OK);
+	legacy = gdbm_open(f->store, 0, GDBM_WRITER | GDBM_NOLOCK, 0600, NULL);
+	assert_non_null(legacy);
+	c.to = legacy;
+	assert_int_equal(hl_store_foreach(rt, "", copy_into_legacy, &c), 0);
+	hl_store_close(rt);
+	assert_int_equal(gdbm_store(legacy, k, v, GDBM_REPLACE), 0);
+	assert_int_equal(gdbm_store(legacy, lk, lv, GDBM_REPLACE), 0);
+	gdbm_close(legacy);
+	assert_int_equal(unlink(f->runtime), 0);
+
+	/* Read as it is: dave's slot is taken, alice holds her allocation. */
+	assert_int_equal(check_as(f, "erin", &d), HL_DENIED);
+	assert_non_null(strstr(d.message, "held by dave"));
+
+	/* The first write migrates it. */
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_DENIED);
+	assert_int_equal(hl_store_open(f->store, HL_STORE_READ, 1, &f->log,
+				       &durable), HL_STORE_OK);
+	assert_false(hl_store_legacy(durable));
+	assert_int_equal(hl_store_get(durable, "holder/dave", &value),
+			 HL_STORE_NOTFOUND);
+	assert_int_equal(hl_store_get(durable, "line/field-east", &value),
+			 HL_STORE_NOTFOUND);
+	assert_int_equal(hl_store_get(durable, "named/alice", &value),
+			 HL_STORE_OK);
+	assert_null(strstr(value, "session "));
+	free(value);
+	hl_store_close(durable);
+	value = store_value(f, "holder/dave");
+	assert_non_null(value);
+	free(value);
+	assert_null(store_value(f, "line/field-east"));
+	/* Both sessions go on, and close as they would have. */
+	assert_int_equal(close_as(f, "alice", 200, alice.session_id),
+			 HL_GRANTED);
+	assert_int_equal(close_as(f, "dave", 300, dave.session_id),
+			 HL_GRANTED);
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
+}
+
 static void preload_nss_wrapper(char **argv)
 {
 	const char *data = TEST_DATA_DIR "/nss";
@@ -1030,6 +1184,8 @@ int main(int argc, char **argv)
 		T(reconcile_unreadable_records),
 		T(reconcile_named_counter),
 		T(reap_reconciles_and_leaves_agreeing_store),
+		T(named_login_writes_nothing_durable),
+		T(store_of_release_0_2_is_migrated),
 #undef T
 	};
 
