@@ -13,11 +13,15 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -640,16 +644,56 @@ static pid_t impostor(pid_t want)
 	return -1;
 }
 
-/* A reused pid is not mistaken for the holder (SPEC section 5): carol's
- * worker is killed and another process gets its pid; the session is
- * still stale (the process start time differs) and dave gets the slot.
- * Needs root. */
+/* Returns once a process forked now starts at a later clock tick than
+ * start.  The start time in /proc/PID/stat counts clock ticks (CLK_TCK,
+ * normally 10 ms): on a fast machine a login, a kill and a fork all fit
+ * in one tick.  A fresh child is forked, its start time read (it stays a
+ * zombie until reaped), until the counter has moved on; the deadline is
+ * only a guard against a hang. */
+static void after_start_tick(unsigned long long start)
+{
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		unsigned long long probe = 0;
+		bool read_ok;
+		char state;
+		pid_t pid = fork();
+
+		if (pid < 0)
+			it_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
+		if (pid == 0)
+			_exit(0);
+		read_ok = it_proc_stat(pid, &state, &probe);
+		waitpid(pid, NULL, 0);
+		if (!read_ok)
+			it_fail(__FILE__, __LINE__, "cannot read the start "
+				"time of process %ld", (long)pid);
+		if (probe > start)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > 60)
+			it_fail(__FILE__, __LINE__, "the start-time clock did "
+				"not move past %llu in 60 s", start);
+		poll(NULL, 0, 1);
+	}
+}
+
+/* A reused pid is not mistaken for the holder (pam_helpdesk_license(8)):
+ * carol's worker is killed and another process gets its pid; the session
+ * is still stale (the process start time differs) and dave gets the slot.
+ * The impostor is forked only once the start-time clock has moved past
+ * carol's: a pid is reused only after the kernel went through pid_max
+ * others, never within one tick.  Needs root. */
 static void reused_pid_not_mistaken(void **state)
 {
 	struct it_fixture *fx = *state;
 	struct it_worker *w1, *w2, *w3;
 	struct it_result r;
+	unsigned long long holder_start, other_start;
 	pid_t holder, other;
+	char st;
 
 	if (geteuid() != 0)
 		skip();
@@ -660,10 +704,20 @@ static void reused_pid_not_mistaken(void **state)
 	it_open(w1, IT_SERVICE, "carol", &r);
 	it_assert_rc(&r, PAM_SUCCESS);
 	holder = it_worker_pid(w1);
+	assert_true(it_proc_stat(holder, &st, &holder_start));
 	it_worker_kill(w1);
+	after_start_tick(holder_start);
 	other = impostor(holder);
 	if (other < 0)
 		skip();
+	if (!it_proc_stat(other, &st, &other_start) ||
+	    other_start <= holder_start) {
+		kill(other, SIGKILL);
+		waitpid(other, NULL, 0);
+		it_fail(__FILE__, __LINE__, "the process under carol's pid "
+			"%ld does not start later than hers (%llu)",
+			(long)holder, holder_start);
+	}
 	it_open(w2, IT_SERVICE, "dave", &r);
 	kill(other, SIGKILL);
 	waitpid(other, NULL, 0);
