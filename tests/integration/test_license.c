@@ -747,6 +747,70 @@ static void pool_by_primary_group(void **state)
 	it_workers_finish(fx);
 }
 
+/* The configuration is parsed once per PAM handle: replaced by a broken
+ * file after account, it is not read again by the session open and close
+ * of that login, while a new login reads it (and finds it broken). */
+static void config_parsed_once_per_handle(void **state)
+{
+	struct it_fixture *fx = *state;
+	static const char broken[] = "this is not a configuration\n";
+	struct it_worker *w1, *w2;
+	struct it_result r;
+	int h;
+
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	h = it_start(w1, IT_SERVICE, "carol", NULL, NULL);
+	it_acct_on(w1, h, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_write_file(fx->conf, broken, sizeof(broken) - 1, 0600);
+	it_open_on(w1, h, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close_on(w1, h, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_end(w1, h);
+	if (it_stderr_contains(fx, "configuration unusable"))
+		it_fail(__FILE__, __LINE__, "the login read the replaced "
+			"configuration");
+	it_acct(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SERVICE_ERR);
+	if (!it_stderr_contains(fx, "configuration unusable"))
+		it_fail(__FILE__, __LINE__, "a new login did not read the "
+			"replaced configuration");
+	it_workers_finish(fx);
+}
+
+/* Two stack lines with different config= on one handle: each line has a
+ * parse of its own.  The first config licenses carol, the second has no
+ * pool (carol is unlicensed there, refused). */
+static void config_per_stack_line(void **state)
+{
+	struct it_fixture *fx = *state;
+	char other[PATH_MAX + 16], service[3 * PATH_MAX + 256];
+	char body[2 * PATH_MAX + 64];
+	struct it_worker *w;
+	struct it_result r;
+	int n;
+
+	snprintf(other, sizeof(other), "%s/other.conf", fx->dir);
+	snprintf(service, sizeof(service),
+		 "account [success=ok default=die] %s config=%s\n"
+		 "account [success=done ignore=done default=die] %s "
+		 "config=%s\n", HL_IT_MODULE, fx->conf, HL_IT_MODULE, other);
+	it_service(fx, "hl-two", service);
+	it_config(fx, EAST_ONE);
+	n = snprintf(body, sizeof(body), "store = \"%s\";\nevent_log = "
+		     "\"%s\";\n", fx->store, fx->event_log);
+	it_write_file(other, body, (size_t)n, 0600);
+	w = it_worker(fx);
+	it_acct(w, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_acct(w, "hl-two", "carol", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_workers_finish(fx);
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 
 int main(int argc, char **argv)
@@ -775,6 +839,8 @@ int main(int argc, char **argv)
 		TEST(earlier_boot_reclaimed),
 		TEST(named_survives_reboot),
 		TEST(reused_pid_not_mistaken),
+		TEST(config_parsed_once_per_handle),
+		TEST(config_per_stack_line),
 	};
 
 	it_init(argc, argv);
