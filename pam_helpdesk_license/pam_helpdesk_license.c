@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,9 @@
 
 /* pam_set_data key of the session this handle opened. */
 #define SESSION_DATA "pam_helpdesk_license.session"
+/* pam_set_data key of a parsed configuration, followed by its path: a
+ * stack line with another config= keeps a parse of its own. */
+#define CONFIG_DATA "pam_helpdesk_license.config:"
 
 enum action { ACCOUNT, SESSION_OPEN, SESSION_CLOSE };
 
@@ -126,6 +130,55 @@ static void free_session_id(pam_handle_t *pamh, void *data, int status)
 	free(data);
 }
 
+static void free_config(pam_handle_t *pamh, void *data, int status)
+{
+	(void)pamh;
+	(void)status;
+	hl_config_free(data);
+}
+
+/*
+ * The configuration at path, parsed once per PAM handle: account, session
+ * open and session close of one login share the first parse (kept with
+ * pam_set_data, freed by pam_end).  A file changed between those calls
+ * takes effect at the next login, not halfway through this one.  A parse
+ * that failed is not kept: each call reports it.  On failure *on_error is
+ * what the file asked for, as far as it could be read.
+ */
+static int load_config(pam_handle_t *pamh, const char *path,
+		       const struct hl_logger *log,
+		       const struct hl_config **cfg, enum hl_on_error *on_error)
+{
+	struct hl_config *parsed = NULL;
+	const void *kept = NULL;
+	char key[sizeof(CONFIG_DATA) + PATH_MAX];
+
+	*cfg = NULL;
+	if ((size_t)snprintf(key, sizeof(key), "%s%s", CONFIG_DATA, path) >=
+	    sizeof(key)) {
+		*on_error = HL_ON_ERROR_DENY;
+		pam_syslog(pamh, LOG_ERR, "config= path too long");
+		return -1;
+	}
+	if (pam_get_data(pamh, key, &kept) == PAM_SUCCESS && kept != NULL) {
+		*cfg = kept;
+		*on_error = (*cfg)->on_error;
+		return 0;
+	}
+	if (hl_config_load(path, log, &parsed, on_error) != 0)
+		return -1;
+	*on_error = parsed->on_error;
+	/* Kept, pam_end frees it; not kept, it is ours to free. */
+	if (pam_set_data(pamh, key, parsed, free_config) != PAM_SUCCESS) {
+		hl_config_free(parsed);
+		pam_syslog(pamh, LOG_ERR, "cannot keep the parsed "
+			   "configuration: out of memory");
+		return -1;
+	}
+	*cfg = parsed;
+	return 0;
+}
+
 /* on_error: what an unusable config or store means for the login. */
 static int unusable(pam_handle_t *pamh, enum hl_on_error on_error,
 		    int deny_code, const char *user, const char *what)
@@ -145,7 +198,7 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	       enum action action)
 {
 	struct hl_logger log = { .emit = emit_to_pam, .data = pamh };
-	struct hl_config *cfg = NULL;
+	const struct hl_config *cfg = NULL;
 	enum hl_on_error on_error = HL_ON_ERROR_DENY;
 	struct hl_decision decision;
 	struct hl_request req;
@@ -167,16 +220,12 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		pam_syslog(pamh, LOG_ERR, "cannot determine the user");
 		return PAM_USER_UNKNOWN;
 	}
-	if (hl_config_load(args.config, &log, &cfg, &on_error) != 0) {
-		rc = unusable(pamh, on_error, PAM_SERVICE_ERR, user,
-			      "configuration");
-		goto out;
-	}
-	if (hl_env_init(&env, cfg, &log) != 0) {
-		rc = unusable(pamh, cfg->on_error, PAM_SYSTEM_ERR, user,
-			      "process identity");
-		goto out;
-	}
+	if (load_config(pamh, args.config, &log, &cfg, &on_error) != 0)
+		return unusable(pamh, on_error, PAM_SERVICE_ERR, user,
+				"configuration");
+	if (hl_env_init(&env, cfg, &log) != 0)
+		return unusable(pamh, cfg->on_error, PAM_SYSTEM_ERR, user,
+				"process identity");
 	env.waiting = &waiting;
 	req.user = user;
 	req.service = item(pamh, PAM_SERVICE);
@@ -237,8 +286,6 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 			      "license store");
 		break;
 	}
-out:
-	hl_config_free(cfg);
 	return rc;
 }
 

@@ -1654,3 +1654,27 @@ void it_write_garbage_store(struct it_fixture *fx, char *garbage, size_t len)
 	assert_int_equal(chmod(fx->store_dir, 0700), 0);
 	it_write_file(fx->store, garbage, len, 0600);
 }
+
+bool it_proc_stat(pid_t pid, char *state, unsigned long long *start)
+{
+	char path[64], *text, *p;
+	bool ok = false;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	text = it_read_file(path, NULL);
+	/* comm may hold ')' and spaces: the fields start after the last ')'. */
+	p = text ? strrchr(text, ')') : NULL;
+	if (p != NULL && p[1] == ' ' && p[2] != '\0') {
+		*state = p[2];
+		p += 2;
+		/* p is field 3; start time is field 22. */
+		for (int field = 3; p != NULL && field < 22; field++) {
+			p = strchr(p, ' ');
+			if (p != NULL)
+				p++;
+		}
+		ok = p != NULL && sscanf(p, "%llu", start) == 1;
+	}
+	free(text);
+	return ok;
+}

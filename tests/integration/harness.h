@@ -172,6 +172,9 @@ void it_write_file(const char *path, const void *data, size_t len,
  * directory, made 0700: GDBM finds no magic number in it.  The bytes are
  * copied to garbage (len of them). */
 void it_write_garbage_store(struct it_fixture *fx, char *garbage, size_t len);
+/* State letter and start time (clock ticks since boot, field 22) of pid,
+ * from /proc/PID/stat; false when it cannot be read (the process gone). */
+bool it_proc_stat(pid_t pid, char *state, unsigned long long *start);
 /* Text the workers wrote to stderr so far (pam_syslog under pam_wrapper). */
 bool it_stderr_contains(struct it_fixture *fx, const char *needle);
 

@@ -13,11 +13,15 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -640,16 +644,56 @@ static pid_t impostor(pid_t want)
 	return -1;
 }
 
-/* A reused pid is not mistaken for the holder (SPEC section 5): carol's
- * worker is killed and another process gets its pid; the session is
- * still stale (the process start time differs) and dave gets the slot.
- * Needs root. */
+/* Returns once a process forked now starts at a later clock tick than
+ * start.  The start time in /proc/PID/stat counts clock ticks (CLK_TCK,
+ * normally 10 ms): on a fast machine a login, a kill and a fork all fit
+ * in one tick.  A fresh child is forked, its start time read (it stays a
+ * zombie until reaped), until the counter has moved on; the deadline is
+ * only a guard against a hang. */
+static void after_start_tick(unsigned long long start)
+{
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		unsigned long long probe = 0;
+		bool read_ok;
+		char state;
+		pid_t pid = fork();
+
+		if (pid < 0)
+			it_fail(__FILE__, __LINE__, "fork: %s", strerror(errno));
+		if (pid == 0)
+			_exit(0);
+		read_ok = it_proc_stat(pid, &state, &probe);
+		waitpid(pid, NULL, 0);
+		if (!read_ok)
+			it_fail(__FILE__, __LINE__, "cannot read the start "
+				"time of process %ld", (long)pid);
+		if (probe > start)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > 60)
+			it_fail(__FILE__, __LINE__, "the start-time clock did "
+				"not move past %llu in 60 s", start);
+		poll(NULL, 0, 1);
+	}
+}
+
+/* A reused pid is not mistaken for the holder (pam_helpdesk_license(8)):
+ * carol's worker is killed and another process gets its pid; the session
+ * is still stale (the process start time differs) and dave gets the slot.
+ * The impostor is forked only once the start-time clock has moved past
+ * carol's: a pid is reused only after the kernel went through pid_max
+ * others, never within one tick.  Needs root. */
 static void reused_pid_not_mistaken(void **state)
 {
 	struct it_fixture *fx = *state;
 	struct it_worker *w1, *w2, *w3;
 	struct it_result r;
+	unsigned long long holder_start, other_start;
 	pid_t holder, other;
+	char st;
 
 	if (geteuid() != 0)
 		skip();
@@ -660,10 +704,20 @@ static void reused_pid_not_mistaken(void **state)
 	it_open(w1, IT_SERVICE, "carol", &r);
 	it_assert_rc(&r, PAM_SUCCESS);
 	holder = it_worker_pid(w1);
+	assert_true(it_proc_stat(holder, &st, &holder_start));
 	it_worker_kill(w1);
+	after_start_tick(holder_start);
 	other = impostor(holder);
 	if (other < 0)
 		skip();
+	if (!it_proc_stat(other, &st, &other_start) ||
+	    other_start <= holder_start) {
+		kill(other, SIGKILL);
+		waitpid(other, NULL, 0);
+		it_fail(__FILE__, __LINE__, "the process under carol's pid "
+			"%ld does not start later than hers (%llu)",
+			(long)holder, holder_start);
+	}
 	it_open(w2, IT_SERVICE, "dave", &r);
 	kill(other, SIGKILL);
 	waitpid(other, NULL, 0);
@@ -690,6 +744,70 @@ static void pool_by_primary_group(void **state)
 	it_open(w2, IT_SERVICE, "tech02", &r);
 	it_assert_rc(&r, PAM_PERM_DENIED);
 	it_assert_msg(&r, "field-race");
+	it_workers_finish(fx);
+}
+
+/* The configuration is parsed once per PAM handle: replaced by a broken
+ * file after account, it is not read again by the session open and close
+ * of that login, while a new login reads it (and finds it broken). */
+static void config_parsed_once_per_handle(void **state)
+{
+	struct it_fixture *fx = *state;
+	static const char broken[] = "this is not a configuration\n";
+	struct it_worker *w1, *w2;
+	struct it_result r;
+	int h;
+
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	h = it_start(w1, IT_SERVICE, "carol", NULL, NULL);
+	it_acct_on(w1, h, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_write_file(fx->conf, broken, sizeof(broken) - 1, 0600);
+	it_open_on(w1, h, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close_on(w1, h, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_end(w1, h);
+	if (it_stderr_contains(fx, "configuration unusable"))
+		it_fail(__FILE__, __LINE__, "the login read the replaced "
+			"configuration");
+	it_acct(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SERVICE_ERR);
+	if (!it_stderr_contains(fx, "configuration unusable"))
+		it_fail(__FILE__, __LINE__, "a new login did not read the "
+			"replaced configuration");
+	it_workers_finish(fx);
+}
+
+/* Two stack lines with different config= on one handle: each line has a
+ * parse of its own.  The first config licenses carol, the second has no
+ * pool (carol is unlicensed there, refused). */
+static void config_per_stack_line(void **state)
+{
+	struct it_fixture *fx = *state;
+	char other[PATH_MAX + 16], service[3 * PATH_MAX + 256];
+	char body[2 * PATH_MAX + 64];
+	struct it_worker *w;
+	struct it_result r;
+	int n;
+
+	snprintf(other, sizeof(other), "%s/other.conf", fx->dir);
+	snprintf(service, sizeof(service),
+		 "account [success=ok default=die] %s config=%s\n"
+		 "account [success=done ignore=done default=die] %s "
+		 "config=%s\n", HL_IT_MODULE, fx->conf, HL_IT_MODULE, other);
+	it_service(fx, "hl-two", service);
+	it_config(fx, EAST_ONE);
+	n = snprintf(body, sizeof(body), "store = \"%s\";\nevent_log = "
+		     "\"%s\";\n", fx->store, fx->event_log);
+	it_write_file(other, body, (size_t)n, 0600);
+	w = it_worker(fx);
+	it_acct(w, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_acct(w, "hl-two", "carol", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
 	it_workers_finish(fx);
 }
 
@@ -721,6 +839,8 @@ int main(int argc, char **argv)
 		TEST(earlier_boot_reclaimed),
 		TEST(named_survives_reboot),
 		TEST(reused_pid_not_mistaken),
+		TEST(config_parsed_once_per_handle),
+		TEST(config_per_stack_line),
 	};
 
 	it_init(argc, argv);

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -402,20 +403,23 @@ static void stop_outside_lock(struct it_fixture *fx, pid_t pid)
 
 	snprintf(path, sizeof(path), "%s.lock", fx->store);
 	for (int tries = 0; tries < 1000; tries++) {
+		struct timespec t0, now;
 		int fd;
 		bool locked, stopped = false;
 
 		assert_int_equal(kill(pid, SIGSTOP), 0);
-		/* Stopped for sure once /proc says so. */
-		for (int i = 0; i < 1000; i++) {
-			char stat[PATH_MAX], *text, *state;
+		/* Stopped for sure once /proc says so; a loaded machine may
+		 * take a while to deliver the signal: the deadline only
+		 * guards against a hang. */
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			unsigned long long start;
+			char state;
 
-			snprintf(stat, sizeof(stat), "/proc/%ld/stat", (long)pid);
-			text = it_read_file(stat, NULL);
-			state = text ? strrchr(text, ')') : NULL;
-			stopped = state && state[1] == ' ' && state[2] == 'T';
-			free(text);
-			if (stopped)
+			stopped = it_proc_stat(pid, &state, &start) &&
+				  state == 'T';
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (stopped || now.tv_sec - t0.tv_sec > 60)
 				break;
 			poll(NULL, 0, 1);
 		}
