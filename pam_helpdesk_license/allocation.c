@@ -44,51 +44,152 @@ void hl_format_time(time_t when, char *buf, size_t len)
 
 /* ---- who the technician is ---------------------------------------------- */
 
-/* 0, or -1 when NSS does not know the user. */
-int hl_who_lookup(struct hl_who *who, const char *user)
-{
-	struct passwd pw, *found = NULL;
-	char buf[16384];
-	int n = MAX_GROUPS;
+/* The most an NSS entry's buffer grows to.  A group of thousands of
+ * members is tens of KiB; past this the entry counts as a lookup error. */
+#define NSS_BUF_MAX (16u << 20)
 
+typedef int nss_call(const struct hl_env *env, const char *name, void *entry,
+		     char *buf, size_t len, bool *found);
+
+static int call_getpwnam(const struct hl_env *env, const char *name,
+			 void *entry, char *buf, size_t len, bool *found)
+{
+	struct passwd *result = NULL;
+	int rc = (env->getpwnam ? env->getpwnam : getpwnam_r)(name, entry, buf,
+							      len, &result);
+
+	*found = result != NULL;
+	return rc;
+}
+
+static int call_getgrnam(const struct hl_env *env, const char *name,
+			 void *entry, char *buf, size_t len, bool *found)
+{
+	struct group *result = NULL;
+	int rc = (env->getgrnam ? env->getgrnam : getgrnam_r)(name, entry, buf,
+							      len, &result);
+
+	*found = result != NULL;
+	return rc;
+}
+
+/*
+ * One NSS lookup into *buf (the caller frees it), grown while the entry
+ * does not fit.  0: found; 1: no such entry; -1: NSS could not say (LDAP
+ * or SSSD down, an entry too big...), logged with its errno.  Never
+ * "not found" for an error: that would read as "not a member".
+ */
+static int nss_lookup(const struct hl_env *env, nss_call *call,
+		      const char *what, const char *name, void *entry,
+		      char **buf)
+{
+	size_t len = 16384;
+	bool found = false;
+	int rc;
+
+	for (;;) {
+		char *grown = realloc(*buf, len);
+
+		if (grown == NULL) {
+			rc = ENOMEM;
+			break;
+		}
+		*buf = grown;
+		rc = call(env, name, entry, *buf, len, &found);
+		if (rc != ERANGE || len >= NSS_BUF_MAX)
+			break;
+		len *= 2;
+	}
+	if (rc == 0 && found)
+		return 0;
+	if (rc == 0 || rc == ENOENT)
+		return 1;
+	hl_log(env->log, LOG_ERR, "cannot look %s %s up (NSS: LDAP, SSSD, "
+	       "files): %s", what, name, strerror(rc));
+	return -1;
+}
+
+int hl_who_lookup(const struct hl_env *env, struct hl_who *who,
+		  const char *user)
+{
+	struct passwd pw;
+	char *buf = NULL;
+	int n = MAX_GROUPS, rc;
+
+	who->env = env;
 	who->user = user;
-	if (getpwnam_r(user, &pw, buf, sizeof(buf), &found) != 0 ||
-	    found == NULL)
-		return -1;
-	if (getgrouplist(user, pw.pw_gid, who->gids, &n) < 0)
-		n = MAX_GROUPS;	/* more than we keep: the first ones count */
-	who->ngids = n;
+	who->ngids = 0;
+	rc = nss_lookup(env, call_getpwnam, "user", user, &pw, &buf);
+	if (rc == 0) {
+		who->gid = pw.pw_gid;
+		/* More groups than we keep: the first ones count, and
+		 * hl_who_in reads each group's members as well. */
+		if (getgrouplist(user, pw.pw_gid, who->gids, &n) < 0)
+			n = MAX_GROUPS;
+		who->ngids = n;
+	}
+	free(buf);
+	return rc;
+}
+
+/* 1: a member, 0: not, -1: the group could not be looked up. */
+static int hl_who_in_group(const struct hl_who *who, const char *group)
+{
+	struct group gr;
+	char *buf = NULL;
+	int rc = nss_lookup(who->env, call_getgrnam, "group", group, &gr, &buf);
+	int member = 0;
+
+	if (rc != 0) {
+		free(buf);
+		return rc < 0 ? -1 : 0;
+	}
+	if (gr.gr_gid == who->gid)
+		member = 1;
+	for (int i = 0; !member && i < who->ngids; i++)
+		member = who->gids[i] == gr.gr_gid;
+	for (char **m = gr.gr_mem; !member && m && *m; m++)
+		member = strcmp(*m, who->user) == 0;
+	free(buf);
+	return member;
+}
+
+int hl_who_in(const struct hl_who *who, const struct hl_names *users,
+	      const struct hl_names *groups)
+{
+	if (hl_names_contain(users, who->user))
+		return 1;
+	for (size_t i = 0; i < groups->count; i++) {
+		int in = hl_who_in_group(who, groups->names[i]);
+
+		if (in != 0)
+			return in;
+	}
 	return 0;
 }
 
-static bool hl_who_in_group(const struct hl_who *who, const char *group)
-{
-	struct group gr, *found = NULL;
-	char buf[16384];
-
-	if (getgrnam_r(group, &gr, buf, sizeof(buf), &found) != 0 ||
-	    found == NULL)
-		return false;
-	for (int i = 0; i < who->ngids; i++)
-		if (who->gids[i] == gr.gr_gid)
-			return true;
-	return false;
-}
-
-bool hl_who_in(const struct hl_who *who, const struct hl_names *users,
-		   const struct hl_names *groups)
-{
-	if (hl_names_contain(users, who->user))
-		return true;
-	for (size_t i = 0; i < groups->count; i++)
-		if (hl_who_in_group(who, groups->names[i]))
-			return true;
-	return false;
-}
-
-bool hl_named_eligible(const struct hl_config *cfg, const struct hl_who *who)
+int hl_named_eligible(const struct hl_config *cfg, const struct hl_who *who)
 {
 	return hl_who_in(who, &cfg->named.users, &cfg->named.groups);
+}
+
+int hl_user_named_eligible(const struct hl_env *env, const char *user)
+{
+	struct hl_who who;
+	int rc = hl_who_lookup(env, &who, user);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	return hl_named_eligible(env->cfg, &who);
+}
+
+void hl_who_failed(struct hl_decision *out)
+{
+	out->verdict = HL_STORE_FAILED;
+	hl_set_text(out->reason, sizeof(out->reason), "user lookup failed");
+	hl_set_text(out->message, sizeof(out->message),
+		    "The help desk license service cannot look accounts up "
+		    "(NSS). Please tell your administrator.");
 }
 
 /* ---- events: syslog and the event log, written after the commit --------- */
@@ -831,11 +932,17 @@ static int sweep_one(void *arg, const char *key, const char *value)
 	struct named_sweep *sweep = arg;
 	struct hl_txn *txn = sweep->txn;
 	const char *user = key + strlen("named/");
-	struct hl_who who;
+	int eligible;
 
 	(void)value;
-	if (hl_who_lookup(&who, user) == 0 &&
-	    hl_named_eligible(txn->env->cfg, &who)) {
+	eligible = hl_user_named_eligible(txn->env, user);
+	if (eligible != 0) {
+		/* A lookup error frees nothing: the allocation counts until
+		 * NSS says the user left (the error is logged). */
+		if (eligible < 0)
+			hl_log(txn->env->log, LOG_WARNING, "named sweep: "
+			       "keeping %s's Named license: eligibility "
+			       "unknown", user);
 		sweep->in_force++;
 		return 0;
 	}

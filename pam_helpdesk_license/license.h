@@ -6,6 +6,8 @@
 #ifndef HL_LICENSE_H
 #define HL_LICENSE_H
 
+#include <grp.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -34,6 +36,12 @@ struct hl_env {
 	char host[256];			/* this host */
 	time_t (*now)(void);		/* the clock; time() wrapper */
 	const struct hl_waiting *waiting;	/* NULL: wait in silence */
+	/* NSS, with getpwnam_r's and getgrnam_r's contract; NULL: those.
+	 * A seam, so tests can make a lookup fail. */
+	int (*getpwnam)(const char *name, struct passwd *pw, char *buf,
+			size_t len, struct passwd **found);
+	int (*getgrnam)(const char *name, struct group *gr, char *buf,
+			size_t len, struct group **found);
 };
 
 struct hl_request {
