@@ -284,6 +284,10 @@ static void hl_txn_flush_events(struct hl_txn *txn, bool committed)
 	char *text;
 
 	hl_buf_init(&lines);
+	/* Lines an earlier writer could not append go first, in one write
+	 * with this transaction's. */
+	if (committed && txn->carried)
+		hl_buf_puts(&lines, txn->carried);
 	for (size_t i = 0; i < txn->event_count; i++) {
 		struct hl_queued_event *q = &txn->events[i];
 
@@ -298,19 +302,23 @@ static void hl_txn_flush_events(struct hl_txn *txn, bool committed)
 	txn->events = NULL;
 	txn->event_count = 0;
 	text = hl_buf_take(&lines);
-	if (text && *text)
+	if (committed && text && *text)
 		hl_event_append_line(env->cfg->event_log, text, env->log);
 	free(text);
+	free(txn->carried);
+	txn->carried = NULL;
 }
 
 /*
  * The outbox: a writer's event lines are committed to the store with its
  * changes, as "INODE SIZE" of the log before them and then the lines, and
- * appended to the log after the commit.  A process killed in between never
- * loses them: the next writer finds the outbox, appends the lines unless
- * they are in the log already, and clears it.  The log never says less
- * than the store; after a crash a line may at worst appear twice (same
- * session id, same time).
+ * appended to the log after the commit.  A process killed in between, or
+ * an append that failed (a log refused as a symlink or open to others, a
+ * full disk), never loses them: the next writer finds the outbox and, if
+ * the lines are not in the log, carries them into its own outbox and
+ * appends them with its own lines; the outbox goes only once they are in
+ * the log.  The log never says less than the store; after a crash a line
+ * may at worst appear twice (same session id, same time).
  */
 #define OUTBOX_KEY "outbox"
 
@@ -328,6 +336,10 @@ static int put_outbox(struct hl_txn *txn)
 	hl_event_log_end(path, &inode, &size);
 	hl_buf_init(&text);
 	hl_buf_printf(&text, "%llu %llu\n", inode, size);
+	if (txn->carried) {
+		hl_buf_puts(&text, txn->carried);
+		any = true;
+	}
 	for (size_t i = 0; i < txn->event_count; i++) {
 		if (txn->events[i].json_line == NULL)
 			continue;
@@ -372,16 +384,22 @@ static int settle_outbox(struct hl_txn *txn)
 			snprintf(first, sizeof(first), "%.*s",
 				 (int)(end - lines + 1), lines);
 			if (!hl_event_log_has(env->cfg->event_log, inode, size,
-					      first)) {
-				hl_log(env->log, LOG_NOTICE, "event log: "
-				       "appending the events of a transaction "
-				       "whose process ended before it could");
-				hl_event_append_line(env->cfg->event_log,
-						     lines, env->log);
+					      first) &&
+			    (txn->carried = strdup(lines)) == NULL) {
+				free(value);
+				hl_txn_failed(txn, HL_STORE_NOMEM, OUTBOX_KEY);
+				return -1;
 			}
 		}
 	}
 	free(value);
+	if (txn->carried) {
+		/* Kept until hl_txn_end: put_outbox writes it again with
+		 * this writer's lines, the flush appends it. */
+		hl_log(env->log, LOG_NOTICE, "event log: appending the events "
+		       "of an earlier transaction that could not");
+		return 0;
+	}
 	rc = hl_store_delete(txn->store, OUTBOX_KEY);
 	if (rc != HL_STORE_OK) {
 		hl_txn_failed(txn, rc, OUTBOX_KEY);

@@ -46,6 +46,7 @@ struct hl_txn {
 	struct hl_who who;
 	struct hl_queued_event *events;
 	size_t event_count;
+	char *carried;			/* outbox lines the log still lacks */
 };
 
 /* Opens the store for a txn whose env, req, out and take are filled in:
