@@ -95,7 +95,11 @@ static int nss_lookup(const struct hl_env *env, nss_call *call,
 			break;
 		}
 		*buf = grown;
+		errno = 0;
 		rc = call(env, name, entry, *buf, len, &found);
+		/* Some NSS shims return -1 and set errno instead. */
+		if (rc < 0)
+			rc = errno ? errno : EIO;
 		if (rc != ERANGE || len >= NSS_BUF_MAX)
 			break;
 		len *= 2;
