@@ -285,7 +285,6 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 		const char *user = record_user(copies.items[i].key);
 		struct hl_holding holding;
 		struct hl_listed *item;
-		struct hl_who who;
 
 		if (hl_holding_decode(copies.items[i].value, &holding) != 0) {
 			hl_txn_damaged(&txn, copies.items[i].key);
@@ -303,9 +302,10 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 			item->stale[s] = hl_txn_session_stale(
 				&txn, &item->holding.sessions[s]);
 		if (item->holding.kind == HL_KIND_NAMED)
+			/* A lookup error is no "ineligible": the sweep
+			 * keeps such an allocation too. */
 			item->eligible = env->cfg->named.licenses > 0 &&
-					 hl_who_lookup(&who, user) == 0 &&
-					 hl_named_eligible(env->cfg, &who);
+					 hl_user_named_eligible(env, user) != 0;
 	}
 	free_copies(&copies);
 	if (ok && list_waiters(&txn, out) != 0)
@@ -914,21 +914,27 @@ int hl_admin_assign(const struct hl_env *env, const struct hl_request *req,
 	struct hl_txn txn;
 	char key[HL_KEY_MAX], when[32];
 	bool found = false, done;
-	int rc;
+	int rc, eligible = 0;
 
 	if (!admin_begin(&txn, env, req, result))
 		return 0;
-	if (hl_who_lookup(&txn.who, req->user) != 0) {
+	rc = hl_who_lookup(env, &txn.who, req->user);
+	if (rc == 0 && cfg->named.licenses > 0)
+		eligible = hl_named_eligible(cfg, &txn.who);
+	if (rc != 0 || eligible < 0) {
 		hl_txn_end(&txn, true);
-		result->verdict = HL_USER_UNKNOWN;
-		snprintf(result->reason, sizeof(result->reason),
-			 "unknown user");
+		if (rc > 0) {
+			result->verdict = HL_USER_UNKNOWN;
+			snprintf(result->reason, sizeof(result->reason),
+				 "unknown user");
+		} else {
+			hl_who_failed(result);
+		}
 		return 0;
 	}
 	hl_key_named(key, sizeof(key), req->user);
 	rc = hl_txn_load_holding(&txn, key, &holding, &found);
-	if (rc == 0 && (cfg->named.licenses == 0 ||
-			!hl_named_eligible(cfg, &txn.who))) {
+	if (rc == 0 && eligible == 0) {
 		refused(result, "%s is not named-eligible: add them to "
 			"named.users or to a group in named.groups first",
 			req->user);

@@ -45,51 +45,156 @@ void hl_format_time(time_t when, char *buf, size_t len)
 
 /* ---- who the technician is ---------------------------------------------- */
 
-/* 0, or -1 when NSS does not know the user. */
-int hl_who_lookup(struct hl_who *who, const char *user)
-{
-	struct passwd pw, *found = NULL;
-	char buf[16384];
-	int n = MAX_GROUPS;
+/* The most an NSS entry's buffer grows to.  A group of thousands of
+ * members is tens of KiB; past this the entry counts as a lookup error. */
+#define NSS_BUF_MAX (16u << 20)
 
+typedef int nss_call(const struct hl_env *env, const char *name, void *entry,
+		     char *buf, size_t len, bool *found);
+
+static int call_getpwnam(const struct hl_env *env, const char *name,
+			 void *entry, char *buf, size_t len, bool *found)
+{
+	struct passwd *result = NULL;
+	int rc = (env->getpwnam ? env->getpwnam : getpwnam_r)(name, entry, buf,
+							      len, &result);
+
+	*found = result != NULL;
+	return rc;
+}
+
+static int call_getgrnam(const struct hl_env *env, const char *name,
+			 void *entry, char *buf, size_t len, bool *found)
+{
+	struct group *result = NULL;
+	int rc = (env->getgrnam ? env->getgrnam : getgrnam_r)(name, entry, buf,
+							      len, &result);
+
+	*found = result != NULL;
+	return rc;
+}
+
+/*
+ * One NSS lookup into *buf (the caller frees it), grown while the entry
+ * does not fit.  0: found; 1: no such entry; -1: NSS could not say (LDAP
+ * or SSSD down, an entry too big...), logged with its errno.  Never
+ * "not found" for an error: that would read as "not a member".
+ */
+static int nss_lookup(const struct hl_env *env, nss_call *call,
+		      const char *what, const char *name, void *entry,
+		      char **buf)
+{
+	size_t len = 16384;
+	bool found = false;
+	int rc;
+
+	for (;;) {
+		char *grown = realloc(*buf, len);
+
+		if (grown == NULL) {
+			rc = ENOMEM;
+			break;
+		}
+		*buf = grown;
+		errno = 0;
+		rc = call(env, name, entry, *buf, len, &found);
+		/* Some NSS shims return -1 and set errno instead. */
+		if (rc < 0)
+			rc = errno ? errno : EIO;
+		if (rc != ERANGE || len >= NSS_BUF_MAX)
+			break;
+		len *= 2;
+	}
+	if (rc == 0 && found)
+		return 0;
+	if (rc == 0 || rc == ENOENT)
+		return 1;
+	hl_log(env->log, LOG_ERR, "cannot look %s %s up (NSS: LDAP, SSSD, "
+	       "files): %s", what, name, strerror(rc));
+	return -1;
+}
+
+int hl_who_lookup(const struct hl_env *env, struct hl_who *who,
+		  const char *user)
+{
+	struct passwd pw;
+	char *buf = NULL;
+	int n = MAX_GROUPS, rc;
+
+	who->env = env;
 	who->user = user;
-	if (getpwnam_r(user, &pw, buf, sizeof(buf), &found) != 0 ||
-	    found == NULL)
-		return -1;
-	if (getgrouplist(user, pw.pw_gid, who->gids, &n) < 0)
-		n = MAX_GROUPS;	/* more than we keep: the first ones count */
-	who->ngids = n;
+	who->ngids = 0;
+	rc = nss_lookup(env, call_getpwnam, "user", user, &pw, &buf);
+	if (rc == 0) {
+		who->gid = pw.pw_gid;
+		/* More groups than we keep: the first ones count, and
+		 * hl_who_in reads each group's members as well. */
+		if (getgrouplist(user, pw.pw_gid, who->gids, &n) < 0)
+			n = MAX_GROUPS;
+		who->ngids = n;
+	}
+	free(buf);
+	return rc;
+}
+
+/* 1: a member, 0: not, -1: the group could not be looked up. */
+static int hl_who_in_group(const struct hl_who *who, const char *group)
+{
+	struct group gr;
+	char *buf = NULL;
+	int rc = nss_lookup(who->env, call_getgrnam, "group", group, &gr, &buf);
+	int member = 0;
+
+	if (rc != 0) {
+		free(buf);
+		return rc < 0 ? -1 : 0;
+	}
+	if (gr.gr_gid == who->gid)
+		member = 1;
+	for (int i = 0; !member && i < who->ngids; i++)
+		member = who->gids[i] == gr.gr_gid;
+	for (char **m = gr.gr_mem; !member && m && *m; m++)
+		member = strcmp(*m, who->user) == 0;
+	free(buf);
+	return member;
+}
+
+int hl_who_in(const struct hl_who *who, const struct hl_names *users,
+	      const struct hl_names *groups)
+{
+	if (hl_names_contain(users, who->user))
+		return 1;
+	for (size_t i = 0; i < groups->count; i++) {
+		int in = hl_who_in_group(who, groups->names[i]);
+
+		if (in != 0)
+			return in;
+	}
 	return 0;
 }
 
-static bool hl_who_in_group(const struct hl_who *who, const char *group)
-{
-	struct group gr, *found = NULL;
-	char buf[16384];
-
-	if (getgrnam_r(group, &gr, buf, sizeof(buf), &found) != 0 ||
-	    found == NULL)
-		return false;
-	for (int i = 0; i < who->ngids; i++)
-		if (who->gids[i] == gr.gr_gid)
-			return true;
-	return false;
-}
-
-bool hl_who_in(const struct hl_who *who, const struct hl_names *users,
-		   const struct hl_names *groups)
-{
-	if (hl_names_contain(users, who->user))
-		return true;
-	for (size_t i = 0; i < groups->count; i++)
-		if (hl_who_in_group(who, groups->names[i]))
-			return true;
-	return false;
-}
-
-bool hl_named_eligible(const struct hl_config *cfg, const struct hl_who *who)
+int hl_named_eligible(const struct hl_config *cfg, const struct hl_who *who)
 {
 	return hl_who_in(who, &cfg->named.users, &cfg->named.groups);
+}
+
+int hl_user_named_eligible(const struct hl_env *env, const char *user)
+{
+	struct hl_who who;
+	int rc = hl_who_lookup(env, &who, user);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	return hl_named_eligible(env->cfg, &who);
+}
+
+void hl_who_failed(struct hl_decision *out)
+{
+	out->verdict = HL_STORE_FAILED;
+	hl_set_text(out->reason, sizeof(out->reason), "user lookup failed");
+	hl_set_text(out->message, sizeof(out->message),
+		    "The help desk license service cannot look accounts up "
+		    "(NSS). Please tell your administrator.");
 }
 
 /* ---- events: syslog and the event log, written after the commit --------- */
@@ -184,6 +289,10 @@ static void hl_txn_flush_events(struct hl_txn *txn, bool committed)
 	char *text;
 
 	hl_buf_init(&lines);
+	/* Lines an earlier writer could not append go first, in one write
+	 * with this transaction's. */
+	if (committed && txn->carried)
+		hl_buf_puts(&lines, txn->carried);
 	for (size_t i = 0; i < txn->event_count; i++) {
 		struct hl_queued_event *q = &txn->events[i];
 
@@ -198,19 +307,23 @@ static void hl_txn_flush_events(struct hl_txn *txn, bool committed)
 	txn->events = NULL;
 	txn->event_count = 0;
 	text = hl_buf_take(&lines);
-	if (text && *text)
+	if (committed && text && *text)
 		hl_event_append_line(env->cfg->event_log, text, env->log);
 	free(text);
+	free(txn->carried);
+	txn->carried = NULL;
 }
 
 /*
  * The outbox: a writer's event lines are committed to the store with its
  * changes, as "INODE SIZE" of the log before them and then the lines, and
- * appended to the log after the commit.  A process killed in between never
- * loses them: the next writer finds the outbox, appends the lines unless
- * they are in the log already, and clears it.  The log never says less
- * than the store; after a crash a line may at worst appear twice (same
- * session id, same time).
+ * appended to the log after the commit.  A process killed in between, or
+ * an append that failed (a log refused as a symlink or open to others, a
+ * full disk), never loses them: the next writer finds the outbox and, if
+ * the lines are not in the log, carries them into its own outbox and
+ * appends them with its own lines; the outbox goes only once they are in
+ * the log.  The log never says less than the store; after a crash a line
+ * may at worst appear twice (same session id, same time).
  */
 #define OUTBOX_KEY "outbox"
 
@@ -228,6 +341,10 @@ static int put_outbox(struct hl_txn *txn)
 	hl_event_log_end(path, &inode, &size);
 	hl_buf_init(&text);
 	hl_buf_printf(&text, "%llu %llu\n", inode, size);
+	if (txn->carried) {
+		hl_buf_puts(&text, txn->carried);
+		any = true;
+	}
 	for (size_t i = 0; i < txn->event_count; i++) {
 		if (txn->events[i].json_line == NULL)
 			continue;
@@ -272,16 +389,22 @@ static int settle_outbox(struct hl_txn *txn)
 			snprintf(first, sizeof(first), "%.*s",
 				 (int)(end - lines + 1), lines);
 			if (!hl_event_log_has(env->cfg->event_log, inode, size,
-					      first)) {
-				hl_log(env->log, LOG_NOTICE, "event log: "
-				       "appending the events of a transaction "
-				       "whose process ended before it could");
-				hl_event_append_line(env->cfg->event_log,
-						     lines, env->log);
+					      first) &&
+			    (txn->carried = strdup(lines)) == NULL) {
+				free(value);
+				hl_txn_failed(txn, HL_STORE_NOMEM, OUTBOX_KEY);
+				return -1;
 			}
 		}
 	}
 	free(value);
+	if (txn->carried) {
+		/* Kept until hl_txn_end: put_outbox writes it again with
+		 * this writer's lines, the flush appends it. */
+		hl_log(env->log, LOG_NOTICE, "event log: appending the events "
+		       "of an earlier transaction that could not");
+		return 0;
+	}
 	rc = hl_store_delete(txn->store, OUTBOX_KEY);
 	if (rc != HL_STORE_OK) {
 		hl_txn_failed(txn, rc, OUTBOX_KEY);
@@ -1167,11 +1290,17 @@ static int sweep_one(void *arg, const char *key, const char *value)
 	struct named_sweep *sweep = arg;
 	struct hl_txn *txn = sweep->txn;
 	const char *user = key + strlen("named/");
-	struct hl_who who;
+	int eligible;
 
 	(void)value;
-	if (hl_who_lookup(&who, user) == 0 &&
-	    hl_named_eligible(txn->env->cfg, &who)) {
+	eligible = hl_user_named_eligible(txn->env, user);
+	if (eligible != 0) {
+		/* A lookup error frees nothing: the allocation counts until
+		 * NSS says the user left (the error is logged). */
+		if (eligible < 0)
+			hl_log(txn->env->log, LOG_WARNING, "named sweep: "
+			       "keeping %s's Named license: eligibility "
+			       "unknown", user);
 		sweep->in_force++;
 		return 0;
 	}

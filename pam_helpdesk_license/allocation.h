@@ -22,7 +22,9 @@
 
 /* The technician a run is about: name and Unix groups. */
 struct hl_who {
+	const struct hl_env *env;	/* its NSS and logger */
 	const char *user;
+	gid_t gid;			/* primary group */
 	gid_t gids[MAX_GROUPS];
 	int ngids;
 };
@@ -50,6 +52,7 @@ struct hl_txn {
 	struct hl_who who;
 	struct hl_queued_event *events;
 	size_t event_count;
+	char *carried;			/* outbox lines the log still lacks */
 };
 
 /* Opens the store for a txn whose env, req, out and take are filled in:
@@ -69,11 +72,20 @@ const char *hl_kind_name(enum hl_kind kind);
 /* Local time, "YYYY-MM-DD HH:MM". */
 void hl_format_time(time_t when, char *buf, size_t len);
 
-/* NSS: 0, or -1 when the user is unknown. */
-int hl_who_lookup(struct hl_who *who, const char *user);
-bool hl_who_in(const struct hl_who *who, const struct hl_names *users,
-	       const struct hl_names *groups);
-bool hl_named_eligible(const struct hl_config *cfg, const struct hl_who *who);
+/* NSS (env->getpwnam): 0, 1 when the user is unknown, -1 when NSS could
+ * not say (logged at LOG_ERR): an error is never "unknown". */
+int hl_who_lookup(const struct hl_env *env, struct hl_who *who,
+		  const char *user);
+/* 1: who is one of users or in one of groups; 0: not; -1: a group could
+ * not be looked up (logged). */
+int hl_who_in(const struct hl_who *who, const struct hl_names *users,
+	      const struct hl_names *groups);
+int hl_named_eligible(const struct hl_config *cfg, const struct hl_who *who);
+/* Looks user up and tells hl_named_eligible's answer; an unknown user is
+ * not eligible (0). */
+int hl_user_named_eligible(const struct hl_env *env, const char *user);
+/* The decision after a lookup error: on_error decides. */
+void hl_who_failed(struct hl_decision *out);
 
 /* Queues an event for syslog and the event log.  session NULL: the fields
  * of the request and this process. */

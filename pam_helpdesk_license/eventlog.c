@@ -85,6 +85,13 @@ int hl_event_append_line(const char *path, const char *line,
 		hl_log(log, LOG_ERR, "event log %s: %s", path, why);
 		goto out;
 	}
+	/* Every technician's rhost and pid: no access for others (an adm
+	 * group may read it). */
+	if (st.st_mode & S_IRWXO) {
+		hl_log(log, LOG_ERR, "event log %s: open to others (mode %04o): "
+		       "chmod o-rwx it", path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
 	/* One write, so concurrent writers never interleave within a line. */
 	n = write(fd, line, strlen(line));
 	if (n < 0 || (size_t)n != strlen(line)) {

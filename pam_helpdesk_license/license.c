@@ -780,6 +780,7 @@ static int decide(const struct hl_env *env, const struct hl_request *req,
 	struct wait_state w = { .count = 0 };
 	size_t npools = 0;
 	bool named_ok;
+	int in;
 
 	memset(out, 0, sizeof(*out));
 	out->verdict = HL_IGNORED;
@@ -792,25 +793,42 @@ static int decide(const struct hl_env *env, const struct hl_request *req,
 		snprintf(out->reason, sizeof(out->reason), "ignored service");
 		return 0;
 	}
-	if (hl_who_lookup(&txn.who, req->user) != 0) {
+	in = hl_who_lookup(env, &txn.who, req->user);
+	if (in > 0) {
 		out->verdict = HL_USER_UNKNOWN;
 		snprintf(out->reason, sizeof(out->reason), "unknown user");
 		return 0;
 	}
-	if (hl_who_in(&txn.who, &cfg->exempt_users, &cfg->exempt_groups)) {
+	if (in == 0)
+		in = hl_who_in(&txn.who, &cfg->exempt_users,
+			       &cfg->exempt_groups);
+	if (in > 0) {
 		snprintf(out->reason, sizeof(out->reason), "exempt");
 		return 0;
 	}
 
-	named_ok = cfg->named.licenses > 0 && hl_named_eligible(cfg, &txn.who);
+	named_ok = false;
+	if (in == 0 && cfg->named.licenses > 0) {
+		in = hl_named_eligible(cfg, &txn.who);
+		named_ok = in > 0;
+	}
 	pools = calloc(cfg->pool_count ? cfg->pool_count : 1, sizeof(*pools));
 	if (pools == NULL) {
 		out->verdict = HL_STORE_FAILED;
 		return -1;
 	}
-	for (size_t i = 0; i < cfg->pool_count; i++)
-		if (hl_who_in(&txn.who, &cfg->pools[i].users, &cfg->pools[i].groups))
+	for (size_t i = 0; in >= 0 && i < cfg->pool_count; i++) {
+		in = hl_who_in(&txn.who, &cfg->pools[i].users,
+			       &cfg->pools[i].groups);
+		if (in > 0)
 			pools[npools++] = &cfg->pools[i];
+	}
+	/* NSS could not say (logged): on_error decides, never "unlicensed". */
+	if (in < 0) {
+		free(pools);
+		hl_who_failed(out);
+		return 0;
+	}
 
 	if (mode == OPEN) {
 		w.pools = calloc(npools ? npools : 1, sizeof(*w.pools));

@@ -6,6 +6,8 @@
 #ifndef HL_LICENSE_H
 #define HL_LICENSE_H
 
+#include <grp.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -36,6 +38,12 @@ struct hl_env {
 	const struct hl_waiting *waiting;	/* NULL: wait in silence */
 	bool leave_damage;		/* report a damaged store, don't repair
 					 * it (the admin tool: 'repair' does) */
+	/* NSS, with getpwnam_r's and getgrnam_r's contract; NULL: those.
+	 * A seam, so tests can make a lookup fail. */
+	int (*getpwnam)(const char *name, struct passwd *pw, char *buf,
+			size_t len, struct passwd **found);
+	int (*getgrnam)(const char *name, struct group *gr, char *buf,
+			size_t len, struct group **found);
 };
 
 struct hl_request {

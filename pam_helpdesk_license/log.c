@@ -3,18 +3,22 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "text.h"
 
 void hl_vlog(const struct hl_logger *log, int priority, const char *fmt,
 	     va_list ap)
 {
-	char message[2048];
+	char message[2048], shown[4 * sizeof(message)];
 
 	if (log == NULL || log->emit == NULL)
 		return;
 	if (priority == LOG_DEBUG && !log->debug)
 		return;
 	vsnprintf(message, sizeof(message), fmt, ap);
-	log->emit(log->data, priority, message);
+	/* User names, rhosts and paths come from outside: escaped here,
+	 * where no caller can forget it, so none forges a line. */
+	log->emit(log->data, priority,
+		  hl_printable_line(message, shown, sizeof(shown)));
 }
 
 void hl_log(const struct hl_logger *log, int priority, const char *fmt, ...)

@@ -8,7 +8,8 @@
 #include <syslog.h>
 
 struct hl_logger {
-	/* Receives one finished message, without a trailing newline. */
+	/* Receives one finished message, without a trailing newline,
+	 * escaped with hl_printable_line: printable ASCII only. */
 	void (*emit)(void *data, int priority, const char *message);
 	void *data;
 	bool debug;		/* pass LOG_DEBUG messages through */

@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "license.h"
 #include "log.h"
+#include "text.h"
 
 /* pam_set_data key of the session this handle opened. */
 #define SESSION_DATA "pam_helpdesk_license.session"
@@ -92,8 +93,8 @@ static size_t client_connections(void *data, int *fds, size_t max)
 	return n;
 }
 
-static bool parse_args(pam_handle_t *pamh, int argc, const char **argv,
-		       struct args *args)
+static bool parse_args(const struct hl_logger *log, int argc,
+		       const char **argv, struct args *args)
 {
 	bool ok = true;
 
@@ -105,9 +106,9 @@ static bool parse_args(pam_handle_t *pamh, int argc, const char **argv,
 		else if (strcmp(argv[i], "debug") == 0)
 			args->debug = true;
 		else {
-			pam_syslog(pamh, LOG_ERR,
-				   "unknown module argument '%s' (known: "
-				   "config=/ABSOLUTE/PATH, debug)", argv[i]);
+			hl_log(log, LOG_ERR,
+			       "unknown module argument '%s' (known: "
+			       "config=/ABSOLUTE/PATH, debug)", argv[i]);
 			ok = false;
 		}
 	}
@@ -179,18 +180,18 @@ static int load_config(pam_handle_t *pamh, const char *path,
 	return 0;
 }
 
-/* on_error: what an unusable config or store means for the login. */
-static int unusable(pam_handle_t *pamh, enum hl_on_error on_error,
+/* on_error: what an unusable config or store means for the login.  The
+ * user name is a valid one (hl_user_valid) or "". */
+static int unusable(const struct hl_logger *log, enum hl_on_error on_error,
 		    int deny_code, const char *user, const char *what)
 {
 	if (on_error == HL_ON_ERROR_ALLOW) {
-		pam_syslog(pamh, LOG_CRIT,
-			   "%s unusable: on_error = allow lets %s in without "
-			   "a license check", what, *user ? user : "the user");
+		hl_log(log, LOG_CRIT,
+		       "%s unusable: on_error = allow lets %s in without "
+		       "a license check", what, *user ? user : "the user");
 		return PAM_SUCCESS;
 	}
-	pam_syslog(pamh, LOG_ERR, "%s unusable: refusing (on_error = deny)",
-		   what);
+	hl_log(log, LOG_ERR, "%s unusable: refusing (on_error = deny)", what);
 	return deny_code;
 }
 
@@ -212,19 +213,25 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	const void *session_id = NULL;
 	int rc;
 
-	if (!parse_args(pamh, argc, argv, &args))
-		return unusable(pamh, on_error, PAM_SERVICE_ERR, "",
+	if (!parse_args(&log, argc, argv, &args))
+		return unusable(&log, on_error, PAM_SERVICE_ERR, "",
 				"module arguments");
 	log.debug = args.debug;
 	if (pam_get_user(pamh, &user, NULL) != PAM_SUCCESS || user == NULL) {
 		pam_syslog(pamh, LOG_ERR, "cannot determine the user");
 		return PAM_USER_UNKNOWN;
 	}
+	/* A name no account can have is refused before on_error could let
+	 * it in: no failure of ours makes it valid. */
+	if (!hl_user_valid(user)) {
+		hl_log(&log, LOG_ERR, "invalid user name '%s'", user);
+		return PAM_USER_UNKNOWN;
+	}
 	if (load_config(pamh, args.config, &log, &cfg, &on_error) != 0)
-		return unusable(pamh, on_error, PAM_SERVICE_ERR, user,
+		return unusable(&log, on_error, PAM_SERVICE_ERR, user,
 				"configuration");
 	if (hl_env_init(&env, cfg, &log) != 0)
-		return unusable(pamh, cfg->on_error, PAM_SYSTEM_ERR, user,
+		return unusable(&log, cfg->on_error, PAM_SYSTEM_ERR, user,
 				"process identity");
 	env.waiting = &waiting;
 	req.user = user;
@@ -282,7 +289,7 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		if (cfg->on_error == HL_ON_ERROR_DENY && *decision.message &&
 		    action != SESSION_CLOSE && !(flags & PAM_SILENT))
 			pam_error(pamh, "%s", decision.message);
-		rc = unusable(pamh, cfg->on_error, PAM_SYSTEM_ERR, user,
+		rc = unusable(&log, cfg->on_error, PAM_SYSTEM_ERR, user,
 			      "license store");
 		break;
 	}

@@ -92,14 +92,15 @@ void hl_buf_printf(struct hl_buf *buf, const char *fmt, ...)
 	buf->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at p, or 0 if there is none. */
-static size_t utf8_sequence(const unsigned char *p)
+size_t hl_utf8_next(const unsigned char *p, unsigned *codepoint)
 {
 	size_t n;
 	unsigned min, cp;
 
-	if (p[0] < 0x80)
+	if (p[0] < 0x80) {
+		*codepoint = p[0];
 		return 1;
+	}
 	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
 		n = 2; cp = p[0] & 0x1f; min = 0x80;
 	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
@@ -116,7 +117,18 @@ static size_t utf8_sequence(const unsigned char *p)
 	}
 	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	*codepoint = cp;
 	return n;
+}
+
+bool hl_unicode_hidden(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) ||		/* C1 controls */
+	       cp == 0x061c ||				/* arabic letter mark */
+	       (cp >= 0x200b && cp <= 0x200f) ||	/* zero width, LRM, RLM */
+	       (cp >= 0x202a && cp <= 0x202e) ||	/* embeddings, overrides */
+	       (cp >= 0x2060 && cp <= 0x2069) ||	/* joiners, isolates */
+	       cp == 0xfeff;				/* zero width no-break */
 }
 
 void hl_buf_json(struct hl_buf *buf, const char *text)
@@ -125,11 +137,17 @@ void hl_buf_json(struct hl_buf *buf, const char *text)
 
 	hl_buf_append(buf, "\"", 1);
 	while (*p) {
-		size_t n = utf8_sequence(p);
+		unsigned cp = 0;
+		size_t n = hl_utf8_next(p, &cp);
 
 		if (n == 0) {
 			hl_buf_puts(buf, "\\ufffd");
 			p++;
+		} else if (n > 1 && hl_unicode_hidden(cp)) {
+			/* Escaped, so no reader's display reorders or hides
+			 * what follows. */
+			hl_buf_printf(buf, "\\u%04x", cp);
+			p += n;
 		} else if (n > 1) {
 			hl_buf_append(buf, (const char *)p, n);
 			p += n;
@@ -194,7 +212,9 @@ void hl_buf_free(struct hl_buf *buf)
 	hl_buf_init(buf);
 }
 
-const char *hl_printable(const char *text, char *out, size_t len)
+/* hl_printable, and with keep_backslash hl_printable_line. */
+static const char *escape_into(const char *text, char *out, size_t len,
+			       bool keep_backslash)
 {
 	const unsigned char *p = (const unsigned char *)(text ? text : "");
 	size_t used = 0;
@@ -205,7 +225,8 @@ const char *hl_printable(const char *text, char *out, size_t len)
 		char piece[5];
 		size_t n;
 
-		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+		if (*p >= 0x20 && *p < 0x7f &&
+		    (*p != '\\' || keep_backslash)) {
 			piece[0] = (char)*p;
 			piece[1] = '\0';
 			n = 1;
@@ -227,4 +248,14 @@ const char *hl_printable(const char *text, char *out, size_t len)
 	}
 	out[used] = '\0';
 	return out;
+}
+
+const char *hl_printable(const char *text, char *out, size_t len)
+{
+	return escape_into(text, out, len, false);
+}
+
+const char *hl_printable_line(const char *text, char *out, size_t len)
+{
+	return escape_into(text, out, len, true);
 }

@@ -24,8 +24,16 @@ void hl_buf_append(struct hl_buf *buf, const char *text, size_t len);
 void hl_buf_puts(struct hl_buf *buf, const char *text);
 void hl_buf_printf(struct hl_buf *buf, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The length of the valid UTF-8 sequence at p and its code point in
+ * *codepoint, or 0 if there is none. */
+size_t hl_utf8_next(const unsigned char *p, unsigned *codepoint);
+/* A character that changes or hides the display of text around it: C1
+ * controls, bidi marks, embeddings, overrides and isolates (U+202E...),
+ * zero-width characters.  Every output escapes these. */
+bool hl_unicode_hidden(unsigned codepoint);
 /* A JSON string literal, quotes included; invalid UTF-8 bytes become
- * U+FFFD so the result is always valid JSON. */
+ * U+FFFD so the result is always valid JSON, and hidden characters
+ * (hl_unicode_hidden) are written as \uXXXX escapes. */
 void hl_buf_json(struct hl_buf *buf, const char *text);
 /* For syslog and terminals: printable ASCII kept, anything else \xNN. */
 void hl_buf_printable(struct hl_buf *buf, const char *text);
@@ -35,5 +43,9 @@ void hl_buf_free(struct hl_buf *buf);
 
 /* hl_buf_printable into a fixed buffer, truncated with "..." if needed. */
 const char *hl_printable(const char *text, char *out, size_t len);
+/* The same for a log line, but a backslash stays as it is: text escaped
+ * with hl_printable already passes unchanged, raw text cannot hold a
+ * control byte (a forged line, a terminal sequence) any more. */
+const char *hl_printable_line(const char *text, char *out, size_t len);
 
 #endif

@@ -8,7 +8,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -327,6 +329,85 @@ static void named_allocation_freed_when_no_longer_eligible(void **state)
 	assert_int_equal(d.kind, HL_KIND_NAMED);
 	assert_key_absent(f, "named/alice");
 	assert_int_equal(count_lines(f->events, "\"event\":\"unassign\""), 1);
+}
+
+/* ---- NSS errors ---- */
+
+/* The lookups the seam makes fail, with EIO (LDAP or SSSD down). */
+static const char *failing_user, *failing_group;
+
+static int flaky_getpwnam(const char *name, struct passwd *pw, char *buf,
+			  size_t len, struct passwd **found)
+{
+	*found = NULL;
+	if (failing_user && strcmp(name, failing_user) == 0)
+		return EIO;
+	return getpwnam_r(name, pw, buf, len, found);
+}
+
+static int flaky_getgrnam(const char *name, struct group *gr, char *buf,
+			  size_t len, struct group **found)
+{
+	*found = NULL;
+	if (failing_group && strcmp(name, failing_group) == 0)
+		return EIO;
+	return getgrnam_r(name, gr, buf, len, found);
+}
+
+static void flaky_nss(struct fixture *f, const char *user, const char *group)
+{
+	failing_user = user;
+	failing_group = group;
+	f->env.getpwnam = flaky_getpwnam;
+	f->env.getgrnam = flaky_getgrnam;
+}
+
+/* A lookup error is no "not a member" and no "unknown user": the decision
+ * fails (on_error decides), logged with the error. */
+static void lookup_error_fails_the_decision(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+
+	f->cfg.unlicensed = HL_UNLICENSED_IGNORE;
+	flaky_nss(f, NULL, "field-east");
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_STORE_FAILED);
+	assert_int_equal(check_as(f, "dave", &d), HL_STORE_FAILED);
+	assert_non_null(strstr(f->logged, "cannot look group field-east up"));
+	assert_non_null(strstr(f->logged, strerror(EIO)));
+	assert_key_absent(f, "holder/dave");
+
+	flaky_nss(f, "dave", NULL);
+	assert_int_equal(check_as(f, "dave", &d), HL_STORE_FAILED);
+	assert_non_null(strstr(f->logged, "cannot look user dave up"));
+
+	/* Once NSS answers again, dave is a member of field-east. */
+	flaky_nss(f, NULL, NULL);
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	assert_string_equal(d.pool, "field-east");
+}
+
+/* The Named sweep frees nothing on a lookup error: bob's allocation stays
+ * while his group cannot be looked up. */
+static void named_kept_on_lookup_error(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+	char *value;
+
+	assert_int_equal(open_as(f, "bob", 200, &d), HL_GRANTED);
+	assert_int_equal(d.kind, HL_KIND_NAMED);
+	assert_int_equal(close_as(f, "bob", 200, d.session_id), HL_GRANTED);
+	flaky_nss(f, NULL, "callcentre");
+	/* alice is named-eligible by name; the one license looks full, so
+	 * the sweep asks about bob. */
+	assert_int_equal(open_as(f, "alice", 100, &d), HL_DENIED);
+	value = store_value(f, "named/bob");
+	assert_non_null(value);
+	free(value);
+	assert_int_equal(count_lines(f->events, "\"event\":\"unassign\""), 0);
+	assert_non_null(strstr(f->logged, "keeping bob's Named license"));
+	flaky_nss(f, NULL, NULL);
 }
 
 /* ---- Concurrent ---- */
@@ -1159,6 +1240,8 @@ int main(int argc, char **argv)
 		T(named_sessions_share_one_allocation),
 		T(named_allocation_outlives_logout),
 		T(named_allocation_freed_when_no_longer_eligible),
+		T(lookup_error_fails_the_decision),
+		T(named_kept_on_lookup_error),
 		T(pool_of_one_one_at_a_time),
 		T(pool_of_two),
 		T(sessions_of_one_technician_share_a_slot),

@@ -2,17 +2,16 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "report.h"
+#include "safefile.h"
 
 #define PROGRAM "helpdesk-license"
 #define DAY_MS (86400LL * 1000)
@@ -113,9 +112,8 @@ static bool parse_date(const char *text, bool end, long long *ms)
 static int write_html(const char *path, const struct hl_report *report)
 {
 	struct hl_buf buf;
-	char *text;
-	size_t len, done = 0;
-	int fd, rc = EXIT_NO;
+	char *text, why[256];
+	int rc = 0;
 
 	hl_buf_init(&buf);
 	hl_report_html(report, &buf);
@@ -124,29 +122,9 @@ static int write_html(const char *path, const struct hl_report *report)
 		report_fail("out of memory");
 		return EXIT_NO;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
-		  O_NOCTTY, 0644);
-	if (fd < 0) {
-		report_fail("%s: %s", path, errno == ELOOP ? "is a symbolic link"
-							   : strerror(errno));
-		goto out;
-	}
-	len = strlen(text);
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			report_fail("%s: %s", path, strerror(errno));
-			goto out;
-		}
-		done += (size_t)n;
-	}
-	rc = 0;
-out:
-	if (fd >= 0 && close(fd) != 0 && rc == 0) {
-		report_fail("%s: %s", path, strerror(errno));
+	if (hl_replace_file(path, text, strlen(text), 0640, why,
+			    sizeof(why)) != 0) {
+		report_fail("%s: %s", path, why);
 		rc = EXIT_NO;
 	}
 	free(text);

@@ -253,18 +253,31 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 #define COLOUR_HOURS "#2e8b57"
 #define COLOUR_NAMED "#7b4fa0"
 
-/* Text from the log into HTML: every markup character escaped. */
+/* Text from the log into HTML: every markup character escaped, and the
+ * characters that reorder or hide text (hl_unicode_hidden) as numeric
+ * references, so a name cannot disguise itself or what follows it. */
 static void html_text(struct hl_buf *buf, const char *text)
 {
-	for (const char *p = text; *p; p++) {
+	const unsigned char *p = (const unsigned char *)text;
+
+	while (*p) {
+		unsigned cp = 0;
+		size_t n = hl_utf8_next(p, &cp);
+
+		if (n > 1 && hl_unicode_hidden(cp)) {
+			hl_buf_printf(buf, "&#x%x;", cp);
+			p += n;
+			continue;
+		}
 		switch (*p) {
 		case '&': hl_buf_puts(buf, "&amp;"); break;
 		case '<': hl_buf_puts(buf, "&lt;"); break;
 		case '>': hl_buf_puts(buf, "&gt;"); break;
 		case '"': hl_buf_puts(buf, "&quot;"); break;
 		case '\'': hl_buf_puts(buf, "&#39;"); break;
-		default: hl_buf_append(buf, p, 1); break;
+		default: hl_buf_append(buf, (const char *)p, 1); break;
 		}
+		p++;
 	}
 }
 

@@ -539,6 +539,59 @@ static void debug_argument(void **state)
 	expect_both(fx, "hl-debug", "carol", PAM_SUCCESS);
 }
 
+/* The workers' log (pam_syslog) holds no raw control byte, and no line
+ * of its own for the text after a newline in a user name. */
+static void expect_log_escaped(struct it_fixture *fx, const char *forged)
+{
+	size_t len;
+	char *text = it_read_file(fx->stderr_log, &len);
+
+	if (text == NULL)
+		it_fail(__FILE__, __LINE__, "no log at %s", fx->stderr_log);
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)text[i] < 0x20 && text[i] != '\n') ||
+		    text[i] == 0x7f)
+			it_fail(__FILE__, __LINE__, "raw byte 0x%02x at %zu of "
+				"the log", (unsigned char)text[i], i);
+	for (char *line = text; line; line = strchr(line, '\n')) {
+		line += *line == '\n';
+		if (strncmp(line, forged, strlen(forged)) == 0)
+			it_fail(__FILE__, __LINE__, "a forged log line: %s",
+				line);
+	}
+	if (strstr(text, "\\x1b") == NULL || strstr(text, "\\x0a") == NULL)
+		it_fail(__FILE__, __LINE__, "the name is not in the log, "
+			"escaped");
+	free(text);
+}
+
+/* A user name with a newline and ESC: PAM_USER_UNKNOWN whatever on_error
+ * says, even when the config is unusable under on_error = allow, and
+ * logged escaped, with debug too. */
+static void hostile_name_in_the_log(void **state)
+{
+	struct it_fixture *fx = *state;
+	const char *name = "esc\033[2Kx\nforged: root logged in";
+	char text[2 * PATH_MAX + 256];
+
+	snprintf(text, sizeof(text),
+		 "account [success=done ignore=done default=die] %s "
+		 "config=%s debug\n"
+		 "session [success=done ignore=done default=die] %s "
+		 "config=%s debug\n", HL_IT_MODULE, fx->conf, HL_IT_MODULE,
+		 fx->conf);
+	it_service(fx, "hl-debug", text);
+
+	it_config(fx, "on_error = \"allow\";\n" EAST_ONE);
+	expect_both(fx, "hl-debug", name, PAM_USER_UNKNOWN);
+	/* A broken config under on_error = allow lets valid names in; an
+	 * invalid one still is not. */
+	it_config_template(fx, "allow-broken.conf");
+	expect_both(fx, "hl-debug", name, PAM_USER_UNKNOWN);
+	expect_both(fx, IT_SERVICE, name, PAM_USER_UNKNOWN);
+	expect_log_escaped(fx, "forged");
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 
 int main(int argc, char **argv)
@@ -566,6 +619,7 @@ int main(int argc, char **argv)
 		TEST(bad_user_names),
 		TEST(longest_user_name),
 		TEST(debug_argument),
+		TEST(hostile_name_in_the_log),
 	};
 
 	it_init(argc, argv);

@@ -364,6 +364,85 @@ static void files_are_private(void **state)
 	assert_mode(fx->event_log, 0600);
 }
 
+/* The size of the file at path; -1 when there is none. */
+static long long file_size(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* A symlinked event log is refused (logins go on), and no event is lost:
+ * after the symlink goes, the next write appends every line kept since,
+ * those of two transactions included. */
+static void event_log_symlink_keeps_events(void **state)
+{
+	static struct it_json events[MAX_LINES];
+	struct it_fixture *fx = *state;
+	char target[PATH_MAX + 16];
+	struct it_worker *w;
+	struct it_result r;
+	size_t n;
+
+	assert_int_equal(mkdir(fx->log_dir, 0700), 0);
+	snprintf(target, sizeof(target), "%s/elsewhere", fx->log_dir);
+	it_write_file(target, "", 0, 0600);
+	assert_int_equal(symlink(target, fx->event_log), 0);
+	it_config(fx, EAST_ONE);
+	w = it_worker(fx);
+	it_open(w, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close(w, r.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	if (!it_stderr_contains(fx, "is a symbolic link"))
+		it_fail(__FILE__, __LINE__, "the symlink is not reported");
+	assert_int_equal(file_size(target), 0);
+
+	/* The admin replaces the link; the next login's write catches up. */
+	assert_int_equal(unlink(fx->event_log), 0);
+	it_open(w, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+	n = read_events(fx, events);
+	assert_int_equal(n, 3);
+	assert_int_equal(count_events(events, n, "grant", "carol"), 1);
+	assert_int_equal(count_events(events, n, "release", "carol"), 1);
+	assert_int_equal(count_events(events, n, "grant", "dave"), 1);
+	assert_string_equal(str(&events[0], "user"), "carol");
+	assert_int_equal(file_size(target), 0);
+}
+
+/* An event log others may read (0644) is refused and reported; its lines
+ * wait in the store until the mode is fixed. */
+static void event_log_open_to_others_refused(void **state)
+{
+	static struct it_json events[MAX_LINES];
+	struct it_fixture *fx = *state;
+	struct it_worker *w;
+	struct it_result r;
+	size_t n;
+
+	assert_int_equal(mkdir(fx->log_dir, 0700), 0);
+	it_write_file(fx->event_log, "", 0, 0644);
+	assert_int_equal(chmod(fx->event_log, 0644), 0);
+	it_config(fx, EAST_ONE);
+	w = it_worker(fx);
+	it_open(w, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	if (!it_stderr_contains(fx, "open to others (mode 0644)"))
+		it_fail(__FILE__, __LINE__, "the mode is not reported");
+	assert_int_equal(file_size(fx->event_log), 0);
+
+	assert_int_equal(chmod(fx->event_log, 0640), 0);
+	it_close(w, r.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+	n = read_events(fx, events);
+	assert_int_equal(n, 2);
+	assert_string_equal(str(&events[0], "event"), "grant");
+	assert_string_equal(str(&events[1], "event"), "release");
+}
+
 #define TEST(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 
 int main(int argc, char **argv)
@@ -374,6 +453,8 @@ int main(int argc, char **argv)
 		TEST(event_log_user_escaping),
 		TEST(event_log_off),
 		TEST(files_are_private),
+		TEST(event_log_symlink_keeps_events),
+		TEST(event_log_open_to_others_refused),
 	};
 
 	it_init(argc, argv);

@@ -97,6 +97,29 @@ static void named_kept_after_logout(void **state)
 	it_workers_finish(fx);
 }
 
+/* A group of 3,000 members (a 27 KB entry, more than a fixed NSS buffer
+ * holds) is read whole: its members are members, and with unlicensed =
+ * ignore the second of a pool of one is refused, not let in unlicensed. */
+static void pool_of_a_big_group(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *holder, *other;
+	struct it_result r;
+
+	it_config(fx, "unlicensed = \"ignore\";\n"
+		  "concurrent = ( { pool = \"big\"; licenses = 1;"
+		  " groups = [ \"field-big\" ]; } );\n");
+	holder = it_worker(fx);
+	other = it_worker(fx);
+	it_open(holder, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(other, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	/* Not a member: unlicensed, ignored. */
+	it_open(other, IT_SERVICE, "gina", &r);
+	it_assert_rc(&r, PAM_IGNORE);
+}
+
 /* 3. A pool of one license: one technician at a time.  The refused one is
  * told the pool, its number of licenses and who holds it from where. */
 static void pool_of_one(void **state)
@@ -819,6 +842,7 @@ int main(int argc, char **argv)
 		TEST(named_several_sessions),
 		TEST(named_kept_after_logout),
 		TEST(pool_of_one),
+		TEST(pool_of_a_big_group),
 		TEST(pool_of_two),
 		TEST(sessions_share_one_slot),
 		TEST(account_takes_nothing),

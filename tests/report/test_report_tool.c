@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,13 +71,21 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	static const char *const names[] = { "hl.conf", "events.log",
-					      "report.html", NULL };
+					      "report.html", "victim",
+					      "fifo.html", "link",
+					      "real/r.html", "open/r.html",
+					      NULL };
+	static const char *const dirs[] = { "real", "open", NULL };
 	char path[PATH_MAX];
 
 	(void)state;
 	for (size_t i = 0; names[i]; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		unlink(path);
+	}
+	for (size_t i = 0; dirs[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, dirs[i]);
+		rmdir(path);
 	}
 	return rmdir(dir);
 }
@@ -153,6 +162,7 @@ static void test_json(void **state)
 static void test_html(void **state)
 {
 	char path[PATH_MAX], *page;
+	struct stat st;
 	size_t len;
 	int status;
 	FILE *fp;
@@ -170,6 +180,9 @@ static void test_html(void **state)
 	len = fread(page, 1, (1 << 20) - 1, fp);
 	fclose(fp);
 	assert_true(len > 0);
+	/* Readable by root and an adm group at most. */
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0137, 0);
 	expect(page, "<svg");
 	expect(page, "x&lt;b&gt;&amp;&quot;y");
 	/* Self-contained: no script, nothing fetched. */
@@ -179,6 +192,135 @@ static void test_html(void **state)
 	assert_null(strstr(page, "https:"));
 	assert_null(strstr(page, "src="));
 	assert_null(strstr(page, "href="));
+	free(page);
+}
+
+/* report --html DIR/NAME, its exit status; the page goes to DIR/NAME. */
+static int html_to(const char *name)
+{
+	char args[2 * PATH_MAX];
+	int status;
+
+	snprintf(args, sizeof(args), "report --since 2026-11-02 --until "
+		 "2026-11-02 --html '%s/%s'", dir, name);
+	free(run(args, &status));
+	return status;
+}
+
+static void at(char *path, const char *name)
+{
+	snprintf(path, PATH_MAX, "%s/%s", dir, name);
+}
+
+/*
+ * The page's path in a directory others may have prepared: nothing found
+ * at the name is opened or written through, and a directory that is a
+ * symlink or writable by others is refused.
+ */
+static void test_html_target(void **state)
+{
+	char path[PATH_MAX], other[PATH_MAX], *text;
+	struct stat st;
+	int fifo;
+
+	(void)state;
+	/* A file left at the name (hard-linked to a victim): replaced, the
+	 * victim untouched, the new page 0640 at most. */
+	at(path, "report.html");
+	at(other, "victim");
+	unlink(path);
+	put("victim", "precious\n");
+	assert_int_equal(chmod(other, 0666), 0);
+	assert_int_equal(link(other, path), 0);
+	assert_int_equal(html_to("report.html"), 0);
+	text = calloc(1, 64);
+	assert_non_null(text);
+	{
+		FILE *fp = fopen(other, "r");
+
+		assert_non_null(fp);
+		assert_non_null(fgets(text, 64, fp));
+		fclose(fp);
+	}
+	assert_string_equal(text, "precious\n");
+	free(text);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(st.st_mode & 0137, 0);
+
+	/* A FIFO at the name: replaced by the page, never opened.  Its
+	 * read end is held open non-blocking, so a tool that did open it
+	 * would not hang the test: the check is on what is there after. */
+	at(path, "fifo.html");
+	assert_int_equal(mkfifo(path, 0666), 0);
+	fifo = open(path, O_RDONLY | O_NONBLOCK);
+	assert_true(fifo >= 0);
+	assert_int_equal(html_to("fifo.html"), 0);
+	close(fifo);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_true(st.st_size > 0);
+
+	/* The directory a symlink: refused, nothing written where it
+	 * points. */
+	at(path, "real");
+	assert_int_equal(mkdir(path, 0700), 0);
+	at(other, "link");
+	assert_int_equal(symlink(path, other), 0);
+	assert_int_equal(html_to("link/r.html"), 1);
+	at(path, "real/r.html");
+	assert_int_equal(lstat(path, &st), -1);
+
+	/* The directory writable by group or others: refused. */
+	at(path, "open");
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chmod(path, 0770), 0);
+	assert_int_equal(html_to("open/r.html"), 1);
+	at(path, "open/r.html");
+	assert_int_equal(lstat(path, &st), -1);
+}
+
+/* A user name with U+202E (right-to-left override) and U+2066 (isolate):
+ * escaped in each output, never raw.  Last: it replaces the event log. */
+static void test_hidden_characters(void **state)
+{
+	static const char rlo[] = "\xe2\x80\xae", lri[] = "\xe2\x81\xa6";
+	char path[PATH_MAX], *out, *page;
+	size_t len;
+	int status;
+	FILE *fp;
+
+	(void)state;
+	put("events.log",
+	    LINE("08:00:00", "\"event\":\"grant\",\"user\":\"a\xe2\x80\xae" "bc\xe2\x81\xa6" "d\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":1,\"session\":\"s1\"")
+	    LINE("09:00:00", "\"event\":\"release\",\"user\":\"a\xe2\x80\xae" "bc\xe2\x81\xa6" "d\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":1,\"session\":\"s1\""));
+
+	out = run("report --since 2026-11-02 --until 2026-11-02 --json",
+		  &status);
+	assert_int_equal(status, 0);
+	expect(out, "\"user\":\"a\\u202ebc\\u2066d\"");
+	assert_null(strstr(out, rlo));
+	assert_null(strstr(out, lri));
+	free(out);
+
+	out = run("report --since 2026-11-02 --until 2026-11-02", &status);
+	assert_int_equal(status, 0);
+	expect(out, "a\\xe2\\x80\\xaebc");
+	assert_null(strstr(out, rlo));
+	free(out);
+
+	assert_int_equal(html_to("report.html"), 0);
+	at(path, "report.html");
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	page = calloc(1, 1 << 20);
+	assert_non_null(page);
+	len = fread(page, 1, (1 << 20) - 1, fp);
+	fclose(fp);
+	assert_true(len > 0);
+	expect(page, "a&#x202e;bc&#x2066;d");
+	assert_null(strstr(page, rlo));
+	assert_null(strstr(page, lri));
 	free(page);
 }
 
@@ -202,7 +344,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_html_target),
 		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_hidden_characters),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
