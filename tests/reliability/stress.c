@@ -7,19 +7,24 @@
  *
  * Each worker is a process of its own (the session holder, as sshd's
  * session process would be) that logs in as one technician of pool "one"
- * (1 license) or "three" (3 licenses), holds the session a few
- * milliseconds and logs out, in a loop.  Workers outnumber the users, so
- * some technicians have two sessions at once (they share a slot).  The
+ * (1 license, a wait of 1 s: a refused login waits in line) or "three"
+ * (3 licenses, no wait), holds the session a few milliseconds and logs
+ * out, in a loop.  Workers outnumber the users, pool one's most (its 20
+ * workers of 40 share 6 technicians), so technicians have several
+ * sessions at once, waiting in line together too (they share a slot).  The
  * killer SIGKILLs a worker that holds a session, and starts another in its
  * place; the slot of a killed worker is reclaimed by the next login that
  * finds the pool full.  The checker checks, over and over:
  *
  *   - the store opens, GDBM's own check passes (rel_gdbm_check);
  *   - no more slots or holders in a pool than licenses;
- *   - slots, holder records and counters agree.
+ *   - slots, holder records and counters agree;
+ *   - one technician, at most one slot per pool; lines decode.
+ *
+ * and each worker checks that the session it was granted is recorded.
  *
  * At the end every worker logs out, a reap drops the sessions of killed
- * workers, and nothing may be held.  A worker whose session vanished while
+ * workers, and nothing may be held, nobody left in line.  A worker whose session vanished while
  * it held it, or whose logout found nothing, is a violation too.
  * Prints the figures; exit status 0 only when there was no violation and
  * the run did log in, deny, kill and check.
@@ -43,6 +48,7 @@
 #include "rel.h"
 
 #define MAX_WORKERS 256
+#define ONE_USERS 6		/* technicians of pool one's workers */
 
 enum worker_state {
 	IDLE,
@@ -56,6 +62,8 @@ struct shared {
 	atomic_int stop;
 	atomic_int state[MAX_WORKERS];
 	atomic_ulong logins, joins, denials, busy, closes, violations;
+	atomic_ulong waited, waited_joins;	/* granted after waiting in
+						   line; of those, joined */
 	atomic_ulong checks, max_slots[2];
 	struct rel_log_counts log_counts;	/* of the checker only */
 	char first_violation[512];
@@ -100,7 +108,8 @@ static void worker(const struct rel_world *world, int index, unsigned seed)
 	 * have two sessions. */
 	int pool = index % 2;
 	const char *user = world->pool_users[pool][(index / 2) %
-						   REL_POOL_USERS];
+						   (pool == 0 ? ONE_USERS
+							      : REL_POOL_USERS)];
 	struct hl_request req = { user, "sshd", "pts/1", "192.0.2.1" };
 	char session[HL_SESSION_ID_LEN + 1];
 
@@ -133,7 +142,16 @@ static void worker(const struct rel_world *world, int index, unsigned seed)
 		atomic_fetch_add(&sh->logins, 1);
 		if (d.joined)
 			atomic_fetch_add(&sh->joins, 1);
+		if (strstr(d.reason, "waiting in line")) {
+			atomic_fetch_add(&sh->waited, 1);
+			if (d.joined)
+				atomic_fetch_add(&sh->waited_joins, 1);
+		}
 		snprintf(session, sizeof(session), "%s", d.session_id);
+		if (!rel_session_recorded(world, user, session))
+			report_violation("%s: session %.8s granted (%s) but "
+					 "recorded nowhere", user, session,
+					 d.reason);
 		atomic_store(&sh->state[index], HOLDING);
 		pause_ms(0, 8, &seed);
 		if (!atomic_compare_exchange_strong(&sh->state[index],
@@ -222,12 +240,13 @@ int main(int argc, char **argv)
 	}
 	if (!rel_world_init(&world, argv, "stress"))
 		return 1;
+	world.pools[0].wait = 1;
 	sh = rel_shared(sizeof(*sh));
 	if (sh == NULL)
 		return 1;
-	printf("stress: %d workers for %.0f s; pools one (1 license) and "
-	       "three (3), %d technicians each; seed %u\n", workers, seconds,
-	       REL_POOL_USERS, seed);
+	printf("stress: %d workers for %.0f s; pools one (1 license, wait "
+	       "1 s, %d technicians) and three (3, %d technicians); seed %u\n",
+	       workers, seconds, ONE_USERS, REL_POOL_USERS, seed);
 	fflush(stdout);
 
 	rel_logger(&log, &sh->log_counts);
@@ -277,17 +296,21 @@ int main(int argc, char **argv)
 	if (rel_check_store(&world, &held, why, sizeof(why)) != REL_SOUND)
 		report_violation("check at the end: %s", why);
 	else if (held.slots[0] + held.slots[1] + held.holders[0] +
-		 held.holders[1] + held.sessions + held.named != 0)
+		 held.holders[1] + held.sessions + held.named +
+		 held.waiters != 0)
 		report_violation("after the last logout and a reap, %u+%u "
-				 "slots, %u sessions are still held",
-				 held.slots[0], held.slots[1], held.sessions);
+				 "slots, %u sessions are still held, %u "
+				 "waiting", held.slots[0], held.slots[1],
+				 held.sessions, held.waiters);
 
 	printf("stress: %.1f s, %d workers: %lu logins (%lu joined a slot "
-	       "held already), %lu logouts, %lu denials (pool full), %lu "
+	       "held already; %lu after waiting in line, %lu of them joining "
+	       "it), %lu logouts, %lu denials (pool full), %lu "
 	       "lock timeouts, %lu kills mid-session, %lu store checks, "
 	       "most slots seen held: one %lu/1, three %lu/3; "
 	       "violations %lu\n", rel_now() - start, workers,
 	       atomic_load(&sh->logins), atomic_load(&sh->joins),
+	       atomic_load(&sh->waited), atomic_load(&sh->waited_joins),
 	       atomic_load(&sh->closes), atomic_load(&sh->denials),
 	       atomic_load(&sh->busy), kills, atomic_load(&sh->checks),
 	       atomic_load(&sh->max_slots[0]), atomic_load(&sh->max_slots[1]),
@@ -296,7 +319,8 @@ int main(int argc, char **argv)
 		printf("stress: first violation: %s\n", sh->first_violation);
 	/* A run that did not contend, kill or check proves nothing. */
 	ok = atomic_load(&sh->violations) == 0 && atomic_load(&sh->logins) > 0 &&
-	     atomic_load(&sh->denials) > 0 && kills > 0 &&
+	     atomic_load(&sh->denials) > 0 && atomic_load(&sh->waited) > 0 &&
+	     atomic_load(&sh->waited_joins) > 0 && kills > 0 &&
 	     atomic_load(&sh->checks) > 0;
 	if (ok || getenv("HL_REL_KEEP") == NULL)
 		rel_world_remove(&world);
