@@ -651,6 +651,19 @@ static void until_waiting(struct it_fixture *fx, unsigned want)
 		out);
 }
 
+/* Both slots of field-east (2 licenses) held: carol's and frank's. */
+static void both_held(struct it_fixture *fx, struct it_worker **h1,
+		      struct it_result *r1, struct it_worker **h2,
+		      struct it_result *r2)
+{
+	*h1 = it_worker(fx);
+	*h2 = it_worker(fx);
+	it_open(*h1, IT_SERVICE, "carol", r1);
+	it_assert_rc(r1, PAM_SUCCESS);
+	it_open(*h2, IT_SERVICE, "frank", r2);
+	it_assert_rc(r2, PAM_SUCCESS);
+}
+
 /* A stopped waiter (SIGSTOP) holds a free slot at most until its own
  * wait ends: the next technician, whose wait is longer, gets it then
  * (before the fix it waited its whole wait and was refused). */
@@ -663,12 +676,7 @@ static void stopped_waiter_ends_by_deadline(void **state)
 	char out[8192];
 
 	it_config(fx, EAST2("3s"));
-	h1 = it_worker(fx);
-	h2 = it_worker(fx);
-	it_open(h1, IT_SERVICE, "carol", &r1);
-	it_assert_rc(&r1, PAM_SUCCESS);
-	it_open(h2, IT_SERVICE, "frank", &r2);
-	it_assert_rc(&r2, PAM_SUCCESS);
+	both_held(fx, &h1, &r1, &h2, &r2);
 	waiter_start(fx, &dave, "dave", false);
 	expect_waiting(&dave, "dave");
 	stop_outside_lock(fx, dave.pid);
@@ -706,12 +714,7 @@ static void refusal_counts_free_slots(void **state)
 	struct waiter dave, erin;
 
 	it_config(fx, EAST2("60s"));
-	h1 = it_worker(fx);
-	h2 = it_worker(fx);
-	it_open(h1, IT_SERVICE, "carol", &r1);
-	it_assert_rc(&r1, PAM_SUCCESS);
-	it_open(h2, IT_SERVICE, "frank", &r2);
-	it_assert_rc(&r2, PAM_SUCCESS);
+	both_held(fx, &h1, &r1, &h2, &r2);
 	waiter_start(fx, &dave, "dave", false);
 	expect_waiting(&dave, "dave");
 	stop_outside_lock(fx, dave.pid);
@@ -791,12 +794,7 @@ static void one_technician_waits_twice(void **state)
 	char out[16384];
 
 	it_config(fx, EAST2("60s"));
-	h1 = it_worker(fx);
-	h2 = it_worker(fx);
-	it_open(h1, IT_SERVICE, "carol", &r1);
-	it_assert_rc(&r1, PAM_SUCCESS);
-	it_open(h2, IT_SERVICE, "frank", &r2);
-	it_assert_rc(&r2, PAM_SUCCESS);
+	both_held(fx, &h1, &r1, &h2, &r2);
 	waiter_start(fx, &d1, "dave", false);
 	expect_waiting(&d1, "dave");
 	waiter_start(fx, &d2, "dave", false);
