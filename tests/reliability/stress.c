@@ -7,10 +7,10 @@
  *
  * Each worker is a process of its own (the session holder, as sshd's
  * session process would be) that logs in as one technician of pool "one"
- * (1 license, a wait of 1 s: a refused login waits in line) or "three"
- * (3 licenses, no wait), holds the session a few milliseconds and logs
- * out, in a loop.  Workers outnumber the users, pool one's most (its 20
- * workers of 40 share 6 technicians), so technicians have several
+ * (1 license) or "three" (3 licenses), each with a wait of 1 s (a refused
+ * login waits in line), holds the session a few milliseconds and logs
+ * out, in a loop.  Workers outnumber the technicians (40 workers share 6
+ * of pool one's and 8 of pool three's), so technicians have several
  * sessions at once, waiting in line together too (they share a slot).  The
  * killer SIGKILLs a worker that holds a session, and starts another in its
  * place; the slot of a killed worker is reclaimed by the next login that
@@ -48,7 +48,9 @@
 #include "rel.h"
 
 #define MAX_WORKERS 256
-#define ONE_USERS 6		/* technicians of pool one's workers */
+/* Technicians of each pool's workers: fewer than the workers, so that
+ * technicians have several sessions, waiting in line together too. */
+static const int pool_techs[2] = { 6, 8 };
 
 enum worker_state {
 	IDLE,
@@ -108,8 +110,7 @@ static void worker(const struct rel_world *world, int index, unsigned seed)
 	 * have two sessions. */
 	int pool = index % 2;
 	const char *user = world->pool_users[pool][(index / 2) %
-						   (pool == 0 ? ONE_USERS
-							      : REL_POOL_USERS)];
+						   pool_techs[pool]];
 	struct hl_request req = { user, "sshd", "pts/1", "192.0.2.1" };
 	char session[HL_SESSION_ID_LEN + 1];
 
@@ -241,12 +242,13 @@ int main(int argc, char **argv)
 	if (!rel_world_init(&world, argv, "stress"))
 		return 1;
 	world.pools[0].wait = 1;
+	world.pools[1].wait = 1;
 	sh = rel_shared(sizeof(*sh));
 	if (sh == NULL)
 		return 1;
-	printf("stress: %d workers for %.0f s; pools one (1 license, wait "
-	       "1 s, %d technicians) and three (3, %d technicians); seed %u\n",
-	       workers, seconds, ONE_USERS, REL_POOL_USERS, seed);
+	printf("stress: %d workers for %.0f s; pools one (1 license, %d "
+	       "technicians) and three (3, %d), each with a wait of 1 s; seed "
+	       "%u\n", workers, seconds, pool_techs[0], pool_techs[1], seed);
 	fflush(stdout);
 
 	rel_logger(&log, &sh->log_counts);
