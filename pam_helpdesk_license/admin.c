@@ -256,6 +256,8 @@ static int list_waiters(struct hl_txn *txn, struct hl_listing *out)
 			lw->waiter = line.waiters[i];
 			lw->stale = hl_txn_session_stale(txn,
 							 &lw->waiter.session);
+			lw->ended = !lw->stale &&
+				    hl_txn_waiter_gone(txn, &lw->waiter);
 		}
 		free(line.waiters);	/* the sessions moved into out */
 	}
@@ -441,6 +443,47 @@ nomem:
 	hl_holding_free(&dropped);
 	hl_txn_failed(txn, HL_STORE_NOMEM, "reap");
 	return -1;
+}
+
+/* Drops the waiters of pool's line whose process is gone or whose wait
+ * is over (a stopped waiter can't end its own), listed in reaped. */
+static int reap_line(struct hl_txn *txn, const struct hl_pool *pool,
+		     struct hl_listing *reaped)
+{
+	struct hl_line line, dropped = { 0 };
+	struct hl_listed_waiter *grown;
+	int rc = 0;
+
+	if (hl_txn_load_line(txn, pool->name, &line))
+		return -1;
+	if (hl_txn_prune_line(txn, pool->name, &line, &dropped))
+		rc = hl_txn_save_line(txn, pool->name, &line);
+	hl_line_free(&line);
+	if (rc != 0 || dropped.count == 0) {
+		hl_line_free(&dropped);
+		return rc;
+	}
+	grown = realloc(reaped->waiters, (reaped->waiter_count + dropped.count) *
+					 sizeof(*grown));
+	if (grown == NULL) {
+		hl_line_free(&dropped);
+		hl_txn_failed(txn, HL_STORE_NOMEM, "reap");
+		return -1;
+	}
+	reaped->waiters = grown;
+	for (size_t i = 0; i < dropped.count; i++) {
+		struct hl_listed_waiter *lw =
+			&reaped->waiters[reaped->waiter_count++];
+
+		memset(lw, 0, sizeof(*lw));
+		snprintf(lw->pool, sizeof(lw->pool), "%s", pool->name);
+		lw->place = i + 1;
+		lw->waiter = dropped.waiters[i];
+		lw->stale = hl_txn_session_stale(txn, &lw->waiter.session);
+		lw->ended = !lw->stale;
+	}
+	free(dropped.waiters);	/* the sessions moved into reaped */
+	return 0;
 }
 
 /* ---- reconcile --------------------------------------------------------------- */
@@ -891,7 +934,8 @@ int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
 
 		hl_key_pool(key, sizeof(key), pool->name);
 		rc = hl_txn_load_counter(&txn, key, &counter) ||
-		     hl_txn_reclaim_pool(&txn, pool, &counter, &freed);
+		     hl_txn_reclaim_pool(&txn, pool, &counter, &freed) ||
+		     reap_line(&txn, pool, reaped);
 	}
 	if (rc == 0 && sort_listing(env->cfg, reaped) != 0) {
 		hl_txn_failed(&txn, HL_STORE_NOMEM, "reap");

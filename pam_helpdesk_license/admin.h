@@ -30,6 +30,7 @@ struct hl_listed_waiter {
 	size_t place;			/* 1: first in that line */
 	struct hl_waiter waiter;	/* session.since: waiting since */
 	bool stale;			/* its process is gone */
+	bool ended;			/* its wait is over (waiter.until) */
 };
 
 /* What a reconciliation of the allocations changed (hl_admin_reconcile). */
@@ -66,10 +67,12 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 		     const char *pool, struct hl_decision *result);
 
-/* Drops every stale session, and the slots left without a session, then
- * reconciles the allocations (hl_admin_reconcile) in the same
- * transaction; *reaped lists what was dropped (its stale flags all true)
- * and, in reaped->reconciled, what the reconciliation changed. */
+/* Drops every stale session, the slots left without a session, and the
+ * waiters of the configured pools' lines whose process is gone or whose
+ * wait is over, then reconciles the allocations (hl_admin_reconcile) in
+ * the same transaction; *reaped lists what was dropped (its sessions'
+ * stale flags all true; its waiters stale or ended) and, in
+ * reaped->reconciled, what the reconciliation changed. */
 int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
 		  struct hl_listing *reaped, struct hl_decision *result);
 

@@ -1098,19 +1098,38 @@ int hl_txn_save_line(struct hl_txn *txn, const char *pool,
 	return put_text(txn, key, hl_line_encode(line));
 }
 
+const char *hl_txn_waiter_gone(const struct hl_txn *txn,
+			       const struct hl_waiter *waiter)
+{
+	if (hl_txn_session_stale(txn, &waiter->session))
+		return "abandoned";
+	/* A waiter checks its own deadline, but a stopped one can't: its
+	 * deadline in the record is what ends its wait for the others. */
+	if (txn->env->now() >= waiter->until)
+		return "timeout";
+	return NULL;
+}
+
 bool hl_txn_prune_line(struct hl_txn *txn, const char *pool,
-		       struct hl_line *line)
+		       struct hl_line *line, struct hl_line *dropped)
 {
 	bool pruned = false;
 
-	for (size_t i = line->count; i-- > 0;) {
+	for (size_t i = 0; i < line->count;) {
 		struct hl_waiter *w = &line->waiters[i];
+		const char *reason = hl_txn_waiter_gone(txn, w);
 
-		if (!hl_txn_session_stale(txn, &w->session))
+		if (reason == NULL) {
+			i++;
 			continue;
+		}
 		hl_txn_event(txn, LOG_NOTICE, "deny", w->user,
-			    HL_KIND_CONCURRENT, pool, 0, &w->session,
-			    "abandoned");
+			    HL_KIND_CONCURRENT, pool, 0, &w->session, reason);
+		/* Short of memory, the list of what was dropped misses one:
+		 * the line itself is right. */
+		if (dropped)
+			(void)hl_line_add(dropped, w->user, w->until,
+					  &w->session);
 		hl_line_remove(line, i);
 		pruned = true;
 	}
@@ -1204,6 +1223,7 @@ int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 	struct hl_counter counter;
 	struct hl_holding holding;
 	unsigned start;
+	bool found;
 
 	*slot = 0;
 	if (!hl_key_pool(key, sizeof(key), pool->name) ||
@@ -1229,6 +1249,21 @@ int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 		*slot = 1;
 		return 0;
 	}
+	if (!hl_key_holder(key, sizeof(key), txn->who.user) ||
+	    hl_txn_load_holding(txn, key, &holding, &found))
+		return -1;
+	if (found) {
+		/* One slot per technician: the callers join the slot held
+		 * instead; a second would leave the first's sessions
+		 * recorded nowhere. */
+		hl_log(txn->env->log, LOG_ERR, "%s already holds slot %u of "
+		       "pool %s: not taking a slot of pool %s too",
+		       txn->who.user, holding.slot, holding.pool, pool->name);
+		hl_holding_free(&holding);
+		hl_txn_failed(txn, HL_STORE_DAMAGED, key);
+		return -1;
+	}
+	hl_key_pool(key, sizeof(key), pool->name);
 	/* used < licenses, so one of 1..licenses is free: look from the
 	 * hint, which is usually free already. */
 	start = counter.next >= 1 && counter.next <= pool->licenses

@@ -145,10 +145,14 @@ int hl_txn_load_line(struct hl_txn *txn, const char *pool,
 /* Stages it, or deletes its key when it is empty. */
 int hl_txn_save_line(struct hl_txn *txn, const char *pool,
 		     const struct hl_line *line);
-/* Drops (and logs as abandoned) the waiters whose process is gone; true
- * if any. */
+/* Why waiter no longer counts: "abandoned" (its process is gone),
+ * "timeout" (its wait ended); NULL while it waits. */
+const char *hl_txn_waiter_gone(const struct hl_txn *txn,
+			       const struct hl_waiter *waiter);
+/* Drops the waiters gone (above), each logged as a deny with that reason,
+ * and copies them into dropped unless it is NULL; true if any. */
 bool hl_txn_prune_line(struct hl_txn *txn, const char *pool,
-		       struct hl_line *line);
+		       struct hl_line *line, struct hl_line *dropped);
 /* Makes the allocation records agree (admin.c; see hl_admin_reconcile). */
 struct hl_reconciled;
 int hl_txn_reconcile(struct hl_txn *txn, struct hl_reconciled *done);

@@ -25,6 +25,24 @@
 
 /* ---- the refusal message ------------------------------------------------ */
 
+/* How many technicians wait in pool's line, the gone ones left out. */
+static int waiters_in(struct hl_txn *txn, const struct hl_pool *pool,
+		      size_t *count)
+{
+	struct hl_line line;
+
+	*count = 0;
+	if (pool->wait == 0)
+		return 0;
+	if (hl_txn_load_line(txn, pool->name, &line))
+		return -1;
+	for (size_t i = 0; i < line.count; i++)
+		if (hl_txn_waiter_gone(txn, &line.waiters[i]) == NULL)
+			(*count)++;
+	hl_line_free(&line);
+	return 0;
+}
+
 static void describe_pool(struct hl_txn *txn, struct hl_buf *msg,
 			  const struct hl_pool *pool)
 {
@@ -33,13 +51,25 @@ static void describe_pool(struct hl_txn *txn, struct hl_buf *msg,
 
 	struct hl_counter counter;
 	char key[HL_KEY_MAX];
+	size_t waiting = 0;
 	unsigned last;
+	bool known;
 
-	hl_buf_printf(msg, "All %u license%s of pool %s %s in use", pool->licenses,
-		      pool->licenses == 1 ? "" : "s", pool->name,
-		      pool->licenses == 1 ? "is" : "are");
-	if (!cfg->show_holders || !hl_key_pool(key, sizeof(key), pool->name) ||
-	    hl_txn_load_counter(txn, key, &counter)) {
+	known = hl_key_pool(key, sizeof(key), pool->name) &&
+		hl_txn_load_counter(txn, key, &counter) == 0 &&
+		waiters_in(txn, pool, &waiting) == 0;
+	if (!known || counter.used >= pool->licenses)
+		hl_buf_printf(msg, "All %u license%s of pool %s %s in use",
+			      pool->licenses, pool->licenses == 1 ? "" : "s",
+			      pool->name, pool->licenses == 1 ? "is" : "are");
+	else
+		/* Free slots, kept for the technicians who came first. */
+		hl_buf_printf(msg, "%u of %u licenses of pool %s %s in use "
+			      "and %zu technician%s wait%s ahead",
+			      counter.used, pool->licenses, pool->name,
+			      counter.used == 1 ? "is" : "are", waiting,
+			      waiting == 1 ? "" : "s", waiting == 1 ? "s" : "");
+	if (!known || !cfg->show_holders) {
 		hl_buf_puts(msg, ".\n");
 		return;
 	}
@@ -191,14 +221,17 @@ static int join(struct hl_txn *txn, const char *key, struct hl_holding *holding,
  * free, a session open joins the line of each such pool of its technician
  * and waits.  A free slot goes to the first waiter alive in the pool's
  * line; a newcomer takes one only when nobody alive waits there, so nobody
- * jumps the line.  Waiters whose process is gone are dropped by whoever
- * writes the line next.
+ * jumps the line.  Waiters whose process is gone, or whose wait has
+ * ended (the line record keeps each one's deadline: a stopped waiter
+ * cannot end its own wait), are dropped by whoever writes the line next.
  */
 struct wait_state {
 	struct hl_session session;	/* the session to open: its id is
 					   the waiter's and the grant's */
 	const struct hl_pool **pools;	/* the lines joined, config order */
 	bool *in;			/* still in that line */
+	time_t *until;			/* when the wait in that line ends,
+					   as its line record says */
 	size_t count;
 	bool named;			/* named-eligible too (for messages) */
 	char *message;			/* to tell once the store is closed */
@@ -208,6 +241,7 @@ static void wait_state_free(struct wait_state *w)
 {
 	free(w->pools);
 	free(w->in);
+	free(w->until);
 	free(w->message);
 	memset(w, 0, sizeof(*w));
 }
@@ -226,7 +260,7 @@ static int waits_ahead(struct hl_txn *txn, const struct hl_pool *pool,
 	*place = 0;
 	if (hl_txn_load_line(txn, pool->name, &line))
 		return -1;
-	if (txn->take && hl_txn_prune_line(txn, pool->name, &line) &&
+	if (txn->take && hl_txn_prune_line(txn, pool->name, &line, NULL) &&
 	    hl_txn_save_line(txn, pool->name, &line)) {
 		hl_line_free(&line);
 		return -1;
@@ -238,7 +272,7 @@ static int waits_ahead(struct hl_txn *txn, const struct hl_pool *pool,
 			*place = alive + 1;
 			break;
 		}
-		if (txn->take || !hl_txn_session_stale(txn, &w->session))
+		if (txn->take || hl_txn_waiter_gone(txn, w) == NULL)
 			alive++;
 		/* A read needs only to know that someone alive is ahead:
 		 * 50 waiters must not each look at 49 processes a second. */
@@ -257,6 +291,7 @@ static int leave_lines(struct hl_txn *txn, struct wait_state *w,
 {
 	for (size_t i = 0; i < w->count; i++) {
 		struct hl_line line;
+		bool found = false;
 
 		if (!which[i])
 			continue;
@@ -264,14 +299,17 @@ static int leave_lines(struct hl_txn *txn, struct wait_state *w,
 			return -1;
 		for (size_t j = line.count; j-- > 0;)
 			if (strcmp(line.waiters[j].session.id,
-				   w->session.id) == 0)
+				   w->session.id) == 0) {
 				hl_line_remove(&line, j);
+				found = true;
+			}
 		if (hl_txn_save_line(txn, w->pools[i]->name, &line)) {
 			hl_line_free(&line);
 			return -1;
 		}
 		hl_line_free(&line);
-		if (reason)
+		/* Not found: dropped by another, who logged why. */
+		if (reason && found)
 			hl_txn_event(txn, LOG_NOTICE, "deny", txn->who.user,
 				    HL_KIND_CONCURRENT, w->pools[i]->name, 0,
 				    &w->session, reason);
@@ -300,6 +338,7 @@ static int join_lines(struct hl_txn *txn, const struct hl_pool **pools,
 	for (size_t i = 0; i < npools; i++) {
 		const struct hl_pool *pool = pools[i];
 		struct hl_line line;
+		time_t until = txn->env->now() + (time_t)pool->wait;
 		bool ahead;
 		size_t place;
 
@@ -307,8 +346,8 @@ static int join_lines(struct hl_txn *txn, const struct hl_pool **pools,
 			continue;
 		if (hl_txn_load_line(txn, pool->name, &line))
 			goto fail;
-		hl_txn_prune_line(txn, pool->name, &line);
-		if (hl_line_add(&line, txn->who.user, session)) {
+		hl_txn_prune_line(txn, pool->name, &line, NULL);
+		if (hl_line_add(&line, txn->who.user, until, session)) {
 			hl_line_free(&line);
 			hl_txn_failed(txn, HL_STORE_NOMEM, "line");
 			goto fail;
@@ -327,6 +366,7 @@ static int join_lines(struct hl_txn *txn, const struct hl_pool **pools,
 			      w->count == 0 ? "You are" : ",", place,
 			      pool->name);
 		w->pools[w->count] = pool;
+		w->until[w->count] = until;
 		w->in[w->count++] = true;
 		if (pool->wait > longest)
 			longest = pool->wait;
@@ -474,6 +514,11 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 /* ---- waiting --------------------------------------------------------------- */
 
 #define MAX_CONNECTIONS 8
+/* How often a waiter looks at the store without a reason to: with
+ * inotify, to notice holders that died without a word; without (no
+ * inotify instance left to the user), to notice everything. */
+#define LOOK_MS 1000
+#define LOOK_MS_UNWATCHED 200
 
 /* Milliseconds since began, on the monotonic clock. */
 static long long ms_since(const struct timespec *began)
@@ -486,8 +531,10 @@ static long long ms_since(const struct timespec *began)
 }
 
 /* An inotify descriptor on the store's directory: every write transaction
- * closes the store file it opened for writing.  -1 when it can't be had
- * (then the once-a-second look alone notices a freed slot). */
+ * closes the store file it opened for writing.  -1 when it can't be had,
+ * as when the user's inotify instances (fs.inotify.max_user_instances,
+ * counted per real uid: one per waiting session) are all taken: then
+ * looks every LOOK_MS_UNWATCHED alone notice a freed slot. */
 static int watch_store(const struct hl_env *env, const char **base)
 {
 	/* Slots are freed in the runtime file. */
@@ -506,8 +553,12 @@ static int watch_store(const struct hl_env *env, const char **base)
 	else
 		return -1;
 	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		hl_log(env->log, LOG_INFO, "waiting without inotify (%s): "
+		       "looking at the store every %d ms", strerror(errno),
+		       LOOK_MS_UNWATCHED);
 		return -1;
+	}
 	if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
 				      IN_ONLYDIR) < 0) {
 		hl_log(env->log, LOG_DEBUG, "inotify on %s: %s", dir,
@@ -538,18 +589,56 @@ static bool store_written(int fd, const char *base)
 	return written;
 }
 
+/* Whether the technician holds a slot already (another of its sessions
+ * got one while this one waited): *can; a write joins this session to it,
+ * leaves every line, and grants. */
+static int join_held(struct hl_txn *txn, struct wait_state *w, bool *can)
+{
+	struct hl_session session = w->session;
+	struct hl_holding holding;
+	char key[HL_KEY_MAX], pool[HL_POOL_NAME_MAX + 1];
+	unsigned slot;
+	bool found;
+
+	*can = false;
+	if (!hl_key_holder(key, sizeof(key), txn->who.user) ||
+	    hl_txn_load_holding(txn, key, &holding, &found))
+		return -1;
+	if (!found)
+		return 0;
+	*can = true;
+	if (!txn->take) {
+		hl_holding_free(&holding);
+		return 0;
+	}
+	snprintf(pool, sizeof(pool), "%s", holding.pool);
+	slot = holding.slot;
+	session.since = txn->env->now();
+	if (join(txn, key, &holding, &session) ||
+	    leave_lines(txn, w, w->in, NULL)) {
+		hl_holding_free(&holding);
+		return -1;
+	}
+	hl_holding_free(&holding);
+	granted(txn, HL_KIND_CONCURRENT, pool, slot, true, &session,
+		"joins the slot already held, after waiting in line");
+	return 0;
+}
+
 /* One look at the lines.  A read (take false): *can when this waiter is
- * the first alive in the line of a pool with a free slot.  A write: takes
- * that slot, leaves every line, and grants. */
+ * the first alive in the line of a pool with a free slot, or its
+ * technician holds a slot already.  A write: takes that slot (or joins
+ * the one held), leaves every line, and grants. */
 static int attempt(struct hl_txn *txn, struct wait_state *w, bool take,
 		   bool *can)
 {
-	bool ok = true;
+	bool ok;
 
 	*can = false;
 	txn->take = take;
 	if (hl_txn_begin(txn) != 0)
 		return -1;
+	ok = join_held(txn, w, can) == 0;
 	for (size_t i = 0; ok && !*can && i < w->count; i++) {
 		struct hl_session session = w->session;
 		bool ahead;
@@ -563,6 +652,12 @@ static int attempt(struct hl_txn *txn, struct wait_state *w, bool take,
 			ok = false;
 			break;
 		}
+		if (place == 0 && txn->env->now() >= w->until[i]) {
+			/* Dropped at the end of its wait (by the one who
+			 * logged it): out of that line. */
+			w->in[i] = false;
+			continue;
+		}
 		if (place == 0 && take) {
 			/* Dropped from the line by someone (a repair, or a
 			 * look that took this process for dead): back in,
@@ -570,7 +665,8 @@ static int attempt(struct hl_txn *txn, struct wait_state *w, bool take,
 			struct hl_line line;
 
 			ok = hl_txn_load_line(txn, w->pools[i]->name, &line) == 0 &&
-			     hl_line_add(&line, txn->who.user, &w->session) == 0 &&
+			     hl_line_add(&line, txn->who.user, w->until[i],
+					 &w->session) == 0 &&
 			     hl_txn_save_line(txn, w->pools[i]->name, &line) == 0;
 			hl_line_free(&line);
 			continue;
@@ -648,7 +744,7 @@ static void wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 	static const int synchronous[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
 					   SIGTRAP, SIGABRT, SIGSYS };
 	sigset_t blocked, old_mask;
-	long long last_look = 0;
+	long long last_look = 0, look_ms;
 	bool check = true;
 	int watch;
 
@@ -668,6 +764,7 @@ static void wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 	if (waiting && waiting->tell && w->message)
 		waiting->tell(waiting->data, w->message);
 	watch = watch_store(env, &base);
+	look_ms = watch >= 0 ? LOOK_MS : LOOK_MS_UNWATCHED;
 	if (watch >= 0)
 		fds[nfds++] = (struct pollfd){ .fd = watch, .events = POLLIN };
 	if (waiting && waiting->connections)
@@ -700,6 +797,11 @@ static void wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 				break;
 			}
 			give_up(txn, pools, npools, w, expired, "timeout", 0);
+		} else if (!any_left) {
+			/* Dropped from every line at the end of its wait,
+			 * by others while this process was stopped. */
+			reason = "timeout";
+			break;
 		}
 		if (check) {
 			last_look = elapsed;
@@ -711,7 +813,7 @@ static void wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 					store_written(watch, base);
 			}
 		}
-		next = next < 1000 ? next + 1 : 1000;	/* ms, at most a second */
+		next = next < look_ms ? next + 1 : look_ms;
 		pause.tv_sec = (time_t)(next / 1000);
 		pause.tv_nsec = (long)(next % 1000) * 1000000;
 		n = ppoll(fds, nfds, &pause, &old_mask);
@@ -725,8 +827,8 @@ static void wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 			reason = "error";
 			break;
 		}
-		/* The once-a-second look, whatever else wakes us. */
-		check = n == 0 || ms_since(&began) - last_look >= 1000;
+		/* The look every look_ms, whatever else wakes us. */
+		check = n == 0 || ms_since(&began) - last_look >= look_ms;
 		for (size_t i = 0; i < nfds; i++) {
 			if (fds[i].fd == watch) {
 				if (fds[i].revents)
@@ -833,7 +935,8 @@ static int decide(const struct hl_env *env, const struct hl_request *req,
 	if (mode == OPEN) {
 		w.pools = calloc(npools ? npools : 1, sizeof(*w.pools));
 		w.in = calloc(npools ? npools : 1, sizeof(*w.in));
-		if (w.pools == NULL || w.in == NULL) {
+		w.until = calloc(npools ? npools : 1, sizeof(*w.until));
+		if (w.pools == NULL || w.in == NULL || w.until == NULL) {
 			wait_state_free(&w);
 			free(pools);
 			out->verdict = HL_STORE_FAILED;

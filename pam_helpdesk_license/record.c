@@ -266,7 +266,7 @@ invalid:
 }
 
 /* A line cut into space-separated fields (pointers into the text). */
-#define LINE_FIELDS_MAX 12
+#define LINE_FIELDS_MAX 13	/* a waiter with an audit session */
 struct line {
 	const char *field[LINE_FIELDS_MAX];
 	size_t len[LINE_FIELDS_MAX];
@@ -558,12 +558,14 @@ char *hl_line_encode(const struct hl_line *line)
 		goto invalid;
 	for (size_t i = 0; i < line->count; i++)
 		if (!hl_user_valid(line->waiters[i].user) ||
+		    line->waiters[i].until < 0 ||
 		    !session_valid(&line->waiters[i].session))
 			goto invalid;
 	hl_buf_init(&buf);
 	for (size_t i = 0; i < line->count; i++) {
 		hl_buf_puts(&buf, i ? "\nwaiter" : "waiter");
 		buf_field(&buf, line->waiters[i].user);
+		hl_buf_printf(&buf, " %lld", (long long)line->waiters[i].until);
 		buf_session(&buf, &line->waiters[i].session);
 	}
 	out = hl_buf_take(&buf);
@@ -579,13 +581,16 @@ static int parse_waiter_line(void *arg, const struct line *line)
 {
 	struct hl_line *out = arg;
 	char user[HL_USER_MAX + 1];
+	unsigned long long until;
 	struct hl_session s;
 	int rc = -1;
 
-	if (line->count < 2 || !field_is(line, 0, "waiter") ||
-	    !decode_into(line, 1, user, sizeof(user), hl_user_valid))
+	if (line->count < 3 || !field_is(line, 0, "waiter") ||
+	    !decode_into(line, 1, user, sizeof(user), hl_user_valid) ||
+	    !decode_number(line, 2, TIME_T_MAX, &until))
 		return -1;
-	if (decode_session(line, 2, &s) == 0 && hl_line_add(out, user, &s) == 0)
+	if (decode_session(line, 3, &s) == 0 &&
+	    hl_line_add(out, user, (time_t)until, &s) == 0)
 		rc = 0;
 	hl_session_free(&s);
 	return rc;
@@ -603,7 +608,7 @@ int hl_line_decode(const char *text, struct hl_line *out)
 	return 0;
 }
 
-int hl_line_add(struct hl_line *line, const char *user,
+int hl_line_add(struct hl_line *line, const char *user, time_t until,
 		const struct hl_session *session)
 {
 	struct hl_waiter *grown;
@@ -621,6 +626,7 @@ int hl_line_add(struct hl_line *line, const char *user,
 	line->waiters = grown;
 	snprintf(grown[line->count].user, sizeof(grown[line->count].user),
 		 "%s", user);
+	grown[line->count].until = until;
 	grown[line->count].session = copy.sessions[0];
 	free(copy.sessions);	/* its one session moved into the line */
 	line->count++;

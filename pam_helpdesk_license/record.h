@@ -27,11 +27,13 @@
  *
  * A line record is one line per waiter, first come first:
  *
- *   waiter USER ID PID START BOOT_ID SINCE SERVICE TTY RHOST HOST [AUDIT]
+ *   waiter USER UNTIL ID PID START BOOT_ID SINCE SERVICE TTY RHOST HOST [AUDIT]
  *
- * USER percent-encoded, the rest as a session line: the session the waiter
- * will open (its id is the one of its grant), SINCE the time it began to
- * wait.
+ * USER percent-encoded; UNTIL the time (epoch seconds) its wait ends: past
+ * it, whoever writes the line next drops the waiter, so that a waiter
+ * stopped (SIGSTOP) holds the line up no longer than its own wait; the
+ * rest as a session line: the session the waiter will open (its id is the
+ * one of its grant), SINCE the time it began to wait.
  *
  * Decoders are strict: anything else is a damaged record.
  */
@@ -90,6 +92,7 @@ void hl_session_free(struct hl_session *session);
 /* A waiting line (line/POOL): who waits for a slot, in arrival order. */
 struct hl_waiter {
 	char user[HL_USER_MAX + 1];
+	time_t until;			/* when the wait ends */
 	struct hl_session session;	/* since: when the wait began */
 };
 
@@ -101,8 +104,9 @@ struct hl_line {
 /* NULL (errno EINVAL) for an empty line: its key is deleted instead. */
 char *hl_line_encode(const struct hl_line *line);
 int hl_line_decode(const char *text, struct hl_line *out);
-/* Appends a waiter (a deep copy of session); 0 or -1 (no memory). */
-int hl_line_add(struct hl_line *line, const char *user,
+/* Appends a waiter whose wait ends at until (a deep copy of session); 0
+ * or -1 (no memory). */
+int hl_line_add(struct hl_line *line, const char *user, time_t until,
 		const struct hl_session *session);
 void hl_line_remove(struct hl_line *line, size_t index);
 void hl_line_free(struct hl_line *line);

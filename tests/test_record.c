@@ -479,24 +479,33 @@ static void test_line_round_trip(void **state)
 	fill_session(&a, SID_A, 42, "sshd", "pts/0", "10.0.0.5", "hd1");
 	fill_session(&b, SID_B, 43, "login", "", "evil\nwaiter x", "hd1");
 	assert_null(hl_line_encode(&line));
-	assert_int_equal(hl_line_add(&line, "dave", &a), 0);
-	assert_int_equal(hl_line_add(&line, "o brien", &b), 0);
+	assert_int_equal(hl_line_add(&line, "dave", 1800000000, &a), 0);
+	assert_int_equal(hl_line_add(&line, "o brien", 1800000060, &b), 0);
 	text = hl_line_encode(&line);
 	assert_non_null(text);
-	assert_int_equal(strncmp(text, "waiter dave " SID_A " 42 ",
-				 strlen("waiter dave " SID_A " 42 ")), 0);
-	assert_non_null(strstr(text, "\nwaiter o%20brien " SID_B " 43 "));
+	assert_int_equal(strncmp(text, "waiter dave 1800000000 " SID_A " 42 ",
+				 strlen("waiter dave 1800000000 " SID_A " 42 ")),
+			 0);
+	assert_non_null(strstr(text, "\nwaiter o%20brien 1800000060 " SID_B
+			       " 43 "));
 	assert_null(strstr(text, "evil\n"));
 	assert_int_equal(hl_line_decode(text, &back), 0);
 	assert_int_equal(back.count, 2);
 	assert_string_equal(back.waiters[0].user, "dave");
 	assert_string_equal(back.waiters[1].user, "o brien");
+	assert_int_equal(back.waiters[0].until, 1800000000);
+	assert_int_equal(back.waiters[1].until, 1800000060);
 	assert_session_equal(&back.waiters[0].session, &a);
 	assert_session_equal(&back.waiters[1].session, &b);
 	hl_line_remove(&back, 0);
 	assert_int_equal(back.count, 1);
 	assert_string_equal(back.waiters[0].user, "o brien");
 	hl_line_free(&back);
+	/* A deadline before the epoch is no deadline. */
+	line.waiters[0].until = -1;
+	errno = 0;
+	assert_null(hl_line_encode(&line));
+	assert_int_equal(errno, EINVAL);
 	hl_line_free(&line);
 	free(text);
 }
@@ -506,13 +515,19 @@ static void test_line_decode_strict(void **state)
 	static const char *const bad[] = {
 		"",
 		"waiter dave",
-		"waiter dave " SID_A " 42 100 " BOOT " 200 sshd pts/0 -",
-		"waiter dave " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h x",
-		"waiter - " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
-		"waiter a%2Fb " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
-		"waiter dave " SID_A " 042 100 " BOOT " 200 sshd pts/0 - h",
-		"holder dave " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
-		"waiter dave " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h\n\n",
+		"waiter dave 260 " SID_A " 42 100 " BOOT " 200 sshd pts/0 -",
+		"waiter dave 260 " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h x",
+		"waiter - 260 " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
+		"waiter a%2Fb 260 " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
+		"waiter dave 260 " SID_A " 042 100 " BOOT " 200 sshd pts/0 - h",
+		"holder dave 260 " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
+		"waiter dave 260 " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h\n\n",
+		/* 0.2's line record, without the deadline */
+		"waiter dave " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
+		"waiter dave -1 " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
+		"waiter dave 0260 " SID_A " 42 100 " BOOT " 200 sshd pts/0 - h",
+		"waiter dave 99999999999999999999 " SID_A " 42 100 " BOOT
+		" 200 sshd pts/0 - h",
 	};
 	struct hl_line line;
 
@@ -522,9 +537,11 @@ static void test_line_decode_strict(void **state)
 			fail_msg("accepted line record %zu: \"%s\"", i, bad[i]);
 		assert_int_equal(line.count, 0);
 	}
-	assert_int_equal(hl_line_decode("waiter dave " SID_A " 42 100 " BOOT
-					" 200 sshd pts/0 - h\n", &line), 0);
+	assert_int_equal(hl_line_decode("waiter dave 260 " SID_A " 42 100 " BOOT
+					" 200 sshd pts/0 - h 7\n", &line), 0);
 	assert_int_equal(line.count, 1);
+	assert_int_equal(line.waiters[0].until, 260);
+	assert_int_equal(line.waiters[0].session.audit_session, 7);
 	hl_line_free(&line);
 }
 

@@ -84,7 +84,7 @@ static void usage(FILE *out)
 "                     licenses; who waits in line; warnings\n"
 "  check USER         what a login by USER would get now, and why\n"
 "  release USER       free USER's concurrent slot now [--pool P]\n"
-"  reap               drop stale sessions; print what was dropped\n"
+"  reap               drop stale sessions and ended waits; print them\n"
 "  assign USER        allocate a Named license to USER now\n"
 "  unassign USER      free USER's Named license [--force inside min_assignment]\n"
 "  check-config       validate the configuration\n"
@@ -299,7 +299,10 @@ static void json_waiters(struct hl_buf *buf, const struct hl_listing *l)
 		hl_buf_json(buf, w->waiter.user);
 		hl_buf_puts(buf, ",\"since\":");
 		json_time(buf, w->waiter.session.since);
-		hl_buf_puts(buf, ",\"sessions\":[");
+		hl_buf_puts(buf, ",\"until\":");
+		json_time(buf, w->waiter.until);
+		hl_buf_printf(buf, ",\"ended\":%s,\"sessions\":[",
+			      w->ended ? "true" : "false");
 		json_session(buf, &w->waiter.session, w->stale);
 		hl_buf_puts(buf, "]}");
 	}
@@ -307,10 +310,12 @@ static void json_waiters(struct hl_buf *buf, const struct hl_listing *l)
 }
 
 /* WAITING POOL USER SINCE PID SERVICE TTY FROM: a row per waiter, by pool
- * and place in line. */
-static void table_waiters(struct hl_buf *buf, const struct hl_listing *l)
+ * and place in line.  notes: say what the marks mean (not for waiters
+ * dropped already). */
+static void table_waiters(struct hl_buf *buf, const struct hl_listing *l,
+			  bool notes)
 {
-	bool any_stale = false;
+	bool any_stale = false, any_ended = false;
 
 	if (l->waiter_count == 0)
 		return;
@@ -325,8 +330,9 @@ static void table_waiters(struct hl_buf *buf, const struct hl_listing *l)
 		snprintf(place, sizeof(place), "%zu", w->place);
 		short_time(ss->since, when, sizeof(when));
 		snprintf(pid, sizeof(pid), "%ld%s", (long)ss->pid,
-			 w->stale ? "*" : "");
+			 w->stale ? "*" : w->ended ? "+" : "");
 		any_stale |= w->stale;
+		any_ended |= w->ended;
 		cell(buf, place, 7, true);
 		hl_buf_puts(buf, " ");
 		cell(buf, w->pool, 16, false);
@@ -346,9 +352,13 @@ static void table_waiters(struct hl_buf *buf, const struct hl_listing *l)
 			buf->data[--buf->len] = '\0';
 		hl_buf_puts(buf, "\n");
 	}
-	if (any_stale)
+	if (any_stale && notes)
 		hl_buf_puts(buf, "* its process is gone: the next login to "
 				 "that pool drops it from the line\n");
+	if (any_ended && notes)
+		hl_buf_puts(buf, "+ its wait is over (its process is stopped?): "
+				 "the next login to that pool drops it from the "
+				 "line\n");
 }
 
 /* What a reconciliation set right, for repair and reap. */
@@ -528,7 +538,7 @@ static int cmd_list(struct tool *tool)
 		json_listing(&buf, &listing, NULL);
 	} else {
 		table_listing(&buf, &listing, "No license is held.");
-		table_waiters(&buf, &listing);
+		table_waiters(&buf, &listing, true);
 	}
 	hl_listing_free(&listing);
 	return print_buf(&buf);
@@ -541,7 +551,8 @@ struct pool_usage {
 	unsigned licenses;	/* 0: not in the configuration any more */
 	unsigned in_use;
 	unsigned stale;		/* holders whose sessions are all gone */
-	unsigned waiting;	/* live technicians in its line */
+	unsigned waiting;	/* live technicians in its line, still
+				   within their wait */
 };
 
 static struct pool_usage *usage_of(struct pool_usage *u, size_t *n,
@@ -617,7 +628,7 @@ static int cmd_status(struct tool *tool)
 		u->stale += all_stale;
 	}
 	for (size_t i = 0; i < listing.waiter_count; i++)
-		if (!listing.waiters[i].stale)
+		if (!listing.waiters[i].stale && !listing.waiters[i].ended)
 			usage_of(usage, &npools,
 				 listing.waiters[i].pool)->waiting++;
 
@@ -697,7 +708,7 @@ static int cmd_status(struct tool *tool)
 			hl_buf_printf(&out, " (+%u no longer eligible)",
 				      named - in_force);
 		hl_buf_puts(&out, "\n");
-		table_waiters(&out, &listing);
+		table_waiters(&out, &listing, true);
 		if (warnings.len) {
 			hl_buf_puts(&out, "\n");
 			hl_buf_append(&out, warnings.data, warnings.len);
@@ -866,6 +877,11 @@ static int cmd_reap(struct tool *tool)
 		if (sessions)
 			hl_buf_printf(&buf, "Dropped %zu stale session%s.\n",
 				      sessions, sessions == 1 ? "" : "s");
+		table_waiters(&buf, &reaped, false);
+		if (reaped.waiter_count)
+			hl_buf_printf(&buf, "Dropped %zu waiter%s from the "
+				      "lines.\n", reaped.waiter_count,
+				      reaped.waiter_count == 1 ? "" : "s");
 		text_reconciled(&buf, &reaped.reconciled);
 	}
 	hl_listing_free(&reaped);

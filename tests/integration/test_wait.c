@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,9 @@
 
 #define EAST(wait) \
 	"concurrent = ( { pool = \"field-east\"; licenses = 1;" \
+	" groups = [ \"field-east\" ]; wait = \"" wait "\"; } );\n"
+#define EAST2(wait) \
+	"concurrent = ( { pool = \"field-east\"; licenses = 2;" \
 	" groups = [ \"field-east\" ]; wait = \"" wait "\"; } );\n"
 
 /* ---- a waiter ------------------------------------------------------------ */
@@ -57,6 +61,23 @@ static void child_record(int fd, char kind, int value, const char *text)
 }
 
 static int report_fd = -1;	/* the child's end, for its conversation */
+
+/* Set before a waiter is forked: in that waiter, inotify_init1 fails as
+ * when the user's inotify instances (fs.inotify.max_user_instances) are
+ * all taken, and says so with a record 'N'. */
+static bool no_inotify;
+
+/* Stands in for libc's in the module (the program exports it). */
+int inotify_init1(int flags);
+int inotify_init1(int flags)
+{
+	if (no_inotify) {
+		child_record(report_fd, 'N', 0, "");
+		errno = EMFILE;
+		return -1;
+	}
+	return (int)syscall(SYS_inotify_init1, flags);
+}
 
 /* The child's conversation: PAM_TEXT_INFO goes to the test at once (the
  * waiter says it waits), and everything into the open's result. */
@@ -602,6 +623,239 @@ static void signal_ends_the_wait(void **state)
 	it_workers_finish(fx);
 }
 
+/* The open's end of a waiter that may or may not be told of the line
+ * first (whether it must wait depends on how far another's wait ran). */
+static int expect_open_any(struct waiter *w, const char *user)
+{
+	char kind;
+
+	while ((kind = waiter_next(w, &w->open_rc, w->msg, sizeof(w->msg))) == 'I')
+		snprintf(w->info, sizeof(w->info), "%s", w->msg);
+	if (kind != 'O')
+		it_fail(__FILE__, __LINE__, "%s: expected the open's end, "
+			"got record '%c'", user, kind ? kind : '0');
+	return w->open_rc;
+}
+
+/* Polls the tool until the pool's count of waiters is want; the bound
+ * only guards against a hang. */
+static void until_waiting(struct it_fixture *fx, unsigned want)
+{
+	char out[16384], expect[64];
+
+	snprintf(expect, sizeof(expect), "\"waiting\":%u}", want);
+	for (int i = 0; i < 6000; i++) {
+		assert_int_equal(tool(fx, out, sizeof(out), "--json", "status",
+				      NULL), 0);
+		if (strstr(out, expect))
+			return;
+		poll(NULL, 0, 20);
+	}
+	it_fail(__FILE__, __LINE__, "the pool never had %u waiting: %s", want,
+		out);
+}
+
+/* Both slots of field-east (2 licenses) held: carol's and frank's. */
+static void both_held(struct it_fixture *fx, struct it_worker **h1,
+		      struct it_result *r1, struct it_worker **h2,
+		      struct it_result *r2)
+{
+	*h1 = it_worker(fx);
+	*h2 = it_worker(fx);
+	it_open(*h1, IT_SERVICE, "carol", r1);
+	it_assert_rc(r1, PAM_SUCCESS);
+	it_open(*h2, IT_SERVICE, "frank", r2);
+	it_assert_rc(r2, PAM_SUCCESS);
+}
+
+/* A stopped waiter (SIGSTOP) holds a free slot at most until its own
+ * wait ends: the next technician, whose wait is longer, gets it then
+ * (before the fix it waited its whole wait and was refused). */
+static void stopped_waiter_ends_by_deadline(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *h1, *h2;
+	struct it_result r1, r2;
+	struct waiter dave, erin;
+	char out[8192];
+
+	it_config(fx, EAST2("3s"));
+	both_held(fx, &h1, &r1, &h2, &r2);
+	waiter_start(fx, &dave, "dave", false);
+	expect_waiting(&dave, "dave");
+	stop_outside_lock(fx, dave.pid);
+	it_close(h1, r1.handle, &r1);
+	it_assert_rc(&r1, PAM_SUCCESS);
+	/* erin waits up to a minute, dave's wait ends after 3 s. */
+	it_config(fx, EAST2("60s"));
+	waiter_start(fx, &erin, "erin", false);
+	assert_int_equal(expect_open_any(&erin, "erin"), PAM_SUCCESS);
+	assert_int_equal(events(fx, "deny", "dave", "\"reason\":\"timeout\""), 1);
+	/* dave, woken, finds its wait over: refused, logged once. */
+	assert_int_equal(kill(dave.pid, SIGCONT), 0);
+	assert_int_equal(expect_open(&dave, "dave"), PAM_PERM_DENIED);
+	if (strstr(dave.msg, "after waiting") == NULL)
+		it_fail(__FILE__, __LINE__, "dave was told \"%s\"", dave.msg);
+	assert_int_equal(events(fx, "deny", "dave", "\"reason\":\"timeout\""), 1);
+	assert_int_equal(events(fx, "grant", "dave", NULL), 0);
+	waiter_logout(&dave);
+	assert_int_equal(tool(fx, out, sizeof(out), "--json", "status", NULL), 0);
+	if (strstr(out, "\"waiting\":[]") == NULL)
+		it_fail(__FILE__, __LINE__, "status: %s", out);
+	waiter_logout(&erin);
+	it_workers_finish(fx);
+}
+
+/* A pool with a free slot, kept for a stopped waiter ahead, says so: how
+ * many licenses are in use and how many wait ahead, never "All 2". */
+static void refusal_counts_free_slots(void **state)
+{
+	struct it_fixture *fx = *state;
+	static const char want[] = "1 of 2 licenses of pool field-east is in "
+				   "use and 1 technician waits ahead";
+	struct it_worker *h1, *h2;
+	struct it_result r1, r2;
+	struct waiter dave, erin;
+
+	it_config(fx, EAST2("60s"));
+	both_held(fx, &h1, &r1, &h2, &r2);
+	waiter_start(fx, &dave, "dave", false);
+	expect_waiting(&dave, "dave");
+	stop_outside_lock(fx, dave.pid);
+	it_close(h1, r1.handle, &r1);
+	it_assert_rc(&r1, PAM_SUCCESS);
+	it_config(fx, EAST2("2s"));
+	waiter_start(fx, &erin, "erin", false);
+	expect_waiting(&erin, "erin");
+	if (strstr(erin.info, want) == NULL || strstr(erin.info, "All 2"))
+		it_fail(__FILE__, __LINE__, "erin was told \"%s\"", erin.info);
+	assert_int_equal(expect_open(&erin, "erin"), PAM_PERM_DENIED);
+	if (strstr(erin.msg, want) == NULL || strstr(erin.msg, "All 2"))
+		it_fail(__FILE__, __LINE__, "erin's refusal: \"%s\"", erin.msg);
+	waiter_logout(&erin);
+	assert_int_equal(kill(dave.pid, SIGCONT), 0);
+	assert_int_equal(expect_open(&dave, "dave"), PAM_SUCCESS);
+	waiter_logout(&dave);
+	it_workers_finish(fx);
+}
+
+/* helpdesk-license reap drops a waiter whose wait is over, and status no
+ * longer counts it once it is (before the fix both kept it for good). */
+static void reap_drops_ended_wait(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *holder;
+	struct it_result r;
+	struct waiter dave;
+	char out[16384];
+
+	it_config(fx, EAST("2s"));
+	holder = it_worker(fx);
+	it_open(holder, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	waiter_start(fx, &dave, "dave", false);
+	expect_waiting(&dave, "dave");
+	stop_outside_lock(fx, dave.pid);
+	until_waiting(fx, 0);
+	assert_int_equal(tool(fx, out, sizeof(out), "list", NULL, NULL), 0);
+	if (strstr(out, "dave") == NULL || strstr(out, "its wait is over") == NULL)
+		it_fail(__FILE__, __LINE__, "list:\n%s", out);
+	assert_int_equal(tool(fx, out, sizeof(out), "reap", NULL, NULL), 0);
+	if (strstr(out, "dave") == NULL ||
+	    strstr(out, "Dropped 1 waiter from the lines.") == NULL)
+		it_fail(__FILE__, __LINE__, "reap:\n%s", out);
+	assert_int_equal(events(fx, "deny", "dave", "\"reason\":\"timeout\""), 1);
+	assert_int_equal(tool(fx, out, sizeof(out), "--json", "status", NULL), 0);
+	if (strstr(out, "\"waiting\":[]") == NULL)
+		it_fail(__FILE__, __LINE__, "status after the reap: %s", out);
+	assert_int_equal(kill(dave.pid, SIGCONT), 0);
+	assert_int_equal(expect_open(&dave, "dave"), PAM_PERM_DENIED);
+	assert_int_equal(events(fx, "deny", "dave", "\"reason\":\"timeout\""), 1);
+	waiter_logout(&dave);
+	it_workers_finish(fx);
+}
+
+/* Occurrences of needle in haystack. */
+static int count_of(const char *haystack, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = strstr(haystack, needle); p;
+	     p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* Two sessions of one technician wait: the first to get a slot takes it,
+ * the second joins it.  One slot, both sessions recorded (before the
+ * fix: two slots, and the first session recorded nowhere). */
+static void one_technician_waits_twice(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *h1, *h2;
+	struct it_result r1, r2;
+	struct waiter d1, d2;
+	char out[16384];
+
+	it_config(fx, EAST2("60s"));
+	both_held(fx, &h1, &r1, &h2, &r2);
+	waiter_start(fx, &d1, "dave", false);
+	expect_waiting(&d1, "dave");
+	waiter_start(fx, &d2, "dave", false);
+	expect_waiting(&d2, "dave");
+	it_close(h1, r1.handle, &r1);
+	it_assert_rc(&r1, PAM_SUCCESS);
+	it_close(h2, r2.handle, &r2);
+	it_assert_rc(&r2, PAM_SUCCESS);
+	assert_int_equal(expect_open(&d1, "dave"), PAM_SUCCESS);
+	assert_int_equal(expect_open(&d2, "dave"), PAM_SUCCESS);
+	assert_int_equal(events(fx, "grant", "dave", NULL), 1);
+	assert_int_equal(events(fx, "join", "dave", NULL), 1);
+	assert_int_equal(tool(fx, out, sizeof(out), "--json", "list", NULL), 0);
+	if (count_of(out, "\"user\":\"dave\"") != 1 ||
+	    count_of(out, "\"session\":") != 2)
+		it_fail(__FILE__, __LINE__, "dave's sessions: %s", out);
+	assert_int_equal(tool(fx, out, sizeof(out), "--json", "status", NULL), 0);
+	if (strstr(out, "\"in_use\":1,") == NULL)
+		it_fail(__FILE__, __LINE__, "status: %s", out);
+	waiter_logout(&d1);
+	waiter_logout(&d2);
+	assert_int_equal(events(fx, "release", "dave", NULL), 2);
+	assert_int_equal(tool(fx, out, sizeof(out), "--json", "status", NULL), 0);
+	if (strstr(out, "\"in_use\":0,") == NULL)
+		it_fail(__FILE__, __LINE__, "status after the logouts: %s", out);
+	it_workers_finish(fx);
+}
+
+/* With no inotify instance left (fs.inotify.max_user_instances reached),
+ * a waiter still waits and gets the slot, by looking at the store. */
+static void waits_without_inotify(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *holder;
+	struct it_result r;
+	struct waiter dave;
+	char text[64];
+	int value;
+
+	it_config(fx, EAST("60s"));
+	holder = it_worker(fx);
+	it_open(holder, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	no_inotify = true;
+	waiter_start(fx, &dave, "dave", false);
+	no_inotify = false;
+	expect_waiting(&dave, "dave");
+	/* The module asked for inotify and was refused. */
+	assert_int_equal(waiter_next(&dave, &value, text, sizeof(text)), 'N');
+	it_close(holder, r.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	assert_int_equal(expect_open(&dave, "dave"), PAM_SUCCESS);
+	assert_int_equal(events(fx, "grant", "dave", NULL), 1);
+	waiter_logout(&dave);
+	it_workers_finish(fx);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -622,6 +876,16 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(tool_shows_the_line, it_setup,
 						it_teardown),
 		cmocka_unit_test_setup_teardown(signal_ends_the_wait,
+						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(stopped_waiter_ends_by_deadline,
+						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(refusal_counts_free_slots,
+						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(reap_drops_ended_wait,
+						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(one_technician_waits_twice,
+						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(waits_without_inotify,
 						it_setup, it_teardown),
 	};
 

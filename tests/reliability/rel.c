@@ -229,6 +229,35 @@ out:
 
 /* ---- the invariants ------------------------------------------------------ */
 
+bool rel_session_recorded(const struct rel_world *world, const char *user,
+			  const char *session_id)
+{
+	const char *prefixes[] = { "holder/", "named/" };
+	struct hl_store *store;
+	bool found = false;
+
+	if (hl_store_open(world->store, HL_STORE_READ, world->cfg.lock_timeout,
+			  NULL, &store) != HL_STORE_OK)
+		return false;
+	for (size_t i = 0; i < 2 && !found; i++) {
+		char key[HL_KEY_MAX], *text = NULL;
+		struct hl_holding holding;
+
+		snprintf(key, sizeof(key), "%s%s", prefixes[i], user);
+		if (hl_store_get(store, key, &text) != HL_STORE_OK)
+			continue;
+		if (hl_holding_decode(text, &holding) == 0) {
+			for (size_t s = 0; s < holding.session_count; s++)
+				found |= strcmp(holding.sessions[s].id,
+						session_id) == 0;
+			hl_holding_free(&holding);
+		}
+		free(text);
+	}
+	hl_store_close(store);
+	return found;
+}
+
 struct walk {
 	const struct rel_world *world;
 	struct hl_store *store;
@@ -237,6 +266,7 @@ struct walk {
 	struct hl_counter counters[2];
 	bool named_seen;
 	struct hl_counter named;
+	char slot_user[2][REL_MAX_LICENSES + 1][HL_USER_MAX + 1];
 	char *why;
 	size_t len;
 	bool violated;
@@ -299,6 +329,14 @@ static int check_slot(struct walk *w, const char *key, const char *user)
 		violation(w, "slot %s beyond the pool's %u licenses", key,
 			  w->world->pools[p].licenses);
 	w->held.slots[p]++;
+	/* One technician, at most one slot per pool. */
+	for (unsigned other = 1; other <= w->world->pools[p].licenses; other++)
+		if (strcmp(w->slot_user[p][other], user) == 0)
+			violation(w, "%s holds slots %u and %lu of pool %s",
+				  user, other, n, w->world->pools[p].name);
+	if (n >= 1 && n <= REL_MAX_LICENSES)
+		snprintf(w->slot_user[p][n], sizeof(w->slot_user[p][n]), "%s",
+			 user);
 	if (!hl_key_holder(hkey, sizeof(hkey), user)) {
 		violation(w, "slot %s held by an impossible name", key);
 		return 0;
@@ -402,6 +440,16 @@ static int check_record(void *arg, const char *key, const char *value)
 			else
 				violation(w, "%s holds a line that is no "
 					  "session", key);
+	} else if (strncmp(key, "line/", 5) == 0) {
+		struct hl_line line;
+
+		if (pool_index(w->world, key + 5, strlen(key + 5)) < 0 ||
+		    hl_line_decode(value, &line) != 0) {
+			violation(w, "%s: unknown pool or bad line", key);
+			return 0;
+		}
+		w->held.waiters += (unsigned)line.count;
+		hl_line_free(&line);
 	} else if (strcmp(key, "outbox") != 0) {
 		violation(w, "unknown key %s", key);
 	}

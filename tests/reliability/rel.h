@@ -20,6 +20,7 @@
 
 #define REL_POOL_USERS 16	/* technicians per pool */
 #define REL_NAMED_USERS 4
+#define REL_MAX_LICENSES 3	/* of either pool */
 
 struct rel_world {
 	char dir[PATH_MAX];		/* private temporary directory */
@@ -57,6 +58,7 @@ struct rel_holdings {
 	unsigned holders[2];	/* holder records per pool */
 	unsigned sessions;	/* sessions in all records */
 	unsigned named;		/* Named allocations */
+	unsigned waiters;	/* in the lines */
 };
 
 /*
@@ -67,6 +69,11 @@ struct rel_holdings {
 enum rel_verdict rel_check_store(const struct rel_world *world,
 				 struct rel_holdings *held, char *why,
 				 size_t len);
+
+/* Whether user's holder or Named record has the session session_id:
+ * every session granted must be recorded (read under the shared lock). */
+bool rel_session_recorded(const struct rel_world *world, const char *user,
+			  const char *session_id);
 
 /* GDBM's own check of the file at path: opened with GDBM_XVERIFY, not in
  * need of recovery, free lists verified (gdbm_avail_verify), every key

@@ -7,19 +7,24 @@
  *
  * Each worker is a process of its own (the session holder, as sshd's
  * session process would be) that logs in as one technician of pool "one"
- * (1 license) or "three" (3 licenses), holds the session a few
- * milliseconds and logs out, in a loop.  Workers outnumber the users, so
- * some technicians have two sessions at once (they share a slot).  The
+ * (1 license) or "three" (3 licenses), each with a wait of 1 s (a refused
+ * login waits in line), holds the session a few milliseconds and logs
+ * out, in a loop.  Workers outnumber the technicians (40 workers share 6
+ * of pool one's and 8 of pool three's), so technicians have several
+ * sessions at once, waiting in line together too (they share a slot).  The
  * killer SIGKILLs a worker that holds a session, and starts another in its
  * place; the slot of a killed worker is reclaimed by the next login that
  * finds the pool full.  The checker checks, over and over:
  *
  *   - the store opens, GDBM's own check passes (rel_gdbm_check);
  *   - no more slots or holders in a pool than licenses;
- *   - slots, holder records and counters agree.
+ *   - slots, holder records and counters agree;
+ *   - one technician, at most one slot per pool; lines decode.
+ *
+ * and each worker checks that the session it was granted is recorded.
  *
  * At the end every worker logs out, a reap drops the sessions of killed
- * workers, and nothing may be held.  A worker whose session vanished while
+ * workers, and nothing may be held, nobody left in line.  A worker whose session vanished while
  * it held it, or whose logout found nothing, is a violation too.
  * Prints the figures; exit status 0 only when there was no violation and
  * the run did log in, deny, kill and check (it runs past SECONDS until it
@@ -44,6 +49,9 @@
 #include "rel.h"
 
 #define MAX_WORKERS 256
+/* Technicians of each pool's workers: fewer than the workers, so that
+ * technicians have several sessions, waiting in line together too. */
+static const int pool_techs[2] = { 6, 8 };
 
 enum worker_state {
 	IDLE,
@@ -57,6 +65,8 @@ struct shared {
 	atomic_int stop;
 	atomic_int state[MAX_WORKERS];
 	atomic_ulong logins, joins, denials, busy, closes, violations;
+	atomic_ulong waited, waited_joins;	/* granted after waiting in
+						   line; of those, joined */
 	atomic_ulong checks, max_slots[2];
 	struct rel_log_counts log_counts;	/* of the checker only */
 	char first_violation[512];
@@ -101,7 +111,7 @@ static void worker(const struct rel_world *world, int index, unsigned seed)
 	 * have two sessions. */
 	int pool = index % 2;
 	const char *user = world->pool_users[pool][(index / 2) %
-						   REL_POOL_USERS];
+						   pool_techs[pool]];
 	struct hl_request req = { user, "sshd", "pts/1", "192.0.2.1" };
 	char session[HL_SESSION_ID_LEN + 1];
 
@@ -134,7 +144,16 @@ static void worker(const struct rel_world *world, int index, unsigned seed)
 		atomic_fetch_add(&sh->logins, 1);
 		if (d.joined)
 			atomic_fetch_add(&sh->joins, 1);
+		if (strstr(d.reason, "waiting in line")) {
+			atomic_fetch_add(&sh->waited, 1);
+			if (d.joined)
+				atomic_fetch_add(&sh->waited_joins, 1);
+		}
 		snprintf(session, sizeof(session), "%s", d.session_id);
+		if (!rel_session_recorded(world, user, session))
+			report_violation("%s: session %.8s granted (%s) but "
+					 "recorded nowhere", user, session,
+					 d.reason);
 		atomic_store(&sh->state[index], HOLDING);
 		pause_ms(0, 8, &seed);
 		if (!atomic_compare_exchange_strong(&sh->state[index],
@@ -179,7 +198,9 @@ static void checker(const struct rel_world *world)
 static bool proved(unsigned long kills)
 {
 	return atomic_load(&sh->logins) > 0 && atomic_load(&sh->denials) > 0 &&
-	       kills > 0 && atomic_load(&sh->checks) > 0;
+	       atomic_load(&sh->waited) > 0 &&
+	       atomic_load(&sh->waited_joins) > 0 && kills > 0 &&
+	       atomic_load(&sh->checks) > 0;
 }
 
 static pid_t spawn(const struct rel_world *world, int index, unsigned seed)
@@ -230,12 +251,14 @@ int main(int argc, char **argv)
 	}
 	if (!rel_world_init(&world, argv, "stress"))
 		return 1;
+	world.pools[0].wait = 1;
+	world.pools[1].wait = 1;
 	sh = rel_shared(sizeof(*sh));
 	if (sh == NULL)
 		return 1;
-	printf("stress: %d workers for %.0f s; pools one (1 license) and "
-	       "three (3), %d technicians each; seed %u\n", workers, seconds,
-	       REL_POOL_USERS, seed);
+	printf("stress: %d workers for %.0f s; pools one (1 license, %d "
+	       "technicians) and three (3, %d), each with a wait of 1 s; seed "
+	       "%u\n", workers, seconds, pool_techs[0], pool_techs[1], seed);
 	fflush(stdout);
 
 	rel_logger(&log, &sh->log_counts);
@@ -289,17 +312,21 @@ int main(int argc, char **argv)
 	if (rel_check_store(&world, &held, why, sizeof(why)) != REL_SOUND)
 		report_violation("check at the end: %s", why);
 	else if (held.slots[0] + held.slots[1] + held.holders[0] +
-		 held.holders[1] + held.sessions + held.named != 0)
+		 held.holders[1] + held.sessions + held.named +
+		 held.waiters != 0)
 		report_violation("after the last logout and a reap, %u+%u "
-				 "slots, %u sessions are still held",
-				 held.slots[0], held.slots[1], held.sessions);
+				 "slots, %u sessions are still held, %u "
+				 "waiting", held.slots[0], held.slots[1],
+				 held.sessions, held.waiters);
 
 	printf("stress: %.1f s, %d workers: %lu logins (%lu joined a slot "
-	       "held already), %lu logouts, %lu denials (pool full), %lu "
+	       "held already; %lu after waiting in line, %lu of them joining "
+	       "it), %lu logouts, %lu denials (pool full), %lu "
 	       "lock timeouts, %lu kills mid-session, %lu store checks, "
 	       "most slots seen held: one %lu/1, three %lu/3; "
 	       "violations %lu\n", rel_now() - start, workers,
 	       atomic_load(&sh->logins), atomic_load(&sh->joins),
+	       atomic_load(&sh->waited), atomic_load(&sh->waited_joins),
 	       atomic_load(&sh->closes), atomic_load(&sh->denials),
 	       atomic_load(&sh->busy), kills, atomic_load(&sh->checks),
 	       atomic_load(&sh->max_slots[0]), atomic_load(&sh->max_slots[1]),
