@@ -232,26 +232,34 @@ out:
 bool rel_session_recorded(const struct rel_world *world, const char *user,
 			  const char *session_id)
 {
-	const char *prefixes[] = { "holder/", "named/" };
+	/* Sessions live in the runtime file: in a concurrent holder's
+	 * record, or as the session lines of a Named allocation. */
+	const char *prefixes[] = { "holder/", "sessions/" };
 	struct hl_store *store;
 	bool found = false;
 
-	if (hl_store_open(world->store, HL_STORE_READ, world->cfg.lock_timeout,
-			  NULL, &store) != HL_STORE_OK)
+	if (hl_store_open(world->runtime, HL_STORE_READ,
+			  world->cfg.lock_timeout, NULL, &store) != HL_STORE_OK)
 		return false;
 	for (size_t i = 0; i < 2 && !found; i++) {
-		char key[HL_KEY_MAX], *text = NULL;
+		char key[HL_KEY_MAX], *text = NULL, *record;
 		struct hl_holding holding;
 
 		snprintf(key, sizeof(key), "%s%s", prefixes[i], user);
 		if (hl_store_get(store, key, &text) != HL_STORE_OK)
 			continue;
-		if (hl_holding_decode(text, &holding) == 0) {
-			for (size_t s = 0; s < holding.session_count; s++)
-				found |= strcmp(holding.sessions[s].id,
+		record = text;
+		if (i == 1 && asprintf(&record, "kind named\nsince 0\n%s",
+				       text) < 0)
+			record = NULL;
+		if (record && hl_holding_decode(record, &holding) == 0) {
+			for (size_t n = 0; n < holding.session_count; n++)
+				found |= strcmp(holding.sessions[n].id,
 						session_id) == 0;
 			hl_holding_free(&holding);
 		}
+		if (record != text)
+			free(record);
 		free(text);
 	}
 	hl_store_close(store);
