@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "license.h"
+#include "privilege.h"
 #include "record.h"
 #include "store.h"
 
@@ -39,6 +40,7 @@ struct hl_txn {
 	const struct hl_request *req;
 	struct hl_decision *out;
 	struct hl_store *store;
+	struct hl_privilege_guard privilege;	/* while store is open */
 	bool take;			/* session open/close, not a dry run */
 	bool quiet;			/* a preview: log nothing */
 	struct hl_who who;
