@@ -415,11 +415,21 @@ static int settle_outbox(struct hl_txn *txn)
 
 /* ---- the transaction ---------------------------------------------------- */
 
+static void txn_busy(struct hl_txn *txn, const char *path);
+
 static void close_stores(struct hl_txn *txn)
 {
 	hl_store_close(txn->store);
 	hl_store_close(txn->durable);
 	txn->store = txn->durable = NULL;
+}
+
+/* Closes the stores, and only then gives back the uids the lock was
+ * held under. */
+static void txn_close(struct hl_txn *txn)
+{
+	close_stores(txn);
+	hl_privilege_end(&txn->privilege, txn->env->log);
 }
 
 /* The runtime file first, whose lock serialises the writers; then the
@@ -553,23 +563,32 @@ static int migrate(struct hl_txn *txn)
 int hl_txn_begin(struct hl_txn *txn)
 {
 	const char *which;
-	int rc = open_stores(txn, &which);
+	int rc;
 
+	/* Out of the reach of su's or sudo's user before the lock is
+	 * taken (privilege.h). */
+	hl_privilege_begin(&txn->privilege, txn->env->log);
+	rc = open_stores(txn, &which);
 	if (rc == HL_STORE_DAMAGED && !txn->repaired &&
 	    !txn->env->leave_damage) {
 		if (repair_now(txn, which) != 0) {
 			hl_txn_failed(txn, rc, "open");
+			txn_close(txn);
 			return -1;
 		}
 		rc = open_stores(txn, &which);
 	}
 	if (rc != HL_STORE_OK) {
-		hl_txn_failed(txn, rc, "open");
+		if (rc == HL_STORE_TIMEOUT)
+			txn_busy(txn, which);
+		else
+			hl_txn_failed(txn, rc, "open");
+		txn_close(txn);
 		return -1;
 	}
 	if (txn->take && ((txn->legacy && migrate(txn) != 0) ||
 			  settle_outbox(txn) != 0)) {
-		close_stores(txn);
+		txn_close(txn);
 		return -1;
 	}
 	return 0;
@@ -605,24 +624,49 @@ int hl_txn_end(struct hl_txn *txn, bool ok)
 	 * by this very commit) then finds the outbox's lines in the log,
 	 * and does not append them a second time. */
 	hl_txn_flush_events(txn, ok && !txn->quiet);
-	close_stores(txn);
+	txn_close(txn);
 	return ok ? 0 : -1;
 }
 
 /* ---- store access ------------------------------------------------------- */
 
-void hl_txn_failed(struct hl_txn *txn, int rc, const char *what)
+static void txn_failed_text(struct hl_txn *txn, const char *what,
+			    const char *why)
 {
 	hl_log(txn->env->log, LOG_ERR, "license store %s: %s: %s",
-	       txn->env->cfg->store, what, hl_store_strerror(rc));
-	if (rc == HL_STORE_DAMAGED)
-		txn->damaged = true;
+	       txn->env->cfg->store, what, why);
 	txn->out->verdict = HL_STORE_FAILED;
 	hl_set_text(txn->out->reason, sizeof(txn->out->reason), "store: %s",
-		 hl_store_strerror(rc));
+		 why);
 	hl_set_text(txn->out->message, sizeof(txn->out->message),
 		 "The help desk license service is unavailable (%s). "
-		 "Please tell your administrator.", hl_store_strerror(rc));
+		 "Please tell your administrator.", why);
+}
+
+void hl_txn_failed(struct hl_txn *txn, int rc, const char *what)
+{
+	if (rc == HL_STORE_DAMAGED)
+		txn->damaged = true;
+	txn_failed_text(txn, what, hl_store_strerror(rc));
+}
+
+/* A lock timeout names the process holding the lock, so that whoever
+ * reads it knows what to look at. */
+static void txn_busy(struct hl_txn *txn, const char *path)
+{
+	struct hl_lock_holder holder;
+	char why[160];
+
+	if (hl_store_lock_holder(path, txn->env->proc_root,
+				 &holder) != 0) {
+		hl_txn_failed(txn, HL_STORE_TIMEOUT, "open");
+		return;
+	}
+	snprintf(why, sizeof(why), "%s: its lock is held by pid %ld%s%s%s",
+		 hl_store_strerror(HL_STORE_TIMEOUT), (long)holder.pid,
+		 *holder.command ? " (" : "", holder.command,
+		 *holder.command ? ")" : "");
+	txn_failed_text(txn, "open", why);
 }
 
 void hl_txn_damaged(struct hl_txn *txn, const char *key)

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "license.h"
+#include "privilege.h"
 #include "record.h"
 #include "store.h"
 
@@ -47,6 +48,7 @@ struct hl_txn {
 					 * is (a writer migrates it first) */
 	bool damaged;			/* failed on damage: a repair may help */
 	bool repaired;			/* begin repaired the store once */
+	struct hl_privilege_guard privilege;	/* while a store is open */
 	bool take;			/* session open/close, not a dry run */
 	bool quiet;			/* a preview: log nothing */
 	struct hl_who who;

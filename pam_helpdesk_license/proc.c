@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "proc.h"
+#include "text.h"
 
 enum { STAT_GONE = -1, STAT_ERROR = -2 };
 
@@ -181,4 +183,77 @@ bool hl_session_stale(const char *proc_root, const char *boot_id,
 	 * its audit session runs. */
 	return session->audit_session == 0 ||
 	       !audit_session_alive(proc_root, session->audit_session);
+}
+
+/* One line of /proc/locks, such as
+ *   "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+ * (a waiter has "->" after the number): true and the holder's pid when
+ * it is a flock held on dev:ino. */
+static bool flock_line_holds(char *line, unsigned long major_want,
+			     unsigned long minor_want, unsigned long long ino,
+			     pid_t *pid)
+{
+	char *save = NULL, *field[6], *end;
+	unsigned long major_at, minor_at;
+	unsigned long long ino_at;
+	long number;
+	int n = 0;
+
+	for (char *tok = strtok_r(line, " \t\n", &save); tok && n < 6;
+	     tok = strtok_r(NULL, " \t\n", &save))
+		field[n++] = tok;
+	/* number: FLOCK ADVISORY READ|WRITE pid major:minor:inode */
+	if (n < 6 || strcmp(field[1], "FLOCK") != 0 ||
+	    (strcmp(field[3], "READ") != 0 && strcmp(field[3], "WRITE") != 0))
+		return false;
+	errno = 0;
+	number = strtol(field[4], &end, 10);
+	if (errno != 0 || *end != '\0' || number <= 0 || number > INT_MAX)
+		return false;
+	major_at = strtoul(field[5], &end, 16);
+	if (*end != ':')
+		return false;
+	minor_at = strtoul(end + 1, &end, 16);
+	if (*end != ':')
+		return false;
+	ino_at = strtoull(end + 1, &end, 10);
+	if (*end != '\0' || major_at != major_want || minor_at != minor_want ||
+	    ino_at != ino)
+		return false;
+	*pid = (pid_t)number;
+	return true;
+}
+
+int hl_flock_holder(const char *proc_root, dev_t dev, ino_t ino,
+		    struct hl_lock_holder *out)
+{
+	char path[256], line[512], comm[64];
+	bool found = false;
+	FILE *fp;
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(path, sizeof(path), "%s/locks", proc_root);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	fp = fdopen(fd, "r");
+	if (fp == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (!found && fgets(line, sizeof(line), fp) != NULL)
+		found = flock_line_holds(line, major(dev), minor(dev),
+					 (unsigned long long)ino, &out->pid);
+	fclose(fp);
+	if (!found)
+		return -1;
+	/* comm is the holder's to set (prctl): printable before it reaches
+	 * a log or a terminal. */
+	snprintf(path, sizeof(path), "%s/%ld/comm", proc_root, (long)out->pid);
+	if (read_small(path, comm, sizeof(comm)) > 0) {
+		comm[strcspn(comm, "\n")] = '\0';
+		hl_printable(comm, out->command, sizeof(out->command));
+	}
+	return 0;
 }

@@ -25,4 +25,16 @@ int hl_boot_id(const char *proc_root, char out[HL_BOOT_ID_LEN + 1]);
 bool hl_session_stale(const char *proc_root, const char *boot_id,
 		      const struct hl_session *session);
 
+/* A process holding a lock, as a lock timeout names it. */
+struct hl_lock_holder {
+	pid_t pid;
+	char command[80];	/* its /proc/PID/comm, printable; "" if gone */
+};
+
+/* The first process proc_root/locks shows holding a flock on the file
+ * dev:ino (waiters are not holders).  0, or -1 when there is none (the
+ * lock was released meanwhile) or the table cannot be read. */
+int hl_flock_holder(const char *proc_root, dev_t dev, ino_t ino,
+		    struct hl_lock_holder *out);
+
 #endif

@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "safefile.h"
 #include "store.h"
 #include "text.h"
@@ -851,6 +852,33 @@ static int store_lock(struct hl_store *s, unsigned timeout, bool *empty)
 	if (rc != HL_STORE_OK)
 		return rc;
 	return lock_wait(s, LOCK_SH, timeout);
+}
+
+int hl_store_lock_holder(const char *path, const char *proc_root,
+			 struct hl_lock_holder *holder)
+{
+	char name[NAME_MAX + 1];
+	struct hl_store *s;
+	struct stat st;
+	bool missing;
+	int rc, err;
+
+	memset(holder, 0, sizeof(*holder));
+	s = store_new(path, HL_STORE_READ, NULL, &rc);
+	if (s == NULL)
+		return -1;
+	rc = store_open_dir(s, false, &missing);
+	if (rc == HL_STORE_OK && !missing &&
+	    name_with_suffix(name, sizeof(name), s->base, SUFFIX_LOCK))
+		rc = open_checked(s, name, O_RDONLY, &s->lockfd, &err);
+	else
+		rc = HL_STORE_IO;
+	if (rc == HL_STORE_OK && fstat(s->lockfd, &st) == 0)
+		rc = hl_flock_holder(proc_root, st.st_dev, st.st_ino, holder);
+	else
+		rc = -1;
+	hl_store_close(s);
+	return rc;
 }
 
 /* Creates the store, under the exclusive lock: built in P.new, renamed

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "log.h"
+#include "proc.h"
 
 struct hl_store;
 
@@ -71,6 +72,12 @@ int hl_store_commit(struct hl_store *store);
 void hl_store_close(struct hl_store *store);
 
 const char *hl_store_strerror(int rc);
+
+/* After HL_STORE_TIMEOUT: the process holding the store's lock now, from
+ * proc_root ("/proc").  0, or -1 when none is found (it let go meanwhile,
+ * or the lock file cannot be opened). */
+int hl_store_lock_holder(const char *path, const char *proc_root,
+			 struct hl_lock_holder *holder);
 
 /* What hl_store_repair found and did. */
 struct hl_store_repair_report {

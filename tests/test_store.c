@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1287,6 +1288,48 @@ static void test_strerror(void **state)
 	assert_string_equal(hl_store_strerror(-1), "unknown store error");
 }
 
+/* After a lock timeout, the process holding the lock is named; once it
+ * lets go, nobody is; no descriptor is left behind. */
+static void test_lock_holder(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_lock_holder holder;
+	struct hl_store *s = NULL;
+	int ready[2], release[2], status, fds;
+	pid_t child;
+	char c;
+
+	assert_int_equal(hl_store_lock_holder(f->path, "/proc", &holder), -1);
+	put_commit(f, "k", "v");
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(release), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int fd = open(f->lock, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || flock(fd, LOCK_SH) != 0 ||
+		    write(ready[1], "", 1) != 1 || read(release[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(hl_store_open(f->path, HL_STORE_WRITE, 1, &f->logger,
+				       &s), HL_STORE_TIMEOUT);
+	fds = count_fds();
+	assert_int_equal(hl_store_lock_holder(f->path, "/proc", &holder), 0);
+	assert_int_equal(holder.pid, child);
+	assert_int_equal(count_fds(), fds);
+	assert_int_equal(write(release[1], "", 1), 1);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(hl_store_lock_holder(f->path, "/proc", &holder), -1);
+	close(ready[0]);
+	close(ready[1]);
+	close(release[0]);
+	close(release[1]);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1320,6 +1363,7 @@ int main(void)
 		T(test_repair_lost_header),
 		T(test_no_fd_leak),
 		T(test_strerror),
+		T(test_lock_holder),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

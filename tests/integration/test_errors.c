@@ -361,6 +361,10 @@ static void store_lock_held(void **state)
 {
 	struct it_fixture *fx = *state;
 	char lock[PATH_MAX];
+	struct pam_testcase open_case[] = {
+		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
+	};
+	char holder[96], messages[IT_MSG_MAX];
 	struct timespec t0, t1;
 	double took;
 	int fd;
@@ -385,6 +389,19 @@ static void store_lock_held(void **state)
 	if (took < 1.0 || took > 10.0)
 		it_fail(__FILE__, __LINE__, "two logins against a held lock "
 			"with lock_timeout = 1 took %.1f s", took);
+	/* The technician and syslog are told who holds the lock: here, this
+	 * process. */
+	snprintf(holder, sizeof(holder), "its lock is held by pid %ld (",
+		 (long)getpid());
+	assert_int_equal(it_pamtest(fx, IT_SERVICE, "dave", open_case, 1,
+				    messages, sizeof(messages)),
+			 PAMTEST_ERR_CASE);
+	assert_int_equal(open_case[0].op_rv, PAM_SYSTEM_ERR);
+	if (strstr(messages, holder) == NULL)
+		it_fail(__FILE__, __LINE__, "no \"%s\" in the technician's "
+			"message: %s", holder, messages);
+	if (!it_stderr_contains(fx, holder))
+		it_fail(__FILE__, __LINE__, "no \"%s\" in the log", holder);
 
 	it_config(fx, "lock_timeout = 1;\non_error = \"allow\";\n" EAST_ONE);
 	expect_both(fx, IT_SERVICE, "dave", PAM_SUCCESS);

@@ -1,0 +1,239 @@
+/*
+ * Unit tests of proc.c's lock table reader (hl_flock_holder): a made-up
+ * proc root with a locks file of every kind of line, and the real /proc
+ * with a flock held by a child.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proc.h"
+
+struct fixture {
+	char root[64];		/* a made-up proc root */
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->root, sizeof(f->root), "/tmp/test_proc-XXXXXX");
+	if (mkdtemp(f->root) == NULL) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+static void write_comm(const struct fixture *f, long pid, const char *comm)
+{
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/%ld", f->root, pid);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	write_file(dir, "comm", comm);
+}
+
+/* Waiters, POSIX locks, other files and other devices are passed over;
+ * the flock held on the file is found, its holder named. */
+static void test_holder_among_other_locks(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_lock_holder holder;
+
+	write_file(f->root, "locks",
+		   "1: POSIX  ADVISORY  WRITE 111 08:01:5678 0 EOF\n"
+		   "2: FLOCK  ADVISORY  WRITE 222 08:02:5678 0 EOF\n"
+		   "3: FLOCK  ADVISORY  WRITE 333 08:01:5679 0 EOF\n"
+		   "4: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF\n"
+		   "4: -> FLOCK  ADVISORY  WRITE 444 08:01:5678 0 EOF\n");
+	write_comm(f, 1234, "su\n");
+	assert_int_equal(hl_flock_holder(f->root, makedev(8, 1), 5678,
+					 &holder), 0);
+	assert_int_equal(holder.pid, 1234);
+	assert_string_equal(holder.command, "su");
+}
+
+/* Only a waiter on the file: nobody holds it. */
+static void test_waiter_is_no_holder(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_lock_holder holder;
+
+	write_file(f->root, "locks",
+		   "4: -> FLOCK  ADVISORY  WRITE 444 08:01:5678 0 EOF\n"
+		   "5: FLOCK  ADVISORY  READ 555 08:01:9999 0 EOF\n");
+	assert_int_equal(hl_flock_holder(f->root, makedev(8, 1), 5678,
+					 &holder), -1);
+}
+
+/* Device numbers are hexadecimal, the inode decimal; a shared holder
+ * counts; a holder whose process is gone has no command. */
+static void test_hex_device_shared_holder(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_lock_holder holder;
+
+	write_file(f->root, "locks",
+		   "7: FLOCK  ADVISORY  READ 77 fe:1a:10953249 0 EOF\n");
+	assert_int_equal(hl_flock_holder(f->root, makedev(0xfe, 0x1a),
+					 10953249, &holder), 0);
+	assert_int_equal(holder.pid, 77);
+	assert_string_equal(holder.command, "");
+}
+
+/* Lines that are not what the kernel writes are never taken for a
+ * holder: a bad pid, a missing field, garbage. */
+static void test_malformed_lines(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_lock_holder holder;
+
+	write_file(f->root, "locks",
+		   "1: FLOCK  ADVISORY  WRITE -1 08:01:5678 0 EOF\n"
+		   "2: FLOCK  ADVISORY  WRITE 12x 08:01:5678 0 EOF\n"
+		   "3: FLOCK  ADVISORY  WRITE 0 08:01:5678 0 EOF\n"
+		   "4: FLOCK  ADVISORY  WRITE 99\n"
+		   "5: FLOCK  ADVISORY  WRITE 98 08:01 0 EOF\n"
+		   "6: FLOCK  ADVISORY  WRITE 97 08:01:5678x 0 EOF\n"
+		   "7: FLOCK  ADVISORY  UNLCK 96 08:01:5678 0 EOF\n"
+		   "garbage\n\n");
+	assert_int_equal(hl_flock_holder(f->root, makedev(8, 1), 5678,
+					 &holder), -1);
+	/* No locks file at all. */
+	assert_int_equal(hl_flock_holder("/nonexistent", makedev(8, 1), 5678,
+					 &holder), -1);
+}
+
+/* The command is the holder's to choose: made printable. */
+static void test_command_made_printable(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_lock_holder holder;
+
+	write_file(f->root, "locks",
+		   "1: FLOCK  ADVISORY  WRITE 42 08:01:5678 0 EOF\n");
+	write_comm(f, 42, "a\033[2Jb\\c\n");
+	assert_int_equal(hl_flock_holder(f->root, makedev(8, 1), 5678,
+					 &holder), 0);
+	assert_string_equal(holder.command, "a\\x1b[2Jb\\x5cc");
+}
+
+/* The real /proc: a child holding a flock is named, by pid and command;
+ * once it lets go, nobody is. */
+static void test_real_flock_holder(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_lock_holder holder;
+	char path[128], command[16];
+	int ready[2], release[2];
+	struct stat st;
+	pid_t child;
+	char c;
+	int fd, status;
+
+	snprintf(path, sizeof(path), "%s/file.lock", f->root);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(release), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int mine = open(path, O_RDWR | O_CLOEXEC);
+
+		if (mine < 0 || flock(mine, LOCK_EX) != 0 ||
+		    write(ready[1], "", 1) != 1 || read(release[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(hl_flock_holder("/proc", st.st_dev, st.st_ino,
+					 &holder), 0);
+	assert_int_equal(holder.pid, child);
+	/* The child's command is ours (it did not exec). */
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)getpid());
+	{
+		FILE *fp = fopen(path, "r");
+
+		assert_non_null(fp);
+		assert_non_null(fgets(command, sizeof(command), fp));
+		fclose(fp);
+		command[strcspn(command, "\n")] = '\0';
+	}
+	assert_string_equal(holder.command, command);
+	assert_int_equal(write(release[1], "", 1), 1);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(hl_flock_holder("/proc", st.st_dev, st.st_ino,
+					 &holder), -1);
+	close(fd);
+	close(ready[0]);
+	close(ready[1]);
+	close(release[0]);
+	close(release[1]);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_holder_among_other_locks),
+		T(test_waiter_is_no_holder),
+		T(test_hex_device_shared_holder),
+		T(test_malformed_lines),
+		T(test_command_made_printable),
+		T(test_real_flock_holder),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
