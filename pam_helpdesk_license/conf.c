@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libconfig.h>
@@ -1111,13 +1112,23 @@ static int parse_config(const char *path, const char *raw, size_t len,
 
 /* Where an error event about a refused config goes: the file's own
  * event_log when the file was trusted and parsed that far, else the
- * built-in default (the best guess when nothing could be read). */
+ * built-in default (the best guess when nothing could be read), but only
+ * where it is installed: no directory is made on a guess. */
 static void guess_event_log(const struct hl_config *partial,
 			    char **event_log)
 {
-	const char *path = partial != NULL ? partial->event_log : HL_EVENT_LOG;
+	char dir[PATH_MAX], base[NAME_MAX + 1];
+	struct stat st;
 
-	*event_log = path != NULL ? strdup(path) : NULL;
+	if (partial != NULL) {
+		*event_log = partial->event_log ? strdup(partial->event_log)
+						: NULL;
+		return;
+	}
+	*event_log = NULL;
+	if (hl_split_path(HL_EVENT_LOG, dir, sizeof(dir), base, sizeof(base)) &&
+	    lstat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		*event_log = strdup(HL_EVENT_LOG);
 }
 
 int hl_config_load_or_event_log(const char *path, const struct hl_logger *log,

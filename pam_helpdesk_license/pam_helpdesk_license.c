@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #define PAM_SM_ACCOUNT
 #define PAM_SM_SESSION
@@ -19,6 +21,7 @@
 #include <security/pam_modules.h>
 
 #include "conf.h"
+#include "eventlog.h"
 #include "license.h"
 #include "log.h"
 
@@ -141,6 +144,40 @@ static int unusable(pam_handle_t *pamh, enum hl_on_error on_error,
 	return deny_code;
 }
 
+/*
+ * A broken config refuses everyone (under on_error = deny): tell the user
+ * in one line rather than "Error in service module", and put an error
+ * event where the admin looks when syslog goes nowhere.  event_log: the
+ * broken file's own, or the built-in default when it can't be read.
+ */
+static void config_broken(pam_handle_t *pamh, int flags, enum action action,
+			  enum hl_on_error on_error, const char *user,
+			  const char *event_log, const struct hl_logger *log)
+{
+	struct hl_event ev = {
+		.event = "error", .user = user,
+		.service = item(pamh, PAM_SERVICE), .tty = item(pamh, PAM_TTY),
+		.rhost = item(pamh, PAM_RHOST), .pid = getpid(),
+		.reason = "configuration unusable (see syslog or "
+			  "helpdesk-license check-config)",
+	};
+	struct timespec now;
+	char *line;
+
+	if (action == SESSION_CLOSE)
+		return;
+	if (on_error == HL_ON_ERROR_DENY && !(flags & PAM_SILENT))
+		pam_error(pamh, "The help desk license configuration is "
+			  "broken; please tell your administrator.");
+	if (event_log == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	line = hl_event_format(&ev, &now);
+	if (line != NULL)
+		hl_event_append_line(event_log, line, log);
+	free(line);
+}
+
 static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	       enum action action)
 {
@@ -157,6 +194,7 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 					    .data = &waiting_ctx };
 	const char *user = NULL;
 	const void *session_id = NULL;
+	char *event_log = NULL;
 	int rc;
 
 	if (!parse_args(pamh, argc, argv, &args))
@@ -167,7 +205,10 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		pam_syslog(pamh, LOG_ERR, "cannot determine the user");
 		return PAM_USER_UNKNOWN;
 	}
-	if (hl_config_load(args.config, &log, &cfg, &on_error) != 0) {
+	if (hl_config_load_or_event_log(args.config, &log, &cfg, &on_error,
+					&event_log) != 0) {
+		config_broken(pamh, flags, action, on_error, user, event_log,
+			      &log);
 		rc = unusable(pamh, on_error, PAM_SERVICE_ERR, user,
 			      "configuration");
 		goto out;
@@ -238,6 +279,7 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		break;
 	}
 out:
+	free(event_log);
 	hl_config_free(cfg);
 	return rc;
 }
