@@ -1716,6 +1716,123 @@ static void check_config_names_the_line(void **state)
 	run_free(&t);
 }
 
+/* The pre-flight check of the names: a misspelt group passes the parser
+ * but no technician is in it.  A warning with the nearest group, exit 0;
+ * --strict fails; --json gathers it. */
+static void check_config_unknown_group(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct run t = { 0 };
+	const struct jv *doc, *warning;
+
+	it_config(fx, NAMED_ONE
+		  "concurrent = ( { pool = \"west\"; licenses = 1;"
+		  " groups = [ \"field-wset\" ]; },\n"
+		  "  { pool = \"east\"; licenses = 1; users = [ \"carool\" ]; } );\n");
+	TOOL(fx, &t, "check-config");
+	expect_code(&t, 0);
+	expect_out(&t, "valid");
+	expect_err(&t, "warning: group 'field-wset' in groups of pool 'west' "
+		   "is unknown");
+	expect_err(&t, "did you mean 'field-west'?");
+	expect_err(&t, "user 'carool'");
+	expect_err(&t, "did you mean 'carol'?");
+
+	TOOL(fx, &t, "--strict", "check-config");
+	expect_code(&t, 1);
+	expect_no_out(&t);
+	expect_err(&t, "field-wset");
+	expect_err(&t, "--strict");
+
+	TOOL(fx, &t, "--json", "check-config");
+	expect_code(&t, 0);
+	doc = expect_json(&t);
+	if (!jtrue(doc, "valid") || jcount(jget(doc, "errors")) != 0 ||
+	    jcount(jget(doc, "warnings")) != 2)
+		FAIL("check-config --json: not valid with two warnings:\n%s",
+		     t.out);
+	warning = jfirst(doc, "warnings");
+	if (warning == NULL || warning->type != J_STRING ||
+	    strstr(warning->text, "did you mean") == NULL)
+		FAIL("check-config --json: warnings are no strings:\n%s",
+		     t.out);
+	doc_free((struct jv *)doc);
+	TOOL(fx, &t, "--json", "--strict", "check-config");
+	expect_code(&t, 1);
+	doc = expect_json(&t);
+	if (jtrue(doc, "valid"))
+		FAIL("check-config --json --strict: valid with warnings:\n%s",
+		     t.out);
+	doc_free((struct jv *)doc);
+
+	/* Errors of the parser are in the document too. */
+	it_config(fx, "named = { licences = 1; };\n" EAST_ONE);
+	TOOL(fx, &t, "--json", "check-config");
+	expect_code(&t, 1);
+	doc = expect_json(&t);
+	if (jtrue(doc, "valid") || jcount(jget(doc, "errors")) != 1)
+		FAIL("check-config --json of a broken config:\n%s", t.out);
+	doc_free((struct jv *)doc);
+	run_free(&t);
+}
+
+/* A store or event log the module cannot open refuses every login:
+ * check-config and check say why, with the errno text. */
+static void check_config_unusable_files(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct run t = { 0 };
+	char text[PATH_MAX * 3 + 256], dir[PATH_MAX + 64], file[PATH_MAX];
+
+	/* Two missing levels: the module makes only the last one. */
+	snprintf(text, sizeof(text), "store = \"%s/absent/store/licenses.db\";"
+		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->event_log);
+	it_write_file(fx->conf, text, strlen(text), 0600);
+	snprintf(dir, sizeof(dir), "directory %s/absent/store: No such file "
+		 "or directory", fx->dir);
+	TOOL(fx, &t, "check-config");
+	expect_code(&t, 1);
+	expect_no_out(&t);
+	expect_err(&t, dir);
+	TOOL(fx, &t, "check", "carol");
+	expect_code(&t, 1);
+	expect_no_out(&t);
+	expect_err(&t, dir);
+
+	/* One missing level is fine: it is made at the first login. */
+	snprintf(text, sizeof(text), "store = \"%s/new-store/licenses.db\";"
+		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->event_log);
+	it_write_file(fx->conf, text, strlen(text), 0600);
+	TOOL(fx, &t, "check-config");
+	expect_code(&t, 0);
+	expect_no_err(&t);
+
+	/* A store directory others may write in. */
+	it_config(fx, EAST_ONE);
+	if (mkdir(fx->store_dir, 0700) != 0 && errno != EEXIST)
+		FAIL("mkdir %s: %s", fx->store_dir, strerror(errno));
+	assert_int_equal(chmod(fx->store_dir, 0777), 0);
+	TOOL(fx, &t, "check-config");
+	expect_code(&t, 1);
+	expect_err(&t, "writable by group or others");
+	TOOL(fx, &t, "check", "carol");
+	expect_code(&t, 1);
+	expect_err(&t, "writable by group or others");
+	assert_int_equal(chmod(fx->store_dir, 0700), 0);
+
+	/* An event log whose directory is a file. */
+	path_in(file, fx->dir, "a-file");
+	it_write_file(file, "x", 1, 0600);
+	snprintf(text, sizeof(text), "store = \"%s\";\nevent_log = "
+		 "\"%s/events.log\";\n" EAST_ONE, fx->store, file);
+	it_write_file(fx->conf, text, strlen(text), 0600);
+	TOOL(fx, &t, "check-config");
+	expect_code(&t, 1);
+	expect_err(&t, "event log");
+	expect_err(&t, "Not a directory");
+	run_free(&t);
+}
+
 /* Writes records straight into the store (value NULL: deletes the key),
  * as a repair that brought one back or left one out would. */
 static void tamper(struct it_fixture *fx, const char *const (*records)[2],
@@ -2585,6 +2702,8 @@ int main(int argc, char **argv)
 		TEST(assign_and_unassign),
 		TEST(unassign_without_min_assignment),
 		TEST(check_config_names_the_line),
+		TEST(check_config_unknown_group),
+		TEST(check_config_unusable_files),
 		TEST(repair_truncated_store),
 		TEST(repair_garbage_store),
 		TEST(repair_reconciles_records),
