@@ -1833,6 +1833,108 @@ static void check_config_unusable_files(void **state)
 	run_free(&t);
 }
 
+/* status shows each pool's wait and who is exempt; an unknown option is
+ * one line, not the whole help. */
+static void status_shows_wait_and_exempt(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct run t = { 0 };
+	const struct jv *doc, *pool;
+
+	it_config(fx, "exempt = { users = [ \"root\", \"frank\" ];"
+		  " groups = [ \"helpdesk-admins\" ]; };\n"
+		  "concurrent = ( { pool = \"field-east\"; licenses = 1;"
+		  " wait = \"5m\"; groups = [ \"field-east\" ]; } );\n");
+	TOOL(fx, &t, "status");
+	expect_code(&t, 0);
+	expect_out(&t, "WAIT");
+	expect_out(&t, "5m");
+	expect_out(&t, "root, frank");
+	expect_out(&t, "helpdesk-admins");
+	TOOL(fx, &t, "--json", "status");
+	expect_code(&t, 0);
+	doc = expect_json(&t);
+	pool = jfirst(doc, "pools");
+	if (pool == NULL || jnum(pool, "wait") != 300 ||
+	    jcount(jget(jget(doc, "exempt"), "users")) != 2 ||
+	    jcount(jget(jget(doc, "exempt"), "groups")) != 1)
+		FAIL("status --json: no wait of 300 or exempt lists:\n%s",
+		     t.out);
+	doc_free((struct jv *)doc);
+
+	TOOL(fx, &t, "status", "--watch");
+	expect_code(&t, 2);
+	expect_no_out(&t);
+	expect_err(&t, "--watch");
+	if (count_lines(t.err) != 1)
+		FAIL("status --watch: not one line on stderr:\n%s", t.err);
+	run_free(&t);
+}
+
+/* Failures a script and an admin can act on: --json assign prints an error
+ * document; release of a Named holder points to unassign; a full set of
+ * Named licenses does not free itself. */
+static void failures_that_say_what_to_do(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct run t = { 0 };
+	const struct jv *doc;
+
+	it_config(fx, NAMED_ONE EAST_ONE);
+	TOOL(fx, &t, "assign", "alice");
+	expect_code(&t, 0);
+
+	TOOL(fx, &t, "--json", "assign", "bob");
+	expect_code(&t, 1);
+	doc = expect_json(&t);
+	if (jtrue(doc, "done") || jstr(doc, "error") == NULL ||
+	    *jstr(doc, "error") == '\0')
+		FAIL("--json assign that failed: no error document:\n%s",
+		     t.out);
+	doc_free((struct jv *)doc);
+
+	TOOL(fx, &t, "release", "alice");
+	expect_code(&t, 1);
+	expect_err(&t, "helpdesk-license unassign alice");
+
+	TOOL(fx, &t, "check", "bob");
+	expect_code(&t, 1);
+	expect_out(&t, "an administrator must free one");
+	if (strstr(t.out, "try again later") != NULL)
+		FAIL("a refusal for want of a Named license says to try "
+		     "again later:\n%s", t.out);
+	run_free(&t);
+}
+
+/* An unlicensed user's refusal is of no kind in the event log. */
+static void unlicensed_deny_has_no_kind(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w;
+	struct it_result r;
+	char *events, *line, *end;
+
+	it_config(fx, NAMED_ONE EAST_ONE);
+	w = it_worker(fx);
+	it_acct(w, IT_SERVICE, "gina", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_workers_finish(fx);
+	events = hold(it_read_file(fx->event_log, NULL));
+	line = events ? strstr(events, "\"user\":\"gina\"") : NULL;
+	if (line == NULL)
+		FAIL("no event of gina in %s", fx->event_log);
+	while (line > events && line[-1] != '\n')
+		line--;
+	end = strchr(line, '\n');
+	if (end)
+		*end = '\0';
+	if (strstr(line, "\"event\":\"deny\"") == NULL ||
+	    strstr(line, "\"reason\":\"unlicensed\"") == NULL ||
+	    strstr(line, "\"kind\"") != NULL)
+		FAIL("gina's refusal: not a deny of no kind: %s", line);
+	held_free(events);
+}
+
 /* Writes records straight into the store (value NULL: deletes the key),
  * as a repair that brought one back or left one out would. */
 static void tamper(struct it_fixture *fx, const char *const (*records)[2],
@@ -2502,6 +2604,10 @@ static void not_root(void **state)
 	/* check-config needs no store. */
 	TOOL_AS(&t, exe, NOBODY, fx->conf, "check-config");
 	expect_code(&t, 0);
+	/* report reads root's event log: it says so. */
+	TOOL_AS(&t, exe, NOBODY, fx->conf, "report");
+	expect_code(&t, 1);
+	expect_err(&t, "run it as root");
 	/* Nothing changed: carol still holds her slot. */
 	TOOL(fx, &t, "list");
 	expect_code(&t, 0);
@@ -2704,6 +2810,9 @@ int main(int argc, char **argv)
 		TEST(check_config_names_the_line),
 		TEST(check_config_unknown_group),
 		TEST(check_config_unusable_files),
+		TEST(status_shows_wait_and_exempt),
+		TEST(failures_that_say_what_to_do),
+		TEST(unlicensed_deny_has_no_kind),
 		TEST(repair_truncated_store),
 		TEST(repair_garbage_store),
 		TEST(repair_reconciles_records),
