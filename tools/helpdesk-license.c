@@ -212,8 +212,24 @@ static struct hl_request tool_request(const struct tool *tool, const char *user)
 	return req;
 }
 
-/* One line for a command the core could not carry out; with --json also
- * {"done":false,"error":...} on stdout, so a script reads why. */
+/* The line on stderr; with --json also {"done":false,"error":...} on
+ * stdout, so a script reads why. */
+static int print_failure(const struct tool *tool, const char *line)
+{
+	fail("%s", line);
+	if (tool->opt.json) {
+		struct hl_buf buf;
+
+		hl_buf_init(&buf);
+		hl_buf_puts(&buf, "{\"done\":false,\"error\":");
+		hl_buf_json(&buf, line);
+		hl_buf_puts(&buf, "}\n");
+		print_buf(&buf);
+	}
+	return EXIT_NO;
+}
+
+/* One line for a command the core could not carry out. */
 static int report_failure(const struct tool *tool, const char *command,
 			  const char *user, const struct hl_decision *d)
 {
@@ -243,17 +259,7 @@ static int report_failure(const struct tool *tool, const char *command,
 		snprintf(line, sizeof(line), "%s: %s", command, d->reason);
 		break;
 	}
-	fail("%s", line);
-	if (tool->opt.json) {
-		struct hl_buf buf;
-
-		hl_buf_init(&buf);
-		hl_buf_puts(&buf, "{\"done\":false,\"error\":");
-		hl_buf_json(&buf, line);
-		hl_buf_puts(&buf, "}\n");
-		print_buf(&buf);
-	}
-	return EXIT_NO;
+	return print_failure(tool, line);
 }
 
 /* ---- list ------------------------------------------------------------------------ */
@@ -848,8 +854,11 @@ static void check_sentence(const char *user, const struct hl_decision *d,
 
 static void check_file_error(void *data, const char *why)
 {
-	(void)data;
-	fail("check: %s: every login would fail", why);
+	char line[PATH_MAX * 2 + 512];
+
+	snprintf(line, sizeof(line), "check: %s: every login that needs a "
+		 "license would fail", why);
+	print_failure(data, line);
 }
 
 static int cmd_check(struct tool *tool, const char *user)
@@ -860,13 +869,14 @@ static int cmd_check(struct tool *tool, const char *user)
 	struct hl_buf buf;
 
 	req.service = "";	/* a login through any service */
-	/* A store the module cannot open refuses every login, whatever
-	 * the preview of an empty store says. */
-	if (preflight_files(tool->cfg, check_file_error, NULL) > 0)
-		return EXIT_NO;
 	hl_license_preview(&tool->env, &req, &d);
 	if (d.verdict == HL_USER_UNKNOWN || d.verdict == HL_STORE_FAILED)
 		return report_failure(tool, "check", user, &d);
+	/* A store the module cannot open fails every login that needs a
+	 * license, whatever the preview of a missing store says. */
+	if (d.verdict != HL_IGNORED &&
+	    preflight_files(tool->cfg, check_file_error, tool) > 0)
+		return EXIT_NO;
 	check_sentence(user, &d, sentence, sizeof(sentence));
 	hl_buf_init(&buf);
 	if (tool->opt.json) {
