@@ -722,11 +722,11 @@ static int cmd_status(struct tool *tool)
 			hl_buf_puts(&out, i ? ",{\"pool\":" : "{\"pool\":");
 			hl_buf_json(&out, usage[i].pool);
 			hl_buf_printf(&out, ",\"licenses\":%u,\"in_use\":%u,"
-				      "\"free\":%u,\"stale\":%u,\"waiting\":%u,"
-				      "\"wait\":%u}",
+				      "\"free\":%u,\"stale\":%u,\"wait\":%u,"
+				      "\"waiting\":%u}",
 				      usage[i].licenses, usage[i].in_use,
-				      free_, usage[i].stale, usage[i].waiting,
-				      usage[i].wait);
+				      free_, usage[i].stale, usage[i].wait,
+				      usage[i].waiting);
 		}
 		hl_buf_printf(&out, "],\"named\":{\"licenses\":%u,"
 			      "\"allocated\":%u,\"in_force\":%u},"
