@@ -387,7 +387,21 @@ int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 	hl_key_holder(key, sizeof(key), req->user);
 	rc = hl_txn_load_holding(&txn, key, &holding, &found);
 	if (rc == 0 && !found) {
-		refused(result, "%s holds no concurrent license", req->user);
+		bool named = false;
+		struct hl_holding allocation;
+
+		/* A Named allocation is freed by unassign: say so. */
+		hl_key_named(key, sizeof(key), req->user);
+		rc = hl_txn_load_holding(&txn, key, &allocation, &named);
+		if (named)
+			hl_holding_free(&allocation);
+		if (rc == 0 && named)
+			refused(result, "%s holds a Named license, no "
+				"concurrent one: 'helpdesk-license unassign "
+				"%s' frees it", req->user, req->user);
+		else if (rc == 0)
+			refused(result, "%s holds no concurrent license",
+				req->user);
 	} else if (rc == 0 && pool && strcmp(pool, holding.pool) != 0) {
 		refused(result, "%s holds a license of pool %s, not of pool %s",
 			req->user, holding.pool, pool);

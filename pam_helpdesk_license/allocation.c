@@ -199,17 +199,17 @@ void hl_who_failed(struct hl_decision *out)
 
 /* ---- events: syslog and the event log, written after the commit --------- */
 
-void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
-			const char *user, enum hl_kind kind, const char *pool,
-			unsigned slot, const struct hl_session *session,
-			const char *reason)
+static void queue_event(struct hl_txn *txn, int priority, const char *event,
+			const char *user, bool has_kind, enum hl_kind kind,
+			const char *pool, unsigned slot,
+			const struct hl_session *session, const char *reason)
 {
 	const struct hl_env *env = txn->env;
 	const struct hl_request *req = txn->req;
 	struct hl_event ev = {
 		.event = event,
 		.user = user,
-		.has_kind = true,
+		.has_kind = has_kind,
 		.kind = kind,
 		.pool = pool,
 		.slot = slot,
@@ -238,7 +238,8 @@ void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
 	hl_buf_init(&text);
 	hl_buf_printf(&text, "%s: user=", event);
 	hl_buf_printable(&text, user);
-	hl_buf_printf(&text, " kind=%s", hl_kind_name(kind));
+	if (has_kind)
+		hl_buf_printf(&text, " kind=%s", hl_kind_name(kind));
 	if (pool)
 		hl_buf_printf(&text, " pool=%s slot=%u", pool, slot);
 	hl_buf_puts(&text, " service=");
@@ -258,6 +259,23 @@ void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
 	q->syslog_text = hl_buf_take(&text);
 	q->json_line = env->cfg->event_log ? hl_event_format(&ev, &ts) : NULL;
 	txn->event_count++;
+}
+
+void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
+			const char *user, enum hl_kind kind, const char *pool,
+			unsigned slot, const struct hl_session *session,
+			const char *reason)
+{
+	queue_event(txn, priority, event, user, true, kind, pool, slot,
+		    session, reason);
+}
+
+void hl_txn_event_no_kind(struct hl_txn *txn, int priority,
+			  const char *event, const char *user,
+			  const char *reason)
+{
+	queue_event(txn, priority, event, user, false, HL_KIND_NAMED, NULL, 0,
+		    NULL, reason);
 }
 
 void hl_txn_note(struct hl_txn *txn, int priority, const char *fmt, ...)

@@ -95,6 +95,11 @@ void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
 		  const char *user, enum hl_kind kind, const char *pool,
 		  unsigned slot, const struct hl_session *session,
 		  const char *reason);
+/* The same for an event of no kind (a refusal of a user who holds no
+ * license at all): "kind" is left out. */
+void hl_txn_event_no_kind(struct hl_txn *txn, int priority,
+			  const char *event, const char *user,
+			  const char *reason);
 
 /* Queues a line for syslog only, logged with the events after the
  * commit: a change that is no event of the event log (SPEC section 8). */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libconfig.h>
@@ -60,6 +61,8 @@ struct parse {
 	unsigned problems;
 	bool nomem;
 	bool on_error_read;		/* the file's on_error was valid */
+	unsigned open_string_line;	/* first string running over a line
+					 * end, where it starts; 0: none */
 };
 
 /* Where a setting lives, to name it in messages. */
@@ -213,8 +216,7 @@ static unsigned edit_distance(const char *a, const char *b)
 	return d[la][lb];
 }
 
-/* The known key nearest to key, when it is close enough to be a typo. */
-static const char *near_miss(const char *key, const char *const *known)
+const char *hl_near_miss(const char *key, const char *const *known)
 {
 	const char *best = NULL;
 	unsigned best_distance = UINT_MAX;
@@ -237,7 +239,7 @@ static void unknown_key(struct parse *p, const struct scope *sc,
 			const config_setting_t *s, const char *const *known)
 {
 	const char *key = config_setting_name(s);
-	const char *hint = near_miss(key, known);
+	const char *hint = hl_near_miss(key, known);
 	char where[120];
 
 	if (hint != NULL)
@@ -936,7 +938,7 @@ static char *prepare_text(struct parse *p, const char *text)
 	enum { CODE, STRING, COMMENT } state = CODE;
 	size_t len = strlen(text);
 	char *out = malloc(len * 2 + 1), *o = out;
-	unsigned line = 1;
+	unsigned line = 1, string_line = 0;
 	bool line_start = true;
 
 	if (out == NULL) {
@@ -978,6 +980,7 @@ static char *prepare_text(struct parse *p, const char *text)
 			}
 			if (*c == '"') {
 				state = STRING;
+				string_line = line;
 			} else if (c[0] == '/' && c[1] == '*') {
 				state = COMMENT;
 				*o++ = *c++;
@@ -991,6 +994,8 @@ static char *prepare_text(struct parse *p, const char *text)
 				*o++ = *c++;
 			} else if (*c == '"') {
 				state = CODE;
+			} else if (*c == '\n' && p->open_string_line == 0) {
+				p->open_string_line = string_line;
 			}
 			break;
 		case COMMENT:
@@ -1108,42 +1113,120 @@ static struct hl_config *config_with_defaults(struct parse *p,
 	return cfg;
 }
 
-int hl_config_load(const char *path, const struct hl_logger *log,
-		   struct hl_config **out, enum hl_on_error *on_error)
+/* hl_config_parse's work; partial, when not NULL, receives on failure the
+ * config as far as it was read (NULL when the text was no config at
+ * all). */
+static int parse_config(const char *path, const char *raw, size_t len,
+			const struct hl_logger *log, struct hl_config **out,
+			enum hl_on_error *on_error,
+			struct hl_config **partial);
+
+/* Where an error event about a refused config goes: the file's own
+ * event_log when the file was trusted and parsed that far, else the
+ * built-in default (the best guess when nothing could be read), but only
+ * where it is installed: no directory is made on a guess. */
+static void guess_event_log(const struct hl_config *partial,
+			    char **event_log)
 {
-	struct parse p = { path, log, NULL, 0, false, false };
+	char dir[PATH_MAX], base[NAME_MAX + 1];
+	struct stat st;
+
+	if (partial != NULL) {
+		*event_log = partial->event_log ? strdup(partial->event_log)
+						: NULL;
+		return;
+	}
+	*event_log = NULL;
+	if (hl_split_path(HL_EVENT_LOG, dir, sizeof(dir), base, sizeof(base)) &&
+	    lstat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		*event_log = strdup(HL_EVENT_LOG);
+}
+
+int hl_config_load_or_event_log(const char *path, const struct hl_logger *log,
+				struct hl_config **out,
+				enum hl_on_error *on_error, char **event_log)
+{
+	struct parse p = { path, log, NULL, 0, false, false, 0 };
+	struct hl_config *partial = NULL;
 	char why[256];
 	char *raw;
 	size_t len;
-	int fd, rc;
+	int fd, rc = -1;
 
 	*out = NULL;
 	if (on_error != NULL)
 		*on_error = HL_ON_ERROR_DENY;
+	if (event_log != NULL)
+		*event_log = NULL;
 	fd = hl_open_trusted(path, O_RDONLY, 0, why, sizeof(why));
 	if (fd < 0) {
 		hl_log(log, LOG_ERR, "%s: %s", path, why);
-		return -1;
+		goto out;
 	}
 	raw = read_file(&p, fd, &len);
 	close(fd);
 	if (raw == NULL)
-		return -1;
-	rc = hl_config_parse(path, raw, len, log, out, on_error);
+		goto out;
+	rc = parse_config(path, raw, len, log, out, on_error,
+			  event_log != NULL ? &partial : NULL);
 	free(raw);
+out:
+	if (rc != 0 && event_log != NULL)
+		guess_event_log(partial, event_log);
+	hl_config_free(partial);
 	return rc;
+}
+
+int hl_config_load(const char *path, const struct hl_logger *log,
+		   struct hl_config **out, enum hl_on_error *on_error)
+{
+	return hl_config_load_or_event_log(path, log, out, on_error, NULL);
 }
 
 int hl_config_parse(const char *path, const char *raw, size_t len,
 		    const struct hl_logger *log, struct hl_config **out,
 		    enum hl_on_error *on_error)
 {
-	struct parse p = { path, log, NULL, 0, false, false };
+	return parse_config(path, raw, len, log, out, on_error, NULL);
+}
+
+/* libconfig's "syntax error" alone leaves the reader guessing: say what
+ * the usual causes look like. */
+static void parse_failed(struct parse *p, const config_t *lc)
+{
+	const char *text = config_error_text(lc);
+
+	if (text == NULL)
+		text = "cannot be parsed";
+	if (p->open_string_line != 0) {
+		problem_at(p, p->open_string_line, "%s: the string that "
+			   "starts on this line runs past the end of the line "
+			   "(a missing closing quote?)", text);
+		return;
+	}
+	if (strcmp(text, "syntax error") == 0) {
+		problem_at(p, (unsigned)config_error_line(lc), "%s (strings "
+			   "need double quotes: durations are \"5m\" or an "
+			   "integer of seconds, names and paths are "
+			   "\"quoted\"; each setting ends with ';')", text);
+		return;
+	}
+	problem_at(p, (unsigned)config_error_line(lc), "%s", text);
+}
+
+static int parse_config(const char *path, const char *raw, size_t len,
+			const struct hl_logger *log, struct hl_config **out,
+			enum hl_on_error *on_error,
+			struct hl_config **partial)
+{
+	struct parse p = { path, log, NULL, 0, false, false, 0 };
 	config_t lc;
 	char *text = NULL;
 	int rc = -1;
 
 	*out = NULL;
+	if (partial != NULL)
+		*partial = NULL;
 	if (on_error != NULL)
 		*on_error = HL_ON_ERROR_DENY;
 	config_init(&lc);
@@ -1157,9 +1240,7 @@ int hl_config_parse(const char *path, const char *raw, size_t len,
 		goto out;
 
 	if (config_read_string(&lc, text) != CONFIG_TRUE) {
-		hl_log(log, LOG_ERR, "%s:%d: %s", path, config_error_line(&lc),
-		       config_error_text(&lc) != NULL ? config_error_text(&lc)
-						      : "cannot be parsed");
+		parse_failed(&p, &lc);
 		goto out;
 	}
 
@@ -1178,6 +1259,10 @@ int hl_config_parse(const char *path, const char *raw, size_t len,
 	p.cfg = NULL;
 	rc = 0;
 out:
+	if (partial != NULL && !p.nomem) {
+		*partial = p.cfg;
+		p.cfg = NULL;
+	}
 	hl_config_free(p.cfg);
 	config_destroy(&lc);
 	free(text);

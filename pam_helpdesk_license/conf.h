@@ -69,6 +69,13 @@ struct hl_config {
  */
 int hl_config_load(const char *path, const struct hl_logger *log,
 		   struct hl_config **out, enum hl_on_error *on_error);
+/* hl_config_load, and when it fails and event_log is not NULL,
+ * *event_log is where an error event about it should go (malloc'd; NULL
+ * for nowhere): the file's event_log setting when the file was trusted and
+ * could be parsed, else the built-in default. */
+int hl_config_load_or_event_log(const char *path, const struct hl_logger *log,
+				struct hl_config **out,
+				enum hl_on_error *on_error, char **event_log);
 /* The same checks on a file's contents already read: len bytes, then a NUL
  * (a NUL within the len bytes is a problem); path names it in messages and
  * becomes cfg->path. */
@@ -79,6 +86,10 @@ void hl_config_free(struct hl_config *cfg);
 
 /* Membership helpers on parsed lists. */
 bool hl_names_contain(const struct hl_names *names, const char *name);
+
+/* The word of known (NULL-terminated) nearest to word, when it is close
+ * enough to be a typo of it; else NULL.  For "did you mean". */
+const char *hl_near_miss(const char *word, const char *const *known);
 
 /* "N", "Ns", "Nm", "Nh", "Nd" to seconds; false when malformed or too big. */
 bool hl_parse_duration(const char *text, unsigned *seconds);

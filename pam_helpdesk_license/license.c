@@ -157,7 +157,13 @@ static void refusal(struct hl_txn *txn, const struct hl_pool **pools,
 			      cfg->named.licenses == 1 ? "is" : "are");
 	for (size_t i = 0; i < npools; i++)
 		describe_pool(txn, &msg, pools[i]);
-	hl_buf_puts(&msg, "Please try again later.");
+	/* A slot frees itself at a logout; a Named allocation never does. */
+	if (npools > 0)
+		hl_buf_puts(&msg, "Please try again later.");
+	else
+		hl_buf_puts(&msg, "A Named allocation is not freed by logging "
+			    "out: an administrator must free one "
+			    "(helpdesk-license unassign) or add licenses.");
 	text = hl_buf_take(&msg);
 	snprintf(out->message, sizeof(out->message), "%s",
 		 text ? text : "No help desk license is free for you.");
@@ -506,8 +512,9 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 		 "You hold no help desk license on this host: you are neither "
 		 "a named technician nor in a technician pool. Ask your help "
 		 "desk manager for a license.");
-	hl_txn_event(txn, LOG_NOTICE, "deny", txn->who.user, HL_KIND_NAMED,
-		    NULL, 0, NULL, "unlicensed");
+	/* Of no kind: the user has no license at all. */
+	hl_txn_event_no_kind(txn, LOG_NOTICE, "deny", txn->who.user,
+			     "unlicensed");
 	return 0;
 }
 

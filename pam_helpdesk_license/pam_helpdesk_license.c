@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 #define PAM_SM_ACCOUNT
 #define PAM_SM_SESSION
@@ -20,6 +22,7 @@
 #include <security/pam_modules.h>
 
 #include "conf.h"
+#include "eventlog.h"
 #include "license.h"
 #include "log.h"
 #include "text.h"
@@ -148,7 +151,8 @@ static void free_config(pam_handle_t *pamh, void *data, int status)
  */
 static int load_config(pam_handle_t *pamh, const char *path,
 		       const struct hl_logger *log,
-		       const struct hl_config **cfg, enum hl_on_error *on_error)
+		       const struct hl_config **cfg, enum hl_on_error *on_error,
+		       char **event_log)
 {
 	struct hl_config *parsed = NULL;
 	const void *kept = NULL;
@@ -166,7 +170,9 @@ static int load_config(pam_handle_t *pamh, const char *path,
 		*on_error = (*cfg)->on_error;
 		return 0;
 	}
-	if (hl_config_load(path, log, &parsed, on_error) != 0)
+	/* A broken file: where its error event goes (see config_broken). */
+	if (hl_config_load_or_event_log(path, log, &parsed, on_error,
+					event_log) != 0)
 		return -1;
 	*on_error = parsed->on_error;
 	/* Kept, pam_end frees it; not kept, it is ours to free. */
@@ -195,6 +201,40 @@ static int unusable(const struct hl_logger *log, enum hl_on_error on_error,
 	return deny_code;
 }
 
+/*
+ * A broken config refuses everyone (under on_error = deny): tell the user
+ * in one line rather than "Error in service module", and put an error
+ * event where the admin looks when syslog goes nowhere.  event_log: the
+ * broken file's own, or the built-in default when it can't be read.
+ */
+static void config_broken(pam_handle_t *pamh, int flags, enum action action,
+			  enum hl_on_error on_error, const char *user,
+			  const char *event_log, const struct hl_logger *log)
+{
+	struct hl_event ev = {
+		.event = "error", .user = user,
+		.service = item(pamh, PAM_SERVICE), .tty = item(pamh, PAM_TTY),
+		.rhost = item(pamh, PAM_RHOST), .pid = getpid(),
+		.reason = "configuration unusable (see syslog or "
+			  "helpdesk-license check-config)",
+	};
+	struct timespec now;
+	char *line;
+
+	if (action == SESSION_CLOSE)
+		return;
+	if (on_error == HL_ON_ERROR_DENY && !(flags & PAM_SILENT))
+		pam_error(pamh, "The help desk license configuration is "
+			  "broken; please tell your administrator.");
+	if (event_log == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	line = hl_event_format(&ev, &now);
+	if (line != NULL)
+		hl_event_append_line(event_log, line, log);
+	free(line);
+}
+
 static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	       enum action action)
 {
@@ -211,6 +251,7 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 					    .data = &waiting_ctx };
 	const char *user = NULL;
 	const void *session_id = NULL;
+	char *event_log = NULL;
 	int rc;
 
 	if (!parse_args(&log, argc, argv, &args))
@@ -227,9 +268,14 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		hl_log(&log, LOG_ERR, "invalid user name '%s'", user);
 		return PAM_USER_UNKNOWN;
 	}
-	if (load_config(pamh, args.config, &log, &cfg, &on_error) != 0)
+	if (load_config(pamh, args.config, &log, &cfg, &on_error,
+			&event_log) != 0) {
+		config_broken(pamh, flags, action, on_error, user, event_log,
+			      &log);
+		free(event_log);
 		return unusable(&log, on_error, PAM_SERVICE_ERR, user,
 				"configuration");
+	}
 	if (hl_env_init(&env, cfg, &log) != 0)
 		return unusable(&log, cfg->on_error, PAM_SYSTEM_ERR, user,
 				"process identity");

@@ -389,13 +389,102 @@ static void test_null_on_error_and_empty_pools(void **state)
 #define DURATION_MUST "must be a duration (seconds, or a number followed " \
 	"by s, m, h or d; at most 365d)"
 
+#define SYNTAX_ERROR "syntax error (strings need double quotes: durations " \
+	"are \"5m\" or an integer of seconds, names and paths are " \
+	"\"quoted\"; each setting ends with ';')"
+
 static void test_syntax_error(void **state)
 {
 	(void)state;
 	/* on_error = "allow" comes first, but a file that does not parse
 	 * gives deny. */
-	refused_fixture("bad-syntax.conf", MESSAGES(":4: syntax error"),
+	refused_fixture("bad-syntax.conf", MESSAGES(":4: " SYNTAX_ERROR),
 			HL_ON_ERROR_DENY);
+}
+
+/* An unquoted duration is a libconfig syntax error: the message says what
+ * durations look like. */
+static void test_unquoted_duration(void **state)
+{
+	static const char text[] = "store = \"/x/licenses.db\";\n"
+		"wait = 5m;\n";
+	struct tmp t;
+
+	(void)state;
+	tmp_init(&t);
+	refused(tmp_write(&t, "wait.conf", text, sizeof(text) - 1, 0600),
+		MESSAGES(":2: " SYNTAX_ERROR), HL_ON_ERROR_DENY);
+	tmp_cleanup(&t);
+}
+
+/* A string left open swallows the lines after it, and libconfig notices
+ * lines later: the message names the line where the string starts. */
+static void test_unterminated_string(void **state)
+{
+	static const char text[] = "on_error = \"deny\";\n"
+		"store = \"/x/licenses.db;\n"
+		"event_log = \"/x/events.log\";\n"
+		"lock_timeout = 5;\n"
+		"wait = 0;\n"
+		"named = { licenses = 1; users = [ \"alice\" ]; };\n";
+	struct tmp t;
+
+	(void)state;
+	tmp_init(&t);
+	refused(tmp_write(&t, "open.conf", text, sizeof(text) - 1, 0600),
+		MESSAGES(":2: syntax error: the string that starts on this "
+			 "line runs past the end of the line (a missing "
+			 "closing quote?)"), HL_ON_ERROR_DENY);
+	tmp_cleanup(&t);
+}
+
+/* Where the module writes the error event of a config it refuses. */
+static void test_event_log_of_broken_config(void **state)
+{
+	static const char named[] = "event_log = \"/x/events.log\";\n"
+		"named = { licences = 1; };\n";
+	static const char off[] = "event_log = \"\";\nlock_timeout = -1;\n";
+	static const char garbage[] = "event_log = \"/x/events.log\"\n{{\n";
+	struct hl_logger quiet = { NULL, NULL, false };
+	struct hl_config *cfg = NULL;
+	char *event_log = NULL;
+	struct stat st;
+	struct tmp t;
+
+	(void)state;
+	tmp_init(&t);
+	assert_int_equal(hl_config_load_or_event_log(
+		tmp_write(&t, "named.conf", named, sizeof(named) - 1, 0600),
+		&quiet, &cfg, NULL, &event_log), -1);
+	assert_null(cfg);
+	assert_non_null(event_log);
+	assert_string_equal(event_log, "/x/events.log");
+	free(event_log);
+
+	assert_int_equal(hl_config_load_or_event_log(
+		tmp_write(&t, "off.conf", off, sizeof(off) - 1, 0600),
+		&quiet, &cfg, NULL, &event_log), -1);
+	assert_null(event_log);
+
+	/* Nothing readable: the built-in path, where it is installed. */
+	assert_int_equal(hl_config_load_or_event_log(
+		tmp_write(&t, "garbage.conf", garbage, sizeof(garbage) - 1,
+			  0600), &quiet, &cfg, NULL, &event_log), -1);
+	{
+		char dir[PATH_MAX];
+		const char *slash = strrchr(HL_EVENT_LOG, '/');
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - HL_EVENT_LOG),
+			 HL_EVENT_LOG);
+		if (lstat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+			assert_non_null(event_log);
+			assert_string_equal(event_log, HL_EVENT_LOG);
+		} else {
+			assert_null(event_log);
+		}
+	}
+	free(event_log);
+	tmp_cleanup(&t);
 }
 
 static void test_unknown_key_top(void **state)
@@ -726,6 +815,9 @@ int main(void)
 		cmocka_unit_test(test_example_config),
 		cmocka_unit_test(test_null_on_error_and_empty_pools),
 		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_unquoted_duration),
+		cmocka_unit_test(test_unterminated_string),
+		cmocka_unit_test(test_event_log_of_broken_config),
 		cmocka_unit_test(test_unknown_key_top),
 		cmocka_unit_test(test_unknown_key_named),
 		cmocka_unit_test(test_unknown_key_pool),

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "conf.h"
 #include "license.h"
 #include "log.h"
+#include "preflight.h"
 #include "report.h"
 #include "store.h"
 #include "text.h"
@@ -31,6 +33,7 @@ struct options {
 	const char *config;
 	bool json;
 	bool force;
+	bool strict;
 	const char *pool;
 };
 
@@ -87,7 +90,8 @@ static void usage(FILE *out)
 "  reap               drop stale sessions and ended waits; print them\n"
 "  assign USER        allocate a Named license to USER now\n"
 "  unassign USER      free USER's Named license [--force inside min_assignment]\n"
-"  check-config       validate the configuration\n"
+"  check-config       validate the configuration, and check that the module\n"
+"                     can open its files and that its users and groups exist\n"
 "  repair             check the store, rebuild it if damaged\n"
 "  report             usage over a period and the license planner\n"
 "                     (report --help for its options)\n"
@@ -96,6 +100,7 @@ static void usage(FILE *out)
 "  -j, --json         one JSON document on stdout, for scripts\n"
 "  -p, --pool P       with release: only if the slot is of pool P\n"
 "  -f, --force        with unassign: even inside min_assignment\n"
+"      --strict       with check-config: warnings fail it too (exit 1)\n"
 "  -h, --help         this help\n"
 "  -V, --version      the version\n"
 "\n"
@@ -209,35 +214,54 @@ static struct hl_request tool_request(const struct tool *tool, const char *user)
 	return req;
 }
 
+/* The line on stderr; with --json also {"done":false,"error":...} on
+ * stdout, so a script reads why. */
+static int print_failure(const struct tool *tool, const char *line)
+{
+	fail("%s", line);
+	if (tool->opt.json) {
+		struct hl_buf buf;
+
+		hl_buf_init(&buf);
+		hl_buf_puts(&buf, "{\"done\":false,\"error\":");
+		hl_buf_json(&buf, line);
+		hl_buf_puts(&buf, "}\n");
+		print_buf(&buf);
+	}
+	return EXIT_NO;
+}
+
 /* One line for a command the core could not carry out. */
 static int report_failure(const struct tool *tool, const char *command,
 			  const char *user, const struct hl_decision *d)
 {
 	const char *as_root = strstr(d->reason, "permission") && geteuid() != 0
 				      ? ": run it as root" : "";
-	char shown[600];
+	char shown[600], line[4096];
 
 	switch (d->verdict) {
 	case HL_DENIED:
-		fail("%s", d->message);
+		snprintf(line, sizeof(line), "%s", d->message);
 		break;
 	case HL_USER_UNKNOWN:
-		fail("%s %s: %s", command,
-		     hl_printable(user ? user : "", shown, sizeof(shown)),
-		     d->reason);
+		snprintf(line, sizeof(line), "%s %s: %s", command,
+			 hl_printable(user ? user : "", shown, sizeof(shown)),
+			 d->reason);
 		break;
 	case HL_STORE_FAILED:
 		if (tool->diag.cause[0])
-			fail("%s: %s%s", command, tool->diag.cause, as_root);
+			snprintf(line, sizeof(line), "%s: %s%s", command,
+				 tool->diag.cause, as_root);
 		else
-			fail("%s: the license store %s is not usable (%s)%s",
-			     command, tool->cfg->store, d->reason, as_root);
+			snprintf(line, sizeof(line), "%s: the license store "
+				 "%s is not usable (%s)%s", command,
+				 tool->cfg->store, d->reason, as_root);
 		break;
 	default:
-		fail("%s: %s", command, d->reason);
+		snprintf(line, sizeof(line), "%s: %s", command, d->reason);
 		break;
 	}
-	return EXIT_NO;
+	return print_failure(tool, line);
 }
 
 /* ---- list ------------------------------------------------------------------------ */
@@ -549,6 +573,7 @@ static int cmd_list(struct tool *tool)
 struct pool_usage {
 	const char *pool;
 	unsigned licenses;	/* 0: not in the configuration any more */
+	unsigned wait;		/* seconds in line; 0: refused at once */
 	unsigned in_use;
 	unsigned stale;		/* holders whose sessions are all gone */
 	unsigned waiting;	/* live technicians in its line, still
@@ -582,6 +607,41 @@ static void warn(struct hl_buf *human, struct hl_buf *json, bool *first,
 	*first = false;
 }
 
+/* A pool's wait for the WAIT column: "-" (refused at once), "90s",
+ * "5m", "2h". */
+static void short_duration(unsigned seconds, char *out, size_t len)
+{
+	if (seconds == 0)
+		snprintf(out, len, "-");
+	else if (seconds % 3600 == 0)
+		snprintf(out, len, "%uh", seconds / 3600);
+	else if (seconds % 60 == 0)
+		snprintf(out, len, "%um", seconds / 60);
+	else
+		snprintf(out, len, "%us", seconds);
+}
+
+static void json_names(struct hl_buf *buf, const struct hl_names *names)
+{
+	hl_buf_puts(buf, "[");
+	for (size_t i = 0; i < names->count; i++) {
+		hl_buf_puts(buf, i ? "," : "");
+		hl_buf_json(buf, names->names[i]);
+	}
+	hl_buf_puts(buf, "]");
+}
+
+/* "root, alice", or "-" for none. */
+static void text_names(struct hl_buf *buf, const struct hl_names *names)
+{
+	if (names->count == 0)
+		hl_buf_puts(buf, "-");
+	for (size_t i = 0; i < names->count; i++) {
+		hl_buf_puts(buf, i ? ", " : "");
+		hl_buf_printable(buf, names->names[i]);
+	}
+}
+
 static int cmd_status(struct tool *tool)
 {
 	const struct hl_config *cfg = tool->cfg;
@@ -607,6 +667,7 @@ static int cmd_status(struct tool *tool)
 	for (size_t i = 0; i < cfg->pool_count; i++) {
 		usage[i].pool = cfg->pools[i].name;
 		usage[i].licenses = cfg->pools[i].licenses;
+		usage[i].wait = cfg->pools[i].wait;
 	}
 	npools = cfg->pool_count;
 	for (size_t i = 0; i < listing.count; i++) {
@@ -674,31 +735,41 @@ static int cmd_status(struct tool *tool)
 			hl_buf_puts(&out, i ? ",{\"pool\":" : "{\"pool\":");
 			hl_buf_json(&out, usage[i].pool);
 			hl_buf_printf(&out, ",\"licenses\":%u,\"in_use\":%u,"
-				      "\"free\":%u,\"stale\":%u,\"waiting\":%u}",
+				      "\"free\":%u,\"stale\":%u,\"wait\":%u,"
+				      "\"waiting\":%u}",
 				      usage[i].licenses, usage[i].in_use,
-				      free_, usage[i].stale, usage[i].waiting);
+				      free_, usage[i].stale, usage[i].wait,
+				      usage[i].waiting);
 		}
 		hl_buf_printf(&out, "],\"named\":{\"licenses\":%u,"
 			      "\"allocated\":%u,\"in_force\":%u},"
-			      "\"warnings\":[", cfg->named.licenses, named,
-			      in_force);
+			      "\"exempt\":{\"users\":", cfg->named.licenses,
+			      named, in_force);
+		json_names(&out, &cfg->exempt_users);
+		hl_buf_puts(&out, ",\"groups\":");
+		json_names(&out, &cfg->exempt_groups);
+		hl_buf_puts(&out, "},\"warnings\":[");
 		hl_buf_append(&out, jwarnings.data ? jwarnings.data : "",
 			      jwarnings.len);
 		hl_buf_puts(&out, "]");
 		json_waiters(&out, &listing);
 		hl_buf_puts(&out, "}\n");
 	} else {
-		hl_buf_printf(&out, "%-24s %8s %8s %8s %8s %8s\n", "POOL",
-			      "LICENSES", "IN USE", "FREE", "STALE",
-			      "WAITING");
+		hl_buf_printf(&out, "%-24s %8s %8s %8s %8s %8s %8s\n",
+			      "POOL", "LICENSES", "IN USE", "FREE", "STALE",
+			      "WAITING", "WAIT");
 		for (size_t i = 0; i < npools; i++) {
 			unsigned free_ = usage[i].licenses > usage[i].in_use
 				? usage[i].licenses - usage[i].in_use : 0;
+			char wait[32];
 
+			short_duration(usage[i].licenses ? usage[i].wait : 0,
+				       wait, sizeof(wait));
 			cell(&out, usage[i].pool, 24, false);
-			hl_buf_printf(&out, " %8u %8u %8u %8u %8u\n",
+			hl_buf_printf(&out, " %8u %8u %8u %8u %8u %8s\n",
 				      usage[i].licenses, usage[i].in_use,
-				      free_, usage[i].stale, usage[i].waiting);
+				      free_, usage[i].stale, usage[i].waiting,
+				      wait);
 		}
 		if (npools == 0)
 			hl_buf_puts(&out, "(no pools configured)\n");
@@ -707,6 +778,10 @@ static int cmd_status(struct tool *tool)
 		if (named != in_force)
 			hl_buf_printf(&out, " (+%u no longer eligible)",
 				      named - in_force);
+		hl_buf_puts(&out, "\nExempt (never need a license): users ");
+		text_names(&out, &cfg->exempt_users);
+		hl_buf_puts(&out, "; groups ");
+		text_names(&out, &cfg->exempt_groups);
 		hl_buf_puts(&out, "\n");
 		table_waiters(&out, &listing, true);
 		if (warnings.len) {
@@ -719,6 +794,47 @@ static int cmd_status(struct tool *tool)
 	free(usage);
 	hl_listing_free(&listing);
 	return print_buf(&out);
+}
+
+/* One store file and its lock, as the module opens them. */
+static unsigned preflight_store(const char *what, const char *path,
+				void (*error)(void *data, const char *why),
+				void *data)
+{
+	char lock[PATH_MAX + 8], label[64], why[PATH_MAX * 2 + 256];
+
+	if (!hl_preflight_file(what, path, true, why, sizeof(why))) {
+		error(data, why);
+		return 1;
+	}
+	snprintf(label, sizeof(label), "%s lock", what);
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) <
+		    (int)sizeof(lock) &&
+	    !hl_preflight_file(label, lock, true, why, sizeof(why))) {
+		error(data, why);
+		return 1;
+	}
+	return 0;
+}
+
+/* What would keep the module from opening its files, the way it opens
+ * them: one line each to error.  Each store is its file and its lock. */
+static unsigned preflight_files(const struct hl_config *cfg,
+				void (*error)(void *data, const char *why),
+				void *data)
+{
+	char why[PATH_MAX * 2 + 256];
+	unsigned problems = preflight_store("store", cfg->store, error, data) +
+			    preflight_store("runtime store", cfg->runtime_store,
+					    error, data);
+
+	if (cfg->event_log != NULL &&
+	    !hl_preflight_file("event log", cfg->event_log, false, why,
+			       sizeof(why))) {
+		error(data, why);
+		problems++;
+	}
+	return problems;
 }
 
 /* ---- check ------------------------------------------------------------------------ */
@@ -762,6 +878,15 @@ static void check_sentence(const char *user, const struct hl_decision *d,
 	}
 }
 
+static void check_file_error(void *data, const char *why)
+{
+	char line[PATH_MAX * 2 + 512];
+
+	snprintf(line, sizeof(line), "check: %s: every login that needs a "
+		 "license would fail", why);
+	print_failure(data, line);
+}
+
 static int cmd_check(struct tool *tool, const char *user)
 {
 	struct hl_request req = tool_request(tool, user);
@@ -773,6 +898,11 @@ static int cmd_check(struct tool *tool, const char *user)
 	hl_license_preview(&tool->env, &req, &d);
 	if (d.verdict == HL_USER_UNKNOWN || d.verdict == HL_STORE_FAILED)
 		return report_failure(tool, "check", user, &d);
+	/* A store the module cannot open fails every login that needs a
+	 * license, whatever the preview of a missing store says. */
+	if (d.verdict != HL_IGNORED &&
+	    preflight_files(tool->cfg, check_file_error, tool) > 0)
+		return EXIT_NO;
 	check_sentence(user, &d, sentence, sizeof(sentence));
 	hl_buf_init(&buf);
 	if (tool->opt.json) {
@@ -888,31 +1018,109 @@ static int cmd_reap(struct tool *tool)
 	return print_buf(&buf);
 }
 
-/* check-config prints the parser's "FILE:LINE: message" lines as they are. */
-static void emit_plain(void *data, int priority, const char *message)
+/* ---- check-config ----------------------------------------------------------------- */
+
+/* What check-config found: the parser's "FILE:LINE: message" lines and the
+ * pre-flight checks' lines, as they come (on stderr) or gathered for
+ * --json. */
+struct findings {
+	const char *config;
+	bool json;
+	unsigned errors, warnings;
+	struct hl_buf jerrors, jwarnings;	/* JSON array items */
+};
+
+static void found(struct findings *f, bool warning, const char *message)
 {
-	(void)data;
-	if (priority <= LOG_WARNING)
+	struct hl_buf *items = warning ? &f->jwarnings : &f->jerrors;
+	unsigned *count = warning ? &f->warnings : &f->errors;
+
+	if (f->json) {
+		hl_buf_puts(items, *count ? "," : "");
+		hl_buf_json(items, message);
+	} else if (warning) {
+		fprintf(stderr, "%s: warning: %s\n", f->config, message);
+	} else {
 		fprintf(stderr, "%s\n", message);
+	}
+	(*count)++;
 }
 
-static int cmd_check_config(struct tool *tool)
+static void found_error(void *data, int priority, const char *message)
 {
+	if (priority <= LOG_WARNING)
+		found(data, priority > LOG_ERR, message);
+}
+
+static void found_warning(void *data, const char *message)
+{
+	found(data, true, message);
+}
+
+static void found_file_error(void *data, const char *why)
+{
+	struct findings *f = data;
+	char line[sizeof(((struct diagnostics *)NULL)->cause) + PATH_MAX];
+
+	snprintf(line, sizeof(line), "%s: %s", f->config, why);
+	found(f, false, line);
+}
+
+static int cmd_check_config(struct tool *tool, bool strict)
+{
+	struct findings f = { .config = tool->opt.config,
+			      .json = tool->opt.json };
 	struct hl_config *cfg = NULL;
 	unsigned concurrent = 0;
+	bool valid;
+	int rc;
 
-	tool->log.emit = emit_plain;
-	if (hl_config_load(tool->opt.config, &tool->log, &cfg, NULL) != 0)
-		return EXIT_NO;
-	for (size_t i = 0; i < cfg->pool_count; i++)
-		concurrent += cfg->pools[i].licenses;
-	printf("%s: valid: %u Named license%s, %zu pool%s with %u concurrent "
-	       "license%s; store %s\n", tool->opt.config, cfg->named.licenses,
-	       cfg->named.licenses == 1 ? "" : "s", cfg->pool_count,
-	       cfg->pool_count == 1 ? "" : "s", concurrent,
-	       concurrent == 1 ? "" : "s", cfg->store);
+	hl_buf_init(&f.jerrors);
+	hl_buf_init(&f.jwarnings);
+	tool->log.emit = found_error;
+	tool->log.data = &f;
+	if (hl_config_load(tool->opt.config, &tool->log, &cfg, NULL) == 0) {
+		preflight_files(cfg, found_file_error, &f);
+		/* Unknown names only warn: the directory may be down now. */
+		hl_preflight_names(cfg, found_warning, &f);
+	} else if (f.errors == 0) {
+		found(&f, false, "the configuration is not usable");
+	}
+	valid = f.errors == 0 && !(strict && f.warnings > 0);
+	if (f.json) {
+		struct hl_buf out;
+
+		hl_buf_init(&out);
+		hl_buf_printf(&out, "{\"valid\":%s,\"errors\":[",
+			      valid ? "true" : "false");
+		hl_buf_append(&out, f.jerrors.data ? f.jerrors.data : "",
+			      f.jerrors.len);
+		hl_buf_puts(&out, "],\"warnings\":[");
+		hl_buf_append(&out, f.jwarnings.data ? f.jwarnings.data : "",
+			      f.jwarnings.len);
+		hl_buf_puts(&out, "]}\n");
+		rc = print_buf(&out);
+	} else if (valid) {
+		for (size_t i = 0; i < cfg->pool_count; i++)
+			concurrent += cfg->pools[i].licenses;
+		printf("%s: valid: %u Named license%s, %zu pool%s with %u "
+		       "concurrent license%s; store %s%s\n", tool->opt.config,
+		       cfg->named.licenses, cfg->named.licenses == 1 ? "" : "s",
+		       cfg->pool_count, cfg->pool_count == 1 ? "" : "s",
+		       concurrent, concurrent == 1 ? "" : "s", cfg->store,
+		       f.warnings ? " (with warnings, see above)" : "");
+		rc = 0;
+	} else {
+		if (f.errors == 0)
+			fprintf(stderr, "%s: not valid with --strict: %u "
+				"warning%s\n", tool->opt.config, f.warnings,
+				f.warnings == 1 ? "" : "s");
+		rc = EXIT_NO;
+	}
+	hl_buf_free(&f.jerrors);
+	hl_buf_free(&f.jwarnings);
 	hl_config_free(cfg);
-	return 0;
+	return rc != 0 || !valid ? EXIT_NO : 0;
 }
 
 /* What repair did to one file, as text. */
@@ -1044,6 +1252,18 @@ static const struct command commands[] = {
 	{ "repair", 0, false },
 };
 
+/* An unknown option, or one without its value: one line, not the help. */
+static int bad_option(int c, const char *word)
+{
+	if (c == ':')
+		fail("option '%s' needs a value (see --help)", word);
+	else if (optopt != 0)
+		fail("unknown option '-%c' (see --help)", optopt);
+	else
+		fail("unknown option '%s' (see --help)", word);
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1051,6 +1271,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "pool", required_argument, NULL, 'p' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "strict", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -1067,15 +1288,17 @@ int main(int argc, char **argv)
 	tool.opt.config = HL_CONFIG_FILE;
 	/* Options may stand before or after the command (GNU getopt
 	 * permutes). */
-	while ((c = getopt_long(argc, argv, "c:jp:fhV", longopts, NULL)) != -1) {
+	opterr = 0;	/* one line of ours instead of getopt's and the help */
+	while ((c = getopt_long(argc, argv, ":c:jp:fhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': tool.opt.config = optarg; break;
 		case 'j': tool.opt.json = true; break;
 		case 'p': tool.opt.pool = optarg; break;
 		case 'f': tool.opt.force = true; break;
+		case 's': tool.opt.strict = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf(PROGRAM " " PACKAGE_VERSION "\n"); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		default: return bad_option(c, argv[optind - 1]);
 		}
 	}
 	if (optind >= argc) {
@@ -1098,18 +1321,16 @@ int main(int argc, char **argv)
 	}
 	user = cmd->args ? argv[optind + 1] : NULL;
 	if ((tool.opt.pool && strcmp(cmd->name, "release") != 0) ||
-	    (tool.opt.force && strcmp(cmd->name, "unassign") != 0)) {
-		fail("--pool goes with release, --force with unassign");
-		return EXIT_USAGE;
-	}
-	if (tool.opt.json && cmd->config_only) {
-		fail("%s prints FILE:LINE lines, not JSON", cmd->name);
+	    (tool.opt.force && strcmp(cmd->name, "unassign") != 0) ||
+	    (tool.opt.strict && !cmd->config_only)) {
+		fail("--pool goes with release, --force with unassign, "
+		     "--strict with check-config");
 		return EXIT_USAGE;
 	}
 
 	openlog(PROGRAM, LOG_PID, LOG_AUTHPRIV);
 	if (cmd->config_only) {
-		rc = cmd_check_config(&tool);
+		rc = cmd_check_config(&tool, tool.opt.strict);
 		goto out;
 	}
 	rc = tool_init(&tool);

@@ -209,7 +209,10 @@ int hl_report_main(int argc, char **argv, const char *default_config)
 		goto out;
 	}
 	if (hl_eventlog_read(log_path, &log, warn_stderr, why, sizeof(why)) != 0) {
-		report_fail("%s", why);
+		/* The event log is root's (mode 0600 in a 0700 directory). */
+		report_fail("%s%s", why, strstr(why, strerror(EACCES)) &&
+					      geteuid() != 0
+					      ? ": run it as root" : "");
 		goto out;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);

@@ -138,6 +138,48 @@ static void config_broken_allow(void **state)
 	expect_reported(fx, 6);
 }
 
+/* A broken config refuses everyone, root included: the user is told in
+ * one line (not only "Error in service module"), and an error event goes
+ * to the event log the broken file still names; with event_log = "" there
+ * is none. */
+static void config_broken_told(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w = it_worker(fx);
+	struct it_result r;
+	char text[PATH_MAX * 2 + 256];
+	char *events;
+
+	it_config(fx, "named = { licences = 1; };\n" EAST_ONE);
+	it_acct(w, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SERVICE_ERR);
+	it_assert_msg(&r, "The help desk license configuration is broken; "
+		      "please tell your administrator.");
+	if (r.errors != 1)
+		it_fail(__FILE__, __LINE__, "%d error messages, not one:\n%s",
+			r.errors, r.msg);
+	events = it_read_file(fx->event_log, NULL);
+	if (events == NULL || strstr(events, "\"event\":\"error\"") == NULL ||
+	    strstr(events, "\"user\":\"carol\"") == NULL) {
+		it_fail(__FILE__, __LINE__, "no error event of carol in %s:\n%s",
+			fx->event_log, events ? events : "(missing)");
+	}
+	free(events);
+
+	/* The event log turned off: the message, and nothing written. */
+	assert_int_equal(unlink(fx->event_log), 0);
+	snprintf(text, sizeof(text), "store = \"%s\";\nevent_log = \"\";\n"
+		 "named = { licences = 1; };\n" EAST_ONE, fx->store);
+	it_write_file(fx->conf, text, strlen(text), 0600);
+	it_acct(w, IT_SERVICE, "root", &r);
+	it_assert_rc(&r, PAM_SERVICE_ERR);
+	it_assert_msg(&r, "configuration is broken");
+	if (it_exists(fx->event_log))
+		it_fail(__FILE__, __LINE__, "%s written though the config "
+			"turns the event log off", fx->event_log);
+	it_workers_finish(fx);
+}
+
 /* 10a. A config reached through a symlink is refused. */
 static void config_symlink(void **state)
 {
@@ -623,6 +665,7 @@ int main(int argc, char **argv)
 		TEST(config_unknown_argument),
 		TEST(config_insecure),
 		TEST(config_broken_allow),
+		TEST(config_broken_told),
 		TEST(config_symlink),
 		TEST(store_symlink),
 		TEST(store_dir_symlink),

@@ -1716,6 +1716,225 @@ static void check_config_names_the_line(void **state)
 	run_free(&t);
 }
 
+/* The pre-flight check of the names: a misspelt group passes the parser
+ * but no technician is in it.  A warning with the nearest group, exit 0;
+ * --strict fails; --json gathers it. */
+static void check_config_unknown_group(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct run t = { 0 };
+	const struct jv *doc, *warning;
+
+	it_config(fx, NAMED_ONE
+		  "concurrent = ( { pool = \"west\"; licenses = 1;"
+		  " groups = [ \"field-wset\" ]; },\n"
+		  "  { pool = \"east\"; licenses = 1; users = [ \"carool\" ]; } );\n");
+	TOOL(fx, &t, "check-config");
+	expect_code(&t, 0);
+	expect_out(&t, "valid");
+	expect_err(&t, "warning: group 'field-wset' in groups of pool 'west' "
+		   "is unknown");
+	expect_err(&t, "did you mean 'field-west'?");
+	expect_err(&t, "user 'carool'");
+	expect_err(&t, "did you mean 'carol'?");
+
+	TOOL(fx, &t, "--strict", "check-config");
+	expect_code(&t, 1);
+	expect_no_out(&t);
+	expect_err(&t, "field-wset");
+	expect_err(&t, "--strict");
+
+	TOOL(fx, &t, "--json", "check-config");
+	expect_code(&t, 0);
+	doc = expect_json(&t);
+	if (!jtrue(doc, "valid") || jcount(jget(doc, "errors")) != 0 ||
+	    jcount(jget(doc, "warnings")) != 2)
+		FAIL("check-config --json: not valid with two warnings:\n%s",
+		     t.out);
+	warning = jfirst(doc, "warnings");
+	if (warning == NULL || warning->type != J_STRING ||
+	    strstr(warning->text, "did you mean") == NULL)
+		FAIL("check-config --json: warnings are no strings:\n%s",
+		     t.out);
+	doc_free((struct jv *)doc);
+	TOOL(fx, &t, "--json", "--strict", "check-config");
+	expect_code(&t, 1);
+	doc = expect_json(&t);
+	if (jtrue(doc, "valid"))
+		FAIL("check-config --json --strict: valid with warnings:\n%s",
+		     t.out);
+	doc_free((struct jv *)doc);
+
+	/* Errors of the parser are in the document too. */
+	it_config(fx, "named = { licences = 1; };\n" EAST_ONE);
+	TOOL(fx, &t, "--json", "check-config");
+	expect_code(&t, 1);
+	doc = expect_json(&t);
+	if (jtrue(doc, "valid") || jcount(jget(doc, "errors")) != 1)
+		FAIL("check-config --json of a broken config:\n%s", t.out);
+	doc_free((struct jv *)doc);
+	run_free(&t);
+}
+
+/* A store or event log the module cannot open refuses every login:
+ * check-config and check say why, with the errno text. */
+static void check_config_unusable_files(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct run t = { 0 };
+	char text[PATH_MAX * 3 + 256], dir[PATH_MAX + 64], file[PATH_MAX];
+
+	/* Two missing levels: the module makes only the last one. */
+	snprintf(text, sizeof(text), "store = \"%s/absent/store/licenses.db\";"
+		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->event_log);
+	it_write_file(fx->conf, text, strlen(text), 0600);
+	snprintf(dir, sizeof(dir), "directory %s/absent/store: No such file "
+		 "or directory", fx->dir);
+	TOOL(fx, &t, "check-config");
+	expect_code(&t, 1);
+	expect_no_out(&t);
+	expect_err(&t, dir);
+	TOOL(fx, &t, "check", "carol");
+	expect_code(&t, 1);
+	expect_no_out(&t);
+	expect_err(&t, dir);
+
+	/* One missing level is fine: it is made at the first login. */
+	snprintf(text, sizeof(text), "store = \"%s/new-store/licenses.db\";"
+		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->event_log);
+	it_write_file(fx->conf, text, strlen(text), 0600);
+	TOOL(fx, &t, "check-config");
+	expect_code(&t, 0);
+	expect_no_err(&t);
+
+	/* A store directory others may write in. */
+	it_config(fx, EAST_ONE);
+	if (mkdir(fx->store_dir, 0700) != 0 && errno != EEXIST)
+		FAIL("mkdir %s: %s", fx->store_dir, strerror(errno));
+	assert_int_equal(chmod(fx->store_dir, 0777), 0);
+	TOOL(fx, &t, "check-config");
+	expect_code(&t, 1);
+	expect_err(&t, "writable by group or others");
+	TOOL(fx, &t, "check", "carol");
+	expect_code(&t, 1);
+	expect_err(&t, "writable by group or others");
+	assert_int_equal(chmod(fx->store_dir, 0700), 0);
+
+	/* An event log whose directory is a file. */
+	path_in(file, fx->dir, "a-file");
+	it_write_file(file, "x", 1, 0600);
+	snprintf(text, sizeof(text), "store = \"%s\";\nevent_log = "
+		 "\"%s/events.log\";\n" EAST_ONE, fx->store, file);
+	it_write_file(fx->conf, text, strlen(text), 0600);
+	TOOL(fx, &t, "check-config");
+	expect_code(&t, 1);
+	expect_err(&t, "event log");
+	expect_err(&t, "Not a directory");
+	run_free(&t);
+}
+
+/* status shows each pool's wait and who is exempt; an unknown option is
+ * one line, not the whole help. */
+static void status_shows_wait_and_exempt(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct run t = { 0 };
+	const struct jv *doc, *pool;
+
+	it_config(fx, "exempt = { users = [ \"root\", \"frank\" ];"
+		  " groups = [ \"helpdesk-admins\" ]; };\n"
+		  "concurrent = ( { pool = \"field-east\"; licenses = 1;"
+		  " wait = \"5m\"; groups = [ \"field-east\" ]; } );\n");
+	TOOL(fx, &t, "status");
+	expect_code(&t, 0);
+	expect_out(&t, "WAIT");
+	expect_out(&t, "5m");
+	expect_out(&t, "root, frank");
+	expect_out(&t, "helpdesk-admins");
+	TOOL(fx, &t, "--json", "status");
+	expect_code(&t, 0);
+	doc = expect_json(&t);
+	pool = jfirst(doc, "pools");
+	if (pool == NULL || jnum(pool, "wait") != 300 ||
+	    jcount(jget(jget(doc, "exempt"), "users")) != 2 ||
+	    jcount(jget(jget(doc, "exempt"), "groups")) != 1)
+		FAIL("status --json: no wait of 300 or exempt lists:\n%s",
+		     t.out);
+	doc_free((struct jv *)doc);
+
+	TOOL(fx, &t, "status", "--watch");
+	expect_code(&t, 2);
+	expect_no_out(&t);
+	expect_err(&t, "--watch");
+	if (count_lines(t.err) != 1)
+		FAIL("status --watch: not one line on stderr:\n%s", t.err);
+	run_free(&t);
+}
+
+/* Failures a script and an admin can act on: --json assign prints an error
+ * document; release of a Named holder points to unassign; a full set of
+ * Named licenses does not free itself. */
+static void failures_that_say_what_to_do(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct run t = { 0 };
+	const struct jv *doc;
+
+	it_config(fx, NAMED_ONE EAST_ONE);
+	TOOL(fx, &t, "assign", "alice");
+	expect_code(&t, 0);
+
+	TOOL(fx, &t, "--json", "assign", "bob");
+	expect_code(&t, 1);
+	doc = expect_json(&t);
+	if (jtrue(doc, "done") || jstr(doc, "error") == NULL ||
+	    *jstr(doc, "error") == '\0')
+		FAIL("--json assign that failed: no error document:\n%s",
+		     t.out);
+	doc_free((struct jv *)doc);
+
+	TOOL(fx, &t, "release", "alice");
+	expect_code(&t, 1);
+	expect_err(&t, "helpdesk-license unassign alice");
+
+	TOOL(fx, &t, "check", "bob");
+	expect_code(&t, 1);
+	expect_out(&t, "an administrator must free one");
+	if (strstr(t.out, "try again later") != NULL)
+		FAIL("a refusal for want of a Named license says to try "
+		     "again later:\n%s", t.out);
+	run_free(&t);
+}
+
+/* An unlicensed user's refusal is of no kind in the event log. */
+static void unlicensed_deny_has_no_kind(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w;
+	struct it_result r;
+	char *events, *line, *end;
+
+	it_config(fx, NAMED_ONE EAST_ONE);
+	w = it_worker(fx);
+	it_acct(w, IT_SERVICE, "gina", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_workers_finish(fx);
+	events = hold(it_read_file(fx->event_log, NULL));
+	line = events ? strstr(events, "\"user\":\"gina\"") : NULL;
+	if (line == NULL)
+		FAIL("no event of gina in %s", fx->event_log);
+	while (line > events && line[-1] != '\n')
+		line--;
+	end = strchr(line, '\n');
+	if (end)
+		*end = '\0';
+	if (strstr(line, "\"event\":\"deny\"") == NULL ||
+	    strstr(line, "\"reason\":\"unlicensed\"") == NULL ||
+	    strstr(line, "\"kind\"") != NULL)
+		FAIL("gina's refusal: not a deny of no kind: %s", line);
+	held_free(events);
+}
+
 /* Writes records straight into the store (value NULL: deletes the key),
  * as a repair that brought one back or left one out would. */
 static void tamper(struct it_fixture *fx, const char *const (*records)[2],
@@ -2390,6 +2609,10 @@ static void not_root(void **state)
 	/* check-config needs no store. */
 	TOOL_AS(&t, exe, NOBODY, fx->conf, "check-config");
 	expect_code(&t, 0);
+	/* report reads root's event log: it says so. */
+	TOOL_AS(&t, exe, NOBODY, fx->conf, "report");
+	expect_code(&t, 1);
+	expect_err(&t, "run it as root");
 	/* Nothing changed: carol still holds her slot. */
 	TOOL(fx, &t, "list");
 	expect_code(&t, 0);
@@ -2590,6 +2813,11 @@ int main(int argc, char **argv)
 		TEST(assign_and_unassign),
 		TEST(unassign_without_min_assignment),
 		TEST(check_config_names_the_line),
+		TEST(check_config_unknown_group),
+		TEST(check_config_unusable_files),
+		TEST(status_shows_wait_and_exempt),
+		TEST(failures_that_say_what_to_do),
+		TEST(unlicensed_deny_has_no_kind),
 		TEST(repair_truncated_store),
 		TEST(repair_garbage_store),
 		TEST(repair_reconciles_records),
