@@ -78,6 +78,7 @@ struct hl_report {
 	long long since_ms, until_ms;
 	bool empty;			/* no use at all in the period */
 	unsigned long lines, skipped;	/* read, and of those not events */
+	unsigned long skipped_by[HL_SKIP_CAUSES];	/* skipped, by cause */
 	unsigned files;
 	unsigned long unlicensed;	/* logins refused as unlicensed */
 	struct hl_report_pool *pools;	/* config order, then others seen */

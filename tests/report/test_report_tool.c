@@ -126,7 +126,8 @@ static void test_json(void **state)
 	assert_true(out[0] == '{');
 	expect(out, "\"period\":{\"since\":\"2026-11-02T00:00:00Z\","
 		    "\"until\":\"2026-11-03T00:00:00Z\"");
-	expect(out, "\"input\":{\"files\":1,\"lines\":10,\"skipped\":1}");
+	expect(out, "\"input\":{\"files\":1,\"lines\":10,\"skipped\":1,"
+		    "\"skipped_by\":{\"not_json\":1,\"too_long\":0,");
 	expect(out, "\"pools\":[{\"pool\":\"east\",\"configured\":true,"
 		    "\"licenses\":2,\"peak\":2,\"full_share\":0.1250,"
 		    "\"hours\":9.000,");
@@ -146,6 +147,13 @@ static void test_json(void **state)
 		  &status);
 	assert_int_equal(status, 0);
 	expect(out, "\"until\":\"2026-11-02T12:00:00Z\"");
+	free(out);
+
+	/* The text says why lines were skipped, too. */
+	out = run("report --since 2026-11-02 --until 2026-11-02", &status);
+	assert_int_equal(status, 0);
+	expect(out, "Read 1 file, 10 lines; 1 damaged or foreign line skipped "
+		    "(not_json 1).");
 	free(out);
 }
 
@@ -171,6 +179,7 @@ static void test_html(void **state)
 	assert_true(len > 0);
 	expect(page, "<svg");
 	expect(page, "x&lt;b&gt;&amp;&quot;y");
+	expect(page, "10 lines; 1 damaged or foreign line skipped (not_json 1)");
 	/* Self-contained: no script, nothing fetched. */
 	assert_null(strstr(page, "<b>"));
 	assert_null(strstr(page, "<script"));
