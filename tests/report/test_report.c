@@ -22,6 +22,7 @@
 
 #include "eventread.h"
 #include "jsonl.h"
+#include "metrics.h"
 #include "report.h"
 
 #define HOUR 3600.0
@@ -577,6 +578,20 @@ static void test_skip_causes(void **state)
 	hl_eventlog_free(&log);
 }
 
+/* A metrics label value: backslash, double quote and newline escaped. */
+static void test_metrics_label(void **state)
+{
+	struct hl_buf buf;
+	char *text;
+
+	(void)state;
+	hl_buf_init(&buf);
+	hl_metrics_label(&buf, "a\\b\"c\nd\te");
+	text = hl_buf_take(&buf);
+	assert_string_equal(text, "a\\\\b\\\"c\\nd\te");
+	free(text);
+}
+
 static void test_empty_period(void **state)
 {
 	struct fixture *f = fixture_new(1, 0);
@@ -793,6 +808,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_lines),
 		cmocka_unit_test(test_null_and_empty_fields),
 		cmocka_unit_test(test_skip_causes),
+		cmocka_unit_test(test_metrics_label),
 		cmocka_unit_test(test_empty_period),
 		cmocka_unit_test(test_backwards_period),
 		cmocka_unit_test(test_gzip_rotation),
