@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "license.h"
 #include "log.h"
+#include "events.h"
 #include "metrics.h"
 #include "report.h"
 #include "store.h"
@@ -1120,9 +1121,12 @@ int main(int argc, char **argv)
 	const char *user = NULL;
 	int c, rc;
 
-	/* report has options of its own: it reads the command line itself. */
-	if (hl_report_wanted(argc, argv))
+	/* report and events have options of their own: they read the
+	 * command line themselves. */
+	if (hl_subcommand_wanted(argc, argv, "report"))
 		return hl_report_main(argc, argv, HL_CONFIG_FILE);
+	if (hl_subcommand_wanted(argc, argv, "events"))
+		return hl_events_main(argc, argv, HL_CONFIG_FILE);
 	memset(&tool, 0, sizeof(tool));
 	tool.opt.config = HL_CONFIG_FILE;
 	/* Options may stand before or after the command (GNU getopt

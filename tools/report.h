@@ -118,8 +118,8 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf);
  * Returns the exit status. */
 int hl_report_main(int argc, char **argv, const char *default_config);
 
-/* Whether the command line is a report command (the word "report" where
- * the command stands). */
-bool hl_report_wanted(int argc, char **argv);
+/* Whether name stands where the command does: for the commands that read
+ * their own options (report, events). */
+bool hl_subcommand_wanted(int argc, char **argv, const char *name);
 
 #endif

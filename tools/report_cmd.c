@@ -77,20 +77,22 @@ static void emit_stderr(void *data, int priority, const char *message)
 		fprintf(stderr, PROGRAM ": %s\n", message);
 }
 
-bool hl_report_wanted(int argc, char **argv)
+bool hl_subcommand_wanted(int argc, char **argv, const char *name)
 {
+	/* The options of any command that take a value: skipped with it. */
 	static const char *const with_value[] = {
-		"-c", "--config", "-p", "--pool", "--since", "--until", "--html",
-		"--max-refusals", "--workday", "--log", NULL
+		"-c", "--config", "-p", "--pool", "-o", "--output", "--since",
+		"--until", "--html", "--max-refusals", "--workday", "--log",
+		"--user", "--event", NULL
 	};
 
 	for (int i = 1; i < argc; i++) {
 		bool skip = false;
 
 		if (strcmp(argv[i], "--") == 0)
-			return i + 1 < argc && strcmp(argv[i + 1], "report") == 0;
+			return i + 1 < argc && strcmp(argv[i + 1], name) == 0;
 		if (argv[i][0] != '-')
-			return strcmp(argv[i], "report") == 0;
+			return strcmp(argv[i], name) == 0;
 		for (size_t k = 0; with_value[k]; k++)
 			skip |= strcmp(argv[i], with_value[k]) == 0;
 		if (skip)

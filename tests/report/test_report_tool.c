@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -69,7 +71,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	static const char *const names[] = { "hl.conf", "events.log",
-					      "report.html", NULL };
+					      "report.html", "follow.log",
+					      "follow.log.1", NULL };
 	char path[PATH_MAX];
 
 	(void)state;
@@ -107,6 +110,15 @@ static char *run(const char *args, int *status)
 	*status = pclose(fp);
 	*status = WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
 	return out;
+}
+
+static size_t lines_in(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text; text++)
+		n += *text == '\n';
+	return n;
 }
 
 static void expect(const char *text, const char *part)
@@ -190,6 +202,142 @@ static void test_html(void **state)
 	free(page);
 }
 
+/* ---- events ---------------------------------------------------------------- */
+
+static void test_events(void **state)
+{
+	int status;
+	char *out;
+
+	(void)state;
+	/* --json: the matching lines as they stand. */
+	out = run("events --json --event deny", &status);
+	assert_int_equal(status, 0);
+	assert_string_equal(out, LINE("10:30:00", "\"event\":\"deny\",\"user\":\"cid\",\"kind\":\"concurrent\",\"pool\":\"east\",\"reason\":\"all licenses in use\""));
+	free(out);
+	out = run("events --json --since 2026-11-02T12:30Z --pool east", &status);
+	assert_int_equal(status, 0);
+	assert_int_equal(lines_in(out), 3);
+	free(out);
+	out = run("events --json --user ann", &status);
+	assert_int_equal(status, 0);
+	assert_int_equal(lines_in(out), 2);
+	free(out);
+	/* A duration: an hour ago is long after that log. */
+	out = run("events --json --since 1h", &status);
+	assert_int_equal(status, 0);
+	assert_string_equal(out, "");
+	free(out);
+	/* For people: a header, a line per event, names escaped. */
+	out = run("events --user cid", &status);
+	assert_int_equal(status, 0);
+	assert_int_equal(lines_in(out), 4);
+	expect(out, "TIME                EVENT         USER");
+	expect(out, " deny          cid          east                 -        -"
+		    "       -               all licenses in use\n");
+	expect(out, " grant         cid          east #2 ");
+	free(out);
+	free(run("events --since yesterday", &status));
+	assert_int_equal(status, 2);
+	free(run("events --event dance", &status));
+	assert_int_equal(status, 2);
+}
+
+/* A follower's next line, up to its newline; the bound is a hang guard
+ * only (the line is normally there within milliseconds). */
+static char *next_line(int fd)
+{
+	static char line[4096];
+	size_t len = 0;
+
+	while (len + 1 < sizeof(line)) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, 120000) != 1)
+			fail_msg("no line from events --follow within the hang "
+				 "guard; so far: %.*s", (int)len, line);
+		if (read(fd, line + len, 1) != 1)
+			fail_msg("events --follow ended; so far: %.*s",
+				 (int)len, line);
+		if (line[len] == '\n')
+			break;
+		len++;
+	}
+	line[len] = '\0';
+	return line;
+}
+
+static void append(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "a");
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+}
+
+#define ANN(time, rest) LINE(time, "\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":1," rest)
+
+/* --follow reads what is appended, before and after the log is rotated
+ * (renamed, then created anew), as tail -F does. */
+static void test_events_follow(void **state)
+{
+	char conf[PATH_MAX], log[PATH_MAX], old[PATH_MAX], *line;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%s/hl.conf", dir);
+	snprintf(log, sizeof(log), "%s/follow.log", dir);
+	snprintf(old, sizeof(old), "%s/follow.log.1", dir);
+	append("follow.log",
+	       ANN("08:00:00", "\"event\":\"grant\",\"session\":\"a1\"")
+	       LINE("08:01:00", "\"event\":\"grant\",\"user\":\"bob\",\"kind\":\"named\""));
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execl(HL_TOOL, HL_TOOL, "-c", conf, "events", "--follow",
+		      "--user", "ann", "--log", log, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	expect(next_line(fds[0]), "TIME");
+	expect(next_line(fds[0]), " grant         ann          east #1 ");
+	/* bob's line is not ann's: the next one is the next of ann's.  A
+	 * control character in a name comes out escaped. */
+	append("follow.log",
+	       ANN("09:00:00", "\"event\":\"join\",\"tty\":\"pts/\\u001b[2J\",\"session\":\"a2\""));
+	line = next_line(fds[0]);
+	expect(line, " join          ann          east #1              -        pts/\\x1b[2J ");
+	assert_null(strchr(line, '\x1b'));
+	/* Rotation: the old file gets a last line after its rename, then a
+	 * new file is made. */
+	assert_int_equal(rename(log, old), 0);
+	append("follow.log.1",
+	       ANN("10:00:00", "\"event\":\"release\",\"session\":\"a1\""));
+	append("follow.log",
+	       ANN("11:00:00", "\"event\":\"release\",\"session\":\"a2\""));
+	expect(next_line(fds[0]), "release       ann          east #1 ");
+	line = next_line(fds[0]);
+	expect(line, " 11:00:00 release ");
+	/* Appended to the new file later. */
+	append("follow.log",
+	       ANN("12:00:00", "\"event\":\"grant\",\"session\":\"a3\""));
+	expect(next_line(fds[0]), " grant         ann ");
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+	close(fds[0]);
+}
+
 static void test_usage_errors(void **state)
 {
 	int status;
@@ -207,9 +355,13 @@ static void test_usage_errors(void **state)
 
 int main(void)
 {
+	/* The human form shows local times: make them the log's. */
+	setenv("TZ", "UTC", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_html),
+		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_events_follow),
 		cmocka_unit_test(test_usage_errors),
 	};
 
