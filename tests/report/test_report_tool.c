@@ -23,6 +23,8 @@
 #include <cmocka.h>
 
 static char dir[] = "/tmp/hl-report-tool-XXXXXX";
+static pid_t follower = -1;	/* events --follow, stopped by the teardown
+				   too when its test fails */
 
 static void put(const char *name, const char *text)
 {
@@ -76,6 +78,10 @@ static int teardown(void **state)
 	char path[PATH_MAX];
 
 	(void)state;
+	if (follower > 0) {
+		kill(follower, SIGKILL);
+		waitpid(follower, NULL, 0);
+	}
 	for (size_t i = 0; names[i]; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		unlink(path);
@@ -298,7 +304,7 @@ static void test_events_follow(void **state)
 	       ANN("08:00:00", "\"event\":\"grant\",\"session\":\"a1\"")
 	       LINE("08:01:00", "\"event\":\"grant\",\"user\":\"bob\",\"kind\":\"named\""));
 	assert_int_equal(pipe(fds), 0);
-	pid = fork();
+	follower = pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
@@ -334,6 +340,7 @@ static void test_events_follow(void **state)
 	expect(next_line(fds[0]), " grant         ann ");
 	kill(pid, SIGTERM);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
+	follower = -1;
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
 	close(fds[0]);
 }
