@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "eventread.h"
 #include "events.h"
+#include "report.h"
 #include "safefile.h"
 #include "text.h"
 
@@ -46,24 +47,7 @@ struct events {
 	unsigned long skipped;
 };
 
-static void events_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void events_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROGRAM ": events: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static void emit_stderr(void *data, int priority, const char *message)
-{
-	(void)data;
-	if (priority <= LOG_WARNING)
-		fprintf(stderr, PROGRAM ": %s\n", message);
-}
+#define events_fail(...) hl_command_fail("events", __VA_ARGS__)
 
 static void events_usage(FILE *out)
 {
@@ -340,7 +324,7 @@ int hl_events_main(int argc, char **argv, const char *default_config)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct hl_logger logger = { .emit = emit_stderr };
+	struct hl_logger logger = { .emit = hl_emit_stderr };
 	const char *config = default_config, *log_path = NULL;
 	struct hl_config *cfg = NULL;
 	struct events e;

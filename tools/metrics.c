@@ -176,60 +176,73 @@ static void print_counter(struct hl_buf *buf, const struct hl_metrics_input *in,
 
 /* ---- the exposition ----------------------------------------------------------------- */
 
+enum gauge { G_LICENSES, G_IN_USE, G_FREE, G_STALE, G_WAITING, G_OLDEST_WAIT };
+
+static const struct {
+	const char *name, *help;
+	bool with_named;	/* a kind label, and a Named series */
+} gauges[] = {
+	[G_LICENSES] = { "licenses", "Licenses of each pool, and Named "
+			 "licenses (pool \"\").", true },
+	[G_IN_USE] = { "in_use", "Licenses held now (Named: allocations in "
+		       "force).", true },
+	[G_FREE] = { "free", "Licenses free now.", true },
+	[G_STALE] = { "stale", "Concurrent licenses held by technicians whose "
+		      "sessions are all gone (reap frees them).", false },
+	[G_WAITING] = { "waiting", "Technicians waiting in the pool's line "
+			"now.", false },
+	[G_OLDEST_WAIT] = { "oldest_wait_seconds", "How long the first "
+			    "technician in the pool's line has waited (0: "
+			    "nobody waits).", false },
+};
+
+static unsigned free_of(unsigned licenses, unsigned in_use)
+{
+	return licenses > in_use ? licenses - in_use : 0;
+}
+
+static double pool_value(const struct hl_pool_usage *u, enum gauge g,
+			 time_t now)
+{
+	switch (g) {
+	case G_LICENSES: return u->licenses;
+	case G_IN_USE: return u->in_use;
+	case G_FREE: return free_of(u->licenses, u->in_use);
+	case G_STALE: return u->stale;
+	case G_WAITING: return u->waiting;
+	case G_OLDEST_WAIT:
+		return u->oldest_wait && now > u->oldest_wait
+			       ? (double)(now - u->oldest_wait) : 0;
+	}
+	return 0;
+}
+
 void hl_metrics_text(const struct hl_metrics_input *in, struct hl_buf *buf)
 {
-	unsigned named_free = in->named_licenses > in->named_in_use
-				      ? in->named_licenses - in->named_in_use : 0;
 	struct counts c = { NULL, 0, 0, false };
 
-	family(buf, "licenses", "gauge",
-	       "Licenses of each pool, and Named licenses (pool \"\").");
-	for (size_t p = 0; p < in->pool_count; p++)
-		sample(buf, "licenses", in->pools[p].licenses, "pool",
-		       in->pools[p].pool, "kind", "concurrent", NULL);
-	sample(buf, "licenses", in->named_licenses, "pool", "", "kind", "named",
-	       NULL);
+	for (unsigned g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+		const char *name = gauges[g].name;
+		double named[] = { [G_LICENSES] = in->named_licenses,
+				   [G_IN_USE] = in->named_in_use,
+				   [G_FREE] = free_of(in->named_licenses,
+						      in->named_in_use) };
 
-	family(buf, "in_use", "gauge",
-	       "Licenses held now (Named: allocations in force).");
-	for (size_t p = 0; p < in->pool_count; p++)
-		sample(buf, "in_use", in->pools[p].in_use, "pool",
-		       in->pools[p].pool, "kind", "concurrent", NULL);
-	sample(buf, "in_use", in->named_in_use, "pool", "", "kind", "named",
-	       NULL);
+		family(buf, name, "gauge", gauges[g].help);
+		for (size_t p = 0; p < in->pool_count; p++) {
+			double v = pool_value(&in->pools[p], (enum gauge)g,
+					      in->now);
 
-	family(buf, "free", "gauge", "Licenses free now.");
-	for (size_t p = 0; p < in->pool_count; p++) {
-		const struct hl_pool_usage *u = &in->pools[p];
-
-		sample(buf, "free", u->licenses > u->in_use
-			       ? u->licenses - u->in_use : 0,
-		       "pool", u->pool, "kind", "concurrent", NULL);
-	}
-	sample(buf, "free", named_free, "pool", "", "kind", "named", NULL);
-
-	family(buf, "stale", "gauge",
-	       "Concurrent licenses held by technicians whose sessions are "
-	       "all gone (reap frees them).");
-	for (size_t p = 0; p < in->pool_count; p++)
-		sample(buf, "stale", in->pools[p].stale, "pool",
-		       in->pools[p].pool, NULL);
-
-	family(buf, "waiting", "gauge",
-	       "Technicians waiting in the pool's line now.");
-	for (size_t p = 0; p < in->pool_count; p++)
-		sample(buf, "waiting", in->pools[p].waiting, "pool",
-		       in->pools[p].pool, NULL);
-
-	family(buf, "oldest_wait_seconds", "gauge",
-	       "How long the first technician in the pool's line has waited "
-	       "(0: nobody waits).");
-	for (size_t p = 0; p < in->pool_count; p++) {
-		time_t since = in->pools[p].oldest_wait;
-
-		sample(buf, "oldest_wait_seconds",
-		       since && in->now > since ? (double)(in->now - since) : 0,
-		       "pool", in->pools[p].pool, NULL);
+			if (gauges[g].with_named)
+				sample(buf, name, v, "pool", in->pools[p].pool,
+				       "kind", "concurrent", NULL);
+			else
+				sample(buf, name, v, "pool", in->pools[p].pool,
+				       NULL);
+		}
+		if (gauges[g].with_named)
+			sample(buf, name, named[g], "pool", "", "kind", "named",
+			       NULL);
 	}
 
 	if (in->log) {

@@ -118,6 +118,13 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf);
  * Returns the exit status. */
 int hl_report_main(int argc, char **argv, const char *default_config);
 
+/* For the commands that read their own options: "helpdesk-license:
+ * COMMAND: message" on stderr, and a logger that prints warnings and
+ * errors there. */
+void hl_command_fail(const char *command, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void hl_emit_stderr(void *data, int priority, const char *message);
+
 /* Whether name stands where the command does: for the commands that read
  * their own options (report, events). */
 bool hl_subcommand_wanted(int argc, char **argv, const char *name);

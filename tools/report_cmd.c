@@ -51,17 +51,18 @@ static void report_usage(FILE *out)
 "  --log FILE         the event log (default: event_log of the configuration)\n");
 }
 
-static void report_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void report_fail(const char *fmt, ...)
+void hl_command_fail(const char *command, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs(PROGRAM ": report: ", stderr);
+	fprintf(stderr, PROGRAM ": %s: ", command);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
+
+#define report_fail(...) hl_command_fail("report", __VA_ARGS__)
 
 static void warn_stderr(const char *message)
 {
@@ -70,7 +71,7 @@ static void warn_stderr(const char *message)
 	report_fail("%s", hl_printable(message, shown, sizeof(shown)));
 }
 
-static void emit_stderr(void *data, int priority, const char *message)
+void hl_emit_stderr(void *data, int priority, const char *message)
 {
 	(void)data;
 	if (priority <= LOG_WARNING)
@@ -158,7 +159,7 @@ out:
 int hl_report_main(int argc, char **argv, const char *default_config)
 {
 	struct hl_report_options opt = { .workday_hours = 8 };
-	struct hl_logger logger = { .emit = emit_stderr };
+	struct hl_logger logger = { .emit = hl_emit_stderr };
 	const char *config = default_config, *html = NULL, *log_path = NULL;
 	struct hl_config *cfg = NULL;
 	struct hl_eventlog log;

@@ -26,17 +26,23 @@ static char dir[] = "/tmp/hl-report-tool-XXXXXX";
 static pid_t follower = -1;	/* events --follow, stopped by the teardown
 				   too when its test fails */
 
-static void put(const char *name, const char *text)
+/* Writes (mode "w") or appends ("a") text to dir/name, kept 0600. */
+static void write_as(const char *name, const char *text, const char *mode)
 {
 	char path[PATH_MAX];
 	FILE *fp;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fp = fopen(path, "w");
+	fp = fopen(path, mode);
 	assert_non_null(fp);
 	fputs(text, fp);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(chmod(path, 0600), 0);
+}
+
+static void put(const char *name, const char *text)
+{
+	write_as(name, text, "w");
 }
 
 #define LINE(time, rest) "{\"time\":\"2026-11-02T" time ".000Z\"," rest "}\n"
@@ -275,15 +281,7 @@ static char *next_line(int fd)
 
 static void append(const char *name, const char *text)
 {
-	char path[PATH_MAX];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fp = fopen(path, "a");
-	assert_non_null(fp);
-	fputs(text, fp);
-	assert_int_equal(fclose(fp), 0);
-	assert_int_equal(chmod(path, 0600), 0);
+	write_as(name, text, "a");
 }
 
 #define ANN(time, rest) LINE(time, "\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":1," rest)
