@@ -33,7 +33,7 @@ PACKAGES="autoconf automake libtool pkg-config make gcc libc6-dev
 	libpam-wrapper libpamtest0-dev libnss-wrapper
 	openssh-server openssh-client
 	dpkg-dev debhelper lintian pamtester logrotate
-	zlib1g-dev chromium python3
+	zlib1g-dev chromium python3 prometheus
 	clang libclang-rt-dev valgrind"
 
 install=yes

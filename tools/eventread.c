@@ -205,12 +205,34 @@ static const char *const event_names[] = {
 	[HL_LOGEV_WAIT] = "wait", [HL_LOGEV_ERROR] = "error",
 };
 
-/* A string of 1..max bytes without control characters. */
-static bool plain_text(const char *text, size_t max)
+const char *hl_logevent_name(unsigned type)
+{
+	return type < sizeof(event_names) / sizeof(event_names[0])
+		       ? event_names[type] : NULL;
+}
+
+const char *hl_skip_cause_name(enum hl_skip_cause cause)
+{
+	static const char *const names[HL_SKIP_CAUSES] = {
+		[HL_SKIP_NOT_JSON] = "not_json",
+		[HL_SKIP_TOO_LONG] = "too_long",
+		[HL_SKIP_TIME] = "bad_time",
+		[HL_SKIP_EVENT] = "unknown_event",
+		[HL_SKIP_USER] = "bad_user",
+		[HL_SKIP_FIELD] = "bad_field",
+		[HL_SKIP_NO_MEMORY] = "no_memory",
+	};
+
+	return (unsigned)cause < HL_SKIP_CAUSES ? names[cause] : "unknown";
+}
+
+/* A string of at most max bytes without control characters; empty only
+ * when empty_ok. */
+static bool plain_text(const char *text, size_t max, bool empty_ok)
 {
 	size_t len = strlen(text);
 
-	if (len == 0 || len > max)
+	if ((len == 0 && !empty_ok) || len > max)
 		return false;
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
 		if (*p < 0x20 || *p == 0x7F)
@@ -219,13 +241,14 @@ static bool plain_text(const char *text, size_t max)
 }
 
 /* An optional string field: its index in tab; false when it is not a
- * plain string of at most max bytes. */
+ * plain string of at most max bytes (or out of memory: *nomem). */
 static bool text_field(struct hl_strtab *tab, const struct hl_jsonl_field *f,
-		       size_t max, int *index)
+		       size_t max, bool empty_ok, int *index, bool *nomem)
 {
-	if (f->type != HL_JSONL_STRING || !plain_text(f->value, max))
+	if (f->type != HL_JSONL_STRING || !plain_text(f->value, max, empty_ok))
 		return false;
 	*index = hl_strtab_intern(tab, f->value);
+	*nomem = *index < 0;
 	return *index >= 0;
 }
 
@@ -252,32 +275,42 @@ static enum field_role role_of(const char *key)
 	return ROLE_OTHER;
 }
 
-static bool parse_event(struct hl_eventlog *log, char *line, size_t len,
-			struct hl_logevent *ev)
+bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
+			    struct hl_logevent *ev,
+			    struct hl_jsonl_object *obj,
+			    enum hl_skip_cause *cause)
 {
 	enum { NO_EVENT = sizeof(event_names) / sizeof(event_names[0]) };
-	struct hl_jsonl_object obj;
 	const char *time = NULL, *user = NULL;
-	bool date_only;
+	bool date_only, nomem = false;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->type = NO_EVENT;
 	ev->pool = ev->session = ev->reason = HL_NONE;
-	if (!hl_jsonl_parse(line, len, &obj))
+	if (len == 0 || len > LINE_MAX_BYTES) {
+		*cause = len ? HL_SKIP_TOO_LONG : HL_SKIP_NOT_JSON;
 		return false;
+	}
+	if (!hl_jsonl_parse(line, len, obj)) {
+		*cause = HL_SKIP_NOT_JSON;
+		return false;
+	}
 	/* One pass over the fields: the log is long. */
-	for (size_t i = 0; i < obj.count; i++) {
-		const struct hl_jsonl_field *f = &obj.fields[i];
+	for (size_t i = 0; i < obj->count; i++) {
+		const struct hl_jsonl_field *f = &obj->fields[i];
 		bool string = f->type == HL_JSONL_STRING, ok = true;
+		enum field_role role = role_of(f->key);
 
-		switch (role_of(f->key)) {
+		/* Null is absent, as a log shipper writes it. */
+		if (f->type == HL_JSONL_NULL)
+			continue;
+		switch (role) {
 		case ROLE_TIME: time = string ? f->value : NULL; ok = string; break;
 		case ROLE_USER: user = string ? f->value : NULL; ok = string; break;
 		case ROLE_EVENT:
 			for (unsigned char k = 0; string && k < NO_EVENT; k++)
 				if (strcmp(f->value, event_names[k]) == 0)
 					ev->type = k;
-			ok = ev->type != NO_EVENT;
 			break;
 		case ROLE_KIND:
 			if (string && strcmp(f->value, "named") == 0)
@@ -288,13 +321,17 @@ static bool parse_event(struct hl_eventlog *log, char *line, size_t len,
 				ok = false;
 			break;
 		case ROLE_POOL:
-			ok = text_field(&log->names, f, 64, &ev->pool);
+			ok = text_field(&log->names, f, 64, false, &ev->pool,
+					&nomem);
 			break;
 		case ROLE_SESSION:
-			ok = text_field(&log->sessions, f, SESSION_MAX, &ev->session);
+			ok = text_field(&log->sessions, f, SESSION_MAX, false,
+					&ev->session, &nomem);
 			break;
 		case ROLE_REASON:
-			ok = text_field(&log->names, f, REASON_MAX, &ev->reason);
+			/* An empty reason is a reason. */
+			ok = text_field(&log->names, f, REASON_MAX, true,
+					&ev->reason, &nomem);
 			break;
 		case ROLE_TEXT: ok = string; break;
 		case ROLE_NUMBER:
@@ -302,24 +339,48 @@ static bool parse_event(struct hl_eventlog *log, char *line, size_t len,
 			break;
 		case ROLE_OTHER: break;
 		}
-		if (!ok)
+		if (!ok) {
+			*cause = nomem ? HL_SKIP_NO_MEMORY
+			       : role == ROLE_TIME ? HL_SKIP_TIME
+			       : role == ROLE_USER ? HL_SKIP_USER
+						   : HL_SKIP_FIELD;
 			return false;
+		}
 	}
 	if (time == NULL || !hl_parse_iso_time(time, &ev->ms, &date_only) ||
-	    date_only || ev->type == NO_EVENT || user == NULL ||
-	    !hl_user_valid(user))
+	    date_only) {
+		*cause = HL_SKIP_TIME;
 		return false;
+	}
+	if (ev->type == NO_EVENT) {
+		*cause = HL_SKIP_EVENT;
+		return false;
+	}
+	if (user == NULL || !hl_user_valid(user)) {
+		*cause = HL_SKIP_USER;
+		return false;
+	}
 	ev->user = hl_strtab_intern(&log->names, user);
+	*cause = HL_SKIP_NO_MEMORY;
 	return ev->user >= 0;
+}
+
+/* Counts a line skipped for cause. */
+static void skip(struct hl_eventlog *log, enum hl_skip_cause cause)
+{
+	log->skipped++;
+	log->skipped_by[cause]++;
 }
 
 bool hl_eventlog_add_line(struct hl_eventlog *log, char *line, size_t len)
 {
+	struct hl_jsonl_object obj;
 	struct hl_logevent ev;
+	enum hl_skip_cause cause;
 
 	log->lines++;
-	if (len == 0 || len > LINE_MAX_BYTES || !parse_event(log, line, len, &ev)) {
-		log->skipped++;
+	if (!hl_eventlog_parse_line(log, line, len, &ev, &obj, &cause)) {
+		skip(log, cause);
 		return false;
 	}
 	if (log->count == log->cap) {
@@ -328,7 +389,7 @@ bool hl_eventlog_add_line(struct hl_eventlog *log, char *line, size_t len)
 						    cap * sizeof(*grown));
 
 		if (grown == NULL) {
-			log->skipped++;
+			skip(log, HL_SKIP_NO_MEMORY);
 			return false;
 		}
 		log->events = grown;
@@ -418,7 +479,8 @@ static void read_file(struct hl_eventlog *log, int fd, const char *name,
 			p++;
 			if (too_long || line.failed) {
 				log->lines++;
-				log->skipped++;
+				skip(log, too_long ? HL_SKIP_TOO_LONG
+						   : HL_SKIP_NO_MEMORY);
 			} else if (line.len > 0) {
 				hl_eventlog_add_line(log, line.data, line.len);
 			}
@@ -437,7 +499,7 @@ static void read_file(struct hl_eventlog *log, int fd, const char *name,
 	 * still being made; it is read if it is whole. */
 	if (too_long || line.failed) {
 		log->lines++;
-		log->skipped++;
+		skip(log, too_long ? HL_SKIP_TOO_LONG : HL_SKIP_NO_MEMORY);
 	} else if (line.len > 0) {
 		hl_eventlog_add_line(log, line.data, line.len);
 	}

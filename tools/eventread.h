@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "jsonl.h"
+
 enum hl_logevent_type {
 	HL_LOGEV_GRANT, HL_LOGEV_JOIN, HL_LOGEV_DENY, HL_LOGEV_RELEASE,
 	HL_LOGEV_REAP, HL_LOGEV_ADMIN_RELEASE, HL_LOGEV_ASSIGN,
@@ -41,6 +43,22 @@ int hl_strtab_intern(struct hl_strtab *tab, const char *text);	/* -1: no memory 
 int hl_strtab_find(const struct hl_strtab *tab, const char *text);	/* -1: absent */
 void hl_strtab_free(struct hl_strtab *tab);
 
+/* Why a line was skipped.  A field that is absent or null is never a
+ * cause: a log re-serialised by a shipper may write null for absent. */
+enum hl_skip_cause {
+	HL_SKIP_NOT_JSON,	/* not one flat JSON object, or cut short */
+	HL_SKIP_TOO_LONG,	/* longer than any event line */
+	HL_SKIP_TIME,		/* time missing or not an ISO 8601 time */
+	HL_SKIP_EVENT,		/* event missing or of no known type */
+	HL_SKIP_USER,		/* user missing or not a valid user name */
+	HL_SKIP_FIELD,		/* a known field of the wrong type or form */
+	HL_SKIP_NO_MEMORY,
+	HL_SKIP_CAUSES
+};
+
+/* The cause as one word ("not_json", ...), for reports and metrics. */
+const char *hl_skip_cause_name(enum hl_skip_cause cause);
+
 struct hl_eventlog {
 	struct hl_logevent *events;	/* sorted by ms, then order */
 	size_t count, cap;
@@ -48,6 +66,7 @@ struct hl_eventlog {
 	struct hl_strtab sessions;
 	unsigned long lines;		/* lines read */
 	unsigned long skipped;		/* damaged or foreign lines */
+	unsigned long skipped_by[HL_SKIP_CAUSES];	/* the same, by cause */
 	unsigned files;			/* files read */
 };
 
@@ -65,6 +84,20 @@ int hl_eventlog_read(const char *path, struct hl_eventlog *log,
 
 /* Adds one line (no newline needed) to log; false when it is skipped. */
 bool hl_eventlog_add_line(struct hl_eventlog *log, char *line, size_t len);
+
+/*
+ * Parses one line in place into *ev (its strings interned in log) and
+ * *fields (all of the line's fields, for a caller that shows more than
+ * an event holds), without adding it to log's events or counts.  Returns
+ * true, or false with *cause set.
+ */
+bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
+			    struct hl_logevent *ev,
+			    struct hl_jsonl_object *fields,
+			    enum hl_skip_cause *cause);
+
+/* The name of an event type ("grant", ...), or NULL. */
+const char *hl_logevent_name(unsigned type);
 
 /* Sorts the events by time, keeping the read order of equal times. */
 void hl_eventlog_sort(struct hl_eventlog *log);

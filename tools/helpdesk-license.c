@@ -21,6 +21,8 @@
 #include "license.h"
 #include "log.h"
 #include "preflight.h"
+#include "events.h"
+#include "metrics.h"
 #include "report.h"
 #include "store.h"
 #include "text.h"
@@ -35,6 +37,7 @@ struct options {
 	bool force;
 	bool strict;
 	const char *pool;
+	const char *output;	/* metrics --output FILE */
 };
 
 /* ---- output ---------------------------------------------------------------- */
@@ -95,12 +98,16 @@ static void usage(FILE *out)
 "  repair             check the store, rebuild it if damaged\n"
 "  report             usage over a period and the license planner\n"
 "                     (report --help for its options)\n"
+"  metrics            Prometheus metrics of the licenses [--output FILE]\n"
+"  events             the event log, one line per event [--follow]\n"
+"                     (events --help for its options)\n"
 "\n"
 "  -c, --config FILE  configuration (default " HL_CONFIG_FILE ")\n"
 "  -j, --json         one JSON document on stdout, for scripts\n"
 "  -p, --pool P       with release: only if the slot is of pool P\n"
 "  -f, --force        with unassign: even inside min_assignment\n"
 "      --strict       with check-config: warnings fail it too (exit 1)\n"
+"  -o, --output FILE  with metrics: replace FILE (for a textfile collector)\n"
 "  -h, --help         this help\n"
 "  -V, --version      the version\n"
 "\n"
@@ -570,24 +577,76 @@ static int cmd_list(struct tool *tool)
 
 /* ---- status ----------------------------------------------------------------------- */
 
-struct pool_usage {
-	const char *pool;
-	unsigned licenses;	/* 0: not in the configuration any more */
-	unsigned wait;		/* seconds in line; 0: refused at once */
-	unsigned in_use;
-	unsigned stale;		/* holders whose sessions are all gone */
-	unsigned waiting;	/* live technicians in its line, still
-				   within their wait */
-};
-
-static struct pool_usage *usage_of(struct pool_usage *u, size_t *n,
-				   const char *pool)
+static struct hl_pool_usage *usage_of(struct hl_pool_usage *u, size_t *n,
+				      const char *pool)
 {
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp(u[i].pool, pool) == 0)
 			return &u[i];
 	u[*n].pool = pool;
 	return &u[(*n)++];
+}
+
+/* What a listing holds, per pool (the configured ones first) and Named,
+ * for status and metrics; NULL on no memory.  The strings are the
+ * listing's and the configuration's. */
+struct tally {
+	struct hl_pool_usage *pools;
+	size_t pool_count;
+	unsigned named, in_force, stale_sessions;
+};
+
+static bool tally_listing(const struct hl_config *cfg,
+			  const struct hl_listing *listing, struct tally *t)
+{
+	struct hl_pool_usage *usage;
+	size_t npools;
+
+	memset(t, 0, sizeof(*t));
+	usage = calloc(cfg->pool_count + listing->count +
+			       listing->waiter_count + 1, sizeof(*usage));
+	if (usage == NULL)
+		return false;
+	for (size_t i = 0; i < cfg->pool_count; i++) {
+		usage[i].pool = cfg->pools[i].name;
+		usage[i].licenses = cfg->pools[i].licenses;
+		usage[i].wait = cfg->pools[i].wait;
+	}
+	npools = cfg->pool_count;
+	for (size_t i = 0; i < listing->count; i++) {
+		const struct hl_listed *item = &listing->items[i];
+		bool all_stale = true;
+
+		for (size_t s = 0; s < item->holding.session_count; s++) {
+			t->stale_sessions += item->stale[s];
+			all_stale &= item->stale[s];
+		}
+		if (item->holding.kind == HL_KIND_NAMED) {
+			t->named++;
+			t->in_force += item->eligible;
+			continue;
+		}
+		struct hl_pool_usage *u = usage_of(usage, &npools,
+						   item->holding.pool);
+		u->in_use++;
+		u->stale += all_stale;
+	}
+	for (size_t i = 0; i < listing->waiter_count; i++) {
+		const struct hl_listed_waiter *w = &listing->waiters[i];
+		struct hl_pool_usage *u;
+
+		/* Gone, or past its wait: it holds nobody up. */
+		if (w->stale || w->ended)
+			continue;
+		u = usage_of(usage, &npools, w->pool);
+		u->waiting++;
+		if (u->oldest_wait == 0 ||
+		    w->waiter.session.since < u->oldest_wait)
+			u->oldest_wait = w->waiter.session.since;
+	}
+	t->pools = usage;
+	t->pool_count = npools;
+	return true;
 }
 
 static void warn(struct hl_buf *human, struct hl_buf *json, bool *first,
@@ -648,50 +707,26 @@ static int cmd_status(struct tool *tool)
 	struct hl_request req = tool_request(tool, NULL);
 	struct hl_listing listing;
 	struct hl_decision d;
-	struct pool_usage *usage;
+	struct hl_pool_usage *usage;
 	struct hl_buf out, warnings, jwarnings;
-	size_t npools = 0;
-	unsigned named = 0, in_force = 0, stale_sessions = 0;
+	struct tally t;
+	size_t npools;
+	unsigned named, in_force, stale_sessions;
 	bool first = true;
 
 	hl_admin_list(&tool->env, &req, &listing, &d);
 	if (d.verdict != HL_GRANTED)
 		return report_failure(tool, "status", NULL, &d);
-	usage = calloc(cfg->pool_count + listing.count + listing.waiter_count + 1,
-		       sizeof(*usage));
-	if (usage == NULL) {
+	if (!tally_listing(cfg, &listing, &t)) {
 		hl_listing_free(&listing);
 		fail("out of memory");
 		return EXIT_NO;
 	}
-	for (size_t i = 0; i < cfg->pool_count; i++) {
-		usage[i].pool = cfg->pools[i].name;
-		usage[i].licenses = cfg->pools[i].licenses;
-		usage[i].wait = cfg->pools[i].wait;
-	}
-	npools = cfg->pool_count;
-	for (size_t i = 0; i < listing.count; i++) {
-		const struct hl_listed *item = &listing.items[i];
-		bool all_stale = true;
-
-		for (size_t s = 0; s < item->holding.session_count; s++) {
-			stale_sessions += item->stale[s];
-			all_stale &= item->stale[s];
-		}
-		if (item->holding.kind == HL_KIND_NAMED) {
-			named++;
-			in_force += item->eligible;
-			continue;
-		}
-		struct pool_usage *u = usage_of(usage, &npools,
-						item->holding.pool);
-		u->in_use++;
-		u->stale += all_stale;
-	}
-	for (size_t i = 0; i < listing.waiter_count; i++)
-		if (!listing.waiters[i].stale && !listing.waiters[i].ended)
-			usage_of(usage, &npools,
-				 listing.waiters[i].pool)->waiting++;
+	usage = t.pools;
+	npools = t.pool_count;
+	named = t.named;
+	in_force = t.in_force;
+	stale_sessions = t.stale_sessions;
 
 	hl_buf_init(&out);
 	hl_buf_init(&warnings);
@@ -835,6 +870,72 @@ static unsigned preflight_files(const struct hl_config *cfg,
 		problems++;
 	}
 	return problems;
+}
+
+/* ---- metrics ---------------------------------------------------------------------- */
+
+static void warn_log(const char *message)
+{
+	char shown[PATH_MAX + 256];
+
+	fail("%s", hl_printable(message, shown, sizeof(shown)));
+}
+
+static int cmd_metrics(struct tool *tool)
+{
+	const struct hl_config *cfg = tool->cfg;
+	struct hl_request req = tool_request(tool, NULL);
+	struct hl_metrics_input in;
+	struct hl_listing listing;
+	struct hl_eventlog log;
+	struct hl_decision d;
+	struct hl_buf out;
+	struct tally t;
+	char why[PATH_MAX + 128], *text;
+	int rc = EXIT_NO;
+
+	hl_admin_list(&tool->env, &req, &listing, &d);
+	if (d.verdict != HL_GRANTED)
+		return report_failure(tool, "metrics", NULL, &d);
+	memset(&log, 0, sizeof(log));
+	memset(&t, 0, sizeof(t));
+	if (!tally_listing(cfg, &listing, &t)) {
+		fail("out of memory");
+		goto out;
+	}
+	if (cfg->event_log &&
+	    hl_eventlog_read(cfg->event_log, &log, warn_log, why,
+			     sizeof(why)) != 0) {
+		fail("metrics: %s", why);
+		goto out;
+	}
+	in = (struct hl_metrics_input){
+		.pools = t.pools, .pool_count = t.pool_count,
+		.named_licenses = cfg->named.licenses,
+		.named_in_use = t.in_force,
+		.log = cfg->event_log ? &log : NULL, .now = time(NULL),
+	};
+	hl_buf_init(&out);
+	hl_metrics_text(&in, &out);
+	if (tool->opt.output == NULL) {
+		rc = print_buf(&out);
+		goto out;
+	}
+	text = hl_buf_take(&out);
+	if (text == NULL) {
+		fail("out of memory");
+		goto out;
+	}
+	if (hl_metrics_write_file(tool->opt.output, text, why, sizeof(why)) == 0)
+		rc = 0;
+	else
+		fail("metrics: %s", why);
+	free(text);
+out:
+	free(t.pools);
+	hl_eventlog_free(&log);
+	hl_listing_free(&listing);
+	return rc;
 }
 
 /* ---- check ------------------------------------------------------------------------ */
@@ -1249,7 +1350,7 @@ static const struct command commands[] = {
 	{ "check", 1, false },	{ "release", 1, false },
 	{ "reap", 0, false },	{ "assign", 1, false },
 	{ "unassign", 1, false }, { "check-config", 0, true },
-	{ "repair", 0, false },
+	{ "repair", 0, false }, { "metrics", 0, false },
 };
 
 /* An unknown option, or one without its value: one line, not the help. */
@@ -1272,6 +1373,7 @@ int main(int argc, char **argv)
 		{ "pool", required_argument, NULL, 'p' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "strict", no_argument, NULL, 's' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -1281,21 +1383,25 @@ int main(int argc, char **argv)
 	const char *user = NULL;
 	int c, rc;
 
-	/* report has options of its own: it reads the command line itself. */
-	if (hl_report_wanted(argc, argv))
+	/* report and events have options of their own: they read the
+	 * command line themselves. */
+	if (hl_subcommand_wanted(argc, argv, "report"))
 		return hl_report_main(argc, argv, HL_CONFIG_FILE);
+	if (hl_subcommand_wanted(argc, argv, "events"))
+		return hl_events_main(argc, argv, HL_CONFIG_FILE);
 	memset(&tool, 0, sizeof(tool));
 	tool.opt.config = HL_CONFIG_FILE;
 	/* Options may stand before or after the command (GNU getopt
 	 * permutes). */
 	opterr = 0;	/* one line of ours instead of getopt's and the help */
-	while ((c = getopt_long(argc, argv, ":c:jp:fhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:jp:fo:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': tool.opt.config = optarg; break;
 		case 'j': tool.opt.json = true; break;
 		case 'p': tool.opt.pool = optarg; break;
 		case 'f': tool.opt.force = true; break;
 		case 's': tool.opt.strict = true; break;
+		case 'o': tool.opt.output = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf(PROGRAM " " PACKAGE_VERSION "\n"); return 0;
 		default: return bad_option(c, argv[optind - 1]);
@@ -1322,9 +1428,14 @@ int main(int argc, char **argv)
 	user = cmd->args ? argv[optind + 1] : NULL;
 	if ((tool.opt.pool && strcmp(cmd->name, "release") != 0) ||
 	    (tool.opt.force && strcmp(cmd->name, "unassign") != 0) ||
-	    (tool.opt.strict && !cmd->config_only)) {
+	    (tool.opt.strict && !cmd->config_only) ||
+	    (tool.opt.output && strcmp(cmd->name, "metrics") != 0)) {
 		fail("--pool goes with release, --force with unassign, "
-		     "--strict with check-config");
+		     "--strict with check-config, --output with metrics");
+		return EXIT_USAGE;
+	}
+	if (tool.opt.json && strcmp(cmd->name, "metrics") == 0) {
+		fail("metrics prints the Prometheus text format, not JSON");
 		return EXIT_USAGE;
 	}
 
@@ -1350,6 +1461,8 @@ int main(int argc, char **argv)
 		rc = cmd_assign(&tool, user);
 	else if (strcmp(cmd->name, "unassign") == 0)
 		rc = cmd_unassign(&tool, user);
+	else if (strcmp(cmd->name, "metrics") == 0)
+		rc = cmd_metrics(&tool);
 	else
 		rc = cmd_repair(&tool);
 out:

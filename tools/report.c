@@ -1185,6 +1185,7 @@ struct hl_report *hl_report_build(const struct hl_config *cfg,
 	report->until_ms = r.until;
 	report->lines = log->lines;
 	report->skipped = log->skipped;
+	memcpy(report->skipped_by, log->skipped_by, sizeof(report->skipped_by));
 	report->files = log->files;
 	report->max_refusals = opt->max_refusals;
 	report->workday_hours = opt->workday_hours > 0 ? opt->workday_hours : 8;

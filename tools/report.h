@@ -78,6 +78,7 @@ struct hl_report {
 	long long since_ms, until_ms;
 	bool empty;			/* no use at all in the period */
 	unsigned long lines, skipped;	/* read, and of those not events */
+	unsigned long skipped_by[HL_SKIP_CAUSES];	/* skipped, by cause */
 	unsigned files;
 	unsigned long unlicensed;	/* logins refused as unlicensed */
 	struct hl_report_pool *pools;	/* config order, then others seen */
@@ -117,8 +118,15 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf);
  * Returns the exit status. */
 int hl_report_main(int argc, char **argv, const char *default_config);
 
-/* Whether the command line is a report command (the word "report" where
- * the command stands). */
-bool hl_report_wanted(int argc, char **argv);
+/* For the commands that read their own options: "helpdesk-license:
+ * COMMAND: message" on stderr, and a logger that prints warnings and
+ * errors there. */
+void hl_command_fail(const char *command, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void hl_emit_stderr(void *data, int priority, const char *message);
+
+/* Whether name stands where the command does: for the commands that read
+ * their own options (report, events). */
+bool hl_subcommand_wanted(int argc, char **argv, const char *name);
 
 #endif

@@ -50,17 +50,18 @@ static void report_usage(FILE *out)
 "  --log FILE         the event log (default: event_log of the configuration)\n");
 }
 
-static void report_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void report_fail(const char *fmt, ...)
+void hl_command_fail(const char *command, const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs(PROGRAM ": report: ", stderr);
+	fprintf(stderr, PROGRAM ": %s: ", command);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
+
+#define report_fail(...) hl_command_fail("report", __VA_ARGS__)
 
 static void warn_stderr(const char *message)
 {
@@ -69,27 +70,29 @@ static void warn_stderr(const char *message)
 	report_fail("%s", hl_printable(message, shown, sizeof(shown)));
 }
 
-static void emit_stderr(void *data, int priority, const char *message)
+void hl_emit_stderr(void *data, int priority, const char *message)
 {
 	(void)data;
 	if (priority <= LOG_WARNING)
 		fprintf(stderr, PROGRAM ": %s\n", message);
 }
 
-bool hl_report_wanted(int argc, char **argv)
+bool hl_subcommand_wanted(int argc, char **argv, const char *name)
 {
+	/* The options of any command that take a value: skipped with it. */
 	static const char *const with_value[] = {
-		"-c", "--config", "-p", "--pool", "--since", "--until", "--html",
-		"--max-refusals", "--workday", "--log", NULL
+		"-c", "--config", "-p", "--pool", "-o", "--output", "--since",
+		"--until", "--html", "--max-refusals", "--workday", "--log",
+		"--user", "--event", NULL
 	};
 
 	for (int i = 1; i < argc; i++) {
 		bool skip = false;
 
 		if (strcmp(argv[i], "--") == 0)
-			return i + 1 < argc && strcmp(argv[i + 1], "report") == 0;
+			return i + 1 < argc && strcmp(argv[i + 1], name) == 0;
 		if (argv[i][0] != '-')
-			return strcmp(argv[i], "report") == 0;
+			return strcmp(argv[i], name) == 0;
 		for (size_t k = 0; with_value[k]; k++)
 			skip |= strcmp(argv[i], with_value[k]) == 0;
 		if (skip)
@@ -134,7 +137,7 @@ static int write_html(const char *path, const struct hl_report *report)
 int hl_report_main(int argc, char **argv, const char *default_config)
 {
 	struct hl_report_options opt = { .workday_hours = 8 };
-	struct hl_logger logger = { .emit = emit_stderr };
+	struct hl_logger logger = { .emit = hl_emit_stderr };
 	const char *config = default_config, *html = NULL, *log_path = NULL;
 	struct hl_config *cfg = NULL;
 	struct hl_eventlog log;

@@ -56,6 +56,27 @@ static void text_name(struct hl_buf *buf, const char *name, int width)
 	hl_buf_printf(buf, "%-*s", width, shown);
 }
 
+/* "; N damaged or foreign lines skipped (not_json 2, bad_time 1)": the
+ * same words in the text and the HTML (the causes need no escaping). */
+static void skipped_lines(const struct hl_report *report, struct hl_buf *buf)
+{
+	const char *sep = " (";
+
+	if (report->skipped == 0)
+		return;
+	hl_buf_printf(buf, "; %lu damaged or foreign line%s skipped",
+		      report->skipped, report->skipped == 1 ? "" : "s");
+	for (int c = 0; c < HL_SKIP_CAUSES; c++) {
+		if (report->skipped_by[c] == 0)
+			continue;
+		hl_buf_printf(buf, "%s%s %lu", sep,
+			      hl_skip_cause_name((enum hl_skip_cause)c),
+			      report->skipped_by[c]);
+		sep = ", ";
+	}
+	hl_buf_puts(buf, ")");
+}
+
 static void text_header(const struct hl_report *report, struct hl_buf *buf)
 {
 	char since[32], until[32];
@@ -68,9 +89,7 @@ static void text_header(const struct hl_report *report, struct hl_buf *buf)
 	hl_buf_printf(buf, "Read %u file%s, %lu line%s", report->files,
 		      report->files == 1 ? "" : "s", report->lines,
 		      report->lines == 1 ? "" : "s");
-	if (report->skipped)
-		hl_buf_printf(buf, "; %lu damaged or foreign line%s skipped",
-			      report->skipped, report->skipped == 1 ? "" : "s");
+	skipped_lines(report, buf);
 	hl_buf_puts(buf, ".\n");
 }
 
@@ -163,10 +182,15 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 	hl_buf_puts(buf, ",\"until\":");
 	json_time(buf, report->until_ms);
 	hl_buf_printf(buf, ",\"days\":%.3f,\"working_days\":%.3f},"
-		      "\"input\":{\"files\":%u,\"lines\":%lu,\"skipped\":%lu},"
-		      "\"empty\":%s,\"unlicensed\":%lu,\"pools\":[",
+		      "\"input\":{\"files\":%u,\"lines\":%lu,\"skipped\":%lu,"
+		      "\"skipped_by\":{",
 		      period_days(report), report->working_days, report->files,
-		      report->lines, report->skipped,
+		      report->lines, report->skipped);
+	for (int c = 0; c < HL_SKIP_CAUSES; c++)
+		hl_buf_printf(buf, "%s\"%s\":%lu", c ? "," : "",
+			      hl_skip_cause_name((enum hl_skip_cause)c),
+			      report->skipped_by[c]);
+	hl_buf_printf(buf, "}},\"empty\":%s,\"unlicensed\":%lu,\"pools\":[",
 		      report->empty ? "true" : "false", report->unlicensed);
 	for (size_t p = 0; p < report->pool_count; p++) {
 		const struct hl_report_pool *pool = &report->pools[p];
@@ -475,9 +499,7 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 		      "%lu lines", since, until, since, until,
 		      period_days(report), report->working_days, report->files,
 		      report->files == 1 ? "" : "s", report->lines);
-	if (report->skipped)
-		hl_buf_printf(buf, "; %lu damaged or foreign line%s skipped",
-			      report->skipped, report->skipped == 1 ? "" : "s");
+	skipped_lines(report, buf);
 	hl_buf_puts(buf, ".</p>\n");
 	if (report->empty) {
 		hl_buf_puts(buf, "<p><strong>No license was used, refused or "

@@ -2800,6 +2800,127 @@ static void hostile_items_everywhere(void **state)
 	run_free(&t);
 }
 
+/* ------------------------------------------------------------------ */
+/* metrics                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The value of the sample "name{labels}" in a metrics exposition; fails
+ * when it is missing or there twice. */
+static double metric(const struct run *r, const char *series)
+{
+	size_t len = strlen(series);
+	const char *at = NULL;
+	char *end;
+	double value;
+
+	for (const char *p = r->out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : p) {
+		if (strncmp(p, series, len) == 0 && p[len] == ' ') {
+			if (at)
+				FAIL("%s twice in:\n%s", series, r->out);
+			at = p + len + 1;
+		}
+	}
+	if (at == NULL)
+		FAIL("no %s in:\n%s", series, r->out);
+	value = strtod(at, &end);
+	if (end == at || (*end != '\n' && *end != '\0'))
+		FAIL("%s: not a number in:\n%s", series, r->out);
+	return value;
+}
+
+#define expect_metric(r, series, want) do { \
+	double got_ = metric((r), "helpdesk_license_" series); \
+	if (got_ != (want)) \
+		FAIL("helpdesk_license_%s is %g, not %g", series, got_, \
+		     (double)(want)); \
+} while (0)
+
+/*
+ * field-east has 2 licenses, Named 1: carol and dave hold field-east,
+ * alice her Named license; frank is refused; dave's process is killed
+ * (stale).  Then reap reclaims dave's slot.
+ */
+static void metrics_of_a_known_store(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3, *w4;
+	struct it_result r;
+	struct run t = { 0 };
+	char path[PATH_MAX], *file;
+	struct stat st;
+
+	it_config(fx, NAMED_ONE
+		  "concurrent = ( { pool = \"field-east\"; licenses = 2;"
+		  " groups = [ \"field-east\" ]; } );\n");
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	w4 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "alice", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w4, IT_SERVICE, "frank", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_worker_kill(w2);
+
+	TOOL(fx, &t, "metrics");
+	expect_code(&t, 0);
+	expect_metric(&t, "licenses{pool=\"field-east\",kind=\"concurrent\"}", 2);
+	expect_metric(&t, "licenses{pool=\"\",kind=\"named\"}", 1);
+	expect_metric(&t, "in_use{pool=\"field-east\",kind=\"concurrent\"}", 2);
+	expect_metric(&t, "in_use{pool=\"\",kind=\"named\"}", 1);
+	expect_metric(&t, "free{pool=\"field-east\",kind=\"concurrent\"}", 0);
+	expect_metric(&t, "free{pool=\"\",kind=\"named\"}", 0);
+	expect_metric(&t, "stale{pool=\"field-east\"}", 1);
+	expect_metric(&t, "waiting{pool=\"field-east\"}", 0);
+	expect_metric(&t, "oldest_wait_seconds{pool=\"field-east\"}", 0);
+	expect_metric(&t, "grants_total{pool=\"field-east\",kind=\"concurrent\"}", 2);
+	expect_metric(&t, "grants_total{pool=\"\",kind=\"named\"}", 1);
+	expect_metric(&t, "refusals_total{pool=\"field-east\",reason=\"all licenses in use\"}", 1);
+	expect_metric(&t, "waits_total{pool=\"field-east\"}", 0);
+	expect_metric(&t, "event_log_lines_skipped_total{cause=\"not_json\"}", 0);
+	expect_metric(&t, "build_info{version=\"" PACKAGE_VERSION "\"}", 1);
+	expect_out(&t, "# TYPE helpdesk_license_refusals_total counter\n");
+	expect_out(&t, "# TYPE helpdesk_license_in_use gauge\n");
+	/* No technician's name in a label. */
+	for (const char *const *name = (const char *const[]){ "carol", "dave",
+			"alice", "frank", NULL }; *name; name++)
+		if (strstr(t.out, *name))
+			FAIL("metrics name %s:\n%s", *name, t.out);
+
+	/* reap reclaims dave's slot: a counter goes up, the gauges down. */
+	TOOL(fx, &t, "reap");
+	expect_code(&t, 0);
+	path_in(path, fx->dir, "hl.prom");
+	TOOL(fx, &t, "metrics", "--output", path);
+	expect_code(&t, 0);
+	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & 07777) != 0644)
+		FAIL("%s is not a regular file of mode 0644", path);
+	file = hold(it_read_file(path, NULL));
+	{
+		struct run in_file = { .out = file };
+
+		expect_metric(&in_file, "in_use{pool=\"field-east\","
+			      "kind=\"concurrent\"}", 1);
+		expect_metric(&in_file, "stale{pool=\"field-east\"}", 0);
+		expect_metric(&in_file, "reclaims_total{pool=\"field-east\","
+			      "reason=\"process gone\"}", 1);
+	}
+	held_free(file);
+	unlink(path);
+	/* --output is for metrics only; metrics has no JSON. */
+	TOOL(fx, &t, "list", "--output", path);
+	expect_code(&t, 2);
+	TOOL(fx, &t, "--json", "metrics");
+	expect_code(&t, 2);
+	run_free(&t);
+	it_workers_finish(fx);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -2827,6 +2948,7 @@ int main(int argc, char **argv)
 		TEST(human_output_fits),
 		TEST(usage_and_exit_codes),
 		TEST(not_root),
+		TEST(metrics_of_a_known_store),
 	};
 
 	it_init(argc, argv);

@@ -22,6 +22,7 @@
 
 #include "eventread.h"
 #include "jsonl.h"
+#include "metrics.h"
 #include "report.h"
 
 #define HOUR 3600.0
@@ -485,6 +486,112 @@ static void test_damaged_lines(void **state)
 	fixture_free(f);
 }
 
+/*
+ * A log re-serialised by a shipper: absent fields written as null, and an
+ * empty reason.  Every line is an event.  east (1 license): ann holds it
+ * 08:00-10:00 (2 h); cid refused once at 09:00 with "slot": null; nina's
+ * Named allocation from her 08:30 grant ("pool": null) to the unassign at
+ * 11:00; dan refused a Named license with an empty reason.
+ */
+static void test_null_and_empty_fields(void **state)
+{
+	static const char *const lines[] = {
+		"{\"time\":\"2026-11-02T08:00:00.000Z\",\"event\":\"grant\","
+		"\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\","
+		"\"slot\":1,\"tty\":null,\"rhost\":null,\"pid\":7,"
+		"\"session\":\"s1\",\"reason\":\"\"}",
+		"{\"time\":\"2026-11-02T08:30:00.000Z\",\"event\":\"grant\","
+		"\"user\":\"nina\",\"kind\":\"named\",\"pool\":null,"
+		"\"slot\":null,\"session\":\"s2\",\"reason\":null}",
+		"{\"time\":\"2026-11-02T09:00:00.000Z\",\"event\":\"deny\","
+		"\"user\":\"cid\",\"kind\":\"concurrent\",\"pool\":\"east\","
+		"\"slot\":null,\"session\":null,\"pid\":null,"
+		"\"reason\":\"all licenses in use\"}",
+		"{\"time\":\"2026-11-02T09:30:00.000Z\",\"event\":\"deny\","
+		"\"user\":\"dan\",\"kind\":\"named\",\"pool\":null,"
+		"\"slot\":null,\"reason\":\"\"}",
+		"{\"time\":\"2026-11-02T10:00:00.000Z\",\"event\":\"release\","
+		"\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\","
+		"\"slot\":1,\"session\":\"s1\",\"reason\":\"\"}",
+		"{\"time\":\"2026-11-02T11:00:00.000Z\",\"event\":\"unassign\","
+		"\"user\":\"nina\",\"kind\":\"named\",\"pool\":null,"
+		"\"slot\":null,\"session\":null,\"service\":null,"
+		"\"reason\":null}",
+	};
+	struct fixture *f = fixture_new(1, 0);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "%s", lines[i]);
+		if (!hl_eventlog_add_line(&f->log, line, strlen(line)))
+			fail_msg("skipped: %s", lines[i]);
+	}
+	build(f, "2026-11-02", "2026-11-02T12:00Z");
+	assert_int_equal(f->report->lines, 6);
+	assert_int_equal(f->report->skipped, 0);
+	assert_near(pool(f, "east")->hours, 2.0);
+	assert_int_equal(pool(f, "east")->refusals, 1);
+	assert_int_equal(f->report->named.refusals, 1);
+	assert_int_equal(f->report->named.allocations, 1);
+	assert_near(tech(f, "nina")->named_hours, 2.5);
+	assert_int_equal(tech(f, "dan")->refusals, 1);
+	fixture_free(f);
+}
+
+/* Each skipped line is counted under its cause. */
+static void test_skip_causes(void **state)
+{
+	static const struct { const char *line; enum hl_skip_cause cause; } bad[] = {
+		{ "not json", HL_SKIP_NOT_JSON },
+		{ "{\"event\":\"grant\",\"user\":\"ann\"}", HL_SKIP_TIME },
+		{ "{\"time\":null,\"event\":\"grant\",\"user\":\"ann\"}",
+		  HL_SKIP_TIME },
+		{ "{\"time\":\"2026-11-02T08:00:00Z\",\"event\":\"dance\","
+		  "\"user\":\"ann\"}", HL_SKIP_EVENT },
+		{ "{\"time\":\"2026-11-02T08:00:00Z\",\"event\":\"grant\","
+		  "\"user\":null}", HL_SKIP_USER },
+		{ "{\"time\":\"2026-11-02T08:00:00Z\",\"event\":\"grant\","
+		  "\"user\":\"ann\",\"pool\":\"\"}", HL_SKIP_FIELD },
+		{ "{\"time\":\"2026-11-02T08:00:00Z\",\"event\":\"grant\","
+		  "\"user\":\"ann\",\"slot\":\"one\"}", HL_SKIP_FIELD },
+	};
+	unsigned long expected[HL_SKIP_CAUSES] = { 0 };
+	struct hl_eventlog log;
+
+	(void)state;
+	memset(&log, 0, sizeof(log));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "%s", bad[i].line);
+		assert_false(hl_eventlog_add_line(&log, line, strlen(line)));
+		expected[bad[i].cause]++;
+	}
+	assert_int_equal(log.skipped, sizeof(bad) / sizeof(bad[0]));
+	for (int c = 0; c < HL_SKIP_CAUSES; c++)
+		if (log.skipped_by[c] != expected[c])
+			fail_msg("%s: %lu skipped, %lu expected",
+				 hl_skip_cause_name((enum hl_skip_cause)c),
+				 log.skipped_by[c], expected[c]);
+	hl_eventlog_free(&log);
+}
+
+/* A metrics label value: backslash, double quote and newline escaped. */
+static void test_metrics_label(void **state)
+{
+	struct hl_buf buf;
+	char *text;
+
+	(void)state;
+	hl_buf_init(&buf);
+	hl_metrics_label(&buf, "a\\b\"c\nd\te");
+	text = hl_buf_take(&buf);
+	assert_string_equal(text, "a\\\\b\\\"c\\nd\te");
+	free(text);
+}
+
 static void test_empty_period(void **state)
 {
 	struct fixture *f = fixture_new(1, 0);
@@ -699,6 +806,9 @@ int main(void)
 		cmocka_unit_test(test_named_to_pool),
 		cmocka_unit_test(test_named_before_the_log),
 		cmocka_unit_test(test_damaged_lines),
+		cmocka_unit_test(test_null_and_empty_fields),
+		cmocka_unit_test(test_skip_causes),
+		cmocka_unit_test(test_metrics_label),
 		cmocka_unit_test(test_empty_period),
 		cmocka_unit_test(test_backwards_period),
 		cmocka_unit_test(test_gzip_rotation),

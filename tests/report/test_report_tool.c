@@ -18,22 +18,32 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 static char dir[] = "/tmp/hl-report-tool-XXXXXX";
+static pid_t follower = -1;	/* events --follow, stopped by the teardown
+				   too when its test fails */
 
-static void put(const char *name, const char *text)
+/* Writes (mode "w") or appends ("a") text to dir/name, kept 0600. */
+static void write_as(const char *name, const char *text, const char *mode)
 {
 	char path[PATH_MAX];
 	FILE *fp;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fp = fopen(path, "w");
+	fp = fopen(path, mode);
 	assert_non_null(fp);
 	fputs(text, fp);
 	assert_int_equal(fclose(fp), 0);
 	assert_int_equal(chmod(path, 0600), 0);
+}
+
+static void put(const char *name, const char *text)
+{
+	write_as(name, text, "w");
 }
 
 #define LINE(time, rest) "{\"time\":\"2026-11-02T" time ".000Z\"," rest "}\n"
@@ -74,11 +84,16 @@ static int teardown(void **state)
 					      "report.html", "victim",
 					      "fifo.html", "link",
 					      "real/r.html", "open/r.html",
+					      "follow.log", "follow.log.1",
 					      NULL };
 	static const char *const dirs[] = { "real", "open", NULL };
 	char path[PATH_MAX];
 
 	(void)state;
+	if (follower > 0) {
+		kill(follower, SIGKILL);
+		waitpid(follower, NULL, 0);
+	}
 	for (size_t i = 0; names[i]; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		unlink(path);
@@ -119,6 +134,15 @@ static char *run(const char *args, int *status)
 	return out;
 }
 
+static size_t lines_in(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text; text++)
+		n += *text == '\n';
+	return n;
+}
+
 static void expect(const char *text, const char *part)
 {
 	if (strstr(text, part) == NULL)
@@ -136,7 +160,8 @@ static void test_json(void **state)
 	assert_true(out[0] == '{');
 	expect(out, "\"period\":{\"since\":\"2026-11-02T00:00:00Z\","
 		    "\"until\":\"2026-11-03T00:00:00Z\"");
-	expect(out, "\"input\":{\"files\":1,\"lines\":10,\"skipped\":1}");
+	expect(out, "\"input\":{\"files\":1,\"lines\":10,\"skipped\":1,"
+		    "\"skipped_by\":{\"not_json\":1,\"too_long\":0,");
 	expect(out, "\"pools\":[{\"pool\":\"east\",\"configured\":true,"
 		    "\"licenses\":2,\"peak\":2,\"full_share\":0.1250,"
 		    "\"hours\":9.000,");
@@ -156,6 +181,13 @@ static void test_json(void **state)
 		  &status);
 	assert_int_equal(status, 0);
 	expect(out, "\"until\":\"2026-11-02T12:00:00Z\"");
+	free(out);
+
+	/* The text says why lines were skipped, too. */
+	out = run("report --since 2026-11-02 --until 2026-11-02", &status);
+	assert_int_equal(status, 0);
+	expect(out, "Read 1 file, 10 lines; 1 damaged or foreign line skipped "
+		    "(not_json 1).");
 	free(out);
 }
 
@@ -185,6 +217,7 @@ static void test_html(void **state)
 	assert_int_equal(st.st_mode & 0137, 0);
 	expect(page, "<svg");
 	expect(page, "x&lt;b&gt;&amp;&quot;y");
+	expect(page, "10 lines; 1 damaged or foreign line skipped (not_json 1)");
 	/* Self-contained: no script, nothing fetched. */
 	assert_null(strstr(page, "<b>"));
 	assert_null(strstr(page, "<script"));
@@ -322,6 +355,133 @@ static void test_hidden_characters(void **state)
 	assert_null(strstr(page, rlo));
 	assert_null(strstr(page, lri));
 	free(page);
+/* ---- events ---------------------------------------------------------------- */
+
+static void test_events(void **state)
+{
+	int status;
+	char *out;
+
+	(void)state;
+	/* --json: the matching lines as they stand. */
+	out = run("events --json --event deny", &status);
+	assert_int_equal(status, 0);
+	assert_string_equal(out, LINE("10:30:00", "\"event\":\"deny\",\"user\":\"cid\",\"kind\":\"concurrent\",\"pool\":\"east\",\"reason\":\"all licenses in use\""));
+	free(out);
+	out = run("events --json --since 2026-11-02T12:30Z --pool east", &status);
+	assert_int_equal(status, 0);
+	assert_int_equal(lines_in(out), 3);
+	free(out);
+	out = run("events --json --user ann", &status);
+	assert_int_equal(status, 0);
+	assert_int_equal(lines_in(out), 2);
+	free(out);
+	/* A duration: an hour ago is long after that log. */
+	out = run("events --json --since 1h", &status);
+	assert_int_equal(status, 0);
+	assert_string_equal(out, "");
+	free(out);
+	/* For people: a header, a line per event, names escaped. */
+	out = run("events --user cid", &status);
+	assert_int_equal(status, 0);
+	assert_int_equal(lines_in(out), 4);
+	expect(out, "TIME                EVENT         USER");
+	expect(out, " deny          cid          east                 -        -"
+		    "       -               all licenses in use\n");
+	expect(out, " grant         cid          east #2 ");
+	free(out);
+	free(run("events --since yesterday", &status));
+	assert_int_equal(status, 2);
+	free(run("events --event dance", &status));
+	assert_int_equal(status, 2);
+}
+
+/* A follower's next line, up to its newline; the bound is a hang guard
+ * only (the line is normally there within milliseconds). */
+static char *next_line(int fd)
+{
+	static char line[4096];
+	size_t len = 0;
+
+	while (len + 1 < sizeof(line)) {
+		struct pollfd p = { fd, POLLIN, 0 };
+
+		if (poll(&p, 1, 120000) != 1)
+			fail_msg("no line from events --follow within the hang "
+				 "guard; so far: %.*s", (int)len, line);
+		if (read(fd, line + len, 1) != 1)
+			fail_msg("events --follow ended; so far: %.*s",
+				 (int)len, line);
+		if (line[len] == '\n')
+			break;
+		len++;
+	}
+	line[len] = '\0';
+	return line;
+}
+
+static void append(const char *name, const char *text)
+{
+	write_as(name, text, "a");
+}
+
+#define ANN(time, rest) LINE(time, "\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":1," rest)
+
+/* --follow reads what is appended, before and after the log is rotated
+ * (renamed, then created anew), as tail -F does. */
+static void test_events_follow(void **state)
+{
+	char conf[PATH_MAX], log[PATH_MAX], old[PATH_MAX], *line;
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%s/hl.conf", dir);
+	snprintf(log, sizeof(log), "%s/follow.log", dir);
+	snprintf(old, sizeof(old), "%s/follow.log.1", dir);
+	append("follow.log",
+	       ANN("08:00:00", "\"event\":\"grant\",\"session\":\"a1\"")
+	       LINE("08:01:00", "\"event\":\"grant\",\"user\":\"bob\",\"kind\":\"named\""));
+	assert_int_equal(pipe(fds), 0);
+	follower = pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execl(HL_TOOL, HL_TOOL, "-c", conf, "events", "--follow",
+		      "--user", "ann", "--log", log, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	expect(next_line(fds[0]), "TIME");
+	expect(next_line(fds[0]), " grant         ann          east #1 ");
+	/* bob's line is not ann's: the next one is the next of ann's.  A
+	 * control character in a name comes out escaped. */
+	append("follow.log",
+	       ANN("09:00:00", "\"event\":\"join\",\"tty\":\"pts/\\u001b[2J\",\"session\":\"a2\""));
+	line = next_line(fds[0]);
+	expect(line, " join          ann          east #1              -        pts/\\x1b[2J ");
+	assert_null(strchr(line, '\x1b'));
+	/* Rotation: the old file gets a last line after its rename, then a
+	 * new file is made. */
+	assert_int_equal(rename(log, old), 0);
+	append("follow.log.1",
+	       ANN("10:00:00", "\"event\":\"release\",\"session\":\"a1\""));
+	append("follow.log",
+	       ANN("11:00:00", "\"event\":\"release\",\"session\":\"a2\""));
+	expect(next_line(fds[0]), "release       ann          east #1 ");
+	line = next_line(fds[0]);
+	expect(line, " 11:00:00 release ");
+	/* Appended to the new file later. */
+	append("follow.log",
+	       ANN("12:00:00", "\"event\":\"grant\",\"session\":\"a3\""));
+	expect(next_line(fds[0]), " grant         ann ");
+	kill(pid, SIGTERM);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	follower = -1;
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+	close(fds[0]);
 }
 
 static void test_usage_errors(void **state)
@@ -341,10 +501,14 @@ static void test_usage_errors(void **state)
 
 int main(void)
 {
+	/* The human form shows local times: make them the log's. */
+	setenv("TZ", "UTC", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_html_target),
+		cmocka_unit_test(test_events),
+		cmocka_unit_test(test_events_follow),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_hidden_characters),
 	};

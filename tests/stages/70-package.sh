@@ -181,6 +181,10 @@ for f in "$module" /usr/sbin/helpdesk-license \
 	 /usr/share/doc/$pkg/examples/sshd-helpdesk \
 	 /lib/systemd/system/helpdesk-license-reap.service \
 	 /lib/systemd/system/helpdesk-license-reap.timer \
+	 /lib/systemd/system/helpdesk-license-metrics.service \
+	 /lib/systemd/system/helpdesk-license-metrics.timer \
+	 /usr/share/bash-completion/completions/helpdesk-license \
+	 /usr/share/doc/$pkg/examples/helpdesk-license.json \
 	 /usr/lib/tmpfiles.d/helpdesk-license.conf \
 	 /etc/logrotate.d/helpdesk-license "$profile" "$conf"; do
 	printf '%s\n' "$listing" | grep -qxF "$f" || missing="$missing $f"
@@ -248,6 +252,13 @@ check "the reap timer and service are valid units (systemd-analyze verify)" \
 	systemd-analyze verify --man=no \
 		/lib/systemd/system/helpdesk-license-reap.timer \
 		/lib/systemd/system/helpdesk-license-reap.service
+check "the metrics timer and service are valid units (systemd-analyze verify)" \
+	systemd-analyze verify --man=no \
+		/lib/systemd/system/helpdesk-license-metrics.timer \
+		/lib/systemd/system/helpdesk-license-metrics.service
+check "the metrics service writes the node exporter's textfile" \
+	grep -qx 'ExecStart=/usr/sbin/helpdesk-license metrics --output /var/lib/prometheus/node-exporter/helpdesk_license.prom' \
+		/lib/systemd/system/helpdesk-license-metrics.service
 check "the reap service runs helpdesk-license reap, and may write the store and the log" \
 	sh -c "grep -qx 'ExecStart=/usr/sbin/helpdesk-license reap' /lib/systemd/system/helpdesk-license-reap.service &&
 		grep -q '^ReadWritePaths=.*$statedir' /lib/systemd/system/helpdesk-license-reap.service &&
@@ -255,9 +266,12 @@ check "the reap service runs helpdesk-license reap, and may write the store and 
 # Without systemd as init, deb-systemd-helper still enables the timer.
 if [ -d /run/systemd/system ]; then
 	check "the reap timer is enabled" systemctl is-enabled helpdesk-license-reap.timer
+	check "the metrics timer is enabled" systemctl is-enabled helpdesk-license-metrics.timer
 else
 	check "the reap timer is enabled" \
 		test -L /etc/systemd/system/timers.target.wants/helpdesk-license-reap.timer
+	check "the metrics timer is enabled" \
+		test -L /etc/systemd/system/timers.target.wants/helpdesk-license-metrics.timer
 fi
 mkdir "$tmp/root"
 check "the tmpfiles.d snippet makes both directories root's, mode 0700" \
