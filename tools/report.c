@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "report.h"
 
@@ -73,12 +74,14 @@ struct replay {
 	unsigned *in_use;		/* per pool */
 	long long *changed;		/* per pool: time of the last change */
 	double *full_ms, *used_ms;	/* per pool */
+	double *work_used_ms;		/* per pool: in the working hours */
 	size_t *step_cap;
 	double **wait_s;		/* per pool: each wait, seconds */
 	size_t *wait_count, *wait_cap;
 	unsigned char *held_in;		/* technician x pool: held in period */
 	struct demands *demands;	/* per pool */
 	struct demands named_use;	/* sessions on Named licenses */
+	struct demands named_refused;	/* logins refused a Named license */
 	bool *allocated;		/* per technician: Named in force */
 	long long *allocated_since;
 	unsigned *named_open;		/* per technician: Named sessions */
@@ -121,6 +124,40 @@ static bool in_period(const struct replay *r, long long ms)
 	return ms >= r->since && ms < r->until;
 }
 
+/* Monday 0 ... Sunday 6 of a day counted from the epoch (a Thursday). */
+static unsigned weekday(long long day)
+{
+	return (unsigned)(((day % 7) + 7 + 3) % 7);
+}
+
+static long long day_of(long long ms)
+{
+	return ms / DAY_MS - (ms % DAY_MS < 0);
+}
+
+/* The working hours inside [from, to), in milliseconds. */
+static long long work_ms(const struct hl_report_hours *hours, long long from,
+			 long long to)
+{
+	long long total = 0;
+
+	for (long long day = day_of(from); to > from && day * DAY_MS < to;
+	     day++) {
+		long long open = day * DAY_MS + hours->start_min * 60000LL;
+		long long close = day * DAY_MS + hours->end_min * 60000LL;
+
+		if (!(hours->days & 1u << weekday(day)))
+			continue;
+		if (open < from)
+			open = from;
+		if (close > to)
+			close = to;
+		if (close > open)
+			total += close - open;
+	}
+	return total;
+}
+
 static void add_demand(struct replay *r, int pool, long long arrival,
 		       long long start, long long end, int technician,
 		       bool refused)
@@ -149,6 +186,14 @@ static void pool_account(struct replay *r, int pool, long long now)
 	long long span = clipped(r, r->changed[pool], now);
 
 	r->used_ms[pool] += (double)span * r->in_use[pool];
+	if (r->in_use[pool] > 0 && span > 0) {
+		long long from = r->changed[pool] > r->since ? r->changed[pool]
+							     : r->since;
+
+		r->work_used_ms[pool] += (double)work_ms(&r->report->hours,
+							 from, from + span) *
+					 r->in_use[pool];
+	}
 	if (p->licenses > 0 && r->in_use[pool] >= p->licenses)
 		r->full_ms[pool] += (double)span;
 	r->changed[pool] = now;
@@ -424,6 +469,15 @@ static void refused(struct replay *r, const struct hl_logevent *ev,
 		add_demand(r, pool, arrival, arrival, arrival, technician, true);
 	} else {
 		r->report->named.refusals++;
+		r->named_refused.items = grow(r->named_refused.items,
+					      &r->named_refused.cap,
+					      r->named_refused.count + 1,
+					      sizeof(*r->named_refused.items),
+					      &r->failed);
+		if (!r->failed)
+			r->named_refused.items[r->named_refused.count++] =
+				(struct demand){ arrival, arrival, arrival,
+						 technician, true };
 	}
 }
 
@@ -452,6 +506,14 @@ static void waits(struct replay *r, const struct hl_logevent *ev,
 		if (first)
 			r->report->technicians[technician].waits++;
 	}
+}
+
+/* The pool a refusal counts in, as refused() has it: -1 for Named. */
+static int event_pool(const struct replay *r, const struct hl_logevent *ev)
+{
+	int pool = ev->pool == HL_NONE ? -1 : r->pool_of[ev->pool];
+
+	return ev->kind == HL_LOGEV_NAMED ? -1 : pool;
 }
 
 static void replay_event(struct replay *r, const struct hl_logevent *ev)
@@ -548,24 +610,119 @@ static double median(double *values, size_t n)
 	return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
-/* Monday to Friday in [since, until), in UTC days and parts of days. */
-static double working_days(long long since, long long until)
+/* The working days of hours in [since, until), in UTC days and parts of
+ * days. */
+static double working_days(const struct hl_report_hours *hours,
+			   long long since, long long until)
 {
 	double days = 0;
 
-	for (long long day = since / DAY_MS - (since < 0); day * DAY_MS < until;
-	     day++) {
+	for (long long day = day_of(since); day * DAY_MS < until; day++) {
 		long long from = day * DAY_MS, to = from + DAY_MS;
-		long long weekday = ((day % 7) + 7 + 3) % 7;	/* 0: Monday */
 
 		if (from < since)
 			from = since;
 		if (to > until)
 			to = until;
-		if (weekday < 5 && to > from)
+		if ((hours->days & 1u << weekday(day)) && to > from)
 			days += (double)(to - from) / DAY_MS;
 	}
 	return days;
+}
+
+/* ---- working hours -------------------------------------------------------- */
+
+static const char *const day_names[7] = { "Mon", "Tue", "Wed", "Thu", "Fri",
+					  "Sat", "Sun" };
+
+static int parse_day(const char *text, size_t len)
+{
+	for (int d = 0; d < 7; d++)
+		if (len == 3 && strncasecmp(text, day_names[d], 3) == 0)
+			return d;
+	return -1;
+}
+
+/* "HH:MM" (00:00 to 24:00) at text, in minutes, or -1. */
+static int parse_clock(const char *text, size_t len)
+{
+	int h, m;
+
+	if (len != 5 || text[2] != ':')
+		return -1;
+	for (size_t i = 0; i < 5; i++)
+		if (i != 2 && (text[i] < '0' || text[i] > '9'))
+			return -1;
+	h = (text[0] - '0') * 10 + (text[1] - '0');
+	m = (text[3] - '0') * 10 + (text[4] - '0');
+	if (m > 59 || h * 60 + m > 24 * 60)
+		return -1;
+	return h * 60 + m;
+}
+
+bool hl_report_parse_hours(const char *text, struct hl_report_hours *hours)
+{
+	const char *times = strrchr(text, ',');
+	struct hl_report_hours parsed = { 0, 0, 0 };
+	int start, end;
+
+	if (times == NULL || times == text || times[-1] == ',' ||
+	    strlen(times + 1) != 11 || times[6] != '-')
+		return false;
+	start = parse_clock(times + 1, 5);
+	end = parse_clock(times + 7, 5);
+	if (start < 0 || end <= start)
+		return false;
+	parsed.start_min = (unsigned)start;
+	parsed.end_min = (unsigned)end;
+	/* Days or ranges of days (Fri-Mon goes round the week), by commas. */
+	for (const char *p = text; p < times;) {
+		const char *comma = memchr(p, ',', (size_t)(times - p + 1));
+		size_t len = (size_t)(comma - p);
+		int from = parse_day(p, len < 3 ? len : 3), to = from;
+
+		if (len == 7 && p[3] == '-')
+			to = parse_day(p + 4, 3);
+		else if (len != 3)
+			return false;
+		if (from < 0 || to < 0)
+			return false;
+		for (int d = from;; d = (d + 1) % 7) {
+			parsed.days |= 1u << d;
+			if (d == to)
+				break;
+		}
+		p = comma + 1;
+	}
+	if (parsed.days == 0)
+		return false;
+	*hours = parsed;
+	return true;
+}
+
+void hl_report_hours_text(const struct hl_report_hours *hours, char *out,
+			  size_t len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int d = 0; d < 7; d++) {
+		int last = d;
+
+		if (!(hours->days & 1u << d))
+			continue;
+		while (last + 1 < 7 && (hours->days & 1u << (last + 1)))
+			last++;
+		n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s%s",
+				      day_names[d], last > d ? "-" : ",");
+		if (last > d)
+			n += (size_t)snprintf(out + n, n < len ? len - n : 0,
+					      "%s,", day_names[last]);
+		d = last;
+	}
+	snprintf(out + n, n < len ? len - n : 0, "%02u:%02u-%02u:%02u",
+		 hours->start_min / 60, hours->start_min % 60,
+		 hours->end_min / 60, hours->end_min % 60);
 }
 
 /* ---- the planner ---------------------------------------------------------- */
@@ -726,6 +883,103 @@ static void advise(struct hl_report *report,
 		"less.", tech->user, did, tech->share * report->workday_hours,
 		tech->share * 100, report->workday_hours, report->working_days,
 		relation, report->threshold * 100, instead);
+}
+
+/*
+ * Named refusals: a technician refused because all Named licenses were
+ * allocated, who never held one in the period, needs one more Named
+ * license; a pool for their logins may cost less.  Their refused logins
+ * are replayed on 0, 1, 2, ... licenses, each kept for hold_ms (a login
+ * that comes while the same technician's is kept joins it); the fewest
+ * licenses that meet the target are priced against one Named license per
+ * technician, at the price ratio when there are no prices.
+ */
+static void plan_named_refusals(struct replay *r, long long hold_ms)
+{
+	struct hl_report *report = r->report;
+	struct hl_report_named *named = &report->named;
+	const struct demands *d = &r->named_refused;
+	size_t ntech = report->technician_count;
+	long long *kept_until = calloc(ntech + 1, sizeof(*kept_until));
+	bool *counted = calloc(ntech + 1, sizeof(*counted));
+	struct demands logins = { NULL, 0, 0 };
+	double price_named = report->prices_set ? report->price_named
+						: report->threshold;
+	double price_pool = report->prices_set ? report->price_concurrent : 1;
+	unsigned long left;
+	unsigned seats, added;
+	char what[32];
+
+	if (kept_until == NULL || counted == NULL) {
+		r->failed = true;
+		goto out;
+	}
+	/* d is in time order: refusals are logged as they happen. */
+	for (size_t i = 0; i < d->count && !r->failed; i++) {
+		const struct demand *login = &d->items[i];
+		int t = login->technician;
+
+		if (report->technicians[t].named)
+			continue;
+		if (!counted[t]) {
+			counted[t] = true;
+			kept_until[t] = login->arrival - 1;
+			named->refused_technicians++;
+		}
+		if (login->arrival < kept_until[t])
+			continue;
+		kept_until[t] = login->arrival + hold_ms;
+		logins.items = grow(logins.items, &logins.cap, logins.count + 1,
+				    sizeof(*logins.items), &r->failed);
+		if (!r->failed)
+			logins.items[logins.count++] = *login;
+	}
+	if (r->failed || named->refused_technicians == 0 ||
+	    named->refusals <= report->max_refusals)
+		goto out;
+	seats = fewest_licenses(logins.items, logins.count,
+				report->max_refusals, hold_ms, &left, &r->failed);
+	if (named->refused_technicians * price_named <= seats * price_pool)
+		named->added = named->refused_technicians;
+	else
+		named->pool_for_refused = seats;
+	added = named->added ? named->added : seats;
+	snprintf(what, sizeof(what), "%s%s", named->added ? "Named license"
+							  : "license",
+		 named->added ? plural(added) : added == 1 ? " in a new pool"
+							  : "s in a new pool");
+	if (report->prices_set)
+		suggest(report, &r->failed,
+			"Named: %lu refusal%s of %u technician%s who found "
+			"every Named license (%u) allocated and held none: "
+			"%u more "
+			"Named cost %.2f %s, a pool of %u license%s for their "
+			"logins %.2f %s; +%u %s, %+.2f %s.", named->refusals,
+			plural(named->refusals), named->refused_technicians,
+			plural(named->refused_technicians), named->licenses,
+			named->refused_technicians,
+			named->refused_technicians * price_named,
+			report->currency, seats, plural(seats),
+			seats * price_pool, report->currency, added, what,
+			added * (named->added ? price_named : price_pool),
+			report->currency);
+	else
+		suggest(report, &r->failed,
+			"Named: %lu refusal%s of %u technician%s who found "
+			"every Named license (%u) allocated and held none: "
+			"%u more "
+			"Named cost %s than a pool of %u license%s for their "
+			"logins at the price ratio %.2f; +%u %s.",
+			named->refusals, plural(named->refusals),
+			named->refused_technicians,
+			plural(named->refused_technicians), named->licenses,
+			named->refused_technicians,
+			named->added ? "no more" : "more", seats, plural(seats),
+			report->threshold, added, what);
+out:
+	free(logins.items);
+	free(kept_until);
+	free(counted);
 }
 
 static int pool_for(const struct hl_config *cfg, const struct hl_report *report,
@@ -916,8 +1170,10 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 					    &refusals, &r->failed);
 		free(mix.items);
 	}
+	plan_named_refusals(r, refused_hold(&r->named_use, all_holds,
+					    &r->failed));
 	named_kept = report->named.peak > moved_out ? report->named.peak - moved_out : 0;
-	report->named.mix = named_kept + moved_in;
+	report->named.mix = named_kept + moved_in + report->named.added;
 	if (report->named.licenses > report->named.peak)
 		suggest(report, &r->failed,
 			"Named: at most %u of %u license%s %s allocated at "
@@ -926,7 +1182,8 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 			report->named.peak == 1 ? "was" : "were");
 
 	{
-		unsigned concurrent_today = 0, concurrent_mix = 0;
+		unsigned concurrent_today = 0;
+		unsigned concurrent_mix = report->named.pool_for_refused;
 
 		for (size_t p = 0; p < npools; p++) {
 			if (!report->pools[p].configured)
@@ -958,6 +1215,20 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 				report->named.licenses, concurrent_today,
 				plural(concurrent_today), report->named.mix,
 				concurrent_mix);
+	}
+	if (report->too_little) {
+		/* The figures stand; advice on so little would mislead. */
+		for (size_t s = 0; s < report->suggestion_count; s++)
+			free(report->suggestions[s]);
+		report->suggestion_count = 0;
+		suggest(report, &r->failed,
+			"Too little data for advice: the log covers %.1f "
+			"day%s of the period and %lu login%s (at least %.0f "
+			"days and %lu logins are needed); no license count "
+			"is suggested.", report->covered_days,
+			report->covered_days == 1 ? "" : "s", report->logins,
+			plural(report->logins), report->min_days,
+			report->min_logins);
 	}
 out:
 	free(holds);
@@ -1048,6 +1319,7 @@ static bool replay_init(struct replay *r, const struct hl_config *cfg)
 	r->changed = calloc(npools + 1, sizeof(*r->changed));
 	r->full_ms = calloc(npools + 1, sizeof(*r->full_ms));
 	r->used_ms = calloc(npools + 1, sizeof(*r->used_ms));
+	r->work_used_ms = calloc(npools + 1, sizeof(*r->work_used_ms));
 	r->step_cap = calloc(npools + 1, sizeof(*r->step_cap));
 	r->wait_s = calloc(npools + 1, sizeof(*r->wait_s));
 	r->wait_count = calloc(npools + 1, sizeof(*r->wait_count));
@@ -1058,7 +1330,8 @@ static bool replay_init(struct replay *r, const struct hl_config *cfg)
 	r->named_open = calloc(ntech + 1, sizeof(*r->named_open));
 	r->named_open_since = calloc(ntech + 1, sizeof(*r->named_open_since));
 	if (!r->sessions || !r->holdings || !r->held_in || !r->in_use ||
-	    !r->changed || !r->full_ms || !r->used_ms || !r->step_cap ||
+	    !r->changed || !r->full_ms || !r->used_ms || !r->work_used_ms ||
+	    !r->step_cap ||
 	    !r->wait_s || !r->wait_count || !r->wait_cap || !r->demands ||
 	    !r->allocated || !r->allocated_since || !r->named_open ||
 	    !r->named_open_since)
@@ -1088,12 +1361,14 @@ static void replay_free(struct replay *r)
 	free(r->changed);
 	free(r->full_ms);
 	free(r->used_ms);
+	free(r->work_used_ms);
 	free(r->step_cap);
 	free(r->wait_s);
 	free(r->wait_count);
 	free(r->wait_cap);
 	free(r->demands);
 	free(r->named_use.items);
+	free(r->named_refused.items);
 	free(r->allocated);
 	free(r->allocated_since);
 	free(r->named_open);
@@ -1114,6 +1389,9 @@ static void figures(struct replay *r)
 		pool->full_share = pool->licenses ? r->full_ms[p] / period_ms : 0;
 		pool->utilisation = pool->licenses
 			? r->used_ms[p] / (period_ms * pool->licenses) : 0;
+		pool->work_utilisation = pool->licenses && report->work_hours > 0
+			? r->work_used_ms[p] / (report->work_hours * HOUR_MS *
+						pool->licenses) : 0;
 		pool->wait_median_s = median(r->wait_s[p], n);
 		pool->wait_longest_s = n ? r->wait_s[p][n - 1] : 0;
 		for (size_t t = 0; t < report->technician_count; t++)
@@ -1124,10 +1402,13 @@ static void figures(struct replay *r)
 		const struct hl_report_technician *tech = &report->technicians[t];
 
 		report->named.technicians += tech->named;
+		report->logins += tech->sessions + tech->refusals;
 		used |= tech->sessions > 0 || tech->refusals > 0 || tech->named;
 	}
 	used |= report->unlicensed > 0 || report->named.allocations > 0;
 	report->empty = !used;
+	report->too_little = report->covered_days < report->min_days ||
+			     report->logins < report->min_logins;
 }
 
 static bool refusals_by_day(struct replay *r)
@@ -1135,24 +1416,30 @@ static bool refusals_by_day(struct replay *r)
 	struct hl_report *report = r->report;
 	long long last;
 
-	report->first_day = r->since / DAY_MS - (r->since % DAY_MS < 0);
-	last = (r->until - 1) / DAY_MS - ((r->until - 1) % DAY_MS < 0);
+	size_t columns = report->pool_count + 1;
+
+	report->first_day = day_of(r->since);
+	last = day_of(r->until - 1);
 	report->day_count = (size_t)(last - report->first_day + 1);
-	report->refusals_by_day = calloc(report->day_count, sizeof(unsigned long));
+	report->refusals_by_day = calloc(report->day_count * columns,
+					 sizeof(unsigned long));
 	if (report->refusals_by_day == NULL)
 		return false;
 	for (size_t i = 0; i < r->log->count; i++) {
 		const struct hl_logevent *ev = &r->log->events[i];
 		const char *reason;
-		long long day;
+		int pool;
 
 		if (ev->type != HL_LOGEV_DENY || !in_period(r, ev->ms))
 			continue;
 		reason = ev->reason == HL_NONE ? "" : r->log->names.strings[ev->reason];
 		if (strcmp(reason, "unlicensed") == 0)
 			continue;
-		day = ev->ms / DAY_MS - (ev->ms % DAY_MS < 0);
-		report->refusals_by_day[day - report->first_day]++;
+		pool = event_pool(r, ev);
+		report->refusals_by_day[(size_t)(day_of(ev->ms) - report->first_day) *
+					columns +
+					(pool < 0 ? report->pool_count
+						  : (size_t)pool)]++;
 	}
 	return true;
 }
@@ -1188,8 +1475,23 @@ struct hl_report *hl_report_build(const struct hl_config *cfg,
 	memcpy(report->skipped_by, log->skipped_by, sizeof(report->skipped_by));
 	report->files = log->files;
 	report->max_refusals = opt->max_refusals;
-	report->workday_hours = opt->workday_hours > 0 ? opt->workday_hours : 8;
-	report->working_days = working_days(r.since, r.until);
+	report->hours = opt->hours.days && opt->hours.end_min > opt->hours.start_min
+		? opt->hours : HL_REPORT_HOURS_DEFAULT;
+	report->workday_hours = opt->workday_hours > 0
+		? opt->workday_hours
+		: (report->hours.end_min - report->hours.start_min) / 60.0;
+	report->working_days = working_days(&report->hours, r.since, r.until);
+	report->work_hours = work_ms(&report->hours, r.since, r.until) / HOUR_MS;
+	{
+		/* Before the log's first event nothing is known. */
+		long long from = log->count && log->events[0].ms > r.since
+			? log->events[0].ms : r.since;
+
+		report->covered_days = from < r.until
+			? (double)(r.until - from) / DAY_MS : 0;
+	}
+	report->min_days = opt->min_days;
+	report->min_logins = opt->min_logins;
 	report->named.licenses = cfg->named.licenses;
 	report->prices_set = cfg->prices.set;
 	report->price_named = cfg->prices.named;

@@ -10,6 +10,27 @@
 #include "eventread.h"
 #include "text.h"
 
+/* The working hours, UTC: the days of the week in days (bit 0 Monday ...
+ * bit 6 Sunday), from start to end minutes after midnight. */
+struct hl_report_hours {
+	unsigned days;
+	unsigned start_min, end_min;
+};
+
+/* Monday to Friday, 08:00 to 18:00. */
+#define HL_REPORT_HOURS_DEFAULT ((struct hl_report_hours){ 0x1f, 480, 1080 })
+#define HL_REPORT_MIN_DAYS 7.0
+#define HL_REPORT_MIN_LOGINS 20
+
+/* "Mon-Fri,08:00-18:00" into *hours; false if it is not that form. */
+bool hl_report_parse_hours(const char *text, struct hl_report_hours *hours);
+/* The same form back, in out. */
+void hl_report_hours_text(const struct hl_report_hours *hours, char *out,
+			  size_t len);
+
+/* A duration as people read it: "45s", "5m", "5m 30s", "2h 05m". */
+void hl_report_duration(double seconds, char *out, size_t len);
+
 struct hl_report_options {
 	long long since_ms;		/* the period is [since, until) */
 	long long until_ms;
@@ -17,7 +38,11 @@ struct hl_report_options {
 	bool has_until;			/* else: now_ms */
 	long long now_ms;
 	unsigned max_refusals;		/* the planner's target per pool */
-	double workday_hours;		/* a working day, for the shares */
+	double workday_hours;		/* a working day, for the shares;
+					 * 0: the working hours' length */
+	struct hl_report_hours hours;	/* the working hours */
+	double min_days;		/* less log than this: no advice */
+	unsigned long min_logins;	/* fewer logins: no advice */
 };
 
 /* A change of the licenses in use in a pool, for the charts. */
@@ -34,6 +59,7 @@ struct hl_report_pool {
 	double full_share;		/* share of the period at full use */
 	double hours;			/* license-hours used */
 	double utilisation;		/* hours / (licenses x period) */
+	double work_utilisation;	/* the same over the working hours */
 	unsigned long refusals;
 	unsigned long waits;
 	double wait_median_s, wait_longest_s;
@@ -71,6 +97,9 @@ struct hl_report_named {
 	unsigned long allocations;	/* allocations made in the period */
 	unsigned technicians;		/* technicians with one in the period */
 	unsigned long refusals;		/* "all named licenses allocated" */
+	unsigned refused_technicians;	/* refused, never held one */
+	unsigned added;			/* planner: more Named for them */
+	unsigned pool_for_refused;	/* planner: or a pool of this many */
 	unsigned mix;			/* Named licenses in the suggested mix */
 };
 
@@ -88,13 +117,22 @@ struct hl_report {
 	struct hl_report_named named;
 	unsigned max_refusals;
 	double workday_hours;
-	double working_days;		/* Monday to Friday, UTC, in the period */
+	double working_days;		/* working-hours days in the period */
+	struct hl_report_hours hours;
+	double work_hours;		/* working hours in the period */
+	double covered_days;		/* of the period, from the log's start */
+	unsigned long logins;		/* granted or refused in the period */
+	double min_days;
+	unsigned long min_logins;
+	bool too_little;		/* too little data: no advice */
 	double threshold;		/* share above which Named costs less */
 	bool prices_set;
 	double price_named, price_concurrent;
 	char currency[16];
 	double cost_today, cost_mix;
-	unsigned long *refusals_by_day;	/* UTC days from since's day */
+	unsigned long *refusals_by_day;	/* UTC days from since's day, each
+					 * pool_count + 1 counts: per pool,
+					 * then Named */
 	size_t day_count;
 	long long first_day;		/* days since the epoch */
 	char **suggestions;		/* one plain sentence each */

@@ -19,7 +19,7 @@
 enum { EXIT_NO = 1, EXIT_USAGE = 2 };
 
 enum { OPT_SINCE = 256, OPT_UNTIL, OPT_HTML, OPT_MAX_REFUSALS, OPT_WORKDAY,
-       OPT_LOG };
+       OPT_WORKING_HOURS, OPT_MIN_DAYS, OPT_LOG };
 
 static const struct option report_options[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -29,6 +29,8 @@ static const struct option report_options[] = {
 	{ "html", required_argument, NULL, OPT_HTML },
 	{ "max-refusals", required_argument, NULL, OPT_MAX_REFUSALS },
 	{ "workday", required_argument, NULL, OPT_WORKDAY },
+	{ "working-hours", required_argument, NULL, OPT_WORKING_HOURS },
+	{ "min-days", required_argument, NULL, OPT_MIN_DAYS },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -39,6 +41,7 @@ static void report_usage(FILE *out)
 	fprintf(out,
 "usage: " PROGRAM " [-c FILE] report [--since DATE] [--until DATE] [--json]\n"
 "                        [--html FILE] [--max-refusals N] [--workday HOURS]\n"
+"                        [--working-hours DAYS,HH:MM-HH:MM] [--min-days N]\n"
 "                        [--log FILE]\n"
 "\n"
 "  --since DATE       from DATE (YYYY-MM-DD or ISO 8601; default: the first event)\n"
@@ -46,7 +49,11 @@ static void report_usage(FILE *out)
 "  --json             one JSON document on stdout, for scripts\n"
 "  --html FILE        also write a self-contained HTML page with charts\n"
 "  --max-refusals N   the planner's target of refusals per pool (default 0)\n"
-"  --workday HOURS    the working day of the planner's shares (default 8)\n"
+"  --workday HOURS    the working day of the planner's shares (default: the\n"
+"                     length of the working hours)\n"
+"  --working-hours DAYS,HH:MM-HH:MM\n"
+"                     the working hours, UTC (default Mon-Fri,08:00-18:00)\n"
+"  --min-days N       no advice on a log of fewer days (default 7)\n"
 "  --log FILE         the event log (default: event_log of the configuration)\n");
 }
 
@@ -82,8 +89,9 @@ bool hl_subcommand_wanted(int argc, char **argv, const char *name)
 	/* The options of any command that take a value: skipped with it. */
 	static const char *const with_value[] = {
 		"-c", "--config", "-p", "--pool", "-o", "--output", "--since",
-		"--until", "--html", "--max-refusals", "--workday", "--log",
-		"--user", "--event", NULL
+		"--until", "--html", "--max-refusals", "--workday",
+		"--working-hours", "--min-days", "--log", "--user", "--event",
+		NULL
 	};
 
 	for (int i = 1; i < argc; i++) {
@@ -136,7 +144,11 @@ static int write_html(const char *path, const struct hl_report *report)
 
 int hl_report_main(int argc, char **argv, const char *default_config)
 {
-	struct hl_report_options opt = { .workday_hours = 8 };
+	struct hl_report_options opt = {
+		.hours = HL_REPORT_HOURS_DEFAULT,
+		.min_days = HL_REPORT_MIN_DAYS,
+		.min_logins = HL_REPORT_MIN_LOGINS,
+	};
 	struct hl_logger logger = { .emit = hl_emit_stderr };
 	const char *config = default_config, *html = NULL, *log_path = NULL;
 	struct hl_config *cfg = NULL;
@@ -187,6 +199,24 @@ int hl_report_main(int argc, char **argv, const char *default_config)
 			    !(opt.workday_hours > 0 && opt.workday_hours <= 24)) {
 				report_fail("--workday %s: hours, more than 0 "
 					    "and at most 24", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_WORKING_HOURS:
+			if (!hl_report_parse_hours(optarg, &opt.hours)) {
+				report_fail("--working-hours %s: not days and "
+					    "hours such as Mon-Fri,08:00-18:00",
+					    optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_MIN_DAYS:
+			errno = 0;
+			opt.min_days = strtod(optarg, &end);
+			if (errno || *end || end == optarg ||
+			    !(opt.min_days >= 0 && opt.min_days <= 3660)) {
+				report_fail("--min-days %s: days, 0 to 3660",
+					    optarg);
 				return EXIT_USAGE;
 			}
 			break;

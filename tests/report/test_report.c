@@ -187,6 +187,9 @@ static void test_peak_hours_refusals(void **state)
 	assert_near(east->hours, 9.0);
 	assert_near(east->full_share, 3.0 / 24);
 	assert_near(east->utilisation, 9.0 / 48);
+	/* All of it in Monday's working hours, 08:00-18:00: 9 / (2 x 10). */
+	assert_near(f->report->work_hours, 10.0);
+	assert_near(east->work_utilisation, 9.0 / 20);
 	assert_int_equal(east->refusals, 1);
 	assert_int_equal(east->technicians, 3);
 	assert_int_equal(tech(f, "bob")->sessions, 2);
@@ -224,6 +227,236 @@ static void test_planner_target(void **state)
 	assert_int_equal(pool(f, "east")->fewest, 3);
 	assert_true(suggested(f, "-2 licenses, -1800.00 EUR"));
 	fixture_free(f);
+}
+
+/* ---- Named refusals, too little data, the summary ------------------------ */
+
+/* An event on day (of November 2026) at hh:mm, for the month below. */
+static void add_at(struct fixture *f, int day, const char *hm,
+		   const char *event, const char *user, const char *kind,
+		   const char *pool_name, const char *session, const char *reason)
+{
+	char time[32];
+
+	snprintf(time, sizeof(time), "%02dT%s:00.000", day, hm);
+	add(f, time, event, user, kind, pool_name, session, reason);
+}
+
+/*
+ * A month, 2026-11-02 to 2026-11-29 (20 weekdays), one Named license and
+ * pool east of 1; prices Named 300, concurrent 900 (ratio 33%), working
+ * day of 8 h.  Each weekday:
+ *   nina (Named) logged in 08:00-12:00: 4 h, 50%: stays Named
+ *   ann  east 09:00-10:00: 1 h, 12.5%: stays in the pool
+ * The first 9 weekdays omar, Named-eligible and in no pool, is refused at
+ * 09:00 with "all named licenses allocated": 9 Named refusals of one
+ * technician who never held one.  One more Named license costs 300, a
+ * pool seat for his logins (one at a time) 900: +1 Named.
+ * Summary: Named 1 today, peak 1, 9 refusals, suggested 2, +1, +300;
+ * east 1, peak 1, 0 refusals, 0 waits, suggested 1, 0.
+ * Cost today 300 + 900 = 1200; suggested 600 + 900 = 1500.
+ */
+static void month_log(struct fixture *f, const char *second)
+{
+	static const int weekdays[] = { 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 16,
+					17, 18, 19, 20, 23, 24, 25, 26, 27 };
+	char session[32];
+
+	for (size_t i = 0; i < sizeof(weekdays) / sizeof(weekdays[0]); i++) {
+		int day = weekdays[i];
+
+		snprintf(session, sizeof(session), "n%d", day);
+		add_at(f, day, "08:00", "grant", "nina", "named", "-", session,
+		       "named allocation");
+		add_at(f, day, "12:00", "release", "nina", "named", "-", session,
+		       "session closed");
+		snprintf(session, sizeof(session), "a%d", day);
+		add_at(f, day, "09:00", "grant", "ann", "concurrent", "east",
+		       session, "free concurrent license");
+		add_at(f, day, "10:00", "release", "ann", "concurrent", "east",
+		       session, "session closed");
+		if (i < 9)
+			add_at(f, day, "09:00", "deny", i % 2 && second ? second
+								       : "omar",
+			       "named", "-", "-", "all named licenses allocated");
+	}
+}
+
+static struct fixture *month_fixture(void)
+{
+	struct fixture *f = fixture_new(1, 0);
+
+	f->cfg.named.licenses = 1;
+	f->opt.min_days = HL_REPORT_MIN_DAYS;
+	f->opt.min_logins = HL_REPORT_MIN_LOGINS;
+	return f;
+}
+
+static void test_named_refusals(void **state)
+{
+	struct fixture *f = month_fixture();
+	struct hl_buf buf;
+	char *text;
+
+	(void)state;
+	month_log(f, NULL);
+	build(f, "2026-11-02", "2026-11-29");
+	assert_false(f->report->too_little);
+	assert_int_equal(f->report->named.refusals, 9);
+	assert_int_equal(f->report->named.refused_technicians, 1);
+	assert_int_equal(tech(f, "nina")->advice, HL_ADVICE_NONE);
+	assert_int_equal(tech(f, "ann")->advice, HL_ADVICE_NONE);
+	assert_int_equal(f->report->named.added, 1);
+	assert_int_equal(f->report->named.pool_for_refused, 0);
+	assert_int_equal(f->report->named.mix, 2);
+	assert_int_equal(pool(f, "east")->mix, 1);
+	assert_near(f->report->cost_today, 1200);
+	assert_near(f->report->cost_mix, 1500);
+	assert_true(suggested(f, "Named: 9 refusals of 1 technician who found "
+			      "every Named license (1) allocated and held none: "
+			      "1 more Named cost 300.00 EUR, a pool of 1 "
+			      "license for their logins 900.00 EUR; +1 Named "
+			      "license, +300.00 EUR."));
+	/* The summary, first in the text. */
+	hl_buf_init(&buf);
+	hl_report_text(f->report, &buf);
+	text = hl_buf_take(&buf);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\nSummary: licenses to buy\nKIND"));
+	assert_true(strstr(text, "Summary") < strstr(text, "\nPools\n"));
+	assert_non_null(strstr(text, "\nNamed                    1     1        "
+			       "9      -          2      +1  +300.00 EUR\n"));
+	assert_non_null(strstr(text, "\neast                     1     1        "
+			       "0      0          1       0            0\n"));
+	assert_non_null(strstr(text, "\nCost today: 1200.00 EUR; suggested: "
+			       "1500.00 EUR (+300.00 EUR).\n"));
+	free(text);
+	fixture_free(f);
+
+	/* Named dearer than a seat (ratio 111%), and two refused technicians
+	 * who never ask at once: one pool license for both costs less than
+	 * two Named; nina's 50% goes to a pool as well. */
+	f = month_fixture();
+	f->cfg.prices.named = 1000;
+	month_log(f, "pia");
+	build(f, "2026-11-02", "2026-11-29");
+	assert_int_equal(f->report->named.refused_technicians, 2);
+	assert_int_equal(f->report->named.added, 0);
+	assert_int_equal(f->report->named.pool_for_refused, 1);
+	assert_int_equal(tech(f, "nina")->advice, HL_ADVICE_TO_POOL);
+	assert_int_equal(f->report->named.mix, 0);
+	assert_true(suggested(f, "+1 license in a new pool, +900.00 EUR."));
+	hl_buf_init(&buf);
+	hl_report_text(f->report, &buf);
+	text = hl_buf_take(&buf);
+	assert_non_null(strstr(text, "\nnew pool                 -     -        "
+			       "-      -          1      +1  +900.00 EUR\n"));
+	free(text);
+	fixture_free(f);
+}
+
+/* A minute of log: the figures, and no purchase advice. */
+static void test_too_little_data(void **state)
+{
+	struct fixture *f = fixture_new(2, 0);
+	struct hl_buf buf;
+	char *text;
+
+	(void)state;
+	f->opt.min_days = HL_REPORT_MIN_DAYS;
+	f->opt.min_logins = HL_REPORT_MIN_LOGINS;
+	two_days_log(f);
+	build(f, "2026-11-02T08:00Z", "2026-11-02T14:01Z");
+	assert_true(f->report->too_little);
+	assert_near(f->report->covered_days, (6 * 60 + 1) / 1440.0);
+	/* ann 1, bob 2 (s3 joins s2), cid 1 and his refusal. */
+	assert_int_equal(f->report->logins, 5);
+	/* The figures stand: the planner's 3 of test_peak_hours_refusals. */
+	assert_int_equal(pool(f, "east")->peak, 2);
+	assert_int_equal(pool(f, "east")->fewest, 3);
+	assert_int_equal(f->report->suggestion_count, 1);
+	assert_true(suggested(f, "Too little data for advice: the log covers "
+			      "0.3 days of the period and 5 logins (at least 7 "
+			      "days and 20 logins are needed); no license count "
+			      "is suggested."));
+	hl_buf_init(&buf);
+	hl_report_text(f->report, &buf);
+	text = hl_buf_take(&buf);
+	assert_non_null(text);
+	assert_null(strstr(text, "+1 license"));
+	assert_null(strstr(text, "suggested:"));
+	assert_non_null(strstr(text, "\neast                     2     2        "
+			       "1      0          -       -            -\n"));
+	assert_non_null(strstr(text, "Cost today: 1800.00 EUR.\nSuggested"));
+	free(text);
+	fixture_free(f);
+
+	/* Seven days but a handful of logins: too little as well. */
+	f = fixture_new(2, 0);
+	f->opt.min_days = HL_REPORT_MIN_DAYS;
+	f->opt.min_logins = HL_REPORT_MIN_LOGINS;
+	two_days_log(f);
+	build(f, "2026-11-02", "2026-11-09");
+	assert_true(f->report->covered_days >= 7);
+	assert_true(f->report->too_little);
+	fixture_free(f);
+}
+
+static void test_durations(void **state)
+{
+	static const struct { double seconds; const char *text; } cases[] = {
+		{ 0, "0s" }, { 45, "45s" }, { 59.6, "1m" }, { 300, "5m" },
+		{ 330, "5m 30s" }, { 3600, "1h 00m" }, { 7500, "2h 05m" },
+		{ 90061, "25h 01m" },
+	};
+	char out[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hl_report_duration(cases[i].seconds, out, sizeof(out));
+		assert_string_equal(out, cases[i].text);
+	}
+}
+
+static void test_working_hours(void **state)
+{
+	static const char *const bad[] = {
+		"Mon-Fri", "08:00-18:00", "Mon-Fri,18:00-08:00",
+		"Mon-Fri,08:00-08:00", "Xyz,08:00-18:00", "Mon,,08:00-18:00",
+		"Mon-Fri,8:00-18:00", "Mon-Fri,08:00-24:01", "Mon-Fri,08:60-18:00",
+		",08:00-18:00", "Monday,08:00-18:00", "Mon-Fri,08:00-18:00x",
+	};
+	struct hl_report_hours hours;
+	char text[64];
+
+	(void)state;
+	assert_true(hl_report_parse_hours("Mon-Fri,08:00-18:00", &hours));
+	assert_int_equal(hours.days, 0x1f);
+	assert_int_equal(hours.start_min, 480);
+	assert_int_equal(hours.end_min, 1080);
+	hl_report_hours_text(&hours, text, sizeof(text));
+	assert_string_equal(text, "Mon-Fri,08:00-18:00");
+	assert_true(hl_report_parse_hours("fri-mon,wed,07:30-24:00", &hours));
+	assert_int_equal(hours.days, 0x75);
+	assert_int_equal(hours.end_min, 1440);
+	hl_report_hours_text(&hours, text, sizeof(text));
+	assert_string_equal(text, "Mon,Wed,Fri-Sun,07:30-24:00");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (hl_report_parse_hours(bad[i], &hours))
+			fail_msg("%s was taken", bad[i]);
+
+	/* Saturday 2026-11-07 only: no working hours, no working use. */
+	{
+		struct fixture *f = fixture_new(1, 0);
+
+		add(f, "07T09:00:00.000", "grant", "ann", "concurrent", "east", "s1", "free concurrent license");
+		add(f, "07T10:00:00.000", "release", "ann", "concurrent", "east", "s1", "session closed");
+		build(f, "2026-11-07", "2026-11-07");
+		assert_near(f->report->work_hours, 0);
+		assert_near(pool(f, "east")->work_utilisation, 0);
+		assert_near(pool(f, "east")->utilisation, 1.0 / 24);
+		fixture_free(f);
+	}
 }
 
 /* ---- open at the end, reaped, admin-released ---------------------------- */
@@ -799,6 +1032,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_peak_hours_refusals),
 		cmocka_unit_test(test_planner_target),
+		cmocka_unit_test(test_named_refusals),
+		cmocka_unit_test(test_too_little_data),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_working_hours),
 		cmocka_unit_test(test_open_reaped_admin_released),
 		cmocka_unit_test(test_waits),
 		cmocka_unit_test(test_wait_in_two_pools),

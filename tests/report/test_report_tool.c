@@ -171,9 +171,36 @@ static void test_json(void **state)
 		    "\"hours\":4.000,");
 	expect(out, "{\"user\":\"x<b>&\\\"y\",\"sessions\":2,\"hours\":4.000,");
 	expect(out, "\"named\":{\"licenses\":0,");
-	expect(out, "\"suggestions\":[\"Pool east: 3 licenses would have kept "
-		    "refusals at 0 (1 refusal with today's 2); +1 license, "
-		    "+900.00 EUR.\"");
+	/* A day of log, 5 logins: the planner's figures, no advice. */
+	expect(out, "\"too_little_data\":true");
+	expect(out, "\"working_hours\":\"Mon-Fri,08:00-18:00\","
+		    "\"work_hours\":10.000,");
+	expect(out, "\"suggestions\":[\"Too little data for advice: the log "
+		    "covers 0.7 days of the period and 5 logins (at least 7 "
+		    "days and 20 logins are needed); no license count is "
+		    "suggested.\"]");
+	free(out);
+
+	/* The summary comes first in the text. */
+	out = run("report --since 2026-11-02 --until 2026-11-02", &status);
+	assert_int_equal(status, 0);
+	expect(out, "\nSummary: licenses to buy\nKIND                 TODAY  PEAK"
+		    "  REFUSED  WAITS  SUGGESTED  CHANGE  COST CHANGE\n"
+		    "Named                    0     0        0      -          -"
+		    "       -            -\n"
+		    "east                     2     2        1      0          -"
+		    "       -            -\n"
+		    "Cost today: 1800.00 EUR.\n");
+	assert_true(strstr(out, "Summary") < strstr(out, "\nPools\n"));
+	free(out);
+
+	/* --working-hours sets the basis of the working use. */
+	out = run("report --since 2026-11-02 --until 2026-11-02 --json "
+		  "--working-hours Mon,09:00-11:00", &status);
+	assert_int_equal(status, 0);
+	/* ann and x<b>&"y hold both licenses 09:00-11:00: 100%. */
+	expect(out, "\"work_utilisation\":1.0000,");
+	expect(out, "\"working_hours\":\"Mon,09:00-11:00\"");
 	free(out);
 
 	/* The options go before the command as well. */
@@ -216,6 +243,16 @@ static void test_html(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0137, 0);
 	expect(page, "<svg");
+	/* The summary table opens the page, before any other table. */
+	expect(page, "<h2>Summary: licenses to buy</h2>\n<table id=\"summary\">");
+	assert_true(strstr(page, "<table id=\"summary\"") ==
+		    strstr(page, "<table"));
+	expect(page, "<tr><td>pool east</td><td class=\"n\">2</td>"
+		     "<td class=\"n\">2</td><td class=\"n\">1</td>"
+		     "<td class=\"n\">0</td><td class=\"n\">-</td>");
+	expect(page, "<p id=\"caveat\" class=\"caveat\">Too little data");
+	/* The page's policy: nothing loaded from anywhere. */
+	expect(page, "content=\"default-src 'none'; style-src 'unsafe-inline'\"");
 	expect(page, "x&lt;b&gt;&amp;&quot;y");
 	expect(page, "10 lines; 1 damaged or foreign line skipped (not_json 1)");
 	/* Self-contained: no script, nothing fetched. */
@@ -496,6 +533,10 @@ static void test_usage_errors(void **state)
 	free(run("report --max-refusals -1", &status));
 	assert_int_equal(status, 2);
 	free(run("report extra", &status));
+	assert_int_equal(status, 2);
+	free(run("report --working-hours 08:00-18:00", &status));
+	assert_int_equal(status, 2);
+	free(run("report --min-days -1", &status));
 	assert_int_equal(status, 2);
 }
 

@@ -1,10 +1,11 @@
 #!/bin/sh
-# Stage: the report's HTML page as a browser shows it.  A known week of
-# events is reported with the built tool's "report --html"; headless
-# Chromium renders the page to a PNG; a small PNG decoder checks that the
-# page is not blank and that the chart colours are there (licenses in use,
-# the license line, refusals, hours per technician).  The screenshot is
-# kept in the build directory and its path printed.
+# Stage: the report's HTML page as a browser shows it.  Two known weeks
+# of events are reported with the built tool's "report --html"; headless
+# Chromium reads the page into its DOM, whose summary table is checked
+# cell by cell, and renders it to a PNG; a small PNG decoder checks that
+# the page is not blank and that the chart colours are there (licenses in
+# use, the license line, refusals, hours per technician).  The screenshot
+# is kept in the build directory and its path printed.
 #
 #   60-report-html.sh BUILD-DIR ASAN-BUILD-DIR
 set -u
@@ -48,7 +49,7 @@ cat > "$work/hl.conf" <<CONF
 store = "$work/licenses.db";
 runtime_store = "$work/sessions.db";
 event_log = "$work/events.log";
-named = { licenses = 2; users = [ "nina" ]; };
+named = { licenses = 1; users = [ "nina", "omar" ]; };
 concurrent = (
   { pool = "east"; licenses = 2; users = [ "ann", "bob", "cid", "dan" ]; },
   { pool = "west"; licenses = 1; users = [ "eve", "fay" ]; }
@@ -57,9 +58,11 @@ prices = { named = 300.0; concurrent = 900.0; currency = "EUR"; };
 CONF
 chmod 600 "$work/hl.conf"
 
-# The week of 2026-11-02: each weekday ann, bob and cid log in to east at
-# staggered hours (cid is refused at 10:30 on Tuesday and Thursday), eve
-# and fay share west, nina works on her Named license in the morning.
+# Two weeks from 2026-11-02 (Monday): each weekday ann, bob and cid log in
+# to east at staggered hours (cid is refused at 10:30 on Tuesday and
+# Thursday), eve and fay share west, nina works on the one Named license in
+# the morning and omar, Named-eligible, finds it taken on Monday, Wednesday
+# and Friday.
 python3 - "$work/events.log" <<'GEN'
 import sys
 out = open(sys.argv[1], "w")
@@ -73,12 +76,14 @@ def ev(day, hm, event, user, kind, pool=None, session=None, reason=None):
     if reason:
         line += ',"reason":"%s"' % reason
     out.write(line + "}\n")
-for day in range(2, 7):
+for day in [2, 3, 4, 5, 6, 9, 10, 11, 12, 13]:
     s = lambda u: "%s-%d" % (u, day)
     ev(day, "08:00", "grant", "ann", "concurrent", "east", s("ann"))
     ev(day, "09:00", "grant", "bob", "concurrent", "east", s("bob"))
     ev(day, "08:30", "grant", "nina", "named", None, s("nina"))
-    if day in (3, 5):
+    if day in (2, 4, 6, 9, 11, 13):
+        ev(day, "09:00", "deny", "omar", "named", None, None, "all named licenses allocated")
+    if day in (3, 5, 10, 12):
         ev(day, "10:30", "deny", "cid", "concurrent", "east", None, "all licenses in use")
         ev(day, "10:40", "wait", "fay", "concurrent", "west", s("fay"))
         ev(day, "11:10", "deny", "fay", "concurrent", "west", s("fay"), "timeout")
@@ -92,7 +97,7 @@ for day in range(2, 7):
 GEN
 chmod 600 "$work/events.log"
 
-"$tool" -c "$work/hl.conf" report --since 2026-11-02 --until 2026-11-08 \
+"$tool" -c "$work/hl.conf" report --since 2026-11-02 --until 2026-11-15 \
 	--html "$work/report.html" > "$work/report.txt" 2> "$work/report.err"
 rc=$?
 check $rc "report --html runs (exit $rc)"
@@ -102,6 +107,75 @@ check $? "the HTML page is written"
 check $? "the page is self-contained: no script, no URL"
 test "$(grep -o '<svg' "$work/report.html" | wc -l)" -eq 4
 check $? "four inline SVG charts: east, west, refusals per day, hours"
+
+# The summary table as Chromium parsed it.  Worked out by hand: on a
+# 10-hour working day ann (4 h, 40%), bob (6 h) and cid (3.5 h) are at or
+# over the price ratio 300/900 and go Named, nina (3.5 h) stays; omar's 6
+# refusals cost 300 as Named against 900 for a seat: Named 1 + 3 + 1 = 5.
+# East without ann, bob and cid needs 0; west needs 2 for eve and fay's
+# refused waits.  Cost today 300 + 3 x 900 = 3000; suggested 5 x 300 +
+# 2 x 900 = 3300.
+timeout 120 "$browser" --headless --no-sandbox --disable-gpu \
+	--user-data-dir="$work/profile" --dump-dom \
+	"file://$work/report.html" > "$work/dom.html" 2> "$work/dom.log"
+python3 - "$work/dom.html" > "$work/summary.txt" <<'DOM'
+import sys
+from html.parser import HTMLParser
+
+class Summary(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.depth, self.rows, self.cell, self.total = 0, [], None, None
+        self.first_table = None
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            if self.first_table is None:
+                self.first_table = attrs.get("id")
+            if attrs.get("id") == "summary":
+                self.depth = 1
+        elif tag == "tr" and self.depth:
+            self.rows.append([])
+        elif tag in ("td", "th") and self.depth:
+            self.cell = ""
+        elif tag == "p" and attrs.get("id") == "total":
+            self.total = ""
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.depth = 0
+        elif tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(self.cell.strip())
+            self.cell = None
+        elif tag == "p" and self.total is not None:
+            print("total|" + self.total.strip())
+            self.total = None
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+        if self.total is not None:
+            self.total += data
+
+parser = Summary()
+parser.feed(open(sys.argv[1]).read())
+print("first|%s" % parser.first_table)
+for row in parser.rows:
+    print("|".join(row))
+DOM
+cat "$work/summary.txt"
+grep -qx 'first|summary' "$work/summary.txt"
+check $? "the summary is the first table of the page"
+grep -qx 'Kind|Licenses today|Peak|Refusals|Waits|Suggested|Change|Cost change' "$work/summary.txt"
+check $? "the summary's columns"
+grep -qx 'Named|1|1|6|-|5|+4|+1200.00 EUR' "$work/summary.txt"
+check $? "summary: Named 1 today, 6 refusals, 5 suggested (+4, +1200 EUR)"
+grep -qx 'pool east|2|2|4|0|0|-2|-1800.00 EUR' "$work/summary.txt"
+check $? "summary: east 2 today, 4 refusals, 0 suggested (-2, -1800 EUR)"
+grep -qx 'pool west|1|1|4|4|2|+1|+900.00 EUR' "$work/summary.txt"
+check $? "summary: west 1 today, 4 refusals and waits, 2 suggested (+1)"
+test "$(grep -vc '^\(first\|total\)|' "$work/summary.txt")" = 4
+check $? "summary: a header and three rows, nothing else"
+grep -qx 'total|Cost today: 3000.00 EUR; suggested: 3300.00 EUR (+300.00 EUR).' "$work/summary.txt"
+check $? "summary: the cost today against the suggested mix"
 
 mkdir -p "$(dirname "$shot")"
 rm -f "$shot"
