@@ -463,15 +463,18 @@ static void store_parent_missing(void **state)
 	struct pam_testcase allow[] = {
 		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
 	};
-	char text[PATH_MAX * 2 + 256];
+	char text[PATH_MAX * 3 + 256];
 
 	snprintf(text, sizeof(text), "store = \"%s/missing/store/licenses.db\";"
-		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->event_log);
+		 " runtime_store = \"%s\";"
+		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->runtime,
+		 fx->event_log);
 	it_write_file(fx->conf, text, strlen(text), 0600);
 	it_pamtest_expect(fx, IT_SERVICE, "carol", deny);
 	snprintf(text, sizeof(text), "store = \"%s/missing/store/licenses.db\";"
+		 " runtime_store = \"%s\";"
 		 "\nevent_log = \"%s\";\non_error = \"allow\";\n" EAST_ONE,
-		 fx->dir, fx->event_log);
+		 fx->dir, fx->runtime, fx->event_log);
 	it_write_file(fx->conf, text, strlen(text), 0600);
 	it_pamtest_expect(fx, IT_SERVICE, "carol", allow);
 }

@@ -317,11 +317,13 @@ static void event_log_off(void **state)
 		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
 		pam_test(PAMTEST_CLOSE_SESSION, PAM_SUCCESS),
 	};
-	char text[PATH_MAX + 512];
+	char text[2 * PATH_MAX + 512];
 
-	snprintf(text, sizeof(text), "store = \"%s\";\nevent_log = \"\";\n"
+	snprintf(text, sizeof(text), "store = \"%s\"; runtime_store = \"%s\";\n"
+		 "event_log = \"\";\n"
 		 "concurrent = ( { pool = \"field-east\"; licenses = 1;"
-		 " groups = [ \"field-east\" ]; } );\n", fx->store);
+		 " groups = [ \"field-east\" ]; } );\n", fx->store,
+		 fx->runtime);
 	it_write_file(fx->conf, text, strlen(text), 0600);
 	it_pamtest_expect(fx, IT_SERVICE, "carol", cases);
 	assert_true(it_exists(fx->store));

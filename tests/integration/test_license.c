@@ -823,8 +823,9 @@ static void config_per_stack_line(void **state)
 		 "config=%s\n", HL_IT_MODULE, fx->conf, HL_IT_MODULE, other);
 	it_service(fx, "hl-two", service);
 	it_config(fx, EAST_ONE);
-	n = snprintf(body, sizeof(body), "store = \"%s\";\nevent_log = "
-		     "\"%s\";\n", fx->store, fx->event_log);
+	n = snprintf(body, sizeof(body), "store = \"%s\"; runtime_store = "
+		     "\"%s\";\nevent_log = \"%s\";\n", fx->store, fx->runtime,
+		     fx->event_log);
 	it_write_file(other, body, (size_t)n, 0600);
 	w = it_worker(fx);
 	it_acct(w, IT_SERVICE, "carol", &r);

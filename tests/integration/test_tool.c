@@ -1782,11 +1782,13 @@ static void check_config_unusable_files(void **state)
 {
 	struct it_fixture *fx = *state;
 	struct run t = { 0 };
-	char text[PATH_MAX * 3 + 256], dir[PATH_MAX + 64], file[PATH_MAX];
+	char text[PATH_MAX * 4 + 256], dir[PATH_MAX + 64], file[PATH_MAX];
 
 	/* Two missing levels: the module makes only the last one. */
 	snprintf(text, sizeof(text), "store = \"%s/absent/store/licenses.db\";"
-		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->event_log);
+		 " runtime_store = \"%s\";"
+		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->runtime,
+		 fx->event_log);
 	it_write_file(fx->conf, text, strlen(text), 0600);
 	snprintf(dir, sizeof(dir), "directory %s/absent/store: No such file "
 		 "or directory", fx->dir);
@@ -1801,7 +1803,9 @@ static void check_config_unusable_files(void **state)
 
 	/* One missing level is fine: it is made at the first login. */
 	snprintf(text, sizeof(text), "store = \"%s/new-store/licenses.db\";"
-		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->event_log);
+		 " runtime_store = \"%s\";"
+		 "\nevent_log = \"%s\";\n" EAST_ONE, fx->dir, fx->runtime,
+		 fx->event_log);
 	it_write_file(fx->conf, text, strlen(text), 0600);
 	TOOL(fx, &t, "check-config");
 	expect_code(&t, 0);
@@ -1823,8 +1827,9 @@ static void check_config_unusable_files(void **state)
 	/* An event log whose directory is a file. */
 	path_in(file, fx->dir, "a-file");
 	it_write_file(file, "x", 1, 0600);
-	snprintf(text, sizeof(text), "store = \"%s\";\nevent_log = "
-		 "\"%s/events.log\";\n" EAST_ONE, fx->store, file);
+	snprintf(text, sizeof(text), "store = \"%s\"; runtime_store = \"%s\";"
+		 "\nevent_log = \"%s/events.log\";\n" EAST_ONE, fx->store,
+		 fx->runtime, file);
 	it_write_file(fx->conf, text, strlen(text), 0600);
 	TOOL(fx, &t, "check-config");
 	expect_code(&t, 1);

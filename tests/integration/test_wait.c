@@ -422,7 +422,8 @@ static void stop_outside_lock(struct it_fixture *fx, pid_t pid)
 {
 	char path[PATH_MAX + 8];
 
-	snprintf(path, sizeof(path), "%s.lock", fx->store);
+	/* The lock every writer takes first: the runtime store's. */
+	snprintf(path, sizeof(path), "%s.lock", fx->runtime);
 	for (int tries = 0; tries < 1000; tries++) {
 		struct timespec t0, now;
 		int fd;

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 	struct hl_env env;
 	struct hl_request req = { NULL, "su", "", "" };
 	struct hl_decision d, closed;
-	char *user, *end;
+	char *user, *end, *slash, runtime[4096];
 	unsigned long timeout;
 	int rc;
 
@@ -71,6 +71,17 @@ int main(int argc, char **argv)
 	pool.users = (struct hl_names){ &user, 1 };
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.store = argv[1];
+	/* This boot's file beside it: sessions.db in the same directory. */
+	if (snprintf(runtime, sizeof(runtime), "%s", argv[1]) >=
+		    (int)sizeof(runtime) ||
+	    (slash = strrchr(runtime, '/')) == NULL ||
+	    (size_t)(slash + 1 - runtime) + sizeof("sessions.db") >
+		    sizeof(runtime)) {
+		fprintf(stderr, "setuid_client: bad store path\n");
+		return 3;
+	}
+	strcpy(slash + 1, "sessions.db");
+	cfg.runtime_store = runtime;
 	cfg.on_error = HL_ON_ERROR_DENY;
 	cfg.unlicensed = HL_UNLICENSED_DENY;
 	cfg.lock_timeout = (unsigned)timeout;

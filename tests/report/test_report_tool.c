@@ -392,6 +392,8 @@ static void test_hidden_characters(void **state)
 	assert_null(strstr(page, rlo));
 	assert_null(strstr(page, lri));
 	free(page);
+}
+
 /* ---- events ---------------------------------------------------------------- */
 
 static void test_events(void **state)

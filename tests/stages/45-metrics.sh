@@ -34,6 +34,7 @@ trap 'exit 1' INT TERM HUP
 
 cat > "$dir/hl.conf" <<CONF
 store = "$dir/licenses.db";
+runtime_store = "$dir/sessions.db";
 event_log = "$dir/events.log";
 named = { licenses = 1; users = [ "nina" ]; };
 concurrent = ( { pool = "east"; licenses = 2; users = [ "ann", "cid" ]; },
