@@ -5,13 +5,14 @@
  * and stops it with SIGSTOP as that user, the way anyone can stop their
  * own su.  Never install it anywhere else: it opens a store it is told.
  *
- *   setuid_client STORE USER LOCK_TIMEOUT
+ *   setuid_client STORE USER LOCK_TIMEOUT [ROUNDS]
  *
  * Opens a session of USER (pool "desk", one license, USER its only
  * technician) with STORE as the store and no event log, and closes it
- * again when it was granted.  Exit status: 0 granted, 1 refused or not
- * concerned, 2 the store was busy (lock timeout), 3 any other failure.
- * The decision's reason goes to stdout.
+ * again when it was granted; ROUNDS times (1), so that the attacker's
+ * random moment falls within its run.  Exit status (of the last round):
+ * 0 granted, 1 refused or not concerned, 2 the store was busy (lock
+ * timeout), 3 any other failure.  The decision's reason goes to stdout.
  */
 #include "config.h"
 
@@ -50,13 +51,21 @@ int main(int argc, char **argv)
 	struct hl_request req = { NULL, "su", "", "" };
 	struct hl_decision d, closed;
 	char *user, *end, *slash, runtime[4096];
-	unsigned long timeout;
-	int rc;
+	unsigned long timeout, rounds = 1;
+	int rc = 3;
 
-	if (argc != 4 || argv[1][0] != '/') {
+	if (argc < 4 || argc > 5 || argv[1][0] != '/') {
 		fprintf(stderr, "usage: setuid_client /STORE USER "
-			"LOCK_TIMEOUT\n");
+			"LOCK_TIMEOUT [ROUNDS]\n");
 		return 3;
+	}
+	if (argc == 5) {
+		rounds = strtoul(argv[4], &end, 10);
+		if (*end != '\0' || rounds == 0 || rounds > 1000) {
+			fprintf(stderr, "setuid_client: bad rounds %s\n",
+				argv[4]);
+			return 3;
+		}
 	}
 	timeout = strtoul(argv[3], &end, 10);
 	if (*end != '\0' || timeout == 0 || timeout > 3600) {
@@ -90,10 +99,12 @@ int main(int argc, char **argv)
 	if (hl_env_init(&env, &cfg, &log) != 0)
 		return 3;
 	req.user = user;
-	hl_license_open(&env, &req, &d);
-	rc = exit_code(&d);
-	printf("%s\n", d.reason);
-	if (d.verdict == HL_GRANTED) {
+	for (unsigned long round = 0; round < rounds; round++) {
+		hl_license_open(&env, &req, &d);
+		rc = exit_code(&d);
+		printf("%s\n", d.reason);
+		if (d.verdict != HL_GRANTED)
+			continue;
 		hl_license_close(&env, &req, d.session_id, &closed);
 		if (closed.verdict == HL_STORE_FAILED) {
 			printf("close: %s\n", closed.reason);
