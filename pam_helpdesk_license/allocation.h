@@ -102,7 +102,7 @@ void hl_txn_event_no_kind(struct hl_txn *txn, int priority,
 			  const char *reason);
 
 /* Queues a line for syslog only, logged with the events after the
- * commit: a change that is no event of the event log (SPEC section 8). */
+ * commit: a change that is no event of the event log (pam_helpdesk_license(8), "The event log"). */
 void hl_txn_note(struct hl_txn *txn, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

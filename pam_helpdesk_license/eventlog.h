@@ -1,4 +1,4 @@
-/* The event log (SPEC section 8): one JSON object a line, one write(2). */
+/* The event log (pam_helpdesk_license(8), "The event log"): one JSON object a line, one write(2). */
 #ifndef HL_EVENTLOG_H
 #define HL_EVENTLOG_H
 

@@ -1,5 +1,5 @@
 /*
- * The license decision and session bookkeeping (SPEC sections 4 and 5).
+ * The license decision and session bookkeeping (pam_helpdesk_license(8), "Decision" and "Stale sessions").
  *
  * One run = one store transaction: open the store (shared for a dry run,
  * exclusive to take or give back), read the few keys this user and the
@@ -388,7 +388,7 @@ fail:
 	return -1;
 }
 
-/* Steps 2 to 7 of SPEC section 4, inside an open store.  w: where a
+/* Steps 2 to 7 of the decision (pam_helpdesk_license(8), "Decision"), inside an open store.  w: where a
  * session open that must wait keeps its place (NULL: refuse at once). */
 static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 			   size_t npools, bool named_ok, struct wait_state *w)

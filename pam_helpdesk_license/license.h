@@ -1,5 +1,5 @@
 /*
- * The license decision (SPEC section 4) and session bookkeeping.  This is
+ * The license decision (pam_helpdesk_license(8), "Decision") and session bookkeeping.  This is
  * the core: it never sees a pam_handle_t.  The PAM entry points and the
  * admin tool fill in an hl_env and an hl_request and map the verdict.
  */

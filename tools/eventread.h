@@ -1,4 +1,4 @@
-/* Reading the event log (SPEC section 8) back for reports: the log and
+/* Reading the event log (pam_helpdesk_license(8), "The event log") back for reports: the log and
  * its rotated files, plain or gzip-compressed, into events in time order.
  * Strings are interned: an event names its user, pool, session and reason
  * by index into the reader's tables. */

@@ -576,7 +576,7 @@ else
 fi
 cp "$tmp/config.nowait" "$config"
 
-# Every session that started ended in the event log (SPEC section 8).  The
+# Every session that started ended in the event log (pam_helpdesk_license(8), "The event log").  The
 # last client may exit before sshd closes its PAM session: wait (bounded).
 events=$tmp/state/events.log
 count_events() {	# count_events EVENT...

@@ -1,5 +1,5 @@
 /*
- * Failing closed (SPEC sections 3, 4 and 6): every kind of bad config is
+ * Failing closed (helpdesk-license.conf(5), and "Errors" in pam_helpdesk_license(8)): every kind of bad config is
  * PAM_SERVICE_ERR and reported as FILE:LINE, an unusable store is
  * PAM_SYSTEM_ERR and left as it was, on_error = allow lets logins through,
  * and user names the module must not write down are refused.

@@ -1,5 +1,5 @@
 /*
- * The event log (SPEC section 8) and the files the module creates
+ * The event log (pam_helpdesk_license(8), "The event log") and the files the module creates
  * (section 6), after real logins through libpam.
  */
 #include "config.h"
@@ -52,7 +52,7 @@ static bool is_end(const char *event)
 }
 
 /* Reads the event log: every line one valid JSON object with the fields
- * of SPEC section 8.  Returns the number of lines. */
+ * of pam_helpdesk_license(8), "The event log",.  Returns the number of lines. */
 static size_t read_events(struct it_fixture *fx, struct it_json *events)
 {
 	static const char *const known[] = {

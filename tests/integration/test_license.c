@@ -1,5 +1,5 @@
 /*
- * What a login gets (SPEC section 4 and 5), through real libpam: Named
+ * What a login gets (pam_helpdesk_license(8), "Decision" and "Stale sessions"), through real libpam: Named
  * licenses, concurrent pools, sessions of one technician, account as a dry
  * run, dead holders, and the logins the module is not concerned with.
  *
@@ -584,7 +584,7 @@ static void killed_one_of_two_sessions(void **state)
 }
 
 /* A session of an earlier boot is stale even when a process of its pid
- * runs (SPEC section 5): carol's session, recorded under another boot id,
+ * runs (pam_helpdesk_license(8), "Stale sessions"): carol's session, recorded under another boot id,
  * is reclaimed for dave.  Needs root (a mount namespace). */
 static void earlier_boot_reclaimed(void **state)
 {
@@ -609,7 +609,7 @@ static void earlier_boot_reclaimed(void **state)
 	it_workers_finish(fx);
 }
 
-/* A Named allocation persists across reboots (SPEC section 4): alice's
+/* A Named allocation persists across reboots (pam_helpdesk_license(8), "Decision"): alice's
  * allocation made under an earlier boot still counts, so bob is refused,
  * while her stale session is no reason to free it.  Needs root. */
 static void named_survives_reboot(void **state)

@@ -1,6 +1,6 @@
 /*
- * 11. Many logins at once never hand out more slots than licenses (SPEC
- * section 6).  30 processes pass account, wait on a barrier, and open
+ * 11. Many logins at once never hand out more slots than licenses
+ * (doc/STORE.md, "Locking").  30 processes pass account, wait on a barrier, and open
  * their sessions together on a pool of one license: exactly one wins.
  * The round is repeated, so a missing or broken lock has several chances
  * to show.  (pam_wrapper allows 62 processes at once; 30 stay well under.)
@@ -335,7 +335,7 @@ static void kill_carol(struct it_fixture *fx, int rounds, bool logout)
 }
 
 /* A process killed at any point of a login or a logout leaves a usable
- * store (SPEC section 6): the next login and logout work every time, and
+ * store (doc/STORE.md): the next login and logout work every time, and
  * the store never reads as damaged. */
 static void killed_at_any_point(void **state)
 {
@@ -423,7 +423,7 @@ static void assert_sessions_paired(struct it_fixture *fx)
 			unstarted, first_unstarted[0] ? first_unstarted : "-");
 }
 
-/* The event log stays the input of usage reports (SPEC sections 4 and 8)
+/* The event log stays the input of usage reports (pam_helpdesk_license(8), "Decision" and "The event log")
  * when logins are killed: no session ends in it without having started
  * in it. */
 static void killed_logins_in_event_log(void **state)
@@ -433,7 +433,7 @@ static void killed_logins_in_event_log(void **state)
 }
 
 /* Nor when logouts are killed: every session that starts in the event
- * log ends in it (SPEC section 8). */
+ * log ends in it (pam_helpdesk_license(8), "The event log"). */
 static void killed_logouts_in_event_log(void **state)
 {
 	kill_carol(*state, 40, true);

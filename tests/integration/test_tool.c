@@ -1,5 +1,5 @@
 /*
- * The admin tool and the module on one store (SPEC section 7): the built
+ * The admin tool and the module on one store (helpdesk-license(8)): the built
  * helpdesk-license runs as a child process with -c the fixture's config,
  * while workers open and hold sessions through real libpam.
  *
@@ -910,7 +910,7 @@ static bool utc_seconds(const char *t)
 	return true;
 }
 
-/* The fields SPEC section 7 promises, in list and reap documents. */
+/* The fields helpdesk-license(8) promises, in list and reap documents. */
 static void expect_listing(const struct jv *doc, const char *what)
 {
 	static const char *const strings[] = {
@@ -1313,7 +1313,7 @@ static void check_unlicensed_ignore(void **state)
 }
 
 /* status reports what a lowered or changed config leaves behind, and
- * nobody is thrown out (SPEC section 4). */
+ * nobody is thrown out (pam_helpdesk_license(8), "Decision"). */
 static void status_after_config_changes(void **state)
 {
 	struct it_fixture *fx = *state;
@@ -2330,7 +2330,7 @@ static void json_everywhere(void **state)
 	it_open_on(w2, hd, &r);
 	it_assert_rc(&r, PAM_SUCCESS);
 
-	/* list: the fields of SPEC section 7, the strings as they were. */
+	/* list: the fields of helpdesk-license(8), the strings as they were. */
 	doc = listing(fx);
 	h = holder(doc, "concurrent", "carol");
 	if (h == NULL || strcmp(jstr(h, "pool"), "field-east") != 0 ||
