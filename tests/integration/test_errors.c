@@ -428,7 +428,9 @@ static void store_lock_held(void **state)
 	took = (double)(t1.tv_sec - t0.tv_sec) +
 	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	/* Two calls (account, session) of one second each, at most. */
-	if (took < 1.0 || took > 10.0)
+	/* At least the two waits; the upper bound only catches a wait that
+	 * ignores lock_timeout (a loaded machine may be slow to wake us). */
+	if (took < 1.0 || took > 40.0)
 		it_fail(__FILE__, __LINE__, "two logins against a held lock "
 			"with lock_timeout = 1 took %.1f s", took);
 	/* The technician and syslog are told who holds the lock: here, this
