@@ -12,7 +12,9 @@
 
 #include <cmocka.h>
 
+#include "log.h"
 #include "record.h"
+#include "text.h"
 
 #define SID_A "0123456789abcdef0123456789abcdef"
 #define SID_B "fedcba9876543210fedcba9876543210"
@@ -590,6 +592,63 @@ static void test_keys(void **state)
 	assert_false(hl_key_slot(buf, sizeof(buf), "p", 0));
 }
 
+/* ---- text.c and log.c: what outside strings become on the way out ---- */
+
+static void capture_line(void *data, int priority, const char *message)
+{
+	(void)priority;
+	snprintf(data, 512, "%s", message);
+}
+
+/* A name with a newline and ESC cannot forge a log line or a terminal
+ * sequence, at any priority, debug included; text escaped already (with
+ * hl_printable) passes unchanged. */
+static void test_log_lines_escaped(void **state)
+{
+	char got[512], shown[128];
+	struct hl_logger log = { .emit = capture_line, .data = got,
+				 .debug = true };
+
+	(void)state;
+	hl_log(&log, LOG_DEBUG, "open: user %s: granted",
+	       "x\033[2K\nforged: root");
+	assert_string_equal(got, "open: user x\\x1b[2K\\x0aforged: root: "
+				 "granted");
+	hl_log(&log, LOG_CRIT, "%s", hl_printable("a\tb\\c", shown,
+						      sizeof(shown)));
+	assert_string_equal(got, "a\\x09b\\x5cc");
+	hl_log(&log, LOG_ERR, "caf\xc3\xa9 \x7f");
+	assert_string_equal(got, "caf\\xc3\\xa9 \\x7f");
+}
+
+/* Characters that reorder or hide text are \u escapes in JSON; other
+ * UTF-8 stays as it is. */
+static void test_json_hidden_characters(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "a\xe2\x80\xae" "b", "\"a\\u202eb\"" },	/* RLO */
+		{ "\xe2\x80\x8f", "\"\\u200f\"" },		/* RLM */
+		{ "\xe2\x81\xa9", "\"\\u2069\"" },		/* PDI */
+		{ "\xe2\x80\x8b", "\"\\u200b\"" },		/* ZWSP */
+		{ "\xef\xbb\xbf", "\"\\ufeff\"" },		/* BOM */
+		{ "\xc2\x85", "\"\\u0085\"" },		/* NEL */
+		{ "caf\xc3\xa9 \xe2\x82\xac", "\"caf\xc3\xa9 \xe2\x82\xac\"" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hl_buf buf;
+		char *text;
+
+		hl_buf_init(&buf);
+		hl_buf_json(&buf, cases[i].in);
+		text = hl_buf_take(&buf);
+		assert_non_null(text);
+		assert_string_equal(text, cases[i].out);
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -606,6 +665,8 @@ int main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_line_round_trip),
 		cmocka_unit_test(test_line_decode_strict),
+		cmocka_unit_test(test_log_lines_escaped),
+		cmocka_unit_test(test_json_hidden_characters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -586,10 +586,9 @@ static void longest_user_name(void **state)
 	it_pamtest_expect(fx, IT_SERVICE, name, cases);
 }
 
-/* The module argument "debug" is known. */
-static void debug_argument(void **state)
+/* The service "hl-debug": IT_SERVICE's stack with the argument debug. */
+static void debug_service(struct it_fixture *fx)
 {
-	struct it_fixture *fx = *state;
 	char text[2 * PATH_MAX + 256];
 
 	snprintf(text, sizeof(text),
@@ -599,6 +598,14 @@ static void debug_argument(void **state)
 		 "config=%s debug\n", HL_IT_MODULE, fx->conf, HL_IT_MODULE,
 		 fx->conf);
 	it_service(fx, "hl-debug", text);
+}
+
+/* The module argument "debug" is known. */
+static void debug_argument(void **state)
+{
+	struct it_fixture *fx = *state;
+
+	debug_service(fx);
 	it_config(fx, EAST_ONE);
 	expect_both(fx, "hl-debug", "carol", PAM_SUCCESS);
 }
@@ -636,15 +643,8 @@ static void hostile_name_in_the_log(void **state)
 {
 	struct it_fixture *fx = *state;
 	const char *name = "esc\033[2Kx\nforged: root logged in";
-	char text[2 * PATH_MAX + 256];
 
-	snprintf(text, sizeof(text),
-		 "account [success=done ignore=done default=die] %s "
-		 "config=%s debug\n"
-		 "session [success=done ignore=done default=die] %s "
-		 "config=%s debug\n", HL_IT_MODULE, fx->conf, HL_IT_MODULE,
-		 fx->conf);
-	it_service(fx, "hl-debug", text);
+	debug_service(fx);
 
 	it_config(fx, "on_error = \"allow\";\n" EAST_ONE);
 	expect_both(fx, "hl-debug", name, PAM_USER_UNKNOWN);

@@ -218,13 +218,26 @@ static void test_json(void **state)
 	free(out);
 }
 
+/* The HTML page at path, not empty; the caller frees it. */
+static char *read_page(const char *path)
+{
+	char *page = calloc(1, 1 << 20);
+	size_t len;
+	FILE *fp = fopen(path, "r");
+
+	assert_non_null(fp);
+	assert_non_null(page);
+	len = fread(page, 1, (1 << 20) - 1, fp);
+	fclose(fp);
+	assert_true(len > 0);
+	return page;
+}
+
 static void test_html(void **state)
 {
 	char path[PATH_MAX], *page;
 	struct stat st;
-	size_t len;
 	int status;
-	FILE *fp;
 
 	(void)state;
 	snprintf(path, sizeof(path), "report --since 2026-11-02 --until "
@@ -232,13 +245,7 @@ static void test_html(void **state)
 	free(run(path, &status));
 	assert_int_equal(status, 0);
 	snprintf(path, sizeof(path), "%s/report.html", dir);
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	page = calloc(1, 1 << 20);
-	assert_non_null(page);
-	len = fread(page, 1, (1 << 20) - 1, fp);
-	fclose(fp);
-	assert_true(len > 0);
+	page = read_page(path);
 	/* Readable by root and an adm group at most. */
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0137, 0);
@@ -356,9 +363,7 @@ static void test_hidden_characters(void **state)
 {
 	static const char rlo[] = "\xe2\x80\xae", lri[] = "\xe2\x81\xa6";
 	char path[PATH_MAX], *out, *page;
-	size_t len;
 	int status;
-	FILE *fp;
 
 	(void)state;
 	put("events.log",
@@ -381,13 +386,7 @@ static void test_hidden_characters(void **state)
 
 	assert_int_equal(html_to("report.html"), 0);
 	at(path, "report.html");
-	fp = fopen(path, "r");
-	assert_non_null(fp);
-	page = calloc(1, 1 << 20);
-	assert_non_null(page);
-	len = fread(page, 1, (1 << 20) - 1, fp);
-	fclose(fp);
-	assert_true(len > 0);
+	page = read_page(path);
 	expect(page, "a&#x202e;bc&#x2066;d");
 	assert_null(strstr(page, rlo));
 	assert_null(strstr(page, lri));
