@@ -94,9 +94,17 @@ case $? in
 esac
 lock_ino=$(stat -c %i "$store.lock")
 
-state_of() {	# the state letter of a process, "" when it is gone
-	sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null
+# Without a process of their own, for speed: state_of sets $state to the
+# state letter of a process ("" when it is gone); nap sleeps on a FIFO
+# nobody writes.
+state_of() {
+	local line=
+	read -r line 2>/dev/null < "/proc/$1/stat"
+	line=${line##*) }
+	state=${line%% *}
 }
+mkfifo -m 0600 "$tmp/nap" && exec {nap_fd}<>"$tmp/nap" || exit 1
+nap() { read -r -t "$1" -u "$nap_fd"; }
 holds_lock() {	# whether pid holds a flock on the store's lock file
 	grep -Eq "FLOCK +ADVISORY +(READ|WRITE) +$1 [0-9a-f]+:[0-9a-f]+:$lock_ino " \
 		/proc/locks
@@ -109,14 +117,15 @@ for ((i = 1; i <= tries; i++)); do
 	$as_user "$tmp/bin/client" "$store" nobody 30 "$rounds" \
 		>/dev/null 2>&1 &
 	client_pid=$!
-	sleep "0.0$(printf %02d $((RANDOM % 31)))"
+	nap "0.0$(printf %02d $((RANDOM % 31)))"
 	case $($as_user kill -STOP "$client_pid" 2>&1) in
 	"")	sent=$((sent + 1)) ;;
 	*"not permitted"*) refused=$((refused + 1)) ;;
 	*)	gone=$((gone + 1)) ;;
 	esac
 	holding=no
-	if [ "$(state_of "$client_pid")" = T ]; then
+	state_of "$client_pid"
+	if [ "$state" = T ]; then
 		stopped=$((stopped + 1))
 		if holds_lock "$client_pid"; then
 			stopped_holding=$((stopped_holding + 1))
@@ -127,8 +136,8 @@ for ((i = 1; i <= tries; i++)); do
 		out=$("$tmp/bin/client" "$store" nobody 2 2>&1)
 		rc=$?
 		[ "$rc" -eq 2 ] || break
-		if [ "$holding" = yes ] &&
-		   [ "$(state_of "$client_pid")" = T ]; then
+		state_of "$client_pid"
+		if [ "$holding" = yes ] && [ "$state" = T ]; then
 			rc=blocked
 			break
 		fi
@@ -146,6 +155,7 @@ for ((i = 1; i <= tries; i++)); do
 	kill -CONT "$client_pid" 2>/dev/null
 	wait "$client_pid" 2>/dev/null
 	client_pid=
+	[ $((i % 100)) -eq 0 ] && echo "   $i tries: $blocked blocked"
 done
 echo "== SIGSTOP sent $sent, refused $refused, client gone $gone;" \
 	"client stopped $stopped" \
