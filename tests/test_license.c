@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1233,6 +1234,62 @@ static void preload_nss_wrapper(char **argv)
 	exit(1);
 }
 
+/* The uids at the moment the grant is logged: the events go out while
+ * the store lock is still held. */
+struct uids_at_grant {
+	uid_t real, effective, saved;
+	int grants;
+};
+
+static void capture_uids(void *data, int priority, const char *message)
+{
+	struct uids_at_grant *at = data;
+
+	(void)priority;
+	if (strncmp(message, "grant:", 6) == 0 &&
+	    getresuid(&at->real, &at->effective, &at->saved) == 0)
+		at->grants++;
+}
+
+/* A login as su makes it (real uid the caller's, effective uid 0): while
+ * the store lock is held the real and saved uids are 0, so the caller
+ * cannot stop the process holding it; after, exactly the ones before.
+ * Needs root; in a child, whose uids it changes. */
+static void su_caller_cannot_signal_lock_holder(void **state)
+{
+	struct fixture *f = *state;
+	int status;
+	pid_t child;
+
+	if (geteuid() != 0)
+		skip();
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct hl_request req = { "carol", "su", "pts/1", "" };
+		struct uids_at_grant at = { 1, 1, 1, 0 };
+		struct hl_decision d;
+		uid_t r, e, su;
+
+		f->log.emit = capture_uids;
+		f->log.data = &at;
+		if (setresuid(4242, 0, 0) != 0)
+			_exit(10);
+		if (hl_license_open(&f->env, &req, &d) != 0 ||
+		    d.verdict != HL_GRANTED || at.grants != 1)
+			_exit(11);
+		if (at.real != 0 || at.effective != 0 || at.saved != 0)
+			_exit(12);
+		if (getresuid(&r, &e, &su) != 0 || r != 4242 || e != 0 ||
+		    su != 0)
+			_exit(13);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1269,6 +1326,7 @@ int main(int argc, char **argv)
 		T(reap_reconciles_and_leaves_agreeing_store),
 		T(named_login_writes_nothing_durable),
 		T(store_of_release_0_2_is_migrated),
+		T(su_caller_cannot_signal_lock_holder),
 #undef T
 	};
 
