@@ -117,7 +117,8 @@ for ((i = 1; i <= tries; i++)); do
 	$as_user "$tmp/bin/client" "$store" nobody 30 "$rounds" \
 		>/dev/null 2>&1 &
 	client_pid=$!
-	nap "0.0$(printf %02d $((RANDOM % 31)))"
+	printf -v ms %02d $((RANDOM % 31))
+	nap "0.0$ms"
 	case $($as_user kill -STOP "$client_pid" 2>&1) in
 	"")	sent=$((sent + 1)) ;;
 	*"not permitted"*) refused=$((refused + 1)) ;;
