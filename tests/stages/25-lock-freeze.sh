@@ -92,7 +92,8 @@ case $? in
 *) fail "a first login as root does not go through"
    echo "$passed passed, $failed failed"; exit 1 ;;
 esac
-lock_ino=$(stat -c %i "$store.lock")
+# Every lock file of the store (the durable and the runtime file's).
+lock_inos=$(stat -c %i "$tmp"/store/*.lock | paste -sd '|')
 
 # Without a process of their own, for speed: state_of sets $state to the
 # state letter of a process ("" when it is gone); nap sleeps on a FIFO
@@ -105,8 +106,8 @@ state_of() {
 }
 mkfifo -m 0600 "$tmp/nap" && exec {nap_fd}<>"$tmp/nap" || exit 1
 nap() { read -r -t "$1" -u "$nap_fd"; }
-holds_lock() {	# whether pid holds a flock on the store's lock file
-	grep -Eq "FLOCK +ADVISORY +(READ|WRITE) +$1 [0-9a-f]+:[0-9a-f]+:$lock_ino " \
+holds_lock() {	# whether pid holds a flock on a lock file of the store
+	grep -Eq "FLOCK +ADVISORY +(READ|WRITE) +$1 [0-9a-f]+:[0-9a-f]+:($lock_inos) " \
 		/proc/locks
 }
 
