@@ -431,6 +431,96 @@ static int settle_outbox(struct hl_txn *txn)
 	return 0;
 }
 
+/*
+ * A transaction that changes a Named record writes both files, and two
+ * commits are not one: a process killed between them would leave the
+ * event log telling an allocation (or its end) that the durable file
+ * never got.  So the runtime file's commit, which carries the events,
+ * also carries the durable file's Named records as they are to be
+ * ("KLEN VLEN\nKEYVALUE" each), under PENDING_KEY; the durable file is
+ * committed next, then the copy deleted.  A copy left behind is written
+ * into the durable file by the next transaction before anything else (a
+ * reader sees it as staged, never committed), and committed by a writer.
+ */
+#define PENDING_KEY "pending-named"
+
+static int pending_add(void *arg, const char *key, const char *value)
+{
+	hl_buf_printf(arg, "%zu %zu\n%s%s", strlen(key), strlen(value), key,
+		      value);
+	return 0;
+}
+
+static int put_pending(struct hl_txn *txn)
+{
+	struct hl_buf image;
+	char *text;
+	int rc;
+
+	hl_buf_init(&image);
+	rc = hl_store_foreach(txn->durable, "named", pending_add, &image);
+	text = hl_buf_take(&image);
+	if (rc == HL_STORE_OK)
+		rc = text ? hl_store_put(txn->store, PENDING_KEY, text)
+			  : HL_STORE_NOMEM;
+	free(text);
+	return rc;
+}
+
+static int pending_clear(void *arg, const char *key, const char *value)
+{
+	(void)value;
+	return hl_store_delete(arg, key) == HL_STORE_OK ? 0 : -1;
+}
+
+static bool durable_key(const char *key);
+
+static int settle_pending(struct hl_txn *txn)
+{
+	char *copy = NULL, *key = NULL, *value = NULL;
+	const char *p;
+	int rc = hl_store_get(txn->store, PENDING_KEY, &copy);
+
+	if (rc == HL_STORE_NOTFOUND)
+		return 0;
+	/* The copy holds every Named record: the others go. */
+	if (rc == HL_STORE_OK &&
+	    hl_store_foreach(txn->durable, "named", pending_clear,
+			     txn->durable) != 0)
+		rc = HL_STORE_IO;
+	for (p = copy; rc == HL_STORE_OK && *p;) {
+		size_t klen, vlen;
+		int used = 0;
+
+		if (sscanf(p, "%zu %zu\n%n", &klen, &vlen, &used) != 2 ||
+		    used == 0 || klen == 0 || klen >= HL_KEY_MAX ||
+		    strlen(p + used) < klen + vlen) {
+			rc = HL_STORE_DAMAGED;
+			break;
+		}
+		key = strndup(p + used, klen);
+		value = strndup(p + used + klen, vlen);
+		rc = key == NULL || value == NULL ? HL_STORE_NOMEM
+		     : !durable_key(key) ? HL_STORE_DAMAGED
+		     : hl_store_put(txn->durable, key, value);
+		free(key);
+		free(value);
+		p += (size_t)used + klen + vlen;
+	}
+	free(copy);
+	if (rc != HL_STORE_OK) {
+		hl_txn_failed(txn, rc, PENDING_KEY);
+		return -1;
+	}
+	/* The writer's commit now writes both files, and drops the copy. */
+	txn->durable_changed = true;
+	if (txn->take)
+		hl_txn_note(txn, LOG_NOTICE, "license store %s: the Named "
+			    "records of an interrupted commit written",
+			    txn->env->cfg->store);
+	return 0;
+}
+
 /* ---- the transaction ---------------------------------------------------- */
 
 static void txn_busy(struct hl_txn *txn, const char *path);
@@ -604,23 +694,31 @@ int hl_txn_begin(struct hl_txn *txn)
 		txn_close(txn);
 		return -1;
 	}
-	if (txn->take && ((txn->legacy && migrate(txn) != 0) ||
-			  settle_outbox(txn) != 0)) {
+	if ((!txn->legacy && settle_pending(txn) != 0) ||
+	    (txn->take && ((txn->legacy && migrate(txn) != 0) ||
+			   settle_outbox(txn) != 0))) {
 		txn_close(txn);
 		return -1;
 	}
 	return 0;
 }
 
-/* Runtime first: a commit of both that is cut in between leaves a
- * session (and its events) that the reconciliation ends, never a Named
- * allocation that the event log does not tell. */
+/* Runtime first, and with it, when a Named record changed, the durable
+ * file's records as they are to be (PENDING_KEY): that commit decides
+ * both files' (see settle_pending). */
 static int commit_stores(struct hl_txn *txn)
 {
-	int rc = hl_store_commit(txn->store);
+	int rc = txn->durable_changed ? put_pending(txn) : HL_STORE_OK;
 
 	if (rc == HL_STORE_OK)
+		rc = hl_store_commit(txn->store);
+	if (rc == HL_STORE_OK)
 		rc = hl_store_commit(txn->durable);
+	if (rc == HL_STORE_OK && txn->durable_changed) {
+		rc = hl_store_delete(txn->store, PENDING_KEY);
+		if (rc == HL_STORE_OK)
+			rc = hl_store_commit(txn->store);
+	}
 	return rc;
 }
 
@@ -790,8 +888,10 @@ static int put_named(struct hl_txn *txn, const char *key, const char *text)
 	}
 	rc = hl_store_get(txn->durable, key, &stored);
 	if (rc == HL_STORE_NOTFOUND || (rc == HL_STORE_OK &&
-					strcmp(stored, a) != 0))
+					strcmp(stored, a) != 0)) {
 		rc = hl_store_put(txn->durable, key, a);
+		txn->durable_changed = true;
+	}
 	if (rc == HL_STORE_OK)
 		rc = *sess ? hl_store_put(txn->store, skey, sess)
 			   : hl_store_delete(txn->store, skey);
@@ -809,6 +909,10 @@ static int put_text(struct hl_txn *txn, const char *key, char *text)
 	int rc = text == NULL ? HL_STORE_NOMEM
 		 : named_record(key) ? put_named(txn, key, text)
 		 : hl_store_put(store_of(txn, key), key, text);
+
+	/* (put_named says for itself: it writes only a change) */
+	txn->durable_changed |= !named_record(key) &&
+				store_of(txn, key) == txn->durable;
 
 	free(text);
 	if (rc != HL_STORE_OK) {
@@ -962,6 +1066,7 @@ int hl_txn_delete(struct hl_txn *txn, const char *key)
 	char skey[HL_KEY_MAX + 16];
 	int rc = hl_store_delete(store_of(txn, key), key);
 
+	txn->durable_changed |= store_of(txn, key) == txn->durable;
 	if (rc == HL_STORE_OK && named_record(key) &&
 	    sessions_key(skey, sizeof(skey), key))
 		rc = hl_store_delete(txn->store, skey);
