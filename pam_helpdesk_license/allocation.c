@@ -572,7 +572,7 @@ static int open_stores(struct hl_txn *txn, const char **which)
  * are made to agree in a transaction of their own, which also logs the
  * damage as an "error" event.  The caller's stores are closed.
  */
-static int repair_now(struct hl_txn *txn, const char *why)
+static int repair_now(struct hl_txn *txn, const char *why, bool suspected)
 {
 	const struct hl_env *env = txn->env;
 	const struct hl_config *cfg = env->cfg;
@@ -582,6 +582,7 @@ static int repair_now(struct hl_txn *txn, const char *why)
 			      .take = true, .repaired = true };
 	struct hl_reconciled done;
 	char reason[sizeof(scratch.reason)] = "";
+	bool rebuilt = false;
 	int rc = HL_STORE_OK;
 
 	close_stores(txn);
@@ -591,6 +592,7 @@ static int repair_now(struct hl_txn *txn, const char *why)
 
 		rc = hl_store_repair(paths[i], cfg->lock_timeout, env->log,
 				     &report);
+		rebuilt = rebuilt || (rc == HL_STORE_OK && report.damaged);
 		if (rc == HL_STORE_OK && (report.damaged ||
 					  report.journal_replayed))
 			hl_set_text(reason, sizeof(reason), "%s%s%s%s",
@@ -605,6 +607,12 @@ static int repair_now(struct hl_txn *txn, const char *why)
 		hl_log(env->log, LOG_CRIT, "license store damaged (%s) and "
 		       "cannot be repaired: %s", why, hl_store_strerror(rc));
 		return -1;
+	}
+	if (suspected && !rebuilt) {
+		/* Checked after a kill, and sound: nothing to tell. */
+		hl_log(env->log, LOG_NOTICE, "license store checked after %s: "
+		       "sound", why);
+		return 0;
 	}
 	hl_log(env->log, LOG_CRIT, "license store damaged (%s): repaired in "
 	       "place (%s); the login goes on", why,
@@ -624,7 +632,7 @@ int hl_txn_repair(struct hl_txn *txn)
 	if (txn->repaired || !txn->damaged || txn->env->leave_damage)
 		return -1;
 	txn->damaged = false;
-	return repair_now(txn, txn->out->reason);
+	return repair_now(txn, txn->out->reason, false);
 }
 
 /* The keys of the durable file; the runtime file holds all others. */
@@ -679,8 +687,23 @@ int hl_txn_begin(struct hl_txn *txn)
 	rc = open_stores(txn, &which);
 	if (rc == HL_STORE_DAMAGED && !txn->repaired &&
 	    !txn->env->leave_damage) {
-		if (repair_now(txn, which) != 0) {
+		if (repair_now(txn, which, false) != 0) {
 			hl_txn_failed(txn, rc, "open");
+			txn_close(txn);
+			return -1;
+		}
+		rc = open_stores(txn, &which);
+	}
+	/* A commit cut short by a kill may have left damage that no key of
+	 * this transaction reads (space GDBM handed out twice, which a
+	 * later write reuses): the whole store is checked once, as repair
+	 * does, before anything is written into it. */
+	if (rc == HL_STORE_OK && txn->take && !txn->repaired &&
+	    !txn->env->leave_damage &&
+	    (hl_store_interrupted(txn->store) ||
+	     hl_store_interrupted(txn->durable))) {
+		if (repair_now(txn, "a commit cut short", true) != 0) {
+			hl_txn_failed(txn, HL_STORE_DAMAGED, "open");
 			txn_close(txn);
 			return -1;
 		}
