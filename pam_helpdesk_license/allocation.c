@@ -431,6 +431,96 @@ static int settle_outbox(struct hl_txn *txn)
 	return 0;
 }
 
+/*
+ * A transaction that changes a Named record writes both files, and two
+ * commits are not one: a process killed between them would leave the
+ * event log telling an allocation (or its end) that the durable file
+ * never got.  So the runtime file's commit, which carries the events,
+ * also carries the durable file's Named records as they are to be
+ * ("KLEN VLEN\nKEYVALUE" each), under PENDING_KEY; the durable file is
+ * committed next, then the copy deleted.  A copy left behind is written
+ * into the durable file by the next transaction before anything else (a
+ * reader sees it as staged, never committed), and committed by a writer.
+ */
+#define PENDING_KEY "pending-named"
+
+static int pending_add(void *arg, const char *key, const char *value)
+{
+	hl_buf_printf(arg, "%zu %zu\n%s%s", strlen(key), strlen(value), key,
+		      value);
+	return 0;
+}
+
+static int put_pending(struct hl_txn *txn)
+{
+	struct hl_buf image;
+	char *text;
+	int rc;
+
+	hl_buf_init(&image);
+	rc = hl_store_foreach(txn->durable, "named", pending_add, &image);
+	text = hl_buf_take(&image);
+	if (rc == HL_STORE_OK)
+		rc = text ? hl_store_put(txn->store, PENDING_KEY, text)
+			  : HL_STORE_NOMEM;
+	free(text);
+	return rc;
+}
+
+static int pending_clear(void *arg, const char *key, const char *value)
+{
+	(void)value;
+	return hl_store_delete(arg, key) == HL_STORE_OK ? 0 : -1;
+}
+
+static bool durable_key(const char *key);
+
+static int settle_pending(struct hl_txn *txn)
+{
+	char *copy = NULL, *key = NULL, *value = NULL;
+	const char *p;
+	int rc = hl_store_get(txn->store, PENDING_KEY, &copy);
+
+	if (rc == HL_STORE_NOTFOUND)
+		return 0;
+	/* The copy holds every Named record: the others go. */
+	if (rc == HL_STORE_OK &&
+	    hl_store_foreach(txn->durable, "named", pending_clear,
+			     txn->durable) != 0)
+		rc = HL_STORE_IO;
+	for (p = copy; rc == HL_STORE_OK && *p;) {
+		size_t klen, vlen;
+		int used = 0;
+
+		if (sscanf(p, "%zu %zu\n%n", &klen, &vlen, &used) != 2 ||
+		    used == 0 || klen == 0 || klen >= HL_KEY_MAX ||
+		    strlen(p + used) < klen + vlen) {
+			rc = HL_STORE_DAMAGED;
+			break;
+		}
+		key = strndup(p + used, klen);
+		value = strndup(p + used + klen, vlen);
+		rc = key == NULL || value == NULL ? HL_STORE_NOMEM
+		     : !durable_key(key) ? HL_STORE_DAMAGED
+		     : hl_store_put(txn->durable, key, value);
+		free(key);
+		free(value);
+		p += (size_t)used + klen + vlen;
+	}
+	free(copy);
+	if (rc != HL_STORE_OK) {
+		hl_txn_failed(txn, rc, PENDING_KEY);
+		return -1;
+	}
+	/* The writer's commit now writes both files, and drops the copy. */
+	txn->durable_changed = true;
+	if (txn->take)
+		hl_txn_note(txn, LOG_NOTICE, "license store %s: the Named "
+			    "records of an interrupted commit written",
+			    txn->env->cfg->store);
+	return 0;
+}
+
 /* ---- the transaction ---------------------------------------------------- */
 
 static void txn_busy(struct hl_txn *txn, const char *path);
@@ -482,7 +572,7 @@ static int open_stores(struct hl_txn *txn, const char **which)
  * are made to agree in a transaction of their own, which also logs the
  * damage as an "error" event.  The caller's stores are closed.
  */
-static int repair_now(struct hl_txn *txn, const char *why)
+static int repair_now(struct hl_txn *txn, const char *why, bool suspected)
 {
 	const struct hl_env *env = txn->env;
 	const struct hl_config *cfg = env->cfg;
@@ -492,6 +582,7 @@ static int repair_now(struct hl_txn *txn, const char *why)
 			      .take = true, .repaired = true };
 	struct hl_reconciled done;
 	char reason[sizeof(scratch.reason)] = "";
+	bool rebuilt = false;
 	int rc = HL_STORE_OK;
 
 	close_stores(txn);
@@ -501,6 +592,7 @@ static int repair_now(struct hl_txn *txn, const char *why)
 
 		rc = hl_store_repair(paths[i], cfg->lock_timeout, env->log,
 				     &report);
+		rebuilt = rebuilt || (rc == HL_STORE_OK && report.damaged);
 		if (rc == HL_STORE_OK && (report.damaged ||
 					  report.journal_replayed))
 			hl_set_text(reason, sizeof(reason), "%s%s%s%s",
@@ -515,6 +607,12 @@ static int repair_now(struct hl_txn *txn, const char *why)
 		hl_log(env->log, LOG_CRIT, "license store damaged (%s) and "
 		       "cannot be repaired: %s", why, hl_store_strerror(rc));
 		return -1;
+	}
+	if (suspected && !rebuilt) {
+		/* Checked after a kill, and sound: nothing to tell. */
+		hl_log(env->log, LOG_NOTICE, "license store checked after %s: "
+		       "sound", why);
+		return 0;
 	}
 	hl_log(env->log, LOG_CRIT, "license store damaged (%s): repaired in "
 	       "place (%s); the login goes on", why,
@@ -534,7 +632,7 @@ int hl_txn_repair(struct hl_txn *txn)
 	if (txn->repaired || !txn->damaged || txn->env->leave_damage)
 		return -1;
 	txn->damaged = false;
-	return repair_now(txn, txn->out->reason);
+	return repair_now(txn, txn->out->reason, false);
 }
 
 /* The keys of the durable file; the runtime file holds all others. */
@@ -589,8 +687,23 @@ int hl_txn_begin(struct hl_txn *txn)
 	rc = open_stores(txn, &which);
 	if (rc == HL_STORE_DAMAGED && !txn->repaired &&
 	    !txn->env->leave_damage) {
-		if (repair_now(txn, which) != 0) {
+		if (repair_now(txn, which, false) != 0) {
 			hl_txn_failed(txn, rc, "open");
+			txn_close(txn);
+			return -1;
+		}
+		rc = open_stores(txn, &which);
+	}
+	/* A commit cut short by a kill may have left damage that no key of
+	 * this transaction reads (space GDBM handed out twice, which a
+	 * later write reuses): the whole store is checked once, as repair
+	 * does, before anything is written into it. */
+	if (rc == HL_STORE_OK && txn->take && !txn->repaired &&
+	    !txn->env->leave_damage &&
+	    (hl_store_interrupted(txn->store) ||
+	     hl_store_interrupted(txn->durable))) {
+		if (repair_now(txn, "a commit cut short", true) != 0) {
+			hl_txn_failed(txn, HL_STORE_DAMAGED, "open");
 			txn_close(txn);
 			return -1;
 		}
@@ -604,23 +717,31 @@ int hl_txn_begin(struct hl_txn *txn)
 		txn_close(txn);
 		return -1;
 	}
-	if (txn->take && ((txn->legacy && migrate(txn) != 0) ||
-			  settle_outbox(txn) != 0)) {
+	if ((!txn->legacy && settle_pending(txn) != 0) ||
+	    (txn->take && ((txn->legacy && migrate(txn) != 0) ||
+			   settle_outbox(txn) != 0))) {
 		txn_close(txn);
 		return -1;
 	}
 	return 0;
 }
 
-/* Runtime first: a commit of both that is cut in between leaves a
- * session (and its events) that the reconciliation ends, never a Named
- * allocation that the event log does not tell. */
+/* Runtime first, and with it, when a Named record changed, the durable
+ * file's records as they are to be (PENDING_KEY): that commit decides
+ * both files' (see settle_pending). */
 static int commit_stores(struct hl_txn *txn)
 {
-	int rc = hl_store_commit(txn->store);
+	int rc = txn->durable_changed ? put_pending(txn) : HL_STORE_OK;
 
 	if (rc == HL_STORE_OK)
+		rc = hl_store_commit(txn->store);
+	if (rc == HL_STORE_OK)
 		rc = hl_store_commit(txn->durable);
+	if (rc == HL_STORE_OK && txn->durable_changed) {
+		rc = hl_store_delete(txn->store, PENDING_KEY);
+		if (rc == HL_STORE_OK)
+			rc = hl_store_commit(txn->store);
+	}
 	return rc;
 }
 
@@ -790,8 +911,10 @@ static int put_named(struct hl_txn *txn, const char *key, const char *text)
 	}
 	rc = hl_store_get(txn->durable, key, &stored);
 	if (rc == HL_STORE_NOTFOUND || (rc == HL_STORE_OK &&
-					strcmp(stored, a) != 0))
+					strcmp(stored, a) != 0)) {
 		rc = hl_store_put(txn->durable, key, a);
+		txn->durable_changed = true;
+	}
 	if (rc == HL_STORE_OK)
 		rc = *sess ? hl_store_put(txn->store, skey, sess)
 			   : hl_store_delete(txn->store, skey);
@@ -809,6 +932,10 @@ static int put_text(struct hl_txn *txn, const char *key, char *text)
 	int rc = text == NULL ? HL_STORE_NOMEM
 		 : named_record(key) ? put_named(txn, key, text)
 		 : hl_store_put(store_of(txn, key), key, text);
+
+	/* (put_named says for itself: it writes only a change) */
+	txn->durable_changed |= !named_record(key) &&
+				store_of(txn, key) == txn->durable;
 
 	free(text);
 	if (rc != HL_STORE_OK) {
@@ -962,6 +1089,7 @@ int hl_txn_delete(struct hl_txn *txn, const char *key)
 	char skey[HL_KEY_MAX + 16];
 	int rc = hl_store_delete(store_of(txn, key), key);
 
+	txn->durable_changed |= store_of(txn, key) == txn->durable;
 	if (rc == HL_STORE_OK && named_record(key) &&
 	    sessions_key(skey, sizeof(skey), key))
 		rc = hl_store_delete(txn->store, skey);

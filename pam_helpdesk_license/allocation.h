@@ -46,6 +46,7 @@ struct hl_txn {
 	struct hl_store *durable;	/* Named allocations */
 	bool legacy;			/* durable is a 0.2 store, read as it
 					 * is (a writer migrates it first) */
+	bool durable_changed;		/* a Named record was written */
 	bool damaged;			/* failed on damage: a repair may help */
 	bool repaired;			/* begin repaired the store once */
 	struct hl_privilege_guard privilege;	/* while a store is open */

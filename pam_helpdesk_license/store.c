@@ -94,6 +94,7 @@ struct hl_store {
 	size_t user_changes;	/* staged by put or delete */
 	int failed;		/* a commit failed half-way: the handle is done */
 	bool legacy;		/* schema HL_STORE_SCHEMA_LEGACY */
+	bool interrupted;	/* a writer found a commit cut short */
 };
 
 /* ---- Small helpers ------------------------------------------------------ */
@@ -986,6 +987,9 @@ static int store_journal(struct hl_store *s, bool *replayed)
 		return HL_STORE_OK;
 	if (rc != HL_STORE_OK)
 		return rc;
+	/* Whole or torn, a journal means a writer was killed inside a
+	 * commit, where GDBM may have been mid-update too. */
+	s->interrupted = s->mode == HL_STORE_WRITE;
 	rc = journal_decode(text, strlen(text), &cs);
 	free(text);
 	if (rc != 0) {
@@ -1259,6 +1263,11 @@ out:
 bool hl_store_legacy(const struct hl_store *store)
 {
 	return store != NULL && store->legacy;
+}
+
+bool hl_store_interrupted(const struct hl_store *store)
+{
+	return store != NULL && store->interrupted;
 }
 
 int hl_store_upgrade(struct hl_store *store)

@@ -63,6 +63,9 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 
 /* Whether the file has release 0.2's schema (HL_STORE_SCHEMA_LEGACY). */
 bool hl_store_legacy(const struct hl_store *store);
+/* Whether this writer found (and dealt with) a journal: a commit cut
+ * short, which may have left damage no key of this transaction reads. */
+bool hl_store_interrupted(const struct hl_store *store);
 /* Stages this release's schema, committed with the other changes: the
  * last step of a migration. */
 int hl_store_upgrade(struct hl_store *store);

@@ -1208,6 +1208,31 @@ static void store_of_release_0_2_is_migrated(void **state)
 	assert_int_equal(open_as(f, "erin", 400, &d), HL_GRANTED);
 }
 
+/* A journal left in the runtime file (a writer killed inside a commit):
+ * the next writer checks the whole store before writing, and goes on. */
+static void store_checked_after_a_commit_cut_short(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_decision d;
+	GDBM_FILE db;
+	datum k = { (char *)"journal", 7 };
+	datum v = { (char *)"hl-journal 1 torn", 17 };
+
+	assert_int_equal(open_as(f, "dave", 300, &d), HL_GRANTED);
+	db = gdbm_open(f->runtime, 0, GDBM_WRITER | GDBM_NOLOCK, 0600, NULL);
+	assert_non_null(db);
+	assert_int_equal(gdbm_store(db, k, v, GDBM_REPLACE), 0);
+	gdbm_close(db);
+	f->logged[0] = '\0';
+	assert_int_equal(open_as(f, "erin", 400, &d), HL_DENIED);
+	assert_non_null(strstr(f->logged, "checked after a commit cut short: "
+				"sound"));
+	/* Once: the check found the journal gone the next time. */
+	f->logged[0] = '\0';
+	assert_int_equal(close_as(f, "dave", 300, NULL), HL_GRANTED);
+	assert_null(strstr(f->logged, "checked after"));
+}
+
 static void preload_nss_wrapper(char **argv)
 {
 	const char *data = TEST_DATA_DIR "/nss";
@@ -1327,6 +1352,7 @@ int main(int argc, char **argv)
 		T(named_login_writes_nothing_durable),
 		T(store_of_release_0_2_is_migrated),
 		T(su_caller_cannot_signal_lock_holder),
+		T(store_checked_after_a_commit_cut_short),
 #undef T
 	};
 

@@ -458,7 +458,8 @@ static int check_record(void *arg, const char *key, const char *value)
 		}
 		w->held.waiters += (unsigned)line.count;
 		hl_line_free(&line);
-	} else if (strcmp(key, "outbox") != 0) {
+	} else if (strcmp(key, "outbox") != 0 &&
+		   strcmp(key, "pending-named") != 0) {
 		violation(w, "unknown key %s", key);
 	}
 	return 0;

@@ -6,9 +6,11 @@
 #
 #   1. stress: 40 processes for 60 s over pools of 1 and 3 licenses, some
 #      killed mid-session, the invariants checked throughout;
-#   2. crash: 300 writers killed at random moments of their writes, in the
-#      temporary directory, then 300 more on tmpfs (/dev/shm), where no
-#      flush slows the writes and more kills land inside them;
+#   2. crash: 300 writers killed inside their commits (half after a random
+#      delay, half cut at a write of the commit), both store files in the
+#      temporary directory (a disk), then 300 more on tmpfs (/dev/shm);
+#      after each kill the next login must be granted (repairing in place),
+#      the store sound, no Named allocation lost, no pool over-granted;
 #   3. locking (root only): an unprivileged user ("nobody") can neither
 #      read the store nor open its lock file to block logins, whether the
 #      store directory is the 0700 one the tool makes or one an
