@@ -948,7 +948,8 @@ int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
 
 		hl_key_pool(key, sizeof(key), pool->name);
 		rc = hl_txn_load_counter(&txn, key, &counter) ||
-		     hl_txn_reclaim_pool(&txn, pool, &counter, &freed) ||
+		     hl_txn_reclaim_pool(&txn, pool, &counter, false,
+					 &freed) ||
 		     reap_line(&txn, pool, reaped);
 	}
 	if (rc == 0 && sort_listing(env->cfg, reaped) != 0) {

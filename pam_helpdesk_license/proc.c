@@ -110,6 +110,32 @@ static unsigned read_audit_session(const char *proc_root, pid_t pid)
 	return (unsigned)id;
 }
 
+int hl_proc_read(const char *proc_root, pid_t pid, const char *name,
+		 char *buf, size_t len)
+{
+	char path[256];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%ld/%s", proc_root, (long)pid, name);
+	n = read_small(path, buf, len);
+	return n < 0 ? -1 : n;
+}
+
+int hl_proc_start(const char *proc_root, pid_t pid, unsigned long long *start)
+{
+	pid_t parent;
+	char state;
+
+	if (read_stat(proc_root, pid, &state, &parent, start) != 0)
+		return -1;
+	return state == 'Z' || state == 'X' ? -1 : 0;
+}
+
+unsigned hl_proc_audit_session(const char *proc_root, pid_t pid)
+{
+	return read_audit_session(proc_root, pid);
+}
+
 int hl_process_identify(const char *proc_root, pid_t pid,
 			struct hl_process *out)
 {
