@@ -81,11 +81,10 @@ long hl_holding_idle(const struct hl_holding *holding, time_t now)
 		const struct hl_session *s = &holding->sessions[i];
 		time_t input;
 
+		/* A login's tty is new (devpts) or was read from (the
+		 * password): its atime is never older than the login. */
 		if (hl_tty_last_input(s->tty, &input) != 0)
 			return -1;
-		/* A tty older than its session: idle from the login on. */
-		if (s->since > input)
-			input = s->since;
 		if (input > latest)
 			latest = input;
 	}

@@ -30,9 +30,8 @@ bool hl_tty_device(const char *tty, char *path, size_t len);
 int hl_tty_last_input(const char *tty, time_t *when);
 
 /* How long (seconds) the holding has been idle at now: every session has
- * a tty, and this is the time since the latest input on any of them (or
- * the latest session's start, if later).  -1 when a session has no tty:
- * such a holder is never idle. */
+ * a tty, and this is the time since the latest input on any of them.
+ * -1 when a session has no tty: such a holder is never idle. */
 long hl_holding_idle(const struct hl_holding *holding, time_t now);
 
 /* Writes message on the session's tty, if it has one (never opened for

@@ -83,19 +83,28 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* A child that waits for its end; ignore_hup: it outlives a SIGHUP. */
+/* A child that waits for its end; ignore_hup: it outlives a SIGHUP.
+ * Returns once the child is ready. */
 static pid_t child(struct fixture *f, bool ignore_hup)
 {
-	pid_t pid = fork();
+	int ready[2];
+	pid_t pid;
+	char c;
 
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		if (ignore_hup)
 			signal(SIGHUP, SIG_IGN);
+		(void)!write(ready[1], "x", 1);
 		for (;;)
 			pause();
 	}
 	f->children[f->count++] = pid;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	close(ready[1]);
 	return pid;
 }
 
@@ -342,8 +351,8 @@ static void set_atime(const char *tty, time_t when)
 	assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
 }
 
-/* Idle since the latest input on any tty of the holder, or its latest
- * session's start; a session without a tty: never idle. */
+/* Idle since the latest input on any tty of the holder; a session
+ * without a tty: never idle. */
 static void test_holding_idle(void **state)
 {
 	struct hl_session s[2];
@@ -367,8 +376,7 @@ static void test_holding_idle(void **state)
 	assert_int_equal(hl_holding_idle(&h, now), 3000);
 	h.session_count = 2;
 	assert_int_equal(hl_holding_idle(&h, now), 2000);
-	/* A session opened after the last input: idle from its start. */
-	s[1].since = now - 100;
+	set_atime(tty2, now - 100);
 	assert_int_equal(hl_holding_idle(&h, now), 100);
 	s[1].tty = (char *)"ssh";
 	assert_int_equal(hl_holding_idle(&h, now), -1);
