@@ -9,6 +9,7 @@
 
 #include "admin.h"
 #include "allocation.h"
+#include "terminate.h"
 #include "text.h"
 
 /* ---- reading many records ------------------------------------------------ */
@@ -303,6 +304,8 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 		for (size_t s = 0; s < item->holding.session_count; s++)
 			item->stale[s] = hl_txn_session_stale(
 				&txn, &item->holding.sessions[s]);
+		item->idle = item->holding.kind == HL_KIND_CONCURRENT
+			? hl_holding_idle(&item->holding, env->now()) : -1;
 		if (item->holding.kind == HL_KIND_NAMED)
 			/* A lookup error is no "ineligible": the sweep
 			 * keeps such an allocation too. */

@@ -1325,8 +1325,10 @@ static int reclaim_idle(struct hl_txn *txn, const struct hl_pool *pool,
 		return 0;
 	snprintf(reason, sizeof(reason), "idle %lds", idle);
 	hl_format_duration((unsigned)idle, how_long, sizeof(how_long));
-	hl_txn_event(txn, LOG_NOTICE, "reap", user, HL_KIND_CONCURRENT,
-		     pool->name, holding.slot, &holding.sessions[0], reason);
+	for (size_t i = 0; i < holding.session_count; i++)
+		hl_txn_event(txn, LOG_NOTICE, "reap", user, HL_KIND_CONCURRENT,
+			     pool->name, holding.slot, &holding.sessions[i],
+			     reason);
 	rc = hl_txn_free_slot(txn, user, &holding);
 	if (rc == 0) {
 		struct hl_buf msg;

@@ -477,10 +477,17 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 		if (hl_txn_take_slot(txn, pools[i], &session, &slot))
 			return -1;
 		if (slot) {
+			char reason[sizeof(txn->out->reason)];
+
+			if (*txn->idle_holder)
+				hl_set_text(reason, sizeof(reason),
+					    "license of idle holder %s",
+					    txn->idle_holder);
+			else
+				hl_set_text(reason, sizeof(reason),
+					    "free concurrent license");
 			granted(txn, HL_KIND_CONCURRENT, pools[i]->name,
-				txn->take ? slot : 0, false, &session,
-				*txn->idle_holder ? "license of an idle holder"
-						  : "free concurrent license");
+				txn->take ? slot : 0, false, &session, reason);
 			return 0;
 		}
 	}
