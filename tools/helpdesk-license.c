@@ -827,7 +827,7 @@ static int cmd_status(struct tool *tool)
 		json_waiters(&out, &listing);
 		hl_buf_puts(&out, "}\n");
 	} else {
-		hl_buf_printf(&out, "%-24s %8s %8s %8s %8s %8s %8s %8s\n",
+		hl_buf_printf(&out, "%-24s %8s %6s %5s %5s %5s %7s %6s\n",
 			      "POOL", "LICENSES", "IN USE", "FREE", "STALE",
 			      "IDLE", "WAITING", "WAIT");
 		for (size_t i = 0; i < npools; i++) {
@@ -838,7 +838,7 @@ static int cmd_status(struct tool *tool)
 			short_duration(usage[i].licenses ? usage[i].wait : 0,
 				       wait, sizeof(wait));
 			cell(&out, usage[i].pool, 24, false);
-			hl_buf_printf(&out, " %8u %8u %8u %8u %8u %8u %8s\n",
+			hl_buf_printf(&out, " %8u %6u %5u %5u %5u %7u %6s\n",
 				      usage[i].licenses, usage[i].in_use,
 				      free_, usage[i].stale, usage[i].idle,
 				      usage[i].waiting, wait);
