@@ -29,6 +29,11 @@ int hl_proc_start(const char *proc_root, pid_t pid, unsigned long long *start);
 /* The audit session id of pid; 0 when it has none or it cannot be read. */
 unsigned hl_proc_audit_session(const char *proc_root, pid_t pid);
 
+/* Calls fn for each process of proc_root, until it returns false.  0, or
+ * -1 when proc_root cannot be read. */
+int hl_proc_each(const char *proc_root, bool (*fn)(void *arg, pid_t pid),
+		 void *arg);
+
 /* A session is stale when it belongs to another boot, or its process is
  * gone, a zombie, or a different process under a reused pid, and no live
  * process is left of its audit session (when it has one). */

@@ -185,13 +185,26 @@ static bool signal_one(const char *proc_root,
 	return sent;
 }
 
+struct signalling {
+	const char *proc_root;
+	const struct hl_session *session;
+	int sig;
+	int count;
+};
+
+static bool signal_each(void *arg, pid_t pid)
+{
+	struct signalling *s = arg;
+
+	s->count += signal_one(s->proc_root, s->session, pid, s->sig);
+	return true;
+}
+
 int hl_session_signal(const char *proc_root, const struct hl_session *session,
 		      int sig)
 {
+	struct signalling s = { proc_root, session, sig, 0 };
 	char boot_id[HL_BOOT_ID_LEN + 1];
-	struct dirent *entry;
-	int count = 0;
-	DIR *dir;
 
 	/* A session of another boot has no process left. */
 	if (hl_boot_id(proc_root, boot_id) != 0 ||
@@ -199,24 +212,8 @@ int hl_session_signal(const char *proc_root, const struct hl_session *session,
 		return 0;
 	if (session->audit_session == 0)
 		return signal_one(proc_root, session, session->pid, sig) ? 1 : 0;
-	dir = opendir(proc_root);
-	if (dir == NULL)
-		return 0;
-	while ((entry = readdir(dir)) != NULL) {
-		char *end;
-		long number;
-
-		if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
-			continue;
-		errno = 0;
-		number = strtol(entry->d_name, &end, 10);
-		if (errno != 0 || *end != '\0' || number > INT_MAX)
-			continue;
-		if (signal_one(proc_root, session, (pid_t)number, sig))
-			count++;
-	}
-	closedir(dir);
-	return count;
+	hl_proc_each(proc_root, signal_each, &s);
+	return s.count;
 }
 
 /* The short-lived process that sends the SIGKILL: detached (a grandchild,
