@@ -9,6 +9,7 @@
 
 #include "admin.h"
 #include "allocation.h"
+#include "terminate.h"
 #include "text.h"
 
 /* ---- reading many records ------------------------------------------------ */
@@ -303,6 +304,8 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 		for (size_t s = 0; s < item->holding.session_count; s++)
 			item->stale[s] = hl_txn_session_stale(
 				&txn, &item->holding.sessions[s]);
+		item->idle = item->holding.kind == HL_KIND_CONCURRENT
+			? hl_holding_idle(&item->holding, env->now()) : -1;
 		if (item->holding.kind == HL_KIND_NAMED)
 			/* A lookup error is no "ineligible": the sweep
 			 * keeps such an allocation too. */
@@ -948,7 +951,8 @@ int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
 
 		hl_key_pool(key, sizeof(key), pool->name);
 		rc = hl_txn_load_counter(&txn, key, &counter) ||
-		     hl_txn_reclaim_pool(&txn, pool, &counter, &freed) ||
+		     hl_txn_reclaim_pool(&txn, pool, &counter, false,
+					 &freed) ||
 		     reap_line(&txn, pool, reaped);
 	}
 	if (rc == 0 && sort_listing(env->cfg, reaped) != 0) {

@@ -22,6 +22,9 @@ struct hl_listed {
 	struct hl_holding holding;
 	bool *stale;		/* per session: its process is gone */
 	bool eligible;		/* named: still named-eligible; else true */
+	long idle;		/* seconds without input on every tty of
+				   its sessions (hl_holding_idle); -1: a
+				   session without a tty, or Named */
 };
 
 /* One technician waiting in a pool's line. */

@@ -16,6 +16,7 @@
 #include "admin.h"
 #include "allocation.h"
 #include "eventlog.h"
+#include "terminate.h"
 #include "text.h"
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -41,6 +42,18 @@ void hl_format_time(time_t when, char *buf, size_t len)
 	if (localtime_r(&when, &tm) == NULL ||
 	    strftime(buf, len, "%Y-%m-%d %H:%M", &tm) == 0)
 		snprintf(buf, len, "@%lld", (long long)when);
+}
+
+/* "1h 2m 3s", "5m 0s", "30s". */
+void hl_format_duration(unsigned seconds, char *buf, size_t len)
+{
+	if (seconds >= 3600)
+		snprintf(buf, len, "%uh %um %us", seconds / 3600,
+			 seconds / 60 % 60, seconds % 60);
+	else if (seconds >= 60)
+		snprintf(buf, len, "%um %us", seconds / 60, seconds % 60);
+	else
+		snprintf(buf, len, "%us", seconds);
 }
 
 /* ---- who the technician is ---------------------------------------------- */
@@ -524,6 +537,7 @@ static int settle_pending(struct hl_txn *txn)
 /* ---- the transaction ---------------------------------------------------- */
 
 static void txn_busy(struct hl_txn *txn, const char *path);
+static void settle_endings(struct hl_txn *txn, bool committed);
 
 static void close_stores(struct hl_txn *txn)
 {
@@ -764,6 +778,8 @@ int hl_txn_end(struct hl_txn *txn, bool ok)
 	 * and does not append them a second time. */
 	hl_txn_flush_events(txn, ok && !txn->quiet);
 	txn_close(txn);
+	/* After the lock is given back: telling a tty may block a moment. */
+	settle_endings(txn, ok && txn->take);
 	return ok ? 0 : -1;
 }
 
@@ -1354,15 +1370,160 @@ int hl_txn_free_orphan_slot(struct hl_txn *txn, const char *user,
 	return give_back_slot(txn, pool, slot);
 }
 
+unsigned hl_idle_warning(const struct hl_pool *pool)
+{
+	return pool->wait / 2 < 60 ? pool->wait / 2 : 60;
+}
+
+/* Queues the sessions of holding to be told message after the commit,
+ * and ended when end. */
+static int queue_ending(struct hl_txn *txn, const struct hl_holding *holding,
+			char *message, bool end)
+{
+	struct hl_ending *grown, *e;
+
+	if (message == NULL)
+		goto nomem;
+	grown = realloc(txn->endings, (txn->ending_count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		goto nomem;
+	txn->endings = grown;
+	e = &txn->endings[txn->ending_count];
+	memset(e, 0, sizeof(*e));
+	for (size_t i = 0; i < holding->session_count; i++) {
+		if (hl_holding_add_session(&e->holding,
+					   &holding->sessions[i])) {
+			hl_holding_free(&e->holding);
+			goto nomem;
+		}
+	}
+	e->message = message;
+	e->end = end;
+	txn->ending_count++;
+	return 0;
+nomem:
+	free(message);
+	hl_txn_failed(txn, HL_STORE_NOMEM, "ending");
+	return -1;
+}
+
+/* Tells, or ends, the sessions queued (outside the lock); or, when the
+ * transaction did not go through, forgets them. */
+static void settle_endings(struct hl_txn *txn, bool committed)
+{
+	for (size_t i = 0; i < txn->ending_count; i++) {
+		struct hl_ending *e = &txn->endings[i];
+
+		for (size_t j = 0; committed && j < e->holding.session_count;
+		     j++) {
+			const struct hl_session *s = &e->holding.sessions[j];
+
+			if (!e->end)
+				hl_tty_tell(s->tty, e->message);
+			else if (hl_session_end(txn->env->proc_root, s,
+						e->message, HL_END_GRACE) != 0)
+				hl_log(txn->env->log, LOG_ERR, "no process to "
+				       "kill what is left of session %s after "
+				       "%us: %s", s->id, HL_END_GRACE,
+				       strerror(errno));
+		}
+		hl_holding_free(&e->holding);
+		free(e->message);
+	}
+	free(txn->endings);
+	txn->endings = NULL;
+	txn->ending_count = 0;
+}
+
+/* The idle holder user of slot N of pool loses the license to the
+ * technician of txn: a reap event, the slot freed, its sessions ended
+ * after the commit with a line on their ttys saying why. */
+static int reclaim_idle(struct hl_txn *txn, const struct hl_pool *pool,
+			const char *user, long idle)
+{
+	char key[HL_KEY_MAX], reason[64], how_long[32];
+	struct hl_holding holding;
+	bool found;
+	int rc;
+
+	if (!hl_key_holder(key, sizeof(key), user) ||
+	    hl_txn_load_holding(txn, key, &holding, &found))
+		return -1;
+	if (!found)
+		return 0;
+	snprintf(reason, sizeof(reason), "idle %lds", idle);
+	hl_format_duration((unsigned)idle, how_long, sizeof(how_long));
+	for (size_t i = 0; i < holding.session_count; i++)
+		hl_txn_event(txn, LOG_NOTICE, "reap", user, HL_KIND_CONCURRENT,
+			     pool->name, holding.slot, &holding.sessions[i],
+			     reason);
+	rc = hl_txn_free_slot(txn, user, &holding);
+	if (rc == 0) {
+		struct hl_buf msg;
+
+		hl_buf_init(&msg);
+		hl_buf_printf(&msg, "\r\n*** helpdesk-license: no input for "
+			      "%s: your help desk license (pool %s) went to ",
+			      how_long, pool->name);
+		hl_buf_printable(&msg, txn->who.user);
+		hl_buf_puts(&msg, ", who needed it. This session ends now. "
+			    "***\r\n");
+		rc = queue_ending(txn, &holding, hl_buf_take(&msg), true);
+	}
+	hl_holding_free(&holding);
+	return rc;
+}
+
+/* In a pool with a wait, the idle holder is warned first, when a
+ * newcomer is about to join the line; a waiter takes the license once the
+ * warning is hl_idle_warning old and the holder typed nothing since. */
+static int idle_holder_may_go(struct hl_txn *txn, const struct hl_pool *pool,
+			      const char *user, long idle, bool *may)
+{
+	time_t now = txn->env->now();
+	char key[HL_KEY_MAX], how_long[32];
+	struct hl_holding holding;
+	struct hl_buf msg;
+	bool found;
+	int rc;
+
+	*may = pool->wait == 0 ||
+	       (txn->waiting_since != 0 &&
+		now - txn->waiting_since >= (time_t)hl_idle_warning(pool) &&
+		now - idle < txn->waiting_since);
+	if (*may || txn->waiting_since != 0 || !txn->take)
+		return 0;
+	if (!hl_key_holder(key, sizeof(key), user) ||
+	    hl_txn_load_holding(txn, key, &holding, &found))
+		return -1;
+	if (!found)
+		return 0;
+	hl_format_duration(hl_idle_warning(pool), how_long, sizeof(how_long));
+	hl_buf_init(&msg);
+	hl_buf_puts(&msg, "\r\n*** helpdesk-license: ");
+	hl_buf_printable(&msg, txn->who.user);
+	hl_buf_printf(&msg, " needs a help desk license of pool %s and yours "
+		      "has seen no input for %lds: type something within %s "
+		      "to keep it. ***\r\n", pool->name, idle, how_long);
+	rc = queue_ending(txn, &holding, hl_buf_take(&msg), false);
+	hl_holding_free(&holding);
+	return rc;
+}
+
 /*
- * Reclaims the slots of a full pool whose holders are gone.  In a dry run
- * nothing is written; *freed counts what would be reclaimed.
+ * Reclaims the slots of a full pool whose holders are gone; when none is
+ * and needed, the idle one's (see allocation.h).  In a dry run nothing is
+ * written; *freed counts what would be reclaimed.
  */
 int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
-			const struct hl_counter *counter, unsigned *freed)
+			const struct hl_counter *counter, bool needed,
+			unsigned *freed)
 {
 	unsigned last = counter->top > pool->licenses ? counter->top
 						      : pool->licenses;
+	char idle_user[HL_USER_MAX + 1] = "";
+	long idle_most = -1;
+	bool may;
 
 	*freed = 0;
 	for (unsigned n = 1; n <= last; n++) {
@@ -1381,6 +1542,17 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 		 * from a change interrupted before it could be journaled. */
 		orphan = !hl_holding_claims(&holding, found, pool->name, n);
 		if (!orphan && !hl_txn_all_stale(txn, &holding)) {
+			/* The oldest idle goes first. */
+			long idle = needed && pool->idle_timeout > 0
+				? hl_holding_idle(&holding, txn->env->now())
+				: -1;
+
+			if (idle >= (long)pool->idle_timeout &&
+			    idle > idle_most) {
+				idle_most = idle;
+				snprintf(idle_user, sizeof(idle_user), "%s",
+					 user);
+			}
 			hl_holding_free(&holding);
 			continue;
 		}
@@ -1402,7 +1574,15 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 		}
 		hl_holding_free(&holding);
 	}
-	return 0;
+	if (*freed > 0 || idle_most < 0)
+		return 0;
+	if (idle_holder_may_go(txn, pool, idle_user, idle_most, &may))
+		return -1;
+	if (!may)
+		return 0;
+	*freed = 1;
+	snprintf(txn->idle_holder, sizeof(txn->idle_holder), "%s", idle_user);
+	return txn->take ? reclaim_idle(txn, pool, idle_user, idle_most) : 0;
 }
 
 /* Takes a free slot of pool; *slot 0 when there is none. */
@@ -1422,7 +1602,7 @@ int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 	if (counter.used >= pool->licenses) {
 		unsigned freed;
 
-		if (hl_txn_reclaim_pool(txn, pool, &counter, &freed))
+		if (hl_txn_reclaim_pool(txn, pool, &counter, true, &freed))
 			return -1;
 		if (freed == 0)
 			return 0;

@@ -37,6 +37,14 @@ struct hl_queued_event {
 	char *json_line;
 };
 
+/* Sessions to tell (a warning) or end (their license went to somebody
+ * else) once the transaction is committed and the lock given back. */
+struct hl_ending {
+	struct hl_holding holding;	/* the sessions, deep copies */
+	char *message;			/* for their ttys */
+	bool end;			/* false: only tell */
+};
+
 struct hl_txn {
 	const struct hl_env *env;
 	const struct hl_request *req;
@@ -56,6 +64,12 @@ struct hl_txn {
 	struct hl_queued_event *events;
 	size_t event_count;
 	char *carried;			/* outbox lines the log still lacks */
+	time_t waiting_since;		/* a waiter's look: when its wait
+					 * began; 0 for a newcomer */
+	char idle_holder[HL_USER_MAX + 1];	/* whose idle license this
+						 * decision takes; "" none */
+	struct hl_ending *endings;
+	size_t ending_count;
 };
 
 /* Opens the store for a txn whose env, req, out and take are filled in:
@@ -74,6 +88,8 @@ void hl_set_text(char *dst, size_t len, const char *fmt, ...)
 const char *hl_kind_name(enum hl_kind kind);
 /* Local time, "YYYY-MM-DD HH:MM". */
 void hl_format_time(time_t when, char *buf, size_t len);
+/* "1h 2m 3s", "5m 0s", "30s". */
+void hl_format_duration(unsigned seconds, char *buf, size_t len);
 
 /* NSS (env->getpwnam): 0, 1 when the user is unknown, -1 when NSS could
  * not say (logged at LOG_ERR): an error is never "unknown". */
@@ -174,9 +190,18 @@ bool hl_holding_claims(const struct hl_holding *holding, bool found,
  * a reap event "slot without holder record". */
 int hl_txn_free_orphan_slot(struct hl_txn *txn, const char *user,
 			    const char *pool, unsigned slot);
-/* Frees (take) or counts the slots of pool whose holders are gone. */
+/* Frees (take) or counts the slots of pool whose holders are gone.
+ * needed: a technician of the pool needs a slot now; when no holder is
+ * gone, the license of the holder idle longest past the pool's
+ * idle_timeout goes too (its sessions ended after the commit), or, in a
+ * pool with a wait, is warned and goes to a waiter after
+ * hl_idle_warning(pool) seconds without input. */
 int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
-			const struct hl_counter *counter, unsigned *freed);
+			const struct hl_counter *counter, bool needed,
+			unsigned *freed);
+/* Seconds an idle holder of a pool with a wait has, once warned, to keep
+ * the license by typing: half the wait, at most a minute. */
+unsigned hl_idle_warning(const struct hl_pool *pool);
 /* Takes a free slot for txn->who; *slot 0 when there is none. */
 int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 		     const struct hl_session *session, unsigned *slot);

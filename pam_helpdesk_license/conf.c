@@ -34,6 +34,9 @@
 #define CONF_SIZE_MAX (1024 * 1024)		/* bytes */
 #define CURRENCY_MAX (sizeof(((struct hl_prices *)NULL)->currency) - 1)
 #define WAIT_UNSET UINT_MAX			/* pool wait: take the default */
+#define IDLE_TIMEOUT_MIN 60u			/* seconds; below it the tty's
+						 * atime (kernel step 8 s) and
+						 * a pause to read mislead */
 #define VALUE_MAX 80				/* bytes of a value quoted back */
 
 /* Known keys per level, for unknown-key checks and "did you mean". */
@@ -47,7 +50,7 @@ static const char *const named_keys[] = {
 	"licenses", "users", "groups", "min_assignment", NULL
 };
 static const char *const pool_keys[] = {
-	"pool", "licenses", "users", "groups", "wait", NULL
+	"pool", "licenses", "users", "groups", "wait", "idle_timeout", NULL
 };
 static const char *const prices_keys[] = {
 	"named", "concurrent", "currency", NULL
@@ -462,6 +465,26 @@ static void get_duration(struct parse *p, const struct scope *sc,
 			      sizeof(value)));
 }
 
+/* 0 turns it off; anything else must be at least IDLE_TIMEOUT_MIN. */
+static void get_idle_timeout(struct parse *p, const struct scope *sc,
+			     const config_setting_t *s, unsigned *out)
+{
+	unsigned seconds = 0;
+	unsigned before = p->problems;
+	char where[160];
+
+	get_duration(p, sc, s, &seconds);
+	if (p->problems != before)
+		return;
+	if (seconds != 0 && seconds < IDLE_TIMEOUT_MIN) {
+		problem(p, s, "%s must be 0 (off) or at least %us, not %us",
+			label(sc, config_setting_name(s), where, sizeof(where)),
+			IDLE_TIMEOUT_MIN, seconds);
+		return;
+	}
+	*out = seconds;
+}
+
 static void get_bool(struct parse *p, const struct scope *sc,
 		     const config_setting_t *s, bool *out)
 {
@@ -749,6 +772,8 @@ static void parse_pool(struct parse *p, const config_setting_t *g,
 			get_names(p, &sc, s, "group", &pool->groups);
 		} else if (strcmp(key, "wait") == 0) {
 			get_duration(p, &sc, s, &pool->wait);
+		} else if (strcmp(key, "idle_timeout") == 0) {
+			get_idle_timeout(p, &sc, s, &pool->idle_timeout);
 		} else {
 			unknown_key(p, &sc, s, pool_keys);
 		}

@@ -24,6 +24,9 @@ struct hl_pool {
 	struct hl_names users;
 	struct hl_names groups;
 	unsigned wait;			/* seconds in line; 0: refuse at once */
+	unsigned idle_timeout;		/* seconds without tty input before a
+					 * holder's license may go to a
+					 * newcomer; 0: never */
 };
 
 struct hl_named {

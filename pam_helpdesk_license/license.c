@@ -117,16 +117,19 @@ static void describe_pool(struct hl_txn *txn, struct hl_buf *msg,
 	hl_buf_puts(msg, ".\n");
 }
 
-/* "1h 2m 3s", "5m 0s", "30s". */
-static void format_duration(unsigned seconds, char *buf, size_t len)
+/* What idle means in pool, when it has an idle_timeout. */
+static void describe_idle(struct hl_buf *msg, const struct hl_pool *pool)
 {
-	if (seconds >= 3600)
-		snprintf(buf, len, "%uh %um %us", seconds / 3600,
-			 seconds / 60 % 60, seconds % 60);
-	else if (seconds >= 60)
-		snprintf(buf, len, "%um %us", seconds / 60, seconds % 60);
-	else
-		snprintf(buf, len, "%us", seconds);
+	char how_long[32];
+
+	if (pool->idle_timeout == 0)
+		return;
+	hl_format_duration(pool->idle_timeout, how_long, sizeof(how_long));
+	hl_buf_printf(msg, "None of them is idle: a license of pool %s goes to "
+		      "the next technician when every session of its holder "
+		      "has a terminal with no input for %s (a session "
+		      "without a terminal is never idle).\n", pool->name,
+		      how_long);
 }
 
 /* The refusal: message, verdict and reason, and no event.  waited: the
@@ -144,7 +147,7 @@ static void refusal(struct hl_txn *txn, const struct hl_pool **pools,
 	if (waited > 0) {
 		char how_long[32];
 
-		format_duration(waited, how_long, sizeof(how_long));
+		hl_format_duration(waited, how_long, sizeof(how_long));
 		hl_buf_printf(&msg, "No help desk license became free for you "
 			      "after waiting %s in line.\n", how_long);
 	} else {
@@ -157,6 +160,8 @@ static void refusal(struct hl_txn *txn, const struct hl_pool **pools,
 			      cfg->named.licenses == 1 ? "is" : "are");
 	for (size_t i = 0; i < npools; i++)
 		describe_pool(txn, &msg, pools[i]);
+	for (size_t i = 0; i < npools; i++)
+		describe_idle(&msg, pools[i]);
 	/* A slot frees itself at a logout; a Named allocation never does. */
 	if (npools > 0)
 		hl_buf_puts(&msg, "Please try again later.");
@@ -377,7 +382,7 @@ static int join_lines(struct hl_txn *txn, const struct hl_pool **pools,
 		if (pool->wait > longest)
 			longest = pool->wait;
 	}
-	format_duration(longest, how_long, sizeof(how_long));
+	hl_format_duration(longest, how_long, sizeof(how_long));
 	hl_buf_printf(&msg, "; waiting up to %s.", how_long);
 	w->message = hl_buf_take(&msg);
 	w->session = *session;
@@ -400,6 +405,7 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 	bool found, done;
 	int rc;
 
+	*txn->idle_holder = '\0';
 	if (hl_txn_new_session(txn, &session))
 		return -1;
 
@@ -471,9 +477,17 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 		if (hl_txn_take_slot(txn, pools[i], &session, &slot))
 			return -1;
 		if (slot) {
+			char reason[sizeof(txn->out->reason)];
+
+			if (*txn->idle_holder)
+				hl_set_text(reason, sizeof(reason),
+					    "license of idle holder %s",
+					    txn->idle_holder);
+			else
+				hl_set_text(reason, sizeof(reason),
+					    "free concurrent license");
 			granted(txn, HL_KIND_CONCURRENT, pools[i]->name,
-				txn->take ? slot : 0, false, &session,
-				"free concurrent license");
+				txn->take ? slot : 0, false, &session, reason);
 			return 0;
 		}
 	}
@@ -643,6 +657,9 @@ static int attempt(struct hl_txn *txn, struct wait_state *w, bool take,
 
 	*can = false;
 	txn->take = take;
+	/* An idle holder warned when this waiter came has had its time. */
+	txn->waiting_since = w->session.since;
+	*txn->idle_holder = '\0';
 	if (hl_txn_begin(txn) != 0)
 		return -1;
 	ok = join_held(txn, w, can) == 0;
@@ -691,8 +708,10 @@ static int attempt(struct hl_txn *txn, struct wait_state *w, bool take,
 		if (take) {
 			ok = leave_lines(txn, w, w->in, NULL) == 0;
 			granted(txn, HL_KIND_CONCURRENT, w->pools[i]->name, slot,
-				false, &session, "free concurrent license after "
-				"waiting in line");
+				false, &session, *txn->idle_holder
+				? "license of an idle holder, after waiting in "
+				  "line"
+				: "free concurrent license after waiting in line");
 		}
 	}
 	if (hl_txn_end(txn, ok) != 0)

@@ -110,6 +110,32 @@ static unsigned read_audit_session(const char *proc_root, pid_t pid)
 	return (unsigned)id;
 }
 
+int hl_proc_read(const char *proc_root, pid_t pid, const char *name,
+		 char *buf, size_t len)
+{
+	char path[256];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%ld/%s", proc_root, (long)pid, name);
+	n = read_small(path, buf, len);
+	return n < 0 ? -1 : n;
+}
+
+int hl_proc_start(const char *proc_root, pid_t pid, unsigned long long *start)
+{
+	pid_t parent;
+	char state;
+
+	if (read_stat(proc_root, pid, &state, &parent, start) != 0)
+		return -1;
+	return state == 'Z' || state == 'X' ? -1 : 0;
+}
+
+unsigned hl_proc_audit_session(const char *proc_root, pid_t pid)
+{
+	return read_audit_session(proc_root, pid);
+}
+
 int hl_process_identify(const char *proc_root, pid_t pid,
 			struct hl_process *out)
 {
@@ -130,19 +156,17 @@ int hl_process_identify(const char *proc_root, pid_t pid,
 	return hl_boot_id(proc_root, out->boot_id);
 }
 
-/* Whether a live process of this boot belongs to audit session id. */
-static bool audit_session_alive(const char *proc_root, unsigned id)
+int hl_proc_each(const char *proc_root, bool (*fn)(void *arg, pid_t pid),
+		 void *arg)
 {
 	DIR *dir = opendir(proc_root);
 	struct dirent *entry;
-	bool alive = false;
+	bool more = true;
 
 	if (dir == NULL)
-		return true;	/* can't tell: never take a live session's slot */
-	while (!alive && (entry = readdir(dir)) != NULL) {
-		unsigned long long start;
-		pid_t pid, parent;
-		char state, *end;
+		return -1;
+	while (more && (entry = readdir(dir)) != NULL) {
+		char *end;
 		long number;
 
 		if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
@@ -151,14 +175,37 @@ static bool audit_session_alive(const char *proc_root, unsigned id)
 		number = strtol(entry->d_name, &end, 10);
 		if (errno != 0 || *end != '\0' || number > INT_MAX)
 			continue;
-		pid = (pid_t)number;
-		if (read_audit_session(proc_root, pid) != id)
-			continue;
-		alive = read_stat(proc_root, pid, &state, &parent, &start) == 0 &&
-			state != 'Z' && state != 'X';
+		more = fn(arg, (pid_t)number);
 	}
 	closedir(dir);
-	return alive;
+	return 0;
+}
+
+struct audit_search {
+	const char *proc_root;
+	unsigned id;
+	bool alive;
+};
+
+static bool audit_member_alive(void *arg, pid_t pid)
+{
+	struct audit_search *a = arg;
+	unsigned long long start;
+
+	if (read_audit_session(a->proc_root, pid) == a->id)
+		a->alive = hl_proc_start(a->proc_root, pid, &start) == 0;
+	return !a->alive;
+}
+
+/* Whether a live process of this boot belongs to audit session id. */
+static bool audit_session_alive(const char *proc_root, unsigned id)
+{
+	struct audit_search a = { proc_root, id, false };
+
+	/* can't tell: never take a live session's slot */
+	if (hl_proc_each(proc_root, audit_member_alive, &a) != 0)
+		return true;
+	return a.alive;
 }
 
 bool hl_session_stale(const char *proc_root, const char *boot_id,

@@ -19,6 +19,21 @@ int hl_process_identify(const char *proc_root, pid_t pid,
 			struct hl_process *out);
 int hl_boot_id(const char *proc_root, char out[HL_BOOT_ID_LEN + 1]);
 
+/* Reads proc_root/PID/NAME, a small file, into buf (NUL-terminated):
+ * its length, or -1. */
+int hl_proc_read(const char *proc_root, pid_t pid, const char *name,
+		 char *buf, size_t len);
+/* The start time of pid (field 22 of its stat): 0, or -1 when it is gone,
+ * a zombie, or its stat cannot be read. */
+int hl_proc_start(const char *proc_root, pid_t pid, unsigned long long *start);
+/* The audit session id of pid; 0 when it has none or it cannot be read. */
+unsigned hl_proc_audit_session(const char *proc_root, pid_t pid);
+
+/* Calls fn for each process of proc_root, until it returns false.  0, or
+ * -1 when proc_root cannot be read. */
+int hl_proc_each(const char *proc_root, bool (*fn)(void *arg, pid_t pid),
+		 void *arg);
+
 /* A session is stale when it belongs to another boot, or its process is
  * gone, a zombie, or a different process under a reused pid, and no live
  * process is left of its audit session (when it has one). */

@@ -316,6 +316,8 @@ static void test_other_values(void **state)
 	assert_string_equal(cfg->pools[2].name, "c");
 	assert_int_equal(cfg->pools[2].licenses, 3);
 	assert_int_equal(cfg->pools[2].wait, 120);
+	assert_int_equal(cfg->pools[2].idle_timeout, 30 * 60);
+	assert_int_equal(cfg->pools[0].idle_timeout, 0);	/* off */
 	assert_names(&cfg->pools[2].users, NO_NAMES);
 	assert_names(&cfg->pools[2].groups, NAMES("g3", "g4"));
 	/* exempt.groups given, exempt.users keeps its default */
@@ -582,6 +584,20 @@ static void test_bad_duration(void **state)
 		HL_ON_ERROR_DENY);
 }
 
+/* idle_timeout: 0 turns it off, else a minute at least, whatever the
+ * form. */
+static void test_bad_idle_timeout(void **state)
+{
+	(void)state;
+	refused_fixture("bad-idle-timeout.conf", MESSAGES(
+		":2: 'idle_timeout' of pool 'a' must be 0 (off) or at least "
+		"60s, not 59s",
+		":3: 'idle_timeout' of pool 'b' must be 0 (off) or at least "
+		"60s, not 30s",
+		":4: 'idle_timeout' of pool 'c' " DURATION_MUST ", not \"soon\""),
+		HL_ON_ERROR_DENY);
+}
+
 static void test_relative_paths(void **state)
 {
 	(void)state;
@@ -826,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_bad_pool_name),
 		cmocka_unit_test(test_duplicate_pool),
 		cmocka_unit_test(test_bad_duration),
+		cmocka_unit_test(test_bad_idle_timeout),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_bad_names_and_members),
 		cmocka_unit_test(test_many_problems),

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "report.h"
 #include "store.h"
+#include "terminate.h"
 #include "text.h"
 
 #define PROGRAM "helpdesk-license"
@@ -308,6 +309,11 @@ static void json_listed(struct hl_buf *buf, const struct hl_listed *item)
 	if (h->kind == HL_KIND_NAMED)
 		hl_buf_printf(buf, ",\"eligible\":%s",
 			      item->eligible ? "true" : "false");
+	/* null: never idle (a session without a tty), or Named. */
+	if (item->idle >= 0)
+		hl_buf_printf(buf, ",\"idle_s\":%ld", item->idle);
+	else
+		hl_buf_puts(buf, ",\"idle_s\":null");
 	hl_buf_puts(buf, ",\"sessions\":[");
 	for (size_t s = 0; s < h->session_count; s++) {
 		if (s)
@@ -475,8 +481,31 @@ static int printable_width(const char *text)
 	return (int)strlen(hl_printable(text, shown, sizeof(shown)));
 }
 
+/* IDLE as w(1) shows it: how long the session's tty has had no input;
+ * "-" for a session without a tty (never idle). */
+static void session_idle(const struct hl_session *s, char *out, size_t len)
+{
+	time_t input, now = time(NULL);
+	long idle;
+
+	if (s == NULL || hl_tty_last_input(s->tty, &input) != 0) {
+		snprintf(out, len, "-");
+		return;
+	}
+	idle = now > input ? (long)(now - input) : 0;
+	if (idle < 60)
+		snprintf(out, len, "%lds", idle);
+	else if (idle < 3600)
+		snprintf(out, len, "%ldm", idle / 60);
+	else if (idle < 86400)
+		snprintf(out, len, "%ld:%02ld", idle / 3600, idle / 60 % 60);
+	else
+		snprintf(out, len, "%ldd", idle / 86400);
+}
+
 /*
- * LICENSE USER SINCE PID SERVICE TTY FROM: a row per session, like who(1).
+ * LICENSE USER SINCE IDLE PID SERVICE TTY FROM: a row per session, like
+ * who(1) and w(1).
  * LICENSE and USER are as wide as their longest value, up to a share of the
  * terminal (20 and 12 columns of 80), so that names are cut only when they
  * must; FROM takes what is left, short of the terminal's last column
@@ -507,15 +536,15 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 		license_w = 20 + extra;
 	if (user_w > 12 + extra)
 		user_w = 12 + extra;
-	from = width - 1 -
-	       (license_w + 1 + user_w + 1 + 11 + 1 + 7 + 1 + 7 + 1 + 7 + 1);
-	hl_buf_printf(buf, "%-*s %-*s %-11s %7s %-7s %-7s %s\n", license_w,
-		      "LICENSE", user_w, "USER", "SINCE", "PID", "SERVICE",
-		      "TTY", "FROM");
+	from = width - 1 - (license_w + 1 + user_w + 1 + 11 + 1 + 6 + 1 + 7 +
+			    1 + 7 + 1 + 7 + 1);
+	hl_buf_printf(buf, "%-*s %-*s %-11s %6s %7s %-7s %-7s %s\n",
+		      license_w, "LICENSE", user_w, "USER", "SINCE", "IDLE",
+		      "PID", "SERVICE", "TTY", "FROM");
 	for (size_t i = 0; i < l->count; i++) {
 		const struct hl_listed *item = &l->items[i];
 		const struct hl_holding *h = &item->holding;
-		char when[32], pid[32];
+		char when[32], pid[32], idle[32];
 		size_t rows = h->session_count ? h->session_count : 1;
 
 		license_label(item, license, sizeof(license));
@@ -535,6 +564,9 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 			cell(buf, s == 0 ? item->user : "", user_w, false);
 			hl_buf_puts(buf, " ");
 			cell(buf, when, 11, false);
+			hl_buf_puts(buf, " ");
+			session_idle(ss, idle, sizeof(idle));
+			cell(buf, idle, 6, true);
 			hl_buf_puts(buf, " ");
 			cell(buf, pid, 7, true);
 			hl_buf_puts(buf, " ");
@@ -611,6 +643,7 @@ static bool tally_listing(const struct hl_config *cfg,
 		usage[i].pool = cfg->pools[i].name;
 		usage[i].licenses = cfg->pools[i].licenses;
 		usage[i].wait = cfg->pools[i].wait;
+		usage[i].idle_timeout = cfg->pools[i].idle_timeout;
 	}
 	npools = cfg->pool_count;
 	for (size_t i = 0; i < listing->count; i++) {
@@ -630,6 +663,8 @@ static bool tally_listing(const struct hl_config *cfg,
 						   item->holding.pool);
 		u->in_use++;
 		u->stale += all_stale;
+		u->idle += !all_stale && u->idle_timeout > 0 &&
+			   item->idle >= (long)u->idle_timeout;
 	}
 	for (size_t i = 0; i < listing->waiter_count; i++) {
 		const struct hl_listed_waiter *w = &listing->waiters[i];
@@ -770,10 +805,12 @@ static int cmd_status(struct tool *tool)
 			hl_buf_puts(&out, i ? ",{\"pool\":" : "{\"pool\":");
 			hl_buf_json(&out, usage[i].pool);
 			hl_buf_printf(&out, ",\"licenses\":%u,\"in_use\":%u,"
-				      "\"free\":%u,\"stale\":%u,\"wait\":%u,"
+				      "\"free\":%u,\"stale\":%u,\"idle\":%u,"
+				      "\"idle_timeout\":%u,\"wait\":%u,"
 				      "\"waiting\":%u}",
 				      usage[i].licenses, usage[i].in_use,
-				      free_, usage[i].stale, usage[i].wait,
+				      free_, usage[i].stale, usage[i].idle,
+				      usage[i].idle_timeout, usage[i].wait,
 				      usage[i].waiting);
 		}
 		hl_buf_printf(&out, "],\"named\":{\"licenses\":%u,"
@@ -790,9 +827,9 @@ static int cmd_status(struct tool *tool)
 		json_waiters(&out, &listing);
 		hl_buf_puts(&out, "}\n");
 	} else {
-		hl_buf_printf(&out, "%-24s %8s %8s %8s %8s %8s %8s\n",
+		hl_buf_printf(&out, "%-24s %8s %6s %5s %5s %5s %7s %6s\n",
 			      "POOL", "LICENSES", "IN USE", "FREE", "STALE",
-			      "WAITING", "WAIT");
+			      "IDLE", "WAITING", "WAIT");
 		for (size_t i = 0; i < npools; i++) {
 			unsigned free_ = usage[i].licenses > usage[i].in_use
 				? usage[i].licenses - usage[i].in_use : 0;
@@ -801,10 +838,10 @@ static int cmd_status(struct tool *tool)
 			short_duration(usage[i].licenses ? usage[i].wait : 0,
 				       wait, sizeof(wait));
 			cell(&out, usage[i].pool, 24, false);
-			hl_buf_printf(&out, " %8u %8u %8u %8u %8u %8s\n",
+			hl_buf_printf(&out, " %8u %6u %5u %5u %5u %7u %6s\n",
 				      usage[i].licenses, usage[i].in_use,
-				      free_, usage[i].stale, usage[i].waiting,
-				      wait);
+				      free_, usage[i].stale, usage[i].idle,
+				      usage[i].waiting, wait);
 		}
 		if (npools == 0)
 			hl_buf_puts(&out, "(no pools configured)\n");
@@ -956,6 +993,13 @@ static void check_sentence(const char *user, const struct hl_decision *d,
 			snprintf(out, len, "%s would be granted: %s holds slot "
 				 "%u of pool %s already; the new session would "
 				 "join it.", user, user, d->slot, d->pool);
+		else if (strncmp(d->reason, "license of idle holder ", 23) == 0)
+			snprintf(out, len, "%s would be granted: every license "
+				 "of pool %s is in use, but %s has had no input "
+				 "for the pool's idle_timeout: %s would take "
+				 "that license, and %s's sessions would end.",
+				 user, d->pool, d->reason + 23, user,
+				 d->reason + 23);
 		else if (strcmp(d->reason, "may wait in line") == 0)
 			snprintf(out, len, "%s would wait in line: every "
 				 "license of pool %s is in use, and the pool "

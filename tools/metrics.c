@@ -176,7 +176,8 @@ static void print_counter(struct hl_buf *buf, const struct hl_metrics_input *in,
 
 /* ---- the exposition ----------------------------------------------------------------- */
 
-enum gauge { G_LICENSES, G_IN_USE, G_FREE, G_STALE, G_WAITING, G_OLDEST_WAIT };
+enum gauge { G_LICENSES, G_IN_USE, G_FREE, G_STALE, G_IDLE, G_WAITING,
+	     G_OLDEST_WAIT };
 
 static const struct {
 	const char *name, *help;
@@ -189,6 +190,9 @@ static const struct {
 	[G_FREE] = { "free", "Licenses free now.", true },
 	[G_STALE] = { "stale", "Concurrent licenses held by technicians whose "
 		      "sessions are all gone (reap frees them).", false },
+	[G_IDLE] = { "idle", "Concurrent licenses whose holders have had no "
+		     "input on their ttys for the pool's idle_timeout (the "
+		     "next technician of a full pool takes one).", false },
 	[G_WAITING] = { "waiting", "Technicians waiting in the pool's line "
 			"now.", false },
 	[G_OLDEST_WAIT] = { "oldest_wait_seconds", "How long the first "
@@ -209,6 +213,7 @@ static double pool_value(const struct hl_pool_usage *u, enum gauge g,
 	case G_IN_USE: return u->in_use;
 	case G_FREE: return free_of(u->licenses, u->in_use);
 	case G_STALE: return u->stale;
+	case G_IDLE: return u->idle;
 	case G_WAITING: return u->waiting;
 	case G_OLDEST_WAIT:
 		return u->oldest_wait && now > u->oldest_wait

@@ -17,6 +17,8 @@ struct hl_pool_usage {
 	unsigned wait;		/* seconds in line; 0: refused at once */
 	unsigned in_use;
 	unsigned stale;		/* holders whose sessions are all gone */
+	unsigned idle_timeout;	/* seconds; 0: idle reclaim is off */
+	unsigned idle;		/* holders idle past idle_timeout */
 	unsigned waiting;	/* live technicians in its line, still
 				   within their wait */
 	time_t oldest_wait;	/* since when its first live waiter waits;

@@ -532,8 +532,22 @@ static void replay_event(struct replay *r, const struct hl_logevent *ev)
 			session_begins(r, ev, technician, named ? -1 : pool);
 		break;
 	case HL_LOGEV_RELEASE:
-	case HL_LOGEV_REAP:
 	case HL_LOGEV_ADMIN_RELEASE:
+		session_ends(r, ev, technician, named ? -1 : pool);
+		break;
+	case HL_LOGEV_REAP:
+		if (!named && pool >= 0 && strncmp(reason, "idle ", 5) == 0) {
+			/* One reclaim reaps each session of the holder: it
+			 * counts once, at the one that frees the slot. */
+			unsigned generation =
+				holding(r, technician, pool)->generation;
+
+			session_ends(r, ev, technician, pool);
+			if (holding(r, technician, pool)->generation !=
+			    generation && in_period(r, ev->ms))
+				r->report->pools[pool].idle_reclaims++;
+			break;
+		}
 		session_ends(r, ev, technician, named ? -1 : pool);
 		break;
 	case HL_LOGEV_ASSIGN:

@@ -62,6 +62,7 @@ struct hl_report_pool {
 	double work_utilisation;	/* the same over the working hours */
 	unsigned long refusals;
 	unsigned long waits;
+	unsigned long idle_reclaims;	/* licenses taken from idle holders */
 	double wait_median_s, wait_longest_s;
 	unsigned technicians;		/* distinct holders in the period */
 	unsigned fewest;		/* planner: fewest licenses for the target */

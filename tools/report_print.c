@@ -290,6 +290,15 @@ void hl_report_text(const struct hl_report *report, struct hl_buf *buf)
 		      "(%s UTC, %.1f h in the period) per license;\nUSE-ALL "
 		      "and FULL: over the whole period, nights and weekends "
 		      "too.\n", hours, report->work_hours);
+	/* Only when it happened: most pools have no idle_timeout. */
+	for (size_t p = 0; p < report->pool_count; p++)
+		if (report->pools[p].idle_reclaims)
+			hl_buf_printf(buf, "Pool %s: %lu license%s taken from "
+				      "idle holders for technicians who "
+				      "needed them.\n", report->pools[p].name,
+				      report->pools[p].idle_reclaims,
+				      report->pools[p].idle_reclaims == 1
+					      ? "" : "s");
 	hl_buf_puts(buf, "\nTechnicians\nUSER                 SESSIONS"
 		    "   HOURS  NAMED-H  REFUSED  WAITS  LONGEST\n");
 	for (size_t t = 0; t < report->technician_count; t++) {
@@ -379,7 +388,7 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 		hl_buf_printf(buf, ",\"configured\":%s,\"licenses\":%u,"
 			      "\"peak\":%u,\"full_share\":%.4f,\"hours\":%.3f,"
 			      "\"utilisation\":%.4f,\"work_utilisation\":%.4f,"
-			      "\"refusals\":%lu,"
+			      "\"refusals\":%lu,\"idle_reclaims\":%lu,"
 			      "\"waits\":%lu,\"wait_median_s\":%.3f,"
 			      "\"wait_longest_s\":%.3f,\"technicians\":%u,"
 			      "\"fewest\":%u,\"refusals_fewest\":%lu,"
@@ -388,7 +397,8 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 			      pool->licenses, pool->peak, pool->full_share,
 			      pool->hours, pool->utilisation,
 			      pool->work_utilisation, pool->refusals,
-			      pool->waits, pool->wait_median_s,
+			      pool->idle_reclaims, pool->waits,
+			      pool->wait_median_s,
 			      pool->wait_longest_s, pool->technicians,
 			      pool->fewest, pool->refusals_fewest,
 			      pool->refusals_today, pool->mix);

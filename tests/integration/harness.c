@@ -1161,6 +1161,16 @@ void it_kill(pid_t pid)
 	remove_pam_wrapper_dir(pid);
 }
 
+int it_reap(pid_t pid)
+{
+	int status = 0;
+
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	remove_pam_wrapper_dir(pid);
+	return status;
+}
+
 void it_worker_kill(struct it_worker *w)
 {
 	worker_reap(w, SIGKILL);

@@ -98,6 +98,9 @@ int it_conv(int num_msg, const struct pam_message **msg,
 pid_t it_fork(struct it_fixture *fx, int *fds, int n);
 /* kill -9 a child of it_fork, reap it, remove its pam_wrapper copy. */
 void it_kill(pid_t pid);
+/* Reap a child of it_fork (however it ends), remove its pam_wrapper
+ * copy; its wait status. */
+int it_reap(pid_t pid);
 /* Read exactly len bytes within the harness timeout; false on EOF. */
 bool it_read_all(int fd, void *data, size_t len);
 

@@ -1,0 +1,263 @@
+/*
+ * Idle sessions and their end (see terminate.h).
+ *
+ * A tty's atime is its last input (the kernel updates it on a read of
+ * input, at most every 8 s): it is what w(1)'s IDLE column and
+ * systemd-logind's StopIdleSessionSec= look at.  It is read from an O_PATH
+ * descriptor: the tty is never opened for reading, so the module can never
+ * take a keystroke meant for the technician's shell.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "terminate.h"
+
+/* ---- ttys ----------------------------------------------------------------- */
+
+/* "N" with no sign, no leading zero, at most 9 digits. */
+static bool tty_number(const char *text)
+{
+	size_t n = strspn(text, "0123456789");
+
+	return n >= 1 && n <= 9 && text[n] == '\0' &&
+	       (text[0] != '0' || n == 1);
+}
+
+bool hl_tty_device(const char *tty, char *path, size_t len)
+{
+	const char *name = tty;
+	int n;
+
+	if (tty == NULL)
+		return false;
+	if (strncmp(name, "/dev/", 5) == 0)
+		name += 5;
+	if (!((strncmp(name, "pts/", 4) == 0 && tty_number(name + 4)) ||
+	      (strncmp(name, "tty", 3) == 0 && tty_number(name + 3))))
+		return false;
+	n = snprintf(path, len, "/dev/%s", name);
+	return n > 0 && (size_t)n < len;
+}
+
+int hl_tty_last_input(const char *tty, time_t *when)
+{
+	char path[64];
+	struct stat st;
+	int fd, rc;
+
+	if (!hl_tty_device(tty, path, sizeof(path)))
+		return -1;
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fstat(fd, &st);
+	close(fd);
+	if (rc != 0 || !S_ISCHR(st.st_mode))
+		return -1;
+	*when = st.st_atime;
+	return 0;
+}
+
+long hl_holding_idle(const struct hl_holding *holding, time_t now)
+{
+	time_t latest = 0;
+
+	if (holding->session_count == 0)
+		return -1;
+	for (size_t i = 0; i < holding->session_count; i++) {
+		const struct hl_session *s = &holding->sessions[i];
+		time_t input;
+
+		/* A login's tty is new (devpts) or was read from (the
+		 * password): its atime is never older than the login. */
+		if (hl_tty_last_input(s->tty, &input) != 0)
+			return -1;
+		if (input > latest)
+			latest = input;
+	}
+	return now > latest ? (long)(now - latest) : 0;
+}
+
+void hl_tty_tell(const char *tty, const char *message)
+{
+	char path[64];
+	struct stat st;
+	size_t len = strlen(message), done = 0;
+	int fd;
+
+	if (!hl_tty_device(tty, path, sizeof(path)))
+		return;
+	/* Non-blocking: a tty stopped with ^S must not stop the login. */
+	fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW |
+			O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode)) {
+		while (done < len) {
+			ssize_t n = write(fd, message + done, len - done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			done += (size_t)n;
+		}
+	}
+	close(fd);
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+/* Whether any of pid's uids (real, effective, saved, file system) is 0,
+ * or they cannot be read: either way it is not signalled. */
+static bool root_or_unknown(const char *proc_root, pid_t pid)
+{
+	char buf[4096], *line;
+	unsigned long uid[4];
+
+	if (hl_proc_read(proc_root, pid, "status", buf, sizeof(buf)) <= 0)
+		return true;
+	line = strstr(buf, "\nUid:");
+	if (line == NULL ||
+	    sscanf(line, "\nUid: %lu %lu %lu %lu", &uid[0], &uid[1], &uid[2],
+		   &uid[3]) != 4)
+		return true;
+	for (int i = 0; i < 4; i++)
+		if (uid[i] == 0)
+			return true;
+	return false;
+}
+
+/* Whether pid is, right now, a live process of session that may be
+ * signalled (see terminate.h). */
+static bool proven(const char *proc_root, const struct hl_session *session,
+		   pid_t pid)
+{
+	unsigned long long start;
+
+	if (pid <= 1 || pid == getpid() ||
+	    hl_proc_start(proc_root, pid, &start) != 0)
+		return false;
+	if (session->audit_session != 0) {
+		if (hl_proc_audit_session(proc_root, pid) !=
+		    session->audit_session)
+			return false;
+	} else if (pid != session->pid || start != session->start) {
+		return false;	/* another process under a reused pid */
+	}
+	return !root_or_unknown(proc_root, pid);
+}
+
+/* Signals pid if it is proven to be the session's.  Through a pidfd taken
+ * before the proof, so that the pid cannot be reused between the two. */
+static bool signal_one(const char *proc_root,
+		       const struct hl_session *session, pid_t pid, int sig)
+{
+	bool sent = false;
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_send_signal)
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd >= 0) {
+		if (proven(proc_root, session, pid))
+			sent = syscall(SYS_pidfd_send_signal, fd, sig, NULL,
+				       0) == 0;
+		close(fd);
+		return sent;
+	}
+	if (errno != ENOSYS)
+		return false;	/* gone (ESRCH), or can't tell */
+#endif
+	if (proven(proc_root, session, pid))
+		sent = kill(pid, sig) == 0;
+	return sent;
+}
+
+struct signalling {
+	const char *proc_root;
+	const struct hl_session *session;
+	int sig;
+	int count;
+};
+
+static bool signal_each(void *arg, pid_t pid)
+{
+	struct signalling *s = arg;
+
+	s->count += signal_one(s->proc_root, s->session, pid, s->sig);
+	return true;
+}
+
+int hl_session_signal(const char *proc_root, const struct hl_session *session,
+		      int sig)
+{
+	struct signalling s = { proc_root, session, sig, 0 };
+	char boot_id[HL_BOOT_ID_LEN + 1];
+
+	/* A session of another boot has no process left. */
+	if (hl_boot_id(proc_root, boot_id) != 0 ||
+	    strcmp(boot_id, session->boot_id) != 0)
+		return 0;
+	if (session->audit_session == 0)
+		return signal_one(proc_root, session, session->pid, sig) ? 1 : 0;
+	hl_proc_each(proc_root, signal_each, &s);
+	return s.count;
+}
+
+/* The short-lived process that sends the SIGKILL: detached (a grandchild,
+ * reparented to init, in a session of its own so that the hangup of the
+ * caller's terminal does not end it), holding no descriptor of the
+ * caller's. */
+static void kill_after_grace(const char *proc_root,
+			     const struct hl_session *session, unsigned grace)
+{
+	struct timespec pause = { .tv_sec = (time_t)grace };
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	for (int i = 0; i < 3 && fd >= 0; i++)
+		dup2(fd, i);
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
+#endif
+		for (long i = 3, max = sysconf(_SC_OPEN_MAX); i < max && i < 65536; i++)
+			close((int)i);
+	setsid();
+	signal(SIGHUP, SIG_IGN);
+	while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+		;
+	hl_session_signal(proc_root, session, SIGKILL);
+}
+
+int hl_session_end(const char *proc_root, const struct hl_session *session,
+		   const char *message, unsigned grace)
+{
+	pid_t child;
+	int status;
+
+	if (message)
+		hl_tty_tell(session->tty, message);
+	hl_session_signal(proc_root, session, SIGHUP);
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (child == 0) {
+		if (fork() == 0)
+			kill_after_grace(proc_root, session, grace);
+		_exit(0);
+	}
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * Idle sessions and their end: when a session's tty last saw input, and
+ * ending a session whose license went to somebody else (an idle holder's,
+ * see hl_txn_reclaim_pool).  Ending a session is the most dangerous thing
+ * the module does: only processes proven to be the session's are
+ * signalled, each proven right before its signal, never one of uid 0.
+ */
+#ifndef HL_TERMINATE_H
+#define HL_TERMINATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "record.h"
+
+/* Seconds between the SIGHUP that ends a session and the SIGKILL to what
+ * of it is left. */
+#define HL_END_GRACE 5
+
+/* The device of a PAM_TTY value ("pts/3", "/dev/pts/3", "tty2",
+ * "/dev/tty2") in path; false when it names no /dev/pts/N or /dev/ttyN
+ * ("ssh", "", ":0", anything else): the session has no tty. */
+bool hl_tty_device(const char *tty, char *path, size_t len);
+
+/* When the session's tty last saw input: its atime, read without opening
+ * the tty (O_PATH).  0, or -1 when the session has no tty (above, or the
+ * device is gone or no character device). */
+int hl_tty_last_input(const char *tty, time_t *when);
+
+/* How long (seconds) the holding has been idle at now: every session has
+ * a tty, and this is the time since the latest input on any of them.
+ * -1 when a session has no tty: such a holder is never idle. */
+long hl_holding_idle(const struct hl_holding *holding, time_t now);
+
+/* Writes message on the session's tty, if it has one (never opened for
+ * reading, never as a controlling tty). */
+void hl_tty_tell(const char *tty, const char *message);
+
+/* Sends sig to the processes proven to belong to session: those of its
+ * audit session when it has one, else its own process (its pid with its
+ * start time).  A process of uid 0 (real, effective, saved or file
+ * system) and the calling process are never signalled.  Returns how many
+ * processes were signalled. */
+int hl_session_signal(const char *proc_root, const struct hl_session *session,
+		      int sig);
+
+/* Ends a session: message on its tty, SIGHUP now, SIGKILL after grace
+ * seconds to what is left of it, sent by a short-lived process of its
+ * own (the caller never waits).  0, or -1 when that process could not be
+ * started (the SIGHUP was sent). */
+int hl_session_end(const char *proc_root, const struct hl_session *session,
+		   const char *message, unsigned grace);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * Idle reclaim through the real module: a holder logs in on a real pty
+ * (its PAM_TTY the pty's slave) in a forked child that stands for the
+ * session, then drops root as a login's processes do.  The test makes
+ * the tty idle by setting its atime back (utimensat): no real waiting.
+ * A newcomer of the full pool then takes the license; the holder's
+ * process gets SIGHUP and its tty the reason.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define EAST(licenses) \
+	"concurrent = ( { pool = \"east\"; licenses = " #licenses ";" \
+	" users = [ \"alice\", \"bob\", \"dave\" ];" \
+	" idle_timeout = \"30m\"; } );\n" \
+	"named = { licenses = 1; users = [ \"carol\" ]; };\n"
+
+/* A holder: the child that opened the session, and the pty's master. */
+struct holder {
+	pid_t pid;
+	int master;		/* -1: no pty */
+	char tty[64];		/* "pts/N" */
+};
+
+/* Opens a pty; its slave as PAM_TTY names it. */
+static void open_pty(struct holder *h)
+{
+	const char *name;
+
+	h->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(h->master >= 0);
+	assert_int_equal(grantpt(h->master), 0);
+	assert_int_equal(unlockpt(h->master), 0);
+	name = ptsname(h->master);
+	assert_non_null(name);
+	assert_true(strncmp(name, "/dev/", 5) == 0);
+	snprintf(h->tty, sizeof(h->tty), "%s", name + 5);
+}
+
+/* user logs in (account, session) with PAM_TTY tty in a child that keeps
+ * the session's slave open, as its shell would, and leaves root (uid
+ * 65534): it stands for the session's processes.  Returns the open's
+ * PAM code. */
+static int hold(struct it_fixture *fx, struct holder *h, const char *user,
+		const char *tty)
+{
+	int pfd[2], fds[1], rc = -1;
+
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	fds[0] = pfd[1];
+	h->pid = it_fork(fx, fds, 1);
+	if (h->pid == 0) {
+		static struct it_result log;
+		struct pam_conv conv = { it_conv, &log };
+		pam_handle_t *pamh = NULL;
+		char path[80];
+		int slave = -1;
+
+		if (h->master >= 0) {
+			snprintf(path, sizeof(path), "/dev/%s", h->tty);
+			slave = open(path, O_RDWR | O_NOCTTY);
+		}
+		rc = pam_start(IT_SERVICE, user, &conv, &pamh);
+		if (rc == PAM_SUCCESS)
+			rc = pam_set_item(pamh, PAM_TTY, tty);
+		if (rc == PAM_SUCCESS)
+			rc = pam_acct_mgmt(pamh, 0);
+		if (rc == PAM_SUCCESS)
+			rc = pam_open_session(pamh, 0);
+		if (rc == PAM_SUCCESS && setresuid(65534, 65534, 65534) != 0)
+			rc = -2;
+		if (write(fds[0], &rc, sizeof(rc)) != sizeof(rc))
+			exit(3);
+		(void)slave;
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	if (!it_read_all(pfd[0], &rc, sizeof(rc)))
+		it_fail(__FILE__, __LINE__, "%s's login ended early", user);
+	close(pfd[0]);
+	return rc;
+}
+
+/* Sets the tty's last input seconds_ago seconds back. */
+static void idle_for(const struct holder *h, time_t seconds_ago)
+{
+	char path[80];
+	struct timespec times[2] = { { .tv_sec = time(NULL) - seconds_ago },
+				     { .tv_nsec = UTIME_OMIT } };
+
+	snprintf(path, sizeof(path), "/dev/%s", h->tty);
+	assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+/* How the holder's process ended: SIGTERM now, unless a SIGHUP came
+ * first (the lower signal number is delivered first). */
+static int ended_by(struct holder *h)
+{
+	int status;
+
+	kill(h->pid, SIGTERM);
+	status = it_reap(h->pid);
+	assert_true(WIFSIGNALED(status));
+	return WTERMSIG(status);
+}
+
+/* What the pty shows, until needle is seen or, when needle is NULL,
+ * what is there now (a hang guard bounds the wait: it is never what a
+ * test relies on). */
+static void pty_text(const struct holder *h, const char *needle, char *buf,
+		     size_t len)
+{
+	size_t got = 0;
+
+	buf[0] = '\0';
+	for (;;) {
+		struct pollfd p = { .fd = h->master, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, needle ? 60000 : 0) <= 0)
+			break;
+		n = read(h->master, buf + got, len - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (needle && strstr(buf, needle))
+			break;
+	}
+}
+
+static void holder_done(struct holder *h)
+{
+	if (h->master >= 0)
+		close(h->master);
+}
+
+/* 1. alice idle 31 minutes on her pty; bob logs in and gets her license;
+ * alice's process gets SIGHUP and her tty says why; the event log has the
+ * reap ("idle 1860s", a second or two more on a slow run) and bob's
+ * grant. */
+static void idle_holder_reclaimed(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct holder alice = { .master = -1 };
+	struct it_worker *bob = it_worker(fx);
+	struct it_result res;
+	char text[4096], *log;
+	int status;
+
+	it_config(fx, EAST(1));
+	open_pty(&alice);
+	assert_int_equal(hold(fx, &alice, "alice", alice.tty), PAM_SUCCESS);
+	idle_for(&alice, 1860);
+	it_open(bob, IT_SERVICE, "bob", &res);
+	it_assert_rc(&res, PAM_SUCCESS);
+	pty_text(&alice, "ends now", text, sizeof(text));
+	/* 31m and some seconds: the clock may tick between the two. */
+	assert_non_null(strstr(text, "no input for 31m "));
+	assert_non_null(strstr(text, "went to bob"));
+	status = it_reap(alice.pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGHUP);
+	log = it_read_file(fx->event_log, NULL);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "\"event\":\"reap\",\"user\":\"alice\""));
+	assert_non_null(strstr(log, "\"reason\":\"idle 18"));
+	assert_non_null(strstr(log, "\"event\":\"grant\",\"user\":\"bob\""));
+	free(log);
+	holder_done(&alice);
+	it_workers_finish(fx);
+}
+
+/* 2. alice typed a minute ago: bob is refused, told what idle means;
+ * alice keeps the license and her process is not signalled. */
+static void recent_input_keeps_license(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct holder alice = { .master = -1 };
+	struct it_worker *bob = it_worker(fx);
+	struct it_result res;
+	char text[4096];
+
+	it_config(fx, EAST(1));
+	open_pty(&alice);
+	/* PAM_TTY as a full path this time. */
+	{
+		char path[80];
+
+		snprintf(path, sizeof(path), "/dev/%s", alice.tty);
+		assert_int_equal(hold(fx, &alice, "alice", path), PAM_SUCCESS);
+	}
+	idle_for(&alice, 60);
+	it_open(bob, IT_SERVICE, "bob", &res);
+	it_assert_rc(&res, PAM_PERM_DENIED);
+	it_assert_msg(&res, "no input for 30m 0s");
+	it_assert_msg(&res, "never idle");
+	pty_text(&alice, NULL, text, sizeof(text));
+	assert_null(strstr(text, "helpdesk-license"));
+	assert_int_equal(ended_by(&alice), SIGTERM);
+	holder_done(&alice);
+	it_workers_finish(fx);
+}
+
+/* 3. alice's session has no tty (PAM_TTY "ssh", as sshd sets for a
+ * command or sftp): never idle, whatever the clock says. */
+static void no_tty_never_idle(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct holder alice = { .master = -1 };
+	struct it_worker *bob = it_worker(fx);
+	struct it_result res;
+
+	it_config(fx, EAST(1));
+	assert_int_equal(hold(fx, &alice, "alice", "ssh"), PAM_SUCCESS);
+	it_open(bob, IT_SERVICE, "bob", &res);
+	it_assert_rc(&res, PAM_PERM_DENIED);
+	assert_int_equal(ended_by(&alice), SIGTERM);
+	it_workers_finish(fx);
+}
+
+/* 4. carol holds a Named license, idle for a day; alice holds the pool's
+ * one license without a tty: bob is refused and carol is not touched. */
+static void named_never_touched(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct holder carol = { .master = -1 }, alice = { .master = -1 };
+	struct it_worker *bob = it_worker(fx);
+	struct it_result res;
+	char text[4096];
+
+	it_config(fx, EAST(1));
+	open_pty(&carol);
+	assert_int_equal(hold(fx, &carol, "carol", carol.tty), PAM_SUCCESS);
+	idle_for(&carol, 86400);
+	assert_int_equal(hold(fx, &alice, "alice", "ssh"), PAM_SUCCESS);
+	it_open(bob, IT_SERVICE, "bob", &res);
+	it_assert_rc(&res, PAM_PERM_DENIED);
+	pty_text(&carol, NULL, text, sizeof(text));
+	assert_null(strstr(text, "helpdesk-license"));
+	assert_int_equal(ended_by(&carol), SIGTERM);
+	assert_int_equal(ended_by(&alice), SIGTERM);
+	holder_done(&carol);
+	it_workers_finish(fx);
+}
+
+/* 5. Two idle holders: the one idle longest (dave, 2 h) goes first;
+ * alice (1 h) keeps hers. */
+static void oldest_idle_first(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct holder alice = { .master = -1 }, dave = { .master = -1 };
+	struct it_worker *bob = it_worker(fx);
+	struct it_result res;
+	char text[4096];
+	int status;
+
+	it_config(fx, EAST(2));
+	open_pty(&alice);
+	open_pty(&dave);
+	assert_int_equal(hold(fx, &alice, "alice", alice.tty), PAM_SUCCESS);
+	assert_int_equal(hold(fx, &dave, "dave", dave.tty), PAM_SUCCESS);
+	idle_for(&alice, 3600);
+	idle_for(&dave, 7200);
+	it_open(bob, IT_SERVICE, "bob", &res);
+	it_assert_rc(&res, PAM_SUCCESS);
+	pty_text(&dave, "ends now", text, sizeof(text));
+	assert_non_null(strstr(text, "went to bob"));
+	status = it_reap(dave.pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGHUP);
+	pty_text(&alice, NULL, text, sizeof(text));
+	assert_null(strstr(text, "helpdesk-license"));
+	assert_int_equal(ended_by(&alice), SIGTERM);
+	holder_done(&alice);
+	holder_done(&dave);
+	it_workers_finish(fx);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(idle_holder_reclaimed,
+						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(recent_input_keeps_license,
+						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(no_tty_never_idle,
+						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(named_never_touched,
+						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(oldest_idle_first,
+						it_setup, it_teardown),
+	};
+
+	it_init(argc, argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

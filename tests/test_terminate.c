@@ -1,0 +1,446 @@
+/*
+ * Unit tests of terminate.c: which processes a session's end may signal
+ * (real forked processes, described by a made-up proc root so that their
+ * start time, uids and audit session are what the test says), the tty
+ * names taken for a tty, idleness read from a real pty's atime, and the
+ * end itself: the line on the tty, SIGHUP, SIGKILL after the grace.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proc.h"
+#include "terminate.h"
+
+#define BOOT_ID "0123abcd-0000-4000-8000-00000000cafe"
+
+struct fixture {
+	char root[64];		/* a made-up proc root */
+	pid_t children[4];
+	size_t count;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char dir[128];
+	FILE *fp;
+
+	if (f == NULL)
+		return -1;
+	snprintf(f->root, sizeof(f->root), "/tmp/test_terminate-XXXXXX");
+	if (mkdtemp(f->root) == NULL)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/sys", f->root);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof(dir), "%s/sys/kernel", f->root);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof(dir), "%s/sys/kernel/random", f->root);
+	mkdir(dir, 0700);
+	snprintf(dir, sizeof(dir), "%s/sys/kernel/random/boot_id", f->root);
+	fp = fopen(dir, "w");
+	if (fp == NULL)
+		return -1;
+	fputs(BOOT_ID "\n", fp);
+	fclose(fp);
+	*state = f;
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < f->count; i++) {
+		kill(f->children[i], SIGKILL);
+		waitpid(f->children[i], NULL, 0);
+	}
+	nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* A child that waits for its end; ignore_hup: it outlives a SIGHUP.
+ * Returns once the child is ready. */
+static pid_t child(struct fixture *f, bool ignore_hup)
+{
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (ignore_hup)
+			signal(SIGHUP, SIG_IGN);
+		(void)!write(ready[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	f->children[f->count++] = pid;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	close(ready[1]);
+	return pid;
+}
+
+/* How the child ended: the signal that killed it (reaped here). */
+static int reap(struct fixture *f, pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	for (size_t i = 0; i < f->count; i++)
+		if (f->children[i] == pid)
+			f->children[i] = f->children[--f->count];
+	assert_true(WIFSIGNALED(status));
+	return WTERMSIG(status);
+}
+
+/* Ends the child with SIGTERM: it dies of SIGHUP instead if one was
+ * sent before (the lower number is delivered first). */
+static int end_with_term(struct fixture *f, pid_t pid)
+{
+	kill(pid, SIGTERM);
+	return reap(f, pid);
+}
+
+static void write_at(const struct fixture *f, pid_t pid, const char *name,
+		     const char *text)
+{
+	char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%ld", f->root, (long)pid);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/%ld/%s", f->root, (long)pid, name);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_true(fputs(text, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* pid as the made-up proc root shows it. */
+static void describe(const struct fixture *f, pid_t pid,
+		     unsigned long long start, unsigned uid,
+		     unsigned euid, unsigned audit)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "%ld (sh) S 1 1 1 0 -1 0 0 0 0 0 0 0 "
+		 "0 0 20 0 1 0 %llu 0 0\n", (long)pid, start);
+	write_at(f, pid, "stat", text);
+	snprintf(text, sizeof(text), "Name:\tsh\nState:\tS\nUid:\t%u\t%u\t%u\t"
+		 "%u\nGid:\t1\t1\t1\t1\n", uid, euid, uid, uid);
+	write_at(f, pid, "status", text);
+	snprintf(text, sizeof(text), "%u", audit ? audit : 4294967295U);
+	write_at(f, pid, "sessionid", text);
+}
+
+static struct hl_session session_of(pid_t pid, unsigned long long start,
+				    unsigned audit)
+{
+	struct hl_session s;
+
+	memset(&s, 0, sizeof(s));
+	s.pid = pid;
+	s.start = start;
+	s.audit_session = audit;
+	memcpy(s.boot_id, BOOT_ID, sizeof(s.boot_id));
+	s.tty = (char *)"";
+	return s;
+}
+
+/* The session's own process, its start time matching: signalled. */
+static void test_own_process_signalled(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid = child(f, false);
+	struct hl_session s = session_of(pid, 4242, 0);
+
+	describe(f, pid, 4242, 1000, 1000, 0);
+	assert_int_equal(hl_session_signal(f->root, &s, SIGHUP), 1);
+	assert_int_equal(reap(f, pid), SIGHUP);
+}
+
+/* Another process under the recorded pid (another start time): not
+ * signalled. */
+static void test_reused_pid_spared(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid = child(f, false);
+	struct hl_session s = session_of(pid, 4242, 0);
+
+	describe(f, pid, 9999, 1000, 1000, 0);
+	assert_int_equal(hl_session_signal(f->root, &s, SIGHUP), 0);
+	assert_int_equal(end_with_term(f, pid), SIGTERM);
+}
+
+/* A setuid-root process of the session (effective uid 0), in an audit
+ * session and as the session's own process: never signalled. */
+static void test_root_spared(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid = child(f, false), other = child(f, false);
+	struct hl_session own = session_of(pid, 4242, 0);
+	struct hl_session audit = session_of(1, 1, 77);
+
+	describe(f, pid, 4242, 1000, 0, 0);
+	describe(f, other, 5, 0, 0, 77);
+	assert_int_equal(hl_session_signal(f->root, &own, SIGHUP), 0);
+	assert_int_equal(hl_session_signal(f->root, &audit, SIGHUP), 0);
+	assert_int_equal(end_with_term(f, pid), SIGTERM);
+	assert_int_equal(end_with_term(f, other), SIGTERM);
+}
+
+/* Every process of the audit session is signalled; one that left it
+ * (another session id) is not, nor one whose status is unreadable. */
+static void test_audit_session(void **state)
+{
+	struct fixture *f = *state;
+	pid_t in = child(f, false), left = child(f, false),
+	      unknown = child(f, false);
+	struct hl_session s = session_of(1, 1, 77);
+	char path[256];
+
+	describe(f, in, 10, 1000, 1000, 77);
+	describe(f, left, 11, 1000, 1000, 78);
+	describe(f, unknown, 12, 1000, 1000, 77);
+	snprintf(path, sizeof(path), "%s/%ld/status", f->root, (long)unknown);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(hl_session_signal(f->root, &s, SIGHUP), 1);
+	assert_int_equal(reap(f, in), SIGHUP);
+	assert_int_equal(end_with_term(f, left), SIGTERM);
+	assert_int_equal(end_with_term(f, unknown), SIGTERM);
+}
+
+/* A session of another boot has no process left to signal. */
+static void test_other_boot(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid = child(f, false);
+	struct hl_session s = session_of(pid, 4242, 0);
+
+	describe(f, pid, 4242, 1000, 1000, 0);
+	memcpy(s.boot_id, "ffffffff-0000-4000-8000-000000000000",
+	       sizeof(s.boot_id));
+	assert_int_equal(hl_session_signal(f->root, &s, SIGHUP), 0);
+	assert_int_equal(end_with_term(f, pid), SIGTERM);
+}
+
+/* The real /proc: a child of another uid is signalled, one of root is
+ * not (root only: a test of another user cannot make either). */
+static void test_real_proc(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_process user_proc, root_proc;
+	struct hl_session s;
+	int ready[2];
+	pid_t user, root;
+	char c;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(pipe(ready), 0);
+	user = fork();
+	assert_true(user >= 0);
+	if (user == 0) {
+		if (setresuid(65534, 65534, 65534) != 0)
+			_exit(1);
+		(void)!write(ready[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	f->children[f->count++] = user;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	root = child(f, false);
+	assert_int_equal(hl_process_identify("/proc", user, &user_proc), 0);
+	assert_int_equal(hl_process_identify("/proc", root, &root_proc), 0);
+
+	s = session_of(root, root_proc.start, 0);
+	memcpy(s.boot_id, root_proc.boot_id, sizeof(s.boot_id));
+	assert_int_equal(hl_session_signal("/proc", &s, SIGHUP), 0);
+	s = session_of(user, user_proc.start, 0);
+	memcpy(s.boot_id, user_proc.boot_id, sizeof(s.boot_id));
+	assert_int_equal(hl_session_signal("/proc", &s, SIGHUP), 1);
+	assert_int_equal(reap(f, user), SIGHUP);
+	assert_int_equal(end_with_term(f, root), SIGTERM);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+static void test_tty_names(void **state)
+{
+	char path[64];
+
+	(void)state;
+	assert_true(hl_tty_device("pts/3", path, sizeof(path)));
+	assert_string_equal(path, "/dev/pts/3");
+	assert_true(hl_tty_device("/dev/pts/12", path, sizeof(path)));
+	assert_string_equal(path, "/dev/pts/12");
+	assert_true(hl_tty_device("tty2", path, sizeof(path)));
+	assert_string_equal(path, "/dev/tty2");
+	assert_true(hl_tty_device("pts/0", path, sizeof(path)));
+	assert_false(hl_tty_device("ssh", path, sizeof(path)));
+	assert_false(hl_tty_device("", path, sizeof(path)));
+	assert_false(hl_tty_device(NULL, path, sizeof(path)));
+	assert_false(hl_tty_device(":0", path, sizeof(path)));
+	assert_false(hl_tty_device("tty", path, sizeof(path)));
+	assert_false(hl_tty_device("pts/03", path, sizeof(path)));
+	assert_false(hl_tty_device("pts/3/../../../etc/shadow", path,
+				   sizeof(path)));
+	assert_false(hl_tty_device("/dev/../dev/pts/3", path, sizeof(path)));
+	assert_false(hl_tty_device("pts/-1", path, sizeof(path)));
+	assert_false(hl_tty_device("pts/1234567890", path, sizeof(path)));
+	/* A name of the right form that is no device: no tty. */
+	{
+		time_t when;
+
+		assert_int_equal(hl_tty_last_input("pts/999999999", &when), -1);
+		assert_int_equal(hl_tty_last_input("ssh", &when), -1);
+	}
+}
+
+/* A pty: master descriptor, slave name as PAM_TTY has it ("pts/N"). */
+static int open_pty(char *tty, size_t len)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	const char *name;
+
+	assert_true(master >= 0);
+	assert_int_equal(grantpt(master), 0);
+	assert_int_equal(unlockpt(master), 0);
+	name = ptsname(master);
+	assert_non_null(name);
+	assert_true(strncmp(name, "/dev/", 5) == 0);
+	snprintf(tty, len, "%s", name + 5);
+	return master;
+}
+
+static void set_atime(const char *tty, time_t when)
+{
+	char path[64];
+	struct timespec times[2] = { { .tv_sec = when },
+				     { .tv_nsec = UTIME_OMIT } };
+
+	snprintf(path, sizeof(path), "/dev/%s", tty);
+	assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+/* Idle since the latest input on any tty of the holder; a session
+ * without a tty: never idle. */
+static void test_holding_idle(void **state)
+{
+	struct hl_session s[2];
+	struct hl_holding h = { .kind = HL_KIND_CONCURRENT };
+	char tty1[64], tty2[64];
+	int m1 = open_pty(tty1, sizeof(tty1)), m2 = open_pty(tty2, sizeof(tty2));
+	time_t now = time(NULL), when;
+
+	(void)state;
+	s[0] = session_of(1, 1, 0);
+	s[1] = session_of(1, 1, 0);
+	s[0].tty = tty1;
+	s[1].tty = tty2;
+	s[0].since = s[1].since = now - 5000;
+	set_atime(tty1, now - 3000);
+	set_atime(tty2, now - 2000);
+	assert_int_equal(hl_tty_last_input(tty1, &when), 0);
+	assert_int_equal(when, now - 3000);
+	h.sessions = s;
+	h.session_count = 1;
+	assert_int_equal(hl_holding_idle(&h, now), 3000);
+	h.session_count = 2;
+	assert_int_equal(hl_holding_idle(&h, now), 2000);
+	set_atime(tty2, now - 100);
+	assert_int_equal(hl_holding_idle(&h, now), 100);
+	s[1].tty = (char *)"ssh";
+	assert_int_equal(hl_holding_idle(&h, now), -1);
+	h.session_count = 0;
+	assert_int_equal(hl_holding_idle(&h, now), -1);
+	close(m1);
+	close(m2);
+}
+
+/* The end: the line on the tty, SIGHUP, and a SIGKILL to a process
+ * that outlives the SIGHUP, sent after the grace by a process of its
+ * own: the call does not wait for it. */
+static void test_session_end(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid = child(f, true);
+	struct hl_session s = session_of(pid, 4242, 0);
+	char tty[64], buf[256] = "";
+	int master = open_pty(tty, sizeof(tty));
+	size_t got = 0;
+
+	describe(f, pid, 4242, 1000, 1000, 0);
+	s.tty = tty;
+	/* The slave kept open, as the session's shell would. */
+	{
+		char path[80];
+		int slave;
+
+		snprintf(path, sizeof(path), "/dev/%s", tty);
+		slave = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		assert_true(slave >= 0);
+		assert_int_equal(hl_session_end(f->root, &s, "bye now\n", 1), 0);
+		close(slave);
+	}
+	/* Raw bytes: the pty's line discipline turns \n into \r\n. */
+	while (got < sizeof(buf) - 1 && strstr(buf, "bye now") == NULL) {
+		ssize_t n = read(master, buf + got, sizeof(buf) - 1 - got);
+
+		assert_true(n > 0);
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	assert_non_null(strstr(buf, "bye now"));
+	alarm(120);	/* a hang guard only: the grace is 1 s */
+	assert_int_equal(reap(f, pid), SIGKILL);
+	alarm(0);
+	close(master);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_own_process_signalled),
+		T(test_reused_pid_spared),
+		T(test_root_spared),
+		T(test_audit_session),
+		T(test_other_boot),
+		T(test_real_proc),
+		cmocka_unit_test(test_tty_names),
+		cmocka_unit_test(test_holding_idle),
+		T(test_session_end),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
