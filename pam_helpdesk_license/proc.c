@@ -130,19 +130,23 @@ int hl_process_identify(const char *proc_root, pid_t pid,
 	return hl_boot_id(proc_root, out->boot_id);
 }
 
-/* Whether a live process of this boot belongs to audit session id. */
-static bool audit_session_alive(const char *proc_root, unsigned id)
+/* Calls fn with the audit session id of each live process that has one
+ * (only id only, unless 0) until fn returns true.  -1: proc_root cannot
+ * be read. */
+static int walk_live_audit(const char *proc_root, unsigned only,
+			   bool (*fn)(void *arg, unsigned id), void *arg)
 {
 	DIR *dir = opendir(proc_root);
 	struct dirent *entry;
-	bool alive = false;
+	bool stop = false;
 
 	if (dir == NULL)
-		return true;	/* can't tell: never take a live session's slot */
-	while (!alive && (entry = readdir(dir)) != NULL) {
+		return -1;
+	while (!stop && (entry = readdir(dir)) != NULL) {
 		unsigned long long start;
 		pid_t pid, parent;
 		char state, *end;
+		unsigned id;
 		long number;
 
 		if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
@@ -152,17 +156,79 @@ static bool audit_session_alive(const char *proc_root, unsigned id)
 		if (errno != 0 || *end != '\0' || number > INT_MAX)
 			continue;
 		pid = (pid_t)number;
-		if (read_audit_session(proc_root, pid) != id)
+		id = read_audit_session(proc_root, pid);
+		if (id == 0 || (only != 0 && id != only))
 			continue;
-		alive = read_stat(proc_root, pid, &state, &parent, &start) == 0 &&
-			state != 'Z' && state != 'X';
+		if (read_stat(proc_root, pid, &state, &parent, &start) == 0 &&
+		    state != 'Z' && state != 'X')
+			stop = fn(arg, id);
 	}
 	closedir(dir);
-	return alive;
+	return 0;
 }
 
-bool hl_session_stale(const char *proc_root, const char *boot_id,
-		      const struct hl_session *session)
+static bool found_one(void *arg, unsigned id)
+{
+	(void)id;
+	*(bool *)arg = true;
+	return true;
+}
+
+static bool scan_add(void *arg, unsigned id)
+{
+	struct hl_audit_scan *scan = arg;
+	bool failed = false;
+
+	scan->ids = hl_grow(scan->ids, &scan->allocated, scan->count + 1,
+			    sizeof(*scan->ids), &failed);
+	if (failed) {
+		scan->unknown = true;
+		return true;
+	}
+	scan->ids[scan->count++] = id;
+	return false;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether a live process of this boot belongs to audit session id: from
+ * scan when there is one (read on its first use), else from a walk of
+ * proc_root of its own.  When proc_root cannot be read, yes: never take
+ * a live session's slot. */
+static bool audit_session_alive(const char *proc_root, unsigned id,
+				struct hl_audit_scan *scan)
+{
+	bool alive = false;
+
+	if (scan == NULL)
+		return walk_live_audit(proc_root, id, found_one, &alive) != 0 ||
+		       alive;
+	if (!scan->done) {
+		scan->done = true;
+		if (walk_live_audit(proc_root, 0, scan_add, scan) != 0)
+			scan->unknown = true;
+		else if (scan->count > 1)
+			qsort(scan->ids, scan->count, sizeof(*scan->ids),
+			      compare_ids);
+	}
+	return scan->unknown || bsearch(&id, scan->ids, scan->count,
+					sizeof(*scan->ids), compare_ids);
+}
+
+void hl_audit_scan_free(struct hl_audit_scan *scan)
+{
+	free(scan->ids);
+	memset(scan, 0, sizeof(*scan));
+}
+
+bool hl_session_stale_scan(const char *proc_root, const char *boot_id,
+			   const struct hl_session *session,
+			   struct hl_audit_scan *scan)
 {
 	unsigned long long start;
 	pid_t parent;
@@ -182,7 +248,13 @@ bool hl_session_stale(const char *proc_root, const char *boot_id,
 	 * monitor killed, say), but the session lives on while a process of
 	 * its audit session runs. */
 	return session->audit_session == 0 ||
-	       !audit_session_alive(proc_root, session->audit_session);
+	       !audit_session_alive(proc_root, session->audit_session, scan);
+}
+
+bool hl_session_stale(const char *proc_root, const char *boot_id,
+		      const struct hl_session *session)
+{
+	return hl_session_stale_scan(proc_root, boot_id, session, NULL);
 }
 
 /* One line of /proc/locks, such as
