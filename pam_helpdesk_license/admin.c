@@ -176,21 +176,33 @@ static int compare_keys(const void *a, const void *b)
 	return strcmp(x->user, y->user);
 }
 
-/* Puts count elements of size bytes in the order of keys (sorted here). */
+/* Puts count elements of size bytes in the order of keys (sorted here),
+ * in place: one element at a time moves along each cycle. */
 static int sort_by_keys(void *elements, size_t count, size_t size,
 			struct sort_key *keys)
 {
-	char *sorted;
+	char *base = elements, *held = malloc(size);
 
-	qsort(keys, count, sizeof(*keys), compare_keys);
-	sorted = malloc(count * size);
-	if (sorted == NULL)
+	if (held == NULL)
 		return -1;
-	for (size_t i = 0; i < count; i++)
-		memcpy(sorted + i * size,
-		       (char *)elements + keys[i].index * size, size);
-	memcpy(elements, sorted, count * size);
-	free(sorted);
+	qsort(keys, count, sizeof(*keys), compare_keys);
+	for (size_t i = 0; i < count; i++) {
+		size_t at = i;
+
+		if (keys[i].index == i)
+			continue;
+		memcpy(held, base + i * size, size);
+		while (keys[at].index != i) {
+			size_t from = keys[at].index;
+
+			memcpy(base + at * size, base + from * size, size);
+			keys[at].index = at;
+			at = from;
+		}
+		memcpy(base + at * size, held, size);
+		keys[at].index = at;
+	}
+	free(held);
 	return 0;
 }
 
