@@ -10,6 +10,7 @@
 #include "admin.h"
 #include "allocation.h"
 #include "terminate.h"
+#include "proc.h"
 #include "text.h"
 
 /* ---- reading many records ------------------------------------------------ */
@@ -21,7 +22,7 @@ struct record_copy {
 
 struct record_copies {
 	struct record_copy *items;
-	size_t count;
+	size_t count, allocated;
 	bool failed;
 };
 
@@ -30,12 +31,12 @@ static int copy_record(void *arg, const char *key, const char *value)
 	struct record_copies *copies = arg;
 	struct record_copy *grown;
 
-	grown = realloc(copies->items, (copies->count + 1) * sizeof(*grown));
-	if (grown == NULL) {
-		copies->failed = true;
+	copies->items = hl_grow(copies->items, &copies->allocated,
+				copies->count + 1, sizeof(*grown),
+				&copies->failed);
+	if (copies->failed)
 		return 1;
-	}
-	copies->items = grown;
+	grown = copies->items;
 	grown[copies->count].key = strdup(key);
 	grown[copies->count].value = strdup(value);
 	if (grown[copies->count].key == NULL ||
@@ -119,13 +120,14 @@ static struct hl_listed *listing_add(struct hl_listing *listing,
 				     const char *user,
 				     struct hl_holding *holding)
 {
-	struct hl_listed *grown, *item;
+	struct hl_listed *item;
+	bool failed = false;
 
-	grown = realloc(listing->items, (listing->count + 1) * sizeof(*grown));
-	if (grown == NULL)
+	listing->items = hl_grow(listing->items, &listing->allocated,
+				 listing->count + 1, sizeof(*item), &failed);
+	if (failed)
 		return NULL;
-	listing->items = grown;
-	item = &grown[listing->count];
+	item = &listing->items[listing->count];
 	memset(item, 0, sizeof(*item));
 	item->stale = calloc(holding->session_count + 1, sizeof(bool));
 	if (item->stale == NULL)
@@ -138,12 +140,6 @@ static struct hl_listed *listing_add(struct hl_listing *listing,
 	return item;
 }
 
-/* Sorting needs the config's pool order: qsort has no context argument. */
-struct sort_item {
-	const struct hl_config *cfg;
-	struct hl_listed item;
-};
-
 static size_t pool_rank(const struct hl_config *cfg, const char *pool)
 {
 	for (size_t i = 0; i < cfg->pool_count; i++)
@@ -152,169 +148,234 @@ static size_t pool_rank(const struct hl_config *cfg, const char *pool)
 	return cfg->pool_count;
 }
 
-static int compare_listed(const void *a, const void *b)
+/* Where an item or a waiter goes: concurrent before named, then pools in
+ * config order (the rank, found once per element, not per comparison),
+ * then by name, then slot or place in line, then user. */
+struct sort_key {
+	bool named;
+	size_t rank;
+	const char *pool;
+	size_t number;
+	const char *user;
+	size_t index;		/* in the array being sorted */
+};
+
+static int compare_keys(const void *a, const void *b)
 {
-	const struct sort_item *x = a, *y = b;
-	const struct hl_holding *hx = &x->item.holding, *hy = &y->item.holding;
+	const struct sort_key *x = a, *y = b;
 	int c;
 
-	if (hx->kind != hy->kind)
-		return hx->kind == HL_KIND_CONCURRENT ? -1 : 1;
-	if (hx->kind == HL_KIND_CONCURRENT) {
-		size_t rx = pool_rank(x->cfg, hx->pool);
-		size_t ry = pool_rank(y->cfg, hy->pool);
-
-		if (rx != ry)
-			return rx < ry ? -1 : 1;
-		c = strcmp(hx->pool, hy->pool);
-		if (c != 0)
-			return c;
-		if (hx->slot != hy->slot)
-			return hx->slot < hy->slot ? -1 : 1;
-	}
-	return strcmp(x->item.user, y->item.user);
+	if (x->named != y->named)
+		return x->named ? 1 : -1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	c = strcmp(x->pool, y->pool);
+	if (c != 0)
+		return c;
+	if (x->number != y->number)
+		return x->number < y->number ? -1 : 1;
+	return strcmp(x->user, y->user);
 }
 
-static int sort_listing(const struct hl_config *cfg,
-			struct hl_listing *listing)
+/* Puts count elements of size bytes in the order of keys (sorted here),
+ * in place: one element at a time moves along each cycle. */
+static int sort_by_keys(void *elements, size_t count, size_t size,
+			struct sort_key *keys)
 {
-	struct sort_item *items;
+	char *base = elements, *held = malloc(size);
 
-	if (listing->count < 2)
-		return 0;
-	items = calloc(listing->count, sizeof(*items));
-	if (items == NULL)
+	if (held == NULL)
 		return -1;
-	for (size_t i = 0; i < listing->count; i++) {
-		items[i].cfg = cfg;
-		items[i].item = listing->items[i];
+	qsort(keys, count, sizeof(*keys), compare_keys);
+	for (size_t i = 0; i < count; i++) {
+		size_t at = i;
+
+		if (keys[i].index == i)
+			continue;
+		memcpy(held, base + i * size, size);
+		while (keys[at].index != i) {
+			size_t from = keys[at].index;
+
+			memcpy(base + at * size, base + from * size, size);
+			keys[at].index = at;
+			at = from;
+		}
+		memcpy(base + at * size, held, size);
+		keys[at].index = at;
 	}
-	qsort(items, listing->count, sizeof(*items), compare_listed);
-	for (size_t i = 0; i < listing->count; i++)
-		listing->items[i] = items[i].item;
-	free(items);
+	free(held);
 	return 0;
 }
 
-/* The waiters of the lines, by pool in config order then place. */
-static int list_waiters(struct hl_txn *txn, struct hl_listing *out)
+/* The items by pool (config order) and slot, then Named by user; the
+ * waiters by pool (config order), then place. */
+static int sort_listing(const struct hl_config *cfg,
+			struct hl_listing *listing)
 {
-	const struct hl_config *cfg = txn->env->cfg;
-	struct record_copies copies;
-	struct sort_item *order;
-	int rc;
+	size_t most = listing->count > listing->waiter_count
+			      ? listing->count : listing->waiter_count;
+	struct sort_key *keys;
+	int rc = 0;
 
-	memset(&copies, 0, sizeof(copies));
-	rc = hl_txn_foreach(txn, "line/", copy_record, &copies);
-	if (copies.failed)
-		rc = HL_STORE_NOMEM;
-	if (rc != 0) {
-		free_copies(&copies);
-		hl_txn_failed(txn, rc < 0 ? HL_STORE_IO : rc, "listing lines");
+	if (most < 2)
+		return 0;
+	keys = calloc(most, sizeof(*keys));
+	if (keys == NULL)
 		return -1;
-	}
-	/* Lines in config order: sort their keys by pool rank. */
-	order = calloc(copies.count + 1, sizeof(*order));
-	for (size_t i = 0; order && i < copies.count; i++) {
-		order[i].cfg = cfg;
-		order[i].item.holding.kind = HL_KIND_CONCURRENT;
-		snprintf(order[i].item.holding.pool,
-			 sizeof(order[i].item.holding.pool), "%s",
-			 record_user(copies.items[i].key));
-		order[i].item.holding.slot = (unsigned)i;
-	}
-	if (order)
-		qsort(order, copies.count, sizeof(*order), compare_listed);
-	for (size_t k = 0; order && k < copies.count; k++) {
-		const struct record_copy *copy =
-			&copies.items[order[k].item.holding.slot];
-		struct hl_listed_waiter *grown;
-		struct hl_line line;
+	for (size_t i = 0; i < listing->count; i++) {
+		const struct hl_holding *h = &listing->items[i].holding;
+		bool named = h->kind != HL_KIND_CONCURRENT;
 
-		if (hl_line_decode(copy->value, &line) != 0) {
-			hl_txn_damaged(txn, copy->key);
-			free(order);
-			free_copies(&copies);
-			return -1;
-		}
-		grown = realloc(out->waiters, (out->waiter_count + line.count + 1) *
-					      sizeof(*grown));
-		if (grown == NULL) {
-			hl_line_free(&line);
-			free(order);
-			order = NULL;
-			break;
-		}
-		out->waiters = grown;
-		for (size_t i = 0; i < line.count; i++) {
-			struct hl_listed_waiter *lw =
-				&out->waiters[out->waiter_count++];
-
-			memset(lw, 0, sizeof(*lw));
-			snprintf(lw->pool, sizeof(lw->pool), "%s",
-				 record_user(copy->key));
-			lw->place = i + 1;
-			lw->waiter = line.waiters[i];
-			lw->stale = hl_txn_session_stale(txn,
-							 &lw->waiter.session);
-			lw->ended = !lw->stale &&
-				    hl_txn_waiter_gone(txn, &lw->waiter);
-		}
-		free(line.waiters);	/* the sessions moved into out */
+		keys[i] = (struct sort_key){
+			.named = named,
+			.rank = named ? 0 : pool_rank(cfg, h->pool),
+			.pool = named ? "" : h->pool,
+			.number = named ? 0 : h->slot,
+			.user = listing->items[i].user,
+			.index = i,
+		};
 	}
-	rc = order ? 0 : -1;
-	if (order == NULL)
-		hl_txn_failed(txn, HL_STORE_NOMEM, "listing lines");
-	free(order);
-	free_copies(&copies);
+	if (listing->count > 1)
+		rc = sort_by_keys(listing->items, listing->count,
+				  sizeof(*listing->items), keys);
+	for (size_t i = 0; i < listing->waiter_count; i++) {
+		const struct hl_listed_waiter *w = &listing->waiters[i];
+
+		keys[i] = (struct sort_key){
+			.rank = pool_rank(cfg, w->pool),
+			.pool = w->pool,
+			.number = w->place,
+			.user = w->waiter.user,
+			.index = i,
+		};
+	}
+	if (rc == 0 && listing->waiter_count > 1)
+		rc = sort_by_keys(listing->waiters, listing->waiter_count,
+				  sizeof(*listing->waiters), keys);
+	free(keys);
 	return rc;
+}
+
+/* What list gathers in its one walk of the store. */
+struct list_walk {
+	struct hl_txn *txn;
+	struct hl_listing *out;
+	struct hl_audit_scan audit;
+	bool reported;		/* the walk stopped on a failure said already */
+};
+
+static int list_stop(struct list_walk *walk)
+{
+	walk->reported = true;
+	return 1;
+}
+
+static bool listed_stale(struct list_walk *walk,
+			 const struct hl_session *session)
+{
+	const struct hl_env *env = walk->txn->env;
+
+	return hl_session_stale_scan(env->proc_root, env->self.boot_id,
+				     session, &walk->audit);
+}
+
+/* A holder/USER or named/USER record, decoded straight into the listing. */
+static int list_holding(struct list_walk *walk, const char *key,
+			const char *value)
+{
+	const struct hl_env *env = walk->txn->env;
+	const char *user = record_user(key);
+	struct hl_holding holding;
+	struct hl_listed *item;
+
+	if (hl_holding_decode(value, &holding) != 0) {
+		hl_txn_damaged(walk->txn, key);
+		return list_stop(walk);
+	}
+	item = listing_add(walk->out, user, &holding);
+	if (item == NULL) {
+		hl_holding_free(&holding);
+		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
+		return list_stop(walk);
+	}
+	for (size_t s = 0; s < item->holding.session_count; s++)
+		item->stale[s] = listed_stale(walk, &item->holding.sessions[s]);
+	item->idle = item->holding.kind == HL_KIND_CONCURRENT
+		? hl_holding_idle(&item->holding, env->now()) : -1;
+	if (item->holding.kind == HL_KIND_NAMED)
+		/* A lookup error is no "ineligible": the sweep keeps such
+		 * an allocation too. */
+		item->eligible = env->cfg->named.licenses > 0 &&
+				 hl_user_named_eligible(env, user) != 0;
+	return 0;
+}
+
+/* A line/POOL record: its waiters, in their order in line. */
+static int list_line(struct list_walk *walk, const char *key,
+		     const char *value)
+{
+	struct hl_listing *out = walk->out;
+	struct hl_line line;
+	bool failed = false;
+
+	if (hl_line_decode(value, &line) != 0) {
+		hl_txn_damaged(walk->txn, key);
+		return list_stop(walk);
+	}
+	out->waiters = hl_grow(out->waiters, &out->waiters_allocated,
+			       out->waiter_count + line.count,
+			       sizeof(*out->waiters), &failed);
+	if (failed) {
+		hl_line_free(&line);
+		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing lines");
+		return list_stop(walk);
+	}
+	for (size_t i = 0; i < line.count; i++) {
+		struct hl_listed_waiter *lw = &out->waiters[out->waiter_count++];
+
+		memset(lw, 0, sizeof(*lw));
+		snprintf(lw->pool, sizeof(lw->pool), "%s", record_user(key));
+		lw->place = i + 1;
+		lw->waiter = line.waiters[i];
+		lw->stale = listed_stale(walk, &lw->waiter.session);
+		lw->ended = !lw->stale &&
+			    hl_txn_waiter_gone(walk->txn, &lw->waiter);
+	}
+	free(line.waiters);	/* the sessions moved into out */
+	return 0;
+}
+
+static int list_record(void *arg, const char *key, const char *value)
+{
+	if (strncmp(key, "holder/", 7) == 0 || strncmp(key, "named/", 6) == 0)
+		return list_holding(arg, key, value);
+	if (strncmp(key, "line/", 5) == 0)
+		return list_line(arg, key, value);
+	return 0;
 }
 
 int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 		  struct hl_listing *out, struct hl_decision *result)
 {
 	struct hl_txn txn = { .env = env, .req = req, .out = result };
-	struct record_copies copies;
-	bool ok = true;
+	struct list_walk walk = { .txn = &txn, .out = out };
+	bool ok;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(result, 0, sizeof(*result));
-	if (hl_txn_begin(&txn) != 0 || load_all(&txn, &copies) != 0) {
+	if (hl_txn_begin(&txn) != 0) {
 		if (txn.store || txn.durable)
 			hl_txn_end(&txn, false);
 		return 0;
 	}
-	for (size_t i = 0; ok && i < copies.count; i++) {
-		const char *user = record_user(copies.items[i].key);
-		struct hl_holding holding;
-		struct hl_listed *item;
-
-		if (hl_holding_decode(copies.items[i].value, &holding) != 0) {
-			hl_txn_damaged(&txn, copies.items[i].key);
-			ok = false;
-			break;
-		}
-		item = listing_add(out, user, &holding);
-		if (item == NULL) {
-			hl_holding_free(&holding);
-			hl_txn_failed(&txn, HL_STORE_NOMEM, "listing");
-			ok = false;
-			break;
-		}
-		for (size_t s = 0; s < item->holding.session_count; s++)
-			item->stale[s] = hl_txn_session_stale(
-				&txn, &item->holding.sessions[s]);
-		item->idle = item->holding.kind == HL_KIND_CONCURRENT
-			? hl_holding_idle(&item->holding, env->now()) : -1;
-		if (item->holding.kind == HL_KIND_NAMED)
-			/* A lookup error is no "ineligible": the sweep
-			 * keeps such an allocation too. */
-			item->eligible = env->cfg->named.licenses > 0 &&
-					 hl_user_named_eligible(env, user) != 0;
-	}
-	free_copies(&copies);
-	if (ok && list_waiters(&txn, out) != 0)
-		ok = false;
+	/* One walk of the store for holdings and lines alike: each walk
+	 * reads every record of the file from disk. */
+	rc = hl_txn_foreach(&txn, "", list_record, &walk);
+	if (rc != 0 && !walk.reported)
+		hl_txn_failed(&txn, rc < 0 ? HL_STORE_IO : rc, "listing");
+	ok = rc == 0;
+	hl_audit_scan_free(&walk.audit);
 	if (ok && sort_listing(env->cfg, out) != 0) {
 		hl_txn_failed(&txn, HL_STORE_NOMEM, "listing");
 		ok = false;
@@ -468,7 +529,7 @@ static int reap_line(struct hl_txn *txn, const struct hl_pool *pool,
 		     struct hl_listing *reaped)
 {
 	struct hl_line line, dropped = { 0 };
-	struct hl_listed_waiter *grown;
+	bool failed = false;
 	int rc = 0;
 
 	if (hl_txn_load_line(txn, pool->name, &line))
@@ -480,14 +541,14 @@ static int reap_line(struct hl_txn *txn, const struct hl_pool *pool,
 		hl_line_free(&dropped);
 		return rc;
 	}
-	grown = realloc(reaped->waiters, (reaped->waiter_count + dropped.count) *
-					 sizeof(*grown));
-	if (grown == NULL) {
+	reaped->waiters = hl_grow(reaped->waiters, &reaped->waiters_allocated,
+				  reaped->waiter_count + dropped.count,
+				  sizeof(*reaped->waiters), &failed);
+	if (failed) {
 		hl_line_free(&dropped);
 		hl_txn_failed(txn, HL_STORE_NOMEM, "reap");
 		return -1;
 	}
-	reaped->waiters = grown;
 	for (size_t i = 0; i < dropped.count; i++) {
 		struct hl_listed_waiter *lw =
 			&reaped->waiters[reaped->waiter_count++];

@@ -51,10 +51,10 @@ struct hl_reconciled {
 struct hl_listing {
 	struct hl_listed *items;	/* concurrent by pool and slot, then
 					   named by user */
-	size_t count;
+	size_t count, allocated;
 	struct hl_listed_waiter *waiters;	/* by pool (config order),
 						   then place */
-	size_t waiter_count;
+	size_t waiter_count, waiters_allocated;
 	struct hl_reconciled reconciled;	/* reap: what it set right */
 };
 

@@ -181,35 +181,102 @@ int hl_proc_each(const char *proc_root, bool (*fn)(void *arg, pid_t pid),
 	return 0;
 }
 
-struct audit_search {
+struct live_audit_walk {
 	const char *proc_root;
-	unsigned id;
-	bool alive;
+	unsigned only;
+	bool (*fn)(void *arg, unsigned id);
+	void *arg;
 };
 
-static bool audit_member_alive(void *arg, pid_t pid)
+static bool live_audit_one(void *arg, pid_t pid)
 {
-	struct audit_search *a = arg;
+	struct live_audit_walk *w = arg;
 	unsigned long long start;
+	unsigned id = read_audit_session(w->proc_root, pid);
+	pid_t parent;
+	char state;
 
-	if (read_audit_session(a->proc_root, pid) == a->id)
-		a->alive = hl_proc_start(a->proc_root, pid, &start) == 0;
-	return !a->alive;
-}
-
-/* Whether a live process of this boot belongs to audit session id. */
-static bool audit_session_alive(const char *proc_root, unsigned id)
-{
-	struct audit_search a = { proc_root, id, false };
-
-	/* can't tell: never take a live session's slot */
-	if (hl_proc_each(proc_root, audit_member_alive, &a) != 0)
+	if (id == 0 || (w->only != 0 && id != w->only))
 		return true;
-	return a.alive;
+	if (read_stat(w->proc_root, pid, &state, &parent, &start) != 0 ||
+	    state == 'Z' || state == 'X')
+		return true;
+	return !w->fn(w->arg, id);
 }
 
-bool hl_session_stale(const char *proc_root, const char *boot_id,
-		      const struct hl_session *session)
+/* Calls fn with the audit session id of each live process that has one
+ * (only id only, unless 0) until fn returns true.  -1: proc_root cannot
+ * be read. */
+static int walk_live_audit(const char *proc_root, unsigned only,
+			   bool (*fn)(void *arg, unsigned id), void *arg)
+{
+	struct live_audit_walk w = { proc_root, only, fn, arg };
+
+	return hl_proc_each(proc_root, live_audit_one, &w);
+}
+
+static bool found_one(void *arg, unsigned id)
+{
+	(void)id;
+	*(bool *)arg = true;
+	return true;
+}
+
+static bool scan_add(void *arg, unsigned id)
+{
+	struct hl_audit_scan *scan = arg;
+	bool failed = false;
+
+	scan->ids = hl_grow(scan->ids, &scan->allocated, scan->count + 1,
+			    sizeof(*scan->ids), &failed);
+	if (failed) {
+		scan->unknown = true;
+		return true;
+	}
+	scan->ids[scan->count++] = id;
+	return false;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether a live process of this boot belongs to audit session id: from
+ * scan when there is one (read on its first use), else from a walk of
+ * proc_root of its own.  When proc_root cannot be read, yes: never take
+ * a live session's slot. */
+static bool audit_session_alive(const char *proc_root, unsigned id,
+				struct hl_audit_scan *scan)
+{
+	bool alive = false;
+
+	if (scan == NULL)
+		return walk_live_audit(proc_root, id, found_one, &alive) != 0 ||
+		       alive;
+	if (!scan->done) {
+		scan->done = true;
+		if (walk_live_audit(proc_root, 0, scan_add, scan) != 0)
+			scan->unknown = true;
+		else if (scan->count > 1)
+			qsort(scan->ids, scan->count, sizeof(*scan->ids),
+			      compare_ids);
+	}
+	return scan->unknown || bsearch(&id, scan->ids, scan->count,
+					sizeof(*scan->ids), compare_ids);
+}
+
+void hl_audit_scan_free(struct hl_audit_scan *scan)
+{
+	free(scan->ids);
+	memset(scan, 0, sizeof(*scan));
+}
+
+bool hl_session_stale_scan(const char *proc_root, const char *boot_id,
+			   const struct hl_session *session,
+			   struct hl_audit_scan *scan)
 {
 	unsigned long long start;
 	pid_t parent;
@@ -229,7 +296,13 @@ bool hl_session_stale(const char *proc_root, const char *boot_id,
 	 * monitor killed, say), but the session lives on while a process of
 	 * its audit session runs. */
 	return session->audit_session == 0 ||
-	       !audit_session_alive(proc_root, session->audit_session);
+	       !audit_session_alive(proc_root, session->audit_session, scan);
+}
+
+bool hl_session_stale(const char *proc_root, const char *boot_id,
+		      const struct hl_session *session)
+{
+	return hl_session_stale_scan(proc_root, boot_id, session, NULL);
 }
 
 /* One line of /proc/locks, such as

@@ -40,6 +40,25 @@ int hl_proc_each(const char *proc_root, bool (*fn)(void *arg, pid_t pid),
 bool hl_session_stale(const char *proc_root, const char *boot_id,
 		      const struct hl_session *session);
 
+/* The audit sessions of the live processes, read from /proc once: for
+ * checking many sessions in one go, where a walk of /proc for each
+ * session whose process is gone would cost the square of their number.
+ * Zeroed before its first use; hl_audit_scan_free after. */
+struct hl_audit_scan {
+	unsigned *ids;		/* sorted */
+	size_t count, allocated;
+	bool done;		/* /proc read already */
+	bool unknown;		/* /proc could not be read: every one lives */
+};
+
+void hl_audit_scan_free(struct hl_audit_scan *scan);
+
+/* hl_session_stale, with the audit sessions from scan (read at its first
+ * need) instead of a walk of /proc of its own. */
+bool hl_session_stale_scan(const char *proc_root, const char *boot_id,
+			   const struct hl_session *session,
+			   struct hl_audit_scan *scan);
+
 /* A process holding a lock, as a lock timeout names it. */
 struct hl_lock_holder {
 	pid_t pid;

@@ -58,6 +58,30 @@ static bool buf_reserve(struct hl_buf *buf, size_t extra)
 	return true;
 }
 
+void *hl_grow(void *items, size_t *cap, size_t need, size_t size,
+	      bool *failed)
+{
+	size_t cap_new;
+	void *grown;
+
+	if (need <= *cap)
+		return items;
+	cap_new = *cap ? *cap : 16;
+	while (cap_new < need && cap_new <= SIZE_MAX / 2)
+		cap_new *= 2;
+	if (cap_new < need || cap_new > SIZE_MAX / size) {
+		*failed = true;
+		return items;
+	}
+	grown = realloc(items, cap_new * size);
+	if (grown == NULL) {
+		*failed = true;
+		return items;
+	}
+	*cap = cap_new;
+	return grown;
+}
+
 void hl_buf_append(struct hl_buf *buf, const char *text, size_t len)
 {
 	if (!buf_reserve(buf, len))

@@ -24,6 +24,11 @@ void hl_buf_append(struct hl_buf *buf, const char *text, size_t len);
 void hl_buf_puts(struct hl_buf *buf, const char *text);
 void hl_buf_printf(struct hl_buf *buf, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* items (of size bytes each, *cap of them allocated) with room for need,
+ * the room doubled so that adding one at a time costs no copy each time;
+ * on failure items as they were and *failed set. */
+void *hl_grow(void *items, size_t *cap, size_t need, size_t size,
+	      bool *failed);
 /* The length of the valid UTF-8 sequence at p and its code point in
  * *codepoint, or 0 if there is none. */
 size_t hl_utf8_next(const unsigned char *p, unsigned *codepoint);

@@ -1,7 +1,8 @@
 /*
  * Unit tests of proc.c's lock table reader (hl_flock_holder): a made-up
  * proc root with a locks file of every kind of line, and the real /proc
- * with a flock held by a child.
+ * with a flock held by a child; and of the stale check with one read of
+ * the audit sessions (hl_session_stale_scan) against a made-up proc root.
  */
 #include "config.h"
 
@@ -222,6 +223,85 @@ static void test_real_flock_holder(void **state)
 	close(release[1]);
 }
 
+/* A made-up process: its stat (state, start time) and audit session. */
+static void write_process(const struct fixture *f, long pid, char state,
+			  unsigned long long start, const char *audit)
+{
+	char dir[128], stat[256];
+
+	snprintf(dir, sizeof(dir), "%s/%ld", f->root, pid);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	/* Fields 4 (parent) to 21, then 22: the start time. */
+	snprintf(stat, sizeof(stat), "%ld (sleep) %c 1 0 0 0 0 0 0 0 0 0 0 "
+		 "0 0 0 0 0 0 0 %llu 0 0\n", pid, state, start);
+	write_file(dir, "stat", stat);
+	write_file(dir, "sessionid", audit);
+}
+
+static struct hl_session session_of(pid_t pid, unsigned long long start,
+				    unsigned audit, const char *boot)
+{
+	struct hl_session s;
+
+	memset(&s, 0, sizeof(s));
+	s.pid = pid;
+	s.start = start;
+	s.audit_session = audit;
+	snprintf(s.boot_id, sizeof(s.boot_id), "%s", boot);
+	return s;
+}
+
+/* One read of the audit sessions answers as a walk of /proc per session
+ * does, and is not read again: a process started after it is not seen. */
+static void test_audit_scan_agrees(void **state)
+{
+	const struct fixture *f = *state;
+	struct hl_session sessions[] = {
+		session_of(100, 5, 0, "b"),	/* its process runs */
+		session_of(200, 5, 7, "b"),	/* gone; audit 7 runs */
+		session_of(201, 5, 8, "b"),	/* gone; audit 8 a zombie */
+		session_of(202, 5, 0, "b"),	/* gone, no audit session */
+		session_of(100, 6, 9, "b"),	/* pid reused; no audit 9 */
+		session_of(100, 5, 7, "a"),	/* an earlier boot */
+	};
+	const bool stale[] = { false, false, true, true, true, true };
+	struct hl_audit_scan scan = { 0 };
+	const size_t n = sizeof(sessions) / sizeof(sessions[0]);
+
+	write_process(f, 100, 'S', 5, "7\n");
+	write_process(f, 101, 'Z', 5, "8\n");
+	write_process(f, 102, 'S', 5, "4294967295\n");
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(hl_session_stale(f->root, "b", &sessions[i]),
+				 stale[i]);
+		assert_int_equal(hl_session_stale_scan(f->root, "b",
+						       &sessions[i], &scan),
+				 stale[i]);
+	}
+	assert_true(scan.done);
+	assert_int_equal(scan.count, 1);
+	/* Audit 9 starts after the scan: only a fresh walk sees it. */
+	write_process(f, 103, 'S', 5, "9\n");
+	assert_false(hl_session_stale(f->root, "b", &sessions[4]));
+	assert_true(hl_session_stale_scan(f->root, "b", &sessions[4], &scan));
+	hl_audit_scan_free(&scan);
+}
+
+/* A proc root that cannot be read: every audit session counts as live,
+ * so that no live session's slot is ever taken. */
+static void test_audit_scan_unreadable(void **state)
+{
+	const struct fixture *f = *state;
+	struct hl_session gone = session_of(200, 5, 7, "b");
+	struct hl_audit_scan scan = { 0 };
+	char missing[128];
+
+	snprintf(missing, sizeof(missing), "%s/none", f->root);
+	assert_false(hl_session_stale_scan(missing, "b", &gone, &scan));
+	assert_true(scan.unknown);
+	hl_audit_scan_free(&scan);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -233,6 +313,8 @@ int main(void)
 		T(test_malformed_lines),
 		T(test_command_made_printable),
 		T(test_real_flock_holder),
+		T(test_audit_scan_agrees),
+		T(test_audit_scan_unreadable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,10 +175,14 @@ static void cell(struct hl_buf *buf, const char *text, int width, bool right)
 		shown[width] = '\0';
 		len = width;
 	}
+	/* Padded by hand: a printf per cell is most of list's time. */
+	if (!right)
+		hl_buf_append(buf, shown, (size_t)len);
+	for (int pad = width - len; pad > 0; pad -= 32)
+		hl_buf_append(buf, "                                ",
+			      pad < 32 ? (size_t)pad : 32);
 	if (right)
-		hl_buf_printf(buf, "%*s", width, shown);
-	else
-		hl_buf_printf(buf, "%-*s", width, shown);
+		hl_buf_append(buf, shown, (size_t)len);
 }
 
 /* ---- the environment for the core --------------------------------------------- */
@@ -609,13 +613,19 @@ static int cmd_list(struct tool *tool)
 
 /* ---- status ----------------------------------------------------------------------- */
 
+/* The usage of pool: *last when it is that pool's (the listing comes by
+ * pool, so nearly always), else found or added. */
 static struct hl_pool_usage *usage_of(struct hl_pool_usage *u, size_t *n,
+				      struct hl_pool_usage **last,
 				      const char *pool)
 {
+	if (*last && strcmp((*last)->pool, pool) == 0)
+		return *last;
 	for (size_t i = 0; i < *n; i++)
 		if (strcmp(u[i].pool, pool) == 0)
-			return &u[i];
+			return *last = &u[i];
 	u[*n].pool = pool;
+	*last = &u[*n];
 	return &u[(*n)++];
 }
 
@@ -631,7 +641,7 @@ struct tally {
 static bool tally_listing(const struct hl_config *cfg,
 			  const struct hl_listing *listing, struct tally *t)
 {
-	struct hl_pool_usage *usage;
+	struct hl_pool_usage *usage, *last = NULL;
 	size_t npools;
 
 	memset(t, 0, sizeof(*t));
@@ -659,7 +669,7 @@ static bool tally_listing(const struct hl_config *cfg,
 			t->in_force += item->eligible;
 			continue;
 		}
-		struct hl_pool_usage *u = usage_of(usage, &npools,
+		struct hl_pool_usage *u = usage_of(usage, &npools, &last,
 						   item->holding.pool);
 		u->in_use++;
 		u->stale += all_stale;
@@ -673,7 +683,7 @@ static bool tally_listing(const struct hl_config *cfg,
 		/* Gone, or past its wait: it holds nobody up. */
 		if (w->stale || w->ended)
 			continue;
-		u = usage_of(usage, &npools, w->pool);
+		u = usage_of(usage, &npools, &last, w->pool);
 		u->waiting++;
 		if (u->oldest_wait == 0 ||
 		    w->waiter.session.since < u->oldest_wait)

@@ -90,25 +90,6 @@ struct replay {
 	bool period_open;
 };
 
-static void *grow(void *items, size_t *cap, size_t need, size_t size, bool *failed)
-{
-	size_t cap_new;
-	void *grown;
-
-	if (need <= *cap)
-		return items;
-	cap_new = *cap ? *cap * 2 : 16;
-	while (cap_new < need)
-		cap_new *= 2;
-	grown = realloc(items, cap_new * size);
-	if (grown == NULL) {
-		*failed = true;
-		return items;
-	}
-	*cap = cap_new;
-	return grown;
-}
-
 /* The part of [from, to) inside the period, in milliseconds. */
 static long long clipped(const struct replay *r, long long from, long long to)
 {
@@ -170,7 +151,7 @@ static void add_demand(struct replay *r, int pool, long long arrival,
 		start = r->since;
 	if (end > r->until)
 		end = r->until;
-	d->items = grow(d->items, &d->cap, d->count + 1, sizeof(*d->items),
+	d->items = hl_grow(d->items, &d->cap, d->count + 1, sizeof(*d->items),
 			&r->failed);
 	if (r->failed)
 		return;
@@ -211,7 +192,7 @@ static void pool_step(struct replay *r, int pool, long long now)
 		p->steps[p->step_count - 1].in_use = r->in_use[pool];
 		return;
 	}
-	p->steps = grow(p->steps, &r->step_cap[pool], p->step_count + 1,
+	p->steps = hl_grow(p->steps, &r->step_cap[pool], p->step_count + 1,
 			sizeof(*p->steps), &r->failed);
 	if (!r->failed)
 		p->steps[p->step_count++] = (struct hl_report_step){
@@ -282,7 +263,7 @@ static void named_sessions_end(struct replay *r, int technician, long long now)
 	r->named_open[technician] = 0;
 	t->named_used_hours += used / HOUR_MS;
 	if (used > 0) {
-		r->named_use.items = grow(r->named_use.items, &r->named_use.cap,
+		r->named_use.items = hl_grow(r->named_use.items, &r->named_use.cap,
 					  r->named_use.count + 1,
 					  sizeof(*r->named_use.items),
 					  &r->failed);
@@ -316,7 +297,7 @@ static void wait_done(struct replay *r, int pool, long long since, long long now
 
 	if (!in_period(r, now) && !(now == r->until && since < r->until))
 		return;
-	r->wait_s[pool] = grow(r->wait_s[pool], &r->wait_cap[pool],
+	r->wait_s[pool] = hl_grow(r->wait_s[pool], &r->wait_cap[pool],
 			       r->wait_count[pool] + 1, sizeof(double),
 			       &r->failed);
 	if (!r->failed)
@@ -469,7 +450,7 @@ static void refused(struct replay *r, const struct hl_logevent *ev,
 		add_demand(r, pool, arrival, arrival, arrival, technician, true);
 	} else {
 		r->report->named.refusals++;
-		r->named_refused.items = grow(r->named_refused.items,
+		r->named_refused.items = hl_grow(r->named_refused.items,
 					      &r->named_refused.cap,
 					      r->named_refused.count + 1,
 					      sizeof(*r->named_refused.items),
@@ -495,7 +476,7 @@ static void waits(struct replay *r, const struct hl_logevent *ev,
 	for (int w = s->waits; w >= 0; w = r->waiting[w].next)
 		if (r->waiting[w].pool == pool)
 			return;
-	r->waiting = grow(r->waiting, &r->waiting_cap, r->waiting_count + 1,
+	r->waiting = hl_grow(r->waiting, &r->waiting_cap, r->waiting_count + 1,
 			  sizeof(*r->waiting), &r->failed);
 	if (r->failed)
 		return;
@@ -943,7 +924,7 @@ static void plan_named_refusals(struct replay *r, long long hold_ms)
 		if (login->arrival < kept_until[t])
 			continue;
 		kept_until[t] = login->arrival + hold_ms;
-		logins.items = grow(logins.items, &logins.cap, logins.count + 1,
+		logins.items = hl_grow(logins.items, &logins.cap, logins.count + 1,
 				    sizeof(*logins.items), &r->failed);
 		if (!r->failed)
 			logins.items[logins.count++] = *login;
@@ -1034,7 +1015,7 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 
 		for (size_t p = 0; p < npools; p++)
 			for (size_t i = 0; i < r->demands[p].count; i++) {
-				all.items = grow(all.items, &all.cap, all.count + 1,
+				all.items = hl_grow(all.items, &all.cap, all.count + 1,
 						 sizeof(*all.items), &r->failed);
 				if (r->failed)
 					break;
@@ -1160,7 +1141,7 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 		for (size_t i = 0; i < d->count && !r->failed; i++) {
 			if (to_named[d->items[i].technician])
 				continue;
-			mix.items = grow(mix.items, &mix.cap, mix.count + 1,
+			mix.items = hl_grow(mix.items, &mix.cap, mix.count + 1,
 					 sizeof(*mix.items), &r->failed);
 			if (!r->failed)
 				mix.items[mix.count++] = d->items[i];
@@ -1172,7 +1153,7 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 				    HL_ADVICE_TO_POOL ||
 			    report->technicians[use->technician].advice_pool != (int)p)
 				continue;
-			mix.items = grow(mix.items, &mix.cap, mix.count + 1,
+			mix.items = hl_grow(mix.items, &mix.cap, mix.count + 1,
 					 sizeof(*mix.items), &r->failed);
 			if (!r->failed)
 				mix.items[mix.count++] = *use;
