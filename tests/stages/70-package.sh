@@ -506,15 +506,28 @@ session  required pam_permit.so
 EOF
 
 hl() { helpdesk-license -c "$tmp/upgrade.conf" "$@"; }
-# holds LICENSE USER: list shows USER holding LICENSE (named, or a pool's slot)
+# holds LICENSE USER: list shows USER holding LICENSE, "named" or a pool
+# (its rows begin "POOL#SLOT", or "POOL #SLOT" in 0.2.0's columns).
 holds() {
 	hl list | awk -v lic="$1" -v user="$2" '
-		$2 == user && ($1 == lic || index($1, lic "#") == 1) { found = 1 }
+		index($0, lic) == 1 && substr($0, length(lic) + 1, 1) ~ /[ #]/ {
+			for (i = 2; i <= NF; i++)
+				if ($i == user)
+					found = 1
+		}
 		END { exit !found }'
 }
 # logs_in USER: USER logs in (account, session open and close)
 logs_in() { pamtester "$service" "$1" acct_mgmt open_session close_session; }
-schema() { gdbmtool -r -l "$statedir/licenses.db" fetch schema 2>&1; }
+# fetch FILE KEY: the value of KEY in the GDBM file FILE
+fetch() { printf 'fetch "%s"\n' "$2" | gdbmtool -q -r -l "$1" 2>&1; }
+schema() { fetch "$statedir/licenses.db" schema; }
+# runtime_holds USER: the runtime store, root's, mode 0600, records USER's
+# concurrent slot
+runtime_holds() {
+	mode_is "$rundir/sessions.db" root:root 600 &&
+		fetch "$rundir/sessions.db" "holder/$1" | grep -q '^kind concurrent'
+}
 # denials USER: the count of USER's deny events that tell no error
 denials() {
 	grep "\"event\":\"deny\",\"user\":\"$1\"" "$eventlog" | grep -vc '"reason":"error"'
@@ -528,7 +541,7 @@ refused() {
 }
 
 upgrade() {
-	local i rc
+	local deadline rc
 	if ! out=$(apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$old_deb" 2>&1); then
 		not_ok "apt-get install the 0.2.0 package" "$out"
 		return
@@ -545,9 +558,9 @@ upgrade() {
 	holder=$!
 	exec 8>"$tmp/hold"
 	# Polled; the bound of 60 s only guards against a hang.
-	for ((i = 0; i < 600; i++)); do
-		holds hlpkg "$east" && break
-		kill -0 "$holder" 2>/dev/null || break
+	deadline=$((SECONDS + 60))
+	until holds hlpkg "$east" || ! kill -0 "$holder" 2>/dev/null ||
+	      [ "$SECONDS" -gt "$deadline" ]; do
 		sleep 0.1
 	done
 	check "0.2.0: a session of $east is open, holding the pool's one slot" holds hlpkg "$east"
@@ -568,8 +581,7 @@ upgrade() {
 	check "$named logs in again, through the new module" logs_in "$named"
 	check "after the first write, the durable store has schema 2" test "$(schema)" = 2
 	check "the runtime store is under $rundir, root's, mode 0600, with $east's slot" \
-		sh -c "$(declare -f mode_is); mode_is $rundir/sessions.db root:root 600 &&
-			gdbmtool -r -l $rundir/sessions.db fetch holder/$east | grep -qx 'kind concurrent'"
+		runtime_holds "$east"
 	check "after the migration, $named's allocation is listed" holds named "$named"
 	check "after the migration, $east's slot is listed" holds hlpkg "$east"
 
