@@ -32,7 +32,7 @@ PACKAGES="autoconf automake libtool pkg-config make gcc libc6-dev
 	libpam0g-dev libconfig-dev libgdbm-dev libcmocka-dev
 	libpam-wrapper libpamtest0-dev libnss-wrapper
 	openssh-server openssh-client
-	dpkg-dev debhelper lintian pamtester logrotate
+	dpkg-dev debhelper lintian pamtester logrotate gdbmtool
 	zlib1g-dev chromium python3 prometheus
 	clang libclang-rt-dev valgrind"
 

@@ -20,10 +20,21 @@
 # removes the package (the store and the log stay), installs it again (they
 # are kept) and purges it: nothing of it may be left.
 #
-# It creates the users hlpkg-east1 and hlpkg-outsider and the PAM service
-# /etc/pam.d/hlpkg-test, and removes them at exit, with the package.  It
-# will not run where the package, its configuration, its store or its log
-# directory exist already.
+# Then the upgrade from 0.2.0: it builds the 0.2.0 package from the
+# project's history (commit 032e111, "NEWS: 0.2.0"), installs it, makes a
+# Named allocation and keeps a concurrent session open through its module,
+# installs this package over it with dpkg -i and checks that the
+# allocation and the live session's slot are kept, that the first write
+# migrates the store (schema 2) into the durable store and the runtime
+# store under /run/helpdesk-license, and that the slot is freed when the
+# session ends; then it purges the package again.  Without the project's
+# git history (a tarball, as in make distcheck) it says so and leaves the
+# upgrade out.
+#
+# It creates the users hlpkg-east1, hlpkg-east2, hlpkg-named1 and
+# hlpkg-outsider and the PAM service /etc/pam.d/hlpkg-test, and removes
+# them at exit, with the package.  It will not run where the package, its
+# configuration, its stores' or its log's directories exist already.
 #
 # The last line is "N passed, N failed", or "skipped: WHY" when it cannot
 # run here.
@@ -35,7 +46,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 for cmd in dpkg-buildpackage dh lintian apt-get pamtester pam-auth-update \
-	   logrotate systemd-analyze systemd-tmpfiles unshare; do
+	   logrotate systemd-analyze systemd-tmpfiles unshare gdbmtool; do
 	if ! command -v "$cmd" >/dev/null; then
 		echo "skipped: $cmd is not installed"
 		exit 0
@@ -50,14 +61,17 @@ flock 9
 pkg=libpam-helpdesk-license
 conf=/etc/security/helpdesk-license.conf
 statedir=/var/lib/helpdesk-license
+rundir=/run/helpdesk-license
 logdir=/var/log/helpdesk-license
 eventlog=$logdir/events.log
 profile=/usr/share/pam-configs/helpdesk-license
 service=hlpkg-test
 pamfile=/etc/pam.d/$service
 east=hlpkg-east1
+east2=hlpkg-east2
+named=hlpkg-named1
 outsider=hlpkg-outsider
-users=("$east" "$outsider")
+users=("$east" "$east2" "$named" "$outsider")
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 module=/lib/$multiarch/security/pam_helpdesk_license.so
 
@@ -65,7 +79,7 @@ if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -qv '^unknown\|not-ins
 	echo "skipped: $pkg is installed on this host; not touching it"
 	exit 0
 fi
-for f in "$conf" "$statedir" "$logdir" "$pamfile"; do
+for f in "$conf" "$statedir" "$rundir" "$logdir" "$pamfile"; do
 	if [ -e "$f" ]; then
 		echo "skipped: $f exists already; not touching it"
 		exit 0
@@ -83,11 +97,15 @@ tmp=
 made_users=()
 made_pamfile=no
 installed=no
+holder=
 export DEBIAN_FRONTEND=noninteractive
 
 cleanup() {
 	local rc=$? u
 	set +e
+	[ -n "$old_build" ] && wait "$old_build"
+	# The session kept open for the upgrade test, if a check broke off.
+	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder"
 	if [ "$installed" = yes ] && dpkg-query -W "$pkg" >/dev/null 2>&1; then
 		apt-get -o DPkg::Lock::Timeout=600 purge -y -qq "$pkg" >/dev/null 2>&1 ||
 			echo "cleanup: purging $pkg failed" >&2
@@ -141,6 +159,20 @@ host_state() {
 
 # ---- build -------------------------------------------------------------------
 
+# The 0.2.0 package, for the upgrade test: built from the project's
+# history meanwhile.
+old_commit=032e111
+old_build=
+if [ -e "$srcdir/.git" ]; then
+	mkdir -p "$tmp/old/src"
+	(git -C "$srcdir" archive "$old_commit" | tar -x -C "$tmp/old/src" &&
+	 cd "$tmp/old/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) \
+		>"$tmp/old/build.log" 2>&1 &
+	old_build=$!
+else
+	echo "# no upgrade test: $srcdir has no .git to build 0.2.0 from (a release tarball?)"
+fi
+
 # A copy of the tree: the build never writes into the source tree.
 mkdir "$tmp/src"
 if git -C "$srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
@@ -158,8 +190,20 @@ else
 		"$(tail -n 30 "$tmp/build.log")"
 	finish
 fi
+arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 version=$(dpkg-parsechangelog -l "$tmp/src/debian/changelog" -S Version)
-deb=$tmp/${pkg}_${version}_$(dpkg-architecture -qDEB_HOST_ARCH).deb
+deb=$tmp/${pkg}_${version}_$arch.deb
+old_deb=
+if [ -n "$old_build" ]; then
+	if wait "$old_build"; then
+		old_deb=$tmp/old/${pkg}_$(dpkg-parsechangelog -l "$tmp/old/src/debian/changelog" -S Version)_$arch.deb
+		ok "the 0.2.0 package builds from the project's history (commit $old_commit)"
+	else
+		not_ok "the 0.2.0 package builds from the project's history (commit $old_commit)" \
+			"$(tail -n 30 "$tmp/old/build.log")"
+	fi
+	old_build=
+fi
 changes=${deb%.deb}.changes
 
 # Every tag that lintian would report is fixed or overridden with a reason
@@ -229,8 +273,9 @@ else
 	not_ok "apt-get install ./$(basename "$deb")" "$out"
 	finish
 fi
-check "the store's and the log's directories are root's, mode 0700" \
-	sh -c "$(declare -f mode_is); mode_is $statedir root:root 700 && mode_is $logdir root:root 700"
+check "the stores' and the log's directories are root's, mode 0700" \
+	sh -c "$(declare -f mode_is); mode_is $statedir root:root 700 &&
+		mode_is $rundir root:root 700 && mode_is $logdir root:root 700"
 check "the configuration is a root-owned conffile, mode 0644" \
 	sh -c "$(declare -f mode_is); mode_is $conf root:root 644 &&
 		dpkg-query -W -f='\${Conffiles}' $pkg | grep -q ' $conf '"
@@ -274,9 +319,10 @@ else
 		test -L /etc/systemd/system/timers.target.wants/helpdesk-license-metrics.timer
 fi
 mkdir "$tmp/root"
-check "the tmpfiles.d snippet makes both directories root's, mode 0700" \
+check "the tmpfiles.d snippet makes the three directories root's, mode 0700" \
 	sh -c "$(declare -f mode_is); systemd-tmpfiles --root=$tmp/root --create /usr/lib/tmpfiles.d/helpdesk-license.conf &&
-		mode_is $tmp/root$statedir root:root 700 && mode_is $tmp/root$logdir root:root 700"
+		mode_is $tmp/root$statedir root:root 700 && mode_is $tmp/root$rundir root:root 700 &&
+		mode_is $tmp/root$logdir root:root 700"
 
 # ---- logins through the installed module -----------------------------------
 
@@ -417,18 +463,152 @@ check "installed again, it keeps the store" \
 	sh -c "apt-get -o DPkg::Lock::Timeout=600 install -y -qq $deb >/dev/null &&
 		test \$(stat -c %i $statedir/licenses.db) = $store_inode &&
 		test -f $eventlog.2.gz"
-files=$(dpkg -L "$pkg" | while read -r f; do [ -d "$f" ] || echo "$f"; done)
-check "apt-get purge" apt-get -o DPkg::Lock::Timeout=600 purge -y -qq "$pkg"
-left=
-for f in $files "$statedir" "$logdir" "$conf" "/usr/share/doc/$pkg" \
-	 /etc/systemd/system/timers.target.wants/helpdesk-license-reap.timer \
-	 /var/lib/systemd/deb-systemd-helper-enabled/helpdesk-license-reap.timer.dsh-also; do
-	[ -e "$f" ] || [ -L "$f" ] && left="$left $f"
-done
-if [ -z "$left" ] && ! dpkg-query -W "$pkg" >/dev/null 2>&1; then
-	ok "after purge nothing of the package is left"
-else
-	not_ok "after purge nothing of the package is left" "left:$left"
+# purge: apt-get purge, and nothing of the package may be left.
+purge() {
+	local files left= f
+	files=$(dpkg -L "$pkg" | while read -r f; do [ -d "$f" ] || echo "$f"; done)
+	check "apt-get purge" apt-get -o DPkg::Lock::Timeout=600 purge -y -qq "$pkg"
+	for f in $files "$statedir" "$rundir" "$logdir" "$conf" "/usr/share/doc/$pkg" \
+		 /etc/systemd/system/timers.target.wants/helpdesk-license-reap.timer \
+		 /etc/systemd/system/timers.target.wants/helpdesk-license-metrics.timer \
+		 /var/lib/systemd/deb-systemd-helper-enabled/helpdesk-license-reap.timer.dsh-also \
+		 /var/lib/systemd/deb-systemd-helper-enabled/helpdesk-license-metrics.timer.dsh-also; do
+		[ -e "$f" ] || [ -L "$f" ] && left="$left $f"
+	done
+	if [ -z "$left" ] && ! dpkg-query -W "$pkg" >/dev/null 2>&1; then
+		ok "after purge nothing of the package is left"
+	else
+		not_ok "after purge nothing of the package is left" "left:$left"
+	fi
+}
+purge
+
+# ---- upgrade from 0.2.0 ----------------------------------------------------
+
+# The licenses of the upgrade test, as 0.2.0 and this release both read
+# them: the default stores (0.2.0's one file, then migrated), one Named
+# license, and a pool of one slot for two technicians.
+cat >"$tmp/upgrade.conf" <<EOF
+unlicensed = "deny";
+named = { licenses = 1; users = [ "$named" ]; };
+concurrent = ( { pool = "hlpkg"; licenses = 1; users = [ "$east", "$east2" ]; } );
+EOF
+chmod 0644 "$tmp/upgrade.conf"
+# pam_exec's prompt for a password holds pamtester between its open_session
+# and its close_session: pamtester reads the answer from its standard input.
+cat >"$pamfile" <<EOF
+# pam_helpdesk_license's package test: remove if found.
+auth     required pam_exec.so expose_authtok quiet /bin/cat
+account  required $module config=$tmp/upgrade.conf
+account  required pam_permit.so
+session  required $module config=$tmp/upgrade.conf
+session  required pam_permit.so
+EOF
+
+hl() { helpdesk-license -c "$tmp/upgrade.conf" "$@"; }
+# holds LICENSE USER: list shows USER holding LICENSE, "named" or a pool
+# (its rows begin "POOL#SLOT", or "POOL #SLOT" in 0.2.0's columns).
+holds() {
+	hl list | awk -v lic="$1" -v user="$2" '
+		index($0, lic) == 1 && substr($0, length(lic) + 1, 1) ~ /[ #]/ {
+			for (i = 2; i <= NF; i++)
+				if ($i == user)
+					found = 1
+		}
+		END { exit !found }'
+}
+# logs_in USER: USER logs in (account, session open and close)
+logs_in() { pamtester "$service" "$1" acct_mgmt open_session close_session; }
+# fetch FILE KEY: the value of KEY in the GDBM file FILE
+fetch() { printf 'fetch "%s"\n' "$2" | gdbmtool -q -r -l "$1" 2>&1; }
+schema() { fetch "$statedir/licenses.db" schema; }
+# runtime_holds USER: the runtime store, root's, mode 0600, records USER's
+# concurrent slot
+runtime_holds() {
+	mode_is "$rundir/sessions.db" root:root 600 &&
+		fetch "$rundir/sessions.db" "holder/$1" | grep -q '^kind concurrent'
+}
+# denials USER: the count of USER's deny events that tell no error
+denials() {
+	grep "\"event\":\"deny\",\"user\":\"$1\"" "$eventlog" | grep -vc '"reason":"error"'
+}
+# refused USER: USER's login is refused, for want of a license, not for an
+# error (a deny event with another reason).
+refused() {
+	local before
+	before=$(denials "$1")
+	! logs_in "$1" && [ "$(denials "$1")" -gt "$before" ]
+}
+
+upgrade() {
+	local deadline rc
+	if ! out=$(apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$old_deb" 2>&1); then
+		not_ok "apt-get install the 0.2.0 package" "$out"
+		return
+	fi
+	installed=yes
+	ok "apt-get install the 0.2.0 package"
+	check "0.2.0: $named logs in" logs_in "$named"
+	check "0.2.0: $named holds a Named allocation" holds named "$named"
+
+	# $east's session, open until a line comes down the pipe.
+	mkfifo "$tmp/hold"
+	pamtester "$service" "$east" acct_mgmt open_session authenticate close_session \
+		<"$tmp/hold" >"$tmp/hold.log" 2>&1 &
+	holder=$!
+	exec 8>"$tmp/hold"
+	# Polled; the bound of 60 s only guards against a hang.
+	deadline=$((SECONDS + 60))
+	until holds hlpkg "$east" || ! kill -0 "$holder" 2>/dev/null ||
+	      [ "$SECONDS" -gt "$deadline" ]; do
+		sleep 0.1
+	done
+	check "0.2.0: a session of $east is open, holding the pool's one slot" holds hlpkg "$east"
+	check "0.2.0: $east2 is refused while it lives" refused "$east2"
+	check "0.2.0: the store has schema 1" test "$(schema)" = 1
+
+	if out=$(dpkg -i "$deb" 2>&1); then
+		ok "dpkg -i installs $version over 0.2.0"
+	else
+		not_ok "dpkg -i installs $version over 0.2.0" "$out"
+	fi
+	check "the session opened through 0.2.0's module lives on" kill -0 "$holder"
+	check "the upgrade made the runtime store's directory, root's, mode 0700" \
+		sh -c "$(declare -f mode_is); mode_is $rundir root:root 700"
+	check "$named's Named allocation is kept" holds named "$named"
+	check "$east's live session keeps its slot" holds hlpkg "$east"
+	check "$east2 is refused while $east's session lives" refused "$east2"
+	check "$named logs in again, through the new module" logs_in "$named"
+	check "after the first write, the durable store has schema 2" test "$(schema)" = 2
+	check "the runtime store is under $rundir, root's, mode 0600, with $east's slot" \
+		runtime_holds "$east"
+	check "after the migration, $named's allocation is listed" holds named "$named"
+	check "after the migration, $east's slot is listed" holds hlpkg "$east"
+
+	# The session ends: the answer to the prompt, then close_session by
+	# 0.2.0's module, still loaded in pamtester.
+	echo secret >&8
+	exec 8>&-
+	rc=0
+	wait "$holder" || rc=$?
+	holder=
+	if holds hlpkg "$east"; then
+		echo "# $east's session ended (pamtester: exit status $rc), its slot still held: reap"
+		hl reap | sed 's/^/# /'
+	else
+		echo "# $east's session ended (pamtester: exit status $rc), its slot released on close"
+	fi
+	if holds hlpkg "$east"; then
+		not_ok "after $east's session ends, its slot is freed" "$(hl list 2>&1)"
+	else
+		ok "after $east's session ends, its slot is freed"
+	fi
+	check "$east2 then logs in" logs_in "$east2"
+	check "$named's Named allocation is still there" holds named "$named"
+	purge
+}
+if [ -n "$old_deb" ]; then
+	upgrade
 fi
 after=$(host_state)
 if [ "$before" = "$after" ]; then
