@@ -21,32 +21,30 @@ __attribute__((used)) static void *const linked[] = {
 	(void *)gdbm_fd_open, (void *)config_init,
 };
 
-PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
-				const char **argv)
+static int nothing(pam_handle_t *pamh, int flags, int argc,
+		   const char **argv)
 {
 	(void)pamh;
 	(void)flags;
 	(void)argc;
 	(void)argv;
 	return PAM_SUCCESS;
+}
+
+PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
+				const char **argv)
+{
+	return nothing(pamh, flags, argc, argv);
 }
 
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
-	return PAM_SUCCESS;
+	return nothing(pamh, flags, argc, argv);
 }
 
 PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags,
 				    int argc, const char **argv)
 {
-	(void)pamh;
-	(void)flags;
-	(void)argc;
-	(void)argv;
-	return PAM_SUCCESS;
+	return nothing(pamh, flags, argc, argv);
 }
