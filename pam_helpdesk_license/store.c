@@ -494,6 +494,12 @@ static int dup_for_gdbm(int fd)
 	return dup_fd;
 }
 
+/* The magics of GDBM's native formats (plain and numsync). */
+static bool db_magic_known(uint32_t magic)
+{
+	return magic == 0x13579acfu || magic == 0x13579ad1u;
+}
+
 /*
  * GDBM accepts a file shorter than its header says (old releases could
  * leave one) and fails only when a lost record is read.  Every file this
@@ -504,12 +510,6 @@ static int dup_for_gdbm(int fd)
  *   int bucket_size; int bucket_elems; off_t next_block;
  * Other magics are left to GDBM to judge.
  */
-/* The magics of GDBM's native formats (plain and numsync). */
-static bool db_magic_known(uint32_t magic)
-{
-	return magic == 0x13579acfu || magic == 0x13579ad1u;
-}
-
 static bool db_truncated(struct hl_store *s, int64_t *size, int64_t *want)
 {
 	unsigned char head[40];
