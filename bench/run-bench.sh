@@ -1,11 +1,15 @@
 #!/bin/sh
 # The cost of a login through real libpam, side by side in one run:
 #   - a pam_permit stack (the floor);
+#   - bench/pam_bench_libs (links libgdbm and libconfig, does nothing):
+#     what loading our module's libraries costs by itself;
 #   - pam_faillock (account), and pam_limits with a "%bench maxlogins" rule
 #     (the logins of all the pool's technicians, as a pool counts them)
 #     with 0 and SIZES live sessions in utmp;
 #   - pam_helpdesk_license (account + session) with an empty store and with
-#     SIZES sessions held by live processes;
+#     SIZES sessions held by live processes; as in production, its runtime
+#     store is on tmpfs (a directory made in /dev/shm) and its durable
+#     store on the disk (a directory made in /var/tmp);
 #   - contention: K parallel drivers on a pool of 1 and a pool of 10, each
 #     session held HOLD ms so that they overlap, then a check that no slot
 #     was lost or duplicated;
@@ -52,9 +56,17 @@ login=$build/bench/bench_login
 hold=$build/bench/bench_hold
 tool=$build/helpdesk-license
 module=$build/.libs/pam_helpdesk_license.so
-for f in "$login" "$hold" "$tool" "$module"; do
+libs=$build/bench/.libs/pam_bench_libs.so
+for f in "$login" "$hold" "$tool" "$module" "$libs"; do
 	[ -e "$f" ] || {
 		echo "build first (make check builds the benchmarks): no $f" >&2
+		exit 2
+	}
+done
+# Its row would measure pam_permit if the linker had dropped them.
+for lib in libgdbm libconfig; do
+	readelf -d "$libs" | grep -q "NEEDED.*\[$lib\." || {
+		echo "$libs does not link $lib" >&2
 		exit 2
 	}
 done
@@ -72,16 +84,22 @@ done
 exec 9> /run/lock/hlbench.lock
 flock -w 900 9 || { echo "another benchmark holds the lock" >&2; exit 1; }
 
-work=$(mktemp -d)
-holder=
+holder= work= durable= runtime=
 cleanup() {
 	exec 8>&- 2>/dev/null || true
 	[ -z "$holder" ] || wait "$holder" 2>/dev/null || true
 	rm -f /etc/pam.d/hlbench-*
-	rm -rf "$work"
+	for d in "$work" "$durable" "$runtime"; do
+		[ -z "$d" ] || rm -rf "$d"
+	done
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
+work=$(mktemp -d)
+# Where production keeps them: the runtime store on tmpfs, the durable
+# store on the disk.
+durable=$(mktemp -d /var/tmp/hlbench.XXXXXX)
+runtime=$(mktemp -d /dev/shm/hlbench.XXXXXX)
 
 # Users: probe logs in, t00001... hold sessions (group bench), c1... contend
 # (group contend).
@@ -99,8 +117,8 @@ export LD_PRELOAD="$nsswrapper" NSS_WRAPPER_PASSWD="$work/passwd" \
 # Our module: one configuration and store per size; the pools of contention.
 conf() { # NAME POOL LICENSES GROUP
 	cat > "$work/$1.conf" <<EOF
-store = "$work/store-$1/licenses.db";
-runtime_store = "$work/store-$1/sessions.db";
+store = "$durable/store-$1/licenses.db";
+runtime_store = "$runtime/store-$1/sessions.db";
 event_log = "$work/events-$1.log";
 concurrent = ( { pool = "$2"; licenses = $3; groups = [ "$4" ]; } );
 EOF
@@ -111,22 +129,24 @@ service() { # NAME ACCOUNT-LINE SESSION-LINE
 		> "/etc/pam.d/hlbench-$1"
 }
 service permit pam_permit.so pam_permit.so
+service libs "$libs" "$libs"
 mkdir -m 700 "$work/faillock"
 service faillock "pam_faillock.so dir=$work/faillock" pam_permit.so
 echo "%bench - maxlogins 1000000" > "$work/limits.conf"
 service limits pam_permit.so "pam_limits.so conf=$work/limits.conf"
 : > "$work/utmp-0"
-stacks="permit faillock limits:0"
-holding=
+stacks="permit libs faillock limits:0"
+holding= ours=
 for n in 0 $sizes; do
 	conf "hl-$n" bench $((largest + 16)) bench
 	service "hl-$n" "$module config=$work/hl-$n.conf" \
 		"$module config=$work/hl-$n.conf"
 	[ "$n" = 0 ] && continue
-	stacks="$stacks limits:$n hl-$n"
+	stacks="$stacks limits:$n"
+	ours="$ours hl-$n"
 	holding="$holding -s $work/hl-$n.conf:$n -u $work/utmp-$n:$n"
 done
-stacks="$stacks hl-0"
+stacks="$stacks hl-0$ours"
 for p in 1 10; do
 	conf "pool$p" "pool$p" "$p" contend
 	service "pool$p" "$module config=$work/pool$p.conf" \
@@ -137,6 +157,8 @@ echo "# $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' \
 	/proc/cpuinfo | head -1), Linux $(uname -r)," \
 	"Debian $(cat /etc/debian_version 2>/dev/null || echo '?')," \
 	"load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# durable store on $(stat -f -c %T "$durable"), runtime store on" \
+	"$(stat -f -c %T "$runtime")"
 
 # The holders: live processes, with their sessions in the stores and utmp.
 mkfifo "$work/hold"
@@ -190,6 +212,7 @@ while [ "$r" -le "$runs" ]; do
 	r=$((r + 1))
 done
 
+echo "# load after the logins: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## Login cost (pam_start ... pam_end), $runs runs of up to $cycles logins"
 echo
@@ -197,6 +220,7 @@ awk -v stacks="$stacks" '
 function label(s,   n) {
 	n = s; sub(/^[^:]*:?/, "", n)
 	if (s == "permit") return "pam_permit (floor)"
+	if (s == "libs") return "a module linking libgdbm and libconfig"
 	if (s == "faillock") return "pam_faillock (account)"
 	if (s ~ /^limits:/) return "pam_limits %group maxlogins, " n " in utmp"
 	sub(/^hl-/, "", s)
@@ -207,8 +231,17 @@ function label(s,   n) {
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 	if ("over" in f) { over[s] = f["over"]; delete f; next }
 	m[s, ++count[s]] = f["median_us"]
+	cm[s, count[s]] = f["cpu_median_us"]
 	logins[s] += f["cycles"]
 	delete f
+}
+# The median of v[1..n], which it sorts.
+function median(v, n,   i, j, t) {
+	for (i = 2; i <= n; i++)	# insertion sort
+		for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+		}
+	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
 END {
 	nstacks = split(stacks, order, " ")
@@ -216,30 +249,29 @@ END {
 		s = order[k]; n = count[s]
 		if (n == 0) continue
 		for (i = 1; i <= n; i++) v[i] = m[s, i]
-		for (i = 2; i <= n; i++)	# insertion sort
-			for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
-				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-			}
-		med[s] = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		med[s] = median(v, n)
 		lo[s] = v[1]; hi[s] = v[n]
+		for (i = 1; i <= n; i++) v[i] = cm[s, i]
+		cpu[s] = median(v, n)
 	}
-	print "| stack | median µs | spread of run medians | ratio to floor | logins |"
-	print "|---|---:|---:|---:|---:|"
+	print "| stack | median µs | spread of run medians | ratio to floor | CPU µs | CPU ratio | logins |"
+	print "|---|---:|---:|---:|---:|---:|---:|"
 	for (k = 1; k <= nstacks; k++) {
 		s = order[k]; n = count[s]
 		if (s in over) {
-			printf "| %s | > %d s | (not finished) | > %.0f | 0 |\n",
+			printf "| %s | > %d s | (not finished) | > %.0f | | | 0 |\n",
 				label(s), over[s], over[s] * 1e6 / med["permit"]
 			continue
 		}
 		spread = med[s] > 0 ? 100 * (hi[s] - lo[s]) / med[s] / 2 : 0
 		if (n == 1)
-			printf "| %s | %.0f | (one run) | %.2f | %d |\n", label(s),
-				med[s], med[s] / med["permit"], logins[s]
+			range = "(one run)"
 		else
-			printf "| %s | %.0f | ±%.0f%% (%.0f–%.0f) | %.2f | %d |\n",
-				label(s), med[s], spread, lo[s], hi[s],
-				med[s] / med["permit"], logins[s]
+			range = sprintf("±%.0f%% (%.0f–%.0f)", spread, lo[s], hi[s])
+		cpu_ratio = cpu["permit"] ? cpu[s] / cpu["permit"] : 0
+		printf "| %s | %.0f | %s | %.2f | %.0f | %.2f | %d |\n",
+			label(s), med[s], range, med[s] / med["permit"], cpu[s],
+			cpu_ratio, logins[s]
 	}
 }' "$work/runs"
 
@@ -252,7 +284,8 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|"
 bad=0 badlog=0
 for p in 1 10; do
 	for k in $workers; do
-		rm -rf "$work/store-pool$p" "$work/events-pool$p.log"
+		rm -rf "$durable/store-pool$p" "$runtime/store-pool$p" \
+			"$work/events-pool$p.log"
 		c_cycles=0 c_granted=0 c_refused=0 c_failed=1 c_median_us=0
 		c_max_us=0 c_max_held=0 c_duplicated=0
 		line=$("$login" -k "$k" -l "$p" -w "$hold_us" "hlbench-pool$p" c \

@@ -17,7 +17,9 @@ static void field(struct hl_buf *buf, const char *name, const char *value)
 {
 	if (value == NULL)
 		return;
-	hl_buf_printf(buf, ",\"%s\":", name);
+	hl_buf_puts(buf, ",\"");
+	hl_buf_puts(buf, name);
+	hl_buf_puts(buf, "\":");
 	hl_buf_json(buf, value);
 }
 
@@ -130,6 +132,7 @@ bool hl_event_log_has(const char *path, unsigned long long inode,
 	char why[128];
 	struct stat st;
 	char *text = NULL;
+	size_t want;
 	ssize_t n;
 	bool found = false;
 	int fd;
@@ -143,10 +146,15 @@ bool hl_event_log_has(const char *path, unsigned long long inode,
 	    (inode != 0 && (unsigned long long)st.st_ino != inode) ||
 	    (unsigned long long)st.st_size < offset)
 		goto out;
-	text = malloc(LOOK_AHEAD + 1);
+	/* No more than the file holds: usually just the lines of the last
+	 * transaction, a few hundred bytes. */
+	want = (unsigned long long)st.st_size - offset < LOOK_AHEAD
+		       ? (size_t)((unsigned long long)st.st_size - offset)
+		       : LOOK_AHEAD;
+	text = malloc(want + 1);
 	if (text == NULL)
 		goto out;
-	n = pread(fd, text, LOOK_AHEAD, (off_t)offset);
+	n = pread(fd, text, want, (off_t)offset);
 	if (n > 0) {
 		text[n] = '\0';
 		found = strstr(text, line) != NULL;

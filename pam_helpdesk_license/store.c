@@ -33,8 +33,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "proc.h"
 #include "safefile.h"
@@ -259,11 +262,20 @@ static int changes_set(struct changes *cs, const char *key, const char *value)
  */
 static uint32_t crc32_update(uint32_t crc, const char *data, size_t len)
 {
+	/* Four bits at a time: every commit sums its journal, and a bit at
+	 * a time was the largest cost of a commit. */
+	static const uint32_t nibble[16] = {
+		0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu,
+		0x76dc4190u, 0x6b6b51f4u, 0x4db26158u, 0x5005713cu,
+		0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
+		0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu,
+	};
+
 	crc = ~crc;
 	for (size_t i = 0; i < len; i++) {
 		crc ^= (unsigned char)data[i];
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+		crc = (crc >> 4) ^ nibble[crc & 15u];
+		crc = (crc >> 4) ^ nibble[crc & 15u];
 	}
 	return ~crc;
 }
@@ -483,6 +495,12 @@ static int dup_for_gdbm(int fd)
 	return dup_fd;
 }
 
+/* The magics of GDBM's native formats (plain and numsync). */
+static bool db_magic_known(uint32_t magic)
+{
+	return magic == 0x13579acfu || magic == 0x13579ad1u;
+}
+
 /*
  * GDBM accepts a file shorter than its header says (old releases could
  * leave one) and fails only when a lost record is read.  Every file this
@@ -503,7 +521,7 @@ static bool db_truncated(struct hl_store *s, int64_t *size, int64_t *want)
 	    pread(s->fd, head, sizeof(head), 0) != (ssize_t)sizeof(head))
 		return false;
 	memcpy(&magic, head, sizeof(magic));
-	if (magic != 0x13579acfu && magic != 0x13579ad1u)
+	if (!db_magic_known(magic))
 		return false;
 	memcpy(want, head + 32, sizeof(*want));
 	*size = (int64_t)st.st_size;
@@ -1023,6 +1041,27 @@ static int store_journal(struct hl_store *s, bool *replayed)
 	return rc;
 }
 
+/*
+ * GDBM flushes a writer's file when it closes it, changed or not.  On
+ * tmpfs (the runtime store) a flush costs nothing: a WRITE transaction
+ * opens GDBM as a writer at once rather than reopening it to commit.  On
+ * a disk (the durable store) it opens a reader, so that a transaction
+ * that changes nothing there, as nearly every login, flushes nothing.
+ * Only a file that starts as a GDBM file: a writer would make an empty
+ * one a new database, where a reader reports it damaged and leaves it.
+ */
+static bool writer_at_once(const struct hl_store *s)
+{
+	struct statfs fs;
+	uint32_t magic;
+
+	return s->mode == HL_STORE_WRITE && fstatfs(s->fd, &fs) == 0 &&
+	       fs.f_type == TMPFS_MAGIC &&
+	       pread(s->fd, &magic, sizeof(magic), 0) ==
+		       (ssize_t)sizeof(magic) &&
+	       db_magic_known(magic);
+}
+
 /* With the lock held: open (or in WRITE mode create) the file, check its
  * schema, deal with a journal. */
 static int store_load(struct hl_store *s, bool *replayed)
@@ -1037,7 +1076,7 @@ static int store_load(struct hl_store *s, bool *replayed)
 						 : HL_STORE_OK;
 	if (rc != HL_STORE_OK)
 		return rc;
-	rc = db_open(s, false);
+	rc = db_open(s, writer_at_once(s));
 	if (rc == HL_STORE_OK)
 		rc = store_check_schema(s);
 	if (rc == HL_STORE_OK)

@@ -98,14 +98,21 @@ void hl_buf_puts(struct hl_buf *buf, const char *text)
 
 void hl_buf_printf(struct hl_buf *buf, const char *fmt, ...)
 {
+	char small[256];
 	va_list ap;
 	int n;
 
+	/* One pass for the short texts nearly every call makes; a second
+	 * only for a longer one. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
 	if (n < 0) {
 		buf->failed = true;
+		return;
+	}
+	if ((size_t)n < sizeof(small)) {
+		hl_buf_append(buf, small, (size_t)n);
 		return;
 	}
 	if (!buf_reserve(buf, (size_t)n))

@@ -1,6 +1,9 @@
 /*
  * Unit tests of the license store (store.c).  Everything happens under a
- * mkdtemp directory, removed at the end.  The tests open the GDBM file
+ * mkdtemp directory, removed at the end.  They all run twice: on the disk
+ * (/tmp, where the durable store lives) and, when /dev/shm is tmpfs, on
+ * tmpfs (where the runtime store lives, and a WRITE transaction opens GDBM
+ * as a writer at once).  The tests open the GDBM file
  * directly to plant what a killed process or another release would leave:
  * a journal, another schema, garbage.
  */
@@ -21,13 +24,19 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include <linux/magic.h>
+
 #include "store.h"
+
+/* Where the fixtures' directories are made: set by main for each round. */
+static const char *fixture_parent = "/tmp";
 
 struct fixture {
 	char tmp[64];
@@ -53,7 +62,8 @@ static int setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_store-XXXXXX");
+	snprintf(f->tmp, sizeof(f->tmp), "%s/test_store-XXXXXX",
+		 fixture_parent);
 	if (mkdtemp(f->tmp) == NULL) {
 		free(f);
 		return -1;
@@ -1369,5 +1379,16 @@ int main(void)
 		T(test_lock_holder),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	struct statfs fs;
+	int failed;
+
+	failed = cmocka_run_group_tests_name("store on the disk", tests, NULL,
+					     NULL);
+	if (statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC) {
+		printf("no tmpfs at /dev/shm: the store on tmpfs not tested\n");
+		return failed;
+	}
+	fixture_parent = "/dev/shm";
+	return failed + cmocka_run_group_tests_name("store on tmpfs", tests,
+						    NULL, NULL);
 }

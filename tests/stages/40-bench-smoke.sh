@@ -37,7 +37,8 @@ trap 'exit 1' INT TERM HUP
 
 echo "building the benchmark programs in $build"
 check "the benchmark builds" make -s -C "$build" bench/bench_login \
-	bench/bench_hold helpdesk-license pam_helpdesk_license.la
+	bench/bench_hold bench/pam_bench_libs.la helpdesk-license \
+	pam_helpdesk_license.la
 
 echo "running bench/run-bench.sh, tiny"
 (cd "$build" && sh "$src/bench/run-bench.sh" -r 2 -n 3 -s "10 40" \
@@ -52,6 +53,10 @@ rows() {
 }
 check "the floor was measured" [ "$(rows 'pam_permit \(floor\)')" = 1 ]
 check "pam_faillock was measured" [ "$(rows 'pam_faillock.*')" = 1 ]
+check "the module linking libgdbm and libconfig was measured" \
+	[ "$(rows 'a module linking libgdbm and libconfig')" = 1 ]
+check "the stores were on the disk and on tmpfs" \
+	grep -q '^# durable store on .*, runtime store on tmpfs$' "$out"
 check "pam_limits at 0, 10 and 40 sessions" \
 	[ "$(rows 'pam_limits %group maxlogins, (0|10|40) in utmp')" = 3 ]
 check "our module empty, at 10 and 40 held" \
