@@ -51,6 +51,7 @@
 
 #define SUFFIX_LOCK ".lock"
 #define SUFFIX_NEW ".new"
+#define SUFFIX_WRITING ".writing"
 #define SUFFIX_REPAIR ".repair"
 #define SUFFIX_DAMAGED ".damaged-"
 
@@ -98,6 +99,7 @@ struct hl_store {
 	int failed;		/* a commit failed half-way: the handle is done */
 	bool legacy;		/* schema HL_STORE_SCHEMA_LEGACY */
 	bool interrupted;	/* a writer found a commit cut short */
+	bool marked;		/* this handle made P.writing */
 };
 
 /* ---- Small helpers ------------------------------------------------------ */
@@ -537,6 +539,51 @@ static void db_tune(GDBM_FILE db)
 	gdbm_setopt(db, GDBM_SETCOALESCEBLKS, &yes, sizeof(yes));
 }
 
+/*
+ * P.writing exists while a handle may write P.  One GDBM update is
+ * several writes, and a process killed between them can leave damage
+ * that no key of the next transaction reads (space handed out twice,
+ * which a later write reuses); so the next writer that finds the mark
+ * checks the whole store first (hl_store_interrupted), and repair, which
+ * leaves the store sound, removes it.
+ */
+static void writing_begin(struct hl_store *s)
+{
+	char name[NAME_MAX + 1];
+	int fd;
+
+	if (s->marked || s->dirfd < 0 || s->mode != HL_STORE_WRITE ||
+	    !name_with_suffix(name, sizeof(name), s->base, SUFFIX_WRITING))
+		return;
+	fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW |
+		    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+	if (fd >= 0) {
+		close(fd);
+		s->marked = true;
+	}
+}
+
+/* Removes the mark (made by this handle, or left by a killed one). */
+static void writing_clear(struct hl_store *s)
+{
+	char name[NAME_MAX + 1];
+
+	if (s->dirfd >= 0 &&
+	    name_with_suffix(name, sizeof(name), s->base, SUFFIX_WRITING))
+		unlinkat(s->dirfd, name, 0);
+	s->marked = false;
+}
+
+static bool writing_left(const struct hl_store *s)
+{
+	char name[NAME_MAX + 1];
+	struct stat st;
+
+	return s->dirfd >= 0 &&
+	       name_with_suffix(name, sizeof(name), s->base, SUFFIX_WRITING) &&
+	       fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 /* Opens GDBM on s->fd. */
 static int db_open(struct hl_store *s, bool writer)
 {
@@ -559,6 +606,8 @@ static int db_open(struct hl_store *s, bool writer)
 		       strerror(errno));
 		return errno_rc(errno);
 	}
+	if (writer)
+		writing_begin(s);
 	s->db = gdbm_fd_open(dup_fd, s->path, 0,
 			     (writer ? GDBM_WRITER : GDBM_READER) | DB_FLAGS |
 			     GDBM_CLOERROR, NULL);
@@ -1007,7 +1056,8 @@ static int store_journal(struct hl_store *s, bool *replayed)
 		return rc;
 	/* Whole or torn, a journal means a writer was killed inside a
 	 * commit, where GDBM may have been mid-update too. */
-	s->interrupted = s->mode == HL_STORE_WRITE;
+	if (s->mode == HL_STORE_WRITE)
+		s->interrupted = true;
 	rc = journal_decode(text, strlen(text), &cs);
 	free(text);
 	if (rc != 0) {
@@ -1076,6 +1126,8 @@ static int store_load(struct hl_store *s, bool *replayed)
 						 : HL_STORE_OK;
 	if (rc != HL_STORE_OK)
 		return rc;
+	if (s->mode == HL_STORE_WRITE && writing_left(s))
+		s->interrupted = true;
 	rc = db_open(s, writer_at_once(s));
 	if (rc == HL_STORE_OK)
 		rc = store_check_schema(s);
@@ -1373,7 +1425,9 @@ void hl_store_close(struct hl_store *store)
 {
 	if (store == NULL)
 		return;
-	db_close(store);
+	db_close(store);	/* GDBM's last writes, and its flush */
+	if (store->marked)
+		writing_clear(store);
 	close_fd(&store->fd);
 	close_fd(&store->lockfd);	/* drops the lock */
 	close_fd(&store->dirfd);
@@ -2159,6 +2213,10 @@ int hl_store_repair(const char *path, unsigned lock_timeout,
 out:
 	report->missing = missing && rc == HL_STORE_OK;
 	pairs_free(&r.valid);
+	if (rc == HL_STORE_OK) {
+		db_close(s);
+		writing_clear(s);	/* checked, and sound now */
+	}
 	hl_store_close(s);
 	return rc;
 }
