@@ -604,8 +604,8 @@ static int repair_now(struct hl_txn *txn, const char *why, bool suspected)
 	for (size_t i = 0; rc == HL_STORE_OK && i < 2; i++) {
 		struct hl_store_repair_report report;
 
-		rc = hl_store_repair(paths[i], cfg->lock_timeout, env->log,
-				     &report);
+		rc = (suspected ? hl_store_compact : hl_store_repair)(
+			paths[i], cfg->lock_timeout, env->log, &report);
 		rebuilt = rebuilt || (rc == HL_STORE_OK && report.damaged);
 		if (rc == HL_STORE_OK && (report.damaged ||
 					  report.journal_replayed))
@@ -624,8 +624,8 @@ static int repair_now(struct hl_txn *txn, const char *why, bool suspected)
 	}
 	if (suspected && !rebuilt) {
 		/* Checked after a kill, and sound: nothing to tell. */
-		hl_log(env->log, LOG_NOTICE, "license store checked after %s: "
-		       "sound", why);
+		hl_log(env->log, LOG_NOTICE, "license store checked and "
+		       "compacted after %s: sound", why);
 		return 0;
 	}
 	hl_log(env->log, LOG_CRIT, "license store damaged (%s): repaired in "

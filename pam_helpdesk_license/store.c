@@ -1483,6 +1483,7 @@ struct repair {
 	char work[NAME_MAX + 1];	/* P.repair: the rebuilt store */
 	char work_path[PATH_MAX];
 	struct pairs valid;		/* what the file's index vouches for */
+	bool compact;			/* rebuild a sound store too */
 };
 
 /* Reads every record of s->db; HL_STORE_DAMAGED at the first that can't
@@ -2087,7 +2088,8 @@ static int finish_rebuild(struct repair *r)
 		return rc;
 	r->report->keys = keys;
 	db_close(s);		/* everything written */
-	rc = keep_backup(r);
+	/* A sound store compacted is no damaged one to keep. */
+	rc = r->report->damaged ? keep_backup(r) : HL_STORE_OK;
 	if (rc != HL_STORE_OK)
 		return rc;
 	if (renameat(s->dirfd, r->work, s->dirfd, s->base) != 0) {
@@ -2098,9 +2100,9 @@ static int finish_rebuild(struct repair *r)
 	return HL_STORE_OK;
 }
 
-int hl_store_repair(const char *path, unsigned lock_timeout,
-		    const struct hl_logger *log,
-		    struct hl_store_repair_report *report)
+static int repair_file(const char *path, unsigned lock_timeout,
+		       const struct hl_logger *log,
+		       struct hl_store_repair_report *report, bool compact)
 {
 	struct hl_store_repair_report dummy;
 	struct repair r;
@@ -2114,6 +2116,7 @@ int hl_store_repair(const char *path, unsigned lock_timeout,
 		report = &dummy;
 	memset(report, 0, sizeof(*report));
 	memset(&r, 0, sizeof(r));
+	r.compact = compact;
 	memset(&bad, 0, sizeof(bad));
 	s = store_new(path, HL_STORE_WRITE, log, &rc);
 	if (s == NULL)
@@ -2167,18 +2170,18 @@ int hl_store_repair(const char *path, unsigned lock_timeout,
 		rc = store_load(s, &report->journal_replayed);
 		if (rc == HL_STORE_OK)
 			rc = check_all(s, &report->keys);
-		if (rc == HL_STORE_OK) {
+		if (rc == HL_STORE_OK && !compact) {
 			hl_log(log, LOG_INFO, "store %s is sound (%lu keys)",
 			       path, report->keys);
 			goto out;
 		}
-		if (rc != HL_STORE_DAMAGED)
+		if (rc != HL_STORE_OK && rc != HL_STORE_DAMAGED)
 			goto out;
 		db_close(s);
 	}
 
-	/* Damaged: rebuild into P.repair. */
-	report->damaged = true;
+	/* Damaged (or compacting): rebuild into P.repair. */
+	report->damaged = rc != HL_STORE_OK;
 	db_close(s);
 	if (!name_with_suffix(r.work, sizeof(r.work), s->base, SUFFIX_REPAIR) ||
 	    snprintf(r.work_path, sizeof(r.work_path), "%s%s", path,
@@ -2204,6 +2207,11 @@ int hl_store_repair(const char *path, unsigned lock_timeout,
 		       hl_store_strerror(rc));
 		goto out;
 	}
+	if (!report->damaged) {
+		hl_log(log, LOG_INFO, "store %s compacted (%lu keys)", path,
+		       report->keys);
+		goto out;
+	}
 	hl_log(log, LOG_NOTICE,
 	       "store %s was damaged and has been rebuilt%s: %lu keys kept, "
 	       "%lu lost, %lu unreadable buckets; the damaged file is kept "
@@ -2219,4 +2227,18 @@ out:
 	}
 	hl_store_close(s);
 	return rc;
+}
+
+int hl_store_repair(const char *path, unsigned lock_timeout,
+		    const struct hl_logger *log,
+		    struct hl_store_repair_report *report)
+{
+	return repair_file(path, lock_timeout, log, report, false);
+}
+
+int hl_store_compact(const char *path, unsigned lock_timeout,
+		     const struct hl_logger *log,
+		     struct hl_store_repair_report *report)
+{
+	return repair_file(path, lock_timeout, log, report, true);
 }

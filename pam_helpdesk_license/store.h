@@ -110,4 +110,14 @@ int hl_store_repair(const char *path, unsigned lock_timeout,
 		    const struct hl_logger *log,
 		    struct hl_store_repair_report *report);
 
+/*
+ * As hl_store_repair, and a sound store is rebuilt too (no backup kept;
+ * report->damaged false).  After a process was killed inside a commit:
+ * GDBM may then list as free the space of a record still in use, which
+ * the next write would reuse; a rebuilt file's free lists are its own.
+ */
+int hl_store_compact(const char *path, unsigned lock_timeout,
+		     const struct hl_logger *log,
+		     struct hl_store_repair_report *report);
+
 #endif
