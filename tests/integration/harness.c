@@ -1171,6 +1171,36 @@ int it_reap(pid_t pid)
 	return status;
 }
 
+int it_tool(struct it_fixture *fx, const char *path, char *out, size_t len,
+	    const char *a1, const char *a2, const char *a3)
+{
+	const char *argv[] = { path, "-c", fx->conf, a1, a2, a3, NULL };
+	int pipefd[2], status;
+	size_t used = 0;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		unsetenv("PAM_WRAPPER");
+		unsetenv("PAM_WRAPPER_SERVICE_DIR");
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while ((n = read(pipefd[0], out + used, len - 1 - used)) > 0)
+		used += (size_t)n;
+	out[used] = '\0';
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 void it_worker_kill(struct it_worker *w)
 {
 	worker_reap(w, SIGKILL);

@@ -101,6 +101,11 @@ void it_kill(pid_t pid);
 /* Reap a child of it_fork (however it ends), remove its pam_wrapper
  * copy; its wait status. */
 int it_reap(pid_t pid);
+/* Runs the admin tool at path (without pam_wrapper, which it does not
+ * need) with "-c" the fixture's config and a1, a2, a3 (NULL ends them);
+ * its stdout into out.  Returns its exit status. */
+int it_tool(struct it_fixture *fx, const char *path, char *out, size_t len,
+	    const char *a1, const char *a2, const char *a3);
 /* Read exactly len bytes within the harness timeout; false on EOF. */
 bool it_read_all(int fd, void *data, size_t len);
 

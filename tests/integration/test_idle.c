@@ -4,7 +4,9 @@
  * session, then drops root as a login's processes do.  The test makes
  * the tty idle by setting its atime back (utimensat): no real waiting.
  * A newcomer of the full pool then takes the license; the holder's
- * process gets SIGHUP and its tty the reason.
+ * process gets SIGHUP and its tty the reason.  In a pool with a wait the
+ * holder is warned on its tty first, and the newcomer waits in line: the
+ * test follows the pty's output and the tool's status, never the clock.
  */
 #include "config.h"
 
@@ -31,11 +33,25 @@
 	" idle_timeout = \"30m\"; } );\n" \
 	"named = { licenses = 1; users = [ \"carol\" ]; };\n"
 
+/* A pool with a wait: an idle holder is warned and has half the wait
+ * (hl_idle_warning) to type; the waiter waits the whole of it. */
+#define WAIT "16s"
+#define GRACE "8s"
+#define EAST_WAIT \
+	"concurrent = ( { pool = \"east\"; licenses = 1;" \
+	" users = [ \"alice\", \"bob\" ]; idle_timeout = \"30m\";" \
+	" wait = \"" WAIT "\"; } );\n"
+
+#ifndef HL_IT_TOOL
+#error "HL_IT_TOOL: the built helpdesk-license"
+#endif
+
 /* A holder: the child that opened the session, and the pty's master. */
 struct holder {
 	pid_t pid;
 	int master;		/* -1: no pty */
 	char tty[64];		/* "pts/N" */
+	int report;		/* the login's end, until hold_result */
 };
 
 /* Opens a pty; its slave as PAM_TTY names it. */
@@ -55,12 +71,13 @@ static void open_pty(struct holder *h)
 
 /* user logs in (account, session) with PAM_TTY tty in a child that keeps
  * the session's slave open, as its shell would, and leaves root (uid
- * 65534): it stands for the session's processes.  Returns the open's
- * PAM code. */
-static int hold(struct it_fixture *fx, struct holder *h, const char *user,
-		const char *tty)
+ * 65534): it stands for the session's processes.  The login's end comes
+ * through h->report (hold_result), so that the test goes on while a login
+ * waits in line. */
+static void hold_start(struct it_fixture *fx, struct holder *h,
+		       const char *user, const char *tty)
 {
-	int pfd[2], fds[1], rc = -1;
+	int pfd[2], fds[1];
 
 	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
 	fds[0] = pfd[1];
@@ -70,7 +87,7 @@ static int hold(struct it_fixture *fx, struct holder *h, const char *user,
 		struct pam_conv conv = { it_conv, &log };
 		pam_handle_t *pamh = NULL;
 		char path[80];
-		int slave = -1;
+		int slave = -1, rc;
 
 		if (h->master >= 0) {
 			snprintf(path, sizeof(path), "/dev/%s", h->tty);
@@ -85,17 +102,36 @@ static int hold(struct it_fixture *fx, struct holder *h, const char *user,
 			rc = pam_open_session(pamh, 0);
 		if (rc == PAM_SUCCESS && setresuid(65534, 65534, 65534) != 0)
 			rc = -2;
-		if (write(fds[0], &rc, sizeof(rc)) != sizeof(rc))
+		log.rc = rc;
+		if (write(fds[0], &log, sizeof(log)) != sizeof(log))
 			exit(3);
 		(void)slave;
 		for (;;)
 			pause();
 	}
 	close(pfd[1]);
-	if (!it_read_all(pfd[0], &rc, sizeof(rc)))
+	h->report = pfd[0];
+}
+
+/* The login's end: its PAM code, and what it was told in res. */
+static int hold_result(struct holder *h, const char *user,
+		       struct it_result *res)
+{
+	if (!it_read_all(h->report, res, sizeof(*res)))
 		it_fail(__FILE__, __LINE__, "%s's login ended early", user);
-	close(pfd[0]);
-	return rc;
+	close(h->report);
+	h->report = -1;
+	return res->rc;
+}
+
+/* Both: returns the open's PAM code. */
+static int hold(struct it_fixture *fx, struct holder *h, const char *user,
+		const char *tty)
+{
+	static struct it_result res;
+
+	hold_start(fx, h, user, tty);
+	return hold_result(h, user, &res);
 }
 
 /* Sets the tty's last input seconds_ago seconds back. */
@@ -294,6 +330,100 @@ static void oldest_idle_first(void **state)
 	it_workers_finish(fx);
 }
 
+/* The tool's status says what (a piece of its --json status). */
+static void expect_status(struct it_fixture *fx, const char *what,
+			  const char *why)
+{
+	char out[8192];
+
+	if (it_tool(fx, HL_IT_TOOL, out, sizeof(out), "--json", "status",
+		    NULL) != 0 || strstr(out, what) == NULL)
+		it_fail(__FILE__, __LINE__, "status lacks %s (%s): %s", what,
+			why, out);
+}
+
+/* alice, idle 31 minutes, holds the one license of a pool with a wait;
+ * bob logs in: alice's tty is warned and bob waits in line.  Returns
+ * once the warning is on the pty (in text). */
+static void warned(struct it_fixture *fx, struct holder *alice,
+		   struct holder *bob, char *text, size_t len)
+{
+	it_config(fx, EAST_WAIT);
+	open_pty(alice);
+	assert_int_equal(hold(fx, alice, "alice", alice->tty), PAM_SUCCESS);
+	idle_for(alice, 1860);
+	hold_start(fx, bob, "bob", "ssh");
+	pty_text(alice, "to keep it.", text, len);
+	if (strstr(text, "bob needs a help desk license of pool east") == NULL ||
+	    strstr(text, "type something within " GRACE) == NULL)
+		it_fail(__FILE__, __LINE__, "the warning on alice's tty: %s",
+			text);
+}
+
+/* 6. Warned, alice types (her tty's atime set fresh once the warning is
+ * on it): she keeps the license, and bob is refused at the end of his
+ * wait.  The input must come within the grace (8 s after bob began to
+ * wait): it comes right after the warning is read, and the status check
+ * says so if it did not. */
+static void warned_holder_who_types_keeps_license(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct holder alice = { .master = -1 }, bob = { .master = -1 };
+	struct it_result res;
+	char text[4096], *log;
+
+	warned(fx, &alice, &bob, text, sizeof(text));
+	idle_for(&alice, 0);
+	expect_status(fx, "\"in_use\":1,\"free\":0,\"stale\":0,\"idle\":0,",
+		      "alice holds the license and is no longer idle");
+	expect_status(fx, "\"place\":1,\"user\":\"bob\"", "bob waits");
+	assert_int_equal(hold_result(&bob, "bob", &res), PAM_PERM_DENIED);
+	it_assert_msg(&res, "after waiting");
+	pty_text(&alice, NULL, text, sizeof(text));
+	assert_null(strstr(text, "helpdesk-license"));
+	assert_int_equal(ended_by(&alice), SIGTERM);
+	log = it_read_file(fx->event_log, NULL);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "\"event\":\"wait\",\"user\":\"bob\""));
+	assert_non_null(strstr(log, "\"event\":\"deny\",\"user\":\"bob\""));
+	assert_non_null(strstr(log, "\"reason\":\"timeout\""));
+	assert_null(strstr(log, "\"event\":\"reap\""));
+	assert_null(strstr(log, "\"event\":\"grant\",\"user\":\"bob\""));
+	free(log);
+	assert_int_equal(ended_by(&bob), SIGTERM);
+	holder_done(&alice);
+}
+
+/* 7. Warned, alice types nothing: once the grace is over bob, in line,
+ * gets her license; her process gets SIGHUP and her tty the reason. */
+static void warned_holder_silent_loses_license(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct holder alice = { .master = -1 }, bob = { .master = -1 };
+	struct it_result res;
+	char text[4096], *log;
+	int status;
+
+	warned(fx, &alice, &bob, text, sizeof(text));
+	expect_status(fx, "\"place\":1,\"user\":\"bob\"", "bob waits");
+	assert_int_equal(hold_result(&bob, "bob", &res), PAM_SUCCESS);
+	pty_text(&alice, "ends now", text, sizeof(text));
+	assert_non_null(strstr(text, "went to bob"));
+	status = it_reap(alice.pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGHUP);
+	log = it_read_file(fx->event_log, NULL);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "\"event\":\"reap\",\"user\":\"alice\""));
+	assert_non_null(strstr(log, "\"reason\":\"idle 18"));
+	assert_non_null(strstr(log, "\"event\":\"grant\",\"user\":\"bob\""));
+	free(log);
+	expect_status(fx, "\"in_use\":1,\"free\":0,\"stale\":0,\"idle\":0,",
+		      "bob holds the license");
+	assert_int_equal(ended_by(&bob), SIGTERM);
+	holder_done(&alice);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +437,12 @@ int main(int argc, char **argv)
 						it_setup, it_teardown),
 		cmocka_unit_test_setup_teardown(oldest_idle_first,
 						it_setup, it_teardown),
+		cmocka_unit_test_setup_teardown(
+			warned_holder_who_types_keeps_license, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(
+			warned_holder_silent_loses_license, it_setup,
+			it_teardown),
 	};
 
 	it_init(argc, argv);
