@@ -36,7 +36,11 @@
 /* A pool with a wait: an idle holder is warned and has half the wait
  * (hl_idle_warning) to type; the waiter waits the whole of it. */
 #define WAIT "16s"
+#define WAIT_MS 16000
 #define GRACE "8s"
+/* The module counts the grace in whole seconds from the second the
+ * waiter came: at least 7 s of it pass. */
+#define GRACE_MS_LEAST 7000
 #define EAST_WAIT \
 	"concurrent = ( { pool = \"east\"; licenses = 1;" \
 	" users = [ \"alice\", \"bob\" ]; idle_timeout = \"30m\";" \
@@ -342,16 +346,29 @@ static void expect_status(struct it_fixture *fx, const char *what,
 			why, out);
 }
 
+/* Milliseconds since began (CLOCK_MONOTONIC).  Only ever a lower bound
+ * in a test: a slow machine makes things later, never sooner. */
+static long long ms_since(const struct timespec *began)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)(now.tv_sec - began->tv_sec) * 1000 +
+	       (now.tv_nsec - began->tv_nsec) / 1000000;
+}
+
 /* alice, idle 31 minutes, holds the one license of a pool with a wait;
- * bob logs in: alice's tty is warned and bob waits in line.  Returns
- * once the warning is on the pty (in text). */
+ * bob logs in (*began: just before): alice's tty is warned and bob waits
+ * in line.  Returns once the warning is on the pty (in text). */
 static void warned(struct it_fixture *fx, struct holder *alice,
-		   struct holder *bob, char *text, size_t len)
+		   struct holder *bob, struct timespec *began, char *text,
+		   size_t len)
 {
 	it_config(fx, EAST_WAIT);
 	open_pty(alice);
 	assert_int_equal(hold(fx, alice, "alice", alice->tty), PAM_SUCCESS);
 	idle_for(alice, 1860);
+	clock_gettime(CLOCK_MONOTONIC, began);
 	hold_start(fx, bob, "bob", "ssh");
 	pty_text(alice, "to keep it.", text, len);
 	if (strstr(text, "bob needs a help desk license of pool east") == NULL ||
@@ -362,7 +379,7 @@ static void warned(struct it_fixture *fx, struct holder *alice,
 
 /* 6. Warned, alice types (her tty's atime set fresh once the warning is
  * on it): she keeps the license, and bob is refused at the end of his
- * wait.  The input must come within the grace (8 s after bob began to
+ * wait (not sooner).  The input must come within the grace (8 s after bob began to
  * wait): it comes right after the warning is read, and the status check
  * says so if it did not. */
 static void warned_holder_who_types_keeps_license(void **state)
@@ -370,14 +387,16 @@ static void warned_holder_who_types_keeps_license(void **state)
 	struct it_fixture *fx = *state;
 	struct holder alice = { .master = -1 }, bob = { .master = -1 };
 	struct it_result res;
+	struct timespec began;
 	char text[4096], *log;
 
-	warned(fx, &alice, &bob, text, sizeof(text));
+	warned(fx, &alice, &bob, &began, text, sizeof(text));
 	idle_for(&alice, 0);
 	expect_status(fx, "\"in_use\":1,\"free\":0,\"stale\":0,\"idle\":0,",
 		      "alice holds the license and is no longer idle");
 	expect_status(fx, "\"place\":1,\"user\":\"bob\"", "bob waits");
 	assert_int_equal(hold_result(&bob, "bob", &res), PAM_PERM_DENIED);
+	assert_true(ms_since(&began) >= WAIT_MS);
 	it_assert_msg(&res, "after waiting");
 	pty_text(&alice, NULL, text, sizeof(text));
 	assert_null(strstr(text, "helpdesk-license"));
@@ -394,19 +413,23 @@ static void warned_holder_who_types_keeps_license(void **state)
 	holder_done(&alice);
 }
 
-/* 7. Warned, alice types nothing: once the grace is over bob, in line,
- * gets her license; her process gets SIGHUP and her tty the reason. */
+/* 7. Warned, alice types nothing: once the grace is over (not sooner)
+ * bob, in line, gets her license; her process gets SIGHUP and her tty the
+ * reason. */
 static void warned_holder_silent_loses_license(void **state)
 {
 	struct it_fixture *fx = *state;
 	struct holder alice = { .master = -1 }, bob = { .master = -1 };
 	struct it_result res;
+	struct timespec began;
 	char text[4096], *log;
 	int status;
 
-	warned(fx, &alice, &bob, text, sizeof(text));
+	warned(fx, &alice, &bob, &began, text, sizeof(text));
 	expect_status(fx, "\"place\":1,\"user\":\"bob\"", "bob waits");
 	assert_int_equal(hold_result(&bob, "bob", &res), PAM_SUCCESS);
+	/* Not before alice had her grace. */
+	assert_true(ms_since(&began) >= GRACE_MS_LEAST);
 	pty_text(&alice, "ends now", text, sizeof(text));
 	assert_non_null(strstr(text, "went to bob"));
 	status = it_reap(alice.pid);
