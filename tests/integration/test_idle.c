@@ -192,6 +192,25 @@ static void holder_done(struct holder *h)
 		close(h->master);
 }
 
+/* alice (idle 31 minutes) lost her license to bob: her process got
+ * SIGHUP, the event log has her reap ("idle 1860s", a second or two more
+ * on a slow run) and bob's grant. */
+static void expect_reclaimed(struct it_fixture *fx, struct holder *alice)
+{
+	char *log;
+	int status;
+
+	status = it_reap(alice->pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGHUP);
+	log = it_read_file(fx->event_log, NULL);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "\"event\":\"reap\",\"user\":\"alice\""));
+	assert_non_null(strstr(log, "\"reason\":\"idle 18"));
+	assert_non_null(strstr(log, "\"event\":\"grant\",\"user\":\"bob\""));
+	free(log);
+}
+
 /* 1. alice idle 31 minutes on her pty; bob logs in and gets her license;
  * alice's process gets SIGHUP and her tty says why; the event log has the
  * reap ("idle 1860s", a second or two more on a slow run) and bob's
@@ -202,8 +221,7 @@ static void idle_holder_reclaimed(void **state)
 	struct holder alice = { .master = -1 };
 	struct it_worker *bob = it_worker(fx);
 	struct it_result res;
-	char text[4096], *log;
-	int status;
+	char text[4096];
 
 	it_config(fx, EAST(1));
 	open_pty(&alice);
@@ -215,15 +233,7 @@ static void idle_holder_reclaimed(void **state)
 	/* 31m and some seconds: the clock may tick between the two. */
 	assert_non_null(strstr(text, "no input for 31m "));
 	assert_non_null(strstr(text, "went to bob"));
-	status = it_reap(alice.pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGHUP);
-	log = it_read_file(fx->event_log, NULL);
-	assert_non_null(log);
-	assert_non_null(strstr(log, "\"event\":\"reap\",\"user\":\"alice\""));
-	assert_non_null(strstr(log, "\"reason\":\"idle 18"));
-	assert_non_null(strstr(log, "\"event\":\"grant\",\"user\":\"bob\""));
-	free(log);
+	expect_reclaimed(fx, &alice);
 	holder_done(&alice);
 	it_workers_finish(fx);
 }
@@ -422,8 +432,7 @@ static void warned_holder_silent_loses_license(void **state)
 	struct holder alice = { .master = -1 }, bob = { .master = -1 };
 	struct it_result res;
 	struct timespec began;
-	char text[4096], *log;
-	int status;
+	char text[4096];
 
 	warned(fx, &alice, &bob, &began, text, sizeof(text));
 	expect_status(fx, "\"place\":1,\"user\":\"bob\"", "bob waits");
@@ -432,15 +441,7 @@ static void warned_holder_silent_loses_license(void **state)
 	assert_true(ms_since(&began) >= GRACE_MS_LEAST);
 	pty_text(&alice, "ends now", text, sizeof(text));
 	assert_non_null(strstr(text, "went to bob"));
-	status = it_reap(alice.pid);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGHUP);
-	log = it_read_file(fx->event_log, NULL);
-	assert_non_null(log);
-	assert_non_null(strstr(log, "\"event\":\"reap\",\"user\":\"alice\""));
-	assert_non_null(strstr(log, "\"reason\":\"idle 18"));
-	assert_non_null(strstr(log, "\"event\":\"grant\",\"user\":\"bob\""));
-	free(log);
+	expect_reclaimed(fx, &alice);
 	expect_status(fx, "\"in_use\":1,\"free\":0,\"stale\":0,\"idle\":0,",
 		      "bob holds the license");
 	assert_int_equal(ended_by(&bob), SIGTERM);
