@@ -186,6 +186,11 @@ static void test_terminal_stop_held_back(void **state)
 	char c;
 
 	(void)state;
+	/* Under valgrind a SIGTSTP held back by the mask does not stop the
+	 * process once it is unblocked: valgrind's signal delivery, not the
+	 * guard.  The plain and the sanitizer builds run it. */
+	if (getenv("HL_UNDER_VALGRIND") != NULL)
+		skip();
 	assert_int_equal(pipe(ready), 0);
 	child = fork();
 	if (child == 0) {
