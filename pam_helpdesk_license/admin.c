@@ -687,6 +687,21 @@ static int drop_unreadable(struct hl_txn *txn, struct hl_reconciled *done)
 	return rc;
 }
 
+/* Keeps user (of pool's slot, or Named when pool is NULL) in the list of
+ * technicians whose records the reconciliation could not match. */
+static void unmatched(struct hl_reconciled *done, const char *user,
+		      const char *pool, unsigned slot)
+{
+	struct hl_unmatched *u;
+
+	if (done->unmatched_count++ >= HL_UNMATCHED_MAX)
+		return;
+	u = &done->unmatched[done->unmatched_count - 1];
+	snprintf(u->user, sizeof(u->user), "%s", user);
+	snprintf(u->pool, sizeof(u->pool), "%s", pool ? pool : "");
+	u->slot = pool ? slot : 0;
+}
+
 /* The existing orphan rule over every slot record of pool, whatever its
  * counter says: a slot whose holder record does not claim it is freed. */
 static int free_orphan_slots(struct hl_txn *txn, const struct hl_pool *pool,
@@ -720,6 +735,7 @@ static int free_orphan_slots(struct hl_txn *txn, const struct hl_pool *pool,
 		if (!hl_holding_claims(&holding, found, pool->name, n)) {
 			rc = hl_txn_free_orphan_slot(txn, user, pool->name, n);
 			done->slots_freed++;
+			unmatched(done, user, pool->name, n);
 		}
 		if (found)
 			hl_holding_free(&holding);
@@ -746,6 +762,7 @@ static int drop_holder(struct hl_txn *txn, const char *key, const char *user,
 			     HL_KIND_CONCURRENT, pool, holding->slot,
 			     &holding->sessions[i], "holder without slot");
 	done->holders_dropped++;
+	unmatched(done, user, pool, holding->slot);
 	return hl_txn_delete(txn, key);
 }
 
@@ -913,6 +930,7 @@ static int drop_orphan_sessions(struct hl_txn *txn, struct hl_reconciled *done)
 		hl_txn_note(txn, LOG_WARNING, "reconcile: sessions of %s "
 			    "without a Named allocation: dropped", user);
 		done->records_dropped++;
+		unmatched(done, user, NULL, 0);
 		rc = hl_txn_delete(txn, copies.items[i].key);
 	}
 	free_copies(&copies);

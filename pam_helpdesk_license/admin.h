@@ -36,6 +36,8 @@ struct hl_listed_waiter {
 	bool ended;			/* its wait is over (waiter.until) */
 };
 
+#define HL_UNMATCHED_MAX 16
+
 /* What a reconciliation of the allocations changed (hl_admin_reconcile). */
 struct hl_reconciled {
 	unsigned records_dropped;	/* records that do not decode */
@@ -46,6 +48,16 @@ struct hl_reconciled {
 					   moved to a free slot */
 	unsigned holders_dropped;	/* holders with no slot to have */
 	unsigned counters_fixed;	/* pool and named counters recounted */
+	/* Whose license records were lost while they may be logged in: a
+	 * slot freed for want of its holder record, a holder dropped for
+	 * want of a slot, sessions dropped for want of their Named
+	 * allocation.  The first HL_UNMATCHED_MAX are listed. */
+	unsigned unmatched_count;
+	struct hl_unmatched {
+		char user[HL_USER_MAX + 1];
+		char pool[HL_POOL_NAME_MAX + 1];	/* "" for Named */
+		unsigned slot;
+	} unmatched[HL_UNMATCHED_MAX];
 };
 
 struct hl_listing {

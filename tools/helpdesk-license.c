@@ -411,11 +411,59 @@ static unsigned reconciled_total(const struct hl_reconciled *r)
 
 static void json_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
 {
+	unsigned listed = r->unmatched_count < HL_UNMATCHED_MAX
+				  ? r->unmatched_count : HL_UNMATCHED_MAX;
+
 	hl_buf_printf(buf, "{\"records_dropped\":%u,\"slots_freed\":%u,"
 		      "\"slots_restored\":%u,\"holders_moved\":%u,"
-		      "\"holders_dropped\":%u,\"counters_fixed\":%u}",
+		      "\"holders_dropped\":%u,\"counters_fixed\":%u,"
+		      "\"unmatched_count\":%u,\"unmatched\":[",
 		      r->records_dropped, r->slots_freed, r->slots_restored,
-		      r->holders_moved, r->holders_dropped, r->counters_fixed);
+		      r->holders_moved, r->holders_dropped, r->counters_fixed,
+		      r->unmatched_count);
+	for (unsigned i = 0; i < listed; i++) {
+		const struct hl_unmatched *u = &r->unmatched[i];
+
+		hl_buf_puts(buf, i ? ",{\"user\":" : "{\"user\":");
+		hl_buf_json(buf, u->user);
+		hl_buf_puts(buf, ",\"pool\":");
+		if (*u->pool) {
+			hl_buf_json(buf, u->pool);
+			hl_buf_printf(buf, ",\"slot\":%u}", u->slot);
+		} else {
+			hl_buf_puts(buf, "null,\"slot\":null}");
+		}
+	}
+	hl_buf_puts(buf, "]}");
+}
+
+/* The technicians whose records were lost while they may be logged in:
+ * nothing counts their sessions any more. */
+static void text_unmatched(struct hl_buf *buf, const struct hl_reconciled *r)
+{
+	unsigned listed = r->unmatched_count < HL_UNMATCHED_MAX
+				  ? r->unmatched_count : HL_UNMATCHED_MAX;
+	char user[300], pool[300];
+
+	if (r->unmatched_count == 0)
+		return;
+	hl_buf_printf(buf, "Sessions left without their license record "
+		      "(%u; if still logged in, they are not counted: see "
+		      "'" PROGRAM " list' and syslog):", r->unmatched_count);
+	for (unsigned i = 0; i < listed; i++) {
+		const struct hl_unmatched *u = &r->unmatched[i];
+
+		hl_printable(u->user, user, sizeof(user));
+		if (*u->pool)
+			hl_buf_printf(buf, "%s %s (%s #%u)", i ? "," : "",
+				      user, hl_printable(u->pool, pool,
+							 sizeof(pool)),
+				      u->slot);
+		else
+			hl_buf_printf(buf, "%s %s (named)", i ? "," : "",
+				      user);
+	}
+	hl_buf_puts(buf, listed < r->unmatched_count ? ", ...\n" : ".\n");
 }
 
 static void text_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
@@ -432,6 +480,7 @@ static void text_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
 		      r->holders_moved, r->holders_moved == 1 ? "" : "s",
 		      r->holders_dropped, r->holders_dropped == 1 ? "" : "s",
 		      r->counters_fixed, r->counters_fixed == 1 ? "" : "s");
+	text_unmatched(buf, r);
 }
 
 /* {"concurrent":[...],"named":[...],"waiting":[...]}: the document of
@@ -1291,12 +1340,19 @@ static void print_repair(const char *path,
 				? " (an interrupted commit was completed)" : "");
 	} else {
 		printf("%s: was damaged and has been rebuilt%s.\n"
-		       "  kept: %lu keys; lost: %lu unreadable records", path,
-		       report->salvaged ? " by salvaging its records" : "",
-		       report->keys, report->keys_lost);
+		       "  kept: %lu key%s; lost: %lu unreadable record%s",
+		       path, report->salvaged ? " by salvaging its records" : "",
+		       report->keys, report->keys == 1 ? "" : "s",
+		       report->keys_lost, report->keys_lost == 1 ? "" : "s");
+		/* What an unreadable bucket or the unreadable part of a
+		 * salvaged file held is not known: say so, not "0". */
 		if (report->buckets_lost)
-			printf(", %lu unreadable hash buckets (their keys "
-			       "are unknown)", report->buckets_lost);
+			printf(", and an unknown number of records with %lu "
+			       "unreadable hash bucket%s", report->buckets_lost,
+			       report->buckets_lost == 1 ? "" : "s");
+		else if (report->salvaged)
+			printf(", and an unknown number of records in the "
+			       "unreadable part of the file");
 		printf(".\n  the damaged file is kept as %s\n", report->backup);
 	}
 }
