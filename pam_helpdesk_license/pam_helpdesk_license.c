@@ -51,12 +51,26 @@ struct waiting_ctx {
 	int flags;
 };
 
+/*
+ * Every message to the technician goes through here.  An empty one is
+ * never sent: a conversation shows it as a blank line or, through sshd's
+ * buffered login messages, as a stray byte; PAM_SILENT sends nothing.
+ */
+static void say(pam_handle_t *pamh, int flags, int style, const char *message)
+{
+	if ((flags & PAM_SILENT) || message == NULL || *message == '\0')
+		return;
+	if (style == PAM_ERROR_MSG)
+		pam_error(pamh, "%s", message);
+	else
+		pam_info(pamh, "%s", message);
+}
+
 static void tell_technician(void *data, const char *message)
 {
 	const struct waiting_ctx *ctx = data;
 
-	if (!(ctx->flags & PAM_SILENT))
-		pam_info(ctx->pamh, "%s", message);
+	say(ctx->pamh, ctx->flags, PAM_TEXT_INFO, message);
 }
 
 /*
@@ -223,9 +237,9 @@ static void config_broken(pam_handle_t *pamh, int flags, enum action action,
 
 	if (action == SESSION_CLOSE)
 		return;
-	if (on_error == HL_ON_ERROR_DENY && !(flags & PAM_SILENT))
-		pam_error(pamh, "The help desk license configuration is "
-			  "broken; please tell your administrator.");
+	if (on_error == HL_ON_ERROR_DENY)
+		say(pamh, flags, PAM_ERROR_MSG, "The help desk license "
+		    "configuration is broken; please tell your administrator.");
 	if (event_log == NULL)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -319,8 +333,7 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		}
 		break;
 	case HL_DENIED:
-		if (*decision.message && !(flags & PAM_SILENT))
-			pam_error(pamh, "%s", decision.message);
+		say(pamh, flags, PAM_ERROR_MSG, decision.message);
 		rc = PAM_PERM_DENIED;
 		break;
 	case HL_IGNORED:
@@ -332,9 +345,8 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		break;
 	case HL_STORE_FAILED:
 	default:
-		if (cfg->on_error == HL_ON_ERROR_DENY && *decision.message &&
-		    action != SESSION_CLOSE && !(flags & PAM_SILENT))
-			pam_error(pamh, "%s", decision.message);
+		if (cfg->on_error == HL_ON_ERROR_DENY && action != SESSION_CLOSE)
+			say(pamh, flags, PAM_ERROR_MSG, decision.message);
 		rc = unusable(&log, cfg->on_error, PAM_SYSTEM_ERR, user,
 			      "license store");
 		break;

@@ -134,6 +134,10 @@ const char *it_pam_code(int rc)
 void _it_assert_rc(const struct it_result *res, int want, const char *what,
 		   const char *file, int line)
 {
+	if (res->empty > 0)
+		it_fail(file, line, "%s: %d empty message%s to the user (%s)",
+			what, res->empty, res->empty == 1 ? "" : "s",
+			it_pam_code(res->rc));
 	if (res->rc == want)
 		return;
 	it_fail(file, line, "%s: expected %s (%d), got %s (%d)%s%s", what,
@@ -749,6 +753,7 @@ struct wire_reply {
 	int handle;
 	int errors;
 	int infos;
+	int empty;
 	uint32_t msglen;
 };
 
@@ -763,8 +768,12 @@ struct it_worker {
 
 static void result_add(struct it_result *res, const char *msg)
 {
-	size_t len = strlen(res->msg), n = strlen(msg);
+	size_t len, n;
 
+	if (msg == NULL)
+		msg = "";
+	len = strlen(res->msg);
+	n = strlen(msg);
 	if (len + n + 2 > sizeof(res->msg))
 		n = sizeof(res->msg) - len - 2;
 	if (len > 0)
@@ -785,6 +794,8 @@ int it_conv(int num_msg, const struct pam_message **msg,
 	if (reply == NULL)
 		return PAM_BUF_ERR;
 	for (int i = 0; i < num_msg; i++) {
+		if (msg[i]->msg == NULL || msg[i]->msg[0] == '\0')
+			res->empty++;
 		switch (msg[i]->msg_style) {
 		case PAM_ERROR_MSG:
 			res->errors++;
@@ -807,7 +818,7 @@ static void reply_with(int fd, int rc, int handle, const struct it_result *log)
 {
 	struct wire_reply r = {
 		.rc = rc, .handle = handle, .errors = log->errors,
-		.infos = log->infos, .msglen = (uint32_t)strlen(log->msg),
+		.infos = log->infos, .empty = log->empty, .msglen = (uint32_t)strlen(log->msg),
 	};
 
 	if (!write_all(fd, &r, sizeof(r)) ||
@@ -1013,6 +1024,7 @@ static int call(struct it_worker *w, struct wire_cmd *cmd,
 	res->handle = r.handle;
 	res->errors = r.errors;
 	res->infos = r.infos;
+	res->empty = r.empty;
 	return r.rc;
 }
 

@@ -62,6 +62,7 @@ struct it_result {
 	int handle;			/* it_open: the handle in the worker */
 	int errors;			/* PAM_ERROR_MSG messages */
 	int infos;			/* PAM_TEXT_INFO messages */
+	int empty;			/* of them, with no text: never sent */
 	char msg[IT_MSG_MAX];		/* all messages, one a line */
 };
 
@@ -157,7 +158,8 @@ void _it_pamtest_expect(struct it_fixture *fx, const char *service,
 			const char *user, struct pam_testcase *cases, size_t n,
 			const char *file, int line);
 
-/* Assertions with PAM code names and the module's messages. */
+/* Assertions with PAM code names and the module's messages.  it_assert_rc
+ * also fails on an empty message to the user, whatever the code. */
 const char *it_pam_code(int rc);
 #define it_assert_rc(res, want) \
 	_it_assert_rc((res), (want), #res, __FILE__, __LINE__)

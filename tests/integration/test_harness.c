@@ -121,6 +121,25 @@ static void messages(void **state)
 	assert_string_equal(messages, "hello dave");
 }
 
+/* The conversation counts a message with no text (it_assert_rc fails on
+ * it): what the module must never send. */
+static void empty_message_counted(void **state)
+{
+	const struct pam_message info = { PAM_TEXT_INFO, "" };
+	const struct pam_message error = { PAM_ERROR_MSG, "in use" };
+	const struct pam_message *msgs[] = { &info, &error };
+	struct pam_response *resp = NULL;
+	struct it_result res;
+
+	(void)state;
+	memset(&res, 0, sizeof(res));
+	assert_int_equal(it_conv(2, msgs, &resp, &res), PAM_SUCCESS);
+	free(resp);
+	assert_int_equal(res.empty, 1);
+	assert_int_equal(res.infos, 1);
+	assert_int_equal(res.errors, 1);
+}
+
 /* Workers are separate processes; a killed one leaves nothing in /tmp. */
 static void workers_are_processes(void **state)
 {
@@ -232,6 +251,7 @@ int main(int argc, char **argv)
 						it_teardown),
 		cmocka_unit_test_setup_teardown(workers_are_processes,
 						it_setup, it_teardown),
+		cmocka_unit_test(empty_message_counted),
 		cmocka_unit_test(users_and_groups),
 		cmocka_unit_test(json_reader),
 	};
