@@ -155,6 +155,7 @@ struct sort_key {
 	bool named;
 	size_t rank;
 	const char *pool;
+	bool released;		/* after the slots held, in its pool */
 	size_t number;
 	const char *user;
 	size_t index;		/* in the array being sorted */
@@ -172,6 +173,8 @@ static int compare_keys(const void *a, const void *b)
 	c = strcmp(x->pool, y->pool);
 	if (c != 0)
 		return c;
+	if (x->released != y->released)
+		return x->released ? 1 : -1;
 	if (x->number != y->number)
 		return x->number < y->number ? -1 : 1;
 	return strcmp(x->user, y->user);
@@ -230,6 +233,7 @@ static int sort_listing(const struct hl_config *cfg,
 			.named = named,
 			.rank = named ? 0 : pool_rank(cfg, h->pool),
 			.pool = named ? "" : h->pool,
+			.released = listing->items[i].released,
 			.number = named ? 0 : h->slot,
 			.user = listing->items[i].user,
 			.index = i,
@@ -345,10 +349,41 @@ static int list_line(struct list_walk *walk, const char *key,
 	return 0;
 }
 
+/* A released/USER record: its live sessions, if any.  One that does
+ * not decode holds no license: it is left to reap. */
+static int list_released(struct list_walk *walk, const char *key,
+			 const char *value)
+{
+	const struct hl_env *env = walk->txn->env;
+	struct hl_holding holding;
+	struct hl_listed *item;
+
+	if (hl_holding_decode(value, &holding) != 0)
+		return 0;
+	for (size_t i = holding.session_count; i-- > 0;)
+		if (listed_stale(walk, &holding.sessions[i]))
+			hl_holding_remove_session(&holding, i);
+	if (holding.session_count == 0) {
+		hl_holding_free(&holding);
+		return 0;
+	}
+	item = listing_add(walk->out, record_user(key), &holding);
+	if (item == NULL) {
+		hl_holding_free(&holding);
+		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
+		return list_stop(walk);
+	}
+	item->released = true;
+	item->idle = hl_holding_idle(&item->holding, env->now());
+	return 0;
+}
+
 static int list_record(void *arg, const char *key, const char *value)
 {
 	if (strncmp(key, "holder/", 7) == 0 || strncmp(key, "named/", 6) == 0)
 		return list_holding(arg, key, value);
+	if (strncmp(key, "released/", 9) == 0)
+		return list_released(arg, key, value);
 	if (strncmp(key, "line/", 5) == 0)
 		return list_line(arg, key, value);
 	return 0;
@@ -410,7 +445,7 @@ static void end_sessions(struct hl_txn *txn, const char *user,
 			 const struct hl_holding *holding, const char *reason)
 {
 	for (size_t i = 0; i < holding->session_count; i++)
-		hl_txn_event(txn, LOG_NOTICE, "admin-release", user,
+		hl_txn_event_end(txn, LOG_NOTICE, "admin-release", user,
 			     holding->kind,
 			     holding->kind == HL_KIND_CONCURRENT ? holding->pool
 								 : NULL,
@@ -437,20 +472,106 @@ static bool admin_begin(struct hl_txn *txn, const struct hl_env *env,
 	return hl_txn_begin(txn) == 0;
 }
 
-int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
-		     const char *pool, struct hl_decision *result)
+/* released/USER as it stands, without the sessions whose processes are
+ * gone; *changed when some were dropped (or it does not decode). */
+static int load_released(struct hl_txn *txn, const char *key,
+			 struct hl_holding *released, bool *changed)
 {
-	struct hl_holding holding;
+	char *text = NULL;
+	int rc;
+
+	*changed = false;
+	memset(released, 0, sizeof(*released));
+	rc = hl_txn_get_text(txn, key, &text);
+	if (rc != 0 || text == NULL)
+		return rc;
+	/* No license hangs on it: one that does not decode is dropped. */
+	if (hl_holding_decode(text, released) != 0) {
+		memset(released, 0, sizeof(*released));
+		*changed = true;
+	}
+	free(text);
+	for (size_t i = released->session_count; i-- > 0;)
+		if (hl_txn_session_stale(txn, &released->sessions[i])) {
+			hl_holding_remove_session(released, i);
+			*changed = true;
+		}
+	return 0;
+}
+
+/* Writes released/USER back, or deletes it once no session is left. */
+static int save_released(struct hl_txn *txn, const char *key,
+			 const struct hl_holding *released)
+{
+	if (released->session_count == 0)
+		return hl_txn_delete(txn, key);
+	return hl_txn_save_holding(txn, key, released);
+}
+
+/* The live sessions of a holding whose slot was released join
+ * released/USER, which takes its pool, slot and time. */
+static int keep_released(struct hl_txn *txn, const struct hl_holding *holding,
+			 struct hl_holding *released)
+{
+	released->kind = HL_KIND_CONCURRENT;
+	snprintf(released->pool, sizeof(released->pool), "%s", holding->pool);
+	released->slot = holding->slot;
+	released->since = txn->env->now();
+	for (size_t i = 0; i < holding->session_count; i++)
+		if (!hl_txn_session_stale(txn, &holding->sessions[i]) &&
+		    hl_holding_add_session(released, &holding->sessions[i])) {
+			hl_txn_failed(txn, HL_STORE_NOMEM, "release");
+			return -1;
+		}
+	return 0;
+}
+
+/* Ends the released sessions after the commit, telling their ttys why. */
+static int terminate_released(struct hl_txn *txn,
+			      const struct hl_holding *released)
+{
+	struct hl_buf msg;
+
+	hl_buf_init(&msg);
+	hl_buf_puts(&msg, "\r\n*** helpdesk-license: the administrator "
+		    "released your help desk license (pool ");
+	hl_buf_printable(&msg, released->pool);
+	hl_buf_puts(&msg, "). This session ends now. ***\r\n");
+	return hl_txn_queue_ending(txn, released, hl_buf_take(&msg), true);
+}
+
+int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
+		     const char *pool, bool terminate,
+		     struct hl_decision *result)
+{
+	struct hl_holding holding, released;
 	struct hl_txn txn;
-	char key[HL_KEY_MAX];
-	bool found;
+	char key[HL_KEY_MAX], released_key[HL_KEY_MAX];
+	bool found = false, changed = false;
+	size_t before;
 	int rc;
 
 	if (!admin_begin(&txn, env, req, result))
 		return 0;
 	hl_key_holder(key, sizeof(key), req->user);
-	rc = hl_txn_load_holding(&txn, key, &holding, &found);
-	if (rc == 0 && !found) {
+	hl_key_released(released_key, sizeof(released_key), req->user);
+	rc = load_released(&txn, released_key, &released, &changed);
+	before = released.session_count;
+	if (rc == 0)
+		rc = hl_txn_load_holding(&txn, key, &holding, &found);
+	if (rc == 0 && !found && terminate && before > 0) {
+		/* Released earlier: only the sessions are left to end. */
+		result->verdict = HL_GRANTED;
+		result->kind = HL_KIND_CONCURRENT;
+		snprintf(result->pool, sizeof(result->pool), "%s",
+			 released.pool);
+		hl_set_text(result->message, sizeof(result->message),
+			    "%s holds no license; %zu session%s that went on "
+			    "after the release of slot %u of pool %s end%s "
+			    "now", req->user, before, before == 1 ? "" : "s",
+			    released.slot, released.pool,
+			    before == 1 ? "s" : "");
+	} else if (rc == 0 && !found) {
 		bool named = false;
 		struct hl_holding allocation;
 
@@ -463,6 +584,13 @@ int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 			refused(result, "%s holds a Named license, no "
 				"concurrent one: 'helpdesk-license unassign "
 				"%s' frees it", req->user, req->user);
+		else if (rc == 0 && before > 0)
+			refused(result, "%s holds no concurrent license; %zu "
+				"session%s of a released one go%s on: "
+				"'helpdesk-license release --terminate %s' "
+				"ends them", req->user, before,
+				before == 1 ? "" : "s", before == 1 ? "es" : "",
+				req->user);
 		else if (rc == 0)
 			refused(result, "%s holds no concurrent license",
 				req->user);
@@ -471,7 +599,9 @@ int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 			req->user, holding.pool, pool);
 	} else if (rc == 0) {
 		end_sessions(&txn, req->user, &holding, "released by admin");
-		rc = hl_txn_free_slot(&txn, req->user, &holding);
+		rc = hl_txn_free_slot(&txn, req->user, &holding) ||
+		     keep_released(&txn, &holding, &released);
+		changed = true;
 		if (rc == 0) {
 			result->verdict = HL_GRANTED;
 			result->kind = HL_KIND_CONCURRENT;
@@ -480,15 +610,25 @@ int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 				 holding.pool);
 			hl_set_text(result->message, sizeof(result->message),
 				    "released slot %u of pool %s held by %s "
-				    "(%zu session%s on without it)",
+				    "(%zu session%s %s)",
 				    holding.slot, holding.pool, req->user,
 				    holding.session_count,
-				    holding.session_count == 1 ? " goes"
-							       : "s go");
+				    holding.session_count == 1 ? "" : "s",
+				    terminate ? (holding.session_count == 1
+						 ? "ends now" : "end now")
+					      : (holding.session_count == 1
+						 ? "goes on without it"
+						 : "go on without it"));
 		}
 	}
+	if (rc == 0 && changed)
+		rc = save_released(&txn, released_key, &released);
+	if (rc == 0 && terminate && result->verdict == HL_GRANTED &&
+	    released.session_count > 0)
+		rc = terminate_released(&txn, &released);
 	if (found)
 		hl_holding_free(&holding);
+	hl_holding_free(&released);
 	hl_txn_end(&txn, rc == 0);
 	return 0;
 }
@@ -562,6 +702,31 @@ static int reap_line(struct hl_txn *txn, const struct hl_pool *pool,
 	}
 	free(dropped.waiters);	/* the sessions moved into reaped */
 	return 0;
+}
+
+/* Drops the released sessions whose processes are gone, and the
+ * released/USER records left without one. */
+static int reap_released(struct hl_txn *txn)
+{
+	static const char *const released_prefix[] = { "released/", NULL };
+	struct record_copies copies;
+	int rc = 0;
+
+	if (load_prefixes(txn, released_prefix, &copies) != 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < copies.count; i++) {
+		struct hl_holding released;
+		bool changed;
+
+		rc = load_released(txn, copies.items[i].key, &released,
+				   &changed);
+		if (rc == 0 && changed)
+			rc = save_released(txn, copies.items[i].key,
+					   &released);
+		hl_holding_free(&released);
+	}
+	free_copies(&copies);
+	return rc;
 }
 
 /* ---- reconcile --------------------------------------------------------------- */
@@ -1020,6 +1185,8 @@ int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
 		hl_holding_free(&holding);
 	}
 	free_copies(&copies);
+	if (rc == 0)
+		rc = reap_released(&txn);
 	/* Slots left without a holder record, by a write that was cut short
 	 * before the store journaled its changes. */
 	for (size_t i = 0; rc == 0 && i < env->cfg->pool_count; i++) {

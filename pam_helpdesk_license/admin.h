@@ -25,6 +25,10 @@ struct hl_listed {
 	long idle;		/* seconds without input on every tty of
 				   its sessions (hl_holding_idle); -1: a
 				   session without a tty, or Named */
+	bool released;		/* sessions that go on after an admin
+				   released their slot (released/USER):
+				   they hold no license; pool and slot are
+				   the released ones, only live sessions */
 };
 
 /* One technician waiting in a pool's line. */
@@ -72,17 +76,25 @@ struct hl_listing {
 
 void hl_listing_free(struct hl_listing *listing);
 
-/* Everything held, and who waits in which line (req->user is not used).
- * A missing store lists empty. */
+/* Everything held, who waits in which line, and the live sessions of
+ * released slots (items marked released; req->user is not used).  A
+ * missing store lists empty. */
 int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 		  struct hl_listing *out, struct hl_decision *result);
 
 /* Frees req->user's concurrent slot (only in pool, when not NULL); the
- * sessions go on, and their close then finds nothing to give back. */
+ * sessions go on, and their close then finds nothing to give back.  The
+ * live ones are kept in released/USER for list until reap finds them
+ * gone.  terminate: those sessions (of this release and of earlier ones)
+ * are ended after the commit (hl_session_end: a line on their ttys,
+ * SIGHUP, SIGKILL after the grace); with nothing held, only that. */
 int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
-		     const char *pool, struct hl_decision *result);
+		     const char *pool, bool terminate,
+		     struct hl_decision *result);
 
-/* Drops every stale session, the slots left without a session, and the
+/* Drops every stale session, the slots left without a session, the
+ * released sessions whose processes are gone (silently: their end was
+ * logged by the release), and the
  * waiters of the configured pools' lines whose process is gone or whose
  * wait is over, then reconciles the allocations (hl_admin_reconcile) in
  * the same transaction; *reaped lists what was dropped (its sessions'

@@ -215,7 +215,8 @@ void hl_who_failed(struct hl_decision *out)
 static void queue_event(struct hl_txn *txn, int priority, const char *event,
 			const char *user, bool has_kind, enum hl_kind kind,
 			const char *pool, unsigned slot,
-			const struct hl_session *session, const char *reason)
+			const struct hl_session *session, const char *reason,
+			long idle)
 {
 	const struct hl_env *env = txn->env;
 	const struct hl_request *req = txn->req;
@@ -233,6 +234,8 @@ static void queue_event(struct hl_txn *txn, int priority, const char *event,
 		.pid = session ? session->pid : env->self.pid,
 		.session = session ? session->id : NULL,
 		.reason = reason,
+		.has_idle = idle >= 0,
+		.idle = idle >= 0 ? (unsigned long)idle : 0,
 	};
 	struct hl_queued_event *grown, *q;
 	struct timespec ts;
@@ -268,6 +271,8 @@ static void queue_event(struct hl_txn *txn, int priority, const char *event,
 		hl_buf_puts(&text, " reason=");
 		hl_buf_printable(&text, reason);
 	}
+	if (ev.has_idle)
+		hl_buf_printf(&text, " idle=%lu", ev.idle);
 	q->priority = priority;
 	q->syslog_text = hl_buf_take(&text);
 	q->json_line = env->cfg->event_log ? hl_event_format(&ev, &ts) : NULL;
@@ -280,7 +285,16 @@ void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
 			const char *reason)
 {
 	queue_event(txn, priority, event, user, true, kind, pool, slot,
-		    session, reason);
+		    session, reason, -1);
+}
+
+void hl_txn_event_end(struct hl_txn *txn, int priority, const char *event,
+		      const char *user, enum hl_kind kind, const char *pool,
+		      unsigned slot, const struct hl_session *session,
+		      const char *reason)
+{
+	queue_event(txn, priority, event, user, true, kind, pool, slot,
+		    session, reason, hl_session_idle(session, txn->env->now()));
 }
 
 void hl_txn_event_no_kind(struct hl_txn *txn, int priority,
@@ -288,7 +302,7 @@ void hl_txn_event_no_kind(struct hl_txn *txn, int priority,
 			  const char *reason)
 {
 	queue_event(txn, priority, event, user, false, HL_KIND_NAMED, NULL, 0,
-		    NULL, reason);
+		    NULL, reason, -1);
 }
 
 void hl_txn_note(struct hl_txn *txn, int priority, const char *fmt, ...)
@@ -1046,6 +1060,11 @@ int hl_txn_foreach(struct hl_txn *txn, const char *prefix,
 	return rc;
 }
 
+int hl_txn_get_text(struct hl_txn *txn, const char *key, char **text)
+{
+	return get_text(txn, key, text);
+}
+
 /* Loads a holding record; *found false (and 0) when the key is absent. */
 int hl_txn_load_holding(struct hl_txn *txn, const char *key,
 			struct hl_holding *holding, bool *found)
@@ -1377,7 +1396,7 @@ unsigned hl_idle_warning(const struct hl_pool *pool)
 
 /* Queues the sessions of holding to be told message after the commit,
  * and ended when end. */
-static int queue_ending(struct hl_txn *txn, const struct hl_holding *holding,
+int hl_txn_queue_ending(struct hl_txn *txn, const struct hl_holding *holding,
 			char *message, bool end)
 {
 	struct hl_ending *grown, *e;
@@ -1454,9 +1473,9 @@ static int reclaim_idle(struct hl_txn *txn, const struct hl_pool *pool,
 	snprintf(reason, sizeof(reason), "idle %lds", idle);
 	hl_format_duration((unsigned)idle, how_long, sizeof(how_long));
 	for (size_t i = 0; i < holding.session_count; i++)
-		hl_txn_event(txn, LOG_NOTICE, "reap", user, HL_KIND_CONCURRENT,
-			     pool->name, holding.slot, &holding.sessions[i],
-			     reason);
+		hl_txn_event_end(txn, LOG_NOTICE, "reap", user,
+				 HL_KIND_CONCURRENT, pool->name, holding.slot,
+				 &holding.sessions[i], reason);
 	rc = hl_txn_free_slot(txn, user, &holding);
 	if (rc == 0) {
 		struct hl_buf msg;
@@ -1468,7 +1487,7 @@ static int reclaim_idle(struct hl_txn *txn, const struct hl_pool *pool,
 		hl_buf_printable(&msg, txn->who.user);
 		hl_buf_puts(&msg, ", who needed it. This session ends now. "
 			    "***\r\n");
-		rc = queue_ending(txn, &holding, hl_buf_take(&msg), true);
+		rc = hl_txn_queue_ending(txn, &holding, hl_buf_take(&msg), true);
 	}
 	hl_holding_free(&holding);
 	return rc;
@@ -1505,7 +1524,7 @@ static int idle_holder_may_go(struct hl_txn *txn, const struct hl_pool *pool,
 	hl_buf_printf(&msg, " needs a help desk license of pool %s and yours "
 		      "has seen no input for %lds: type something within %s "
 		      "to keep it. ***\r\n", pool->name, idle, how_long);
-	rc = queue_ending(txn, &holding, hl_buf_take(&msg), false);
+	rc = hl_txn_queue_ending(txn, &holding, hl_buf_take(&msg), false);
 	hl_holding_free(&holding);
 	return rc;
 }

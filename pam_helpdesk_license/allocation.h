@@ -112,6 +112,12 @@ void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
 		  const char *user, enum hl_kind kind, const char *pool,
 		  unsigned slot, const struct hl_session *session,
 		  const char *reason);
+/* The same for the end of a session: with the time its tty has had no
+ * input ("idle"), when it has a tty. */
+void hl_txn_event_end(struct hl_txn *txn, int priority, const char *event,
+		      const char *user, enum hl_kind kind, const char *pool,
+		      unsigned slot, const struct hl_session *session,
+		      const char *reason);
 /* The same for an event of no kind (a refusal of a user who holds no
  * license at all): "kind" is left out. */
 void hl_txn_event_no_kind(struct hl_txn *txn, int priority,
@@ -127,6 +133,9 @@ void hl_txn_failed(struct hl_txn *txn, int rc, const char *what);
 /* A record that does not decode: logged (repair is the way out) and the
  * transaction failed with HL_STORE_DAMAGED. */
 void hl_txn_damaged(struct hl_txn *txn, const char *key);
+/* The record at key as it is (*text NULL, and 0, when it is absent); the
+ * caller frees it. */
+int hl_txn_get_text(struct hl_txn *txn, const char *key, char **text);
 int hl_txn_load_holding(struct hl_txn *txn, const char *key,
 			struct hl_holding *holding, bool *found);
 int hl_txn_save_holding(struct hl_txn *txn, const char *key,
@@ -159,6 +168,13 @@ bool hl_txn_prune_stale(struct hl_txn *txn, const char *user,
 			struct hl_holding *holding);
 bool hl_txn_all_stale(const struct hl_txn *txn,
 		      const struct hl_holding *holding);
+
+/* Queues the sessions of holding (copied) to be told message (end
+ * false), or ended with it (hl_session_end), once the transaction is
+ * committed and the lock given back.  message is taken over (NULL: no
+ * memory).  0, or -1 after hl_txn_failed. */
+int hl_txn_queue_ending(struct hl_txn *txn, const struct hl_holding *holding,
+			char *message, bool end);
 
 /* Gives back user's concurrent slot. */
 int hl_txn_free_slot(struct hl_txn *txn, const char *user,

@@ -54,6 +54,8 @@ char *hl_event_format(const struct hl_event *event, const struct timespec *ts)
 		hl_buf_printf(&buf, ",\"pid\":%ld", (long)event->pid);
 	field(&buf, "session", event->session);
 	field(&buf, "reason", event->reason);
+	if (event->has_idle)
+		hl_buf_printf(&buf, ",\"idle\":%lu", event->idle);
 	hl_buf_puts(&buf, "}\n");
 	return hl_buf_take(&buf);
 }

@@ -23,6 +23,8 @@ struct hl_event {
 	pid_t pid;		/* 0: omitted */
 	const char *session;
 	const char *reason;
+	bool has_idle;		/* a session's end: its tty's idle time */
+	unsigned long idle;	/* seconds without input on the tty */
 };
 
 /* The JSON line, newline included; NULL on no memory.  ts is wall time. */

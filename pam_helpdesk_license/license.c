@@ -1034,11 +1034,11 @@ static int close_in(struct hl_txn *txn, const char *key, const char *session_id,
 
 		if (!session_matches(txn, s, session_id))
 			continue;
-		hl_txn_event(txn, LOG_INFO, "release", txn->who.user,
-			    holding.kind,
-			    holding.kind == HL_KIND_CONCURRENT ? holding.pool
-								: NULL,
-			    holding.slot, s, "session closed");
+		hl_txn_event_end(txn, LOG_INFO, "release", txn->who.user,
+				 holding.kind,
+				 holding.kind == HL_KIND_CONCURRENT
+					 ? holding.pool : NULL,
+				 holding.slot, s, "session closed");
 		hl_holding_remove_session(&holding, i);
 		*closed = true;
 	}

@@ -744,6 +744,13 @@ bool hl_key_holder(char *buf, size_t len, const char *user)
 	return key_done(buf, len, snprintf(buf, len, "holder/%s", user));
 }
 
+bool hl_key_released(char *buf, size_t len, const char *user)
+{
+	if (buf == NULL || len == 0 || user == NULL || !hl_user_valid(user))
+		return false;
+	return key_done(buf, len, snprintf(buf, len, "released/%s", user));
+}
+
 bool hl_key_pool(char *buf, size_t len, const char *pool)
 {
 	if (buf == NULL || len == 0 || pool == NULL || !pool_name_valid(pool))

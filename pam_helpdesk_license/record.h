@@ -123,6 +123,9 @@ int hl_counter_decode(const char *text, struct hl_counter *out);
 /* Key builders: false when the result would not fit. */
 bool hl_key_named(char *buf, size_t len, const char *user);
 bool hl_key_holder(char *buf, size_t len, const char *user);
+/* released/USER: the sessions that go on without the slot an
+ * administrator released (admin.c); logins never read it. */
+bool hl_key_released(char *buf, size_t len, const char *user);
 bool hl_key_pool(char *buf, size_t len, const char *pool);
 bool hl_key_slot(char *buf, size_t len, const char *pool, unsigned slot);
 bool hl_key_line(char *buf, size_t len, const char *pool);

@@ -71,24 +71,32 @@ int hl_tty_last_input(const char *tty, time_t *when)
 	return 0;
 }
 
+long hl_session_idle(const struct hl_session *session, time_t now)
+{
+	time_t input;
+
+	/* A login's tty is new (devpts) or was read from (the password):
+	 * its atime is never older than the login. */
+	if (hl_tty_last_input(session->tty, &input) != 0)
+		return -1;
+	return now > input ? (long)(now - input) : 0;
+}
+
 long hl_holding_idle(const struct hl_holding *holding, time_t now)
 {
-	time_t latest = 0;
+	long least = -1;
 
 	if (holding->session_count == 0)
 		return -1;
 	for (size_t i = 0; i < holding->session_count; i++) {
-		const struct hl_session *s = &holding->sessions[i];
-		time_t input;
+		long idle = hl_session_idle(&holding->sessions[i], now);
 
-		/* A login's tty is new (devpts) or was read from (the
-		 * password): its atime is never older than the login. */
-		if (hl_tty_last_input(s->tty, &input) != 0)
+		if (idle < 0)
 			return -1;
-		if (input > latest)
-			latest = input;
+		if (least < 0 || idle < least)
+			least = idle;
 	}
-	return now > latest ? (long)(now - latest) : 0;
+	return least;
 }
 
 void hl_tty_tell(const char *tty, const char *message)

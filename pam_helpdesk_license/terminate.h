@@ -29,6 +29,10 @@ bool hl_tty_device(const char *tty, char *path, size_t len);
  * device is gone or no character device). */
 int hl_tty_last_input(const char *tty, time_t *when);
 
+/* How long (seconds) the session's tty has had no input at now; -1 when
+ * the session has no tty. */
+long hl_session_idle(const struct hl_session *session, time_t now);
+
 /* How long (seconds) the holding has been idle at now: every session has
  * a tty, and this is the time since the latest input on any of them.
  * -1 when a session has no tty: such a holder is never idle. */

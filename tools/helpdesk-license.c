@@ -37,6 +37,7 @@ struct options {
 	bool json;
 	bool force;
 	bool strict;
+	bool terminate;		/* release --terminate */
 	const char *pool;
 	const char *output;	/* metrics --output FILE */
 };
@@ -91,6 +92,7 @@ static void usage(FILE *out)
 "                     licenses; who waits in line; warnings\n"
 "  check USER         what a login by USER would get now, and why\n"
 "  release USER       free USER's concurrent slot now [--pool P]\n"
+"                     [--terminate: and end its sessions]\n"
 "  reap               drop stale sessions and ended waits; print them\n"
 "  assign USER        allocate a Named license to USER now\n"
 "  unassign USER      free USER's Named license [--force inside min_assignment]\n"
@@ -106,6 +108,7 @@ static void usage(FILE *out)
 "  -c, --config FILE  configuration (default " HL_CONFIG_FILE ")\n"
 "  -j, --json         one JSON document on stdout, for scripts\n"
 "  -p, --pool P       with release: only if the slot is of pool P\n"
+"      --terminate    with release: end the released sessions too\n"
 "  -f, --force        with unassign: even inside min_assignment\n"
 "      --strict       with check-config: warnings fail it too (exit 1)\n"
 "  -o, --output FILE  with metrics: replace FILE (for a textfile collector)\n"
@@ -313,6 +316,9 @@ static void json_listed(struct hl_buf *buf, const struct hl_listed *item)
 	if (h->kind == HL_KIND_NAMED)
 		hl_buf_printf(buf, ",\"eligible\":%s",
 			      item->eligible ? "true" : "false");
+	/* true: no license, the sessions go on after release */
+	hl_buf_printf(buf, ",\"released\":%s",
+		      item->released ? "true" : "false");
 	/* null: never idle (a session without a tty), or Named. */
 	if (item->idle >= 0)
 		hl_buf_printf(buf, ",\"idle_s\":%ld", item->idle);
@@ -520,8 +526,8 @@ static void json_listing(struct hl_buf *buf, const struct hl_listing *l,
 static void license_label(const struct hl_listed *item, char *out, size_t len)
 {
 	if (item->holding.kind == HL_KIND_CONCURRENT)
-		snprintf(out, len, "%s #%u", item->holding.pool,
-			 item->holding.slot);
+		snprintf(out, len, "%s #%u%s", item->holding.pool,
+			 item->holding.slot, item->released ? " released" : "");
 	else
 		snprintf(out, len, "named%s",
 			 item->eligible ? "" : " (ineligible)");
@@ -569,7 +575,7 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 {
 	int width = (int)terminal_width(), extra = (width - 80) / 2;
 	int license_w = 7, user_w = 4, from;
-	bool any_stale = false;
+	bool any_stale = false, any_released = false;
 	char license[96];
 
 	if (l->count == 0) {
@@ -601,6 +607,7 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 		size_t rows = h->session_count ? h->session_count : 1;
 
 		license_label(item, license, sizeof(license));
+		any_released |= item->released;
 		for (size_t s = 0; s < rows; s++) {
 			const struct hl_session *ss =
 				h->session_count ? &h->sessions[s] : NULL;
@@ -637,6 +644,11 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 	if (any_stale)
 		hl_buf_puts(buf, "* its process is gone: 'helpdesk-license "
 				 "reap' drops it\n");
+	if (any_released)
+		hl_buf_puts(buf, "released: still logged in on a slot an "
+				 "administrator released, holding no license; "
+				 "'helpdesk-license release --terminate USER' "
+				 "ends it\n");
 }
 
 static int cmd_list(struct tool *tool)
@@ -712,6 +724,11 @@ static bool tally_listing(const struct hl_config *cfg,
 		for (size_t s = 0; s < item->holding.session_count; s++) {
 			t->stale_sessions += item->stale[s];
 			all_stale &= item->stale[s];
+		}
+		if (item->released) {
+			usage_of(usage, &npools, &last,
+				 item->holding.pool)->released++;
+			continue;
 		}
 		if (item->holding.kind == HL_KIND_NAMED) {
 			t->named++;
@@ -795,6 +812,27 @@ static void text_names(struct hl_buf *buf, const struct hl_names *names)
 	}
 }
 
+/* "Released, still logged in without a license: east 1, west 2", when
+ * any is. */
+static void text_released(struct hl_buf *buf,
+			  const struct hl_pool_usage *usage, size_t npools)
+{
+	bool first = true;
+
+	for (size_t i = 0; i < npools; i++) {
+		if (usage[i].released == 0)
+			continue;
+		hl_buf_puts(buf, first ? "Released, still logged in without a "
+					 "license: " : ", ");
+		hl_buf_printable(buf, usage[i].pool);
+		hl_buf_printf(buf, " %u", usage[i].released);
+		first = false;
+	}
+	if (!first)
+		hl_buf_puts(buf, " ('" PROGRAM " release --terminate USER' "
+				 "ends them)\n");
+}
+
 static int cmd_status(struct tool *tool)
 {
 	const struct hl_config *cfg = tool->cfg;
@@ -826,7 +864,7 @@ static int cmd_status(struct tool *tool)
 	hl_buf_init(&warnings);
 	hl_buf_init(&jwarnings);
 	for (size_t i = 0; i < npools; i++) {
-		if (usage[i].licenses == 0)
+		if (usage[i].licenses == 0 && usage[i].in_use > 0)
 			warn(&warnings, &jwarnings, &first,
 			     "pool %s is not in the configuration any more "
 			     "but %u technician%s still hold%s its slots",
@@ -866,11 +904,11 @@ static int cmd_status(struct tool *tool)
 			hl_buf_printf(&out, ",\"licenses\":%u,\"in_use\":%u,"
 				      "\"free\":%u,\"stale\":%u,\"idle\":%u,"
 				      "\"idle_timeout\":%u,\"wait\":%u,"
-				      "\"waiting\":%u}",
+				      "\"waiting\":%u,\"released\":%u}",
 				      usage[i].licenses, usage[i].in_use,
 				      free_, usage[i].stale, usage[i].idle,
 				      usage[i].idle_timeout, usage[i].wait,
-				      usage[i].waiting);
+				      usage[i].waiting, usage[i].released);
 		}
 		hl_buf_printf(&out, "],\"named\":{\"licenses\":%u,"
 			      "\"allocated\":%u,\"in_force\":%u},"
@@ -914,6 +952,7 @@ static int cmd_status(struct tool *tool)
 		hl_buf_puts(&out, "; groups ");
 		text_names(&out, &cfg->exempt_groups);
 		hl_buf_puts(&out, "\n");
+		text_released(&out, usage, npools);
 		table_waiters(&out, &listing, true);
 		if (warnings.len) {
 			hl_buf_puts(&out, "\n");
@@ -1161,7 +1200,8 @@ static int cmd_release(struct tool *tool, const char *user)
 	struct hl_request req = tool_request(tool, user);
 	struct hl_decision d;
 
-	hl_admin_release(&tool->env, &req, tool->opt.pool, &d);
+	hl_admin_release(&tool->env, &req, tool->opt.pool, tool->opt.terminate,
+			 &d);
 	if (d.verdict != HL_GRANTED)
 		return report_failure(tool, "release", user, &d);
 	return print_done(tool, &d);
@@ -1483,6 +1523,7 @@ int main(int argc, char **argv)
 		{ "pool", required_argument, NULL, 'p' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "strict", no_argument, NULL, 's' },
+		{ "terminate", no_argument, NULL, 'T' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1511,6 +1552,7 @@ int main(int argc, char **argv)
 		case 'p': tool.opt.pool = optarg; break;
 		case 'f': tool.opt.force = true; break;
 		case 's': tool.opt.strict = true; break;
+		case 'T': tool.opt.terminate = true; break;
 		case 'o': tool.opt.output = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf(PROGRAM " " PACKAGE_VERSION "\n"); return 0;
@@ -1536,11 +1578,13 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	user = cmd->args ? argv[optind + 1] : NULL;
-	if ((tool.opt.pool && strcmp(cmd->name, "release") != 0) ||
+	if (((tool.opt.pool || tool.opt.terminate) &&
+	     strcmp(cmd->name, "release") != 0) ||
 	    (tool.opt.force && strcmp(cmd->name, "unassign") != 0) ||
 	    (tool.opt.strict && !cmd->config_only) ||
 	    (tool.opt.output && strcmp(cmd->name, "metrics") != 0)) {
-		fail("--pool goes with release, --force with unassign, "
+		fail("--pool and --terminate go with release, --force with "
+		     "unassign, "
 		     "--strict with check-config, --output with metrics");
 		return EXIT_USAGE;
 	}

@@ -23,6 +23,8 @@ struct hl_pool_usage {
 				   within their wait */
 	time_t oldest_wait;	/* since when its first live waiter waits;
 				   0: nobody waits */
+	unsigned released;	/* technicians still logged in on a slot
+				   an admin released (no license) */
 };
 
 struct hl_metrics_input {
