@@ -472,42 +472,6 @@ static bool admin_begin(struct hl_txn *txn, const struct hl_env *env,
 	return hl_txn_begin(txn) == 0;
 }
 
-/* released/USER as it stands, without the sessions whose processes are
- * gone; *changed when some were dropped (or it does not decode). */
-static int load_released(struct hl_txn *txn, const char *key,
-			 struct hl_holding *released, bool *changed)
-{
-	char *text = NULL;
-	int rc;
-
-	*changed = false;
-	memset(released, 0, sizeof(*released));
-	rc = hl_txn_get_text(txn, key, &text);
-	if (rc != 0 || text == NULL)
-		return rc;
-	/* No license hangs on it: one that does not decode is dropped. */
-	if (hl_holding_decode(text, released) != 0) {
-		memset(released, 0, sizeof(*released));
-		*changed = true;
-	}
-	free(text);
-	for (size_t i = released->session_count; i-- > 0;)
-		if (hl_txn_session_stale(txn, &released->sessions[i])) {
-			hl_holding_remove_session(released, i);
-			*changed = true;
-		}
-	return 0;
-}
-
-/* Writes released/USER back, or deletes it once no session is left. */
-static int save_released(struct hl_txn *txn, const char *key,
-			 const struct hl_holding *released)
-{
-	if (released->session_count == 0)
-		return hl_txn_delete(txn, key);
-	return hl_txn_save_holding(txn, key, released);
-}
-
 /* The live sessions of a holding whose slot was released join
  * released/USER, which takes its pool, slot and time. */
 static int keep_released(struct hl_txn *txn, const struct hl_holding *holding,
@@ -546,7 +510,7 @@ int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 {
 	struct hl_holding holding, released;
 	struct hl_txn txn;
-	char key[HL_KEY_MAX], released_key[HL_KEY_MAX];
+	char key[HL_KEY_MAX];
 	bool found = false, changed = false;
 	size_t before;
 	int rc;
@@ -554,8 +518,7 @@ int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 	if (!admin_begin(&txn, env, req, result))
 		return 0;
 	hl_key_holder(key, sizeof(key), req->user);
-	hl_key_released(released_key, sizeof(released_key), req->user);
-	rc = load_released(&txn, released_key, &released, &changed);
+	rc = hl_txn_load_released(&txn, req->user, &released, &changed);
 	before = released.session_count;
 	if (rc == 0)
 		rc = hl_txn_load_holding(&txn, key, &holding, &found);
@@ -588,9 +551,9 @@ int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 			refused(result, "%s holds no concurrent license; %zu "
 				"session%s of a released one go%s on: "
 				"'helpdesk-license release --terminate %s' "
-				"ends them", req->user, before,
+				"ends %s", req->user, before,
 				before == 1 ? "" : "s", before == 1 ? "es" : "",
-				req->user);
+				req->user, before == 1 ? "it" : "them");
 		else if (rc == 0)
 			refused(result, "%s holds no concurrent license",
 				req->user);
@@ -622,7 +585,7 @@ int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 		}
 	}
 	if (rc == 0 && changed)
-		rc = save_released(&txn, released_key, &released);
+		rc = hl_txn_save_released(&txn, req->user, &released);
 	if (rc == 0 && terminate && result->verdict == HL_GRANTED &&
 	    released.session_count > 0)
 		rc = terminate_released(&txn, &released);
@@ -715,14 +678,13 @@ static int reap_released(struct hl_txn *txn)
 	if (load_prefixes(txn, released_prefix, &copies) != 0)
 		return -1;
 	for (size_t i = 0; rc == 0 && i < copies.count; i++) {
+		const char *user = record_user(copies.items[i].key);
 		struct hl_holding released;
 		bool changed;
 
-		rc = load_released(txn, copies.items[i].key, &released,
-				   &changed);
+		rc = hl_txn_load_released(txn, user, &released, &changed);
 		if (rc == 0 && changed)
-			rc = save_released(txn, copies.items[i].key,
-					   &released);
+			rc = hl_txn_save_released(txn, user, &released);
 		hl_holding_free(&released);
 	}
 	free_copies(&copies);

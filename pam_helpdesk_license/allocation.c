@@ -1060,9 +1060,42 @@ int hl_txn_foreach(struct hl_txn *txn, const char *prefix,
 	return rc;
 }
 
-int hl_txn_get_text(struct hl_txn *txn, const char *key, char **text)
+int hl_txn_load_released(struct hl_txn *txn, const char *user,
+			 struct hl_holding *released, bool *changed)
 {
-	return get_text(txn, key, text);
+	char key[HL_KEY_MAX], *text = NULL;
+
+	*changed = false;
+	memset(released, 0, sizeof(*released));
+	if (!hl_key_released(key, sizeof(key), user) ||
+	    get_text(txn, key, &text))
+		return -1;
+	if (text == NULL)
+		return 0;
+	/* No license hangs on it: one that does not decode is dropped. */
+	if (hl_holding_decode(text, released) != 0) {
+		memset(released, 0, sizeof(*released));
+		*changed = true;
+	}
+	free(text);
+	for (size_t i = released->session_count; i-- > 0;)
+		if (hl_txn_session_stale(txn, &released->sessions[i])) {
+			hl_holding_remove_session(released, i);
+			*changed = true;
+		}
+	return 0;
+}
+
+int hl_txn_save_released(struct hl_txn *txn, const char *user,
+			 const struct hl_holding *released)
+{
+	char key[HL_KEY_MAX];
+
+	if (!hl_key_released(key, sizeof(key), user))
+		return -1;
+	if (released->session_count == 0)
+		return hl_txn_delete(txn, key);
+	return hl_txn_save_holding(txn, key, released);
 }
 
 /* Loads a holding record; *found false (and 0) when the key is absent. */

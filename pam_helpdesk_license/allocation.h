@@ -133,9 +133,15 @@ void hl_txn_failed(struct hl_txn *txn, int rc, const char *what);
 /* A record that does not decode: logged (repair is the way out) and the
  * transaction failed with HL_STORE_DAMAGED. */
 void hl_txn_damaged(struct hl_txn *txn, const char *key);
-/* The record at key as it is (*text NULL, and 0, when it is absent); the
- * caller frees it. */
-int hl_txn_get_text(struct hl_txn *txn, const char *key, char **text);
+/* released/USER (record.h): the sessions that go on after an admin
+ * released user's slot, without those whose processes are gone;
+ * *changed when some were dropped, or the record did not decode (it is
+ * then empty: no license hangs on it).  Empty when absent. */
+int hl_txn_load_released(struct hl_txn *txn, const char *user,
+			 struct hl_holding *released, bool *changed);
+/* Writes it back, or deletes it when no session is left. */
+int hl_txn_save_released(struct hl_txn *txn, const char *user,
+			 const struct hl_holding *released);
 int hl_txn_load_holding(struct hl_txn *txn, const char *key,
 			struct hl_holding *holding, bool *found);
 int hl_txn_save_holding(struct hl_txn *txn, const char *key,

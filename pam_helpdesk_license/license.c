@@ -1054,6 +1054,27 @@ static int close_in(struct hl_txn *txn, const char *key, const char *session_id,
 	return rc;
 }
 
+/* A session whose slot an administrator released leaves released/USER
+ * (its end was logged by the release).  Only a close that found the
+ * session nowhere else reads that record. */
+static int close_released(struct hl_txn *txn, const char *session_id)
+{
+	struct hl_holding released;
+	bool changed;
+	int rc = hl_txn_load_released(txn, txn->who.user, &released,
+				      &changed);
+
+	for (size_t i = released.session_count; rc == 0 && i-- > 0;)
+		if (session_matches(txn, &released.sessions[i], session_id)) {
+			hl_holding_remove_session(&released, i);
+			changed = true;
+		}
+	if (rc == 0 && changed)
+		rc = hl_txn_save_released(txn, txn->who.user, &released);
+	hl_holding_free(&released);
+	return rc;
+}
+
 int hl_license_close(const struct hl_env *env, const struct hl_request *req,
 		     const char *session_id, struct hl_decision *out)
 {
@@ -1079,6 +1100,8 @@ int hl_license_close(const struct hl_env *env, const struct hl_request *req,
 			hl_key_holder(key, sizeof(key), req->user);
 			rc = close_in(&txn, key, session_id, &closed_slot);
 		}
+		if (rc == 0 && !closed_named && !closed_slot)
+			rc = close_released(&txn, session_id);
 		if (hl_txn_end(&txn, rc == 0) == 0)
 			break;
 		/* A damaged record: repaired there and then, one more try. */

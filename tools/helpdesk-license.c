@@ -316,9 +316,6 @@ static void json_listed(struct hl_buf *buf, const struct hl_listed *item)
 	if (h->kind == HL_KIND_NAMED)
 		hl_buf_printf(buf, ",\"eligible\":%s",
 			      item->eligible ? "true" : "false");
-	/* true: no license, the sessions go on after release */
-	hl_buf_printf(buf, ",\"released\":%s",
-		      item->released ? "true" : "false");
 	/* null: never idle (a session without a tty), or Named. */
 	if (item->idle >= 0)
 		hl_buf_printf(buf, ",\"idle_s\":%ld", item->idle);
@@ -491,29 +488,35 @@ static void text_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
 
 /* {"concurrent":[...],"named":[...],"waiting":[...]}: the document of
  * list, and of reap with "reconciled":{...} (what it set to agree). */
-static void json_listing(struct hl_buf *buf, const struct hl_listing *l,
-			 const struct hl_reconciled *reconciled)
+/* "NAME":[...]: the items of kind, held or released. */
+static void json_items(struct hl_buf *buf, const struct hl_listing *l,
+		       const char *name, enum hl_kind kind, bool released)
 {
 	bool first = true;
 
-	hl_buf_puts(buf, "{\"concurrent\":[");
+	hl_buf_printf(buf, "\"%s\":[", name);
 	for (size_t i = 0; i < l->count; i++) {
-		if (l->items[i].holding.kind != HL_KIND_CONCURRENT)
-			continue;
-		hl_buf_puts(buf, first ? "" : ",");
-		json_listed(buf, &l->items[i]);
-		first = false;
-	}
-	hl_buf_puts(buf, "],\"named\":[");
-	first = true;
-	for (size_t i = 0; i < l->count; i++) {
-		if (l->items[i].holding.kind != HL_KIND_NAMED)
+		if (l->items[i].holding.kind != kind ||
+		    l->items[i].released != released)
 			continue;
 		hl_buf_puts(buf, first ? "" : ",");
 		json_listed(buf, &l->items[i]);
 		first = false;
 	}
 	hl_buf_puts(buf, "]");
+}
+
+static void json_listing(struct hl_buf *buf, const struct hl_listing *l,
+			 const struct hl_reconciled *reconciled)
+{
+	hl_buf_puts(buf, "{");
+	json_items(buf, l, "concurrent", HL_KIND_CONCURRENT, false);
+	hl_buf_puts(buf, ",");
+	json_items(buf, l, "named", HL_KIND_NAMED, false);
+	/* Sessions that go on after an admin released their slot: they
+	 * hold no license. */
+	hl_buf_puts(buf, ",");
+	json_items(buf, l, "released", HL_KIND_CONCURRENT, true);
 	json_waiters(buf, l);
 	if (reconciled) {
 		hl_buf_puts(buf, ",\"reconciled\":");
@@ -903,12 +906,14 @@ static int cmd_status(struct tool *tool)
 			hl_buf_json(&out, usage[i].pool);
 			hl_buf_printf(&out, ",\"licenses\":%u,\"in_use\":%u,"
 				      "\"free\":%u,\"stale\":%u,\"idle\":%u,"
+				      "\"released\":%u,"
 				      "\"idle_timeout\":%u,\"wait\":%u,"
-				      "\"waiting\":%u,\"released\":%u}",
+				      "\"waiting\":%u}",
 				      usage[i].licenses, usage[i].in_use,
 				      free_, usage[i].stale, usage[i].idle,
+				      usage[i].released,
 				      usage[i].idle_timeout, usage[i].wait,
-				      usage[i].waiting, usage[i].released);
+				      usage[i].waiting);
 		}
 		hl_buf_printf(&out, "],\"named\":{\"licenses\":%u,"
 			      "\"allocated\":%u,\"in_force\":%u},"

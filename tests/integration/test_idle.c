@@ -7,6 +7,8 @@
  * process gets SIGHUP and its tty the reason.  In a pool with a wait the
  * holder is warned on its tty first, and the newcomer waits in line: the
  * test follows the pty's output and the tool's status, never the clock.
+ * An administrator's release leaves the session running, listed as
+ * released; release --terminate ends it as idle reclaim does.
  */
 #include "config.h"
 
@@ -448,6 +450,157 @@ static void warned_holder_silent_loses_license(void **state)
 	holder_done(&alice);
 }
 
+/* The tool's output for args (a hang guard is the harness's). */
+static int tool(struct it_fixture *fx, char *out, size_t len, const char *a1,
+		const char *a2, const char *a3)
+{
+	return it_tool(fx, HL_IT_TOOL, out, len, a1, a2, a3);
+}
+
+/* A process of the same uid as a session's (65534), that is none of its
+ * own: nothing may signal it. */
+static pid_t bystander(struct it_fixture *fx)
+{
+	pid_t pid = it_fork(fx, NULL, 0);
+
+	if (pid == 0) {
+		if (setresuid(65534, 65534, 65534) != 0)
+			exit(3);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* The event log has alice's admin-release with the idle seconds of her
+ * tty at the release (600, some more on a slow run). */
+static void expect_release_event(struct it_fixture *fx)
+{
+	char *log = it_read_file(fx->event_log, NULL), *line;
+
+	assert_non_null(log);
+	line = strstr(log, "\"event\":\"admin-release\",\"user\":\"alice\"");
+	if (line == NULL || strchr(line, '\n') == NULL ||
+	    strstr(line, "\"idle\":60") == NULL ||
+	    strstr(line, "\"idle\":60") > strchr(line, '\n'))
+		it_fail(__FILE__, __LINE__, "no admin-release of alice with "
+			"her idle time: %s", log);
+	free(log);
+}
+
+/* 8. The admin releases alice's slot: her session goes on (not
+ * signalled), list and status show it as released, holding no license,
+ * and bob gets the slot.  Releasing again is refused with the way to end
+ * it; release --terminate then ends it (SIGHUP, a line on its tty), and
+ * reap drops the record once her process is gone. */
+static void released_session_listed_then_terminated(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct holder alice = { .master = -1 };
+	struct it_worker *bob = it_worker(fx);
+	struct it_result res;
+	char out[8192], text[4096];
+	int status;
+
+	it_config(fx, EAST(1));
+	open_pty(&alice);
+	assert_int_equal(hold(fx, &alice, "alice", alice.tty), PAM_SUCCESS);
+	idle_for(&alice, 600);
+	assert_int_equal(tool(fx, out, sizeof(out), "release", "alice", NULL),
+			 0);
+	assert_non_null(strstr(out, "1 session goes on without it"));
+	expect_release_event(fx);
+	assert_int_equal(tool(fx, out, sizeof(out), "--json", "status", NULL),
+			 0);
+	if (strstr(out, "\"in_use\":0,\"free\":1,") == NULL ||
+	    strstr(out, "\"idle\":0,\"released\":1,") == NULL)
+		it_fail(__FILE__, __LINE__, "status: %s", out);
+	assert_int_equal(tool(fx, out, sizeof(out), "status", NULL, NULL), 0);
+	assert_non_null(strstr(out, "without a license: east 1"));
+
+	it_open(bob, IT_SERVICE, "bob", &res);
+	it_assert_rc(&res, PAM_SUCCESS);
+	assert_int_equal(tool(fx, out, sizeof(out), "--json", "list", NULL),
+			 0);
+	{
+		char *a = strstr(out, "\"user\":\"alice\"");
+		char *b = strstr(out, "\"user\":\"bob\"");
+		char *released = strstr(out, "\"released\":[");
+		const char *head = "{\"concurrent\":[{\"pool\":\"east\","
+				   "\"slot\":1,\"user\":\"bob\"";
+
+		/* bob holds the slot; alice's session is listed apart. */
+		if (a == NULL || b == NULL || released == NULL ||
+		    strncmp(out, head, strlen(head)) != 0 ||
+		    a < released || b > released ||
+		    strstr(a, "\"user\":\"alice\"") != a ||
+		    strstr(a + 1, "\"user\":\"alice\"") != NULL)
+			it_fail(__FILE__, __LINE__, "list: %s", out);
+	}
+	assert_int_equal(tool(fx, out, sizeof(out), "list", NULL, NULL), 0);
+	assert_non_null(strstr(out, "east #1 released"));
+	pty_text(&alice, NULL, text, sizeof(text));
+	assert_null(strstr(text, "helpdesk-license"));
+
+	assert_int_equal(tool(fx, out, sizeof(out), "--json", "release",
+			      "alice"), 1);
+	assert_non_null(strstr(out, "release --terminate alice"));
+	assert_int_equal(tool(fx, out, sizeof(out), "--terminate", "release",
+			      "alice"), 0);
+	assert_non_null(strstr(out, "1 session that went on"));
+	pty_text(&alice, "ends now", text, sizeof(text));
+	assert_non_null(strstr(text, "the administrator released your help "
+				     "desk license (pool east)"));
+	status = it_reap(alice.pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGHUP);
+
+	assert_int_equal(tool(fx, out, sizeof(out), "reap", NULL, NULL), 0);
+	assert_int_equal(tool(fx, out, sizeof(out), "--json", "list", NULL),
+			 0);
+	assert_null(strstr(out, "\"user\":\"alice\""));
+	assert_non_null(strstr(out, "\"user\":\"bob\""));
+	holder_done(&alice);
+	it_workers_finish(fx);
+}
+
+/* 9. release --terminate of a live holder: its session gets SIGHUP and
+ * its tty the reason; another process of the same uid, which is none of
+ * the session's, is not signalled; the slot is free. */
+static void release_terminate_ends_only_the_session(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct holder alice = { .master = -1 };
+	char out[8192], text[4096];
+	pid_t other;
+	int status;
+
+	it_config(fx, EAST(1));
+	open_pty(&alice);
+	assert_int_equal(hold(fx, &alice, "alice", alice.tty), PAM_SUCCESS);
+	other = bystander(fx);
+	idle_for(&alice, 600);
+	assert_int_equal(tool(fx, out, sizeof(out), "release", "--terminate",
+			      "alice"), 0);
+	assert_non_null(strstr(out, "1 session ends now"));
+	pty_text(&alice, "ends now", text, sizeof(text));
+	assert_non_null(strstr(text, "released your help desk license"));
+	status = it_reap(alice.pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGHUP);
+	/* The tool sent its SIGHUPs before it exited: one to the bystander
+	 * would be pending now, and come before this SIGTERM. */
+	kill(other, SIGTERM);
+	status = it_reap(other);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGTERM);
+	expect_release_event(fx);
+	assert_int_equal(tool(fx, out, sizeof(out), "--json", "status", NULL),
+			 0);
+	assert_non_null(strstr(out, "\"in_use\":0,\"free\":1,"));
+	holder_done(&alice);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +619,12 @@ int main(int argc, char **argv)
 			it_teardown),
 		cmocka_unit_test_setup_teardown(
 			warned_holder_silent_loses_license, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(
+			released_session_listed_then_terminated, it_setup,
+			it_teardown),
+		cmocka_unit_test_setup_teardown(
+			release_terminate_ends_only_the_session, it_setup,
 			it_teardown),
 	};
 
