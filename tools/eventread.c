@@ -252,8 +252,26 @@ static bool text_field(struct hl_strtab *tab, const struct hl_jsonl_field *f,
 	return *index >= 0;
 }
 
+/* "idle": whole seconds, 0 up to INT_MAX (more is kept as INT_MAX:
+ * decades of idle are as good as forever). */
+static bool idle_seconds(const struct hl_jsonl_field *f, int *idle)
+{
+	const char *p = f->value;
+	long long n = 0;
+
+	if (f->type != HL_JSONL_NUMBER || *p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++)
+		n = n < INT_MAX ? n * 10 + (*p - '0') : INT_MAX;
+	if (*p != '\0')
+		return false;	/* a fraction or an exponent */
+	*idle = n < INT_MAX ? (int)n : INT_MAX;
+	return true;
+}
+
 enum field_role { ROLE_OTHER, ROLE_TIME, ROLE_EVENT, ROLE_USER, ROLE_KIND,
-		  ROLE_POOL, ROLE_SESSION, ROLE_REASON, ROLE_TEXT, ROLE_NUMBER };
+		  ROLE_POOL, ROLE_SESSION, ROLE_REASON, ROLE_TEXT, ROLE_NUMBER,
+		  ROLE_IDLE };
 
 static enum field_role role_of(const char *key)
 {
@@ -264,7 +282,7 @@ static enum field_role role_of(const char *key)
 		{ "reason", ROLE_REASON }, { "service", ROLE_TEXT },
 		{ "tty", ROLE_TEXT }, { "rhost", ROLE_TEXT },
 		{ "host", ROLE_TEXT }, { "slot", ROLE_NUMBER },
-		{ "pid", ROLE_NUMBER },
+		{ "pid", ROLE_NUMBER }, { "idle", ROLE_IDLE },
 	};
 
 	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
@@ -286,7 +304,7 @@ bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
 
 	memset(ev, 0, sizeof(*ev));
 	ev->type = NO_EVENT;
-	ev->pool = ev->session = ev->reason = HL_NONE;
+	ev->pool = ev->session = ev->reason = ev->idle = HL_NONE;
 	if (len == 0 || len > LINE_MAX_BYTES) {
 		*cause = len ? HL_SKIP_TOO_LONG : HL_SKIP_NOT_JSON;
 		return false;
@@ -336,6 +354,9 @@ bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
 		case ROLE_TEXT: ok = string; break;
 		case ROLE_NUMBER:
 			ok = f->type == HL_JSONL_NUMBER && *f->value != '-';
+			break;
+		case ROLE_IDLE:
+			ok = idle_seconds(f, &ev->idle);
 			break;
 		case ROLE_OTHER: break;
 		}

@@ -29,6 +29,8 @@ struct hl_logevent {
 	int pool;		/* index into names, or HL_NONE */
 	int session;		/* index into sessions, or HL_NONE */
 	int reason;		/* index into names, or HL_NONE */
+	int idle;		/* a session's end: seconds its tty had had
+				   no input ("idle"); HL_NONE: unknown */
 };
 
 /* Interned strings: index <-> string. */

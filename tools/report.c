@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,6 +59,9 @@ struct holding_state {
 	unsigned sessions;
 	unsigned generation;	/* bumped when a slot is freed whole */
 	long long start;
+	long long busy_until;	/* the last input known on the sessions
+				   ended so far (their end, less the idle
+				   time of their ttys then) */
 };
 
 struct replay {
@@ -151,6 +155,8 @@ static void add_demand(struct replay *r, int pool, long long arrival,
 		start = r->since;
 	if (end > r->until)
 		end = r->until;
+	if (end < start)
+		end = start;	/* idle since before the period */
 	d->items = hl_grow(d->items, &d->cap, d->count + 1, sizeof(*d->items),
 			&r->failed);
 	if (r->failed)
@@ -214,13 +220,20 @@ static void slot_taken(struct replay *r, int technician, int pool,
 	r->in_use[pool]++;
 	pool_step(r, pool, now);
 	h->start = now;
+	h->busy_until = now;
 }
 
+/* Frees the slot; the time since the holder's last input
+ * (h->busy_until) counts apart as idle: its hours are not used hours,
+ * and the planner's replay gives the license back at that input. */
 static void slot_freed(struct replay *r, int technician, int pool,
 		       long long now)
 {
 	struct holding_state *h = holding(r, technician, pool);
 	long long held = clipped(r, h->start, now);
+	long long busy = h->busy_until < h->start ? h->start
+			 : h->busy_until > now ? now : h->busy_until;
+	double idle_hours = clipped(r, busy, now) / HOUR_MS;
 
 	pool_account(r, pool, now);
 	r->in_use[pool]--;
@@ -229,9 +242,11 @@ static void slot_freed(struct replay *r, int technician, int pool,
 	h->generation++;
 	if (held > 0 || (in_period(r, h->start) && now == h->start)) {
 		r->report->technicians[technician].hours += held / HOUR_MS;
+		r->report->technicians[technician].idle_hours += idle_hours;
+		r->report->pools[pool].idle_hours += idle_hours;
 		r->held_in[(size_t)technician * r->report->pool_count +
 			   (size_t)pool] = 1;
-		add_demand(r, pool, h->start, h->start, now, technician, false);
+		add_demand(r, pool, h->start, h->start, busy, technician, false);
 	}
 }
 
@@ -386,6 +401,30 @@ static void session_begins(struct replay *r, const struct hl_logevent *ev,
 	}
 }
 
+/* When the session that ends at ev last saw input: its end less the
+ * idle time of its tty then ("idle", or an idle reclaim's reason "idle
+ * Ns" in a log without it); its end when that is unknown (no tty). */
+static long long last_input(const struct replay *r,
+			    const struct hl_logevent *ev)
+{
+	long long idle = ev->idle;
+
+	if (idle == HL_NONE && ev->type == HL_LOGEV_REAP &&
+	    ev->reason != HL_NONE) {
+		const char *reason = r->log->names.strings[ev->reason];
+		char *end;
+
+		if (strncmp(reason, "idle ", 5) == 0 &&
+		    reason[5] >= '0' && reason[5] <= '9') {
+			long long n = strtoll(reason + 5, &end, 10);
+
+			if (strcmp(end, "s") == 0 && n < INT_MAX)
+				idle = n;
+		}
+	}
+	return idle > 0 ? ev->ms - idle * 1000 : ev->ms;
+}
+
 static void session_ends(struct replay *r, const struct hl_logevent *ev,
 			 int technician, int pool)
 {
@@ -395,8 +434,10 @@ static void session_ends(struct replay *r, const struct hl_logevent *ev,
 	if (session < 0) {
 		/* A reap of a slot without its holder record frees it. */
 		if (ev->type == HL_LOGEV_REAP && pool >= 0 &&
-		    holding(r, technician, pool)->sessions > 0)
+		    holding(r, technician, pool)->sessions > 0) {
+			holding(r, technician, pool)->busy_until = ev->ms;
 			slot_freed(r, technician, pool, ev->ms);
+		}
 		return;
 	}
 	s = &r->sessions[session];
@@ -413,9 +454,13 @@ static void session_ends(struct replay *r, const struct hl_logevent *ev,
 	}
 	{
 		struct holding_state *h = holding(r, technician, s->pool);
+		long long input = last_input(r, ev);
 
-		if (s->generation == h->generation && h->sessions > 0 &&
-		    --h->sessions == 0) {
+		if (s->generation != h->generation || h->sessions == 0)
+			return;
+		if (input > h->busy_until)
+			h->busy_until = input;
+		if (--h->sessions == 0) {
 			h->sessions = 1;
 			slot_freed(r, technician, s->pool, ev->ms);
 		}
@@ -567,8 +612,11 @@ static void close_period(struct replay *r)
 		open_period(r);
 	for (size_t t = 0; t < report->technician_count; t++) {
 		for (size_t p = 0; p < report->pool_count; p++)
-			if (holding(r, (int)t, (int)p)->sessions > 0)
+			if (holding(r, (int)t, (int)p)->sessions > 0) {
+				/* Still held: in use, as far as is known. */
+				holding(r, (int)t, (int)p)->busy_until = r->until;
 				slot_freed(r, (int)t, (int)p, r->until);
+			}
 		named_freed(r, (int)t, r->until);
 	}
 	for (size_t p = 0; p < report->pool_count; p++)
@@ -1085,6 +1133,13 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 				report->max_refusals, pool->refusals,
 				plural(pool->refusals));
 		}
+		if (pool->idle_hours >= 0.05)
+			suggest(report, &r->failed,
+				"Pool %s: %.1f of its %.1f license-hours were "
+				"idle (held after the holder's last input): "
+				"not counted as used, the planner counts "
+				"them reclaimable.", pool->name,
+				pool->idle_hours, pool->hours);
 	}
 
 	/* Technicians: Named or pool, by the share of the working day. */
@@ -1106,8 +1161,10 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 					if (tech->advice_pool >= 0)
 						tech->advice = HL_ADVICE_TO_POOL;
 				}
-			} else if (tech->hours > 0) {
-				tech->share = tech->hours * HOUR_MS / working_ms;
+			} else if (tech->hours > tech->idle_hours) {
+				/* An idle hour is not a used hour. */
+				tech->share = (tech->hours - tech->idle_hours) *
+					      HOUR_MS / working_ms;
 				if (tech->share >= report->threshold) {
 					tech->advice = HL_ADVICE_TO_NAMED;
 					to_named[t] = true;

@@ -57,7 +57,9 @@ struct hl_report_pool {
 	bool configured;
 	unsigned peak;			/* most licenses in use at once */
 	double full_share;		/* share of the period at full use */
-	double hours;			/* license-hours used */
+	double hours;			/* license-hours held */
+	double idle_hours;		/* of those, held after the holders'
+					 * last input (reclaimable) */
 	double utilisation;		/* hours / (licenses x period) */
 	double work_utilisation;	/* the same over the working hours */
 	unsigned long refusals;
@@ -79,6 +81,7 @@ struct hl_report_technician {
 	const char *user;
 	unsigned long sessions;		/* sessions opened in the period */
 	double hours;			/* holding a concurrent license */
+	double idle_hours;		/* of those, after the last input */
 	unsigned long refusals;		/* refused logins */
 	unsigned long waits;		/* logins that waited in line */
 	double wait_longest_s;

@@ -250,7 +250,9 @@ static void text_summary(const struct hl_report *report, struct hl_buf *buf)
 	summary_total(report, total, sizeof(total));
 	hl_buf_printf(buf, "%s\nSuggested: the mix the planner prices, after "
 		      "the moves between Named and the pools in the "
-		      "suggestions.\n", total);
+		      "suggestions;\nidle hours (a license held after its "
+		      "holder's last input) count as reclaimable, not as "
+		      "used.\n", total);
 	if (report->too_little)
 		hl_buf_printf(buf, "%s\n", report->suggestions[0]);
 }
@@ -268,8 +270,8 @@ void hl_report_text(const struct hl_report *report, struct hl_buf *buf)
 	text_summary(report, buf);
 	hl_report_hours_text(&report->hours, hours, sizeof(hours));
 	hl_buf_puts(buf, "\nPools\nPOOL                 LICENSES  PEAK  FULL"
-		    "    HOURS  USE-WH  USE-ALL  REFUSED  WAITS   MEDIAN  "
-		    "LONGEST  TECHS\n");
+		    "    HOURS  IDLE-H  USE-WH  USE-ALL  REFUSED  WAITS   "
+		    "MEDIAN  LONGEST  TECHS\n");
 	for (size_t p = 0; p < report->pool_count; p++) {
 		const struct hl_report_pool *pool = &report->pools[p];
 
@@ -280,12 +282,16 @@ void hl_report_text(const struct hl_report *report, struct hl_buf *buf)
 		share_text(pool->utilisation, pool->licenses > 0, all_use,
 			   sizeof(all_use));
 		text_name(buf, pool->name, 20);
-		hl_buf_printf(buf, " %8u %5u %4.0f%% %8.1f %7s %8s %8lu %6lu "
-			      "%8s %8s %6u\n", pool->licenses, pool->peak,
-			      pool->full_share * 100, pool->hours, work_use,
-			      all_use, pool->refusals, pool->waits, median,
-			      longest, pool->technicians);
+		hl_buf_printf(buf, " %8u %5u %4.0f%% %8.1f %7.1f %7s %8s %8lu "
+			      "%6lu %8s %8s %6u\n", pool->licenses, pool->peak,
+			      pool->full_share * 100, pool->hours,
+			      pool->idle_hours, work_use, all_use,
+			      pool->refusals, pool->waits, median, longest,
+			      pool->technicians);
 	}
+	hl_buf_puts(buf, "HOURS: license-hours held; IDLE-H: of those, held "
+		    "after the holder's last input\n(not used: the planner "
+		    "counts them reclaimable);\n");
 	hl_buf_printf(buf, "USE-WH: license-hours used in the working hours "
 		      "(%s UTC, %.1f h in the period) per license;\nUSE-ALL "
 		      "and FULL: over the whole period, nights and weekends "
@@ -300,7 +306,7 @@ void hl_report_text(const struct hl_report *report, struct hl_buf *buf)
 				      report->pools[p].idle_reclaims == 1
 					      ? "" : "s");
 	hl_buf_puts(buf, "\nTechnicians\nUSER                 SESSIONS"
-		    "   HOURS  NAMED-H  REFUSED  WAITS  LONGEST\n");
+		    "   HOURS  IDLE-H  NAMED-H  REFUSED  WAITS  LONGEST\n");
 	for (size_t t = 0; t < report->technician_count; t++) {
 		const struct hl_report_technician *tech = &report->technicians[t];
 
@@ -310,8 +316,8 @@ void hl_report_text(const struct hl_report *report, struct hl_buf *buf)
 		else
 			snprintf(longest, sizeof(longest), "-");
 		text_name(buf, tech->user, 20);
-		hl_buf_printf(buf, " %8lu %7.1f %8.1f %8lu %6lu %8s\n",
-			      tech->sessions, tech->hours,
+		hl_buf_printf(buf, " %8lu %7.1f %7.1f %8.1f %8lu %6lu %8s\n",
+			      tech->sessions, tech->hours, tech->idle_hours,
 			      tech->named_used_hours, tech->refusals,
 			      tech->waits, longest);
 	}
@@ -387,7 +393,8 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 		hl_buf_json(buf, pool->name);
 		hl_buf_printf(buf, ",\"configured\":%s,\"licenses\":%u,"
 			      "\"peak\":%u,\"full_share\":%.4f,\"hours\":%.3f,"
-			      "\"utilisation\":%.4f,\"work_utilisation\":%.4f,"
+			      "\"idle_hours\":%.3f,\"utilisation\":%.4f,"
+			      "\"work_utilisation\":%.4f,"
 			      "\"refusals\":%lu,\"idle_reclaims\":%lu,"
 			      "\"waits\":%lu,\"wait_median_s\":%.3f,"
 			      "\"wait_longest_s\":%.3f,\"technicians\":%u,"
@@ -395,7 +402,7 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 			      "\"refusals_replayed\":%lu,\"mix\":%u}",
 			      pool->configured ? "true" : "false",
 			      pool->licenses, pool->peak, pool->full_share,
-			      pool->hours, pool->utilisation,
+			      pool->hours, pool->idle_hours, pool->utilisation,
 			      pool->work_utilisation, pool->refusals,
 			      pool->idle_reclaims, pool->waits,
 			      pool->wait_median_s,
@@ -410,10 +417,11 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 		hl_buf_puts(buf, t ? ",{\"user\":" : "{\"user\":");
 		hl_buf_json(buf, tech->user);
 		hl_buf_printf(buf, ",\"sessions\":%lu,\"hours\":%.3f,"
+			      "\"idle_hours\":%.3f,"
 			      "\"named_hours\":%.3f,\"refusals\":%lu,"
 			      "\"waits\":%lu,\"wait_longest_s\":%.3f,"
 			      "\"named\":%s,\"share\":%.4f,\"advice\":",
-			      tech->sessions, tech->hours,
+			      tech->sessions, tech->hours, tech->idle_hours,
 			      tech->named_used_hours, tech->refusals,
 			      tech->waits, tech->wait_longest_s,
 			      tech->named ? "true" : "false", tech->share);
@@ -787,7 +795,9 @@ static void html_summary(const struct hl_report *report, struct hl_buf *buf)
 	}
 	hl_buf_puts(buf, "</table>\n<p class=\"note\">Suggested: the mix the "
 		    "planner prices, after the moves between Named and the "
-		    "pools in the suggestions below.</p>\n<p id=\"total\">"
+		    "pools in the suggestions below; idle hours (a license "
+		    "held after its holder's last input) count as "
+		    "reclaimable, not as used.</p>\n<p id=\"total\">"
 		    "<strong>");
 	summary_total(report, total, sizeof(total));
 	html_text(buf, total);
@@ -847,7 +857,7 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 	}
 	hl_buf_puts(buf, "</ul>\n<h2>Pools</h2>\n<table><tr><th>Pool</th>"
 		    "<th class=\"n\">Licenses</th><th class=\"n\">Peak</th>"
-		    "<th class=\"n\">Hours</th>"
+		    "<th class=\"n\">Hours</th><th class=\"n\">Idle hours</th>"
 		    "<th class=\"n\">Use, working hours</th>"
 		    "<th class=\"n\">Use, whole period</th>"
 		    "<th class=\"n\">At full use</th>"
@@ -865,6 +875,7 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 		html_cell(buf, "%u", pool->licenses);
 		html_cell(buf, "%u", pool->peak);
 		html_cell(buf, "%.1f h", pool->hours);
+		html_cell(buf, "%.1f h", pool->idle_hours);
 		share_text(pool->work_utilisation,
 			   pool->licenses && report->work_hours > 0, use,
 			   sizeof(use));
@@ -880,7 +891,10 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 		html_cell(buf, "%u", pool->technicians);
 		hl_buf_puts(buf, "</tr>\n");
 	}
-	hl_buf_printf(buf, "</table>\n<p class=\"note\">Use, working hours: "
+	hl_buf_printf(buf, "</table>\n<p class=\"note\">Hours: license-hours "
+		      "held; idle hours: of those, held after the holder's "
+		      "last input (not used: the planner counts them "
+		      "reclaimable). Use, working hours: "
 		      "license-hours used in the working hours (%s UTC, %.1f h "
 		      "in the period) per license. Use, whole period and at "
 		      "full use: over all of the period, nights and weekends "
@@ -899,6 +913,7 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 		      report->named.refusals == 1 ? "" : "s");
 	hl_buf_puts(buf, "<h2>Technicians</h2>\n<table><tr><th>User</th>"
 		    "<th class=\"n\">Sessions</th><th class=\"n\">Pool hours</th>"
+		    "<th class=\"n\">Idle pool hours</th>"
 		    "<th class=\"n\">Named hours</th><th class=\"n\">Refusals</th>"
 		    "<th class=\"n\">Waits</th><th class=\"n\">Longest wait</th>"
 		    "</tr>\n");
@@ -915,6 +930,7 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 		hl_buf_puts(buf, "</td>");
 		html_cell(buf, "%lu", tech->sessions);
 		html_cell(buf, "%.1f h", tech->hours);
+		html_cell(buf, "%.1f h", tech->idle_hours);
 		html_cell(buf, "%.1f h", tech->named_used_hours);
 		html_cell(buf, "%lu", tech->refusals);
 		html_cell(buf, "%lu", tech->waits);

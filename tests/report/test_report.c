@@ -502,6 +502,116 @@ static void test_open_reaped_admin_released(void **state)
 	assert_int_equal(tech(f, "fay")->sessions, 0);
 	assert_int_equal(east->technicians, 5);
 	assert_int_equal(east->refusals, 0);
+	/* No "idle" on these ends: nothing counts as idle. */
+	assert_near(east->idle_hours, 0.0);
+	fixture_free(f);
+}
+
+/* ---- idle hours ---------------------------------------------------------- */
+
+/* The end of a session of pool east on day at hh:mm, with the idle
+ * seconds of its tty ("idle"; idle < 0 leaves it out). */
+static void add_end(struct fixture *f, int day, const char *hm,
+		    const char *event, const char *user, const char *session,
+		    const char *reason, long idle)
+{
+	char line[1024];
+	int n;
+
+	n = snprintf(line, sizeof(line),
+		     "{\"time\":\"2026-11-%02dT%s:00.000Z\",\"event\":\"%s\","
+		     "\"user\":\"%s\",\"kind\":\"concurrent\",\"pool\":\"east\","
+		     "\"slot\":1,\"pid\":4242,\"session\":\"%s\","
+		     "\"reason\":\"%s\"", day, hm, event, user, session, reason);
+	if (idle >= 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      ",\"idle\":%ld", idle);
+	snprintf(line + n, sizeof(line) - (size_t)n, "}");
+	assert_true(hl_eventlog_add_line(&f->log, line, strlen(line)));
+}
+
+/*
+ * A month of pool east, 2 licenses, no refusal allowed.  Each of the 20
+ * weekdays ann holds one 09:00-12:00 and bob 13:00-16:00: one license
+ * would do.  Three days a technician logs in at 08:00, types until 08:30
+ * and forgets the session:
+ *   Nov 10 cid: reaped at 17:00 by idle reclaim ("idle":30600, reason
+ *          "idle 30600s")                                 9 h, 8.5 idle
+ *   Nov 17 dan: closed at 18:00, idle 34200 s            10 h, 9.5 idle
+ *   Nov 24 eve: reaped at 17:00, reason "idle 30600s" only (a log of
+ *          before the "idle" field)                       9 h, 8.5 idle
+ * Each pushes the peak to 2 (with ann at 09:00).  Held: 60 + 60 + 28 =
+ * 148 h, of which 26.5 idle.  Replayed with the idle hours reclaimable
+ * (each forgotten session gives its license back at 08:30), one license
+ * refuses nobody: the planner suggests 1, not 2.
+ */
+static void test_idle_hours_reclaimable(void **state)
+{
+	static const int weekdays[] = { 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 16,
+					17, 18, 19, 20, 23, 24, 25, 26, 27 };
+	struct fixture *f = fixture_new(2, 0);
+	const struct hl_report_pool *east;
+	struct hl_buf buf;
+	char session[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(weekdays) / sizeof(weekdays[0]); i++) {
+		int day = weekdays[i];
+
+		snprintf(session, sizeof(session), "a%d", day);
+		add_at(f, day, "09:00", "grant", "ann", "concurrent", "east",
+		       session, "free concurrent license");
+		add_end(f, day, "12:00", "release", "ann", session,
+			"session closed", 5);
+		snprintf(session, sizeof(session), "b%d", day);
+		add_at(f, day, "13:00", "grant", "bob", "concurrent", "east",
+		       session, "free concurrent license");
+		add_end(f, day, "16:00", "release", "bob", session,
+			"session closed", -1);
+	}
+	add_at(f, 10, "08:00", "grant", "cid", "concurrent", "east", "c10",
+	       "free concurrent license");
+	add_end(f, 10, "17:00", "reap", "cid", "c10", "idle 30600s", 30600);
+	add_at(f, 17, "08:00", "grant", "dan", "concurrent", "east", "d17",
+	       "free concurrent license");
+	add_end(f, 17, "18:00", "release", "dan", "d17", "session closed",
+		34200);
+	add_at(f, 24, "08:00", "grant", "eve", "concurrent", "east", "e24",
+	       "free concurrent license");
+	add_end(f, 24, "17:00", "reap", "eve", "e24", "idle 30600s", -1);
+	build(f, "2026-11-02", "2026-11-29");
+
+	east = pool(f, "east");
+	assert_int_equal(east->peak, 2);
+	assert_near(east->hours, 148.0);
+	/* ann's 5 s of idle at each close count too: 20 x 5 s. */
+	assert_near(east->idle_hours, 26.5 + 100.0 / HOUR);
+	assert_near(tech(f, "cid")->hours, 9.0);
+	assert_near(tech(f, "cid")->idle_hours, 8.5);
+	assert_near(tech(f, "dan")->idle_hours, 9.5);
+	assert_near(tech(f, "eve")->idle_hours, 8.5);
+	assert_near(tech(f, "bob")->idle_hours, 0.0);
+	assert_int_equal(east->fewest, 1);
+	assert_int_equal(east->refusals_fewest, 0);
+	assert_true(suggested(f, "Pool east: 1 license would have kept "
+			      "refusals at 0 as well as today's 2 (peak 2 in "
+			      "use)"));
+	assert_true(suggested(f, "Pool east: 26.5 of its 148.0 license-hours "
+			      "were idle"));
+
+	hl_buf_init(&buf);
+	hl_report_text(f->report, &buf);
+	assert_non_null(strstr(buf.data, "IDLE-H"));
+	assert_non_null(strstr(buf.data, "count as reclaimable, not as used"));
+	hl_buf_free(&buf);
+	hl_buf_init(&buf);
+	hl_report_json(f->report, &buf);
+	assert_non_null(strstr(buf.data, "\"hours\":148.000,\"idle_hours\":26.528,"));
+	hl_buf_free(&buf);
+	hl_buf_init(&buf);
+	hl_report_html(f->report, &buf);
+	assert_non_null(strstr(buf.data, "<th class=\"n\">Idle hours</th>"));
+	hl_buf_free(&buf);
 	fixture_free(f);
 }
 
@@ -1046,6 +1156,7 @@ int main(void)
 		cmocka_unit_test(test_null_and_empty_fields),
 		cmocka_unit_test(test_skip_causes),
 		cmocka_unit_test(test_metrics_label),
+		cmocka_unit_test(test_idle_hours_reclaimable),
 		cmocka_unit_test(test_empty_period),
 		cmocka_unit_test(test_backwards_period),
 		cmocka_unit_test(test_gzip_rotation),
