@@ -264,7 +264,7 @@ static bool idle_seconds(const struct hl_jsonl_field *f, int *idle)
 	for (; *p >= '0' && *p <= '9'; p++)
 		n = n < INT_MAX ? n * 10 + (*p - '0') : INT_MAX;
 	if (*p != '\0')
-		return false;	/* a fraction or an exponent */
+		return false;
 	*idle = n < INT_MAX ? (int)n : INT_MAX;
 	return true;
 }

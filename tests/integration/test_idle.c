@@ -209,6 +209,8 @@ static void expect_reclaimed(struct it_fixture *fx, struct holder *alice)
 	assert_non_null(log);
 	assert_non_null(strstr(log, "\"event\":\"reap\",\"user\":\"alice\""));
 	assert_non_null(strstr(log, "\"reason\":\"idle 18"));
+	/* The session's own idle time, from its tty, in the field. */
+	assert_non_null(strstr(log, "s\",\"idle\":18"));
 	assert_non_null(strstr(log, "\"event\":\"grant\",\"user\":\"bob\""));
 	free(log);
 }

@@ -899,6 +899,12 @@ static void test_skip_causes(void **state)
 		  "\"user\":\"ann\",\"pool\":\"\"}", HL_SKIP_FIELD },
 		{ "{\"time\":\"2026-11-02T08:00:00Z\",\"event\":\"grant\","
 		  "\"user\":\"ann\",\"slot\":\"one\"}", HL_SKIP_FIELD },
+		{ "{\"time\":\"2026-11-02T08:00:00Z\",\"event\":\"release\","
+		  "\"user\":\"ann\",\"idle\":-5}", HL_SKIP_FIELD },
+		{ "{\"time\":\"2026-11-02T08:00:00Z\",\"event\":\"release\","
+		  "\"user\":\"ann\",\"idle\":1.5}", HL_SKIP_NOT_JSON },
+		{ "{\"time\":\"2026-11-02T08:00:00Z\",\"event\":\"release\","
+		  "\"user\":\"ann\",\"idle\":\"60\"}", HL_SKIP_FIELD },
 	};
 	unsigned long expected[HL_SKIP_CAUSES] = { 0 };
 	struct hl_eventlog log;
@@ -913,6 +919,15 @@ static void test_skip_causes(void **state)
 		expected[bad[i].cause]++;
 	}
 	assert_int_equal(log.skipped, sizeof(bad) / sizeof(bad[0]));
+	/* A whole number of seconds reads, a huge one as INT_MAX. */
+	{
+		char ok[] = "{\"time\":\"2026-11-02T08:00:00Z\",\"event\":"
+			    "\"release\",\"user\":\"ann\",\"idle\":"
+			    "99999999999999999999}";
+
+		assert_true(hl_eventlog_add_line(&log, ok, strlen(ok)));
+		assert_int_equal(log.events[log.count - 1].idle, INT_MAX);
+	}
 	for (int c = 0; c < HL_SKIP_CAUSES; c++)
 		if (log.skipped_by[c] != expected[c])
 			fail_msg("%s: %lu skipped, %lu expected",
