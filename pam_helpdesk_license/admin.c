@@ -682,6 +682,11 @@ static int reap_released(struct hl_txn *txn)
 		struct hl_holding released;
 		bool changed;
 
+		/* A key no release writes (a rebuild's stray): gone. */
+		if (!hl_user_valid(user)) {
+			rc = hl_txn_delete(txn, copies.items[i].key);
+			continue;
+		}
 		rc = hl_txn_load_released(txn, user, &released, &changed);
 		if (rc == 0 && changed)
 			rc = hl_txn_save_released(txn, user, &released);

@@ -458,6 +458,12 @@ static int check_record(void *arg, const char *key, const char *value)
 		}
 		w->held.waiters += (unsigned)line.count;
 		hl_line_free(&line);
+	} else if (strncmp(key, "released/", 9) == 0) {
+		/* Sessions an admin released: they hold no license. */
+		if (hl_holding_decode(value, &holding) != 0)
+			violation(w, "%s does not decode", key);
+		else
+			hl_holding_free(&holding);
 	} else if (strcmp(key, "outbox") != 0 &&
 		   strcmp(key, "pending-named") != 0) {
 		violation(w, "unknown key %s", key);
