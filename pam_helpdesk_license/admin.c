@@ -100,6 +100,7 @@ static void listed_free(struct hl_listed *item)
 {
 	hl_holding_free(&item->holding);
 	free(item->stale);
+	free(item->input);
 }
 
 void hl_listing_free(struct hl_listing *listing)
@@ -115,10 +116,12 @@ void hl_listing_free(struct hl_listing *listing)
 	memset(listing, 0, sizeof(*listing));
 }
 
-/* Adds an item; its holding is moved in (and emptied in the caller). */
+/* Adds an item; its holding is moved in (and emptied in the caller).
+ * Its sessions' ttys are read here, once: item->idle is the holding's
+ * idle time at now. */
 static struct hl_listed *listing_add(struct hl_listing *listing,
 				     const char *user,
-				     struct hl_holding *holding)
+				     struct hl_holding *holding, time_t now)
 {
 	struct hl_listed *item;
 	bool failed = false;
@@ -130,11 +133,15 @@ static struct hl_listed *listing_add(struct hl_listing *listing,
 	item = &listing->items[listing->count];
 	memset(item, 0, sizeof(*item));
 	item->stale = calloc(holding->session_count + 1, sizeof(bool));
-	if (item->stale == NULL)
+	item->input = calloc(holding->session_count + 1, sizeof(time_t));
+	if (item->stale == NULL || item->input == NULL) {
+		listed_free(item);
 		return NULL;
+	}
 	snprintf(item->user, sizeof(item->user), "%s", user);
 	item->holding = *holding;
 	memset(holding, 0, sizeof(*holding));
+	item->idle = hl_holding_idle_inputs(&item->holding, now, item->input);
 	item->eligible = true;
 	listing->count++;
 	return item;
@@ -296,7 +303,7 @@ static int list_holding(struct list_walk *walk, const char *key,
 		hl_txn_damaged(walk->txn, key);
 		return list_stop(walk);
 	}
-	item = listing_add(walk->out, user, &holding);
+	item = listing_add(walk->out, user, &holding, env->now());
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -304,8 +311,8 @@ static int list_holding(struct list_walk *walk, const char *key,
 	}
 	for (size_t s = 0; s < item->holding.session_count; s++)
 		item->stale[s] = listed_stale(walk, &item->holding.sessions[s]);
-	item->idle = item->holding.kind == HL_KIND_CONCURRENT
-		? hl_holding_idle(&item->holding, env->now()) : -1;
+	if (item->holding.kind != HL_KIND_CONCURRENT)
+		item->idle = -1;
 	if (item->holding.kind == HL_KIND_NAMED)
 		/* A lookup error is no "ineligible": the sweep keeps such
 		 * an allocation too. */
@@ -367,14 +374,13 @@ static int list_released(struct list_walk *walk, const char *key,
 		hl_holding_free(&holding);
 		return 0;
 	}
-	item = listing_add(walk->out, record_user(key), &holding);
+	item = listing_add(walk->out, record_user(key), &holding, env->now());
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
 		return list_stop(walk);
 	}
 	item->released = true;
-	item->idle = hl_holding_idle(&item->holding, env->now());
 	return 0;
 }
 
@@ -392,7 +398,8 @@ static int list_record(void *arg, const char *key, const char *value)
 int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 		  struct hl_listing *out, struct hl_decision *result)
 {
-	struct hl_txn txn = { .env = env, .req = req, .out = result };
+	struct hl_txn txn = { .env = env, .req = req, .out = result,
+			      .walk = true };
 	struct list_walk walk = { .txn = &txn, .out = out };
 	bool ok;
 	int rc;
@@ -614,7 +621,7 @@ static int reap_holding(struct hl_txn *txn, const char *user,
 	if (dropped.session_count == 0)
 		return 0;
 	hl_txn_prune_stale(txn, user, holding);
-	item = listing_add(reaped, user, &dropped);
+	item = listing_add(reaped, user, &dropped, txn->env->now());
 	if (item == NULL)
 		goto nomem;
 	for (size_t i = 0; i < item->holding.session_count; i++)

@@ -574,7 +574,9 @@ static void txn_close(struct hl_txn *txn)
 static int open_stores(struct hl_txn *txn, const char **which)
 {
 	const struct hl_config *cfg = txn->env->cfg;
-	enum hl_store_mode mode = txn->take ? HL_STORE_WRITE : HL_STORE_READ;
+	enum hl_store_mode mode = txn->take ? HL_STORE_WRITE
+				  : txn->walk ? HL_STORE_READ_MAPPED
+				  : HL_STORE_READ;
 	int rc;
 
 	*which = cfg->runtime_store;

@@ -60,6 +60,9 @@ struct hl_txn {
 	struct hl_privilege_guard privilege;	/* while a store is open */
 	bool take;			/* session open/close, not a dry run */
 	bool quiet;			/* a preview: log nothing */
+	bool walk;			/* a dry run that reads every record
+					 * (the admin tool's list): the files
+					 * are mapped (HL_STORE_READ_MAPPED) */
 	struct hl_who who;
 	struct hl_queued_event *events;
 	size_t event_count;

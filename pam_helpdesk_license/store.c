@@ -57,7 +57,8 @@
 
 /* GDBM flags we always use: our flock is the lock, no mmap (a read past
  * the end of a damaged file is an error, not a SIGBUS in sshd; writes are
- * write(2)s, whole pages at a time). */
+ * write(2)s, whole pages at a time).  HL_STORE_READ_MAPPED lifts
+ * GDBM_NOMMAP for a reader (db_open). */
 #define DB_FLAGS (GDBM_NOLOCK | GDBM_NOMMAP | GDBM_CLOEXEC)
 
 /* Between two tries for a busy lock, every waiter naps 1 to 3 ms.  The
@@ -94,6 +95,7 @@ struct hl_store {
 	int fd;			/* the store file; -1: none (READ: empty) */
 	GDBM_FILE db;		/* on a dup of fd */
 	bool writer;		/* db is a GDBM writer */
+	bool mapped;		/* HL_STORE_READ_MAPPED: GDBM maps the file */
 	struct changes staged;	/* puts, deletes, and a reader's journal */
 	size_t user_changes;	/* staged by put or delete */
 	int failed;		/* a commit failed half-way: the handle is done */
@@ -587,7 +589,7 @@ static bool writing_left(const struct hl_store *s)
 /* Opens GDBM on s->fd. */
 static int db_open(struct hl_store *s, bool writer)
 {
-	int dup_fd;
+	int flags = DB_FLAGS, dup_fd;
 	int64_t size, want;
 	gdbm_error e;
 
@@ -600,6 +602,13 @@ static int db_open(struct hl_store *s, bool writer)
 		log_damaged(s, "open", why);
 		return HL_STORE_DAMAGED;
 	}
+	/* Mapped, a reader makes no system call per record.  Safe under our
+	 * shared lock: the file was checked whole just above, no writer of
+	 * ours changes it until we let go, and a GDBM reader maps no more
+	 * than the file holds; repair replaces the file, never truncates
+	 * it.  Only a process ignoring the lock could still cut it short. */
+	if (s->mapped && !writer)
+		flags &= ~GDBM_NOMMAP;
 	dup_fd = dup_for_gdbm(s->fd);
 	if (dup_fd < 0) {
 		hl_log(s->log, LOG_ERR, "store %s: %s", s->path,
@@ -609,7 +618,7 @@ static int db_open(struct hl_store *s, bool writer)
 	if (writer)
 		writing_begin(s);
 	s->db = gdbm_fd_open(dup_fd, s->path, 0,
-			     (writer ? GDBM_WRITER : GDBM_READER) | DB_FLAGS |
+			     (writer ? GDBM_WRITER : GDBM_READER) | flags |
 			     GDBM_CLOERROR, NULL);
 	if (s->db == NULL) {
 		e = gdbm_errno;
@@ -1147,11 +1156,14 @@ int hl_store_open(const char *path, enum hl_store_mode mode,
 	if (out == NULL)
 		return HL_STORE_IO;
 	*out = NULL;
-	if (mode != HL_STORE_READ && mode != HL_STORE_WRITE)
+	if (mode != HL_STORE_READ && mode != HL_STORE_WRITE &&
+	    mode != HL_STORE_READ_MAPPED)
 		return HL_STORE_IO;
-	s = store_new(path, mode, log, &rc);
+	s = store_new(path, mode == HL_STORE_WRITE ? mode : HL_STORE_READ,
+		      log, &rc);
 	if (s == NULL)
 		return rc;
+	s->mapped = mode == HL_STORE_READ_MAPPED;
 	rc = store_open_dir(s, mode == HL_STORE_WRITE, &missing);
 	if (rc != HL_STORE_OK || missing)
 		goto out;

@@ -22,6 +22,11 @@ struct hl_store;
 enum hl_store_mode {
 	HL_STORE_READ,		/* shared lock; a missing store reads as empty */
 	HL_STORE_WRITE,		/* exclusive lock; created on first use */
+	HL_STORE_READ_MAPPED,	/* as READ, GDBM reading the file through a
+				 * mapping: for the admin tool's walks of
+				 * every record, never inside sshd (a file
+				 * cut short under the mapping would be a
+				 * SIGBUS, not an error) */
 };
 
 enum hl_store_rc {

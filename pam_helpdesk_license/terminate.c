@@ -56,16 +56,11 @@ int hl_tty_last_input(const char *tty, time_t *when)
 {
 	char path[64];
 	struct stat st;
-	int fd, rc;
 
-	if (!hl_tty_device(tty, path, sizeof(path)))
-		return -1;
-	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	rc = fstat(fd, &st);
-	close(fd);
-	if (rc != 0 || !S_ISCHR(st.st_mode))
+	/* Not followed if a link: a device node is never one. */
+	if (!hl_tty_device(tty, path, sizeof(path)) ||
+	    fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISCHR(st.st_mode))
 		return -1;
 	*when = st.st_atime;
 	return 0;
@@ -82,21 +77,35 @@ long hl_session_idle(const struct hl_session *session, time_t now)
 	return now > input ? (long)(now - input) : 0;
 }
 
+long hl_holding_idle_inputs(const struct hl_holding *holding, time_t now,
+			    time_t *inputs)
+{
+	time_t latest = 0;
+	bool every = holding->session_count > 0;
+
+	for (size_t i = 0; i < holding->session_count; i++) {
+		time_t input;
+
+		/* As hl_session_idle: never older than the login. */
+		if (hl_tty_last_input(holding->sessions[i].tty, &input) != 0) {
+			every = false;
+			if (inputs == NULL)
+				break;
+			input = 0;
+		}
+		if (inputs != NULL)
+			inputs[i] = input;
+		if (input > latest)
+			latest = input;
+	}
+	if (!every)
+		return -1;
+	return now > latest ? (long)(now - latest) : 0;
+}
+
 long hl_holding_idle(const struct hl_holding *holding, time_t now)
 {
-	long least = -1;
-
-	if (holding->session_count == 0)
-		return -1;
-	for (size_t i = 0; i < holding->session_count; i++) {
-		long idle = hl_session_idle(&holding->sessions[i], now);
-
-		if (idle < 0)
-			return -1;
-		if (least < 0 || idle < least)
-			least = idle;
-	}
-	return least;
+	return hl_holding_idle_inputs(holding, now, NULL);
 }
 
 void hl_tty_tell(const char *tty, const char *message)

@@ -25,8 +25,8 @@
 bool hl_tty_device(const char *tty, char *path, size_t len);
 
 /* When the session's tty last saw input: its atime, read without opening
- * the tty (O_PATH).  0, or -1 when the session has no tty (above, or the
- * device is gone or no character device). */
+ * the tty (one lstat).  0, or -1 when the session has no tty (above, or
+ * the device is gone or no character device). */
 int hl_tty_last_input(const char *tty, time_t *when);
 
 /* How long (seconds) the session's tty has had no input at now; -1 when
@@ -37,6 +37,11 @@ long hl_session_idle(const struct hl_session *session, time_t now);
  * a tty, and this is the time since the latest input on any of them.
  * -1 when a session has no tty: such a holder is never idle. */
 long hl_holding_idle(const struct hl_holding *holding, time_t now);
+/* The same, with each session's last input (hl_tty_last_input; 0 when it
+ * has no tty) into inputs[0 .. session_count - 1]: a listing shows both
+ * without reading a tty twice. */
+long hl_holding_idle_inputs(const struct hl_holding *holding, time_t now,
+			    time_t *inputs);
 
 /* Writes message on the session's tty, if it has one (never opened for
  * reading, never as a controlling tty). */

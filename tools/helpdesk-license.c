@@ -543,14 +543,15 @@ static int printable_width(const char *text)
 	return (int)strlen(hl_printable(text, shown, sizeof(shown)));
 }
 
-/* IDLE as w(1) shows it: how long the session's tty has had no input;
- * "-" for a session without a tty (never idle). */
-static void session_idle(const struct hl_session *s, char *out, size_t len)
+/* IDLE as w(1) shows it: how long the session's tty has had no input
+ * (its last input, as listed: 0 for none); "-" for a session without a
+ * tty (never idle). */
+static void session_idle(time_t input, char *out, size_t len)
 {
-	time_t input, now = time(NULL);
+	time_t now = time(NULL);
 	long idle;
 
-	if (s == NULL || hl_tty_last_input(s->tty, &input) != 0) {
+	if (input == 0) {
 		snprintf(out, len, "-");
 		return;
 	}
@@ -628,7 +629,8 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 			hl_buf_puts(buf, " ");
 			cell(buf, when, 11, false);
 			hl_buf_puts(buf, " ");
-			session_idle(ss, idle, sizeof(idle));
+			session_idle(ss ? item->input[s] : 0, idle,
+				     sizeof(idle));
 			cell(buf, idle, 6, true);
 			hl_buf_puts(buf, " ");
 			cell(buf, pid, 7, true);
