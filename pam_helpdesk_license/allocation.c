@@ -1228,8 +1228,12 @@ int hl_txn_new_session(struct hl_txn *txn, struct hl_session *session)
 		hl_log(env->log, LOG_ERR, "getrandom: %s", strerror(errno));
 		return -1;
 	}
-	for (size_t i = 0; i < sizeof(random); i++)
-		snprintf(session->id + 2 * i, 3, "%02x", random[i]);
+	/* Two hex digits a byte, without a printf per byte. */
+	for (size_t i = 0; i < sizeof(random); i++) {
+		session->id[2 * i] = "0123456789abcdef"[random[i] >> 4];
+		session->id[2 * i + 1] = "0123456789abcdef"[random[i] & 15];
+	}
+	session->id[2 * sizeof(random)] = '\0';
 	session->pid = env->self.pid;
 	session->start = env->self.start;
 	memcpy(session->boot_id, env->self.boot_id, sizeof(session->boot_id));

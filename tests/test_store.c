@@ -654,6 +654,11 @@ static void expect_refused(struct fixture *f, int rc, const char *words)
 	assert_int_equal(hl_store_open(f->path, HL_STORE_READ, 1, &f->logger,
 				       &s), rc);
 	assert_null(s);
+	/* Mapped, a damaged file is refused at open too, never read past
+	 * its end (which would be a SIGBUS). */
+	assert_int_equal(hl_store_open(f->path, HL_STORE_READ_MAPPED, 1,
+				       &f->logger, &s), rc);
+	assert_null(s);
 	assert_int_equal(hl_store_open(f->path, HL_STORE_WRITE, 1, &f->logger,
 				       &s), rc);
 	assert_null(s);
@@ -815,6 +820,71 @@ static void test_garbage_damaged(void **state)
 	before = slurp(f->path, &len);
 	assert_file_unchanged(f->path, before, len);
 	free(before);
+}
+
+struct walk_sum {
+	unsigned long keys;
+	unsigned long bytes;
+	unsigned long hash;
+};
+
+static int sum_record(void *arg, const char *key, const char *value)
+{
+	struct walk_sum *sum = arg;
+
+	sum->keys++;
+	for (const char *p = key; *p; p++)
+		sum->hash = sum->hash * 31 + (unsigned char)*p;
+	for (const char *p = value; *p; p++)
+		sum->hash = sum->hash * 31 + (unsigned char)*p;
+	sum->bytes += strlen(key) + strlen(value);
+	return 0;
+}
+
+static struct walk_sum walk_store(struct fixture *f, enum hl_store_mode mode)
+{
+	struct walk_sum sum = { 0, 0, 0 };
+	struct hl_store *s;
+	char *value = NULL;
+
+	assert_int_equal(hl_store_open(f->path, mode, 1, &f->logger, &s),
+			 HL_STORE_OK);
+	assert_int_equal(hl_store_foreach(s, "", sum_record, &sum), 0);
+	assert_int_equal(hl_store_get(s, "holder/user7", &value),
+			 HL_STORE_OK);
+	assert_string_equal(value, "kind named\nsince 7");
+	free(value);
+	hl_store_close(s);
+	return sum;
+}
+
+/* A mapped reader (the admin tool's walks) reads what a reader does; a
+ * writer waits for it as for any reader. */
+static void test_mapped_reader(void **state)
+{
+	struct fixture *f = *state;
+	struct walk_sum plain, mapped;
+	struct hl_store *s, *w;
+	int fds = count_fds();
+
+	fill_store(f, 300);
+	put_commit(f, "holder/user5", NULL);
+	plain = walk_store(f, HL_STORE_READ);
+	mapped = walk_store(f, HL_STORE_READ_MAPPED);
+	assert_int_equal(plain.keys, 299);
+	assert_int_equal(mapped.keys, plain.keys);
+	assert_int_equal(mapped.bytes, plain.bytes);
+	assert_true(mapped.hash == plain.hash);
+	assert_int_equal(count_fds(), fds);
+
+	assert_int_equal(hl_store_open(f->path, HL_STORE_READ_MAPPED, 1,
+				       &f->logger, &s), HL_STORE_OK);
+	assert_int_equal(hl_store_open(f->path, HL_STORE_WRITE, 1, &f->logger,
+				       &w), HL_STORE_TIMEOUT);
+	assert_null(w);
+	assert_int_equal(hl_store_put(s, "a", "1"), HL_STORE_OK);
+	assert_int_not_equal(hl_store_commit(s), HL_STORE_OK);
+	hl_store_close(s);
 }
 
 static void test_truncated_damaged(void **state)
@@ -1366,6 +1436,7 @@ int main(void)
 		T(test_missing_schema),
 		T(test_garbage_damaged),
 		T(test_truncated_damaged),
+		T(test_mapped_reader),
 		T(test_lock_timeout),
 		T(test_readers_share),
 		T(test_concurrent_increments),
