@@ -305,7 +305,8 @@ static int list_holding(struct list_walk *walk, const char *key,
 	for (size_t s = 0; s < item->holding.session_count; s++)
 		item->stale[s] = listed_stale(walk, &item->holding.sessions[s]);
 	item->idle = item->holding.kind == HL_KIND_CONCURRENT
-		? hl_holding_idle(&item->holding, env->now()) : -1;
+		? hl_holding_idle(env->proc_root, &item->holding, env->now())
+		: -1;
 	if (item->holding.kind == HL_KIND_NAMED)
 		/* A lookup error is no "ineligible": the sweep keeps such
 		 * an allocation too. */
@@ -374,7 +375,8 @@ static int list_released(struct list_walk *walk, const char *key,
 		return list_stop(walk);
 	}
 	item->released = true;
-	item->idle = hl_holding_idle(&item->holding, env->now());
+	item->idle = hl_holding_idle(env->proc_root, &item->holding,
+				     env->now());
 	return 0;
 }
 

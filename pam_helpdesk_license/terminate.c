@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,22 +53,151 @@ bool hl_tty_device(const char *tty, char *path, size_t len)
 	return n > 0 && (size_t)n < len;
 }
 
+/* The /dev path of a tty device number: /dev/pts/N (major 136, as
+ * devpts numbers them) or a virtual console /dev/ttyN (major 4, minor
+ * 1-63); false for any other device. */
+static bool tty_path(dev_t dev, char *path, size_t len)
+{
+	unsigned nr_major = major(dev), nr_minor = minor(dev);
+	int n;
+
+	if (nr_major == 136)
+		n = snprintf(path, len, "/dev/pts/%u", nr_minor);
+	else if (nr_major == 4 && nr_minor >= 1 && nr_minor <= 63)
+		n = snprintf(path, len, "/dev/tty%u", nr_minor);
+	else
+		return false;
+	return n > 0 && (size_t)n < len;
+}
+
+/* A tty found through the processes of a session: its device and the
+ * user who must own it. */
+struct found_tty {
+	dev_t dev;
+	uid_t owner;
+};
+
+/* Opens path (flags: O_PATH, or O_WRONLY to write to it) if it is a
+ * character device and, when want is not NULL, the device want->dev
+ * owned by want->owner, never by root.  The descriptor, st filled; or
+ * -1. */
+static int open_tty(const char *path, int flags, const struct found_tty *want,
+		    struct stat *st)
+{
+	int fd = open(path, flags | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) != 0 || !S_ISCHR(st->st_mode) ||
+	    (want != NULL && (st->st_rdev != want->dev ||
+			      st->st_uid != want->owner || st->st_uid == 0))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int hl_tty_last_input(const char *tty, time_t *when)
 {
 	char path[64];
 	struct stat st;
-	int fd, rc;
+	int fd;
 
 	if (!hl_tty_device(tty, path, sizeof(path)))
 		return -1;
-	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = open_tty(path, O_PATH, NULL, &st);
 	if (fd < 0)
 		return -1;
-	rc = fstat(fd, &st);
 	close(fd);
-	if (rc != 0 || !S_ISCHR(st.st_mode))
-		return -1;
 	*when = st.st_atime;
+	return 0;
+}
+
+/* The ttys of a session whose PAM_TTY names none, as w(1) and
+ * systemd-logind find them: the controlling ttys of the processes of its
+ * audit session.  sshd opens the PAM session before it allocates the
+ * pty, so the session's processes are the only way to its terminal. */
+#define SESSION_TTYS_MAX 16
+
+struct tty_walk {
+	const char *proc_root;
+	unsigned audit_session;
+	struct found_tty ttys[SESSION_TTYS_MAX];
+	size_t count;
+};
+
+static bool tty_walk_one(void *arg, pid_t pid)
+{
+	struct tty_walk *w = arg;
+	struct found_tty found;
+
+	if (hl_proc_audit_session(w->proc_root, pid) != w->audit_session ||
+	    hl_proc_tty(w->proc_root, pid, &found.dev, &found.owner) != 0 ||
+	    found.owner == 0)
+		return true;
+	for (size_t i = 0; i < w->count; i++)
+		if (w->ttys[i].dev == found.dev)
+			return true;
+	w->ttys[w->count++] = found;
+	return w->count < SESSION_TTYS_MAX;
+}
+
+/* Calls fn with a descriptor of each tty of session, opened with flags
+ * (see open_tty): the one PAM_TTY names, else those of its processes
+ * (above; only with an audit session, which proves a process is the
+ * session's).  Returns how many ttys fn saw. */
+static size_t each_tty(const char *proc_root, const struct hl_session *session,
+		       int flags, void (*fn)(void *arg, int fd,
+					     const struct stat *st),
+		       void *arg)
+{
+	struct tty_walk w = { proc_root, session->audit_session, { { 0 } }, 0 };
+	char path[64];
+	struct stat st;
+	size_t seen = 0;
+	int fd;
+
+	if (hl_tty_device(session->tty, path, sizeof(path))) {
+		fd = open_tty(path, flags, NULL, &st);
+		if (fd < 0)
+			return 0;
+		fn(arg, fd, &st);
+		close(fd);
+		return 1;
+	}
+	if (session->audit_session == 0 ||
+	    hl_proc_each(proc_root, tty_walk_one, &w) != 0)
+		return 0;
+	for (size_t i = 0; i < w.count; i++) {
+		if (!tty_path(w.ttys[i].dev, path, sizeof(path)))
+			continue;
+		fd = open_tty(path, flags, &w.ttys[i], &st);
+		if (fd < 0)
+			continue;
+		fn(arg, fd, &st);
+		close(fd);
+		seen++;
+	}
+	return seen;
+}
+
+static void latest_input(void *arg, int fd, const struct stat *st)
+{
+	time_t *latest = arg;
+
+	(void)fd;
+	if (st->st_atime > *latest)
+		*latest = st->st_atime;
+}
+
+int hl_session_last_input(const char *proc_root,
+			  const struct hl_session *session, time_t *when)
+{
+	time_t latest = 0;
+
+	if (each_tty(proc_root, session, O_PATH, latest_input, &latest) == 0)
+		return -1;
+	*when = latest;
 	return 0;
 }
 
@@ -75,56 +205,55 @@ long hl_session_idle(const struct hl_session *session, time_t now)
 {
 	time_t input;
 
-	/* A login's tty is new (devpts) or was read from (the password):
-	 * its atime is never older than the login. */
 	if (hl_tty_last_input(session->tty, &input) != 0)
 		return -1;
 	return now > input ? (long)(now - input) : 0;
 }
 
-long hl_holding_idle(const struct hl_holding *holding, time_t now)
+long hl_holding_idle(const char *proc_root, const struct hl_holding *holding,
+		     time_t now)
 {
-	long least = -1;
+	time_t latest = 0;
 
 	if (holding->session_count == 0)
 		return -1;
 	for (size_t i = 0; i < holding->session_count; i++) {
-		long idle = hl_session_idle(&holding->sessions[i], now);
+		time_t input;
 
-		if (idle < 0)
+		/* A login's tty is new (devpts) or was read from (the
+		 * password): its atime is never older than the login. */
+		if (hl_session_last_input(proc_root, &holding->sessions[i],
+					  &input) != 0)
 			return -1;
-		if (least < 0 || idle < least)
-			least = idle;
+		if (input > latest)
+			latest = input;
 	}
-	return least;
+	return now > latest ? (long)(now - latest) : 0;
 }
 
-void hl_tty_tell(const char *tty, const char *message)
+static void write_message(void *arg, int fd, const struct stat *st)
 {
-	char path[64];
-	struct stat st;
+	const char *message = arg;
 	size_t len = strlen(message), done = 0;
-	int fd;
 
-	if (!hl_tty_device(tty, path, sizeof(path)))
-		return;
-	/* Non-blocking: a tty stopped with ^S must not stop the login. */
-	fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW |
-			O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode)) {
-		while (done < len) {
-			ssize_t n = write(fd, message + done, len - done);
+	(void)st;
+	while (done < len) {
+		ssize_t n = write(fd, message + done, len - done);
 
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			done += (size_t)n;
-		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
 	}
-	close(fd);
+}
+
+void hl_session_tell(const char *proc_root, const struct hl_session *session,
+		     const char *message)
+{
+	/* Non-blocking: a tty stopped with ^S must not stop the login. */
+	each_tty(proc_root, session, O_WRONLY | O_NONBLOCK, write_message,
+		 (void *)message);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -255,7 +384,7 @@ int hl_session_end(const char *proc_root, const struct hl_session *session,
 	int status;
 
 	if (message)
-		hl_tty_tell(session->tty, message);
+		hl_session_tell(proc_root, session, message);
 	hl_session_signal(proc_root, session, SIGHUP);
 	child = fork();
 	if (child < 0)

@@ -543,14 +543,15 @@ static int printable_width(const char *text)
 	return (int)strlen(hl_printable(text, shown, sizeof(shown)));
 }
 
-/* IDLE as w(1) shows it: how long the session's tty has had no input;
- * "-" for a session without a tty (never idle). */
+/* IDLE as w(1) shows it: how long the session's ttys have had no input
+ * (those of its processes for an sshd session); "-" for a session without
+ * a tty (never idle). */
 static void session_idle(const struct hl_session *s, char *out, size_t len)
 {
 	time_t input, now = time(NULL);
 	long idle;
 
-	if (s == NULL || hl_tty_last_input(s->tty, &input) != 0) {
+	if (s == NULL || hl_session_last_input("/proc", s, &input) != 0) {
 		snprintf(out, len, "-");
 		return;
 	}
