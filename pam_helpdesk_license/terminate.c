@@ -130,6 +130,9 @@ static bool tty_walk_one(void *arg, pid_t pid)
 {
 	struct tty_walk *w = arg;
 	struct found_tty found;
+	struct stat st;
+	char path[64];
+	int fd;
 
 	if (hl_proc_audit_session(w->proc_root, pid) != w->audit_session ||
 	    hl_proc_tty(w->proc_root, pid, &found.dev, &found.owner) != 0 ||
@@ -138,20 +141,40 @@ static bool tty_walk_one(void *arg, pid_t pid)
 	for (size_t i = 0; i < w->count; i++)
 		if (w->ttys[i].dev == found.dev)
 			return true;
+	if (!tty_path(found.dev, path, sizeof(path)))
+		return true;
+	fd = open_tty(path, O_PATH, &found, &st);
+	if (fd < 0)
+		return true;
+	close(fd);
 	w->ttys[w->count++] = found;
 	return w->count < SESSION_TTYS_MAX;
 }
 
+/* The ttys of session found through its processes (above) in w: how
+ * many.  None without an audit session, which is what proves a process
+ * to be the session's. */
+static size_t process_ttys(const char *proc_root,
+			   const struct hl_session *session, struct tty_walk *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->proc_root = proc_root;
+	w->audit_session = session->audit_session;
+	if (session->audit_session == 0 ||
+	    hl_proc_each(proc_root, tty_walk_one, w) != 0)
+		w->count = 0;
+	return w->count;
+}
+
 /* Calls fn with a descriptor of each tty of session, opened with flags
- * (see open_tty): the one PAM_TTY names, else those of its processes
- * (above; only with an audit session, which proves a process is the
- * session's).  Returns how many ttys fn saw. */
+ * (see open_tty): the one PAM_TTY names, else those of its processes.
+ * Returns how many ttys fn saw. */
 static size_t each_tty(const char *proc_root, const struct hl_session *session,
 		       int flags, void (*fn)(void *arg, int fd,
 					     const struct stat *st),
 		       void *arg)
 {
-	struct tty_walk w = { proc_root, session->audit_session, { { 0 } }, 0 };
+	struct tty_walk w;
 	char path[64];
 	struct stat st;
 	size_t seen = 0;
@@ -165,9 +188,7 @@ static size_t each_tty(const char *proc_root, const struct hl_session *session,
 		close(fd);
 		return 1;
 	}
-	if (session->audit_session == 0 ||
-	    hl_proc_each(proc_root, tty_walk_one, &w) != 0)
-		return 0;
+	process_ttys(proc_root, session, &w);
 	for (size_t i = 0; i < w.count; i++) {
 		if (!tty_path(w.ttys[i].dev, path, sizeof(path)))
 			continue;
@@ -325,22 +346,41 @@ static bool signal_one(const char *proc_root,
 struct signalling {
 	const char *proc_root;
 	const struct hl_session *session;
+	const struct tty_walk *on;	/* NULL, or only processes on these */
 	int sig;
 	int count;
 };
+
+/* Whether pid's controlling tty is one of w's. */
+static bool on_ttys(const char *proc_root, const struct tty_walk *w, pid_t pid)
+{
+	uid_t login_uid;
+	dev_t dev;
+
+	if (hl_proc_tty(proc_root, pid, &dev, &login_uid) != 0)
+		return false;
+	for (size_t i = 0; i < w->count; i++)
+		if (w->ttys[i].dev == dev)
+			return true;
+	return false;
+}
 
 static bool signal_each(void *arg, pid_t pid)
 {
 	struct signalling *s = arg;
 
-	s->count += signal_one(s->proc_root, s->session, pid, s->sig);
+	if (s->on == NULL || on_ttys(s->proc_root, s->on, pid))
+		s->count += signal_one(s->proc_root, s->session, pid, s->sig);
 	return true;
 }
 
-int hl_session_signal(const char *proc_root, const struct hl_session *session,
-		      int sig)
+/* hl_session_signal, to the processes on the ttys of on only (when not
+ * NULL: those still go through every check of signal_one). */
+static int signal_session(const char *proc_root,
+			  const struct hl_session *session,
+			  const struct tty_walk *on, int sig)
 {
-	struct signalling s = { proc_root, session, sig, 0 };
+	struct signalling s = { proc_root, session, on, sig, 0 };
 	char boot_id[HL_BOOT_ID_LEN + 1];
 
 	/* A session of another boot has no process left. */
@@ -351,6 +391,12 @@ int hl_session_signal(const char *proc_root, const struct hl_session *session,
 		return signal_one(proc_root, session, session->pid, sig) ? 1 : 0;
 	hl_proc_each(proc_root, signal_each, &s);
 	return s.count;
+}
+
+int hl_session_signal(const char *proc_root, const struct hl_session *session,
+		      int sig)
+{
+	return signal_session(proc_root, session, NULL, sig);
 }
 
 /* The short-lived process that sends the SIGKILL: detached (a grandchild,
@@ -380,12 +426,23 @@ static void kill_after_grace(const char *proc_root,
 int hl_session_end(const char *proc_root, const struct hl_session *session,
 		   const char *message, unsigned grace)
 {
+	struct tty_walk ttys;
+	char path[64];
 	pid_t child;
 	int status;
 
 	if (message)
 		hl_session_tell(proc_root, session, message);
-	hl_session_signal(proc_root, session, SIGHUP);
+	/* ttys found through the session's processes (sshd's session): the
+	 * hangup goes to the processes on them, as a hangup of the terminal
+	 * would.  sshd's own process (no controlling tty, it dies of a
+	 * SIGHUP) then passes the line on to the client before it ends the
+	 * connection; what is left goes with the SIGKILL. */
+	if (!hl_tty_device(session->tty, path, sizeof(path)) &&
+	    process_ttys(proc_root, session, &ttys) > 0)
+		signal_session(proc_root, session, &ttys, SIGHUP);
+	else
+		hl_session_signal(proc_root, session, SIGHUP);
 	child = fork();
 	if (child < 0)
 		return -1;

@@ -62,10 +62,12 @@ void hl_session_tell(const char *proc_root, const struct hl_session *session,
 int hl_session_signal(const char *proc_root, const struct hl_session *session,
 		      int sig);
 
-/* Ends a session: message on its tty, SIGHUP now, SIGKILL after grace
+/* Ends a session: message on its ttys, SIGHUP now, SIGKILL after grace
  * seconds to what is left of it, sent by a short-lived process of its
- * own (the caller never waits).  0, or -1 when that process could not be
- * started (the SIGHUP was sent). */
+ * own (the caller never waits).  When its ttys were found through its
+ * processes (sshd), the SIGHUP goes to the processes on them only: sshd
+ * passes the message on as the shell ends.  0, or -1 when that process
+ * could not be started (the SIGHUP was sent). */
 int hl_session_end(const char *proc_root, const struct hl_session *session,
 		   const char *message, unsigned grace);
 
