@@ -692,6 +692,7 @@ if [ "$west2_rc" -eq 0 ] && [ "$west2_out" = in ] &&
    grep -q "pool hltest-west) went to hltest-west2" "$tmp/ia.out" &&
    [ "$(wait_events reap hltest-west1 '"reason":"idle')" -eq 1 ]; then
 	ok "$name"
+	echo "# hltest-west1 saw: $(grep -o 'helpdesk-license: no input for[^*]*' "$tmp/ia.out" | head -n 1)"
 else
 	not_ok "$name" "west2: exit $west2_rc, stdout: $west2_out, stderr: $west2_err" \
 		"$(held_evidence ia)" "$(idle_evidence)"
