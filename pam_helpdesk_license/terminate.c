@@ -97,22 +97,6 @@ static int open_tty(const char *path, int flags, const struct found_tty *want,
 	return fd;
 }
 
-int hl_tty_last_input(const char *tty, time_t *when)
-{
-	char path[64];
-	struct stat st;
-	int fd;
-
-	if (!hl_tty_device(tty, path, sizeof(path)))
-		return -1;
-	fd = open_tty(path, O_PATH, NULL, &st);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	*when = st.st_atime;
-	return 0;
-}
-
 /* The ttys of a session whose PAM_TTY names none, as w(1) and
  * systemd-logind find them: the controlling ttys of the processes of its
  * audit session.  sshd opens the PAM session before it allocates the

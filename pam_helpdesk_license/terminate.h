@@ -24,17 +24,13 @@
  * ("ssh", "", ":0", anything else): the session has no tty. */
 bool hl_tty_device(const char *tty, char *path, size_t len);
 
-/* When the tty PAM_TTY names last saw input: its atime, read without
- * opening the tty (O_PATH).  0, or -1 when it names no tty (above, or the
- * device is gone or no character device). */
-int hl_tty_last_input(const char *tty, time_t *when);
-
 /* When the session's terminals last saw input: the latest atime of its
- * ttys.  Those are the tty its PAM_TTY names; when that names none
- * ("ssh": sshd opens the session before it allocates the pty), the
- * controlling ttys of the processes of its audit session, each a
- * /dev/pts/N or /dev/ttyN owned by the user who logged in (never root).
- * 0, or -1 when the session has no tty: it is never idle. */
+ * ttys, read without opening them (O_PATH).  Those are the tty its
+ * PAM_TTY names; when that names none ("ssh": sshd opens the session
+ * before it allocates the pty), the controlling ttys of the processes of
+ * its audit session, each a /dev/pts/N or /dev/ttyN owned by the user who
+ * logged in (never root).  0, or -1 when the session has no tty: it is
+ * never idle. */
 int hl_session_last_input(const char *proc_root,
 			  const struct hl_session *session, time_t *when);
 

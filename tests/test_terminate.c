@@ -332,10 +332,13 @@ static void test_tty_names(void **state)
 	assert_false(hl_tty_device("pts/1234567890", path, sizeof(path)));
 	/* A name of the right form that is no device: no tty. */
 	{
+		struct hl_session s = session_of(1, 1, 0);
 		time_t when;
 
-		assert_int_equal(hl_tty_last_input("pts/999999999", &when), -1);
-		assert_int_equal(hl_tty_last_input("ssh", &when), -1);
+		s.tty = (char *)"pts/999999999";
+		assert_int_equal(hl_session_last_input("/proc", &s, &when), -1);
+		s.tty = (char *)"ssh";
+		assert_int_equal(hl_session_last_input("/proc", &s, &when), -1);
 	}
 }
 
@@ -383,7 +386,7 @@ static void test_holding_idle(void **state)
 	s[0].since = s[1].since = now - 5000;
 	set_atime(tty1, now - 3000);
 	set_atime(tty2, now - 2000);
-	assert_int_equal(hl_tty_last_input(tty1, &when), 0);
+	assert_int_equal(hl_session_last_input("/proc", &s[0], &when), 0);
 	assert_int_equal(when, now - 3000);
 	h.sessions = s;
 	h.session_count = 1;

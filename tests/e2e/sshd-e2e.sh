@@ -271,18 +271,23 @@ client() {	# client USER COMMAND
 
 # A session held open: the remote command says "started", then waits for a
 # line on its standard input, which comes from a fifo this script holds.
+# With $tty set it runs on a pty (ssh -tt), and its shell echoes each line
+# typed on it ("got LINE") until "go" (see release).
 declare -A hold_fd hold_pid
 hold() {	# hold NAME USER
-	local fd
+	local fd command='echo started; read line; echo ended'
+	[ -z "${tty:-}" ] ||
+		command='echo started; while read line && [ "$line" != go ]; do echo "got $line"; done'
 	mkfifo "$tmp/$1.in"
-	limit=${limit:-60} ssh_as "$2" 'echo started; read line; echo ended' \
+	limit=${limit:-60} ssh_as "$2" "$command" \
 		<"$tmp/$1.in" >"$tmp/$1.out" 2>"$tmp/$1.err" &
 	hold_pid[$1]=$!
 	bg_pids+=("$!")
 	# Read-write: never blocks, and keeps the fifo open for writing.
 	exec {fd}<>"$tmp/$1.in"
 	hold_fd[$1]=$fd
-	wait_until "$guard" grep -q '^started$' "$tmp/$1.out"
+	# A pty ends its lines with \r\n.
+	wait_until "$guard" grep -Eq $'^started\r?$' "$tmp/$1.out"
 }
 
 # Lets the held session end; true when its client exits 0 in time.
@@ -600,19 +605,8 @@ cp "$tmp/config.nowait" "$config"
 # from the ttys' access times), bounded by idle_timeout + the guard only
 # against a hang.
 idle_limit=$((guard * 3 + 180))	# the held clients' own hang guard
-# A session on a pty (ssh -tt) whose shell echoes each line typed on it
-# ("got LINE") and ends at "go" (see release).
-hold_tty() {	# hold_tty NAME USER
-	local fd
-	mkfifo "$tmp/$1.in"
-	tty=yes limit=$idle_limit ssh_as "$2" \
-		'echo started; while read line && [ "$line" != go ]; do echo "got $line"; done' \
-		<"$tmp/$1.in" >"$tmp/$1.out" 2>"$tmp/$1.err" &
-	hold_pid[$1]=$!
-	bg_pids+=("$!")
-	exec {fd}<>"$tmp/$1.in"
-	hold_fd[$1]=$fd
-	wait_until "$guard" grep -q '^started' "$tmp/$1.out"
+hold_tty() {	# hold_tty NAME USER: held on a pty (ssh -tt)
+	tty=yes limit=$idle_limit hold "$1" "$2"
 }
 idle_of() {	# idle_of USER: the tool's idle_s of USER's license
 	"$tool" -c "$config" --json list |
