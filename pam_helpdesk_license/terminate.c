@@ -137,14 +137,19 @@ static bool tty_walk_one(void *arg, pid_t pid)
 
 /* The ttys of session found through its processes (above) in w: how
  * many.  None without an audit session, which is what proves a process
- * to be the session's. */
+ * to be the session's, nor for a session of another boot (its audit
+ * session id may be another login's now). */
 static size_t process_ttys(const char *proc_root,
 			   const struct hl_session *session, struct tty_walk *w)
 {
+	char boot_id[HL_BOOT_ID_LEN + 1];
+
 	memset(w, 0, sizeof(*w));
 	w->proc_root = proc_root;
 	w->audit_session = session->audit_session;
 	if (session->audit_session == 0 ||
+	    hl_boot_id(proc_root, boot_id) != 0 ||
+	    strcmp(boot_id, session->boot_id) != 0 ||
 	    hl_proc_each(proc_root, tty_walk_one, w) != 0)
 		w->count = 0;
 	return w->count;

@@ -526,12 +526,15 @@ static void test_process_ttys(void **state)
 	uid_t user = user_tty(mine);
 	bool root = geteuid() == 0;
 	struct hl_session s = session_of(1, 1, 77), alone = session_of(1, 1, 79),
-			  none = session_of(1, 1, 0);
+			  none = session_of(1, 1, 0), earlier = s;
 	struct hl_holding h = { .kind = HL_KIND_CONCURRENT };
 	time_t now = time(NULL), when;
 
 	user_tty(other);
-	s.tty = alone.tty = none.tty = (char *)"ssh";
+	s.tty = alone.tty = none.tty = earlier.tty = (char *)"ssh";
+	/* Of an earlier boot: its audit session id is another's now. */
+	memcpy(earlier.boot_id, "ffffffff-0000-4000-8000-000000000000",
+	       sizeof(earlier.boot_id));
 	set_atime(mine, now - 3000);
 	set_atime(other, now - 10);
 	/* sshd's own process: of the session, no tty. */
@@ -565,9 +568,12 @@ static void test_process_ttys(void **state)
 	assert_int_equal(hl_holding_idle(f->root, &h, now), 3000);
 	assert_int_equal(hl_session_last_input(f->root, &alone, &when), -1);
 	assert_int_equal(hl_session_last_input(f->root, &none, &when), -1);
+	assert_int_equal(hl_session_last_input(f->root, &earlier, &when), -1);
 	h.sessions = &alone;
 	assert_int_equal(hl_holding_idle(f->root, &h, now), -1);
 
+	hl_session_tell(f->root, &earlier, "not for you\n");
+	assert_false(has_output(m1));
 	hl_session_tell(f->root, &s, "hello there\n");
 	expect_output(m1, "hello there");
 	assert_false(has_output(m2));
