@@ -156,8 +156,8 @@ static size_t process_ttys(const char *proc_root,
 }
 
 /* Calls fn with a descriptor of each tty of session, opened with flags
- * (see open_tty): the one PAM_TTY names, else those of its processes.
- * Returns how many ttys fn saw. */
+ * (see open_tty): the one PAM_TTY names, else those of its processes
+ * (none when proc_root is NULL).  Returns how many ttys fn saw. */
 static size_t each_tty(const char *proc_root, const struct hl_session *session,
 		       int flags, void (*fn)(void *arg, int fd,
 					     const struct stat *st),
@@ -177,6 +177,8 @@ static size_t each_tty(const char *proc_root, const struct hl_session *session,
 		close(fd);
 		return 1;
 	}
+	if (proc_root == NULL)
+		return 0;
 	process_ttys(proc_root, session, &w);
 	for (size_t i = 0; i < w.count; i++) {
 		if (!tty_path(w.ttys[i].dev, path, sizeof(path)))
@@ -213,11 +215,11 @@ int hl_session_last_input(const char *proc_root,
 
 long hl_session_idle(const struct hl_session *session, time_t now)
 {
-	time_t input;
+	time_t latest = 0;
 
-	if (hl_tty_last_input(session->tty, &input) != 0)
+	if (each_tty(NULL, session, O_PATH, latest_input, &latest) == 0)
 		return -1;
-	return now > input ? (long)(now - input) : 0;
+	return now > latest ? (long)(now - latest) : 0;
 }
 
 long hl_holding_idle(const char *proc_root, const struct hl_holding *holding,
