@@ -121,7 +121,8 @@ void hl_listing_free(struct hl_listing *listing)
  * idle time at now. */
 static struct hl_listed *listing_add(struct hl_listing *listing,
 				     const char *user,
-				     struct hl_holding *holding, time_t now)
+				     struct hl_holding *holding,
+				     const char *proc_root, time_t now)
 {
 	struct hl_listed *item;
 	bool failed = false;
@@ -141,7 +142,8 @@ static struct hl_listed *listing_add(struct hl_listing *listing,
 	snprintf(item->user, sizeof(item->user), "%s", user);
 	item->holding = *holding;
 	memset(holding, 0, sizeof(*holding));
-	item->idle = hl_holding_idle_inputs(&item->holding, now, item->input);
+	item->idle = hl_holding_idle_inputs(proc_root, &item->holding, now,
+					    item->input);
 	item->eligible = true;
 	listing->count++;
 	return item;
@@ -303,7 +305,8 @@ static int list_holding(struct list_walk *walk, const char *key,
 		hl_txn_damaged(walk->txn, key);
 		return list_stop(walk);
 	}
-	item = listing_add(walk->out, user, &holding, env->now());
+	item = listing_add(walk->out, user, &holding, env->proc_root,
+			   env->now());
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -374,7 +377,8 @@ static int list_released(struct list_walk *walk, const char *key,
 		hl_holding_free(&holding);
 		return 0;
 	}
-	item = listing_add(walk->out, record_user(key), &holding, env->now());
+	item = listing_add(walk->out, record_user(key), &holding,
+			   env->proc_root, env->now());
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -621,7 +625,8 @@ static int reap_holding(struct hl_txn *txn, const char *user,
 	if (dropped.session_count == 0)
 		return 0;
 	hl_txn_prune_stale(txn, user, holding);
-	item = listing_add(reaped, user, &dropped, txn->env->now());
+	item = listing_add(reaped, user, &dropped, txn->env->proc_root,
+			   txn->env->now());
 	if (item == NULL)
 		goto nomem;
 	for (size_t i = 0; i < item->holding.session_count; i++)

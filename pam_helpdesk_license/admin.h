@@ -22,7 +22,7 @@ struct hl_listed {
 	struct hl_holding holding;
 	bool *stale;		/* per session: its process is gone */
 	time_t *input;		/* per session: its tty's last input, 0
-				   when it has none (hl_tty_last_input) */
+				   when it has none (hl_session_last_input) */
 	bool eligible;		/* named: still named-eligible; else true */
 	long idle;		/* seconds without input on every tty of
 				   its sessions (hl_holding_idle); -1: a

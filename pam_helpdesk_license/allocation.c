@@ -1477,7 +1477,8 @@ static void settle_endings(struct hl_txn *txn, bool committed)
 			const struct hl_session *s = &e->holding.sessions[j];
 
 			if (!e->end)
-				hl_tty_tell(s->tty, e->message);
+				hl_session_tell(txn->env->proc_root, s,
+						e->message);
 			else if (hl_session_end(txn->env->proc_root, s,
 						e->message, HL_END_GRACE) != 0)
 				hl_log(txn->env->log, LOG_ERR, "no process to "
@@ -1602,7 +1603,8 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 		if (!orphan && !hl_txn_all_stale(txn, &holding)) {
 			/* The oldest idle goes first. */
 			long idle = needed && pool->idle_timeout > 0
-				? hl_holding_idle(&holding, txn->env->now())
+				? hl_holding_idle(txn->env->proc_root, &holding,
+						  txn->env->now())
 				: -1;
 
 			if (idle >= (long)pool->idle_timeout &&

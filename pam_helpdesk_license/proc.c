@@ -32,9 +32,10 @@ static int read_small(const char *path, char *buf, size_t len)
 	return (int)n;
 }
 
-/* State letter, parent and start time of pid, from /proc/PID/stat. */
+/* State letter, parent and start time of pid, from /proc/PID/stat; and
+ * its controlling tty (field 7, tty_nr) when tty_nr is not NULL. */
 static int read_stat(const char *proc_root, pid_t pid, char *state,
-		     pid_t *parent, unsigned long long *start)
+		     pid_t *parent, unsigned long long *start, int *tty_nr)
 {
 	char path[256], buf[1024];
 	char *p, *end;
@@ -58,12 +59,22 @@ static int read_stat(const char *proc_root, pid_t pid, char *state,
 	if (errno != 0 || end == p + 2 || *end != ' ' || ppid < 0)
 		return STAT_ERROR;
 	*parent = (pid_t)ppid;
-	/* p is field 3; start time is field 22. */
+	/* p is field 3; tty_nr is field 7, start time field 22. */
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p, ' ');
 		if (p == NULL)
 			return STAT_ERROR;
 		p++;
+		if (field + 1 == 7 && tty_nr != NULL) {
+			long nr;
+
+			errno = 0;
+			nr = strtol(p, &end, 10);
+			if (errno != 0 || end == p || *end != ' ' ||
+			    nr < INT_MIN || nr > INT_MAX)
+				return STAT_ERROR;
+			*tty_nr = (int)nr;
+		}
 	}
 	errno = 0;
 	*start = strtoull(p, &end, 10);
@@ -91,23 +102,33 @@ int hl_boot_id(const char *proc_root, char out[HL_BOOT_ID_LEN + 1])
 	return 0;
 }
 
-/* The audit session id of pid (/proc/PID/sessionid), 0 when it has none
- * or it cannot be read: the kernel never hands out 0, and uses
- * 4294967295 for "unset". */
-static unsigned read_audit_session(const char *proc_root, pid_t pid)
+/* An audit id of pid, /proc/PID/NAME: its audit session id ("sessionid")
+ * or login uid ("loginuid").  -1 when it has none or it cannot be read:
+ * the kernel uses 4294967295 for "unset". */
+static long long read_audit_id(const char *proc_root, pid_t pid,
+			       const char *name)
 {
 	char path[256], buf[32], *end;
 	unsigned long id;
 
-	snprintf(path, sizeof(path), "%s/%ld/sessionid", proc_root, (long)pid);
+	snprintf(path, sizeof(path), "%s/%ld/%s", proc_root, (long)pid, name);
 	if (read_small(path, buf, sizeof(buf)) <= 0)
-		return 0;
+		return -1;
 	errno = 0;
 	id = strtoul(buf, &end, 10);
 	if (errno != 0 || end == buf || (*end != '\0' && *end != '\n') ||
 	    id >= 4294967295UL || buf[0] == '-')
-		return 0;
-	return (unsigned)id;
+		return -1;
+	return (long long)id;
+}
+
+/* The audit session id of pid, 0 when it has none or it cannot be read:
+ * the kernel never hands out 0. */
+static unsigned read_audit_session(const char *proc_root, pid_t pid)
+{
+	long long id = read_audit_id(proc_root, pid, "sessionid");
+
+	return id > 0 ? (unsigned)id : 0;
 }
 
 int hl_proc_read(const char *proc_root, pid_t pid, const char *name,
@@ -126,7 +147,7 @@ int hl_proc_start(const char *proc_root, pid_t pid, unsigned long long *start)
 	pid_t parent;
 	char state;
 
-	if (read_stat(proc_root, pid, &state, &parent, start) != 0)
+	if (read_stat(proc_root, pid, &state, &parent, start, NULL) != 0)
 		return -1;
 	return state == 'Z' || state == 'X' ? -1 : 0;
 }
@@ -134,6 +155,30 @@ int hl_proc_start(const char *proc_root, pid_t pid, unsigned long long *start)
 unsigned hl_proc_audit_session(const char *proc_root, pid_t pid)
 {
 	return read_audit_session(proc_root, pid);
+}
+
+int hl_proc_tty(const char *proc_root, pid_t pid, dev_t *tty,
+		uid_t *login_uid)
+{
+	unsigned long long start;
+	unsigned nr_major, nr_minor;
+	long long login;
+	pid_t parent;
+	char state;
+	int nr;
+
+	if (read_stat(proc_root, pid, &state, &parent, &start, &nr) != 0 ||
+	    state == 'Z' || state == 'X' || nr <= 0)
+		return -1;
+	login = read_audit_id(proc_root, pid, "loginuid");
+	if (login < 0)
+		return -1;
+	/* The kernel's encoding of a device number in tty_nr. */
+	nr_major = ((unsigned)nr >> 8) & 0xfffu;
+	nr_minor = ((unsigned)nr & 0xffu) | (((unsigned)nr >> 12) & 0xfff00u);
+	*tty = makedev(nr_major, nr_minor);
+	*login_uid = (uid_t)login;
+	return 0;
 }
 
 int hl_process_identify(const char *proc_root, pid_t pid,
@@ -145,7 +190,7 @@ int hl_process_identify(const char *proc_root, pid_t pid,
 
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
-	if (read_stat(proc_root, pid, &state, &parent, &out->start) != 0)
+	if (read_stat(proc_root, pid, &state, &parent, &out->start, NULL) != 0)
 		return -1;
 	/* Only an audit session that began in this process (pam_loginuid
 	 * earlier in the stack) is the login's own; one inherited from the
@@ -198,7 +243,7 @@ static bool live_audit_one(void *arg, pid_t pid)
 
 	if (id == 0 || (w->only != 0 && id != w->only))
 		return true;
-	if (read_stat(w->proc_root, pid, &state, &parent, &start) != 0 ||
+	if (read_stat(w->proc_root, pid, &state, &parent, &start, NULL) != 0 ||
 	    state == 'Z' || state == 'X')
 		return true;
 	return !w->fn(w->arg, id);
@@ -285,7 +330,8 @@ bool hl_session_stale_scan(const char *proc_root, const char *boot_id,
 
 	if (strcmp(session->boot_id, boot_id) != 0)
 		return true;
-	rc = read_stat(proc_root, session->pid, &state, &parent, &start);
+	rc = read_stat(proc_root, session->pid, &state, &parent, &start,
+		       NULL);
 	if (rc != 0 && rc != STAT_GONE)
 		return false;	/* can't tell: never take a live session's slot */
 	/* A zombie has ended its session; a new start time is another

@@ -29,6 +29,12 @@ int hl_proc_start(const char *proc_root, pid_t pid, unsigned long long *start);
 /* The audit session id of pid; 0 when it has none or it cannot be read. */
 unsigned hl_proc_audit_session(const char *proc_root, pid_t pid);
 
+/* The controlling tty of pid (field 7 of its stat) and the user who
+ * logged in to its session (its login uid): 0, or -1 when it has no
+ * controlling tty or login uid, is gone, a zombie, or cannot be read. */
+int hl_proc_tty(const char *proc_root, pid_t pid, dev_t *tty,
+		uid_t *login_uid);
+
 /* Calls fn for each process of proc_root, until it returns false.  0, or
  * -1 when proc_root cannot be read. */
 int hl_proc_each(const char *proc_root, bool (*fn)(void *arg, pid_t pid),

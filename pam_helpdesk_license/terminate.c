@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,32 +53,177 @@ bool hl_tty_device(const char *tty, char *path, size_t len)
 	return n > 0 && (size_t)n < len;
 }
 
-int hl_tty_last_input(const char *tty, time_t *when)
+/* The /dev path of a tty device number: /dev/pts/N (major 136, as
+ * devpts numbers them) or a virtual console /dev/ttyN (major 4, minor
+ * 1-63); false for any other device. */
+static bool tty_path(dev_t dev, char *path, size_t len)
 {
+	unsigned nr_major = major(dev), nr_minor = minor(dev);
+	int n;
+
+	if (nr_major == 136)
+		n = snprintf(path, len, "/dev/pts/%u", nr_minor);
+	else if (nr_major == 4 && nr_minor >= 1 && nr_minor <= 63)
+		n = snprintf(path, len, "/dev/tty%u", nr_minor);
+	else
+		return false;
+	return n > 0 && (size_t)n < len;
+}
+
+/* A tty found through the processes of a session: its device and the
+ * user who must own it. */
+struct found_tty {
+	dev_t dev;
+	uid_t owner;
+};
+
+/* Opens path (flags: O_PATH, or O_WRONLY to write to it) if it is a
+ * character device and, when want is not NULL, the device want->dev
+ * owned by want->owner, never by root.  The descriptor, st filled; or
+ * -1. */
+static int open_tty(const char *path, int flags, const struct found_tty *want,
+		    struct stat *st)
+{
+	int fd = open(path, flags | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) != 0 || !S_ISCHR(st->st_mode) ||
+	    (want != NULL && (st->st_rdev != want->dev ||
+			      st->st_uid != want->owner || st->st_uid == 0))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The ttys of a session whose PAM_TTY names none, as w(1) and
+ * systemd-logind find them: the controlling ttys of the processes of its
+ * audit session.  sshd opens the PAM session before it allocates the
+ * pty, so the session's processes are the only way to its terminal. */
+#define SESSION_TTYS_MAX 16
+
+struct tty_walk {
+	const char *proc_root;
+	unsigned audit_session;
+	struct found_tty ttys[SESSION_TTYS_MAX];
+	size_t count;
+};
+
+static bool tty_walk_one(void *arg, pid_t pid)
+{
+	struct tty_walk *w = arg;
+	struct found_tty found;
+	struct stat st;
+	char path[64];
+	int fd;
+
+	if (hl_proc_audit_session(w->proc_root, pid) != w->audit_session ||
+	    hl_proc_tty(w->proc_root, pid, &found.dev, &found.owner) != 0 ||
+	    found.owner == 0)
+		return true;
+	for (size_t i = 0; i < w->count; i++)
+		if (w->ttys[i].dev == found.dev)
+			return true;
+	if (!tty_path(found.dev, path, sizeof(path)))
+		return true;
+	fd = open_tty(path, O_PATH, &found, &st);
+	if (fd < 0)
+		return true;
+	close(fd);
+	w->ttys[w->count++] = found;
+	return w->count < SESSION_TTYS_MAX;
+}
+
+/* The ttys of session found through its processes (above) in w: how
+ * many.  None without an audit session, which is what proves a process
+ * to be the session's, nor for a session of another boot (its audit
+ * session id may be another login's now). */
+static size_t process_ttys(const char *proc_root,
+			   const struct hl_session *session, struct tty_walk *w)
+{
+	char boot_id[HL_BOOT_ID_LEN + 1];
+
+	memset(w, 0, sizeof(*w));
+	w->proc_root = proc_root;
+	w->audit_session = session->audit_session;
+	if (session->audit_session == 0 ||
+	    hl_boot_id(proc_root, boot_id) != 0 ||
+	    strcmp(boot_id, session->boot_id) != 0 ||
+	    hl_proc_each(proc_root, tty_walk_one, w) != 0)
+		w->count = 0;
+	return w->count;
+}
+
+/* Calls fn with a descriptor of each tty of session, opened with flags
+ * (see open_tty): the one PAM_TTY names, else those of its processes
+ * (none when proc_root is NULL).  Returns how many ttys fn saw. */
+static size_t each_tty(const char *proc_root, const struct hl_session *session,
+		       int flags, void (*fn)(void *arg, int fd,
+					     const struct stat *st),
+		       void *arg)
+{
+	struct tty_walk w;
 	char path[64];
 	struct stat st;
+	size_t seen = 0;
+	int fd;
 
-	/* Not followed if a link: a device node is never one. */
-	if (!hl_tty_device(tty, path, sizeof(path)) ||
-	    fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    !S_ISCHR(st.st_mode))
+	if (hl_tty_device(session->tty, path, sizeof(path))) {
+		fd = open_tty(path, flags, NULL, &st);
+		if (fd < 0)
+			return 0;
+		fn(arg, fd, &st);
+		close(fd);
+		return 1;
+	}
+	if (proc_root == NULL)
+		return 0;
+	process_ttys(proc_root, session, &w);
+	for (size_t i = 0; i < w.count; i++) {
+		if (!tty_path(w.ttys[i].dev, path, sizeof(path)))
+			continue;
+		fd = open_tty(path, flags, &w.ttys[i], &st);
+		if (fd < 0)
+			continue;
+		fn(arg, fd, &st);
+		close(fd);
+		seen++;
+	}
+	return seen;
+}
+
+static void latest_input(void *arg, int fd, const struct stat *st)
+{
+	time_t *latest = arg;
+
+	(void)fd;
+	if (st->st_atime > *latest)
+		*latest = st->st_atime;
+}
+
+int hl_session_last_input(const char *proc_root,
+			  const struct hl_session *session, time_t *when)
+{
+	time_t latest = 0;
+
+	if (each_tty(proc_root, session, O_PATH, latest_input, &latest) == 0)
 		return -1;
-	*when = st.st_atime;
+	*when = latest;
 	return 0;
 }
 
 long hl_session_idle(const struct hl_session *session, time_t now)
 {
-	time_t input;
+	time_t latest = 0;
 
-	/* A login's tty is new (devpts) or was read from (the password):
-	 * its atime is never older than the login. */
-	if (hl_tty_last_input(session->tty, &input) != 0)
+	if (each_tty(NULL, session, O_PATH, latest_input, &latest) == 0)
 		return -1;
-	return now > input ? (long)(now - input) : 0;
+	return now > latest ? (long)(now - latest) : 0;
 }
 
-long hl_holding_idle_inputs(const struct hl_holding *holding, time_t now,
+long hl_holding_idle_inputs(const char *proc_root,
+			    const struct hl_holding *holding, time_t now,
 			    time_t *inputs)
 {
 	time_t latest = 0;
@@ -86,8 +232,10 @@ long hl_holding_idle_inputs(const struct hl_holding *holding, time_t now,
 	for (size_t i = 0; i < holding->session_count; i++) {
 		time_t input;
 
-		/* As hl_session_idle: never older than the login. */
-		if (hl_tty_last_input(holding->sessions[i].tty, &input) != 0) {
+		/* A login's tty is new (devpts) or was read from (the
+		 * password): its atime is never older than the login. */
+		if (hl_session_last_input(proc_root, &holding->sessions[i],
+					  &input) != 0) {
 			every = false;
 			if (inputs == NULL)
 				break;
@@ -103,37 +251,35 @@ long hl_holding_idle_inputs(const struct hl_holding *holding, time_t now,
 	return now > latest ? (long)(now - latest) : 0;
 }
 
-long hl_holding_idle(const struct hl_holding *holding, time_t now)
+long hl_holding_idle(const char *proc_root, const struct hl_holding *holding,
+		     time_t now)
 {
-	return hl_holding_idle_inputs(holding, now, NULL);
+	return hl_holding_idle_inputs(proc_root, holding, now, NULL);
 }
 
-void hl_tty_tell(const char *tty, const char *message)
+static void write_message(void *arg, int fd, const struct stat *st)
 {
-	char path[64];
-	struct stat st;
+	const char *message = arg;
 	size_t len = strlen(message), done = 0;
-	int fd;
 
-	if (!hl_tty_device(tty, path, sizeof(path)))
-		return;
-	/* Non-blocking: a tty stopped with ^S must not stop the login. */
-	fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW |
-			O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode)) {
-		while (done < len) {
-			ssize_t n = write(fd, message + done, len - done);
+	(void)st;
+	while (done < len) {
+		ssize_t n = write(fd, message + done, len - done);
 
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			done += (size_t)n;
-		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
 	}
-	close(fd);
+}
+
+void hl_session_tell(const char *proc_root, const struct hl_session *session,
+		     const char *message)
+{
+	/* Non-blocking: a tty stopped with ^S must not stop the login. */
+	each_tty(proc_root, session, O_WRONLY | O_NONBLOCK, write_message,
+		 (void *)message);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -205,22 +351,41 @@ static bool signal_one(const char *proc_root,
 struct signalling {
 	const char *proc_root;
 	const struct hl_session *session;
+	const struct tty_walk *on;	/* NULL, or only processes on these */
 	int sig;
 	int count;
 };
+
+/* Whether pid's controlling tty is one of w's. */
+static bool on_ttys(const char *proc_root, const struct tty_walk *w, pid_t pid)
+{
+	uid_t login_uid;
+	dev_t dev;
+
+	if (hl_proc_tty(proc_root, pid, &dev, &login_uid) != 0)
+		return false;
+	for (size_t i = 0; i < w->count; i++)
+		if (w->ttys[i].dev == dev)
+			return true;
+	return false;
+}
 
 static bool signal_each(void *arg, pid_t pid)
 {
 	struct signalling *s = arg;
 
-	s->count += signal_one(s->proc_root, s->session, pid, s->sig);
+	if (s->on == NULL || on_ttys(s->proc_root, s->on, pid))
+		s->count += signal_one(s->proc_root, s->session, pid, s->sig);
 	return true;
 }
 
-int hl_session_signal(const char *proc_root, const struct hl_session *session,
-		      int sig)
+/* hl_session_signal, to the processes on the ttys of on only (when not
+ * NULL: those still go through every check of signal_one). */
+static int signal_session(const char *proc_root,
+			  const struct hl_session *session,
+			  const struct tty_walk *on, int sig)
 {
-	struct signalling s = { proc_root, session, sig, 0 };
+	struct signalling s = { proc_root, session, on, sig, 0 };
 	char boot_id[HL_BOOT_ID_LEN + 1];
 
 	/* A session of another boot has no process left. */
@@ -231,6 +396,12 @@ int hl_session_signal(const char *proc_root, const struct hl_session *session,
 		return signal_one(proc_root, session, session->pid, sig) ? 1 : 0;
 	hl_proc_each(proc_root, signal_each, &s);
 	return s.count;
+}
+
+int hl_session_signal(const char *proc_root, const struct hl_session *session,
+		      int sig)
+{
+	return signal_session(proc_root, session, NULL, sig);
 }
 
 /* The short-lived process that sends the SIGKILL: detached (a grandchild,
@@ -260,12 +431,23 @@ static void kill_after_grace(const char *proc_root,
 int hl_session_end(const char *proc_root, const struct hl_session *session,
 		   const char *message, unsigned grace)
 {
+	struct tty_walk ttys;
+	char path[64];
 	pid_t child;
 	int status;
 
 	if (message)
-		hl_tty_tell(session->tty, message);
-	hl_session_signal(proc_root, session, SIGHUP);
+		hl_session_tell(proc_root, session, message);
+	/* ttys found through the session's processes (sshd's session): the
+	 * hangup goes to the processes on them, as a hangup of the terminal
+	 * would.  sshd's own process (no controlling tty, it dies of a
+	 * SIGHUP) then passes the line on to the client before it ends the
+	 * connection; what is left goes with the SIGKILL. */
+	if (!hl_tty_device(session->tty, path, sizeof(path)) &&
+	    process_ttys(proc_root, session, &ttys) > 0)
+		signal_session(proc_root, session, &ttys, SIGHUP);
+	else
+		hl_session_signal(proc_root, session, SIGHUP);
 	child = fork();
 	if (child < 0)
 		return -1;

@@ -24,28 +24,37 @@
  * ("ssh", "", ":0", anything else): the session has no tty. */
 bool hl_tty_device(const char *tty, char *path, size_t len);
 
-/* When the session's tty last saw input: its atime, read without opening
- * the tty (one lstat).  0, or -1 when the session has no tty (above, or
- * the device is gone or no character device). */
-int hl_tty_last_input(const char *tty, time_t *when);
+/* When the session's terminals last saw input: the latest atime of its
+ * ttys, read without opening them (O_PATH).  Those are the tty its
+ * PAM_TTY names; when that names none ("ssh": sshd opens the session
+ * before it allocates the pty), the controlling ttys of the processes of
+ * its audit session, each a /dev/pts/N or /dev/ttyN owned by the user who
+ * logged in (never root).  0, or -1 when the session has no tty: it is
+ * never idle. */
+int hl_session_last_input(const char *proc_root,
+			  const struct hl_session *session, time_t *when);
 
-/* How long (seconds) the session's tty has had no input at now; -1 when
- * the session has no tty. */
+/* How long (seconds) the tty PAM_TTY names has had no input at now; -1
+ * when it names none.  Cheap (no walk of /proc), for the event log's idle
+ * of every session end; an sshd session's is -1. */
 long hl_session_idle(const struct hl_session *session, time_t now);
 
 /* How long (seconds) the holding has been idle at now: every session has
  * a tty, and this is the time since the latest input on any of them.
  * -1 when a session has no tty: such a holder is never idle. */
-long hl_holding_idle(const struct hl_holding *holding, time_t now);
-/* The same, with each session's last input (hl_tty_last_input; 0 when it
- * has no tty) into inputs[0 .. session_count - 1]: a listing shows both
- * without reading a tty twice. */
-long hl_holding_idle_inputs(const struct hl_holding *holding, time_t now,
+long hl_holding_idle(const char *proc_root, const struct hl_holding *holding,
+		     time_t now);
+/* The same, with each session's last input (hl_session_last_input; 0
+ * when it has none) into inputs[0 .. session_count - 1]: a listing shows
+ * both without reading a tty twice. */
+long hl_holding_idle_inputs(const char *proc_root,
+			    const struct hl_holding *holding, time_t now,
 			    time_t *inputs);
 
-/* Writes message on the session's tty, if it has one (never opened for
- * reading, never as a controlling tty). */
-void hl_tty_tell(const char *tty, const char *message);
+/* Writes message on the session's ttys (found as above), if it has any;
+ * never opened for reading, never as a controlling tty. */
+void hl_session_tell(const char *proc_root, const struct hl_session *session,
+		     const char *message);
 
 /* Sends sig to the processes proven to belong to session: those of its
  * audit session when it has one, else its own process (its pid with its
@@ -55,10 +64,12 @@ void hl_tty_tell(const char *tty, const char *message);
 int hl_session_signal(const char *proc_root, const struct hl_session *session,
 		      int sig);
 
-/* Ends a session: message on its tty, SIGHUP now, SIGKILL after grace
+/* Ends a session: message on its ttys, SIGHUP now, SIGKILL after grace
  * seconds to what is left of it, sent by a short-lived process of its
- * own (the caller never waits).  0, or -1 when that process could not be
- * started (the SIGHUP was sent). */
+ * own (the caller never waits).  When its ttys were found through its
+ * processes (sshd), the SIGHUP goes to the processes on them only: sshd
+ * passes the message on as the shell ends.  0, or -1 when that process
+ * could not be started (the SIGHUP was sent). */
 int hl_session_end(const char *proc_root, const struct hl_session *session,
 		   const char *message, unsigned grace);
 

@@ -12,8 +12,11 @@
 # only as a guard against a hang.  Needs openssh-server and
 # openssh-client.
 #
-# It creates the users hltest-named1, hltest-east1 and hltest-east2, the
-# groups hltest-callcentre and hltest-east, the PAM service
+# It creates the users hltest-named1, hltest-east1 and hltest-east2, and
+# for idle reclaim (pools with an idle_timeout of 60 s, the least there
+# is) hltest-west1/2, hltest-north1/2 and hltest-south1/2, the groups
+# hltest-callcentre, hltest-east, hltest-west, hltest-north and
+# hltest-south, the PAM service
 # /etc/pam.d/sshd-hltest and, if missing, /run/sshd; everything else
 # (config, store, event log, keys, homes, sshd's config, host key and log)
 # lives in a temporary directory.  All of it is removed at exit, also after
@@ -55,8 +58,9 @@ pamfile=/etc/pam.d/$service
 named_user=hltest-named1
 east1=hltest-east1
 east2=hltest-east2
-users=("$named_user" "$east1" "$east2")
-groups=(hltest-callcentre hltest-east)
+users=("$named_user" "$east1" "$east2" hltest-west1 hltest-west2
+	hltest-north1 hltest-north2 hltest-south1 hltest-south2)
+groups=(hltest-callcentre hltest-east hltest-west hltest-north hltest-south)
 
 for u in "${users[@]}"; do
 	if getent passwd "$u" >/dev/null; then
@@ -188,6 +192,10 @@ add_user() {
 add_user hltest-callcentre "$named_user"
 add_user hltest-east "$east1"
 add_user hltest-east "$east2"
+for g in west north south; do
+	add_user "hltest-$g" "hltest-${g}1"
+	add_user "hltest-$g" "hltest-${g}2"
+done
 
 config=$tmp/helpdesk-license.conf
 sed -e "s|@STATE@|$tmp/state|g" "$here/helpdesk-license.conf.in" >"$config"
@@ -244,8 +252,9 @@ echo "# sshd ($tmp/bin/$service) on 127.0.0.1 port $port, PAM service $service"
 
 # ---- clients -------------------------------------------------------------------
 
-ssh_as() {	# ssh_as USER COMMAND: bounded; stdin is the caller's
-	timeout "${limit:-30}" ssh -F /dev/null -i "$tmp/keys/$1" \
+ssh_as() {	# ssh_as USER COMMAND: bounded; stdin is the caller's; a
+		# pty (ssh -tt) when $tty is set
+	timeout "${limit:-30}" ssh -F /dev/null ${tty:+-tt} -i "$tmp/keys/$1" \
 		-o BatchMode=yes -o IdentitiesOnly=yes \
 		-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 		-o ConnectTimeout=10 \
@@ -262,18 +271,24 @@ client() {	# client USER COMMAND
 
 # A session held open: the remote command says "started", then waits for a
 # line on its standard input, which comes from a fifo this script holds.
+# With $tty set it runs on a pty (ssh -tt), and its shell echoes each line
+# typed on it ("got LINE") until "go" (see release).
 declare -A hold_fd hold_pid
 hold() {	# hold NAME USER
-	local fd
+	local fd command='echo started; read line; echo ended'
+	# shellcheck disable=SC2016 # the remote shell expands $line
+	[ -z "${tty:-}" ] ||
+		command='echo started; while read line && [ "$line" != go ]; do echo "got $line"; done'
 	mkfifo "$tmp/$1.in"
-	limit=60 ssh_as "$2" 'echo started; read line; echo ended' \
+	limit=${limit:-60} ssh_as "$2" "$command" \
 		<"$tmp/$1.in" >"$tmp/$1.out" 2>"$tmp/$1.err" &
 	hold_pid[$1]=$!
 	bg_pids+=("$!")
 	# Read-write: never blocks, and keeps the fifo open for writing.
 	exec {fd}<>"$tmp/$1.in"
 	hold_fd[$1]=$fd
-	wait_until "$guard" grep -q '^started$' "$tmp/$1.out"
+	# A pty ends its lines with \r\n.
+	wait_until "$guard" grep -Eq $'^started\r?$' "$tmp/$1.out"
 }
 
 # Lets the held session end; true when its client exits 0 in time.
@@ -578,6 +593,141 @@ else
 		"the pool was not free, or the first session did not open"
 fi
 cp "$tmp/config.nowait" "$config"
+
+# ---- idle reclaim through sshd -------------------------------------------------
+# sshd opens the PAM session before it allocates the pty and names the
+# terminal "ssh": the module finds the session's ttys through the
+# processes of its audit session.  Three pools with an idle_timeout of 60 s
+# (the least the configuration takes), run side by side so that the wait
+# for idleness is spent once: in west the idle holder loses the license to
+# a newcomer, in north the holder types before the newcomer comes, in south
+# the holder has no terminal (ssh host command).  A Named technician with
+# an idle terminal looks on.  The waits poll what the tool shows (idle_s,
+# from the ttys' access times), bounded by idle_timeout + the guard only
+# against a hang.
+idle_limit=$((guard * 3 + 180))	# the held clients' own hang guard
+hold_tty() {	# hold_tty NAME USER: held on a pty (ssh -tt)
+	tty=yes limit=$idle_limit hold "$1" "$2"
+}
+idle_of() {	# idle_of USER: the tool's idle_s of USER's license
+	"$tool" -c "$config" --json list |
+		grep -o "\"user\":\"$1\",\"since\":\"[^\"]*\",\"idle_s\":[0-9a-z]*" |
+		sed 's/.*"idle_s"://'
+}
+idle_at_least() {	# idle_at_least USER SECONDS
+	local idle
+	idle=$(idle_of "$1")
+	[ -n "$idle" ] && [ "$idle" != null ] && [ "$idle" -ge "$2" ]
+}
+idle_below() {	# idle_below USER SECONDS
+	local idle
+	idle=$(idle_of "$1")
+	[ -n "$idle" ] && [ "$idle" != null ] && [ "$idle" -lt "$2" ]
+}
+forget_hold() {	# forget_hold NAME: its client is gone; close its fifo
+	local fd=${hold_fd[$1]}
+	exec {fd}>&-
+}
+idle_evidence() {
+	echo "tool list:"
+	"$tool" -c "$config" list 2>&1
+	echo "events:"
+	tail -n 8 "$tmp/state/events.log"
+}
+
+# Each one held even when another failed: the checks below use them all.
+held=yes
+hold_tty ia hltest-west1 || held=no
+hold_tty ib hltest-north1 || held=no
+limit=$idle_limit hold ic hltest-south1 || held=no
+hold_tty id "$named_user" || held=no
+if [ "$held" = yes ]; then
+	ok "technicians of pools with an idle_timeout log in (ssh -tt, and a command without a tty)"
+else
+	not_ok "technicians of pools with an idle_timeout log in (ssh -tt, and a command without a tty)" \
+		"$(held_evidence ia)" "$(held_evidence ib)" \
+		"$(held_evidence ic)" "$(held_evidence id)"
+fi
+
+# Both ssh -tt holders idle past the idle_timeout, as the tool sees it;
+# the one without a terminal never idle (null).
+if wait_until $((60 + guard)) idle_at_least hltest-west1 60 &&
+   wait_until "$guard" idle_at_least hltest-north1 60 &&
+   [ "$(idle_of hltest-south1)" = null ]; then
+	ok "an ssh -tt session with no input is idle to the module; one without a tty never"
+else
+	not_ok "an ssh -tt session with no input is idle to the module; one without a tty never" \
+		"west1: $(idle_of hltest-west1), north1: $(idle_of hltest-north1), south1: $(idle_of hltest-south1)" \
+		"$(idle_evidence)"
+fi
+
+# north: the holder types (input on its pty, which its shell reads) and
+# keeps the license.
+name="an idle ssh -tt holder who types keeps the license (newcomer refused)"
+echo typed >&"${hold_fd[ib]}"
+if wait_until "$guard" grep -q '^got typed' "$tmp/ib.out" &&
+   wait_until "$guard" idle_below hltest-north1 60; then
+	client hltest-north2 'echo in'
+	if [ "$rc" -eq 255 ] && grep -q "held by hltest-north1" <<<"$err" &&
+	   ! not_running "${hold_pid[ib]}"; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $rc" "stdout: $out" "stderr: $err" \
+			"$(held_evidence ib)" "$(idle_evidence)"
+	fi
+else
+	not_ok "$name" "the typed line did not reach the shell, or the tool" \
+		"does not see the input: idle_s $(idle_of hltest-north1)" \
+		"$(held_evidence ib)"
+fi
+
+# west: the newcomer gets the idle holder's license; the holder's
+# connection ends with the line saying why and who took it.
+name="a newcomer takes an idle ssh -tt holder's license; the holder is told and cut off"
+client hltest-west2 'echo in'
+west2_rc=$rc west2_out=$out west2_err=$err
+if [ "$west2_rc" -eq 0 ] && [ "$west2_out" = in ] &&
+   wait_until "$guard" not_running "${hold_pid[ia]}" &&
+   grep -q "no input for" "$tmp/ia.out" &&
+   grep -q "pool hltest-west) went to hltest-west2" "$tmp/ia.out" &&
+   [ "$(wait_events reap hltest-west1 '"reason":"idle')" -eq 1 ]; then
+	ok "$name"
+	echo "# hltest-west1 saw: $(grep -o 'helpdesk-license: no input for[^*]*' "$tmp/ia.out" | head -n 1)"
+else
+	not_ok "$name" "west2: exit $west2_rc, stdout: $west2_out, stderr: $west2_err" \
+		"$(held_evidence ia)" "$(idle_evidence)"
+fi
+forget_hold ia
+
+# south: a holder without a terminal is never idle: the newcomer is
+# refused, the session runs on.
+name="an ssh session without a tty is never reclaimed (newcomer refused)"
+client hltest-south2 'echo in'
+if [ "$rc" -eq 255 ] && grep -q "held by hltest-south1" <<<"$err" &&
+   ! not_running "${hold_pid[ic]}" &&
+   [ "$(wait_events reap hltest-south1)" -eq 0 ]; then
+	ok "$name"
+else
+	not_ok "$name" "exit $rc" "stdout: $out" "stderr: $err" \
+		"$(held_evidence ic)" "$(idle_evidence)"
+fi
+
+# The Named technician, as idle, was not touched: its session ends as
+# it was asked to.
+name="a Named technician's idle ssh -tt session is never touched"
+if ! not_running "${hold_pid[id]}" && release id &&
+   ! grep -q "helpdesk-license" "$tmp/id.out" &&
+   [ "$(wait_events reap "$named_user")" -eq 0 ]; then
+	ok "$name"
+else
+	not_ok "$name" "$(held_evidence id)" "$(idle_evidence)"
+fi
+if release ib && release ic; then
+	ok "the idle tests' other sessions end cleanly"
+else
+	not_ok "the idle tests' other sessions end cleanly" \
+		"$(held_evidence ib)" "$(held_evidence ic)"
+fi
 
 # Every session that started ended in the event log (pam_helpdesk_license(8), "The event log").  The
 # last client may exit before sshd closes its PAM session: wait (bounded).
