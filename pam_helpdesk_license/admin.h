@@ -122,6 +122,11 @@ int hl_admin_reap(const struct hl_env *env, const struct hl_request *req,
 int hl_admin_reconcile(const struct hl_env *env, const struct hl_request *req,
 		       struct hl_reconciled *done, struct hl_decision *result);
 
+/* Whether user belongs to pool (its users or groups), as a login decides
+ * it: 1, 0 (an unknown user too), or -1 when NSS could not say (logged). */
+int hl_user_in_pool(const struct hl_env *env, const struct hl_pool *pool,
+		    const char *user);
+
 /* Allocates a Named license to req->user, who must be named-eligible. */
 int hl_admin_assign(const struct hl_env *env, const struct hl_request *req,
 		    struct hl_decision *result);

@@ -201,6 +201,17 @@ int hl_user_named_eligible(const struct hl_env *env, const char *user)
 	return hl_named_eligible(env->cfg, &who);
 }
 
+int hl_user_in_pool(const struct hl_env *env, const struct hl_pool *pool,
+		    const char *user)
+{
+	struct hl_who who;
+	int rc = hl_who_lookup(env, &who, user);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	return hl_who_in(&who, &pool->users, &pool->groups);
+}
+
 void hl_who_failed(struct hl_decision *out)
 {
 	out->verdict = HL_STORE_FAILED;

@@ -38,6 +38,7 @@ struct options {
 	bool force;
 	bool strict;
 	bool terminate;		/* release --terminate */
+	bool diff;		/* check-config --diff FILE */
 	const char *pool;
 	const char *output;	/* metrics --output FILE */
 };
@@ -98,6 +99,7 @@ static void usage(FILE *out)
 "  unassign USER      free USER's Named license [--force inside min_assignment]\n"
 "  check-config       validate the configuration, and check that the module\n"
 "                     can open its files and that its users and groups exist\n"
+"                     [--diff FILE: what FILE would change on the store]\n"
 "  repair             check the store, rebuild it if damaged\n"
 "  report             usage over a period and the license planner\n"
 "                     (report --help for its options)\n"
@@ -111,6 +113,10 @@ static void usage(FILE *out)
 "      --terminate    with release: end the released sessions too\n"
 "  -f, --force        with unassign: even inside min_assignment\n"
 "      --strict       with check-config: warnings fail it too (exit 1)\n"
+"      --diff FILE    with check-config: validate FILE, the new configuration,\n"
+"                     and say who would lose a license under it and which\n"
+"                     pools would be over-allocated (exit 1 if any; 2 if FILE\n"
+"                     is not valid)\n"
 "  -o, --output FILE  with metrics: replace FILE (for a textfile collector)\n"
 "  -h, --help         this help\n"
 "  -V, --version      the version\n"
@@ -1317,49 +1323,80 @@ static void found_file_error(void *data, const char *why)
 	found(f, false, line);
 }
 
+/* Reads and checks the file at path as check-config does: the problems go
+ * to f (set up here; the caller frees its buffers), *cfg is the file's
+ * configuration when it could be read.  Whether it is valid. */
+static bool check_file(struct tool *tool, const char *path, bool strict,
+		       struct findings *f, struct hl_config **cfg)
+{
+	*f = (struct findings){ .config = path, .json = tool->opt.json };
+	*cfg = NULL;
+	hl_buf_init(&f->jerrors);
+	hl_buf_init(&f->jwarnings);
+	tool->log.emit = found_error;
+	tool->log.data = f;
+	if (hl_config_load(path, &tool->log, cfg, NULL) == 0) {
+		preflight_files(*cfg, found_file_error, f);
+		/* Unknown names only warn: the directory may be down now. */
+		hl_preflight_names(*cfg, found_warning, f);
+	} else if (f->errors == 0) {
+		found(f, false, "the configuration is not usable");
+	}
+	return f->errors == 0 && !(strict && f->warnings > 0);
+}
+
+static void findings_free(struct findings *f)
+{
+	hl_buf_free(&f->jerrors);
+	hl_buf_free(&f->jwarnings);
+}
+
+/* {"valid":..,"errors":[..],"warnings":[..] without its closing brace. */
+static void json_findings(struct hl_buf *out, const struct findings *f,
+			  bool valid)
+{
+	hl_buf_printf(out, "{\"valid\":%s,\"errors\":[",
+		      valid ? "true" : "false");
+	hl_buf_append(out, f->jerrors.data ? f->jerrors.data : "",
+		      f->jerrors.len);
+	hl_buf_puts(out, "],\"warnings\":[");
+	hl_buf_append(out, f->jwarnings.data ? f->jwarnings.data : "",
+		      f->jwarnings.len);
+	hl_buf_puts(out, "]");
+}
+
+/* The one line on a valid file. */
+static void print_valid(const char *path, const struct hl_config *cfg,
+			unsigned warnings)
+{
+	unsigned concurrent = 0;
+
+	for (size_t i = 0; i < cfg->pool_count; i++)
+		concurrent += cfg->pools[i].licenses;
+	printf("%s: valid: %u Named license%s, %zu pool%s with %u "
+	       "concurrent license%s; store %s%s\n", path,
+	       cfg->named.licenses, cfg->named.licenses == 1 ? "" : "s",
+	       cfg->pool_count, cfg->pool_count == 1 ? "" : "s",
+	       concurrent, concurrent == 1 ? "" : "s", cfg->store,
+	       warnings ? " (with warnings, see above)" : "");
+}
+
 static int cmd_check_config(struct tool *tool, bool strict)
 {
-	struct findings f = { .config = tool->opt.config,
-			      .json = tool->opt.json };
-	struct hl_config *cfg = NULL;
-	unsigned concurrent = 0;
-	bool valid;
+	struct findings f;
+	struct hl_config *cfg;
+	bool valid = check_file(tool, tool->opt.config, strict, &f, &cfg);
 	int rc;
 
-	hl_buf_init(&f.jerrors);
-	hl_buf_init(&f.jwarnings);
-	tool->log.emit = found_error;
-	tool->log.data = &f;
-	if (hl_config_load(tool->opt.config, &tool->log, &cfg, NULL) == 0) {
-		preflight_files(cfg, found_file_error, &f);
-		/* Unknown names only warn: the directory may be down now. */
-		hl_preflight_names(cfg, found_warning, &f);
-	} else if (f.errors == 0) {
-		found(&f, false, "the configuration is not usable");
-	}
-	valid = f.errors == 0 && !(strict && f.warnings > 0);
 	if (f.json) {
 		struct hl_buf out;
 
 		hl_buf_init(&out);
-		hl_buf_printf(&out, "{\"valid\":%s,\"errors\":[",
-			      valid ? "true" : "false");
-		hl_buf_append(&out, f.jerrors.data ? f.jerrors.data : "",
-			      f.jerrors.len);
-		hl_buf_puts(&out, "],\"warnings\":[");
-		hl_buf_append(&out, f.jwarnings.data ? f.jwarnings.data : "",
-			      f.jwarnings.len);
-		hl_buf_puts(&out, "]}\n");
+		json_findings(&out, &f, valid);
+		hl_buf_puts(&out, "}\n");
 		rc = print_buf(&out);
 	} else if (valid) {
-		for (size_t i = 0; i < cfg->pool_count; i++)
-			concurrent += cfg->pools[i].licenses;
-		printf("%s: valid: %u Named license%s, %zu pool%s with %u "
-		       "concurrent license%s; store %s%s\n", tool->opt.config,
-		       cfg->named.licenses, cfg->named.licenses == 1 ? "" : "s",
-		       cfg->pool_count, cfg->pool_count == 1 ? "" : "s",
-		       concurrent, concurrent == 1 ? "" : "s", cfg->store,
-		       f.warnings ? " (with warnings, see above)" : "");
+		print_valid(tool->opt.config, cfg, f.warnings);
 		rc = 0;
 	} else {
 		if (f.errors == 0)
@@ -1368,10 +1405,370 @@ static int cmd_check_config(struct tool *tool, bool strict)
 				f.warnings == 1 ? "" : "s");
 		rc = EXIT_NO;
 	}
-	hl_buf_free(&f.jerrors);
-	hl_buf_free(&f.jwarnings);
+	findings_free(&f);
 	hl_config_free(cfg);
 	return rc != 0 || !valid ? EXIT_NO : 0;
+}
+
+/* ---- check-config --diff ------------------------------------------------------ */
+
+/* What a new configuration would change on the store as it is. */
+struct config_diff {
+	const struct hl_config *now, *next;
+	struct hl_buf text, json;
+	bool lost_named, lost_slot, over;	/* any of each, so far */
+	unsigned losses;			/* lost or over-allocated */
+};
+
+/* A concurrent holding that counts: a slot still held (not released) with
+ * a session whose process runs. */
+static bool live_slot(const struct hl_listed *item)
+{
+	if (item->holding.kind != HL_KIND_CONCURRENT || item->released)
+		return false;
+	for (size_t s = 0; s < item->holding.session_count; s++)
+		if (!item->stale[s])
+			return true;
+	return false;
+}
+
+static const struct hl_pool *pool_named(const struct hl_config *cfg,
+					const char *name)
+{
+	for (size_t i = 0; i < cfg->pool_count; i++)
+		if (strcmp(cfg->pools[i].name, name) == 0)
+			return &cfg->pools[i];
+	return NULL;
+}
+
+static void diff_item(struct hl_buf *buf, bool *first, const char *head)
+{
+	hl_buf_puts(buf, *first ? head : ",");
+	*first = false;
+}
+
+/* Named allocations the new file no longer allows. */
+static void diff_named(struct config_diff *d, const struct hl_listing *l)
+{
+	const char *why = d->next->named.licenses == 0
+				  ? "no Named licenses" : "no longer named-eligible";
+
+	for (size_t i = 0; i < l->count; i++) {
+		const struct hl_listed *item = &l->items[i];
+
+		if (item->holding.kind != HL_KIND_NAMED || item->eligible)
+			continue;
+		diff_item(&d->json, &d->lost_named, ",\"lose_named\":[");
+		hl_buf_puts(&d->json, "{\"user\":");
+		hl_buf_json(&d->json, item->user);
+		hl_buf_puts(&d->json, ",\"reason\":");
+		hl_buf_json(&d->json, why);
+		hl_buf_puts(&d->json, "}");
+		hl_buf_puts(&d->text, "would lose a Named allocation: ");
+		hl_buf_printable(&d->text, item->user);
+		hl_buf_printf(&d->text, " (%s)\n", why);
+		d->losses++;
+	}
+	if (!d->lost_named)
+		hl_buf_puts(&d->json, ",\"lose_named\":[");
+	hl_buf_puts(&d->json, "]");
+}
+
+/* Slots whose pool is gone, or whose holder left the pool.  -1 when NSS
+ * could not say (logged). */
+static int diff_slots(struct config_diff *d, const struct hl_env *env,
+		      const struct hl_listing *l)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		const struct hl_listed *item = &l->items[i];
+		const struct hl_pool *pool;
+		const char *why;
+		int in;
+
+		if (!live_slot(item))
+			continue;
+		pool = pool_named(d->next, item->holding.pool);
+		in = pool ? hl_user_in_pool(env, pool, item->user) : 0;
+		if (in < 0)
+			return -1;
+		if (in > 0)
+			continue;
+		why = pool ? "no longer a member of the pool" : "pool removed";
+		diff_item(&d->json, &d->lost_slot, ",\"lose_slot\":[");
+		hl_buf_puts(&d->json, "{\"user\":");
+		hl_buf_json(&d->json, item->user);
+		hl_buf_puts(&d->json, ",\"pool\":");
+		hl_buf_json(&d->json, item->holding.pool);
+		hl_buf_printf(&d->json, ",\"slot\":%u,\"reason\":",
+			      item->holding.slot);
+		hl_buf_json(&d->json, why);
+		hl_buf_puts(&d->json, "}");
+		hl_buf_puts(&d->text, "would lose a slot: ");
+		hl_buf_printable(&d->text, item->user);
+		hl_buf_puts(&d->text, " (pool ");
+		hl_buf_printable(&d->text, item->holding.pool);
+		hl_buf_printf(&d->text, ", slot %u: %s)\n", item->holding.slot,
+			      why);
+		d->losses++;
+	}
+	if (!d->lost_slot)
+		hl_buf_puts(&d->json, ",\"lose_slot\":[");
+	hl_buf_puts(&d->json, "]");
+	return 0;
+}
+
+/* Oldest first: the newest holders are the ones over the count. */
+static int by_since(const void *a, const void *b)
+{
+	const struct hl_listed *x = *(const struct hl_listed *const *)a;
+	const struct hl_listed *y = *(const struct hl_listed *const *)b;
+
+	if (x->holding.since != y->holding.since)
+		return x->holding.since < y->holding.since ? -1 : 1;
+	return strcmp(x->user, y->user);
+}
+
+/* One pool (NULL: the Named licenses) with more holders than licenses:
+ * holders (count, scratch space) are put oldest first. */
+static void diff_over(struct config_diff *d, const char *pool,
+		      unsigned licenses, const struct hl_listed **holders,
+		      size_t count)
+{
+	if (count <= licenses)
+		return;
+	qsort(holders, count, sizeof(*holders), by_since);
+	diff_item(&d->json, &d->over, ",\"over_allocated\":[");
+	hl_buf_puts(&d->json, "{\"pool\":");
+	if (pool)
+		hl_buf_json(&d->json, pool);
+	else
+		hl_buf_puts(&d->json, "null");
+	hl_buf_printf(&d->json, ",\"licenses\":%u,\"held\":%zu,"
+		      "\"over_by\":%zu,\"holders\":[", licenses, count,
+		      count - licenses);
+	if (pool) {
+		hl_buf_puts(&d->text, "over-allocated: pool ");
+		hl_buf_printable(&d->text, pool);
+	} else {
+		hl_buf_puts(&d->text, "over-allocated: Named licenses");
+	}
+	hl_buf_printf(&d->text, ": %zu held, %u license%s, over by %zu:",
+		      count, licenses, licenses == 1 ? "" : "s",
+		      count - licenses);
+	for (size_t i = 0; i < count; i++) {
+		hl_buf_puts(&d->json, i ? ",{\"user\":" : "{\"user\":");
+		hl_buf_json(&d->json, holders[i]->user);
+		hl_buf_printf(&d->json, ",\"over\":%s}",
+			      i >= licenses ? "true" : "false");
+		hl_buf_puts(&d->text, i ? ", " : " ");
+		hl_buf_printable(&d->text, holders[i]->user);
+		if (i >= licenses)
+			hl_buf_puts(&d->text, " (over)");
+	}
+	hl_buf_puts(&d->json, "]}");
+	hl_buf_puts(&d->text, "\n");
+	d->losses++;
+}
+
+/* Each pool of the new file, and the Named licenses, against what is
+ * held.  false on no memory. */
+static bool diff_counts(struct config_diff *d, const struct hl_listing *l)
+{
+	const struct hl_listed **holders;
+	size_t count = 0;
+
+	holders = calloc(l->count ? l->count : 1, sizeof(*holders));
+	if (holders == NULL)
+		return false;
+	for (size_t p = 0; p < d->next->pool_count; p++) {
+		const struct hl_pool *pool = &d->next->pools[p];
+
+		count = 0;
+		for (size_t i = 0; i < l->count; i++)
+			if (live_slot(&l->items[i]) &&
+			    strcmp(l->items[i].holding.pool, pool->name) == 0)
+				holders[count++] = &l->items[i];
+		diff_over(d, pool->name, pool->licenses, holders, count);
+	}
+	count = 0;
+	for (size_t i = 0; i < l->count; i++)
+		if (l->items[i].holding.kind == HL_KIND_NAMED &&
+		    l->items[i].eligible)
+			holders[count++] = &l->items[i];
+	diff_over(d, NULL, d->next->named.licenses, holders, count);
+	if (!d->over)
+		hl_buf_puts(&d->json, ",\"over_allocated\":[");
+	hl_buf_puts(&d->json, "]");
+	free(holders);
+	return true;
+}
+
+/* Pools added and removed, and changed license counts, as a summary. */
+static void diff_summary(struct config_diff *d)
+{
+	const struct hl_config *now = d->now, *next = d->next;
+	struct hl_buf added, removed, changed;
+	bool first = true;
+
+	hl_buf_init(&added);
+	hl_buf_init(&removed);
+	hl_buf_init(&changed);
+	hl_buf_puts(&d->json, ",\"pools_added\":[");
+	for (size_t i = 0; i < next->pool_count; i++) {
+		if (pool_named(now, next->pools[i].name) != NULL)
+			continue;
+		hl_buf_puts(&d->json, first ? "" : ",");
+		hl_buf_json(&d->json, next->pools[i].name);
+		hl_buf_printf(&added, " %s (%u)", next->pools[i].name,
+			      next->pools[i].licenses);
+		first = false;
+	}
+	hl_buf_puts(&d->json, "],\"pools_removed\":[");
+	first = true;
+	for (size_t i = 0; i < now->pool_count; i++) {
+		if (pool_named(next, now->pools[i].name) != NULL)
+			continue;
+		hl_buf_puts(&d->json, first ? "" : ",");
+		hl_buf_json(&d->json, now->pools[i].name);
+		hl_buf_printf(&removed, " %s", now->pools[i].name);
+		first = false;
+	}
+	hl_buf_puts(&d->json, "],\"licenses_changed\":[");
+	first = true;
+	if (now->named.licenses != next->named.licenses) {
+		hl_buf_printf(&d->json, "{\"pool\":null,\"from\":%u,"
+			      "\"to\":%u}", now->named.licenses,
+			      next->named.licenses);
+		hl_buf_printf(&changed, " Named %u -> %u", now->named.licenses,
+			      next->named.licenses);
+		first = false;
+	}
+	for (size_t i = 0; i < next->pool_count; i++) {
+		const struct hl_pool *was = pool_named(now, next->pools[i].name);
+
+		if (was == NULL || was->licenses == next->pools[i].licenses)
+			continue;
+		hl_buf_puts(&d->json, first ? "{\"pool\":" : ",{\"pool\":");
+		hl_buf_json(&d->json, next->pools[i].name);
+		hl_buf_printf(&d->json, ",\"from\":%u,\"to\":%u}",
+			      was->licenses, next->pools[i].licenses);
+		hl_buf_printf(&changed, " %s %u -> %u", next->pools[i].name,
+			      was->licenses, next->pools[i].licenses);
+		first = false;
+	}
+	hl_buf_puts(&d->json, "]");
+	/* Pool names are [A-Za-z0-9._-] (conf.c): printable as they are. */
+	if (added.len)
+		hl_buf_printf(&d->text, "pools added:%s\n", added.data);
+	if (removed.len)
+		hl_buf_printf(&d->text, "pools removed:%s\n", removed.data);
+	if (changed.len)
+		hl_buf_printf(&d->text, "licenses changed:%s\n", changed.data);
+	if (!added.len && !removed.len && !changed.len)
+		hl_buf_puts(&d->text, "no pools added or removed, no license "
+			    "count changed\n");
+	hl_buf_free(&added);
+	hl_buf_free(&removed);
+	hl_buf_free(&changed);
+}
+
+/*
+ * check-config --diff FILE: FILE is checked as check-config checks it;
+ * when valid, the store it names is listed (a dry run, the shared lock,
+ * as list) and compared with FILE, and FILE with the current
+ * configuration (-c) for the summary.  0: nothing would be lost or
+ * over-allocated; 1: something would; 2: FILE not valid, or the current
+ * configuration or the store not usable.
+ */
+static int cmd_check_config_diff(struct tool *tool, const char *file)
+{
+	struct findings f;
+	struct hl_config *next, *now = NULL;
+	struct config_diff d;
+	struct hl_listing listing;
+	struct hl_decision decision;
+	struct hl_request req;
+	bool valid = check_file(tool, file, tool->opt.strict, &f, &next);
+	int rc = EXIT_USAGE;
+
+	tool->cfg = next;	/* freed by main */
+	if (!valid) {
+		if (f.json) {
+			struct hl_buf out;
+
+			hl_buf_init(&out);
+			json_findings(&out, &f, false);
+			hl_buf_puts(&out, ",\"diff\":null}\n");
+			print_buf(&out);
+		} else if (f.errors == 0) {
+			fprintf(stderr, "%s: not valid with --strict: %u "
+				"warning%s\n", file, f.warnings,
+				f.warnings == 1 ? "" : "s");
+		}
+		findings_free(&f);
+		return EXIT_USAGE;
+	}
+	tool->log.emit = emit;
+	tool->log.data = &tool->diag;
+	if (hl_config_load(tool->opt.config, &tool->log, &now, NULL) != 0) {
+		fail("%s: the current configuration is not usable (see "
+		     "above)", tool->opt.config);
+		findings_free(&f);
+		return EXIT_USAGE;
+	}
+	tool->diag.keep_cause = true;
+	if (hl_env_init(&tool->env, next, &tool->log) != 0) {
+		fail("%s", tool->diag.cause);
+		goto out;
+	}
+	tool->env.leave_damage = true;
+	req = tool_request(tool, NULL);
+	hl_admin_list(&tool->env, &req, &listing, &decision);
+	if (decision.verdict != HL_GRANTED) {
+		report_failure(tool, "check-config --diff", NULL, &decision);
+		goto out;
+	}
+	memset(&d, 0, sizeof(d));
+	d.now = now;
+	d.next = next;
+	hl_buf_init(&d.text);
+	hl_buf_init(&d.json);
+	diff_named(&d, &listing);
+	if (diff_slots(&d, &tool->env, &listing) != 0) {
+		fail("check-config --diff: %s", tool->diag.cause);
+	} else if (!diff_counts(&d, &listing)) {
+		fail("out of memory");
+	} else {
+		struct hl_buf out;
+
+		diff_summary(&d);
+		hl_buf_init(&out);
+		if (f.json) {
+			json_findings(&out, &f, true);
+			/* d.json begins with a comma, after "safe". */
+			hl_buf_printf(&out, ",\"diff\":{\"safe\":%s",
+				      d.losses ? "false" : "true");
+			hl_buf_append(&out, d.json.data ? d.json.data : "",
+				      d.json.len);
+			hl_buf_puts(&out, "}}\n");
+		} else {
+			print_valid(file, next, f.warnings);
+			hl_buf_append(&out, d.text.data ? d.text.data : "",
+				      d.text.len);
+			if (d.losses == 0)
+				hl_buf_puts(&out, "nothing would be lost or "
+					    "over-allocated\n");
+		}
+		rc = print_buf(&out) != 0 ? EXIT_USAGE
+		     : d.losses ? EXIT_NO : 0;
+	}
+	hl_buf_free(&d.text);
+	hl_buf_free(&d.json);
+	hl_listing_free(&listing);
+out:
+	findings_free(&f);
+	hl_config_free(now);
+	return rc;
 }
 
 /* What repair did to one file, as text. */
@@ -1531,6 +1928,7 @@ int main(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "strict", no_argument, NULL, 's' },
 		{ "terminate", no_argument, NULL, 'T' },
+		{ "diff", no_argument, NULL, 'D' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -1560,6 +1958,7 @@ int main(int argc, char **argv)
 		case 'f': tool.opt.force = true; break;
 		case 's': tool.opt.strict = true; break;
 		case 'T': tool.opt.terminate = true; break;
+		case 'D': tool.opt.diff = true; break;
 		case 'o': tool.opt.output = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf(PROGRAM " " PACKAGE_VERSION "\n"); return 0;
@@ -1579,12 +1978,21 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (argc - optind - 1 != cmd->args) {
+	if (tool.opt.diff && !cmd->config_only) {
+		fail("--diff goes with check-config");
+		return EXIT_USAGE;
+	}
+	if (tool.opt.diff && argc - optind - 1 != 1) {
+		fail("check-config --diff takes one FILE, the new "
+		     "configuration");
+		return EXIT_USAGE;
+	}
+	if (!tool.opt.diff && argc - optind - 1 != cmd->args) {
 		fail("%s takes %s", cmd->name, cmd->args ? "one USER" :
 		     "no argument");
 		return EXIT_USAGE;
 	}
-	user = cmd->args ? argv[optind + 1] : NULL;
+	user = cmd->args || tool.opt.diff ? argv[optind + 1] : NULL;
 	if (((tool.opt.pool || tool.opt.terminate) &&
 	     strcmp(cmd->name, "release") != 0) ||
 	    (tool.opt.force && strcmp(cmd->name, "unassign") != 0) ||
@@ -1602,7 +2010,8 @@ int main(int argc, char **argv)
 
 	openlog(PROGRAM, LOG_PID, LOG_AUTHPRIV);
 	if (cmd->config_only) {
-		rc = cmd_check_config(&tool, tool.opt.strict);
+		rc = tool.opt.diff ? cmd_check_config_diff(&tool, user)
+				   : cmd_check_config(&tool, tool.opt.strict);
 		goto out;
 	}
 	rc = tool_init(&tool);
