@@ -1441,10 +1441,11 @@ static const struct hl_pool *pool_named(const struct hl_config *cfg,
 	return NULL;
 }
 
-static void diff_item(struct hl_buf *buf, bool *first, const char *head)
+/* Opens the array head with the first item (*any false), else a comma. */
+static void diff_item(struct hl_buf *buf, bool *any, const char *head)
 {
-	hl_buf_puts(buf, *first ? head : ",");
-	*first = false;
+	hl_buf_puts(buf, *any ? "," : head);
+	*any = true;
 }
 
 /* Named allocations the new file no longer allows. */

@@ -1852,6 +1852,226 @@ static void check_config_unusable_files(void **state)
 	run_free(&t);
 }
 
+/* check-config --diff                                                */
+/* ------------------------------------------------------------------ */
+
+/* The bytes of both store files, to tell that a dry run wrote nothing. */
+struct store_bytes {
+	char *durable, *runtime;
+	size_t durable_len, runtime_len;
+};
+
+static void store_bytes(struct it_fixture *fx, struct store_bytes *b)
+{
+	b->durable = hold(it_read_file(fx->store, &b->durable_len));
+	b->runtime = hold(it_read_file(fx->runtime, &b->runtime_len));
+	if (b->durable == NULL || b->runtime == NULL)
+		FAIL("cannot read the store files: %s", strerror(errno));
+}
+
+static void _expect_same_store(struct it_fixture *fx,
+			       const struct store_bytes *before,
+			       const char *file, int line)
+{
+	struct store_bytes after;
+
+	store_bytes(fx, &after);
+	if (after.durable_len != before->durable_len ||
+	    memcmp(after.durable, before->durable, after.durable_len) != 0 ||
+	    after.runtime_len != before->runtime_len ||
+	    memcmp(after.runtime, before->runtime, after.runtime_len) != 0)
+		it_fail(file, line, "check-config --diff changed the store");
+	held_free(after.durable);
+	held_free(after.runtime);
+}
+#define expect_same_store(fx, before) \
+	_expect_same_store((fx), (before), __FILE__, __LINE__)
+
+/* A string v (an array element) that is want. */
+static bool jtext_is(const struct jv *v, const char *want)
+{
+	return v != NULL && v->type == J_STRING && strcmp(v->text, want) == 0;
+}
+
+/* obj's member key is the string want. */
+static bool jis(const struct jv *obj, const char *key, const char *want)
+{
+	return jtext_is(jget(obj, key), want);
+}
+
+/* obj's member key is null. */
+static bool jnull(const struct jv *obj, const char *key)
+{
+	const struct jv *v = jget(obj, key);
+
+	return v != NULL && v->type == J_NULL;
+}
+
+#define DIFF_NOW \
+	"named = { licenses = 2; users = [ \"alice\" ];" \
+	" groups = [ \"callcentre\" ]; };\n" \
+	"concurrent = ( { pool = \"field-east\"; licenses = 2;" \
+	" groups = [ \"field-east\" ]; },\n" \
+	"  { pool = \"field-west\"; licenses = 1;" \
+	" groups = [ \"field-west\" ]; } );\n"
+
+/* A new configuration against a store filled by real logins: it removes
+ * a pool with a live holder (erin), cuts a pool's licenses below its
+ * holders (carol, dave), and drops a Named user's group (bob).  Text,
+ * JSON and exit status say so, and the store is not touched. */
+static void check_config_diff(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result r;
+	struct run t = { 0 };
+	struct store_bytes before;
+	char now[PATH_MAX], where[PATH_MAX + 16];
+	char *text;
+	size_t len;
+	struct jv *doc;
+	const struct jv *diff, *e, *over, *h;
+
+	it_config(fx, DIFF_NOW);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	TOOL(fx, &t, "assign", "alice");
+	expect_code(&t, 0);
+	TOOL(fx, &t, "assign", "bob");
+	expect_code(&t, 0);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	/* field-east is full: erin, in both groups, gets field-west. */
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	doc = listing(fx);
+	h = holder(doc, "concurrent", "erin");
+	if (!jis(h, "pool", "field-west"))
+		FAIL("erin holds no slot of field-west");
+	doc_free(doc);
+	path_in(now, fx->dir, "now.conf");
+	text = hold(it_read_file(fx->conf, &len));
+	it_write_file(now, text, len, 0600);
+	held_free(text);
+	store_bytes(fx, &before);
+
+	/* The same file again: nothing changes, exit 0. */
+	TOOL_BARE(&t, "-c", now, "check-config", "--diff", fx->conf);
+	expect_code(&t, 0);
+	expect_out(&t, "nothing would be lost or over-allocated");
+	expect_out(&t, "no pools added or removed");
+	expect_same_store(fx, &before);
+
+	it_config(fx, "named = { licenses = 1; users = [ \"alice\" ]; };\n"
+		  "concurrent = ( { pool = \"field-east\"; licenses = 1;"
+		  " groups = [ \"field-east\" ]; },\n"
+		  "  { pool = \"night\"; licenses = 1;"
+		  " users = [ \"gina\" ]; } );\n");
+	TOOL_BARE(&t, "-c", now, "check-config", "--diff", fx->conf);
+	expect_code(&t, 1);
+	expect_out(&t, "valid");
+	expect_out(&t, "would lose a Named allocation: bob (no longer "
+		   "named-eligible)");
+	expect_out(&t, "would lose a slot: erin (pool field-west, slot 1: "
+		   "pool removed)");
+	expect_out(&t, "over-allocated: pool field-east: 2 held, 1 license, "
+		   "over by 1: carol");
+	expect_out(&t, "pools added: night (1)");
+	expect_out(&t, "pools removed: field-west");
+	expect_out(&t, "licenses changed: Named 2 -> 1 field-east 2 -> 1");
+	if (strstr(t.out, "alice") != NULL || strstr(t.out, "nothing would")
+	    != NULL)
+		FAIL("alice, still eligible, is named:\n%s", t.out);
+	expect_same_store(fx, &before);
+
+	TOOL_BARE(&t, "-c", now, "--json", "check-config", "--diff", fx->conf);
+	expect_code(&t, 1);
+	doc = expect_json(&t);
+	diff = jget(doc, "diff");
+	if (!jtrue(doc, "valid") || diff == NULL || jtrue(diff, "safe") ||
+	    jget(diff, "safe") == NULL)
+		FAIL("check-config --diff --json: not valid and unsafe:\n%s",
+		     t.out);
+	e = holder(diff, "lose_named", "bob");
+	if (jcount(jget(diff, "lose_named")) != 1 || e == NULL ||
+	    !jis(e, "reason", "no longer named-eligible"))
+		FAIL("lose_named is not bob alone:\n%s", t.out);
+	e = holder(diff, "lose_slot", "erin");
+	if (jcount(jget(diff, "lose_slot")) != 1 || e == NULL ||
+	    !jis(e, "pool", "field-west") ||
+	    jnum(e, "slot") != 1 ||
+	    !jis(e, "reason", "pool removed"))
+		FAIL("lose_slot is not erin alone:\n%s", t.out);
+	over = jfirst(diff, "over_allocated");
+	if (jcount(jget(diff, "over_allocated")) != 1 || over == NULL ||
+	    !jis(over, "pool", "field-east") ||
+	    jnum(over, "licenses") != 1 || jnum(over, "held") != 2 ||
+	    jnum(over, "over_by") != 1 || jcount(jget(over, "holders")) != 2)
+		FAIL("over_allocated is not field-east by one:\n%s", t.out);
+	/* Oldest first: dave came after carol, and is the one over. */
+	h = jfirst(over, "holders");
+	if (!jis(h, "user", "carol") || jtrue(h, "over") ||
+	    !jis(h->next, "user", "dave") ||
+	    !jtrue(h->next, "over"))
+		FAIL("holders of field-east are not carol, then dave over:\n%s",
+		     t.out);
+	if (jcount(jget(diff, "pools_added")) != 1 ||
+	    !jtext_is(jfirst(diff, "pools_added"), "night") ||
+	    jcount(jget(diff, "pools_removed")) != 1 ||
+	    !jtext_is(jfirst(diff, "pools_removed"), "field-west") ||
+	    jcount(jget(diff, "licenses_changed")) != 2 ||
+	    !jnull(jfirst(diff, "licenses_changed"), "pool") ||
+	    jnum(jfirst(diff, "licenses_changed"), "from") != 2 ||
+	    jnum(jfirst(diff, "licenses_changed"), "to") != 1)
+		FAIL("check-config --diff --json: wrong summary:\n%s", t.out);
+	doc_free(doc);
+	expect_same_store(fx, &before);
+
+	/* erin stays in a field-west that no longer has her group. */
+	it_config(fx, "named = { licenses = 2; users = [ \"alice\" ];"
+		  " groups = [ \"callcentre\" ]; };\n"
+		  "concurrent = ( { pool = \"field-east\"; licenses = 2;"
+		  " groups = [ \"field-east\" ]; },\n"
+		  "  { pool = \"field-west\"; licenses = 1;"
+		  " users = [ \"frank\" ]; } );\n");
+	TOOL_BARE(&t, "-c", now, "check-config", "--diff", fx->conf);
+	expect_code(&t, 1);
+	expect_out(&t, "would lose a slot: erin (pool field-west, slot 1: "
+		   "no longer a member of the pool)");
+	if (strstr(t.out, "bob") != NULL || strstr(t.out, "over-") != NULL)
+		FAIL("more than erin's loss:\n%s", t.out);
+
+	/* A new file with an error: FILE:LINE as check-config says it, no
+	 * diff, exit 2. */
+	it_config(fx, "named = { licences = 1; };\n" EAST_ONE);
+	TOOL_BARE(&t, "-c", now, "check-config", "--diff", fx->conf);
+	expect_code(&t, 2);
+	expect_no_out(&t);
+	snprintf(where, sizeof(where), "%s:3:", fx->conf);
+	expect_err(&t, where);
+	TOOL_BARE(&t, "-c", now, "--json", "check-config", "--diff", fx->conf);
+	expect_code(&t, 2);
+	doc = expect_json(&t);
+	if (jtrue(doc, "valid") || jcount(jget(doc, "errors")) != 1 ||
+	    !jnull(doc, "diff"))
+		FAIL("check-config --diff --json of a broken file:\n%s", t.out);
+	doc_free(doc);
+
+	/* Usage: --diff needs FILE, and goes with check-config only. */
+	TOOL_BARE(&t, "-c", now, "check-config", "--diff");
+	expect_code(&t, 2);
+	TOOL_BARE(&t, "-c", now, "--diff", "list");
+	expect_code(&t, 2);
+	expect_same_store(fx, &before);
+	held_free(before.durable);
+	held_free(before.runtime);
+	run_free(&t);
+	it_workers_finish(fx);
+}
+
 /* status shows each pool's wait and who is exempt; an unknown option is
  * one line, not the whole help. */
 static void status_shows_wait_and_exempt(void **state)
@@ -2966,6 +3186,7 @@ int main(int argc, char **argv)
 		TEST(check_config_names_the_line),
 		TEST(check_config_unknown_group),
 		TEST(check_config_unusable_files),
+		TEST(check_config_diff),
 		TEST(status_shows_wait_and_exempt),
 		TEST(failures_that_say_what_to_do),
 		TEST(unlicensed_deny_has_no_kind),
