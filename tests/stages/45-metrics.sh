@@ -107,6 +107,11 @@ if command -v bash >/dev/null 2>&1 &&
 		completes_to "east west " "$dir/hl.conf" events --pool ""
 	check "completion offers the users of the configuration" \
 		completes_to "ann " "$dir/hl.conf" check a
+	check "completion offers --diff of check-config" \
+		completes_to "--diff " "$dir/hl.conf" check-config --di
+	check "completion offers a file after check-config --diff" \
+		completes_to "$dir/hl.conf " "$dir/hl.conf" check-config \
+		--diff "$dir/hl.co"
 fi
 
 echo "$passed passed, $failed failed"
