@@ -1328,6 +1328,25 @@ static void check_unlicensed_ignore(void **state)
 
 /* status reports what a lowered or changed config leaves behind, and
  * nobody is thrown out (pam_helpdesk_license(8), "Decision"). */
+/* alice and bob get a Named license (assign), then carol and dave log in
+ * on w1 and w2 (a slot each, in field-east). */
+static void hold_four(struct it_fixture *fx, struct it_worker *w1,
+		      struct it_worker *w2)
+{
+	struct run t = { 0 };
+	struct it_result r;
+
+	TOOL(fx, &t, "assign", "alice");
+	expect_code(&t, 0);
+	TOOL(fx, &t, "assign", "bob");
+	expect_code(&t, 0);
+	run_free(&t);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "dave", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+}
+
 static void status_after_config_changes(void **state)
 {
 	struct it_fixture *fx = *state;
@@ -1345,14 +1364,7 @@ static void status_after_config_changes(void **state)
 	w1 = it_worker(fx);
 	w2 = it_worker(fx);
 	w3 = it_worker(fx);
-	TOOL(fx, &t, "assign", "alice");
-	expect_code(&t, 0);
-	TOOL(fx, &t, "assign", "bob");
-	expect_code(&t, 0);
-	it_open(w1, IT_SERVICE, "carol", &r);
-	it_assert_rc(&r, PAM_SUCCESS);
-	it_open(w2, IT_SERVICE, "dave", &r);
-	it_assert_rc(&r, PAM_SUCCESS);
+	hold_four(fx, w1, w2);
 	TOOL(fx, &t, "--json", "status");
 	expect_code(&t, 0);
 	doc = expect_json(&t);
@@ -1936,14 +1948,7 @@ static void check_config_diff(void **state)
 	w1 = it_worker(fx);
 	w2 = it_worker(fx);
 	w3 = it_worker(fx);
-	TOOL(fx, &t, "assign", "alice");
-	expect_code(&t, 0);
-	TOOL(fx, &t, "assign", "bob");
-	expect_code(&t, 0);
-	it_open(w1, IT_SERVICE, "carol", &r);
-	it_assert_rc(&r, PAM_SUCCESS);
-	it_open(w2, IT_SERVICE, "dave", &r);
-	it_assert_rc(&r, PAM_SUCCESS);
+	hold_four(fx, w1, w2);
 	/* field-east is full: erin, in both groups, gets field-west. */
 	it_open(w3, IT_SERVICE, "erin", &r);
 	it_assert_rc(&r, PAM_SUCCESS);
