@@ -624,8 +624,7 @@ static void slot_prefix(char *buf, size_t len, const char *pool)
 	snprintf(buf, len, "slot/%s/", pool);
 }
 
-/* The first free slot of pool within its licenses; *slot 0: none. */
-static int first_free_slot(struct hl_txn *txn, const struct hl_pool *pool,
+int hl_txn_first_free_slot(struct hl_txn *txn, const struct hl_pool *pool,
 			   unsigned *slot)
 {
 	char user[HL_USER_MAX + 1];
@@ -818,7 +817,7 @@ static int settle_holder(struct hl_txn *txn, const char *key,
 		done->slots_restored++;
 	} else if (rc == 0 && (rc = take_census(txn, prefix, &census)) == 0 &&
 		   census.count < pool->licenses &&
-		   (rc = first_free_slot(txn, pool, &free_slot)) == 0 &&
+		   (rc = hl_txn_first_free_slot(txn, pool, &free_slot)) == 0 &&
 		   free_slot != 0) {
 		was = holding.slot;
 		holding.slot = free_slot;
@@ -855,7 +854,7 @@ static int recount_pool(struct hl_txn *txn, const struct hl_pool *pool,
 	if (counter.used == census.count && counter.top >= census.top)
 		return 0;
 	was = counter;
-	if (first_free_slot(txn, pool, &next))
+	if (hl_txn_first_free_slot(txn, pool, &next))
 		return -1;
 	counter.used = census.count;
 	if (counter.top < census.top)
@@ -947,6 +946,10 @@ int hl_txn_reconcile(struct hl_txn *txn, struct hl_reconciled *done)
 
 	for (size_t i = 0; rc == 0 && i < cfg->pool_count; i++)
 		rc = free_orphan_slots(txn, &cfg->pools[i], done);
+	/* After the orphans are freed, so that a lost session finds its
+	 * slot free; before the holders settle, which then keep it. */
+	if (rc == 0 && txn->replay)
+		rc = hl_txn_restore_sessions(txn, done);
 	if (rc != 0 || load_prefixes(txn, holders, &copies) != 0)
 		return -1;
 	for (size_t i = 0; rc == 0 && i < copies.count; i++)
@@ -971,6 +974,7 @@ int hl_admin_reconcile(const struct hl_env *env, const struct hl_request *req,
 	memset(done, 0, sizeof(*done));
 	if (!admin_begin(&txn, env, req, result))
 		return 0;
+	txn.replay = true;
 	rc = hl_txn_reconcile(&txn, done);
 	if (hl_txn_end(&txn, rc == 0) == 0)
 		result->verdict = HL_GRANTED;
