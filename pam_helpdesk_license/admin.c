@@ -624,7 +624,8 @@ static void slot_prefix(char *buf, size_t len, const char *pool)
 	snprintf(buf, len, "slot/%s/", pool);
 }
 
-int hl_txn_first_free_slot(struct hl_txn *txn, const struct hl_pool *pool,
+/* The first free slot of pool within its licenses; *slot 0: none. */
+static int first_free_slot(struct hl_txn *txn, const struct hl_pool *pool,
 			   unsigned *slot)
 {
 	char user[HL_USER_MAX + 1];
@@ -688,8 +689,8 @@ static int drop_unreadable(struct hl_txn *txn, struct hl_reconciled *done)
 
 /* Keeps user (of pool's slot, or Named when pool is NULL) in the list of
  * technicians whose records the reconciliation could not match. */
-static void unmatched(struct hl_reconciled *done, const char *user,
-		      const char *pool, unsigned slot)
+void hl_reconciled_unmatched(struct hl_reconciled *done, const char *user,
+			     const char *pool, unsigned slot)
 {
 	struct hl_unmatched *u;
 
@@ -734,7 +735,7 @@ static int free_orphan_slots(struct hl_txn *txn, const struct hl_pool *pool,
 		if (!hl_holding_claims(&holding, found, pool->name, n)) {
 			rc = hl_txn_free_orphan_slot(txn, user, pool->name, n);
 			done->slots_freed++;
-			unmatched(done, user, pool->name, n);
+			hl_reconciled_unmatched(done, user, pool->name, n);
 		}
 		if (found)
 			hl_holding_free(&holding);
@@ -761,7 +762,7 @@ static int drop_holder(struct hl_txn *txn, const char *key, const char *user,
 			     HL_KIND_CONCURRENT, pool, holding->slot,
 			     &holding->sessions[i], "holder without slot");
 	done->holders_dropped++;
-	unmatched(done, user, pool, holding->slot);
+	hl_reconciled_unmatched(done, user, pool, holding->slot);
 	return hl_txn_delete(txn, key);
 }
 
@@ -817,7 +818,7 @@ static int settle_holder(struct hl_txn *txn, const char *key,
 		done->slots_restored++;
 	} else if (rc == 0 && (rc = take_census(txn, prefix, &census)) == 0 &&
 		   census.count < pool->licenses &&
-		   (rc = hl_txn_first_free_slot(txn, pool, &free_slot)) == 0 &&
+		   (rc = first_free_slot(txn, pool, &free_slot)) == 0 &&
 		   free_slot != 0) {
 		was = holding.slot;
 		holding.slot = free_slot;
@@ -854,7 +855,7 @@ static int recount_pool(struct hl_txn *txn, const struct hl_pool *pool,
 	if (counter.used == census.count && counter.top >= census.top)
 		return 0;
 	was = counter;
-	if (hl_txn_first_free_slot(txn, pool, &next))
+	if (first_free_slot(txn, pool, &next))
 		return -1;
 	counter.used = census.count;
 	if (counter.top < census.top)
@@ -929,7 +930,7 @@ static int drop_orphan_sessions(struct hl_txn *txn, struct hl_reconciled *done)
 		hl_txn_note(txn, LOG_WARNING, "reconcile: sessions of %s "
 			    "without a Named allocation: dropped", user);
 		done->records_dropped++;
-		unmatched(done, user, NULL, 0);
+		hl_reconciled_unmatched(done, user, NULL, 0);
 		rc = hl_txn_delete(txn, copies.items[i].key);
 	}
 	free_copies(&copies);
@@ -944,12 +945,12 @@ int hl_txn_reconcile(struct hl_txn *txn, struct hl_reconciled *done)
 	struct record_copies copies;
 	int rc = drop_unreadable(txn, done);
 
-	for (size_t i = 0; rc == 0 && i < cfg->pool_count; i++)
-		rc = free_orphan_slots(txn, &cfg->pools[i], done);
-	/* After the orphans are freed, so that a lost session finds its
-	 * slot free; before the holders settle, which then keep it. */
+	/* Before the orphan slots are freed: a lost session keeps the slot
+	 * whose key survived it, with no reap in the log. */
 	if (rc == 0 && txn->replay)
 		rc = hl_txn_restore_sessions(txn, done);
+	for (size_t i = 0; rc == 0 && i < cfg->pool_count; i++)
+		rc = free_orphan_slots(txn, &cfg->pools[i], done);
 	if (rc != 0 || load_prefixes(txn, holders, &copies) != 0)
 		return -1;
 	for (size_t i = 0; rc == 0 && i < copies.count; i++)

@@ -186,9 +186,10 @@ int hl_txn_reconcile(struct hl_txn *txn, struct hl_reconciled *done);
 /* Restores from the event log the live sessions of this boot that no
  * holder record holds (restore.c): after a rebuild of the runtime file. */
 int hl_txn_restore_sessions(struct hl_txn *txn, struct hl_reconciled *done);
-/* The first free slot of pool within its licenses; *slot 0: none. */
-int hl_txn_first_free_slot(struct hl_txn *txn, const struct hl_pool *pool,
-			   unsigned *slot);
+/* Lists user (of pool's slot, or Named when pool is NULL) among the
+ * technicians whose records the reconciliation could not match. */
+void hl_reconciled_unmatched(struct hl_reconciled *done, const char *user,
+			     const char *pool, unsigned slot);
 
 /* Frees user's Named allocation: its record, and one less in the count. */
 int hl_txn_free_named(struct hl_txn *txn, const char *user);

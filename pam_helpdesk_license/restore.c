@@ -190,44 +190,60 @@ static const struct hl_pool *pool_named(const struct hl_config *cfg,
 	return NULL;
 }
 
-/* Whether slot N of pool is free for user (empty, or naming user). */
-static int slot_free_for(struct hl_txn *txn, const char *pool, unsigned n,
-			 const char *user, bool *free_for)
+/* Slot N of pool for user: taken when it is empty or names user already,
+ * or when it names another whose holder record does not claim it (freed
+ * first, as the reconciliation frees such a slot).  *taken: it now is. */
+static int take_slot(struct hl_txn *txn, const char *pool, unsigned n,
+		     const char *user, struct hl_reconciled *done,
+		     bool *taken)
 {
-	char held_by[HL_USER_MAX + 1];
+	char held_by[HL_USER_MAX + 1], key[HL_KEY_MAX];
+	struct hl_holding holding;
+	bool found;
 
+	*taken = false;
 	if (hl_txn_load_slot(txn, pool, n, held_by, sizeof(held_by)))
 		return -1;
-	*free_for = *held_by == '\0' || strcmp(held_by, user) == 0;
-	return 0;
+	if (*held_by != '\0' && strcmp(held_by, user) != 0) {
+		if (!hl_user_valid(held_by) ||
+		    !hl_key_holder(key, sizeof(key), held_by) ||
+		    hl_txn_load_holding(txn, key, &holding, &found))
+			return -1;
+		*taken = !hl_holding_claims(&holding, found, pool, n);
+		if (found)
+			hl_holding_free(&holding);
+		if (!*taken)
+			return 0;
+		done->slots_freed++;
+		hl_reconciled_unmatched(done, held_by, pool, n);
+		if (hl_txn_free_orphan_slot(txn, held_by, pool, n))
+			return -1;
+	}
+	*taken = true;
+	return hl_txn_save_slot(txn, pool, n, user);
 }
 
-/* The slot s goes back to: its own when free and within the licenses,
- * else the first free one, else (*over) the first free beyond them. */
-static int choose_slot(struct hl_txn *txn, const struct hl_pool *pool,
-		       const struct started *s, unsigned *slot, bool *over)
+/* The slot s goes back to: its own when it can have it and it is within
+ * the licenses, else the first it can have, else (*over) the first
+ * beyond them. */
+static int restore_slot(struct hl_txn *txn, const struct hl_pool *pool,
+			const struct started *s, struct hl_reconciled *done,
+			unsigned *slot, bool *over)
 {
-	bool free_for = false;
+	bool taken = false;
 
 	*over = false;
 	if (s->slot <= pool->licenses &&
-	    slot_free_for(txn, pool->name, s->slot, s->user, &free_for))
+	    take_slot(txn, pool->name, s->slot, s->user, done, &taken))
 		return -1;
-	if (free_for) {
-		*slot = s->slot;
-		return 0;
-	}
-	if (hl_txn_first_free_slot(txn, pool, slot))
-		return -1;
-	if (*slot != 0)
-		return 0;
-	*over = true;
-	for (*slot = pool->licenses + 1; ; (*slot)++) {
-		if (slot_free_for(txn, pool->name, *slot, s->user, &free_for))
+	for (*slot = taken ? s->slot : 1; !taken; (*slot)++) {
+		*over = *slot > pool->licenses;
+		if (take_slot(txn, pool->name, *slot, s->user, done, &taken))
 			return -1;
-		if (free_for)
-			return 0;
+		if (taken)
+			break;
 	}
+	return 0;
 }
 
 /* Writes s back: into the user's holder record when there is one, else
@@ -262,7 +278,7 @@ static int restore_one(struct hl_txn *txn, struct started *s,
 		holding.kind = HL_KIND_CONCURRENT;
 		snprintf(holding.pool, sizeof(holding.pool), "%s", pool->name);
 		holding.since = s->session.since;
-		if (choose_slot(txn, pool, s, &slot, &over))
+		if (restore_slot(txn, pool, s, done, &slot, &over))
 			return -1;
 		holding.slot = slot;
 	}
@@ -270,8 +286,6 @@ static int restore_one(struct hl_txn *txn, struct started *s,
 	rc = hl_holding_add_session(&holding, &s->session);
 	if (rc != 0)
 		hl_txn_failed(txn, HL_STORE_NOMEM, key);
-	if (rc == 0 && !found)
-		rc = hl_txn_save_slot(txn, holding.pool, holding.slot, s->user);
 	if (rc == 0)
 		rc = hl_txn_save_holding(txn, key, &holding);
 	if (rc == 0 && over) {
