@@ -154,7 +154,8 @@ static void started(struct replay *r, const struct hl_jsonl_object *obj,
 	check.slot = s->slot;
 	check.sessions = &s->session;
 	check.session_count = 1;
-	text = hl_holding_encode(&check);
+	text = s->session.service && s->session.tty && s->session.rhost &&
+	       s->session.host ? hl_holding_encode(&check) : NULL;
 	if (text == NULL || hl_holding_decode(text, &check) != 0)
 		forget(r, r->count - 1);
 	else
