@@ -206,9 +206,14 @@ static int take_slot(struct hl_txn *txn, const char *pool, unsigned n,
 	if (hl_txn_load_slot(txn, pool, n, held_by, sizeof(held_by)))
 		return -1;
 	if (*held_by != '\0' && strcmp(held_by, user) != 0) {
+		/* The reconciliation deleted the slot records that do not
+		 * name a valid user before this step. */
 		if (!hl_user_valid(held_by) ||
-		    !hl_key_holder(key, sizeof(key), held_by) ||
-		    hl_txn_load_holding(txn, key, &holding, &found))
+		    !hl_key_holder(key, sizeof(key), held_by)) {
+			hl_txn_failed(txn, HL_STORE_DAMAGED, "slot");
+			return -1;
+		}
+		if (hl_txn_load_holding(txn, key, &holding, &found))
 			return -1;
 		*taken = !hl_holding_claims(&holding, found, pool, n);
 		if (found)
