@@ -833,8 +833,8 @@ static int drop_unreadable(struct hl_txn *txn, struct hl_reconciled *done)
 
 /* Keeps user (of pool's slot, or Named when pool is NULL) in the list of
  * technicians whose records the reconciliation could not match. */
-static void unmatched(struct hl_reconciled *done, const char *user,
-		      const char *pool, unsigned slot)
+void hl_reconciled_unmatched(struct hl_reconciled *done, const char *user,
+			     const char *pool, unsigned slot)
 {
 	struct hl_unmatched *u;
 
@@ -879,7 +879,7 @@ static int free_orphan_slots(struct hl_txn *txn, const struct hl_pool *pool,
 		if (!hl_holding_claims(&holding, found, pool->name, n)) {
 			rc = hl_txn_free_orphan_slot(txn, user, pool->name, n);
 			done->slots_freed++;
-			unmatched(done, user, pool->name, n);
+			hl_reconciled_unmatched(done, user, pool->name, n);
 		}
 		if (found)
 			hl_holding_free(&holding);
@@ -906,7 +906,7 @@ static int drop_holder(struct hl_txn *txn, const char *key, const char *user,
 			     HL_KIND_CONCURRENT, pool, holding->slot,
 			     &holding->sessions[i], "holder without slot");
 	done->holders_dropped++;
-	unmatched(done, user, pool, holding->slot);
+	hl_reconciled_unmatched(done, user, pool, holding->slot);
 	return hl_txn_delete(txn, key);
 }
 
@@ -1074,7 +1074,7 @@ static int drop_orphan_sessions(struct hl_txn *txn, struct hl_reconciled *done)
 		hl_txn_note(txn, LOG_WARNING, "reconcile: sessions of %s "
 			    "without a Named allocation: dropped", user);
 		done->records_dropped++;
-		unmatched(done, user, NULL, 0);
+		hl_reconciled_unmatched(done, user, NULL, 0);
 		rc = hl_txn_delete(txn, copies.items[i].key);
 	}
 	free_copies(&copies);
@@ -1089,6 +1089,10 @@ int hl_txn_reconcile(struct hl_txn *txn, struct hl_reconciled *done)
 	struct record_copies copies;
 	int rc = drop_unreadable(txn, done);
 
+	/* Before the orphan slots are freed: a lost session keeps the slot
+	 * whose key survived it, with no reap in the log. */
+	if (rc == 0 && txn->replay)
+		rc = hl_txn_restore_sessions(txn, done);
 	for (size_t i = 0; rc == 0 && i < cfg->pool_count; i++)
 		rc = free_orphan_slots(txn, &cfg->pools[i], done);
 	if (rc != 0 || load_prefixes(txn, holders, &copies) != 0)
@@ -1115,6 +1119,7 @@ int hl_admin_reconcile(const struct hl_env *env, const struct hl_request *req,
 	memset(done, 0, sizeof(*done));
 	if (!admin_begin(&txn, env, req, result))
 		return 0;
+	txn.replay = true;
 	rc = hl_txn_reconcile(&txn, done);
 	if (hl_txn_end(&txn, rc == 0) == 0)
 		result->verdict = HL_GRANTED;

@@ -54,6 +54,10 @@ struct hl_reconciled {
 					   moved to a free slot */
 	unsigned holders_dropped;	/* holders with no slot to have */
 	unsigned counters_fixed;	/* pool and named counters recounted */
+	unsigned sessions_restored;	/* live sessions no holder record
+					   held, restored from the event log */
+	unsigned over_allocated;	/* of them, kept beyond the licenses
+					   for want of a free slot */
 	/* Whose license records were lost while they may be logged in: a
 	 * slot freed for want of its holder record, a holder dropped for
 	 * want of a slot, sessions dropped for want of their Named

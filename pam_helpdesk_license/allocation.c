@@ -243,6 +243,10 @@ static void queue_event(struct hl_txn *txn, int priority, const char *event,
 		.rhost = session ? session->rhost : req->rhost,
 		.host = session ? session->host : env->host,
 		.pid = session ? session->pid : env->self.pid,
+		.start = session ? session->start : 0,
+		.boot_id = session && *session->boot_id ? session->boot_id
+							: NULL,
+		.audit = session ? session->audit_session : 0,
 		.session = session ? session->id : NULL,
 		.reason = reason,
 		.has_idle = idle >= 0,
@@ -620,7 +624,7 @@ static int repair_now(struct hl_txn *txn, const char *why, bool suspected)
 	const char *paths[] = { cfg->runtime_store, cfg->store };
 	struct hl_decision scratch;
 	struct hl_txn fix = { .env = env, .req = txn->req, .out = &scratch,
-			      .take = true, .repaired = true };
+			      .take = true, .repaired = true, .replay = true };
 	struct hl_reconciled done;
 	char reason[sizeof(scratch.reason)] = "";
 	bool rebuilt = false;

@@ -57,6 +57,8 @@ struct hl_txn {
 	bool durable_changed;		/* a Named record was written */
 	bool damaged;			/* failed on damage: a repair may help */
 	bool repaired;			/* begin repaired the store once */
+	bool replay;			/* a rebuild may have lost sessions:
+					 * reconcile replays the event log */
 	struct hl_privilege_guard privilege;	/* while a store is open */
 	bool take;			/* session open/close, not a dry run */
 	bool quiet;			/* a preview: log nothing */
@@ -202,9 +204,17 @@ const char *hl_txn_waiter_gone(const struct hl_txn *txn,
  * and copies them into dropped unless it is NULL; true if any. */
 bool hl_txn_prune_line(struct hl_txn *txn, const char *pool,
 		       struct hl_line *line, struct hl_line *dropped);
-/* Makes the allocation records agree (admin.c; see hl_admin_reconcile). */
+/* Makes the allocation records agree (admin.c; see hl_admin_reconcile);
+ * with txn->replay, the live sessions lost are restored first. */
 struct hl_reconciled;
 int hl_txn_reconcile(struct hl_txn *txn, struct hl_reconciled *done);
+/* Restores from the event log the live sessions of this boot that no
+ * holder record holds (restore.c): after a rebuild of the runtime file. */
+int hl_txn_restore_sessions(struct hl_txn *txn, struct hl_reconciled *done);
+/* Lists user (of pool's slot, or Named when pool is NULL) among the
+ * technicians whose records the reconciliation could not match. */
+void hl_reconciled_unmatched(struct hl_reconciled *done, const char *user,
+			     const char *pool, unsigned slot);
 
 /* Frees user's Named allocation: its record, and one less in the count. */
 int hl_txn_free_named(struct hl_txn *txn, const char *user);

@@ -52,6 +52,11 @@ char *hl_event_format(const struct hl_event *event, const struct timespec *ts)
 	field(&buf, "host", event->host);
 	if (event->pid > 0)
 		hl_buf_printf(&buf, ",\"pid\":%ld", (long)event->pid);
+	if (event->start > 0)
+		hl_buf_printf(&buf, ",\"start\":%llu", event->start);
+	field(&buf, "boot_id", event->boot_id);
+	if (event->audit > 0)
+		hl_buf_printf(&buf, ",\"audit\":%u", event->audit);
 	field(&buf, "session", event->session);
 	field(&buf, "reason", event->reason);
 	if (event->has_idle)
@@ -165,4 +170,93 @@ out:
 	free(text);
 	close(fd);
 	return found;
+}
+
+/* Calls fn with the line at line[0..len) unless it is malformed; false
+ * once fn asked to stop. */
+static bool each_line(char *line, size_t len,
+		      bool (*fn)(void *arg, const struct hl_jsonl_object *obj),
+		      void *arg)
+{
+	struct hl_jsonl_object obj;
+
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	line[len] = '\0';
+	if (!hl_jsonl_parse(line, len, &obj))
+		return true;
+	return fn(arg, &obj);
+}
+
+void hl_event_text_each(char *text,
+			bool (*fn)(void *arg, const struct hl_jsonl_object *obj),
+			void *arg)
+{
+	char *nl;
+
+	while ((nl = strchr(text, '\n')) != NULL &&
+	       each_line(text, (size_t)(nl - text), fn, arg))
+		text = nl + 1;
+}
+
+int hl_event_log_each(const char *path,
+		      bool (*fn)(void *arg, const struct hl_jsonl_object *obj),
+		      void *arg, const struct hl_logger *log)
+{
+	char why[128];
+	char *buf;
+	size_t have = 0;
+	bool skipping = false, go_on = true;
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = hl_open_trusted(path, O_RDONLY, 0, why, sizeof(why));
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		hl_log(log, LOG_ERR, "event log %s: %s", path, why);
+		return -1;
+	}
+	buf = malloc(HL_EVENT_LINE_MAX + 1);
+	if (buf == NULL) {
+		hl_log(log, LOG_ERR, "event log %s: out of memory", path);
+		close(fd);
+		return -1;
+	}
+	while (go_on) {
+		char *start = buf, *nl;
+
+		n = read(fd, buf + have, HL_EVENT_LINE_MAX - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			hl_log(log, LOG_ERR, "event log %s: %s", path,
+			       strerror(errno));
+			rc = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		while (go_on && (nl = memchr(start, '\n',
+					     have - (size_t)(start - buf)))) {
+			if (!skipping)
+				go_on = each_line(start, (size_t)(nl - start),
+						  fn, arg);
+			skipping = false;
+			start = nl + 1;
+		}
+		have -= (size_t)(start - buf);
+		memmove(buf, start, have);
+		if (have == HL_EVENT_LINE_MAX) {
+			/* A line longer than any the module writes: not
+			 * ours, skipped to its end. */
+			skipping = true;
+			have = 0;
+		}
+	}
+	/* A last line without its newline: a write cut short, skipped. */
+	free(buf);
+	close(fd);
+	return rc;
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "jsonl.h"
 #include "log.h"
 #include "record.h"
 
@@ -21,6 +22,12 @@ struct hl_event {
 	const char *rhost;
 	const char *host;
 	pid_t pid;		/* 0: omitted */
+	/* The session's process, as its holding record names it (start 0,
+	 * boot_id NULL, audit 0: omitted): enough to tell, from the log
+	 * alone, whether the session still runs. */
+	unsigned long long start;
+	const char *boot_id;
+	unsigned audit;
 	const char *session;
 	const char *reason;
 	bool has_idle;		/* a session's end: its tty's idle time */
@@ -45,5 +52,23 @@ void hl_event_log_end(const char *path, unsigned long long *inode,
  * has a line that was to be appended there been appended? */
 bool hl_event_log_has(const char *path, unsigned long long inode,
 		      unsigned long long offset, const char *line);
+
+/* The longest line hl_event_log_each reads; a longer one is skipped. */
+#define HL_EVENT_LINE_MAX 65536
+
+/*
+ * Reads the log at path forward, opened as the module opens its files (no
+ * link, owner and mode checked), and calls fn with each line that parses
+ * as one flat JSON object; malformed and overlong lines are skipped.  fn
+ * returns false to stop.  0; 1 when the log does not exist; -1 after
+ * logging why it cannot be read.
+ */
+int hl_event_log_each(const char *path,
+		      bool (*fn)(void *arg, const struct hl_jsonl_object *obj),
+		      void *arg, const struct hl_logger *log);
+/* The same over lines in memory (parsed in place). */
+void hl_event_text_each(char *text,
+			bool (*fn)(void *arg, const struct hl_jsonl_object *obj),
+			void *arg);
 
 #endif

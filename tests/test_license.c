@@ -27,6 +27,7 @@
 
 #include "admin.h"
 #include "conf.h"
+#include "eventlog.h"
 #include "license.h"
 #include "record.h"
 #include "store.h"
@@ -941,7 +942,8 @@ static void reconcile_full_pool_drops_holder(void **state)
 }
 
 /* A record holding bytes that are not one (reused space brought back by
- * a rebuild) is deleted, and what depended on it set right. */
+ * a rebuild) is deleted, and what depended on it set right: the live
+ * session it held is restored from the event log, into its slot. */
 static void reconcile_unreadable_records(void **state)
 {
 	struct fixture *f = *state;
@@ -953,16 +955,56 @@ static void reconcile_unreadable_records(void **state)
 	tamper(f, "named", "kind named");
 	reconcile(f, &done);
 	assert_int_equal(done.records_dropped, 2);
-	assert_int_equal(done.slots_freed, 1);
-	assert_key_absent(f, "holder/carol");
-	assert_key_absent(f, "slot/field-west/1");
+	assert_int_equal(done.sessions_restored, 1);
+	assert_int_equal(done.slots_freed + done.over_allocated, 0);
+	assert_int_equal(holder_slot(f, "carol"), 1);
+	assert_value(f, "slot/field-west/1", "carol");
 	assert_key_absent(f, "named");
-	assert_value(f, "pool/field-west", "used 0\nnext 1\ntop 1");
 	assert_non_null(strstr(f->logged, "holder/carol does not decode"));
+	assert_non_null(strstr(f->logged, "restored from the event log"));
 	/* Logins read the store again. */
 	assert_int_equal(open_as(f, "carol", 201, &d), HL_GRANTED);
 	assert_int_equal(open_as(f, "alice", 100, &d), HL_GRANTED);
 	assert_value(f, "named", "used 1");
+}
+
+static bool count_line(void *arg, const struct hl_jsonl_object *obj)
+{
+	const struct hl_jsonl_field *n = hl_jsonl_get(obj, "n");
+
+	assert_non_null(n);
+	(*(unsigned *)arg) += (unsigned)atoi(n->value);
+	return true;
+}
+
+/* The event log as the restore reads it: line by line, a malformed line,
+ * one longer than any the module writes and a last line cut short are
+ * skipped; what follows them is read. */
+static void event_log_read_line_by_line(void **state)
+{
+	struct fixture *f = *state;
+	enum { LONG = HL_EVENT_LINE_MAX + 100 };
+	char path[400], *text = malloc(LONG + 200);
+	unsigned sum = 0;
+	size_t len = 0;
+	FILE *fp;
+
+	assert_non_null(text);
+	snprintf(path, sizeof(path), "%s/lines.log", f->dir);
+	len += (size_t)sprintf(text + len, "{\"n\":1}\nnot json\n{\"n\":");
+	memset(text + len, '1', LONG);
+	len += LONG;
+	len += (size_t)sprintf(text + len, "}\n{\"n\":10}\r\n{\"n\":100}");
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(hl_event_log_each(path, count_line, &sum, &f->log), 0);
+	assert_int_equal(sum, 11);
+	unlink(path);
+	assert_int_equal(hl_event_log_each(path, count_line, &sum, &f->log), 1);
+	free(text);
 }
 
 /* The named counter follows the named/USER records. */
@@ -1347,6 +1389,7 @@ int main(int argc, char **argv)
 		T(reconcile_holder_without_slot),
 		T(reconcile_full_pool_drops_holder),
 		T(reconcile_unreadable_records),
+		T(event_log_read_line_by_line),
 		T(reconcile_named_counter),
 		T(reap_reconciles_and_leaves_agreeing_store),
 		T(named_login_writes_nothing_durable),

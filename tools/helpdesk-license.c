@@ -415,7 +415,8 @@ static void table_waiters(struct hl_buf *buf, const struct hl_listing *l,
 static unsigned reconciled_total(const struct hl_reconciled *r)
 {
 	return r->records_dropped + r->slots_freed + r->slots_restored +
-	       r->holders_moved + r->holders_dropped + r->counters_fixed;
+	       r->holders_moved + r->holders_dropped + r->counters_fixed +
+	       r->sessions_restored;
 }
 
 static void json_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
@@ -426,9 +427,11 @@ static void json_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
 	hl_buf_printf(buf, "{\"records_dropped\":%u,\"slots_freed\":%u,"
 		      "\"slots_restored\":%u,\"holders_moved\":%u,"
 		      "\"holders_dropped\":%u,\"counters_fixed\":%u,"
+		      "\"sessions_restored\":%u,\"over_allocated\":%u,"
 		      "\"unmatched_count\":%u,\"unmatched\":[",
 		      r->records_dropped, r->slots_freed, r->slots_restored,
 		      r->holders_moved, r->holders_dropped, r->counters_fixed,
+		      r->sessions_restored, r->over_allocated,
 		      r->unmatched_count);
 	for (unsigned i = 0; i < listed; i++) {
 		const struct hl_unmatched *u = &r->unmatched[i];
@@ -489,6 +492,11 @@ static void text_reconciled(struct hl_buf *buf, const struct hl_reconciled *r)
 		      r->holders_moved, r->holders_moved == 1 ? "" : "s",
 		      r->holders_dropped, r->holders_dropped == 1 ? "" : "s",
 		      r->counters_fixed, r->counters_fixed == 1 ? "" : "s");
+	if (r->sessions_restored > 0)
+		hl_buf_printf(buf, "Live sessions the rebuild lost, restored "
+			      "from the event log: %u (%u beyond the pool's "
+			      "licenses for want of a free slot).\n",
+			      r->sessions_restored, r->over_allocated);
 	text_unmatched(buf, r);
 }
 

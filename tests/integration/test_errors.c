@@ -376,6 +376,113 @@ static void store_truncated(void **state)
 	}
 }
 
+/* The runtime file as a kill inside a GDBM write can leave it at worst:
+ * nothing in it readable (zeros, no GDBM magic number), so its rebuild
+ * keeps no record at all. */
+static void wipe_runtime(struct it_fixture *fx)
+{
+	size_t len;
+	char *bytes = it_read_file(fx->runtime, &len);
+
+	assert_non_null(bytes);
+	memset(bytes, 0, len);
+	it_write_file(fx->runtime, bytes, len, 0600);
+	free(bytes);
+}
+
+/* A live session whose records the rebuild of the damaged runtime file
+ * lost (docs/RELIABILITY.md, "Crashes") is restored from the event log by
+ * the login that repairs the file, before that login's own allocation:
+ * the newcomer is refused instead of being granted the session's slot,
+ * and once the session ends its slot is free again. */
+static void live_session_restored(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2;
+	struct it_result held, r;
+
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &held);
+	it_assert_rc(&held, PAM_SUCCESS);
+	wipe_runtime(fx);
+
+	it_open(w2, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	if (!it_stderr_contains(fx, "repaired in place"))
+		it_fail(__FILE__, __LINE__, "the log does not tell the repair");
+	it_close(w1, held.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close(w2, r.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
+/* A session whose process is gone is not restored: its slot goes to the
+ * newcomer. */
+static void dead_session_not_restored(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2;
+	struct it_result r;
+
+	it_config(fx, EAST_ONE);
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_worker_kill(w1);
+	wipe_runtime(fx);
+
+	it_open(w2, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close(w2, r.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
+/* With no slot left for a lost live session (the licenses lowered
+ * meanwhile), it is kept beyond them, logged at LOG_CRIT, rather than
+ * dropped; the newcomer is refused. */
+static void lost_session_kept_over_licenses(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct it_worker *w1, *w2, *w3;
+	struct it_result a, b, r;
+
+	it_config(fx, "concurrent = ( { pool = \"field-east\"; licenses = 2;"
+		  " groups = [ \"field-east\" ]; } );\n");
+	w1 = it_worker(fx);
+	w2 = it_worker(fx);
+	w3 = it_worker(fx);
+	it_open(w1, IT_SERVICE, "carol", &a);
+	it_assert_rc(&a, PAM_SUCCESS);
+	it_open(w2, IT_SERVICE, "dave", &b);
+	it_assert_rc(&b, PAM_SUCCESS);
+	wipe_runtime(fx);
+	it_config(fx, EAST_ONE);
+
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	if (!it_stderr_contains(fx, "over-allocated"))
+		it_fail(__FILE__, __LINE__, "the over-allocation is not logged");
+	/* Both sessions are recorded: each close finds its own. */
+	it_close(w1, a.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_PERM_DENIED);
+	it_close(w2, b.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_open(w3, IT_SERVICE, "erin", &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_close(w3, r.handle, &r);
+	it_assert_rc(&r, PAM_SUCCESS);
+	it_workers_finish(fx);
+}
+
 /* A store of an unknown schema version is refused with a clear message
  * (or let through under on_error = allow) and never rewritten (its schema
  * key as record.h documents it). */
@@ -677,6 +784,9 @@ int main(int argc, char **argv)
 		TEST(store_insecure),
 		TEST(store_damaged),
 		TEST(store_truncated),
+		TEST(live_session_restored),
+		TEST(dead_session_not_restored),
+		TEST(lost_session_kept_over_licenses),
 		TEST(store_unknown_version),
 		TEST(store_lock_held),
 		TEST(store_parent_missing),
