@@ -151,10 +151,9 @@ static struct hl_listed *listing_add(struct hl_listing *listing,
 
 static size_t pool_rank(const struct hl_config *cfg, const char *pool)
 {
-	for (size_t i = 0; i < cfg->pool_count; i++)
-		if (strcmp(cfg->pools[i].name, pool) == 0)
-			return i;
-	return cfg->pool_count;
+	const struct hl_pool *found = hl_config_pool(cfg, pool);
+
+	return found != NULL ? (size_t)(found - cfg->pools) : cfg->pool_count;
 }
 
 /* Where an item or a waiter goes: concurrent before named, then pools in

@@ -290,6 +290,15 @@ static bool names_set(struct parse *p, struct hl_names *names,
 	return true;
 }
 
+const struct hl_pool *hl_config_pool(const struct hl_config *cfg,
+				     const char *name)
+{
+	for (size_t i = 0; i < cfg->pool_count; i++)
+		if (strcmp(cfg->pools[i].name, name) == 0)
+			return &cfg->pools[i];
+	return NULL;
+}
+
 bool hl_names_contain(const struct hl_names *names, const char *name)
 {
 	if (names == NULL || name == NULL)

@@ -87,6 +87,10 @@ int hl_config_parse(const char *path, const char *text, size_t len,
 		    enum hl_on_error *on_error);
 void hl_config_free(struct hl_config *cfg);
 
+/* The pool of cfg called name; NULL when cfg has none. */
+const struct hl_pool *hl_config_pool(const struct hl_config *cfg,
+				     const char *name);
+
 /* Membership helpers on parsed lists. */
 bool hl_names_contain(const struct hl_names *names, const char *name);
 

@@ -182,15 +182,6 @@ static bool replay_line(void *arg, const struct hl_jsonl_object *obj)
 	return true;
 }
 
-static const struct hl_pool *pool_named(const struct hl_config *cfg,
-					const char *name)
-{
-	for (size_t i = 0; i < cfg->pool_count; i++)
-		if (strcmp(cfg->pools[i].name, name) == 0)
-			return &cfg->pools[i];
-	return NULL;
-}
-
 /* Slot N of pool for user: taken when it is empty or names user already,
  * or when it names another whose holder record does not claim it (freed
  * first, as the reconciliation frees such a slot).  *taken: it now is. */
@@ -257,7 +248,7 @@ static int restore_slot(struct hl_txn *txn, const struct hl_pool *pool,
 static int restore_one(struct hl_txn *txn, struct started *s,
 		       struct hl_reconciled *done)
 {
-	const struct hl_pool *pool = pool_named(txn->env->cfg, s->pool);
+	const struct hl_pool *pool = hl_config_pool(txn->env->cfg, s->pool);
 	struct hl_holding holding;
 	char key[HL_KEY_MAX], shown[300];
 	bool found, over = false;

@@ -1440,15 +1440,6 @@ static bool live_slot(const struct hl_listed *item)
 	return false;
 }
 
-static const struct hl_pool *pool_named(const struct hl_config *cfg,
-					const char *name)
-{
-	for (size_t i = 0; i < cfg->pool_count; i++)
-		if (strcmp(cfg->pools[i].name, name) == 0)
-			return &cfg->pools[i];
-	return NULL;
-}
-
 /* Opens the array head with the first item (*any false), else a comma. */
 static void diff_item(struct hl_buf *buf, bool *any, const char *head)
 {
@@ -1496,7 +1487,7 @@ static int diff_slots(struct config_diff *d, const struct hl_env *env,
 
 		if (!live_slot(item))
 			continue;
-		pool = pool_named(d->next, item->holding.pool);
+		pool = hl_config_pool(d->next, item->holding.pool);
 		in = pool ? hl_user_in_pool(env, pool, item->user) : 0;
 		if (in < 0)
 			return -1;
@@ -1624,7 +1615,7 @@ static void diff_summary(struct config_diff *d)
 	hl_buf_init(&changed);
 	hl_buf_puts(&d->json, ",\"pools_added\":[");
 	for (size_t i = 0; i < next->pool_count; i++) {
-		if (pool_named(now, next->pools[i].name) != NULL)
+		if (hl_config_pool(now, next->pools[i].name) != NULL)
 			continue;
 		hl_buf_puts(&d->json, first ? "" : ",");
 		hl_buf_json(&d->json, next->pools[i].name);
@@ -1635,7 +1626,7 @@ static void diff_summary(struct config_diff *d)
 	hl_buf_puts(&d->json, "],\"pools_removed\":[");
 	first = true;
 	for (size_t i = 0; i < now->pool_count; i++) {
-		if (pool_named(next, now->pools[i].name) != NULL)
+		if (hl_config_pool(next, now->pools[i].name) != NULL)
 			continue;
 		hl_buf_puts(&d->json, first ? "" : ",");
 		hl_buf_json(&d->json, now->pools[i].name);
@@ -1653,7 +1644,7 @@ static void diff_summary(struct config_diff *d)
 		first = false;
 	}
 	for (size_t i = 0; i < next->pool_count; i++) {
-		const struct hl_pool *was = pool_named(now, next->pools[i].name);
+		const struct hl_pool *was = hl_config_pool(now, next->pools[i].name);
 
 		if (was == NULL || was->licenses == next->pools[i].licenses)
 			continue;
