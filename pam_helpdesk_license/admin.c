@@ -117,12 +117,12 @@ void hl_listing_free(struct hl_listing *listing)
 }
 
 /* Adds an item; its holding is moved in (and emptied in the caller).
- * Its sessions' ttys are read here, once: item->idle is the holding's
- * idle time at now. */
+ * Its sessions' ttys are read here, once, those of sshd sessions looked
+ * up in ttys (NULL: none): item->idle is the holding's idle time at now. */
 static struct hl_listed *listing_add(struct hl_listing *listing,
 				     const char *user,
 				     struct hl_holding *holding,
-				     const char *proc_root, time_t now)
+				     struct hl_tty_map *ttys, time_t now)
 {
 	struct hl_listed *item;
 	bool failed = false;
@@ -142,7 +142,7 @@ static struct hl_listed *listing_add(struct hl_listing *listing,
 	snprintf(item->user, sizeof(item->user), "%s", user);
 	item->holding = *holding;
 	memset(holding, 0, sizeof(*holding));
-	item->idle = hl_holding_idle_inputs(proc_root, &item->holding, now,
+	item->idle = hl_holding_idle_inputs(ttys, &item->holding, now,
 					    item->input);
 	item->eligible = true;
 	listing->count++;
@@ -273,6 +273,7 @@ struct list_walk {
 	struct hl_txn *txn;
 	struct hl_listing *out;
 	struct hl_audit_scan audit;
+	struct hl_tty_map ttys;	/* the ttys of sshd sessions, one walk */
 	bool reported;		/* the walk stopped on a failure said already */
 };
 
@@ -304,7 +305,7 @@ static int list_holding(struct list_walk *walk, const char *key,
 		hl_txn_damaged(walk->txn, key);
 		return list_stop(walk);
 	}
-	item = listing_add(walk->out, user, &holding, env->proc_root,
+	item = listing_add(walk->out, user, &holding, &walk->ttys,
 			   env->now());
 	if (item == NULL) {
 		hl_holding_free(&holding);
@@ -377,7 +378,7 @@ static int list_released(struct list_walk *walk, const char *key,
 		return 0;
 	}
 	item = listing_add(walk->out, record_user(key), &holding,
-			   env->proc_root, env->now());
+			   &walk->ttys, env->now());
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -414,6 +415,7 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 			hl_txn_end(&txn, false);
 		return 0;
 	}
+	hl_tty_map_init(&walk.ttys, env->proc_root);
 	/* One walk of the store for holdings and lines alike: each walk
 	 * reads every record of the file from disk. */
 	rc = hl_txn_foreach(&txn, "", list_record, &walk);
@@ -421,6 +423,7 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 		hl_txn_failed(&txn, rc < 0 ? HL_STORE_IO : rc, "listing");
 	ok = rc == 0;
 	hl_audit_scan_free(&walk.audit);
+	hl_tty_map_free(&walk.ttys);
 	if (ok && sort_listing(env->cfg, out) != 0) {
 		hl_txn_failed(&txn, HL_STORE_NOMEM, "listing");
 		ok = false;
@@ -624,8 +627,7 @@ static int reap_holding(struct hl_txn *txn, const char *user,
 	if (dropped.session_count == 0)
 		return 0;
 	hl_txn_prune_stale(txn, user, holding);
-	item = listing_add(reaped, user, &dropped, txn->env->proc_root,
-			   txn->env->now());
+	item = listing_add(reaped, user, &dropped, NULL, txn->env->now());
 	if (item == NULL)
 		goto nomem;
 	for (size_t i = 0; i < item->holding.session_count; i++)

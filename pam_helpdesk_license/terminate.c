@@ -25,6 +25,7 @@
 
 #include "proc.h"
 #include "terminate.h"
+#include "text.h"
 
 /* ---- ttys ----------------------------------------------------------------- */
 
@@ -110,36 +111,89 @@ struct tty_walk {
 	size_t count;
 };
 
+/* Adds found to w's ttys if it is a /dev/pts/N or /dev/ttyN with that
+ * device number, owned by its login uid; false when w is full. */
+static bool add_tty(struct tty_walk *w, const struct found_tty *found)
+{
+	struct stat st;
+	char path[64];
+	int fd;
+
+	for (size_t i = 0; i < w->count; i++)
+		if (w->ttys[i].dev == found->dev)
+			return true;
+	if (!tty_path(found->dev, path, sizeof(path)))
+		return true;
+	fd = open_tty(path, O_PATH, found, &st);
+	if (fd < 0)
+		return true;
+	close(fd);
+	w->ttys[w->count++] = *found;
+	return w->count < SESSION_TTYS_MAX;
+}
+
 static bool tty_walk_one(void *arg, pid_t pid)
 {
 	struct tty_walk *w = arg;
 	struct found_tty found;
-	struct stat st;
-	char path[64];
-	int fd;
 
 	if (hl_proc_audit_session(w->proc_root, pid) != w->audit_session ||
 	    hl_proc_tty(w->proc_root, pid, &found.dev, &found.owner) != 0 ||
 	    found.owner == 0)
 		return true;
-	for (size_t i = 0; i < w->count; i++)
-		if (w->ttys[i].dev == found.dev)
-			return true;
-	if (!tty_path(found.dev, path, sizeof(path)))
+	return add_tty(w, &found);
+}
+
+void hl_tty_map_init(struct hl_tty_map *map, const char *proc_root)
+{
+	memset(map, 0, sizeof(*map));
+	map->proc_root = proc_root;
+}
+
+void hl_tty_map_free(struct hl_tty_map *map)
+{
+	free(map->entries);
+	hl_tty_map_init(map, map->proc_root);
+}
+
+static bool tty_map_one(void *arg, pid_t pid)
+{
+	struct hl_tty_map *map = arg;
+	struct hl_tty_map_entry e;
+
+	/* The tty first: most processes have none, one read each. */
+	if (hl_proc_tty(map->proc_root, pid, &e.dev, &e.owner) != 0 ||
+	    e.owner == 0 ||
+	    (e.audit_session = hl_proc_audit_session(map->proc_root,
+						     pid)) == 0)
 		return true;
-	fd = open_tty(path, O_PATH, &found, &st);
-	if (fd < 0)
-		return true;
-	close(fd);
-	w->ttys[w->count++] = found;
-	return w->count < SESSION_TTYS_MAX;
+	map->entries = hl_grow(map->entries, &map->allocated, map->count + 1,
+			       sizeof(*map->entries), &map->failed);
+	if (map->failed)
+		return false;
+	map->entries[map->count++] = e;
+	return true;
+}
+
+/* Makes the walk of map the first time; false when it cannot serve. */
+static bool tty_map_ready(struct hl_tty_map *map)
+{
+	if (!map->read) {
+		map->read = true;
+		if (hl_boot_id(map->proc_root, map->boot_id) != 0)
+			map->boot_id[0] = '\0';
+		if (hl_proc_each(map->proc_root, tty_map_one, map) != 0 &&
+		    !map->failed)
+			map->count = 0;
+	}
+	return !map->failed;
 }
 
 /* The ttys of session found through its processes (above) in w: how
  * many.  None without an audit session, which is what proves a process
  * to be the session's, nor for a session of another boot (its audit
  * session id may be another login's now). */
-static size_t process_ttys(const char *proc_root,
+static size_t process_ttys(const char *proc_root, struct hl_tty_map *map,
 			   const struct hl_session *session, struct tty_walk *w)
 {
 	char boot_id[HL_BOOT_ID_LEN + 1];
@@ -147,8 +201,22 @@ static size_t process_ttys(const char *proc_root,
 	memset(w, 0, sizeof(*w));
 	w->proc_root = proc_root;
 	w->audit_session = session->audit_session;
-	if (session->audit_session == 0 ||
-	    hl_boot_id(proc_root, boot_id) != 0 ||
+	if (session->audit_session == 0)
+		return 0;
+	if (map != NULL && tty_map_ready(map)) {
+		if (strcmp(map->boot_id, session->boot_id) != 0)
+			return 0;
+		for (size_t i = 0; i < map->count; i++) {
+			const struct hl_tty_map_entry *e = &map->entries[i];
+			struct found_tty found = { e->dev, e->owner };
+
+			if (e->audit_session == session->audit_session &&
+			    !add_tty(w, &found))
+				break;
+		}
+		return w->count;
+	}
+	if (hl_boot_id(proc_root, boot_id) != 0 ||
 	    strcmp(boot_id, session->boot_id) != 0 ||
 	    hl_proc_each(proc_root, tty_walk_one, w) != 0)
 		w->count = 0;
@@ -156,10 +224,11 @@ static size_t process_ttys(const char *proc_root,
 }
 
 /* Calls fn with a descriptor of each tty of session, opened with flags
- * (see open_tty): the one PAM_TTY names, else those of its processes
- * (none when proc_root is NULL).  Returns how many ttys fn saw. */
-static size_t each_tty(const char *proc_root, const struct hl_session *session,
-		       int flags, void (*fn)(void *arg, int fd,
+ * (see open_tty): the one PAM_TTY names, else those of its processes,
+ * looked up in map when it is not NULL (none when proc_root is NULL).
+ * Returns how many ttys fn saw. */
+static size_t each_tty(const char *proc_root, struct hl_tty_map *map,
+		       const struct hl_session *session, int flags, void (*fn)(void *arg, int fd,
 					     const struct stat *st),
 		       void *arg)
 {
@@ -179,7 +248,7 @@ static size_t each_tty(const char *proc_root, const struct hl_session *session,
 	}
 	if (proc_root == NULL)
 		return 0;
-	process_ttys(proc_root, session, &w);
+	process_ttys(proc_root, map, session, &w);
 	for (size_t i = 0; i < w.count; i++) {
 		if (!tty_path(w.ttys[i].dev, path, sizeof(path)))
 			continue;
@@ -207,7 +276,7 @@ int hl_session_last_input(const char *proc_root,
 {
 	time_t latest = 0;
 
-	if (each_tty(proc_root, session, O_PATH, latest_input, &latest) == 0)
+	if (each_tty(proc_root, NULL, session, O_PATH, latest_input, &latest) == 0)
 		return -1;
 	*when = latest;
 	return 0;
@@ -217,29 +286,28 @@ long hl_session_idle(const struct hl_session *session, time_t now)
 {
 	time_t latest = 0;
 
-	if (each_tty(NULL, session, O_PATH, latest_input, &latest) == 0)
+	if (each_tty(NULL, NULL, session, O_PATH, latest_input, &latest) == 0)
 		return -1;
 	return now > latest ? (long)(now - latest) : 0;
 }
 
-long hl_holding_idle_inputs(const char *proc_root,
-			    const struct hl_holding *holding, time_t now,
-			    time_t *inputs)
+static long holding_idle(const char *proc_root, struct hl_tty_map *map,
+			 const struct hl_holding *holding, time_t now,
+			 time_t *inputs)
 {
 	time_t latest = 0;
 	bool every = holding->session_count > 0;
 
 	for (size_t i = 0; i < holding->session_count; i++) {
-		time_t input;
+		time_t input = 0;
 
 		/* A login's tty is new (devpts) or was read from (the
 		 * password): its atime is never older than the login. */
-		if (hl_session_last_input(proc_root, &holding->sessions[i],
-					  &input) != 0) {
+		if (each_tty(proc_root, map, &holding->sessions[i], O_PATH,
+			     latest_input, &input) == 0) {
 			every = false;
 			if (inputs == NULL)
 				break;
-			input = 0;
 		}
 		if (inputs != NULL)
 			inputs[i] = input;
@@ -251,10 +319,18 @@ long hl_holding_idle_inputs(const char *proc_root,
 	return now > latest ? (long)(now - latest) : 0;
 }
 
+long hl_holding_idle_inputs(struct hl_tty_map *ttys,
+			    const struct hl_holding *holding, time_t now,
+			    time_t *inputs)
+{
+	return holding_idle(ttys != NULL ? ttys->proc_root : NULL, ttys,
+			    holding, now, inputs);
+}
+
 long hl_holding_idle(const char *proc_root, const struct hl_holding *holding,
 		     time_t now)
 {
-	return hl_holding_idle_inputs(proc_root, holding, now, NULL);
+	return holding_idle(proc_root, NULL, holding, now, NULL);
 }
 
 static void write_message(void *arg, int fd, const struct stat *st)
@@ -278,7 +354,7 @@ void hl_session_tell(const char *proc_root, const struct hl_session *session,
 		     const char *message)
 {
 	/* Non-blocking: a tty stopped with ^S must not stop the login. */
-	each_tty(proc_root, session, O_WRONLY | O_NONBLOCK, write_message,
+	each_tty(proc_root, NULL, session, O_WRONLY | O_NONBLOCK, write_message,
 		 (void *)message);
 }
 
@@ -444,7 +520,7 @@ int hl_session_end(const char *proc_root, const struct hl_session *session,
 	 * SIGHUP) then passes the line on to the client before it ends the
 	 * connection; what is left goes with the SIGKILL. */
 	if (!hl_tty_device(session->tty, path, sizeof(path)) &&
-	    process_ttys(proc_root, session, &ttys) > 0)
+	    process_ttys(proc_root, NULL, session, &ttys) > 0)
 		signal_session(proc_root, session, &ttys, SIGHUP);
 	else
 		hl_session_signal(proc_root, session, SIGHUP);

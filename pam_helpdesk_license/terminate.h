@@ -44,10 +44,35 @@ long hl_session_idle(const struct hl_session *session, time_t now);
  * -1 when a session has no tty: such a holder is never idle. */
 long hl_holding_idle(const char *proc_root, const struct hl_holding *holding,
 		     time_t now);
-/* The same, with each session's last input (hl_session_last_input; 0
- * when it has none) into inputs[0 .. session_count - 1]: a listing shows
- * both without reading a tty twice. */
-long hl_holding_idle_inputs(const char *proc_root,
+/* The controlling ttys of the processes of this boot that have an audit
+ * session and a login uid other than root, read in one walk of /proc the
+ * first time a session needs them: a listing of many sshd sessions would
+ * otherwise walk /proc once per session.  hl_tty_map_init, then
+ * hl_tty_map_free; owned by its caller, for the time of one listing. */
+struct hl_tty_map_entry {
+	unsigned audit_session;
+	dev_t dev;
+	uid_t owner;
+};
+
+struct hl_tty_map {
+	const char *proc_root;
+	bool read;		/* the walk was made */
+	bool failed;		/* out of memory: each session walks /proc */
+	char boot_id[HL_BOOT_ID_LEN + 1];	/* "" when unreadable */
+	struct hl_tty_map_entry *entries;
+	size_t count, allocated;
+};
+
+void hl_tty_map_init(struct hl_tty_map *map, const char *proc_root);
+void hl_tty_map_free(struct hl_tty_map *map);
+
+/* hl_holding_idle with each session's last input (hl_session_last_input;
+ * 0 when it has none) into inputs[0 .. session_count - 1], its ttys
+ * looked up in ttys: a listing shows both without reading a tty twice.
+ * ttys NULL: only the ttys PAM_TTY names (no walk of /proc), as for the
+ * sessions of a reap, whose processes are gone. */
+long hl_holding_idle_inputs(struct hl_tty_map *ttys,
 			    const struct hl_holding *holding, time_t now,
 			    time_t *inputs);
 

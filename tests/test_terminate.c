@@ -572,6 +572,35 @@ static void test_process_ttys(void **state)
 	h.sessions = &alone;
 	assert_int_equal(hl_holding_idle(f->root, &h, now), -1);
 
+	/* A listing's one walk of /proc finds the same ttys, and only
+	 * those: every session of a holding at once. */
+	{
+		struct hl_session all[4];
+		struct hl_tty_map ttys;
+		time_t inputs[4];
+
+		all[0] = s;
+		all[1] = alone;
+		all[2] = none;
+		all[3] = earlier;
+		h.sessions = all;
+		h.session_count = 4;
+		hl_tty_map_init(&ttys, f->root);
+		assert_int_equal(hl_holding_idle_inputs(&ttys, &h, now, inputs),
+				 -1);
+		assert_int_equal(inputs[0], now - 3000);
+		assert_int_equal(inputs[1], 0);
+		assert_int_equal(inputs[2], 0);
+		assert_int_equal(inputs[3], 0);
+		h.session_count = 1;
+		assert_int_equal(hl_holding_idle_inputs(&ttys, &h, now, NULL),
+				 3000);
+		/* Without the map: only the tty PAM_TTY names, here none. */
+		assert_int_equal(hl_holding_idle_inputs(NULL, &h, now, NULL),
+				 -1);
+		hl_tty_map_free(&ttys);
+	}
+
 	hl_session_tell(f->root, &earlier, "not for you\n");
 	assert_false(has_output(m1));
 	hl_session_tell(f->root, &s, "hello there\n");
