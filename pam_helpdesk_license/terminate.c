@@ -3,9 +3,9 @@
  *
  * A tty's atime is its last input (the kernel updates it on a read of
  * input, at most every 8 s): it is what w(1)'s IDLE column and
- * systemd-logind's StopIdleSessionSec= look at.  It is read from an O_PATH
- * descriptor: the tty is never opened for reading, so the module can never
- * take a keystroke meant for the technician's shell.
+ * systemd-logind's StopIdleSessionSec= look at.  It is read with fstatat,
+ * without opening the tty: the tty is never opened for reading, so the
+ * module can never take a keystroke meant for the technician's shell.
  */
 #include "config.h"
 
@@ -78,24 +78,42 @@ struct found_tty {
 	uid_t owner;
 };
 
-/* Opens path (flags: O_PATH, or O_WRONLY to write to it) if it is a
- * character device and, when want is not NULL, the device want->dev
- * owned by want->owner, never by root.  The descriptor, st filled; or
- * -1. */
-static int open_tty(const char *path, int flags, const struct found_tty *want,
-		    struct stat *st)
-{
-	int fd = open(path, flags | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+typedef void tty_fn(void *arg, int fd, const struct stat *st);
 
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, st) != 0 || !S_ISCHR(st->st_mode) ||
-	    (want != NULL && (st->st_rdev != want->dev ||
-			      st->st_uid != want->owner || st->st_uid == 0))) {
+/* Calls fn on path if it is a character device and, when want is not
+ * NULL, the device want->dev owned by want->owner, never by root: with
+ * its descriptor opened with flags (O_WRONLY to write to it), or, for
+ * O_PATH, with -1 and its status alone (one fstatat, no open).  Whether
+ * fn was called. */
+static bool visit_tty(const char *path, int flags, const struct found_tty *want,
+		      tty_fn *fn, void *arg)
+{
+	struct stat st;
+	int fd = -1;
+	bool ok;
+
+	/* Not followed if a link: a device node is never one. */
+	if (flags == O_PATH)
+		ok = fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	else
+		ok = (fd = open(path, flags | O_NOCTTY | O_NOFOLLOW |
+					      O_CLOEXEC)) >= 0 &&
+		     fstat(fd, &st) == 0;
+	ok = ok && S_ISCHR(st.st_mode) &&
+	     (want == NULL || (st.st_rdev == want->dev &&
+			       st.st_uid == want->owner && st.st_uid != 0));
+	if (ok)
+		fn(arg, fd, &st);
+	if (fd >= 0)
 		close(fd);
-		return -1;
-	}
-	return fd;
+	return ok;
+}
+
+static void no_visit(void *arg, int fd, const struct stat *st)
+{
+	(void)arg;
+	(void)fd;
+	(void)st;
 }
 
 /* The ttys of a session whose PAM_TTY names none, as w(1) and
@@ -115,19 +133,14 @@ struct tty_walk {
  * device number, owned by its login uid; false when w is full. */
 static bool add_tty(struct tty_walk *w, const struct found_tty *found)
 {
-	struct stat st;
 	char path[64];
-	int fd;
 
 	for (size_t i = 0; i < w->count; i++)
 		if (w->ttys[i].dev == found->dev)
 			return true;
-	if (!tty_path(found->dev, path, sizeof(path)))
+	if (!tty_path(found->dev, path, sizeof(path)) ||
+	    !visit_tty(path, O_PATH, found, no_visit, NULL))
 		return true;
-	fd = open_tty(path, O_PATH, found, &st);
-	if (fd < 0)
-		return true;
-	close(fd);
 	w->ttys[w->count++] = *found;
 	return w->count < SESSION_TTYS_MAX;
 }
@@ -223,42 +236,26 @@ static size_t process_ttys(const char *proc_root, struct hl_tty_map *map,
 	return w->count;
 }
 
-/* Calls fn with a descriptor of each tty of session, opened with flags
- * (see open_tty): the one PAM_TTY names, else those of its processes,
+/* Calls fn on each tty of session, as visit_tty does with flags: the one PAM_TTY names, else those of its processes,
  * looked up in map when it is not NULL (none when proc_root is NULL).
  * Returns how many ttys fn saw. */
 static size_t each_tty(const char *proc_root, struct hl_tty_map *map,
-		       const struct hl_session *session, int flags, void (*fn)(void *arg, int fd,
-					     const struct stat *st),
+		       const struct hl_session *session, int flags, tty_fn *fn,
 		       void *arg)
 {
 	struct tty_walk w;
 	char path[64];
-	struct stat st;
 	size_t seen = 0;
-	int fd;
 
-	if (hl_tty_device(session->tty, path, sizeof(path))) {
-		fd = open_tty(path, flags, NULL, &st);
-		if (fd < 0)
-			return 0;
-		fn(arg, fd, &st);
-		close(fd);
-		return 1;
-	}
+	if (hl_tty_device(session->tty, path, sizeof(path)))
+		return visit_tty(path, flags, NULL, fn, arg) ? 1 : 0;
 	if (proc_root == NULL)
 		return 0;
 	process_ttys(proc_root, map, session, &w);
-	for (size_t i = 0; i < w.count; i++) {
-		if (!tty_path(w.ttys[i].dev, path, sizeof(path)))
-			continue;
-		fd = open_tty(path, flags, &w.ttys[i], &st);
-		if (fd < 0)
-			continue;
-		fn(arg, fd, &st);
-		close(fd);
-		seen++;
-	}
+	for (size_t i = 0; i < w.count; i++)
+		if (tty_path(w.ttys[i].dev, path, sizeof(path)) &&
+		    visit_tty(path, flags, &w.ttys[i], fn, arg))
+			seen++;
 	return seen;
 }
 
