@@ -25,7 +25,7 @@
 bool hl_tty_device(const char *tty, char *path, size_t len);
 
 /* When the session's terminals last saw input: the latest atime of its
- * ttys, read without opening them (O_PATH).  Those are the tty its
+ * ttys, read without opening them (fstatat).  Those are the tty its
  * PAM_TTY names; when that names none ("ssh": sshd opens the session
  * before it allocates the pty), the controlling ttys of the processes of
  * its audit session, each a /dev/pts/N or /dev/ttyN owned by the user who
