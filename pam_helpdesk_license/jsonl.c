@@ -274,3 +274,11 @@ const struct hl_jsonl_field *hl_jsonl_get(const struct hl_jsonl_object *obj,
 			return &obj->fields[i];
 	return NULL;
 }
+
+const char *hl_jsonl_string(const struct hl_jsonl_object *obj,
+			    const char *key)
+{
+	const struct hl_jsonl_field *f = hl_jsonl_get(obj, key);
+
+	return f != NULL && f->type == HL_JSONL_STRING ? f->value : NULL;
+}

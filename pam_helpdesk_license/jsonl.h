@@ -36,4 +36,8 @@ bool hl_jsonl_parse(char *line, size_t len, struct hl_jsonl_object *out);
 const struct hl_jsonl_field *hl_jsonl_get(const struct hl_jsonl_object *obj,
 					  const char *key);
 
+/* The value of the field named key when it is a string; else NULL. */
+const char *hl_jsonl_string(const struct hl_jsonl_object *obj,
+			    const char *key);
+
 #endif

@@ -45,13 +45,6 @@ struct replay {
  * log is not ours, or ends are missing; what is beyond is not replayed. */
 #define HL_RESTORE_MAX 65536
 
-static const char *text_of(const struct hl_jsonl_object *obj, const char *key)
-{
-	const struct hl_jsonl_field *f = hl_jsonl_get(obj, key);
-
-	return f && f->type == HL_JSONL_STRING ? f->value : NULL;
-}
-
 static bool number_of(const struct hl_jsonl_object *obj, const char *key,
 		      unsigned long long max, unsigned long long *out)
 {
@@ -94,7 +87,7 @@ static void forget(struct replay *r, size_t i)
 
 static char *copy_of(const struct hl_jsonl_object *obj, const char *key)
 {
-	const char *value = text_of(obj, key);
+	const char *value = hl_jsonl_string(obj, key);
 
 	return strdup(value ? value : "");
 }
@@ -104,9 +97,11 @@ static char *copy_of(const struct hl_jsonl_object *obj, const char *key)
 static void started(struct replay *r, const struct hl_jsonl_object *obj,
 		    const char *id)
 {
-	const char *user = text_of(obj, "user"), *pool = text_of(obj, "pool");
-	const char *kind = text_of(obj, "kind"), *boot = text_of(obj, "boot_id");
-	const char *when = text_of(obj, "time");
+	const char *user = hl_jsonl_string(obj, "user");
+	const char *pool = hl_jsonl_string(obj, "pool");
+	const char *kind = hl_jsonl_string(obj, "kind");
+	const char *boot = hl_jsonl_string(obj, "boot_id");
+	const char *when = hl_jsonl_string(obj, "time");
 	unsigned long long slot, pid, start, audit = 0;
 	struct hl_holding check = { .kind = HL_KIND_CONCURRENT };
 	struct started *s;
@@ -166,7 +161,8 @@ static void started(struct replay *r, const struct hl_jsonl_object *obj,
 static bool replay_line(void *arg, const struct hl_jsonl_object *obj)
 {
 	struct replay *r = arg;
-	const char *event = text_of(obj, "event"), *id = text_of(obj, "session");
+	const char *event = hl_jsonl_string(obj, "event");
+	const char *id = hl_jsonl_string(obj, "session");
 	ssize_t i;
 
 	if (event == NULL || id == NULL ||

@@ -83,9 +83,9 @@ static bool parse_since(const char *text, long long *ms)
 /* A string field of the line, or "" when absent or not a string. */
 static const char *text_of(const struct hl_jsonl_object *obj, const char *key)
 {
-	const struct hl_jsonl_field *f = hl_jsonl_get(obj, key);
+	const char *value = hl_jsonl_string(obj, key);
 
-	return f && f->type == HL_JSONL_STRING ? f->value : "";
+	return value != NULL ? value : "";
 }
 
 /* A column: escaped, padded to width, never cut (a log viewer loses
