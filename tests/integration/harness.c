@@ -324,6 +324,18 @@ bool it_stderr_contains(struct it_fixture *fx, const char *needle)
 	return found;
 }
 
+size_t it_stderr_count(struct it_fixture *fx, const char *needle)
+{
+	char *text = it_read_file(fx->stderr_log, NULL);
+	size_t n = 0;
+
+	for (const char *p = text; p != NULL && (p = strstr(p, needle));
+	     p += strlen(needle))
+		n++;
+	free(text);
+	return n;
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag,
 			struct FTW *ftw)
 {

@@ -187,6 +187,8 @@ void it_write_garbage_store(struct it_fixture *fx, char *garbage, size_t len);
 bool it_proc_stat(pid_t pid, char *state, unsigned long long *start);
 /* Text the workers wrote to stderr so far (pam_syslog under pam_wrapper). */
 bool it_stderr_contains(struct it_fixture *fx, const char *needle);
+/* How many times needle occurs in it. */
+size_t it_stderr_count(struct it_fixture *fx, const char *needle);
 
 /* Length of the valid UTF-8 sequence at p (shortest form, no surrogates,
  * at most U+10FFFF) before end, or 0. */

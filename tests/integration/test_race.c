@@ -335,16 +335,25 @@ static void kill_carol(struct it_fixture *fx, int rounds, bool logout)
 }
 
 /* A process killed at any point of a login or a logout leaves a usable
- * store (doc/STORE.md): the next login and logout work every time, and
- * the store never reads as damaged. */
+ * store (doc/STORE.md): the next login and logout work every time.  A
+ * kill inside one of GDBM's own multi-write updates may, rarely, leave
+ * the file damaged (doc/STORE.md, "A limit"); then the next login must
+ * have repaired it in place, never refused for it. */
 static void killed_at_any_point(void **state)
 {
 	struct it_fixture *fx = *state;
+	size_t damaged, repaired;
 
 	kill_carol(fx, 40, false);
 	kill_carol(fx, 40, true);
-	if (it_stderr_contains(fx, "damaged"))
-		it_fail(__FILE__, __LINE__, "the store read as damaged");
+	damaged = it_stderr_count(fx, " is damaged (");
+	repaired = it_stderr_count(fx, "repaired in place");
+	if (damaged > repaired)
+		it_fail(__FILE__, __LINE__, "the store read as damaged %zu "
+			"times, repaired %zu times", damaged, repaired);
+	if (damaged > 0)
+		fprintf(stderr, "a kill damaged the store %zu times; each was "
+			"repaired by the next login\n", damaged);
 }
 
 /* The value of "session" in a JSON line, or "". */
