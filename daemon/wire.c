@@ -62,8 +62,10 @@ static enum hl_wire_status fill(struct hl_wire *w)
 	do
 		got = read(w->fd, w->buf + w->end, sizeof(w->buf) - w->end);
 	while (got < 0 && errno == EINTR);
+	/* A peer that closed with our bytes unread resets the connection:
+	 * gone all the same. */
 	if (got < 0)
-		return HL_WIRE_IO;
+		return errno == ECONNRESET ? HL_WIRE_EOF : HL_WIRE_IO;
 	if (got == 0)
 		return HL_WIRE_EOF;
 	w->end += (size_t)got;
