@@ -62,6 +62,15 @@ static int connect_daemon(const char *path)
 	return fd;
 }
 
+/* true when a request went out; else says why: "closed" when the daemon
+ * had closed already (it refused us). */
+static bool sent(enum hl_wire_status st)
+{
+	if (st != HL_WIRE_OK)
+		puts(st == HL_WIRE_EOF ? "closed" : hl_wire_status_text(st));
+	return st == HL_WIRE_OK;
+}
+
 /* A reply line; "closed" when there was none.  true for "OK...". */
 static bool reply(struct hl_wire *w, char *line)
 {
@@ -159,12 +168,12 @@ int main(int argc, char **argv)
 		return 1;
 	hl_wire_init(&w, fd, -1, TIMEOUT_MS);
 	if (strcmp(argv[2], "ping") == 0) {
-		ok = hl_wire_printf(&w, "PING") == HL_WIRE_OK && reply(&w, line);
+		ok = sent(hl_wire_printf(&w, "PING")) && reply(&w, line);
 	} else if (strcmp(argv[2], "read") == 0) {
-		ok = hl_wire_printf(&w, "OPEN %s read 0", argv[3]) == HL_WIRE_OK &&
+		ok = sent(hl_wire_printf(&w, "OPEN %s read 0", argv[3])) &&
 		     records(&w);
 	} else if (strcmp(argv[2], "write") == 0) {
-		ok = hl_wire_printf(&w, "OPEN %s write %s", argv[3], argv[4]) == HL_WIRE_OK &&
+		ok = sent(hl_wire_printf(&w, "OPEN %s write %s", argv[3], argv[4])) &&
 		     records(&w);
 		if (ok && hold) {
 			puts("opened");
