@@ -273,12 +273,11 @@ static bool apply_change(struct daemon *d, struct hl_wire *w,
 	put = count == 3 && strcmp(words[0], "P") == 0;
 	if (!(put || (count == 2 && strcmp(words[0], "D") == 0)) ||
 	    !hl_wire_number(words[1], HL_WIRE_KEY_MAX, &key_len) ||
-	    key_len == 0 ||
 	    (put && !hl_wire_number(words[2], HL_WIRE_VALUE_MAX, &value_len))) {
 		send_error(w, HL_PG_IO, "malformed change");
 		return false;
 	}
-	key = malloc(key_len);
+	key = malloc(key_len ? key_len : 1);
 	value = malloc(value_len ? value_len : 1);
 	if (!key || !value) {
 		send_error(w, HL_PG_IO, "out of memory");
