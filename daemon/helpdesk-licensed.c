@@ -431,6 +431,7 @@ static void *client_thread(void *arg)
 		hl_wire_init(w, c->fd, d->stop[0],
 			     (int)d->cfg->backend.transaction_timeout * 1000);
 		serve(d, w);
+		hl_wire_flush(w);	/* the last answer */
 		free(w);
 	}
 	close(c->fd);

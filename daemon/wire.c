@@ -19,6 +19,7 @@ void hl_wire_init(struct hl_wire *w, int fd, int stop_fd, int timeout_ms)
 	w->stop_fd = stop_fd;
 	w->timeout_ms = timeout_ms;
 	w->start = w->end = 0;
+	w->out_len = 0;
 }
 
 /* Waits until fd is ready for events, the stop descriptor fires, or the
@@ -49,6 +50,12 @@ static enum hl_wire_status fill(struct hl_wire *w)
 	enum hl_wire_status st;
 	ssize_t got;
 
+	/* What we said goes out before we wait for the answer. */
+	if (w->out_len > 0) {
+		st = hl_wire_flush(w);
+		if (st != HL_WIRE_OK)
+			return st;
+	}
 	if (w->start == w->end)
 		w->start = w->end = 0;
 	if (w->end == sizeof(w->buf)) {
@@ -123,8 +130,8 @@ enum hl_wire_status hl_wire_read(struct hl_wire *w, void *dst, size_t len)
 	return HL_WIRE_OK;
 }
 
-enum hl_wire_status hl_wire_write(struct hl_wire *w, const void *src,
-				  size_t len)
+static enum hl_wire_status send_all(struct hl_wire *w, const void *src,
+				    size_t len)
 {
 	const char *in = src;
 
@@ -134,15 +141,44 @@ enum hl_wire_status hl_wire_write(struct hl_wire *w, const void *src,
 
 		if (st != HL_WIRE_OK)
 			return st;
+		/* MSG_DONTWAIT: a blocking send of a large value would wait
+		 * for a peer that stopped reading, unbounded. */
 		do
-			put = send(w->fd, in, len, MSG_NOSIGNAL);
+			put = send(w->fd, in, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (put < 0 && errno == EINTR);
+		if (put < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
 		if (put < 0)
 			return errno == EPIPE || errno == ECONNRESET ?
 				HL_WIRE_EOF : HL_WIRE_IO;
 		in += put;
 		len -= (size_t)put;
 	}
+	return HL_WIRE_OK;
+}
+
+enum hl_wire_status hl_wire_flush(struct hl_wire *w)
+{
+	enum hl_wire_status st = send_all(w, w->out, w->out_len);
+
+	w->out_len = 0;
+	return st;
+}
+
+enum hl_wire_status hl_wire_write(struct hl_wire *w, const void *src,
+				  size_t len)
+{
+	if (w->out_len + len > sizeof(w->out)) {
+		enum hl_wire_status st = hl_wire_flush(w);
+
+		if (st != HL_WIRE_OK)
+			return st;
+		/* A large value goes out as it is, not copied. */
+		if (len > sizeof(w->out) / 2)
+			return send_all(w, src, len);
+	}
+	memcpy(w->out + w->out_len, src, len);
+	w->out_len += len;
 	return HL_WIRE_OK;
 }
 

@@ -27,8 +27,10 @@ struct hl_wire {
 	int fd;
 	int stop_fd;		/* -1: none */
 	int timeout_ms;		/* each wait for the peer */
-	size_t start, end;
+	size_t start, end;		/* unread bytes of buf */
 	char buf[65536];
+	size_t out_len;			/* unsent bytes of out */
+	char out[65536];
 };
 
 void hl_wire_init(struct hl_wire *w, int fd, int stop_fd, int timeout_ms);
@@ -38,11 +40,13 @@ enum hl_wire_status hl_wire_read_line(struct hl_wire *w, char *line,
 				      size_t size);
 /* Exactly len bytes into dst. */
 enum hl_wire_status hl_wire_read(struct hl_wire *w, void *dst, size_t len);
-/* All len bytes of src, waiting at most the timeout each time the socket
- * is full. */
+/* Queues len bytes of src; they are sent when the queue is full, by
+ * hl_wire_flush, or before the next wait for the peer.  Sending waits at
+ * most the timeout each time the socket is full. */
 enum hl_wire_status hl_wire_write(struct hl_wire *w, const void *src,
 				  size_t len);
-/* A header line built from fmt (the "\n" added here). */
+enum hl_wire_status hl_wire_flush(struct hl_wire *w);
+/* A header line built from fmt (the "\n" added here), queued. */
 enum hl_wire_status hl_wire_printf(struct hl_wire *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
