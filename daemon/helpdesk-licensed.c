@@ -41,7 +41,7 @@
 struct daemon {
 	struct hl_config *cfg;
 	struct hl_logger log;
-	bool foreground;
+	bool to_stderr;			/* until detached, or --foreground */
 	char host[HL_BACKEND_HOST_MAX + 1];
 	char boot_id[64];
 	char *password;			/* NULL: none */
@@ -61,10 +61,10 @@ struct client {
 
 static void emit(void *data, int priority, const char *message)
 {
-	const bool *foreground = data;
+	const bool *to_stderr = data;
 
 	syslog(priority, "%s", message);
-	if (*foreground)
+	if (*to_stderr)
 		fprintf(stderr, PROGRAM ": %s\n", message);
 }
 
@@ -646,6 +646,25 @@ static int detach(void)
 	return chdir("/");
 }
 
+/* Descriptors 0 to 2 open (on /dev/null when missing), so that nothing
+ * we open later lands there and is replaced when we detach. */
+static int standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int null;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		null = open("/dev/null", O_RDWR);
+		if (null != fd) {
+			if (null >= 0)
+				close(null);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -653,7 +672,7 @@ static void usage(FILE *out)
 		"       " PROGRAM " [-c FILE] --migrate | --check\n"
 		"The daemon of the shared backend of pam_helpdesk_license; see helpdesk-licensed(8).\n"
 		"  -c, --config FILE  the configuration (default " HL_CONFIG_FILE ")\n"
-		"  --foreground       stay attached; log to stderr as well\n"
+		"  --foreground       stay attached, logging to stderr as well as to syslog\n"
 		"  --migrate          create or upgrade the database's schema, then exit\n"
 		"  --check            connect, check the schema, print one line, exit\n");
 }
@@ -695,13 +714,16 @@ int main(int argc, char **argv)
 	};
 	struct daemon d = { .stop = { -1, -1 }, .dir_fd = -1 };
 	const char *config = HL_CONFIG_FILE;
+	bool foreground = false;
 	int action = 0, opt, rc = 1, listen_fd = -1, signal_fd = -1;
 	sigset_t signals;
 
+	if (standard_descriptors() != 0)
+		return 1;
 	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
-		case 'f': d.foreground = true; break;
+		case 'f': foreground = true; break;
 		case 'm': case 'k': action = opt; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -711,10 +733,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/* --migrate and --check answer on the terminal. */
-	d.foreground = d.foreground || action != 0;
+	/* What goes wrong at start is said on the terminal too. */
+	d.to_stderr = true;
 	d.log.emit = emit;
-	d.log.data = &d.foreground;
+	d.log.data = &d.to_stderr;
 	openlog(PROGRAM, LOG_PID, LOG_DAEMON);
 	umask(077);
 	pthread_mutex_init(&d.lock, NULL);
@@ -754,7 +776,6 @@ int main(int argc, char **argv)
 	sigaddset(&signals, SIGINT);
 	signal(SIGPIPE, SIG_IGN);
 	if (pthread_sigmask(SIG_BLOCK, &signals, NULL) != 0 ||
-	    (signal_fd = signalfd(-1, &signals, SFD_CLOEXEC)) < 0 ||
 	    pipe2(d.stop, O_CLOEXEC) != 0) {
 		hl_log(&d.log, LOG_ERR, "cannot set up: %s", strerror(errno));
 		goto pool;
@@ -762,8 +783,20 @@ int main(int argc, char **argv)
 	listen_fd = listen_socket(&d);
 	if (listen_fd < 0)
 		goto pool;
-	if (!d.foreground && detach() != 0) {
-		hl_log(&d.log, LOG_ERR, "cannot detach: %s", strerror(errno));
+	if (!foreground) {
+		if (detach() != 0) {
+			hl_log(&d.log, LOG_ERR, "cannot detach: %s", strerror(errno));
+			close(listen_fd);
+			unlinkat(d.dir_fd, d.socket_name, 0);
+			goto pool;
+		}
+		d.to_stderr = false;
+	}
+	/* Made in the process that reads it: a signalfd inherited across
+	 * fork does not wake the child's poll. */
+	signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+	if (signal_fd < 0) {
+		hl_log(&d.log, LOG_ERR, "signalfd: %s", strerror(errno));
 		close(listen_fd);
 		unlinkat(d.dir_fd, d.socket_name, 0);
 		goto pool;

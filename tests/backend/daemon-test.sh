@@ -317,11 +317,46 @@ check "SIGTERM: exit 0, the socket removed" \
 check "and the open transaction rolled back" \
 	eval '! has_record h2 runtime stopping=yes && [ "$(tail -1 <<< "$(call h2 write runtime 20 2>&1)")" = OK ]'
 
+# --- starting ---
+out=$("$daemon" -c "$T/h2.conf" 2>&1)
+status=$?
+evidence="status=$status"$'\n'$out
+check "a second daemon on a socket that is served refuses to start" \
+	eval '[ $status = 1 ] && [[ "$out" == *"another helpdesk-licensed listens"* ]]'
+write_config h3 30
+"$daemon" -c "$T/h3.conf"
+status=$?
+# No polling: when the command returns, the socket must answer.
+out=$(call h3 ping 2>&1)
+evidence="status=$status"$'\n'$out
+check "without --foreground it detaches once its socket listens" \
+	eval '[ $status = 0 ] && [ "$out" = "OK h3 $boot 1" ]'
+h3=$(pgrep -f -- "-c $T/h3.conf\$")
+[ -n "$h3" ] && pid[h3]=$h3 && kill -TERM "$h3"
+evidence="pid=$h3"
+check "and goes on SIGTERM, its socket removed" \
+	eventually eval '[ ! -e "$(sock h3)" ] && ! kill -0 "$h3"'
+unset "pid[h3]"
+chmod 640 "$T/password"
+out=$("$daemon" -c "$T/h3.conf" --check 2>&1)
+status=$?
+evidence=$out
+check "a password file others may read is refused" \
+	eval '[ $status = 1 ] && [[ "$out" == *"password file"*"0600"* ]]'
+chmod 600 "$T/password"
+printf 'event_log = "";\n' > "$T/plain.conf"
+out=$("$daemon" -c "$T/plain.conf" --foreground 2>&1)
+status=$?
+evidence=$out
+check "a configuration without a backend section is refused" \
+	eval '[ $status = 1 ] && [[ "$out" == *"no backend section"* ]]'
+
 kill -TERM "${pid[h2]}"
 wait "${pid[h2]}"
 status=$?
 unset "pid[h2]"
 evidence=$(grep -h -A20 -E 'Sanitizer|runtime error' "$T/h1.log" "$T/h2.log")
+# (h3 logged only to syslog, detached.)
 check "no sanitizer report from either daemon (a sanitizer build)" \
 	eval '[ $status = 0 ] && [ -z "$evidence" ]'
 
