@@ -199,6 +199,22 @@ evidence=$out
 check "keys under host/ are refused" \
 	eval '[[ "$out" == *"ERROR io "* ]] && [ "$(pg_sql "SELECT count(*) FROM hl_record")" = 1 ]'
 
+# --- no descriptor kept per request ---
+fds() { ls "/proc/${pid[$1]}/fd" | wc -l; }
+many() {	# HOST COUNT: requests of every kind, one after the other
+	for _ in $(seq "$2"); do
+		call "$1" ping; call "$1" read runtime; call "$1" read durable
+		call "$1" write durable 5 put many x del many
+		call "$1" write runtime 5 put host/no x
+	done > /dev/null 2>&1
+}
+many h2 5
+before=$(fds h2)
+many h2 40
+after=$(fds h2)
+evidence="descriptors before $before, after $after"
+check "200 requests later the daemon holds no more descriptors" [ "$after" -le "$before" ]
+
 # --- a client killed inside a write transaction ---
 hold killed h1 runtime 5 put killed yes
 eventually opened killed
