@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of the license decision core (license.c), driven directly:
  * an hl_env with a fake /proc (so a test can "kill" a session's process or

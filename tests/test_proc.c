@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of proc.c's lock table reader (hl_flock_holder): a made-up
  * proc root with a locks file of every kind of line, and the real /proc

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of the license store (store.c).  Everything happens under a
  * mkdtemp directory, removed at the end.  They all run twice: on the disk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of terminate.c: which processes a session's end may signal
  * (real forked processes, described by a made-up proc root so that their

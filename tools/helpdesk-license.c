@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * helpdesk-license: show and manage who holds which help desk license.
  * Every command is a thin layer over the core (admin.c, license.c), the

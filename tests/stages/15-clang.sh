@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Stage: the warning-free build with clang.  The source tree is configured
 # in a build directory of its own with CC=clang --enable-werror, built
 # (make -j2) and tested (make -j2 check); the directory is removed at the

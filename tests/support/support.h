@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What the unit tests share: a private temporary directory and its
  * removal, files written and read back whole, and the pieces of a made-up
