@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The admin tool and the module on one store (helpdesk-license(8)): the built
  * helpdesk-license runs as a child process with -c the fixture's config,
