@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Sessions held by live processes, for the benchmarks: forks HOLDERS
  * sleeping processes, one per technician t00001, t00002, ..., and records

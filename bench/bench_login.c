@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The cost of a login through real libpam: CYCLES times pam_start,
  * pam_acct_mgmt, pam_open_session, pam_close_session, pam_end for one

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Cost of "helpdesk-license report" on a year of events: TECHNICIANS
 # technicians (default 200) over 365 days, about 500,000 lines written by
 # bench/bench_report_gen (Named technicians, four pools, waits, refusals).

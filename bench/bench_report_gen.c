@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A year of help desk logins as the event log would have them, for
  * bench/bench_report.sh: TECHNICIANS technicians (default 200) over DAYS

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Cost of the admin tool's reading commands (list and status, human and
 # --json) on a store of HOLDERS live holders (default 5000), each holding a
 # slot of one big pool.  Run from a build directory:

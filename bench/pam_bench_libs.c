@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A PAM module for the benchmark alone (bench/run-bench.sh), never
  * installed: it says yes to account and session and does nothing else,

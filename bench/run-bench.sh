@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # The cost of a login through real libpam, side by side in one run:
 #   - a pam_permit stack (the floor);
 #   - bench/pam_bench_libs (links libgdbm and libconfig, does nothing):

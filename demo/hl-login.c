@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * hl-login: one login through libpam, as sshd does it after the
  * technician has authenticated: the account step, then a session.

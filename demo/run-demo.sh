@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 #
 # The pam_helpdesk_license demo: builds the module, then drives real logins
 # through libpam.  pam_wrapper lets an ordinary process run a PAM service of

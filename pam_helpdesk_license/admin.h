@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What the admin tool does to the store: list, release, reap, assign and
  * unassign.  Part of the core, on the same bookkeeping as session open and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Allocations in the store: the bookkeeping that session open and close
  * (license.c) and the admin commands (admin.c) share.  Internal to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The configuration file (helpdesk-license.conf(5)): one parser for the
  * module and the admin tool, so they can never disagree. */
 #ifndef HL_CONF_H

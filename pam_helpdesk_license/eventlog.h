@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The event log (pam_helpdesk_license(8), "The event log"): one JSON object a line, one write(2). */
 #ifndef HL_EVENTLOG_H
 #define HL_EVENTLOG_H

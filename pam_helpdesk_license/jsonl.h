@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* One strict reader for JSON Lines of flat objects, such as the event
  * log: {"key":"string" or integer or true/false/null, ...} and nothing
  * nested.  Anything else is refused, never half-read. */

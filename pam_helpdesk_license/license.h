@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The license decision (pam_helpdesk_license(8), "Decision") and session bookkeeping.  This is
  * the core: it never sees a pam_handle_t.  The PAM entry points and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* One logger for the core: the module sends it to pam_syslog, the admin
  * tool to stderr.  The core never knows which. */
 #ifndef HL_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The PAM entry points: read the items, call the core, map its verdict to
  * a PAM code, clean up.  Everything else lives in the core (license.c).

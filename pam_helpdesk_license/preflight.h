@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Pre-flight checks for the admin tool: what would make the module refuse
  * every login, found before a login finds it.  Nothing here changes the
  * system. */

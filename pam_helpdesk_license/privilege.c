@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The store lock's holder out of its user's reach: see privilege.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Keeps the holder of the store lock out of reach of the user who started
  * it.  su and sudo run the module with effective uid 0 but keep the

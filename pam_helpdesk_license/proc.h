@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Which process opened a session, and whether it still runs. */
 #ifndef HL_PROC_H
 #define HL_PROC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The record codec: holding records, counters, keys and the percent-encoding
  * of fields (the schema is in record.h).

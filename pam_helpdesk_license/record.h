@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What the store holds, and how it is written down.  Keys (schema 1):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Live sessions lost with the runtime file, found again in the event log.
  *

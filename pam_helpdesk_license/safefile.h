@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Opening files that root trusts: never through a symlink, never one that
  * someone other than the owner we trust could have written. */
 #ifndef HL_SAFEFILE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The license store: a small transactional key/value interface.  Only
  * store.c knows that it is GDBM, where the lock is and how a write survives

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Idle sessions and their end: when a session's tty last saw input, and
  * ending a session whose license went to somebody else (an idle holder's,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Strings from outside: validation, and escaping for each place they go. */
 #ifndef HL_TEXT_H
 #define HL_TEXT_H

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-#
+# SPDX-License-Identifier: BSD-3-Clause
 # The whole test suite, as the README gives it:
 #
 #   ./tests/run-all.sh [--no-install]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # TAP-like results for the shell test scripts, sourced by them:
 # "ok N - WHAT", "not ok N - WHAT" with the evidence indented below it, and
 # at the end "1..N" and the counts line "N passed, N failed".

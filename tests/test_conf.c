@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests of the configuration parser (conf.c). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of the license decision core (license.c), driven directly:
  * an hl_env with a fake /proc (so a test can "kill" a session's process or
@@ -31,6 +32,7 @@
 #include "license.h"
 #include "record.h"
 #include "store.h"
+#include "support.h"
 
 #define BOOT_A "0b5e11a2-1111-4222-8333-944455556666"
 #define BOOT_B "0b5e11a2-1111-4222-8333-9444555577ff"
@@ -62,28 +64,16 @@ static void capture(void *data, int priority, const char *message)
 	snprintf(f->logged + used, sizeof(f->logged) - used, "%s\n", message);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-}
-
 /* A process of the fake /proc: its stat line with state and start time. */
 static void fake_process(struct fixture *f, pid_t pid, char state,
 			 unsigned long long start)
 {
-	char path[400], stat[512];
+	char stat[512];
 
-	snprintf(path, sizeof(path), "%s/%ld", f->proc, (long)pid);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/%ld/stat", f->proc, (long)pid);
 	snprintf(stat, sizeof(stat),
 		 "%ld (sshd: a) b) %c 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 "
 		 "17 18 %llu 20 21\n", (long)pid, state, start);
-	write_file(path, stat);
+	ts_fake_proc_file(f->proc, pid, "stat", stat);
 }
 
 static void kill_process(struct fixture *f, pid_t pid)
@@ -99,19 +89,15 @@ static void kill_process(struct fixture *f, pid_t pid)
 /* The audit session id of a process of the fake /proc. */
 static void set_audit_session(struct fixture *f, pid_t pid, unsigned id)
 {
-	char path[400], text[32];
+	char text[32];
 
-	snprintf(path, sizeof(path), "%s/%ld/sessionid", f->proc, (long)pid);
 	snprintf(text, sizeof(text), "%u", id);
-	write_file(path, text);
+	ts_fake_proc_file(f->proc, pid, "sessionid", text);
 }
 
 static void set_boot(struct fixture *f, const char *boot_id)
 {
-	char path[400];
-
-	snprintf(path, sizeof(path), "%s/sys/kernel/random/boot_id", f->proc);
-	write_file(path, boot_id);
+	ts_fake_boot_id(f->proc, boot_id);
 	memcpy(f->env.self.boot_id, boot_id, HL_BOOT_ID_LEN + 1);
 }
 
@@ -144,21 +130,14 @@ static int setup(void **state)
 	char path[400];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "%s/hl-license-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(f->dir));
+	ts_make_temp_dir(f->dir, sizeof(f->dir), NULL, "hl-license");
 	snprintf(f->proc, sizeof(f->proc), "%s/proc", f->dir);
 	snprintf(f->store, sizeof(f->store), "%s/store/licenses.db", f->dir);
 	snprintf(f->runtime, sizeof(f->runtime), "%s/store/sessions.db",
 		 f->dir);
 	snprintf(f->events, sizeof(f->events), "%s/log/events.log", f->dir);
-	mkdir(f->proc, 0700);
-	snprintf(path, sizeof(path), "%s/sys", f->proc);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/sys/kernel", f->proc);
-	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/sys/kernel/random", f->proc);
-	mkdir(path, 0700);
+	ts_make_dirs(path);
 
 	f->log.emit = capture;
 	f->log.data = f;
@@ -199,10 +178,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	ts_remove_tree(f->dir);
 	free(f);
 	return 0;
 }
@@ -987,7 +963,6 @@ static void event_log_read_line_by_line(void **state)
 	char path[400], *text = malloc(LONG + 200);
 	unsigned sum = 0;
 	size_t len = 0;
-	FILE *fp;
 
 	assert_non_null(text);
 	snprintf(path, sizeof(path), "%s/lines.log", f->dir);
@@ -995,11 +970,7 @@ static void event_log_read_line_by_line(void **state)
 	memset(text + len, '1', LONG);
 	len += LONG;
 	len += (size_t)sprintf(text + len, "}\n{\"n\":10}\r\n{\"n\":100}");
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(text, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
-	assert_int_equal(chmod(path, 0600), 0);
+	ts_write_file(path, text, len);
 	assert_int_equal(hl_event_log_each(path, count_line, &sum, &f->log), 0);
 	assert_int_equal(sum, 11);
 	unlink(path);
@@ -1101,16 +1072,8 @@ static void reap_reconciles_and_leaves_agreeing_store(void **state)
 
 static char *slurp_file(const char *path, size_t *len, struct stat *st)
 {
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-
-	assert_non_null(fp);
-	assert_int_equal(fstat(fileno(fp), st), 0);
-	buf = malloc((size_t)st->st_size + 1);
-	assert_non_null(buf);
-	*len = fread(buf, 1, (size_t)st->st_size, fp);
-	fclose(fp);
-	return buf;
+	assert_int_equal(stat(path, st), 0);
+	return ts_slurp(path, len);
 }
 
 /* Only a change of Named allocation writes the durable file: a second

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of privilege.c: while the guard is up, a process that su or
  * sudo runs for a user (real uid the user's, effective uid 0) cannot be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of proc.c's lock table reader (hl_flock_holder): a made-up
  * proc root with a locks file of every kind of line, and the real /proc
@@ -7,7 +8,6 @@
 #include "config.h"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "proc.h"
+#include "support.h"
 
 struct fixture {
 	char root[64];		/* a made-up proc root */
@@ -34,29 +35,16 @@ static int setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->root, sizeof(f->root), "/tmp/test_proc-XXXXXX");
-	if (mkdtemp(f->root) == NULL) {
-		free(f);
-		return -1;
-	}
+	ts_make_temp_dir(f->root, sizeof(f->root), "/tmp", "test_proc");
 	*state = f;
 	return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ts_remove_tree(f->root);
 	free(f);
 	return 0;
 }
@@ -64,22 +52,14 @@ static int teardown(void **state)
 static void write_file(const char *dir, const char *name, const char *text)
 {
 	char path[256];
-	FILE *fp;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
+	ts_write_text(path, text);
 }
 
 static void write_comm(const struct fixture *f, long pid, const char *comm)
 {
-	char dir[128];
-
-	snprintf(dir, sizeof(dir), "%s/%ld", f->root, pid);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	write_file(dir, "comm", comm);
+	ts_fake_proc_file(f->root, (pid_t)pid, "comm", comm);
 }
 
 /* Waiters, POSIX locks, other files and other devices are passed over;
@@ -227,15 +207,13 @@ static void test_real_flock_holder(void **state)
 static void write_process(const struct fixture *f, long pid, char state,
 			  unsigned long long start, const char *audit)
 {
-	char dir[128], stat[256];
+	char stat[256];
 
-	snprintf(dir, sizeof(dir), "%s/%ld", f->root, pid);
-	assert_int_equal(mkdir(dir, 0700), 0);
 	/* Fields 4 (parent) to 21, then 22: the start time. */
 	snprintf(stat, sizeof(stat), "%ld (sleep) %c 1 0 0 0 0 0 0 0 0 0 0 "
 		 "0 0 0 0 0 0 0 %llu 0 0\n", pid, state, start);
-	write_file(dir, "stat", stat);
-	write_file(dir, "sessionid", audit);
+	ts_fake_proc_file(f->root, (pid_t)pid, "stat", stat);
+	ts_fake_proc_file(f->root, (pid_t)pid, "sessionid", audit);
 }
 
 static struct hl_session session_of(pid_t pid, unsigned long long start,

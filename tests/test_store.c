@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of the license store (store.c).  Everything happens under a
  * mkdtemp directory, removed at the end.  They all run twice: on the disk
@@ -12,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <gdbm.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -34,6 +34,7 @@
 #include <linux/magic.h>
 
 #include "store.h"
+#include "support.h"
 
 /* Where the fixtures' directories are made: set by main for each round. */
 static const char *fixture_parent = "/tmp";
@@ -62,12 +63,7 @@ static int setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->tmp, sizeof(f->tmp), "%s/test_store-XXXXXX",
-		 fixture_parent);
-	if (mkdtemp(f->tmp) == NULL) {
-		free(f);
-		return -1;
-	}
+	ts_make_temp_dir(f->tmp, sizeof(f->tmp), fixture_parent, "test_store");
 	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
 	snprintf(f->path, sizeof(f->path), "%s/licenses.db", f->dir);
 	snprintf(f->lock, sizeof(f->lock), "%s.lock", f->path);
@@ -78,21 +74,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
 	chmod(f->dir, 0700);
-	nftw(f->tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	ts_remove_tree(f->tmp);
 	free(f);
 	return 0;
 }
@@ -194,38 +181,11 @@ static bool raw_has(struct fixture *f, const char *key)
 	return has;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	char *data;
-	long size;
-
-	assert_non_null(fp);
-	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-	size = ftell(fp);
-	rewind(fp);
-	data = malloc((size_t)size + 1);
-	assert_non_null(data);
-	assert_int_equal(fread(data, 1, (size_t)size, fp), (size_t)size);
-	fclose(fp);
-	*len = (size_t)size;
-	return data;
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
-}
-
 static void assert_file_unchanged(const char *path, const char *before,
 				  size_t len)
 {
 	size_t now_len;
-	char *now = slurp(path, &now_len);
+	char *now = ts_slurp(path, &now_len);
 
 	assert_int_equal(now_len, len);
 	assert_memory_equal(now, before, len);
@@ -538,7 +498,7 @@ static void test_read_mode(void **state)
 	char *before;
 
 	put_commit(f, "a", "1");
-	before = slurp(f->path, &len);
+	before = ts_slurp(f->path, &len);
 	assert_int_equal(hl_store_open(f->path, HL_STORE_READ, 1, &f->logger,
 				       &s), HL_STORE_OK);
 	/* A reader may stage (a dry run), never commit. */
@@ -573,7 +533,7 @@ static void test_journal_replayed_and_overlaid(void **state)
 	j = journal(3, entries);
 	raw_put(f, "journal", j, strlen(j));
 	free(j);
-	before = slurp(f->path, &len);
+	before = ts_slurp(f->path, &len);
 
 	/* A reader sees the commit as done, and changes nothing. */
 	assert_int_equal(hl_store_open(f->path, HL_STORE_READ, 1, &f->logger,
@@ -752,7 +712,7 @@ static void test_unknown_schema(void **state)
 
 	put_commit(f, "a", "1");
 	raw_put(f, "schema", "7", 1);
-	before = slurp(f->path, &len);
+	before = ts_slurp(f->path, &len);
 	expect_refused(f, HL_STORE_VERSION,
 		       "has schema version 7; this release reads versions 1 and 2: "
 		       "refusing to touch it");
@@ -770,7 +730,7 @@ static void test_missing_schema(void **state)
 
 	put_commit(f, "a", "1");
 	raw_delete(f, "schema");
-	before = slurp(f->path, &len);
+	before = ts_slurp(f->path, &len);
 	expect_refused(f, HL_STORE_DAMAGED, "no schema key");
 	assert_file_unchanged(f->path, before, len);
 	free(before);
@@ -805,19 +765,19 @@ static void test_garbage_damaged(void **state)
 		seed = seed * 1103515245u + 12345u;
 		garbage[i] = (char)(seed >> 16);
 	}
-	write_file(f->path, garbage, sizeof(garbage));
+	ts_write_file(f->path, garbage, sizeof(garbage));
 	expect_refused(f, HL_STORE_DAMAGED, "run 'helpdesk-license repair'");
 	assert_file_unchanged(f->path, garbage, sizeof(garbage));
 
 	/* An empty file is not an empty store. */
-	write_file(f->path, "", 0);
+	ts_write_file(f->path, "", 0);
 	expect_refused(f, HL_STORE_DAMAGED, "damaged");
 	assert_file_unchanged(f->path, "", 0);
 
 	/* Text where a store should be. */
-	write_file(f->path, "hello\n", 6);
+	ts_write_file(f->path, "hello\n", 6);
 	expect_refused(f, HL_STORE_DAMAGED, "damaged");
-	before = slurp(f->path, &len);
+	before = ts_slurp(f->path, &len);
 	assert_file_unchanged(f->path, before, len);
 	free(before);
 }
@@ -895,12 +855,12 @@ static void test_truncated_damaged(void **state)
 	size_t cuts[3];
 
 	fill_store(f, 300);
-	full = slurp(f->path, &len);
+	full = ts_slurp(f->path, &len);
 	cuts[0] = len / 2;
 	cuts[1] = 5000;		/* inside the directory block */
 	cuts[2] = 100;		/* inside the header */
 	for (int i = 0; i < 3; i++) {
-		write_file(f->path, full, cuts[i]);
+		ts_write_file(f->path, full, cuts[i]);
 		expect_refused(f, HL_STORE_DAMAGED, "damaged");
 		assert_file_unchanged(f->path, full, cuts[i]);
 	}
@@ -1222,7 +1182,7 @@ static void test_repair_garbage(void **state)
 		seed = seed * 1103515245u + 12345u;
 		garbage[i] = (char)(seed >> 16);
 	}
-	write_file(f->path, garbage, sizeof(garbage));
+	ts_write_file(f->path, garbage, sizeof(garbage));
 	assert_int_equal(hl_store_repair(f->path, 1, &f->logger, &report),
 			 HL_STORE_OK);
 	check_backup(f, &report, garbage, sizeof(garbage));
@@ -1231,7 +1191,7 @@ static void test_repair_garbage(void **state)
 	assert_store_sound(f);
 
 	/* Twice in the same second: another backup name. */
-	write_file(f->path, garbage, sizeof(garbage));
+	ts_write_file(f->path, garbage, sizeof(garbage));
 	{
 		char first[sizeof(report.backup)];
 
@@ -1252,8 +1212,8 @@ static void test_repair_truncated(void **state)
 	size_t len;
 
 	fill_store(f, 300);
-	full = slurp(f->path, &len);
-	write_file(f->path, full, len - 3000);
+	full = ts_slurp(f->path, &len);
+	ts_write_file(f->path, full, len - 3000);
 	expect_refused(f, HL_STORE_DAMAGED, "damaged");
 	assert_int_equal(hl_store_repair(f->path, 1, &f->logger, &report),
 			 HL_STORE_OK);
@@ -1266,8 +1226,8 @@ static void test_repair_truncated(void **state)
 	 * the first bucket block still holds. */
 	fill_store(f, 300);
 	free(full);
-	full = slurp(f->path, &len);
-	write_file(f->path, full, 5000);
+	full = ts_slurp(f->path, &len);
+	ts_write_file(f->path, full, 5000);
 	assert_int_equal(hl_store_repair(f->path, 1, &f->logger, &report),
 			 HL_STORE_OK);
 	check_backup(f, &report, full, 5000);
@@ -1285,9 +1245,9 @@ static void test_repair_lost_header(void **state)
 	char *value;
 
 	fill_store(f, 100);
-	full = slurp(f->path, &len);
+	full = ts_slurp(f->path, &len);
 	memset(full, 0, 512);		/* the header is gone */
-	write_file(f->path, full, len);
+	ts_write_file(f->path, full, len);
 	expect_refused(f, HL_STORE_DAMAGED, "damaged");
 	assert_int_equal(hl_store_repair(f->path, 1, &f->logger, &report),
 			 HL_STORE_OK);
@@ -1355,7 +1315,7 @@ static void test_no_fd_leak(void **state)
 	raw_put(f, "schema", "9", 1);
 	expect_refused(f, HL_STORE_VERSION, NULL);
 	assert_int_equal(count_fds(), before);
-	write_file(f->path, "junk", 4);
+	ts_write_file(f->path, "junk", 4);
 	expect_refused(f, HL_STORE_DAMAGED, NULL);
 	assert_int_equal(count_fds(), before);
 	assert_int_equal(hl_store_repair(f->path, 1, &f->logger, &report),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The built module exports the PAM entry points and nothing of the core:
  * a core symbol visible from a module loaded into sshd could collide with
  * another module's. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of terminate.c: which processes a session's end may signal
  * (real forked processes, described by a made-up proc root so that their
@@ -11,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "proc.h"
+#include "support.h"
 #include "terminate.h"
 
 #define BOOT_ID "0123abcd-0000-4000-8000-00000000cafe"
@@ -41,37 +42,13 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char dir[128];
-	FILE *fp;
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->root, sizeof(f->root), "/tmp/test_terminate-XXXXXX");
-	if (mkdtemp(f->root) == NULL)
-		return -1;
-	snprintf(dir, sizeof(dir), "%s/sys", f->root);
-	mkdir(dir, 0700);
-	snprintf(dir, sizeof(dir), "%s/sys/kernel", f->root);
-	mkdir(dir, 0700);
-	snprintf(dir, sizeof(dir), "%s/sys/kernel/random", f->root);
-	mkdir(dir, 0700);
-	snprintf(dir, sizeof(dir), "%s/sys/kernel/random/boot_id", f->root);
-	fp = fopen(dir, "w");
-	if (fp == NULL)
-		return -1;
-	fputs(BOOT_ID "\n", fp);
-	fclose(fp);
+	ts_make_temp_dir(f->root, sizeof(f->root), "/tmp", "test_terminate");
+	ts_fake_boot_id(f->root, BOOT_ID "\n");
 	*state = f;
 	return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag,
-			struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -82,7 +59,7 @@ static int teardown(void **state)
 		kill(f->children[i], SIGKILL);
 		waitpid(f->children[i], NULL, 0);
 	}
-	nftw(f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	ts_remove_tree(f->root);
 	free(f);
 	return 0;
 }
@@ -136,16 +113,7 @@ static int end_with_term(struct fixture *f, pid_t pid)
 static void write_at(const struct fixture *f, pid_t pid, const char *name,
 		     const char *text)
 {
-	char path[256];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%ld", f->root, (long)pid);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/%ld/%s", f->root, (long)pid, name);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	assert_true(fputs(text, fp) >= 0);
-	assert_int_equal(fclose(fp), 0);
+	ts_fake_proc_file(f->root, pid, name, text);
 }
 
 /* pid's stat as the made-up proc root shows it: its controlling tty is

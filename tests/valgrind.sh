@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 #
 # Runs a test program under valgrind memcheck: the LOG_COMPILER of
 # "make check-valgrind" (tests/valgrind.am) and of the valgrind stage.

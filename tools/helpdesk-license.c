@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * helpdesk-license: show and manage who holds which help desk license.
  * Every command is a thin layer over the core (admin.c, license.c), the
@@ -80,49 +81,6 @@ static void fail(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-"usage: " PROGRAM " [-c FILE] [--json] COMMAND [ARGS]\n"
-"\n"
-"  list               who holds what: concurrent slots and Named allocations,\n"
-"                     with their sessions\n"
-"  status             per pool: licenses, in use, free, waiting; Named\n"
-"                     licenses; who waits in line; warnings\n"
-"  check USER         what a login by USER would get now, and why\n"
-"  release USER       free USER's concurrent slot now [--pool P]\n"
-"                     [--terminate: and end its sessions]\n"
-"  reap               drop stale sessions and ended waits; print them\n"
-"  assign USER        allocate a Named license to USER now\n"
-"  unassign USER      free USER's Named license [--force inside min_assignment]\n"
-"  check-config       validate the configuration, and check that the module\n"
-"                     can open its files and that its users and groups exist\n"
-"                     [--diff FILE: what FILE would change on the store]\n"
-"  repair             check the store, rebuild it if damaged\n"
-"  report             usage over a period and the license planner\n"
-"                     (report --help for its options)\n"
-"  metrics            Prometheus metrics of the licenses [--output FILE]\n"
-"  events             the event log, one line per event [--follow]\n"
-"                     (events --help for its options)\n"
-"\n"
-"  -c, --config FILE  configuration (default " HL_CONFIG_FILE ")\n"
-"  -j, --json         one JSON document on stdout, for scripts\n"
-"  -p, --pool P       with release: only if the slot is of pool P\n"
-"      --terminate    with release: end the released sessions too\n"
-"  -f, --force        with unassign: even inside min_assignment\n"
-"      --strict       with check-config: warnings fail it too (exit 1)\n"
-"      --diff FILE    with check-config: validate FILE, the new configuration,\n"
-"                     and say who would lose a license under it and which\n"
-"                     pools would be over-allocated (exit 1 if any; 2 if FILE\n"
-"                     is not valid)\n"
-"  -o, --output FILE  with metrics: replace FILE (for a textfile collector)\n"
-"  -h, --help         this help\n"
-"  -V, --version      the version\n"
-"\n"
-"Exit status: 0 done (check: would be granted, or not concerned),\n"
-"1 refused or failed, 2 usage error.\n");
 }
 
 static void json_time(struct hl_buf *buf, time_t when)
@@ -1893,19 +1851,115 @@ static int cmd_repair(struct tool *tool)
 
 /* ---- main ------------------------------------------------------------------------- */
 
-struct command {
-	const char *name;
-	int args;		/* 0 or 1 (USER) */
-	bool config_only;	/* needs no store nor process identity */
+/* check-config; with --diff, what FILE would change on the store. */
+static int cmd_check_config_verb(struct tool *tool, const char *file)
+{
+	return file ? cmd_check_config_diff(tool, file)
+		    : cmd_check_config(tool, tool->opt.strict);
+}
+
+/* What a verb takes besides -c and --json. */
+enum {
+	VERB_POOL = 1 << 0,		/* --pool, --terminate */
+	VERB_FORCE = 1 << 1,		/* --force */
+	VERB_CONFIG_ONLY = 1 << 2,	/* --strict, --diff; needs no store
+					 * nor process identity */
+	VERB_OUTPUT = 1 << 3,		/* --output */
+	VERB_PROMETHEUS = 1 << 4,	/* prints Prometheus text: no --json */
 };
 
-static const struct command commands[] = {
-	{ "list", 0, false },	{ "status", 0, false },
-	{ "check", 1, false },	{ "release", 1, false },
-	{ "reap", 0, false },	{ "assign", 1, false },
-	{ "unassign", 1, false }, { "check-config", 0, true },
-	{ "repair", 0, false }, { "metrics", 0, false },
+/*
+ * The verbs, in the order of the help.  One handler each: run (no
+ * argument), run_arg (USER, or check-config's --diff FILE), or own_main for
+ * a verb that reads the whole command line itself (its options are its
+ * own).  help is the text beside the verb in the help; a newline continues
+ * it on the next line.
+ */
+struct verb {
+	const char *name;
+	int args;		/* 0 or 1 (USER) */
+	int (*run)(struct tool *tool);
+	int (*run_arg)(struct tool *tool, const char *arg);
+	int (*own_main)(int argc, char **argv, const char *default_config);
+	unsigned options;	/* VERB_* */
+	const char *help;
 };
+
+static const struct verb verbs[] = {
+	{ .name = "list", .run = cmd_list,
+	  .help = "who holds what: concurrent slots and Named allocations,\n"
+		  "with their sessions" },
+	{ .name = "status", .run = cmd_status,
+	  .help = "per pool: licenses, in use, free, waiting; Named\n"
+		  "licenses; who waits in line; warnings" },
+	{ .name = "check", .args = 1, .run_arg = cmd_check,
+	  .help = "what a login by USER would get now, and why" },
+	{ .name = "release", .args = 1, .run_arg = cmd_release,
+	  .options = VERB_POOL,
+	  .help = "free USER's concurrent slot now [--pool P]\n"
+		  "[--terminate: and end its sessions]" },
+	{ .name = "reap", .run = cmd_reap,
+	  .help = "drop stale sessions and ended waits; print them" },
+	{ .name = "assign", .args = 1, .run_arg = cmd_assign,
+	  .help = "allocate a Named license to USER now" },
+	{ .name = "unassign", .args = 1, .run_arg = cmd_unassign,
+	  .options = VERB_FORCE,
+	  .help = "free USER's Named license [--force inside min_assignment]" },
+	{ .name = "check-config", .run_arg = cmd_check_config_verb,
+	  .options = VERB_CONFIG_ONLY,
+	  .help = "validate the configuration, and check that the module\n"
+		  "can open its files and that its users and groups exist\n"
+		  "[--diff FILE: what FILE would change on the store]" },
+	{ .name = "repair", .run = cmd_repair,
+	  .help = "check the store, rebuild it if damaged" },
+	{ .name = "report", .own_main = hl_report_main,
+	  .help = "usage over a period and the license planner\n"
+		  "(report --help for its options)" },
+	{ .name = "metrics", .run = cmd_metrics,
+	  .options = VERB_OUTPUT | VERB_PROMETHEUS,
+	  .help = "Prometheus metrics of the licenses [--output FILE]" },
+	{ .name = "events", .own_main = hl_events_main,
+	  .help = "the event log, one line per event [--follow]\n"
+		  "(events --help for its options)" },
+};
+
+#define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static void usage(FILE *out)
+{
+	fputs("usage: " PROGRAM " [-c FILE] [--json] COMMAND [ARGS]\n\n", out);
+	for (size_t i = 0; i < N_VERBS; i++) {
+		const char *help = verbs[i].help, *nl;
+		char synopsis[32];
+
+		snprintf(synopsis, sizeof(synopsis), "%s%s", verbs[i].name,
+			 verbs[i].args ? " USER" : "");
+		fprintf(out, "  %-18s ", synopsis);
+		while ((nl = strchr(help, '\n')) != NULL) {
+			fprintf(out, "%.*s\n%21s", (int)(nl - help), help, "");
+			help = nl + 1;
+		}
+		fprintf(out, "%s\n", help);
+	}
+	fputs(
+"\n"
+"  -c, --config FILE  configuration (default " HL_CONFIG_FILE ")\n"
+"  -j, --json         one JSON document on stdout, for scripts\n"
+"  -p, --pool P       with release: only if the slot is of pool P\n"
+"      --terminate    with release: end the released sessions too\n"
+"  -f, --force        with unassign: even inside min_assignment\n"
+"      --strict       with check-config: warnings fail it too (exit 1)\n"
+"      --diff FILE    with check-config: validate FILE, the new configuration,\n"
+"                     and say who would lose a license under it and which\n"
+"                     pools would be over-allocated (exit 1 if any; 2 if FILE\n"
+"                     is not valid)\n"
+"  -o, --output FILE  with metrics: replace FILE (for a textfile collector)\n"
+"  -h, --help         this help\n"
+"  -V, --version      the version\n"
+"\n"
+"Exit status: 0 done (check: would be granted, or not concerned),\n"
+"1 refused or failed, 2 usage error.\n", out);
+}
 
 /* An unknown option, or one without its value: one line, not the help. */
 static int bad_option(int c, const char *word)
@@ -1935,16 +1989,16 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tool tool;
-	const struct command *cmd = NULL;
+	const struct verb *cmd = NULL;
 	const char *user = NULL;
 	int c, rc;
 
 	/* report and events have options of their own: they read the
 	 * command line themselves. */
-	if (hl_subcommand_wanted(argc, argv, "report"))
-		return hl_report_main(argc, argv, HL_CONFIG_FILE);
-	if (hl_subcommand_wanted(argc, argv, "events"))
-		return hl_events_main(argc, argv, HL_CONFIG_FILE);
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (verbs[i].own_main &&
+		    hl_subcommand_wanted(argc, argv, verbs[i].name))
+			return verbs[i].own_main(argc, argv, HL_CONFIG_FILE);
 	memset(&tool, 0, sizeof(tool));
 	tool.opt.config = HL_CONFIG_FILE;
 	/* Options may stand before or after the command (GNU getopt
@@ -1970,15 +2024,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[optind], commands[i].name) == 0)
-			cmd = &commands[i];
+	/* A verb with options of its own was dispatched above, or its
+	 * command line is one this parser does not read: unknown here. */
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (!verbs[i].own_main &&
+		    strcmp(argv[optind], verbs[i].name) == 0)
+			cmd = &verbs[i];
 	if (cmd == NULL) {
 		fail("unknown command '%s'", argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (tool.opt.diff && !cmd->config_only) {
+	if (tool.opt.diff && !(cmd->options & VERB_CONFIG_ONLY)) {
 		fail("--diff goes with check-config");
 		return EXIT_USAGE;
 	}
@@ -1994,47 +2051,28 @@ int main(int argc, char **argv)
 	}
 	user = cmd->args || tool.opt.diff ? argv[optind + 1] : NULL;
 	if (((tool.opt.pool || tool.opt.terminate) &&
-	     strcmp(cmd->name, "release") != 0) ||
-	    (tool.opt.force && strcmp(cmd->name, "unassign") != 0) ||
-	    (tool.opt.strict && !cmd->config_only) ||
-	    (tool.opt.output && strcmp(cmd->name, "metrics") != 0)) {
+	     !(cmd->options & VERB_POOL)) ||
+	    (tool.opt.force && !(cmd->options & VERB_FORCE)) ||
+	    (tool.opt.strict && !(cmd->options & VERB_CONFIG_ONLY)) ||
+	    (tool.opt.output && !(cmd->options & VERB_OUTPUT))) {
 		fail("--pool and --terminate go with release, --force with "
 		     "unassign, "
 		     "--strict with check-config, --output with metrics");
 		return EXIT_USAGE;
 	}
-	if (tool.opt.json && strcmp(cmd->name, "metrics") == 0) {
-		fail("metrics prints the Prometheus text format, not JSON");
+	if (tool.opt.json && (cmd->options & VERB_PROMETHEUS)) {
+		fail("%s prints the Prometheus text format, not JSON",
+		     cmd->name);
 		return EXIT_USAGE;
 	}
 
 	openlog(PROGRAM, LOG_PID, LOG_AUTHPRIV);
-	if (cmd->config_only) {
-		rc = tool.opt.diff ? cmd_check_config_diff(&tool, user)
-				   : cmd_check_config(&tool, tool.opt.strict);
-		goto out;
+	if (!(cmd->options & VERB_CONFIG_ONLY)) {
+		rc = tool_init(&tool);
+		if (rc != 0)
+			goto out;
 	}
-	rc = tool_init(&tool);
-	if (rc != 0)
-		goto out;
-	if (strcmp(cmd->name, "list") == 0)
-		rc = cmd_list(&tool);
-	else if (strcmp(cmd->name, "status") == 0)
-		rc = cmd_status(&tool);
-	else if (strcmp(cmd->name, "check") == 0)
-		rc = cmd_check(&tool, user);
-	else if (strcmp(cmd->name, "release") == 0)
-		rc = cmd_release(&tool, user);
-	else if (strcmp(cmd->name, "reap") == 0)
-		rc = cmd_reap(&tool);
-	else if (strcmp(cmd->name, "assign") == 0)
-		rc = cmd_assign(&tool, user);
-	else if (strcmp(cmd->name, "unassign") == 0)
-		rc = cmd_unassign(&tool, user);
-	else if (strcmp(cmd->name, "metrics") == 0)
-		rc = cmd_metrics(&tool);
-	else
-		rc = cmd_repair(&tool);
+	rc = cmd->run ? cmd->run(&tool) : cmd->run_arg(&tool, user);
 out:
 	hl_config_free(tool.cfg);
 	closelog();

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 #
 # End-to-end tests with real OpenSSH: a second sshd on 127.0.0.1 with a PAM
 # service of its own that uses the built module, and real users, groups and

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 #
 # Builds the libFuzzer targets with clang, ASan and UBSan, straight from
 # the core's sources (the normal build needs no clang):

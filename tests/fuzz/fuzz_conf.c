@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer target: the configuration parser (hl_config_parse), on the
  * text of a file as the module would read it.

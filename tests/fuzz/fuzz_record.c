@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer target: the decoders of store records (record.c).  The input
  * is the value of a store record, damaged or not; each decoder reads it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The integration harness: the built pam_helpdesk_license.so through real
  * libpam, with pam_wrapper (services from a temporary directory) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * No descriptor of the module leaks into the session: after each PAM call
  * (account, a granted open, a refused open, close, and on a store it

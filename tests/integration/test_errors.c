@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Failing closed (helpdesk-license.conf(5), and "Errors" in pam_helpdesk_license(8)): every kind of bad config is
  * PAM_SERVICE_ERR and reported as FILE:LINE, an unusable store is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The event log (pam_helpdesk_license(8), "The event log") and the files the module creates
  * (section 6), after real logins through libpam.

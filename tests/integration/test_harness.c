@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The harness checked against modules whose behaviour is known (pam_permit,
  * pam_deny, pam_debug, pam_echo), so that a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Idle reclaim through the real module: a holder logs in on a real pty
  * (its PAM_TTY the pty's slave) in a forked child that stands for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What a login gets (pam_helpdesk_license(8), "Decision" and "Stale sessions"), through real libpam: Named
  * licenses, concurrent pools, sessions of one technician, account as a dry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * 11. Many logins at once never hand out more slots than licenses
  * (doc/STORE.md, "Locking").  30 processes pass account, wait on a barrier, and open

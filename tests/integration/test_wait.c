@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Waiting in line for a concurrent license: a pool's wait.  Each waiter is
  * a forked process (sessions of one process share a pid) that opens a

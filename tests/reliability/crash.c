@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Crashes: a writer SIGKILLed inside its commits, over and over, on the
  * two files of the store (the durable one of Named allocations, the

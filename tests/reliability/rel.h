@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What the reliability programs (stress, crash) share: a world of
  * technicians from nss_wrapper, the config they run against, and the

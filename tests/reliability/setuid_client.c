@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A login through the core, as su makes it, for tests/stages/
  * 25-lock-freeze.sh: the stage installs this program setuid root (in a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Races: many technicians' processes opening and closing sessions at once,
  * some killed (SIGKILL) while they hold a session, and a checker reading

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Unit tests of the report and its planner on generated event logs.  The
  * right answers are worked out by hand in the comments beside each log;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The built helpdesk-license's report subcommand, end to end: a config
  * and an event log in a scratch directory, the tool run on them, its JSON

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Stage: reliability (docs/RELIABILITY.md), the long runs and the parts
 # that need root.
 #

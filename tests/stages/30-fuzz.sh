@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 #
 # Stage: the libFuzzer targets (tests/fuzz), each run for a bounded time
 # from a copy of its seed corpus:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 #
 # Stage: the whole "make check" under valgrind memcheck, in a fresh plain
 # build (no sanitizers: valgrind and ASan do not mix):

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Stage: the benchmark still runs (bench/run-bench.sh, see BENCHMARKS.md),
 # once, with tiny sizes and a few logins: every stack logs in, the
 # contention runs lose or duplicate no slot, the admin tool is timed, and

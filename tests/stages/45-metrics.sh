@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Stage: helpdesk-license metrics read by a real Prometheus parser
 # (promtool check metrics, from Debian's prometheus package), on an event
 # log with every kind of event and label values that need escaping; the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Stage: the report's HTML page as a browser shows it.  Two known weeks
 # of events are reported with the built tool's "report --html"; headless
 # Chromium reads the page into its DOM, whose summary table is checked

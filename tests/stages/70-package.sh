@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 #
 # The Debian package, from build to purge.  A stage of tests/run-all.sh (see
 # tests/stages/README), as root:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* helpdesk-license events: the event log for people, one line per event,
  * and followed as it grows (as tail -F does). */
 #ifndef HL_EVENTS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The report printed: aligned text for people, JSON for scripts, and one
  * self-contained HTML page with inline SVG charts. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Reading the event log (pam_helpdesk_license(8), "The event log") back for reports: the log and
  * its rotated files, plain or gzip-compressed, into events in time order.
  * Strings are interned: an event names its user, pool, session and reason

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* helpdesk-license report: usage of the licenses over a period, read
  * back from the event log, and the planner's "what if" on that usage. */
 #ifndef HL_REPORT_H

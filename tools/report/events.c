@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* helpdesk-license events: its options, the filter, the two ways to
  * print an event, and following the log across its rotation. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* helpdesk-license report: its options, its input and its outputs. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* helpdesk-license metrics: the licenses in use and the event log's
  * counts in the Prometheus text exposition format. */
 #ifndef HL_METRICS_H
