@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * helpdesk-licensed: the per-host daemon of the shared backend
  * (helpdesk-licensed(8), doc/BACKEND.md).  The module and helpdesk-license
@@ -34,24 +35,24 @@
 #include "wire.h"
 
 #define PROGRAM "helpdesk-licensed"
-#define CLIENTS_MAX 256			/* connections served at once */
+#define CLIENTS_MAX 256 /* connections served at once */
 #define PASSWORD_MAX 1024
 #define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
 
 struct daemon {
 	struct hl_config *cfg;
 	struct hl_logger log;
-	bool to_stderr;			/* until detached, or --foreground */
+	bool to_stderr; /* until detached, or --foreground */
 	char host[HL_BACKEND_HOST_MAX + 1];
 	char boot_id[64];
-	char *password;			/* NULL: none */
+	char *password; /* NULL: none */
 	struct hl_pg_pool pool;
-	int stop[2];			/* readable once stopping */
-	int dir_fd;			/* the socket's directory */
+	int stop[2]; /* readable once stopping */
+	int dir_fd;  /* the socket's directory */
 	char socket_name[108];
 	pthread_mutex_t lock;
 	pthread_cond_t done;
-	unsigned clients;		/* threads serving a connection */
+	unsigned clients; /* threads serving a connection */
 };
 
 struct client {
@@ -83,7 +84,8 @@ static int read_password(struct daemon *d, const char *path)
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
-		hl_log(&d->log, LOG_ERR, "password file %s: must be mode 0600 (no access for group or others)",
+		hl_log(&d->log, LOG_ERR,
+		       "password file %s: must be mode 0600 (no access for group or others)",
 		       path);
 		goto out;
 	}
@@ -98,7 +100,8 @@ static int read_password(struct daemon *d, const char *path)
 	buf[len] = '\0';
 	len = strcspn(buf, "\r\n");
 	if (len == 0 || len > PASSWORD_MAX) {
-		hl_log(&d->log, LOG_ERR, "password file %s: the first line must hold the password (1 to %d bytes)",
+		hl_log(&d->log, LOG_ERR,
+		       "password file %s: the first line must hold the password (1 to %d bytes)",
 		       path, PASSWORD_MAX);
 		goto out;
 	}
@@ -146,7 +149,8 @@ static int find_host(struct daemon *d)
 
 	if (!host) {
 		if (gethostname(name, sizeof(name) - 1) != 0) {
-			hl_log(&d->log, LOG_ERR, "gethostname: %s", strerror(errno));
+			hl_log(&d->log, LOG_ERR, "gethostname: %s",
+			       strerror(errno));
 			return -1;
 		}
 		host = name;
@@ -154,8 +158,9 @@ static int find_host(struct daemon *d)
 	len = strlen(host);
 	if (len == 0 || len > HL_BACKEND_HOST_MAX ||
 	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		   "0123456789.-_") != len) {
-		hl_log(&d->log, LOG_ERR, "the host name \"%.64s\" is not usable: set backend.host",
+			 "0123456789.-_") != len) {
+		hl_log(&d->log, LOG_ERR,
+		       "the host name \"%.64s\" is not usable: set backend.host",
 		       host);
 		return -1;
 	}
@@ -235,7 +240,9 @@ static enum hl_wire_status send_records(struct hl_wire *w,
 	enum hl_wire_status st;
 
 	if (records + hosts > HL_WIRE_COUNT_MAX) {
-		send_error(w, HL_PG_IO, "the space holds more records than the protocol carries");
+		send_error(
+			w, HL_PG_IO,
+			"the space holds more records than the protocol carries");
 		return HL_WIRE_MALFORMED;
 	}
 	st = hl_wire_printf(w, "RECORDS %zu", records + hosts);
@@ -321,7 +328,8 @@ static void finish_write(struct daemon *d, struct hl_wire *w,
 
 	if (st != HL_WIRE_OK) {
 		if (st != HL_WIRE_EOF)
-			hl_log(&d->log, LOG_WARNING, "write transaction of the %s space rolled back: %s",
+			hl_log(&d->log, LOG_WARNING,
+			       "write transaction of the %s space rolled back: %s",
 			       space, hl_wire_status_text(st));
 		if (st == HL_WIRE_MALFORMED)
 			send_error(w, HL_PG_IO, "malformed request");
@@ -359,8 +367,8 @@ static void finish_read(struct daemon *d, struct hl_wire *w)
 		       hl_wire_status_text(st));
 }
 
-static void transaction(struct daemon *d, struct hl_wire *w,
-			const char *space, bool write, unsigned timeout)
+static void transaction(struct daemon *d, struct hl_wire *w, const char *space,
+			bool write, unsigned timeout)
 {
 	struct hl_pg_txn txn;
 	enum hl_pg_error error;
@@ -378,7 +386,8 @@ static void transaction(struct daemon *d, struct hl_wire *w,
 				   d->cfg->backend.lease, why, sizeof(why));
 	if (error != HL_PG_OK) {
 		if (error != HL_PG_TIMEOUT)
-			hl_log(&d->log, LOG_ERR, "cannot open a transaction of the %s space: %s",
+			hl_log(&d->log, LOG_ERR,
+			       "cannot open a transaction of the %s space: %s",
 			       space, why);
 		send_error(w, error, why);
 		goto out;
@@ -431,7 +440,7 @@ static void *client_thread(void *arg)
 		hl_wire_init(w, c->fd, d->stop[0],
 			     (int)d->cfg->backend.transaction_timeout * 1000);
 		serve(d, w);
-		hl_wire_flush(w);	/* the last answer */
+		hl_wire_flush(w); /* the last answer */
 		free(w);
 	}
 	close(c->fd);
@@ -513,11 +522,11 @@ static void *heartbeat_thread(void *arg)
 							sizeof(why));
 		}
 		if (error != HL_PG_OK && reachable)
-			hl_log(&d->log, LOG_ERR, "heartbeat of host %s failed: %s",
-			       d->host, why);
+			hl_log(&d->log, LOG_ERR,
+			       "heartbeat of host %s failed: %s", d->host, why);
 		if (error == HL_PG_OK && !reachable)
-			hl_log(&d->log, LOG_NOTICE, "heartbeat of host %s again",
-			       d->host);
+			hl_log(&d->log, LOG_NOTICE,
+			       "heartbeat of host %s again", d->host);
 		reachable = error == HL_PG_OK;
 		if (reachable)
 			hl_pg_warm(&d->pool);
@@ -550,16 +559,17 @@ static int listen_socket(struct daemon *d)
 	}
 	if (fstatat(d->dir_fd, d->socket_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
-			hl_log(&d->log, LOG_ERR, "%s exists and is not our socket: refused",
+			hl_log(&d->log, LOG_ERR,
+			       "%s exists and is not our socket: refused",
 			       path);
 			return -1;
 		}
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		memcpy(addr.sun_path, path, strlen(path) + 1);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&addr,
-				       sizeof(addr)) == 0) {
-			hl_log(&d->log, LOG_ERR, "another helpdesk-licensed listens on %s",
-			       path);
+		if (fd >= 0 &&
+		    connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+			hl_log(&d->log, LOG_ERR,
+			       "another helpdesk-licensed listens on %s", path);
 			close(fd);
 			return -1;
 		}
@@ -592,8 +602,8 @@ static int run(struct daemon *d, int listen_fd, int signal_fd)
 		hl_log(&d->log, LOG_ERR, "cannot start the heartbeat thread");
 		return 1;
 	}
-	hl_log(&d->log, LOG_INFO, "host %s (boot %s) listening on %s",
-	       d->host, d->boot_id, d->cfg->backend.socket);
+	hl_log(&d->log, LOG_INFO, "host %s (boot %s) listening on %s", d->host,
+	       d->boot_id, d->cfg->backend.socket);
 	while (!stopping) {
 		struct pollfd fds[2] = {
 			{ .fd = listen_fd, .events = POLLIN },
@@ -671,7 +681,8 @@ static void usage(FILE *out)
 		"usage: " PROGRAM " [-c FILE] [--foreground]\n"
 		"       " PROGRAM " [-c FILE] --migrate | --check\n"
 		"The daemon of the shared backend of pam_helpdesk_license; see helpdesk-licensed(8).\n"
-		"  -c, --config FILE  the configuration (default " HL_CONFIG_FILE ")\n"
+		"  -c, --config FILE  the configuration (default " HL_CONFIG_FILE
+		")\n"
 		"  --foreground       stay attached, logging to stderr as well as to syslog\n"
 		"  --migrate          create or upgrade the database's schema, then exit\n"
 		"  --check            connect, check the schema, print one line, exit\n");
@@ -689,7 +700,8 @@ static int check(struct daemon *d)
 	if (conn)
 		error = hl_pg_schema_version(conn, &version, why, sizeof(why));
 	if (error == HL_PG_OK && version != HL_SCHEMA_VERSION) {
-		snprintf(why, sizeof(why), "the schema is version %d, this program's is %d",
+		snprintf(why, sizeof(why),
+			 "the schema is version %d, this program's is %d",
 			 version, HL_SCHEMA_VERSION);
 		error = HL_PG_VERSION;
 	}
@@ -724,7 +736,8 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case 'f': foreground = true; break;
-		case 'm': case 'k': action = opt; break;
+		case 'm':
+		case 'k': action = opt; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -742,14 +755,15 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_cond_init(&d.done, NULL);
 	if (geteuid() != 0) {
-		hl_log(&d.log, LOG_ERR, "must run as root: its clients are root's alone");
+		hl_log(&d.log, LOG_ERR,
+		       "must run as root: its clients are root's alone");
 		goto out;
 	}
 	if (hl_config_load(config, &d.log, &d.cfg, NULL) != 0)
 		goto out;
 	if (!d.cfg->backend.enabled) {
-		hl_log(&d.log, LOG_ERR, "%s has no backend section: nothing to serve",
-		       config);
+		hl_log(&d.log, LOG_ERR,
+		       "%s has no backend section: nothing to serve", config);
 		goto out;
 	}
 	if ((d.cfg->backend.password_file &&
@@ -785,7 +799,8 @@ int main(int argc, char **argv)
 		goto pool;
 	if (!foreground) {
 		if (detach() != 0) {
-			hl_log(&d.log, LOG_ERR, "cannot detach: %s", strerror(errno));
+			hl_log(&d.log, LOG_ERR, "cannot detach: %s",
+			       strerror(errno));
 			close(listen_fd);
 			unlinkat(d.dir_fd, d.socket_name, 0);
 			goto pool;

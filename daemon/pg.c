@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* PostgreSQL for helpdesk-licensed (pg.h).  Outside data reaches the
  * server only as binary parameters, never inside a statement's text. */
 #include "config.h"
@@ -69,7 +70,8 @@ static void copy_message(const char *message, char *why, size_t len)
 {
 	size_t i;
 
-	snprintf(why, len, "%s", message && *message ? message : "no reason given");
+	snprintf(why, len, "%s",
+		 message && *message ? message : "no reason given");
 	for (i = 0; why[i]; i++)
 		if (why[i] == '\n' || why[i] == '\r' || why[i] == '\t')
 			why[i] = ' ';
@@ -107,8 +109,8 @@ PGconn *hl_pg_take(struct hl_pg_pool *pool, int wait_ms,
 	}
 	pthread_mutex_lock(&pool->lock);
 	while (pool->idle_count == 0 && pool->open >= HL_PG_POOL_MAX)
-		if (pthread_cond_timedwait(&pool->freed, &pool->lock,
-					   &until) == ETIMEDOUT)
+		if (pthread_cond_timedwait(&pool->freed, &pool->lock, &until) ==
+		    ETIMEDOUT)
 			break;
 	if (pool->idle_count > 0) {
 		conn = pool->idle[--pool->idle_count];
@@ -177,15 +179,16 @@ void hl_pg_warm(struct hl_pg_pool *pool)
 
 enum hl_pg_error hl_pg_classify(PGconn *conn, const PGresult *res)
 {
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *state =
+		res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	if (PQstatus(conn) != CONNECTION_OK)
 		return HL_PG_UNAVAILABLE;
 	if (!state)
 		return HL_PG_IO;
-	if (strcmp(state, "55P03") == 0)	/* lock_not_available */
+	if (strcmp(state, "55P03") == 0) /* lock_not_available */
 		return HL_PG_TIMEOUT;
-	if (strcmp(state, "42P01") == 0)	/* undefined_table */
+	if (strcmp(state, "42P01") == 0) /* undefined_table */
 		return HL_PG_VERSION;
 	/* Class 08 (connection exception), 57P0x (shutting down). */
 	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
@@ -199,8 +202,8 @@ static enum hl_pg_error run(PGconn *conn, PGresult **out, const char *sql,
 			    const int *lengths, const int *formats,
 			    int result_format, char *why, size_t len)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, values,
-				     lengths, formats, result_format);
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, values, lengths,
+				     formats, result_format);
 	ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	enum hl_pg_error error;
 
@@ -233,27 +236,31 @@ static enum hl_pg_error script(PGconn *conn, const char *sql, char *why,
 
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		error = hl_pg_classify(conn, res);
-		copy_message(res ? PQresultErrorMessage(res) :
-			     PQerrorMessage(conn), why, len);
+		copy_message(res ? PQresultErrorMessage(res)
+				 : PQerrorMessage(conn),
+			     why, len);
 	}
 	PQclear(res);
 	return error;
 }
 
-enum hl_pg_error hl_pg_schema_version(PGconn *conn, int *version,
-				      char *why, size_t len)
+enum hl_pg_error hl_pg_schema_version(PGconn *conn, int *version, char *why,
+				      size_t len)
 {
 	PGresult *res = NULL;
-	enum hl_pg_error error = run(conn, &res,
-				     "SELECT version FROM hl_schema", 0, NULL,
-				     NULL, NULL, 0, why, len);
+	enum hl_pg_error error =
+		run(conn, &res, "SELECT version FROM hl_schema", 0, NULL, NULL,
+		    NULL, 0, why, len);
 
 	if (error == HL_PG_VERSION)
-		snprintf(why, len, "the database has no schema: run helpdesk-licensed --migrate");
+		snprintf(
+			why, len,
+			"the database has no schema: run helpdesk-licensed --migrate");
 	if (error != HL_PG_OK)
 		return error;
 	if (PQntuples(res) != 1) {
-		snprintf(why, len, "hl_schema has %d rows, not one", PQntuples(res));
+		snprintf(why, len, "hl_schema has %d rows, not one",
+			 PQntuples(res));
 		PQclear(res);
 		return HL_PG_VERSION;
 	}
@@ -270,17 +277,19 @@ int hl_pg_migrate(PGconn *conn, const struct hl_logger *log)
 	int rc = -1;
 
 	/* SERIALIZABLE: two --migrate at once cannot both create it. */
-	error = simple(conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", why, sizeof(why));
+	error = simple(conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", why,
+		       sizeof(why));
 	if (error != HL_PG_OK)
 		goto out;
 	error = hl_pg_schema_version(conn, &version, why, sizeof(why));
 	if (error == HL_PG_OK) {
 		if (version == HL_SCHEMA_VERSION) {
-			hl_log(log, LOG_INFO, "the schema is at version %d already",
-			       version);
+			hl_log(log, LOG_INFO,
+			       "the schema is at version %d already", version);
 			rc = 0;
 		} else {
-			hl_log(log, LOG_ERR, "the database's schema is version %d, this program knows up to %d: refused",
+			hl_log(log, LOG_ERR,
+			       "the database's schema is version %d, this program knows up to %d: refused",
 			       version, HL_SCHEMA_VERSION);
 		}
 		simple(conn, "ROLLBACK", why, sizeof(why));
@@ -290,7 +299,8 @@ int hl_pg_migrate(PGconn *conn, const struct hl_logger *log)
 		goto out;
 	/* The failed SELECT aborted the transaction: start again. */
 	simple(conn, "ROLLBACK", why, sizeof(why));
-	error = simple(conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", why, sizeof(why));
+	error = simple(conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", why,
+		       sizeof(why));
 	if (error == HL_PG_OK)
 		error = script(conn, schema_sql, why, sizeof(why));
 	if (error == HL_PG_OK)
@@ -315,12 +325,13 @@ enum hl_pg_error hl_pg_heartbeat(PGconn *conn, const char *host,
 {
 	const char *values[2] = { host, boot_id };
 
-	return run(conn, NULL,
-		   "INSERT INTO hl_host (host, boot_id, heartbeat) "
-		   "VALUES ($1, $2, statement_timestamp()) "
-		   "ON CONFLICT (host) DO UPDATE SET boot_id = EXCLUDED.boot_id, "
-		   "heartbeat = EXCLUDED.heartbeat",
-		   2, values, NULL, NULL, 0, why, len);
+	return run(
+		conn, NULL,
+		"INSERT INTO hl_host (host, boot_id, heartbeat) "
+		"VALUES ($1, $2, statement_timestamp()) "
+		"ON CONFLICT (host) DO UPDATE SET boot_id = EXCLUDED.boot_id, "
+		"heartbeat = EXCLUDED.heartbeat",
+		2, values, NULL, NULL, 0, why, len);
 }
 
 enum hl_pg_error hl_pg_open(struct hl_pg_txn *txn, PGconn *conn,
@@ -336,15 +347,19 @@ enum hl_pg_error hl_pg_open(struct hl_pg_txn *txn, PGconn *conn,
 	memset(txn, 0, sizeof(*txn));
 	txn->conn = conn;
 	txn->write = write;
-	error = simple(conn, write ? "BEGIN ISOLATION LEVEL READ COMMITTED" :
-		       "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-		       why, len);
+	error = simple(
+		conn,
+		write ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+		      : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+		why, len);
 	if (error != HL_PG_OK)
 		goto fail;
 	error = hl_pg_schema_version(conn, &version, why, len);
 	if (error == HL_PG_OK && version != HL_SCHEMA_VERSION) {
-		snprintf(why, len, "the database's schema is version %d, not %d: run helpdesk-licensed --migrate",
-			 version, HL_SCHEMA_VERSION);
+		snprintf(
+			why, len,
+			"the database's schema is version %d, not %d: run helpdesk-licensed --migrate",
+			version, HL_SCHEMA_VERSION);
 		error = HL_PG_VERSION;
 	}
 	if (error != HL_PG_OK)
@@ -361,18 +376,23 @@ enum hl_pg_error hl_pg_open(struct hl_pg_txn *txn, PGconn *conn,
 			if (error != HL_PG_OK)
 				goto fail;
 		}
-		error = run(conn, &res, timeout > 0 ?
-			    "SELECT 1 FROM hl_space WHERE space = $1 FOR UPDATE" :
-			    "SELECT 1 FROM hl_space WHERE space = $1 FOR UPDATE NOWAIT",
-			    1, space_param, NULL, NULL, 0, why, len);
+		error = run(
+			conn, &res,
+			timeout > 0
+				? "SELECT 1 FROM hl_space WHERE space = $1 FOR UPDATE"
+				: "SELECT 1 FROM hl_space WHERE space = $1 FOR UPDATE NOWAIT",
+			1, space_param, NULL, NULL, 0, why, len);
 		if (error == HL_PG_TIMEOUT)
-			snprintf(why, len, "the %s space stayed locked for %u s",
-				 space, timeout);
+			snprintf(why, len,
+				 "the %s space stayed locked for %u s", space,
+				 timeout);
 		if (error != HL_PG_OK)
 			goto fail;
 		if (PQntuples(res) != 1) {
-			snprintf(why, len, "hl_space has no row %s: run helpdesk-licensed --migrate",
-				 space);
+			snprintf(
+				why, len,
+				"hl_space has no row %s: run helpdesk-licensed --migrate",
+				space);
 			PQclear(res);
 			error = HL_PG_VERSION;
 			goto fail;
@@ -380,16 +400,17 @@ enum hl_pg_error hl_pg_open(struct hl_pg_txn *txn, PGconn *conn,
 		PQclear(res);
 	}
 	error = run(conn, &txn->records,
-		    "SELECT key, value FROM hl_record WHERE space = $1",
-		    1, space_param, NULL, NULL, 1, why, len);
+		    "SELECT key, value FROM hl_record WHERE space = $1", 1,
+		    space_param, NULL, NULL, 1, why, len);
 	if (error != HL_PG_OK)
 		goto fail;
 	if (strcmp(space, "runtime") == 0) {
 		snprintf(number, sizeof(number), "%u", lease);
-		error = run(conn, &txn->hosts,
-			    "SELECT host, boot_id FROM hl_host WHERE heartbeat > "
-			    "statement_timestamp() - $1::integer * interval '1 second'",
-			    1, lease_param, NULL, NULL, 1, why, len);
+		error = run(
+			conn, &txn->hosts,
+			"SELECT host, boot_id FROM hl_host WHERE heartbeat > "
+			"statement_timestamp() - $1::integer * interval '1 second'",
+			1, lease_param, NULL, NULL, 1, why, len);
 		if (error != HL_PG_OK)
 			goto fail;
 	}
@@ -423,27 +444,27 @@ size_t hl_pg_host_count(const struct hl_pg_txn *txn)
 	return txn->hosts ? (size_t)PQntuples(txn->hosts) : 0;
 }
 
-void hl_pg_host(const struct hl_pg_txn *txn, size_t i,
-		struct hl_pg_item *item)
+void hl_pg_host(const struct hl_pg_txn *txn, size_t i, struct hl_pg_item *item)
 {
 	item_of(txn->hosts, i, item);
 }
 
 enum hl_pg_error hl_pg_change(struct hl_pg_txn *txn, const char *space,
 			      const char *key, size_t key_len,
-			      const char *value, size_t value_len,
-			      char *why, size_t len)
+			      const char *value, size_t value_len, char *why,
+			      size_t len)
 {
 	const char *values[3] = { space, key, value };
 	int lengths[3] = { 0, (int)key_len, (int)value_len };
 	int formats[3] = { 0, 1, 1 };
 
 	if (value)
-		return run(txn->conn, NULL,
-			   "INSERT INTO hl_record (space, key, value) "
-			   "VALUES ($1, $2::bytea, $3::bytea) "
-			   "ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value",
-			   3, values, lengths, formats, 0, why, len);
+		return run(
+			txn->conn, NULL,
+			"INSERT INTO hl_record (space, key, value) "
+			"VALUES ($1, $2::bytea, $3::bytea) "
+			"ON CONFLICT (space, key) DO UPDATE SET value = EXCLUDED.value",
+			3, values, lengths, formats, 0, why, len);
 	return run(txn->conn, NULL,
 		   "DELETE FROM hl_record WHERE space = $1 AND key = $2::bytea",
 		   2, values, lengths, formats, 0, why, len);

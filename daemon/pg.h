@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* helpdesk-licensed's side of PostgreSQL: a small pool of warm
  * connections, and the statements of the schema (daemon/schema.sql,
  * doc/BACKEND.md).  The only part of the project that links libpq. */
@@ -12,16 +13,16 @@
 #include "log.h"
 
 #define HL_SCHEMA_VERSION 1
-#define HL_PG_POOL_MAX 16		/* connections open at most */
-#define HL_PG_POOL_WARM 2		/* kept open while idle */
+#define HL_PG_POOL_MAX 16 /* connections open at most */
+#define HL_PG_POOL_WARM 2 /* kept open while idle */
 
 /* What went wrong, as the protocol's ERROR codes name it. */
 enum hl_pg_error {
 	HL_PG_OK,
-	HL_PG_TIMEOUT,		/* the write lock not had in time */
-	HL_PG_UNAVAILABLE,	/* the database is unreachable */
-	HL_PG_VERSION,		/* no schema, or one of another version */
-	HL_PG_IO,		/* anything else */
+	HL_PG_TIMEOUT,	   /* the write lock not had in time */
+	HL_PG_UNAVAILABLE, /* the database is unreachable */
+	HL_PG_VERSION,	   /* no schema, or one of another version */
+	HL_PG_IO,	   /* anything else */
 };
 
 const char *hl_pg_error_code(enum hl_pg_error error);
@@ -31,7 +32,7 @@ struct hl_pg_pool {
 	pthread_cond_t freed;
 	PGconn *idle[HL_PG_POOL_MAX];
 	size_t idle_count;
-	size_t open;			/* idle and taken */
+	size_t open; /* idle and taken */
 	const char *keywords[5];
 	const char *values[5];
 	char connect_timeout[16];
@@ -65,8 +66,8 @@ void hl_pg_warm(struct hl_pg_pool *pool);
 enum hl_pg_error hl_pg_classify(PGconn *conn, const PGresult *res);
 
 /* The schema's version into *version, on conn. */
-enum hl_pg_error hl_pg_schema_version(PGconn *conn, int *version,
-				      char *why, size_t len);
+enum hl_pg_error hl_pg_schema_version(PGconn *conn, int *version, char *why,
+				      size_t len);
 
 /* Creates the schema when absent; refuses another version.  Logs what it
  * did.  0 or -1. */
@@ -88,8 +89,8 @@ struct hl_pg_item {
 /* An open transaction of a space on a connection of the pool. */
 struct hl_pg_txn {
 	PGconn *conn;
-	PGresult *records;	/* key, value: binary */
-	PGresult *hosts;	/* host, boot_id; NULL for the durable space */
+	PGresult *records; /* key, value: binary */
+	PGresult *hosts;   /* host, boot_id; NULL for the durable space */
 	bool write;
 };
 
@@ -103,13 +104,12 @@ size_t hl_pg_record_count(const struct hl_pg_txn *txn);
 void hl_pg_record(const struct hl_pg_txn *txn, size_t i,
 		  struct hl_pg_item *item);
 size_t hl_pg_host_count(const struct hl_pg_txn *txn);
-void hl_pg_host(const struct hl_pg_txn *txn, size_t i,
-		struct hl_pg_item *item);
+void hl_pg_host(const struct hl_pg_txn *txn, size_t i, struct hl_pg_item *item);
 /* A put (value not NULL) or a delete inside the open transaction. */
 enum hl_pg_error hl_pg_change(struct hl_pg_txn *txn, const char *space,
 			      const char *key, size_t key_len,
-			      const char *value, size_t value_len,
-			      char *why, size_t len);
+			      const char *value, size_t value_len, char *why,
+			      size_t len);
 enum hl_pg_error hl_pg_commit(struct hl_pg_txn *txn, char *why, size_t len);
 /* Rolls back what is still open and frees the results; conn stays. */
 void hl_pg_close(struct hl_pg_txn *txn);

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-3-Clause
 -- The schema of the shared backend of pam_helpdesk_license, version 1
 -- (doc/BACKEND.md).  Applied by "helpdesk-licensed --migrate", in one
 -- transaction, to an empty database.

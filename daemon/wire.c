@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Framing of protocol v1 (wire.h): bounded reads and writes on a stream
  * socket, the stop descriptor watched beside the peer. */
 #include "config.h"
@@ -149,8 +150,9 @@ static enum hl_wire_status send_all(struct hl_wire *w, const void *src,
 		if (put < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (put < 0)
-			return errno == EPIPE || errno == ECONNRESET ?
-				HL_WIRE_EOF : HL_WIRE_IO;
+			return errno == EPIPE || errno == ECONNRESET
+				       ? HL_WIRE_EOF
+				       : HL_WIRE_IO;
 		in += put;
 		len -= (size_t)put;
 	}

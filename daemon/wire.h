@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Protocol v1 between the remote store and helpdesk-licensed, the framing
  * both ends share (doc/BACKEND.md): header lines of ASCII ending in "\n",
  * at most HL_WIRE_LINE_MAX bytes, each possibly followed by raw bytes whose
@@ -9,27 +10,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define HL_WIRE_LINE_MAX 256		/* bytes, the "\n" included */
+#define HL_WIRE_LINE_MAX 256 /* bytes, the "\n" included */
 #define HL_WIRE_KEY_MAX 4096
 #define HL_WIRE_VALUE_MAX (16u << 20)
 #define HL_WIRE_COUNT_MAX 1000000u
 
 enum hl_wire_status {
 	HL_WIRE_OK,
-	HL_WIRE_EOF,		/* the peer closed before a whole message */
-	HL_WIRE_TIMEOUT,	/* the peer was silent for the timeout */
-	HL_WIRE_STOPPED,	/* the stop descriptor became readable */
-	HL_WIRE_MALFORMED,	/* too long, a NUL, or not what was asked */
-	HL_WIRE_IO,		/* read or write failed */
+	HL_WIRE_EOF,	   /* the peer closed before a whole message */
+	HL_WIRE_TIMEOUT,   /* the peer was silent for the timeout */
+	HL_WIRE_STOPPED,   /* the stop descriptor became readable */
+	HL_WIRE_MALFORMED, /* too long, a NUL, or not what was asked */
+	HL_WIRE_IO,	   /* read or write failed */
 };
 
 struct hl_wire {
 	int fd;
-	int stop_fd;		/* -1: none */
-	int timeout_ms;		/* each wait for the peer */
-	size_t start, end;		/* unread bytes of buf */
+	int stop_fd;	   /* -1: none */
+	int timeout_ms;	   /* each wait for the peer */
+	size_t start, end; /* unread bytes of buf */
 	char buf[65536];
-	size_t out_len;			/* unsent bytes of out */
+	size_t out_len; /* unsent bytes of out */
 	char out[65536];
 };
 

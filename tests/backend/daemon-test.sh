@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 #
 # helpdesk-licensed against a real PostgreSQL that this script starts
 # itself (tests/backend/pg.sh): two daemons, the hosts "h1" and "h2", each

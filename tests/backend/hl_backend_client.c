@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A client of protocol v1 for the tests of helpdesk-licensed
  * (tests/backend/daemon-test.sh); doc/BACKEND.md has the protocol.
@@ -29,7 +30,7 @@
 
 #include "wire.h"
 
-#define TIMEOUT_MS 120000	/* a hang guard only */
+#define TIMEOUT_MS 120000 /* a hang guard only */
 
 static int connect_daemon(const char *path)
 {
@@ -47,7 +48,8 @@ static int connect_daemon(const char *path)
 		return -1;
 	memcpy(addr.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+	if (fd < 0 ||
+	    connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		fprintf(stderr, "connect %s: %s\n", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -130,8 +132,10 @@ static bool commit(struct hl_wire *w, int argc, char **argv)
 		const char *key = argv[i + 1];
 		const char *value = put ? argv[i + 2] : "";
 
-		if ((put ? hl_wire_printf(w, "P %zu %zu", strlen(key), strlen(value)) :
-		     hl_wire_printf(w, "D %zu", strlen(key))) != HL_WIRE_OK ||
+		if ((put ? hl_wire_printf(w, "P %zu %zu", strlen(key),
+					  strlen(value))
+			 : hl_wire_printf(w, "D %zu", strlen(key))) !=
+			    HL_WIRE_OK ||
 		    hl_wire_write(w, key, strlen(key)) != HL_WIRE_OK ||
 		    hl_wire_write(w, value, strlen(value)) != HL_WIRE_OK)
 			return false;
@@ -150,14 +154,17 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 3 || (strcmp(argv[2], "ping") != 0 && argc < 4) ||
 	    (strcmp(argv[2], "write") == 0 && argc < 5)) {
-		fprintf(stderr, "usage: see the comment at the top of %s\n", __FILE__);
+		fprintf(stderr, "usage: see the comment at the top of %s\n",
+			__FILE__);
 		return 2;
 	}
 	if (strcmp(argv[2], "write") == 0) {
 		hold = argc > 5 && strcmp(argv[5], "--hold") == 0;
 		first += hold;
-		for (int i = first; i < argc; i += strcmp(argv[i], "put") == 0 ? 3 : 2)
-			if ((strcmp(argv[i], "put") != 0 && strcmp(argv[i], "del") != 0) ||
+		for (int i = first; i < argc;
+		     i += strcmp(argv[i], "put") == 0 ? 3 : 2)
+			if ((strcmp(argv[i], "put") != 0 &&
+			     strcmp(argv[i], "del") != 0) ||
 			    i + (strcmp(argv[i], "put") == 0 ? 2 : 1) >= argc) {
 				fprintf(stderr, "bad change at %s\n", argv[i]);
 				return 2;
@@ -173,7 +180,8 @@ int main(int argc, char **argv)
 		ok = sent(hl_wire_printf(&w, "OPEN %s read 0", argv[3])) &&
 		     records(&w);
 	} else if (strcmp(argv[2], "write") == 0) {
-		ok = sent(hl_wire_printf(&w, "OPEN %s write %s", argv[3], argv[4])) &&
+		ok = sent(hl_wire_printf(&w, "OPEN %s write %s", argv[3],
+					 argv[4])) &&
 		     records(&w);
 		if (ok && hold) {
 			puts("opened");

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # A private PostgreSQL for the tests of the shared backend, sourced:
 #
 #   pg_start DIR   initdb and start a server in DIR (a fresh directory

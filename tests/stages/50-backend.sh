@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Stage: helpdesk-licensed, the shared backend's daemon, against a real
 # PostgreSQL the test starts itself (tests/backend/daemon-test.sh), once
 # with the -Werror build and once with the sanitizer build.  Needs root
