@@ -41,11 +41,23 @@ void hl_pg_pool_init(struct hl_pg_pool *pool, const char *conninfo,
 	snprintf(pool->connect_timeout, sizeof(pool->connect_timeout), "%u",
 		 connect_timeout);
 	/* Later values override earlier ones: the conninfo may set its own
-	 * connect_timeout, never the password. */
+	 * connect_timeout and TCP settings; the password is ours alone. */
 	pool->keywords[k] = "connect_timeout";
 	pool->values[k++] = pool->connect_timeout;
 	pool->keywords[k] = "fallback_application_name";
 	pool->values[k++] = "helpdesk-licensed";
+	/* Over TCP, a server cut off without a word (a partition, a dead
+	 * primary) fails a request within seconds instead of the kernel's
+	 * quarter of an hour: unacknowledged data for 15 s, or an idle
+	 * connection that answers no keepalive for 10 + 3 x 5 s. */
+	pool->keywords[k] = "tcp_user_timeout";
+	pool->values[k++] = "15000";
+	pool->keywords[k] = "keepalives_idle";
+	pool->values[k++] = "10";
+	pool->keywords[k] = "keepalives_interval";
+	pool->values[k++] = "5";
+	pool->keywords[k] = "keepalives_count";
+	pool->values[k++] = "3";
 	pool->keywords[k] = "dbname";
 	pool->values[k++] = conninfo;
 	if (password) {

@@ -33,8 +33,8 @@ struct hl_pg_pool {
 	PGconn *idle[HL_PG_POOL_MAX];
 	size_t idle_count;
 	size_t open; /* idle and taken */
-	const char *keywords[5];
-	const char *values[5];
+	const char *keywords[10];
+	const char *values[10];
 	char connect_timeout[16];
 	const struct hl_logger *log;
 };
