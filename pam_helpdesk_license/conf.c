@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,7 +44,7 @@
 static const char *const top_keys[] = {
 	"store", "runtime_store", "event_log", "on_error", "unlicensed", "show_holders",
 	"lock_timeout", "wait", "ignore_services", "exempt", "named",
-	"concurrent", "prices", NULL
+	"concurrent", "prices", "backend", NULL
 };
 static const char *const exempt_keys[] = { "users", "groups", NULL };
 static const char *const named_keys[] = {
@@ -54,6 +55,10 @@ static const char *const pool_keys[] = {
 };
 static const char *const prices_keys[] = {
 	"named", "concurrent", "currency", NULL
+};
+static const char *const backend_keys[] = {
+	"type", "conninfo", "password_file", "socket", "host", "heartbeat",
+	"lease", "transaction_timeout", NULL
 };
 
 /* One load in progress. */
@@ -70,7 +75,8 @@ struct parse {
 
 /* Where a setting lives, to name it in messages. */
 struct scope {
-	const char *group;		/* "named", "exempt", "prices"; or NULL */
+	const char *group;		/* "named", "exempt", "prices",
+					 * "backend"; or NULL */
 	unsigned pool_number;		/* 1-based place in concurrent; 0: none */
 	const char *pool;		/* the pool's name when valid, else NULL */
 };
@@ -709,6 +715,160 @@ static void parse_prices(struct parse *p, const config_setting_t *g)
 	}
 }
 
+/* backend.conninfo: one printable line, and never a password (the daemon
+ * reads it from password_file, a root-only file: the configuration is
+ * read by the admin tool and shown by check-config). */
+static void get_conninfo(struct parse *p, const struct scope *sc,
+			 const config_setting_t *s, char **out)
+{
+	char where[160];
+	const char *text;
+	size_t len;
+	bool ok;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		wrong_type(p, sc, s, "a libpq connection string");
+		return;
+	}
+	text = config_setting_get_string(s);
+	len = strlen(text);
+	ok = len >= 1 && len <= 4096;
+	for (size_t i = 0; ok && i < len; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			ok = false;
+	label(sc, config_setting_name(s), where, sizeof(where));
+	if (!ok) {
+		problem(p, s, "%s must be a libpq connection string of 1 to "
+			"4096 printable characters", where);
+		return;
+	}
+	if (strstr(text, "password") != NULL) {
+		problem(p, s, "%s must not hold a password: put it in "
+			"password_file (root's, mode 0600)", where);
+		return;
+	}
+	free(*out);
+	*out = strdup(text);
+	if (*out == NULL)
+		p->nomem = true;
+}
+
+/* backend.type: the one kind of shared backend there is. */
+static void get_type(struct parse *p, const struct scope *sc,
+		     const config_setting_t *s)
+{
+	char where[160], value[VALUE_MAX];
+	const char *text;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		wrong_type(p, sc, s, "\"postgresql\"");
+		return;
+	}
+	text = config_setting_get_string(s);
+	if (strcmp(text, "postgresql") != 0)
+		problem(p, s, "%s must be \"postgresql\", not \"%s\"",
+			label(sc, config_setting_name(s), where, sizeof(where)),
+			shown(text, value, sizeof(value)));
+}
+
+/* backend.host: a host name (letters, digits, '.', '-', '_'). */
+static void get_host(struct parse *p, const struct scope *sc,
+		     const config_setting_t *s, char **out)
+{
+	char where[160], value[VALUE_MAX];
+	const char *text;
+	size_t len;
+	bool ok;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		wrong_type(p, sc, s, "a host name");
+		return;
+	}
+	text = config_setting_get_string(s);
+	len = strlen(text);
+	ok = len >= 1 && len <= HL_BACKEND_HOST_MAX;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = isalnum((unsigned char)text[i]) || text[i] == '.' ||
+		     text[i] == '-' || text[i] == '_';
+	if (!ok) {
+		problem(p, s, "%s must be a host name of 1 to %d letters, "
+			"digits, '.', '-' or '_', not \"%s\"",
+			label(sc, config_setting_name(s), where, sizeof(where)),
+			HL_BACKEND_HOST_MAX, shown(text, value, sizeof(value)));
+		return;
+	}
+	free(*out);
+	*out = strdup(text);
+	if (*out == NULL)
+		p->nomem = true;
+}
+
+/* A duration of at least one second. */
+static void get_period(struct parse *p, const struct scope *sc,
+		       const config_setting_t *s, unsigned *out)
+{
+	unsigned seconds = 0, before = p->problems;
+	char where[160];
+
+	get_duration(p, sc, s, &seconds);
+	if (p->problems != before)
+		return;
+	if (seconds == 0) {
+		problem(p, s, "%s must be at least 1s",
+			label(sc, config_setting_name(s), where, sizeof(where)));
+		return;
+	}
+	*out = seconds;
+}
+
+static void parse_backend(struct parse *p, const config_setting_t *g)
+{
+	const struct scope sc = { "backend", 0, NULL };
+	struct hl_backend *b = &p->cfg->backend;
+	const config_setting_t *lease;
+
+	if (!want_group(p, &top_scope, g))
+		return;
+	b->enabled = true;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g,
+							(unsigned)i);
+		const char *key = config_setting_name(s);
+
+		if (strcmp(key, "type") == 0) {
+			get_type(p, &sc, s);
+		} else if (strcmp(key, "conninfo") == 0) {
+			get_conninfo(p, &sc, s, &b->conninfo);
+		} else if (strcmp(key, "password_file") == 0) {
+			get_path(p, &sc, s, false, &b->password_file);
+		} else if (strcmp(key, "socket") == 0) {
+			get_path(p, &sc, s, false, &b->socket);
+		} else if (strcmp(key, "host") == 0) {
+			get_host(p, &sc, s, &b->host);
+		} else if (strcmp(key, "heartbeat") == 0) {
+			get_period(p, &sc, s, &b->heartbeat);
+		} else if (strcmp(key, "lease") == 0) {
+			get_period(p, &sc, s, &b->lease);
+		} else if (strcmp(key, "transaction_timeout") == 0) {
+			get_period(p, &sc, s, &b->transaction_timeout);
+		} else {
+			unknown_key(p, &sc, s, backend_keys);
+		}
+	}
+	if (config_setting_get_member(g, "type") == NULL)
+		problem(p, g, "backend needs a type (\"postgresql\")");
+	if (config_setting_get_member(g, "conninfo") == NULL)
+		problem(p, g, "backend needs a conninfo (a libpq connection "
+			"string)");
+	/* A lease shorter than two heartbeats loses a live host's sessions
+	 * to one late heartbeat. */
+	lease = config_setting_get_member(g, "lease");
+	if (b->lease < 2 * b->heartbeat)
+		problem(p, lease ? lease : g, "backend lease (%us) must be at "
+			"least two heartbeats (2 x %us)", b->lease,
+			b->heartbeat);
+}
+
 static bool pool_name_valid(const char *name)
 {
 	size_t len = strlen(name);
@@ -898,6 +1058,8 @@ static void parse_top(struct parse *p, const config_setting_t *root)
 			parse_concurrent(p, s);
 		} else if (strcmp(key, "prices") == 0) {
 			parse_prices(p, s);
+		} else if (strcmp(key, "backend") == 0) {
+			parse_backend(p, s);
 		} else {
 			unknown_key(p, sc, s, top_keys);
 		}
@@ -1136,8 +1298,13 @@ static struct hl_config *config_with_defaults(struct parse *p,
 	cfg->show_holders = true;
 	cfg->lock_timeout = 5;
 	cfg->wait = 0;
+	cfg->backend.socket = strdup(HL_BACKEND_SOCKET);
+	cfg->backend.heartbeat = 30;
+	cfg->backend.lease = 150;
+	cfg->backend.transaction_timeout = 30;
 	if (cfg->path == NULL || cfg->store == NULL ||
-	    cfg->runtime_store == NULL || cfg->event_log == NULL)
+	    cfg->runtime_store == NULL || cfg->event_log == NULL ||
+	    cfg->backend.socket == NULL)
 		p->nomem = true;
 	/* Batch jobs are no logins, though cron and atd share common-account
 	 * with them: a pam-auth-update profile must not license them. */
@@ -1311,6 +1478,10 @@ void hl_config_free(struct hl_config *cfg)
 	free(cfg->store);
 	free(cfg->runtime_store);
 	free(cfg->event_log);
+	free(cfg->backend.conninfo);
+	free(cfg->backend.password_file);
+	free(cfg->backend.socket);
+	free(cfg->backend.host);
 	names_free(&cfg->ignore_services);
 	names_free(&cfg->exempt_users);
 	names_free(&cfg->exempt_groups);

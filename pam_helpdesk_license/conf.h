@@ -43,6 +43,25 @@ struct hl_prices {
 	bool set;
 };
 
+/* A shared backend (helpdesk-licensed(8)): the store is a PostgreSQL
+ * database that this host's daemon speaks to; enabled false: the local
+ * GDBM files.  conninfo and password_file are the daemon's alone. */
+struct hl_backend {
+	bool enabled;
+	char *conninfo;			/* libpq connection string */
+	char *password_file;		/* NULL: none */
+	char *socket;			/* the daemon's Unix socket */
+	char *host;			/* this host's name in the backend;
+					 * NULL: gethostname() */
+	unsigned heartbeat;		/* seconds between heartbeats */
+	unsigned lease;			/* seconds a silent host keeps its
+					 * sessions */
+	unsigned transaction_timeout;	/* seconds a client may keep a
+					 * transaction open without a word */
+};
+
+#define HL_BACKEND_HOST_MAX 64		/* bytes of backend.host */
+
 struct hl_config {
 	char *path;			/* the file this came from */
 	char *store;			/* durable store: Named allocations */
@@ -61,6 +80,7 @@ struct hl_config {
 	struct hl_pool *pools;		/* in config order */
 	size_t pool_count;
 	struct hl_prices prices;
+	struct hl_backend backend;
 };
 
 /*

@@ -291,6 +291,10 @@ static void test_defaults(void **state)
 	assert_null(cfg->pools);
 	assert_false(cfg->prices.set);
 	assert_string_equal(cfg->prices.currency, "");
+	assert_false(cfg->backend.enabled);
+	assert_string_equal(cfg->backend.socket, HL_BACKEND_SOCKET);
+	assert_int_equal(cfg->backend.heartbeat, 30);
+	assert_int_equal(cfg->backend.lease, 150);
 	hl_config_free(cfg);
 	hl_config_free(NULL);
 }
@@ -584,6 +588,47 @@ static void test_bad_duration(void **state)
 		HL_ON_ERROR_DENY);
 }
 
+/* A shared backend, every key given. */
+static void test_backend(void **state)
+{
+	enum hl_on_error on_error;
+	struct hl_config *cfg = loaded_fixture("good-backend.conf", &on_error);
+	const struct hl_backend *b = &cfg->backend;
+
+	(void)state;
+	assert_true(b->enabled);
+	assert_string_equal(b->conninfo, "host=db1,db2 dbname=helpdesk "
+			    "user=helpdesk target_session_attrs=read-write");
+	assert_string_equal(b->password_file,
+			    "/etc/helpdesk-license/backend.password");
+	assert_string_equal(b->socket, "/run/hl/licensed.sock");
+	assert_string_equal(b->host, "jump-1.example");
+	assert_int_equal(b->heartbeat, 10);
+	assert_int_equal(b->lease, 60);
+	assert_int_equal(b->transaction_timeout, 20);
+	hl_config_free(cfg);
+}
+
+/* Every mistake in a backend section, each on its line; a password in
+ * the conninfo is refused (it belongs in a root-only file). */
+static void test_bad_backend(void **state)
+{
+	(void)state;
+	refused_fixture("bad-backend.conf", MESSAGES(
+		":2: 'backend.type' must be \"postgresql\", not \"mysql\"",
+		":3: 'backend.conninfo' must not hold a password: put it in "
+		"password_file (root's, mode 0600)",
+		":4: 'backend.host' must be a host name of 1 to 64 letters, "
+		"digits, '.', '-' or '_', not \"jump 1\"",
+		":5: 'backend.heartbeat' must be at least 1s",
+		":7: 'backend.socket' must be an absolute file path, not "
+		"\"licensed.sock\"",
+		":8: unknown key 'tls' in 'backend'",
+		":6: backend lease (5s) must be at least two heartbeats "
+		"(2 x 30s)"),
+		HL_ON_ERROR_DENY);
+}
+
 /* idle_timeout: 0 turns it off, else a minute at least, whatever the
  * form. */
 static void test_bad_idle_timeout(void **state)
@@ -843,6 +888,8 @@ int main(void)
 		cmocka_unit_test(test_duplicate_pool),
 		cmocka_unit_test(test_bad_duration),
 		cmocka_unit_test(test_bad_idle_timeout),
+		cmocka_unit_test(test_backend),
+		cmocka_unit_test(test_bad_backend),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_bad_names_and_members),
 		cmocka_unit_test(test_many_problems),
