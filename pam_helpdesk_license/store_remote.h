@@ -1,9 +1,10 @@
 /*
  * The client of helpdesk-licensed, the daemon that keeps the license store
  * in a shared PostgreSQL database (doc/STORE.md, "The shared backend").
- * Only store.c calls these: it keeps the records and the staged changes of
- * a remote store in memory, as it keeps a GDBM store's staged changes, and
- * leaves the talking to this file.
+ * store.c calls these (and the admin tool's check-config, hl_remote_ping):
+ * it keeps the records and the staged changes of a remote store in
+ * memory, as it keeps a GDBM store's staged changes, and leaves the
+ * talking to this file.
  */
 #ifndef HL_STORE_REMOTE_H
 #define HL_STORE_REMOTE_H
