@@ -181,7 +181,8 @@ static bool parse_size(const char **p, unsigned long max, size_t *out)
 	return true;
 }
 
-/* "WORD n1 n2 ..." exactly: count numbers, each within max[i]. */
+/* "WORD n1 n2 ..." exactly (word "": the numbers alone): count numbers,
+ * each within max[i]. */
 static bool parse_header(const char *line, const char *word, size_t count,
 			 const unsigned long *max, size_t *out)
 {
@@ -193,7 +194,7 @@ static bool parse_header(const char *line, const char *word, size_t count,
 	p = line + wlen;
 	if (count == 0)
 		return *p == '\0';
-	if (*p++ != ' ')
+	if (wlen > 0 && *p++ != ' ')
 		return false;
 	for (size_t i = 0; i < count; i++)
 		if (!parse_size(&p, max[i], &out[i]) ||
