@@ -736,7 +736,7 @@ static int migrate(struct hl_txn *txn)
 
 int hl_txn_begin(struct hl_txn *txn)
 {
-	char why[sizeof(txn->out->reason)] = "";
+	char why[512] = "";
 	const char *which;
 	int rc;
 
@@ -836,7 +836,9 @@ static void txn_failed_text(struct hl_txn *txn, const char *what,
 			    const char *why)
 {
 	hl_log(txn->env->log, LOG_ERR, "license store %s: %s: %s",
-	       txn->env->cfg->store, what, why);
+	       txn->env->cfg->backend.enabled ? "(shared database)"
+					      : txn->env->cfg->store,
+	       what, why);
 	txn->out->verdict = HL_STORE_FAILED;
 	hl_set_text(txn->out->reason, sizeof(txn->out->reason), "store: %s",
 		 why);

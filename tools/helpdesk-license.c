@@ -1418,11 +1418,21 @@ static void print_valid(const char *path, const struct hl_config *cfg,
 
 	for (size_t i = 0; i < cfg->pool_count; i++)
 		concurrent += cfg->pools[i].licenses;
-	if (cfg->backend.enabled)
-		snprintf(store, sizeof(store), "shared database through %s "
-			 "(helpdesk-licensed answers: host, boot id, schema "
-			 "%s)", cfg->backend.socket, f->backend);
-	else
+	if (cfg->backend.enabled) {
+		/* PING's answer: HOST BOOT_ID SCHEMA_VERSION */
+		char host[72], boot[40], schema[16];
+
+		if (sscanf(f->backend, "%71s %39s %15s", host, boot,
+			   schema) == 3)
+			snprintf(store, sizeof(store), "the shared database "
+				 "through %s (helpdesk-licensed of host %s, "
+				 "boot %s, schema version %s)",
+				 cfg->backend.socket, host, boot, schema);
+		else
+			snprintf(store, sizeof(store), "the shared database "
+				 "through %s (helpdesk-licensed answers: %s)",
+				 cfg->backend.socket, f->backend);
+	} else
 		snprintf(store, sizeof(store), "%s", cfg->store);
 	printf("%s: valid: %u Named license%s, %zu pool%s with %u "
 	       "concurrent license%s; store %s%s\n", path,
