@@ -1215,8 +1215,14 @@ out:
 static int record_add(void *arg, const char *key, const char *value)
 {
 	struct changes *cs = arg;
-	struct change c = { strdup(key), strdup(value) };
+	struct change c;
 	bool failed = false;
+
+	/* The protocol allows an empty key; none of ours is one (key_usable),
+	 * so no transaction of ours could read it. */
+	if (*key == '\0')
+		return HL_STORE_OK;
+	c = (struct change){ strdup(key), strdup(value) };
 
 	cs->v = hl_grow(cs->v, &cs->cap, cs->count + 1, sizeof(*cs->v),
 			&failed);

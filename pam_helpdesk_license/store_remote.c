@@ -377,7 +377,7 @@ static int read_records(struct hl_remote *r, size_t count, int64_t deadline,
 		if (recv_line(r, line, deadline) != 0)
 			return broken(r, "RECORDS", errno);
 		/* "<klen> <vlen>": the header's word is the empty string */
-		if (!parse_header(line, "", 2, max, len) || len[0] == 0)
+		if (!parse_header(line, "", 2, max, len))
 			return broken(r, "RECORDS", EPROTO);
 		key = malloc(len[0] + 1);
 		value = malloc(len[1] + 1);

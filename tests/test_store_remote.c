@@ -528,7 +528,7 @@ static void test_malformed_replies(void **state)
 		"RECORDS 1 \n", "RECORDS 1000001\n",
 		"RECORDS 99999999999999999999999\n",
 		"HELLO 1\n", "RECORDS 1\n", "RECORDS 1\n3\nabc",
-		"RECORDS 1\n0 1\nv", "RECORDS 1\n4097 0\n",
+		"RECORDS 1\n4097 0\n",
 		"RECORDS 1\n1 16777217\n", "RECORDS 2\n1 1\nab",
 		"RECORDS 2\n1 1\nab1 1\nac",	/* a key twice */
 		"RECORDS 1\n3 1\nab",		/* cut short */
@@ -547,6 +547,10 @@ static void test_malformed_replies(void **state)
 	assert_int_equal(open_with_reply(f, replies[sizeof(replies) /
 						    sizeof(*replies) - 1],
 					 0, why, sizeof(why)),
+			 HL_STORE_OK);
+	/* an empty key is the protocol's, and none of the store's */
+	assert_int_equal(open_with_reply(f, "RECORDS 2\n0 1\nv6 1\npool/ax", 0,
+					 why, sizeof(why)),
 			 HL_STORE_OK);
 	assert_int_equal(open_with_reply(f, nul_key, sizeof(nul_key) - 1, why,
 					 sizeof(why)),
