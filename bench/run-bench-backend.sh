@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# The cost of a login on the shared backend, side by side in one run with
+# the same login on the local store and with pam_permit: a real PostgreSQL
+# started for the run (tests/backend/pg.sh, a Unix socket, no TCP), one
+# helpdesk-licensed daemon, and bench/bench_login doing pam_start ->
+# account -> open -> close -> pam_end through real libpam.  Stacks run
+# interleaved, R runs of up to N logins each; the table gives the median
+# of the run medians (wall and CPU of the driver's process) and the
+# difference to the local store.  The database's own work is in neither
+# CPU figure (it is other processes): the wall time has it.
+#
+# As root, from a build directory (make check builds bench_login):
+#   bash SRCDIR/bench/run-bench-backend.sh [-r RUNS] [-n LOGINS]
+#
+# Numbers depend on the machine and its load: compare rows of one run.
+set -euo pipefail
+runs=5 cycles=300
+while getopts r:n: opt; do
+	case $opt in
+	r) runs=$OPTARG ;;
+	n) cycles=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(pwd)
+login=$build/bench/bench_login
+module=$build/.libs/pam_helpdesk_license.so
+daemon=$build/helpdesk-licensed
+for f in "$login" "$module" "$daemon"; do
+	[ -e "$f" ] || { echo "build first (make check): no $f" >&2; exit 2; }
+done
+[ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 77; }
+. "$here/../tests/backend/pg.sh"
+
+exec 9> /run/lock/hlbench.lock
+flock -w 900 9 || { echo "another benchmark holds the lock" >&2; exit 1; }
+work= dpid=
+cleanup() {
+	[ -z "$dpid" ] || { kill "$dpid" 2> /dev/null; wait "$dpid" 2> /dev/null; }
+	rm -f /etc/pam.d/hlbench-*
+	pg_cleanup
+	[ -z "$work" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+work=$(mktemp -d)
+chmod 711 "$work"
+runtime=$(mktemp -d /dev/shm/hlbench.XXXXXX)
+rmdir "$runtime"
+
+pg_start "$work/pg" > /dev/null
+printf '%s\n' "$PG_PASSWORD" > "$work/password"
+chmod 600 "$work/password"
+mkdir -m 700 "$work/run"
+printf 'probe:x:4999:5000::/nonexistent:/bin/false\n' > "$work/passwd"
+printf 'bench:x:5000:\n' > "$work/group"
+export LD_PRELOAD=$(pkg-config --libs nss_wrapper) \
+	NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group"
+common="concurrent = ( { pool = \"bench\"; licenses = 16; groups = [ \"bench\" ]; } );"
+cat > "$work/local.conf" <<EOF
+store = "$work/local/licenses.db";
+runtime_store = "$runtime/sessions.db";
+event_log = "$work/events-local.log";
+$common
+EOF
+cat > "$work/backend.conf" <<EOF
+event_log = "$work/events-backend.log";
+$common
+backend = {
+  type = "postgresql";
+  conninfo = "$PG_CONNINFO";
+  password_file = "$work/password";
+  socket = "$work/run/licensed.sock";
+  host = "bench";
+};
+EOF
+chmod 600 "$work"/*.conf
+"$daemon" -c "$work/backend.conf" --migrate > /dev/null
+"$daemon" -c "$work/backend.conf" --foreground 2> "$work/daemon.log" &
+dpid=$!
+tries=0
+until [ -S "$work/run/licensed.sock" ]; do
+	tries=$((tries + 1))
+	[ "$tries" -lt 1200 ] || { cat "$work/daemon.log" >&2; exit 1; }
+	sleep 0.1
+done
+service() { # NAME ACCOUNT-LINE SESSION-LINE
+	printf 'account required %s\nsession required %s\n' "$2" "$3" \
+		> "/etc/pam.d/hlbench-$1"
+}
+service permit pam_permit.so pam_permit.so
+service local "$module config=$work/local.conf" "$module config=$work/local.conf"
+service backend "$module config=$work/backend.conf" "$module config=$work/backend.conf"
+stacks="permit local backend"
+
+echo "# $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+	"Linux $(uname -r), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')" \
+	"on a Unix socket, load $(cut -d' ' -f1-3 /proc/loadavg)"
+for s in $stacks; do	# warm up; each must grant
+	line=$("$login" "hlbench-$s" probe 1)
+	case $line in *granted=1*) ;; *) echo "$s: $line" >&2; exit 1 ;; esac
+done
+for r in $(seq "$runs"); do
+	for s in $stacks; do
+		echo "$s $("$login" -t 20 "hlbench-$s" probe "$cycles")" >> "$work/runs"
+	done
+done
+echo
+echo "| stack | median µs | run medians | CPU µs | to the local store |"
+echo "|---|---:|---|---:|---:|"
+awk -v stacks="$stacks" '
+function median(v, n,   i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
+		}
+	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+{
+	s = $1
+	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+	m[s, ++count[s]] = f["median_us"]; c[s, count[s]] = f["cpu_median_us"]
+	if (f["granted"] != f["cycles"]) bad = bad " " s
+	delete f
+}
+END {
+	label["permit"] = "pam_permit (floor)"
+	label["local"] = "pam_helpdesk_license, local store"
+	label["backend"] = "pam_helpdesk_license, shared backend (daemon + PostgreSQL)"
+	n = split(stacks, order, " ")
+	for (k = 1; k <= n; k++) {
+		s = order[k]
+		for (i = 1; i <= count[s]; i++) v[i] = m[s, i]
+		med[s] = median(v, count[s]); lo = v[1]; hi = v[count[s]]
+		for (i = 1; i <= count[s]; i++) v[i] = c[s, i]
+		cpu[s] = median(v, count[s])
+		range[s] = sprintf("%.0f–%.0f", lo, hi)
+	}
+	for (k = 1; k <= n; k++) {
+		s = order[k]
+		d = s == "permit" ? "" : sprintf("%+.0f µs", med[s] - med["local"])
+		printf "| %s | %.0f | %s | %.0f | %s |\n", label[s], med[s],
+			range[s], cpu[s], d
+	}
+	if (bad != "") { print "not every login was granted:" bad > "/dev/stderr"; exit 1 }
+}' "$work/runs"

@@ -1,0 +1,791 @@
+/*
+ * helpdesk-licensed: the per-host daemon of the shared backend
+ * (helpdesk-licensed(8), doc/BACKEND.md).  The module and helpdesk-license
+ * speak protocol v1 to it over a Unix socket; it maps each transaction of
+ * theirs onto one PostgreSQL transaction, and heartbeats this host's row
+ * so other hosts know its sessions are alive.
+ *
+ * Threads: the main one accepts (and watches the signals through a
+ * signalfd), one thread per client connection, one heartbeat thread.
+ * Everything they share is in struct daemon.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "pg.h"
+#include "safefile.h"
+#include "wire.h"
+
+#define PROGRAM "helpdesk-licensed"
+#define CLIENTS_MAX 256			/* connections served at once */
+#define PASSWORD_MAX 1024
+#define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
+
+struct daemon {
+	struct hl_config *cfg;
+	struct hl_logger log;
+	bool foreground;
+	char host[HL_BACKEND_HOST_MAX + 1];
+	char boot_id[64];
+	char *password;			/* NULL: none */
+	struct hl_pg_pool pool;
+	int stop[2];			/* readable once stopping */
+	int dir_fd;			/* the socket's directory */
+	char socket_name[108];
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	unsigned clients;		/* threads serving a connection */
+};
+
+struct client {
+	struct daemon *d;
+	int fd;
+};
+
+static void emit(void *data, int priority, const char *message)
+{
+	const bool *foreground = data;
+
+	syslog(priority, "%s", message);
+	if (*foreground)
+		fprintf(stderr, PROGRAM ": %s\n", message);
+}
+
+/* The first line of the password file: root's, mode 0600, not a link. */
+static int read_password(struct daemon *d, const char *path)
+{
+	char why[256], buf[PASSWORD_MAX + 2];
+	struct stat st;
+	ssize_t got;
+	size_t len = 0;
+	int fd = hl_open_trusted(path, O_RDONLY, 0, why, sizeof(why));
+	int rc = -1;
+
+	if (fd < 0) {
+		hl_log(&d->log, LOG_ERR, "password file %s: %s", path, why);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+		hl_log(&d->log, LOG_ERR, "password file %s: must be mode 0600 (no access for group or others)",
+		       path);
+		goto out;
+	}
+	while (len < sizeof(buf) - 1) {
+		got = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+	}
+	buf[len] = '\0';
+	len = strcspn(buf, "\r\n");
+	if (len == 0 || len > PASSWORD_MAX) {
+		hl_log(&d->log, LOG_ERR, "password file %s: the first line must hold the password (1 to %d bytes)",
+		       path, PASSWORD_MAX);
+		goto out;
+	}
+	buf[len] = '\0';
+	d->password = strdup(buf);
+	rc = d->password ? 0 : -1;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+/* This boot's id: the key of this host's sessions in hl_host. */
+static int read_boot_id(struct daemon *d)
+{
+	char buf[64] = "";
+	ssize_t got;
+	size_t len;
+	int fd = open(BOOT_ID_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0) {
+		hl_log(&d->log, LOG_ERR, "cannot read %s: %s", BOOT_ID_FILE,
+		       strerror(errno));
+		return -1;
+	}
+	got = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	len = got > 0 ? strcspn(buf, "\n") : 0;
+	buf[len] = '\0';
+	if (len == 0 || strspn(buf, "0123456789abcdef-") != len) {
+		hl_log(&d->log, LOG_ERR, "%s holds no boot id", BOOT_ID_FILE);
+		return -1;
+	}
+	memcpy(d->boot_id, buf, len + 1);
+	return 0;
+}
+
+/* backend.host, else the host name; it becomes part of a protocol line
+ * and of record keys, so only the characters of a host name. */
+static int find_host(struct daemon *d)
+{
+	const char *host = d->cfg->backend.host;
+	char name[256] = "";
+	size_t len;
+
+	if (!host) {
+		if (gethostname(name, sizeof(name) - 1) != 0) {
+			hl_log(&d->log, LOG_ERR, "gethostname: %s", strerror(errno));
+			return -1;
+		}
+		host = name;
+	}
+	len = strlen(host);
+	if (len == 0 || len > HL_BACKEND_HOST_MAX ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "0123456789.-_") != len) {
+		hl_log(&d->log, LOG_ERR, "the host name \"%.64s\" is not usable: set backend.host",
+		       host);
+		return -1;
+	}
+	memcpy(d->host, host, len + 1);
+	return 0;
+}
+
+static void send_error(struct hl_wire *w, enum hl_pg_error error,
+		       const char *why)
+{
+	hl_wire_printf(w, "ERROR %s %.200s", hl_pg_error_code(error), why);
+}
+
+/* A connection of the pool for one request, and a second try on a fresh
+ * one when the first found the database gone (a restart, a failover). */
+static PGconn *take_connection(struct daemon *d, enum hl_pg_error *error)
+{
+	return hl_pg_take(&d->pool,
+			  (int)d->cfg->backend.transaction_timeout * 1000,
+			  error);
+}
+
+static bool reconnect(struct daemon *d, PGconn *conn)
+{
+	PQreset(conn);
+	if (PQstatus(conn) == CONNECTION_OK) {
+		hl_log(&d->log, LOG_INFO, "reconnected to the database");
+		return true;
+	}
+	return false;
+}
+
+static void ping(struct daemon *d, struct hl_wire *w)
+{
+	enum hl_pg_error error;
+	char why[512];
+	int version = 0;
+	PGconn *conn = take_connection(d, &error);
+
+	if (!conn) {
+		send_error(w, error, "no connection to the database");
+		return;
+	}
+	error = hl_pg_schema_version(conn, &version, why, sizeof(why));
+	if (error == HL_PG_UNAVAILABLE && reconnect(d, conn))
+		error = hl_pg_schema_version(conn, &version, why, sizeof(why));
+	if (error == HL_PG_OK)
+		hl_wire_printf(w, "OK %s %s %d", d->host, d->boot_id, version);
+	else
+		send_error(w, error, why);
+	hl_pg_give(&d->pool, conn);
+}
+
+static enum hl_wire_status send_item(struct hl_wire *w, const char *prefix,
+				     const struct hl_pg_item *item)
+{
+	size_t prefix_len = strlen(prefix);
+	enum hl_wire_status st;
+
+	st = hl_wire_printf(w, "%zu %zu", prefix_len + item->key_len,
+			    item->value_len);
+	if (st == HL_WIRE_OK)
+		st = hl_wire_write(w, prefix, prefix_len);
+	if (st == HL_WIRE_OK)
+		st = hl_wire_write(w, item->key, item->key_len);
+	if (st == HL_WIRE_OK)
+		st = hl_wire_write(w, item->value, item->value_len);
+	return st;
+}
+
+/* RECORDS: the space's records, then one host/<name> per live host. */
+static enum hl_wire_status send_records(struct hl_wire *w,
+					const struct hl_pg_txn *txn)
+{
+	size_t records = hl_pg_record_count(txn), hosts = hl_pg_host_count(txn);
+	struct hl_pg_item item;
+	enum hl_wire_status st;
+
+	if (records + hosts > HL_WIRE_COUNT_MAX) {
+		send_error(w, HL_PG_IO, "the space holds more records than the protocol carries");
+		return HL_WIRE_MALFORMED;
+	}
+	st = hl_wire_printf(w, "RECORDS %zu", records + hosts);
+	for (size_t i = 0; st == HL_WIRE_OK && i < records; i++) {
+		hl_pg_record(txn, i, &item);
+		st = send_item(w, "", &item);
+	}
+	for (size_t i = 0; st == HL_WIRE_OK && i < hosts; i++) {
+		hl_pg_host(txn, i, &item);
+		st = send_item(w, "host/", &item);
+	}
+	return st;
+}
+
+/* One change of a COMMIT: "P klen vlen" + key + value, or "D klen" + key,
+ * applied inside the transaction.  A failure has been answered. */
+static bool apply_change(struct daemon *d, struct hl_wire *w,
+			 struct hl_pg_txn *txn, const char *space)
+{
+	char line[HL_WIRE_LINE_MAX], why[512];
+	char *words[3], *key = NULL, *value = NULL;
+	unsigned long key_len = 0, value_len = 0;
+	enum hl_pg_error error = HL_PG_IO;
+	enum hl_wire_status st;
+	bool put, ok = false;
+	int count;
+
+	st = hl_wire_read_line(w, line, sizeof(line));
+	if (st != HL_WIRE_OK) {
+		hl_log(&d->log, LOG_WARNING, "a commit ended early: %s",
+		       hl_wire_status_text(st));
+		return false;
+	}
+	count = hl_wire_words(line, words, 3);
+	put = count == 3 && strcmp(words[0], "P") == 0;
+	if (!(put || (count == 2 && strcmp(words[0], "D") == 0)) ||
+	    !hl_wire_number(words[1], HL_WIRE_KEY_MAX, &key_len) ||
+	    (put && !hl_wire_number(words[2], HL_WIRE_VALUE_MAX, &value_len))) {
+		send_error(w, HL_PG_IO, "malformed change");
+		return false;
+	}
+	key = malloc(key_len ? key_len : 1);
+	value = malloc(value_len ? value_len : 1);
+	if (!key || !value) {
+		send_error(w, HL_PG_IO, "out of memory");
+		goto out;
+	}
+	st = hl_wire_read(w, key, key_len);
+	if (st == HL_WIRE_OK && put)
+		st = hl_wire_read(w, value, value_len);
+	if (st != HL_WIRE_OK) {
+		hl_log(&d->log, LOG_WARNING, "a commit ended early: %s",
+		       hl_wire_status_text(st));
+		goto out;
+	}
+	if (key_len >= 5 && memcmp(key, "host/", 5) == 0) {
+		send_error(w, HL_PG_IO, "keys under host/ are the daemon's");
+		goto out;
+	}
+	error = hl_pg_change(txn, space, key, key_len, put ? value : NULL,
+			     value_len, why, sizeof(why));
+	if (error != HL_PG_OK) {
+		send_error(w, error, why);
+		goto out;
+	}
+	ok = true;
+out:
+	free(key);
+	free(value);
+	return ok;
+}
+
+/* After RECORDS of a write transaction: COMMIT n and its changes, or the
+ * client goes (or stays silent): then nothing was written. */
+static void finish_write(struct daemon *d, struct hl_wire *w,
+			 struct hl_pg_txn *txn, const char *space)
+{
+	char line[HL_WIRE_LINE_MAX], why[512];
+	char *words[2];
+	unsigned long count;
+	enum hl_pg_error error;
+	enum hl_wire_status st = hl_wire_read_line(w, line, sizeof(line));
+
+	if (st != HL_WIRE_OK) {
+		if (st != HL_WIRE_EOF)
+			hl_log(&d->log, LOG_WARNING, "write transaction of the %s space rolled back: %s",
+			       space, hl_wire_status_text(st));
+		if (st == HL_WIRE_MALFORMED)
+			send_error(w, HL_PG_IO, "malformed request");
+		return;
+	}
+	if (hl_wire_words(line, words, 2) != 2 ||
+	    strcmp(words[0], "COMMIT") != 0 ||
+	    !hl_wire_number(words[1], HL_WIRE_COUNT_MAX, &count)) {
+		send_error(w, HL_PG_IO, "expected COMMIT");
+		return;
+	}
+	for (unsigned long i = 0; i < count; i++)
+		if (!apply_change(d, w, txn, space))
+			return;
+	error = hl_pg_commit(txn, why, sizeof(why));
+	if (error != HL_PG_OK) {
+		hl_log(&d->log, LOG_ERR, "commit of the %s space failed: %s",
+		       space, why);
+		send_error(w, error, why);
+		return;
+	}
+	hl_wire_printf(w, "OK");
+}
+
+/* After RECORDS of a read transaction: the client closes. */
+static void finish_read(struct daemon *d, struct hl_wire *w)
+{
+	char line[HL_WIRE_LINE_MAX];
+	enum hl_wire_status st = hl_wire_read_line(w, line, sizeof(line));
+
+	if (st == HL_WIRE_OK || st == HL_WIRE_MALFORMED)
+		send_error(w, HL_PG_IO, "a read transaction takes no request");
+	else if (st != HL_WIRE_EOF)
+		hl_log(&d->log, LOG_WARNING, "read transaction ended: %s",
+		       hl_wire_status_text(st));
+}
+
+static void transaction(struct daemon *d, struct hl_wire *w,
+			const char *space, bool write, unsigned timeout)
+{
+	struct hl_pg_txn txn;
+	enum hl_pg_error error;
+	char why[512];
+	PGconn *conn = take_connection(d, &error);
+
+	if (!conn) {
+		send_error(w, error, "no connection to the database");
+		return;
+	}
+	error = hl_pg_open(&txn, conn, space, write, timeout,
+			   d->cfg->backend.lease, why, sizeof(why));
+	if (error == HL_PG_UNAVAILABLE && reconnect(d, conn))
+		error = hl_pg_open(&txn, conn, space, write, timeout,
+				   d->cfg->backend.lease, why, sizeof(why));
+	if (error != HL_PG_OK) {
+		if (error != HL_PG_TIMEOUT)
+			hl_log(&d->log, LOG_ERR, "cannot open a transaction of the %s space: %s",
+			       space, why);
+		send_error(w, error, why);
+		goto out;
+	}
+	if (send_records(w, &txn) == HL_WIRE_OK) {
+		if (write)
+			finish_write(d, w, &txn, space);
+		else
+			finish_read(d, w);
+	}
+	hl_pg_close(&txn);
+out:
+	hl_pg_give(&d->pool, conn);
+}
+
+static void serve(struct daemon *d, struct hl_wire *w)
+{
+	char line[HL_WIRE_LINE_MAX];
+	char *words[4];
+	unsigned long timeout;
+	bool write;
+	int count;
+
+	if (hl_wire_read_line(w, line, sizeof(line)) != HL_WIRE_OK)
+		return;
+	count = hl_wire_words(line, words, 4);
+	if (count == 1 && strcmp(words[0], "PING") == 0) {
+		ping(d, w);
+		return;
+	}
+	if (count != 4 || strcmp(words[0], "OPEN") != 0 ||
+	    (strcmp(words[1], "runtime") != 0 &&
+	     strcmp(words[1], "durable") != 0) ||
+	    (strcmp(words[2], "read") != 0 && strcmp(words[2], "write") != 0) ||
+	    !hl_wire_number(words[3], 86400, &timeout)) {
+		send_error(w, HL_PG_IO, "malformed request");
+		return;
+	}
+	write = strcmp(words[2], "write") == 0;
+	transaction(d, w, words[1], write, (unsigned)timeout);
+}
+
+static void *client_thread(void *arg)
+{
+	struct client *c = arg;
+	struct daemon *d = c->d;
+	struct hl_wire *w = malloc(sizeof(*w));
+
+	if (w) {
+		hl_wire_init(w, c->fd, d->stop[0],
+			     (int)d->cfg->backend.transaction_timeout * 1000);
+		serve(d, w);
+		hl_wire_flush(w);	/* the last answer */
+		free(w);
+	}
+	close(c->fd);
+	free(c);
+	pthread_mutex_lock(&d->lock);
+	d->clients--;
+	pthread_cond_broadcast(&d->done);
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* Only root's processes may speak to us: anyone else is closed without a
+ * word. */
+static void accept_client(struct daemon *d, int listen_fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	pthread_attr_t attr;
+	pthread_t thread;
+	struct client *c;
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    cred.uid != 0) {
+		hl_log(&d->log, LOG_WARNING, "refused a connection of uid %ld",
+		       len == sizeof(cred) ? (long)cred.uid : -1L);
+		close(fd);
+		return;
+	}
+	c = malloc(sizeof(*c));
+	pthread_mutex_lock(&d->lock);
+	if (!c || d->clients >= CLIENTS_MAX) {
+		pthread_mutex_unlock(&d->lock);
+		hl_log(&d->log, LOG_WARNING, "too many clients: one refused");
+		free(c);
+		close(fd);
+		return;
+	}
+	d->clients++;
+	pthread_mutex_unlock(&d->lock);
+	c->d = d;
+	c->fd = fd;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&thread, &attr, client_thread, c) != 0) {
+		hl_log(&d->log, LOG_ERR, "cannot start a thread for a client");
+		close(fd);
+		free(c);
+		pthread_mutex_lock(&d->lock);
+		d->clients--;
+		pthread_mutex_unlock(&d->lock);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* Upserts this host's row now and every heartbeat seconds, until the stop
+ * descriptor fires; says when the database goes away and comes back. */
+static void *heartbeat_thread(void *arg)
+{
+	struct daemon *d = arg;
+	struct pollfd stop = { .fd = d->stop[0], .events = POLLIN };
+	PGconn *conn = NULL;
+	bool reachable = true;
+
+	do {
+		enum hl_pg_error error = HL_PG_UNAVAILABLE;
+		char why[512] = "cannot connect";
+
+		if (!conn)
+			conn = hl_pg_connect(&d->pool);
+		if (conn) {
+			error = hl_pg_heartbeat(conn, d->host, d->boot_id, why,
+						sizeof(why));
+			if (error == HL_PG_UNAVAILABLE && reconnect(d, conn))
+				error = hl_pg_heartbeat(conn, d->host,
+							d->boot_id, why,
+							sizeof(why));
+		}
+		if (error != HL_PG_OK && reachable)
+			hl_log(&d->log, LOG_ERR, "heartbeat of host %s failed: %s",
+			       d->host, why);
+		if (error == HL_PG_OK && !reachable)
+			hl_log(&d->log, LOG_NOTICE, "heartbeat of host %s again",
+			       d->host);
+		reachable = error == HL_PG_OK;
+		if (reachable)
+			hl_pg_warm(&d->pool);
+	} while (poll(&stop, 1, (int)d->cfg->backend.heartbeat * 1000) == 0 ||
+		 (errno == EINTR && !(stop.revents & POLLIN)));
+	PQfinish(conn);
+	return NULL;
+}
+
+/* The listening socket, mode 0600, in a trusted directory; a socket left
+ * by an earlier run is replaced, anything else there is refused. */
+static int listen_socket(struct daemon *d)
+{
+	const char *path = d->cfg->backend.socket;
+	char dir[4096], why[256];
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path) ||
+	    !hl_split_path(path, dir, sizeof(dir), d->socket_name,
+			   sizeof(d->socket_name))) {
+		hl_log(&d->log, LOG_ERR, "socket path %s is too long", path);
+		return -1;
+	}
+	d->dir_fd = hl_open_trusted_dir(dir, 0700, true, why, sizeof(why));
+	if (d->dir_fd < 0) {
+		hl_log(&d->log, LOG_ERR, "socket directory %s: %s", dir, why);
+		return -1;
+	}
+	if (fstatat(d->dir_fd, d->socket_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+			hl_log(&d->log, LOG_ERR, "%s exists and is not our socket: refused",
+			       path);
+			return -1;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		memcpy(addr.sun_path, path, strlen(path) + 1);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&addr,
+				       sizeof(addr)) == 0) {
+			hl_log(&d->log, LOG_ERR, "another helpdesk-licensed listens on %s",
+			       path);
+			close(fd);
+			return -1;
+		}
+		if (fd >= 0)
+			close(fd);
+		unlinkat(d->dir_fd, d->socket_name, 0);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    fchmodat(d->dir_fd, d->socket_name, 0600, 0) != 0 ||
+	    listen(fd, 128) != 0) {
+		hl_log(&d->log, LOG_ERR, "cannot listen on %s: %s", path,
+		       strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Accepts until SIGTERM or SIGINT, then rolls back what is open (the
+ * client threads see the stop descriptor) and removes the socket. */
+static int run(struct daemon *d, int listen_fd, int signal_fd)
+{
+	pthread_t heartbeat;
+	bool stopping = false;
+
+	if (pthread_create(&heartbeat, NULL, heartbeat_thread, d) != 0) {
+		hl_log(&d->log, LOG_ERR, "cannot start the heartbeat thread");
+		return 1;
+	}
+	hl_log(&d->log, LOG_INFO, "host %s (boot %s) listening on %s",
+	       d->host, d->boot_id, d->cfg->backend.socket);
+	while (!stopping) {
+		struct pollfd fds[2] = {
+			{ .fd = listen_fd, .events = POLLIN },
+			{ .fd = signal_fd, .events = POLLIN },
+		};
+
+		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents) {
+			struct signalfd_siginfo info;
+
+			if (read(signal_fd, &info, sizeof(info)) > 0)
+				stopping = true;
+		}
+		if (!stopping && (fds[0].revents & POLLIN))
+			accept_client(d, listen_fd);
+	}
+	hl_log(&d->log, LOG_INFO, "stopping");
+	close(listen_fd);
+	unlinkat(d->dir_fd, d->socket_name, 0);
+	if (write(d->stop[1], "x", 1) != 1)
+		hl_log(&d->log, LOG_ERR, "cannot tell the threads to stop");
+	pthread_mutex_lock(&d->lock);
+	while (d->clients > 0)
+		pthread_cond_wait(&d->done, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(heartbeat, NULL);
+	return 0;
+}
+
+/* Off the terminal once the socket listens, so that when the command
+ * returns clients can connect. */
+static int detach(void)
+{
+	pid_t pid = fork();
+	int null;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+	    dup2(null, 2) < 0)
+		return -1;
+	if (null > 2)
+		close(null);
+	return chdir("/");
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROGRAM " [-c FILE] [--foreground]\n"
+		"       " PROGRAM " [-c FILE] --migrate | --check\n"
+		"The daemon of the shared backend of pam_helpdesk_license; see helpdesk-licensed(8).\n"
+		"  -c, --config FILE  the configuration (default " HL_CONFIG_FILE ")\n"
+		"  --foreground       stay attached; log to stderr as well\n"
+		"  --migrate          create or upgrade the database's schema, then exit\n"
+		"  --check            connect, check the schema, print one line, exit\n");
+}
+
+/* --check: one line, and the status. */
+static int check(struct daemon *d)
+{
+	char why[512];
+	int version = 0;
+	enum hl_pg_error error = HL_PG_UNAVAILABLE;
+	PGconn *conn = hl_pg_connect(&d->pool);
+
+	snprintf(why, sizeof(why), "cannot connect to the database");
+	if (conn)
+		error = hl_pg_schema_version(conn, &version, why, sizeof(why));
+	if (error == HL_PG_OK && version != HL_SCHEMA_VERSION) {
+		snprintf(why, sizeof(why), "the schema is version %d, this program's is %d",
+			 version, HL_SCHEMA_VERSION);
+		error = HL_PG_VERSION;
+	}
+	PQfinish(conn);
+	if (error != HL_PG_OK) {
+		printf("error (%s): %s\n", hl_pg_error_code(error), why);
+		return 1;
+	}
+	printf("ok: schema version %d, host %s\n", version, d->host);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "migrate", no_argument, NULL, 'm' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { .stop = { -1, -1 }, .dir_fd = -1 };
+	const char *config = HL_CONFIG_FILE;
+	int action = 0, opt, rc = 1, listen_fd = -1, signal_fd = -1;
+	sigset_t signals;
+
+	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'f': d.foreground = true; break;
+		case 'm': case 'k': action = opt; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	/* --migrate and --check answer on the terminal. */
+	d.foreground = d.foreground || action != 0;
+	d.log.emit = emit;
+	d.log.data = &d.foreground;
+	openlog(PROGRAM, LOG_PID, LOG_DAEMON);
+	umask(077);
+	pthread_mutex_init(&d.lock, NULL);
+	pthread_cond_init(&d.done, NULL);
+	if (geteuid() != 0) {
+		hl_log(&d.log, LOG_ERR, "must run as root: its clients are root's alone");
+		goto out;
+	}
+	if (hl_config_load(config, &d.log, &d.cfg, NULL) != 0)
+		goto out;
+	if (!d.cfg->backend.enabled) {
+		hl_log(&d.log, LOG_ERR, "%s has no backend section: nothing to serve",
+		       config);
+		goto out;
+	}
+	if ((d.cfg->backend.password_file &&
+	     read_password(&d, d.cfg->backend.password_file) != 0) ||
+	    find_host(&d) != 0 || read_boot_id(&d) != 0)
+		goto out;
+	hl_pg_pool_init(&d.pool, d.cfg->backend.conninfo, d.password,
+			d.cfg->lock_timeout > 0 ? d.cfg->lock_timeout : 1,
+			&d.log);
+	if (action == 'm') {
+		PGconn *conn = hl_pg_connect(&d.pool);
+
+		rc = conn && hl_pg_migrate(conn, &d.log) == 0 ? 0 : 1;
+		PQfinish(conn);
+		goto pool;
+	}
+	if (action == 'k') {
+		rc = check(&d);
+		goto pool;
+	}
+	/* The signals arrive through signalfd, in the main loop only. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_sigmask(SIG_BLOCK, &signals, NULL) != 0 ||
+	    (signal_fd = signalfd(-1, &signals, SFD_CLOEXEC)) < 0 ||
+	    pipe2(d.stop, O_CLOEXEC) != 0) {
+		hl_log(&d.log, LOG_ERR, "cannot set up: %s", strerror(errno));
+		goto pool;
+	}
+	listen_fd = listen_socket(&d);
+	if (listen_fd < 0)
+		goto pool;
+	if (!d.foreground && detach() != 0) {
+		hl_log(&d.log, LOG_ERR, "cannot detach: %s", strerror(errno));
+		close(listen_fd);
+		unlinkat(d.dir_fd, d.socket_name, 0);
+		goto pool;
+	}
+	rc = run(&d, listen_fd, signal_fd);
+pool:
+	hl_pg_pool_destroy(&d.pool);
+out:
+	if (signal_fd >= 0)
+		close(signal_fd);
+	for (int i = 0; i < 2; i++)
+		if (d.stop[i] >= 0)
+			close(d.stop[i]);
+	if (d.dir_fd >= 0)
+		close(d.dir_fd);
+	if (d.password) {
+		explicit_bzero(d.password, strlen(d.password));
+		free(d.password);
+	}
+	hl_config_free(d.cfg);
+	pthread_cond_destroy(&d.done);
+	pthread_mutex_destroy(&d.lock);
+	closelog();
+	return rc;
+}

@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+#
+# helpdesk-licensed against a real PostgreSQL that this script starts
+# itself (tests/backend/pg.sh): two daemons, the hosts "h1" and "h2", each
+# with its own configuration and socket, on one database.  As root:
+#
+#   tests/backend/daemon-test.sh DAEMON CLIENT
+#
+# DAEMON is the built helpdesk-licensed, CLIENT the built
+# tests/backend/hl_backend_client.  HL_BACKEND_GUARD (default 120) bounds,
+# in seconds, each wait for something to happen, only as a guard against
+# a hang: nothing here waits a fixed time for something to be done.
+#
+# Output is TAP-like ("ok N - ...", "not ok N - ..." with the evidence),
+# the last line "N passed, N failed"; exit status 0 only when every test
+# passed.  Everything lives in a temporary directory, removed at exit.
+
+set -uo pipefail
+
+daemon=${1:-}
+client=${2:-}
+if [ -z "$daemon" ] || [ -z "$client" ]; then
+	echo "usage: $0 HELPDESK-LICENSED HL_BACKEND_CLIENT" >&2
+	exit 2
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "$0: must run as root (PostgreSQL as the postgres user, the daemon as root)" >&2
+	exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tap.sh"
+. "$here/pg.sh"
+guard=${HL_BACKEND_GUARD:-120}
+daemon=$(cd "$(dirname "$daemon")" && pwd)/$(basename "$daemon")
+
+T=$(mktemp -d)
+chmod 711 "$T"
+declare -A pid
+
+cleanup() {
+	local name
+	for name in "${!pid[@]}"; do
+		kill -CONT "${pid[$name]}" 2> /dev/null
+		kill -TERM "${pid[$name]}" 2> /dev/null
+		wait "${pid[$name]}" 2> /dev/null
+	done
+	pg_cleanup
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# Polls COMMAND... every 0.1 s until it succeeds; false after the guard.
+eventually() {
+	local tries=0
+	until "$@" > /dev/null 2>&1; do
+		tries=$((tries + 1))
+		[ "$tries" -lt $((guard * 10)) ] || return 1
+		sleep 0.1
+	done
+}
+
+sock() { echo "$T/run-$1/licensed.sock"; }
+call() {	# HOST ARGS...: the client against HOST's daemon
+	local host=$1
+	shift
+	"$client" "$(sock "$host")" "$@"
+}
+
+# The configuration of host NAME: heartbeat 1 s and lease 3 s so that a
+# silent host loses its lease soon; TXN is its transaction_timeout.
+write_config() {	# NAME TXN
+	mkdir -p "$T/run-$1" "$T/state-$1"
+	chmod 700 "$T/run-$1" "$T/state-$1"
+	cat > "$T/$1.conf" <<-CONF
+	store = "$T/state-$1/licenses.db";
+	runtime_store = "$T/state-$1/sessions.db";
+	event_log = "";
+	concurrent = ( { pool = "support"; licenses = 1; users = [ "nobody" ]; } );
+	backend = {
+	  type = "postgresql";
+	  conninfo = "$PG_CONNINFO";
+	  password_file = "$T/password";
+	  socket = "$(sock "$1")";
+	  host = "$1";
+	  heartbeat = 1;
+	  lease = 3;
+	  transaction_timeout = $2;
+	};
+	CONF
+}
+
+start_daemon() {	# NAME
+	"$daemon" -c "$T/$1.conf" --foreground 2>> "$T/$1.log" &
+	pid[$1]=$!
+	eventually call "$1" ping
+}
+
+# A writer that holds its transaction open until released: CLIENT-ARGS
+# after "write SPACE TIMEOUT --hold"; its output goes to $T/NAME.out.
+hold() {	# NAME HOST SPACE TIMEOUT CHANGES...
+	local name=$1 host=$2 space=$3 timeout=$4
+	shift 4
+	rm -f "$T/$name.fifo" "$T/$name.out"
+	mkfifo "$T/$name.fifo"
+	# The client itself in the background (not a function's subshell):
+	# $! is the process a test kills.
+	"$client" "$(sock "$host")" write "$space" "$timeout" --hold "$@" \
+		< "$T/$name.fifo" > "$T/$name.out" 2>&1 &
+	pid[$name]=$!
+	exec {fd}> "$T/$name.fifo"
+	eval "fd_$name=$fd"
+}
+release() {	# NAME: lets the held writer commit, and waits for it
+	local fd_var="fd_$1" status
+	echo go >&"${!fd_var}"
+	exec {fd_var}>&-
+	wait "${pid[$1]}"
+	status=$?
+	unset "pid[$1]"
+	return "$status"
+}
+opened() { grep -q '^opened$' "$T/$1.out"; }
+has_record() {	# HOST SPACE KEY=VALUE
+	local records
+	# Read whole before grep looks (grep -q in a pipe may cut it short).
+	records=$(call "$1" read "$2") && grep -qxF "$3" <<< "$records"
+}
+check() {	# DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what" "${evidence:-}"; fi
+	evidence=
+}
+
+echo "# starting PostgreSQL in $T/pg"
+if ! pg_start "$T/pg"; then
+	not_ok "a private PostgreSQL starts" "$(cat "$T/pg/log/server.log" 2> /dev/null)"
+	tap_counts
+	exit 1
+fi
+printf '%s\n' "$PG_PASSWORD" > "$T/password"
+chmod 600 "$T/password"
+write_config h1 30
+write_config h2 3
+
+# --- the schema ---
+out=$("$daemon" -c "$T/h1.conf" --check 2>&1)
+status=$?
+evidence=$out
+check "--check on an empty database says so and fails" \
+	eval '[ $status = 1 ] && [[ "$out" == *"(version)"*"--migrate"* ]]'
+evidence=$("$daemon" -c "$T/h1.conf" --migrate 2>&1)
+status=$?
+spaces=$(pg_sql "SELECT version FROM hl_schema" 2>&1; pg_sql "SELECT space FROM hl_space ORDER BY space" 2>&1)
+evidence+=$'\n'$spaces
+check "--migrate creates the schema" \
+	eval '[ $status = 0 ] && [ "$spaces" = "$(printf "1\ndurable\nruntime")" ]'
+out=$("$daemon" -c "$T/h1.conf" --check 2>&1)
+status=$?
+evidence=$out
+check "--check then passes" eval '[ $status = 0 ] && [ "$out" = "ok: schema version 1, host h1" ]'
+evidence=$("$daemon" -c "$T/h1.conf" --migrate 2>&1)
+check "--migrate again leaves version 1 alone" \
+	eval '[[ "$evidence" == *"already"* ]] && [ "$(pg_sql "SELECT count(*) FROM hl_schema")" = 1 ]'
+
+# --- two hosts, one database ---
+start_daemon h1 && start_daemon h2
+boot=$(cat /proc/sys/kernel/random/boot_id)
+out=$(call h1 ping; call h2 ping)
+evidence=$out
+check "PING: each daemon names its host, boot id and schema version" \
+	[ "$out" = "$(printf 'OK h1 %s 1\nOK h2 %s 1' "$boot" "$boot")" ]
+evidence=$(stat -c '%a %U %F' "$(sock h1)" "$T/run-h1" 2>&1)
+check "the socket is root's, mode 0600" \
+	[ "$(stat -c '%a %U' "$(sock h1)")" = "600 root" ]
+
+out=$(call h1 write runtime 5 put slot/support/0 alice put line/support "" 2>&1)
+evidence=$out
+# The order of the records is not the protocol's.
+check "a write transaction commits" \
+	[ "$(sort <<< "$out")" = "$(printf 'OK\nRECORDS 2\nhost/h1=%s\nhost/h2=%s' "$boot" "$boot")" ]
+out=$(call h2 read runtime 2>&1)
+evidence=$out
+check "the next read, on the other host, sees its puts" \
+	eval 'grep -qxF slot/support/0=alice <<< "$out" && grep -qxF line/support= <<< "$out" &&
+	      [ "$(head -1 <<< "$out")" = "RECORDS 4" ]'
+out=$(call h2 write runtime 5 del line/support put slot/support/0 bob 2>&1)
+evidence=$out
+out=$(call h1 read runtime 2>&1)
+evidence+=$'\n'$out
+check "a delete and an overwrite are seen by the next read" \
+	eval 'grep -qxF slot/support/0=bob <<< "$out" && ! grep -q "^line/support=" <<< "$out"'
+out=$(call h1 read durable 2>&1)
+evidence=$out
+check "the durable space is apart and has no host records" [ "$out" = "RECORDS 0" ]
+out=$(call h1 write runtime 5 put host/h3 x 2>&1)
+evidence=$out
+check "keys under host/ are refused" \
+	eval '[[ "$out" == *"ERROR io "* ]] && [ "$(pg_sql "SELECT count(*) FROM hl_record")" = 1 ]'
+
+# --- a client killed inside a write transaction ---
+hold killed h1 runtime 5 put killed yes
+eventually opened killed
+kill -KILL "${pid[killed]}"
+{ wait "${pid[killed]}"; } 2> /dev/null	# no "Killed" from bash
+unset "pid[killed]"
+# h1's transaction_timeout is 30 s: a writer that gets the lock within 20 s
+# shows the rollback came from the close, not from the time limit.
+out=$(call h2 write runtime 20 put after-kill yes 2>&1)
+evidence=$out$'\n'$(cat "$T/h1.log")
+check "a client killed in a write transaction frees the lock at once" \
+	eval '[ "$(tail -1 <<< "$out")" = OK ]'
+check "and left nothing" \
+	eval '! has_record h1 runtime killed=yes && has_record h1 runtime after-kill=yes'
+
+# --- two writers on two hosts ---
+hold first h1 runtime 5 put order first
+eventually opened first
+out=$(call h2 write runtime 0 put order second 2>&1)
+evidence=$out
+check "a second writer on the other host with no wait gets ERROR timeout" \
+	eval '[[ "$out" == "ERROR timeout "* ]]'
+out=$(call h2 write runtime 1 put order second 2>&1)
+evidence=$out
+check "and with a 1 s wait too" eval '[[ "$out" == "ERROR timeout "* ]]'
+call h2 write runtime 60 put order second > "$T/second.out" 2>&1 &
+second=$!
+# It waits for the row lock inside PostgreSQL: seen there, not guessed.
+eventually eval '[ "$(pg_sql "SELECT count(*) FROM pg_stat_activity
+	WHERE datname = '"'helpdesk'"' AND wait_event_type = '"'Lock'"'")" = 1 ]'
+waited=$?
+release first
+first_status=$?
+wait "$second"
+second_status=$?
+evidence="waited=$waited first=$first_status second=$second_status"$'\n'$(cat "$T/first.out" "$T/second.out")
+check "the second waits for the first and reads what it committed" \
+	eval '[ $waited = 0 ] && [ $first_status = 0 ] && [ $second_status = 0 ] &&
+	      grep -qxF order=first "$T/second.out" && has_record h1 runtime order=second'
+
+# --- a client silent beyond transaction_timeout (h2: 3 s) ---
+hold silent h2 runtime 5 put silent yes
+eventually opened silent
+out=$(call h1 write runtime "$guard" put after-silent yes 2>&1)
+evidence=$out
+check "a silent client's transaction is rolled back after transaction_timeout" \
+	eval '[ "$(tail -1 <<< "$out")" = OK ]'
+release silent
+evidence=$(cat "$T/silent.out")
+check "and its late COMMIT is not taken" \
+	eval '! has_record h1 runtime silent=yes && grep -q "silent too long" "$T/h2.log"'
+
+# --- leases ---
+out=$(call h1 read runtime)
+evidence=$out
+check "both hosts' host/<name> records are there" \
+	eval 'grep -qxF "host/h1=$boot" <<< "$out" && grep -qxF "host/h2=$boot" <<< "$out"'
+kill -STOP "${pid[h2]}"
+eventually eval '! has_record h1 runtime "host/h2=$boot"'
+gone=$?
+out=$(call h1 read runtime)
+evidence="gone=$gone"$'\n'$out
+check "a stopped host's record is gone once its lease (3 s) ran out" \
+	eval '[ $gone = 0 ] && grep -qxF "host/h1=$boot" <<< "$out"'
+kill -CONT "${pid[h2]}"
+evidence=
+check "and back with its next heartbeat" eventually has_record h1 runtime "host/h2=$boot"
+
+# --- only root ---
+cp "$client" "$T/client"
+chmod 755 "$T/client"
+chmod 711 "$T/run-h1"
+chmod 666 "$(sock h1)"
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$T/client" "$(sock h1)" ping 2>&1)
+evidence=$out$'\n'$(tail -3 "$T/h1.log")
+check "a peer that is not root is closed without a word" \
+	eval '[ "$out" = closed ] && grep -q "refused a connection of uid $(id -u nobody)" "$T/h1.log"'
+chmod 600 "$(sock h1)"
+chmod 700 "$T/run-h1"
+
+# --- PostgreSQL restarts, and goes away ---
+pg_restart
+out=$(call h1 write runtime 5 put after-restart yes 2>&1)
+evidence=$out$'\n'$(tail -3 "$T/h1.log")
+check "after a PostgreSQL restart the next transaction succeeds" \
+	eval '[ "$(tail -1 <<< "$out")" = OK ] && has_record h2 runtime after-restart=yes'
+pg_stop
+out=$(call h1 ping 2>&1; call h1 write runtime 5 put down yes 2>&1; call h2 read durable 2>&1)
+evidence=$out
+check "while it is down: ERROR unavailable" \
+	eval '[ "$(grep -c "^ERROR unavailable " <<< "$out")" = 3 ]'
+pg_server_start
+evidence=
+check "once it is back, transactions succeed again" \
+	eventually call h1 write runtime 5 put back yes
+
+# --- schema of another version ---
+pg_sql "UPDATE hl_schema SET version = 2"
+out=$(call h1 read runtime 2>&1; "$daemon" -c "$T/h1.conf" --migrate 2>&1; echo "migrate=$?")
+evidence=$out
+check "a newer schema: ERROR version, and --migrate refuses it" \
+	eval '[[ "$out" == "ERROR version "* ]] && [[ "$out" == *"refused"*"migrate=1" ]]'
+pg_sql "UPDATE hl_schema SET version = 1"
+
+# --- SIGTERM with a transaction open ---
+hold stopping h1 runtime 5 put stopping yes
+eventually opened stopping
+kill -TERM "${pid[h1]}"
+wait "${pid[h1]}"
+status=$?
+unset "pid[h1]"
+release stopping
+evidence="status=$status"$'\n'$(cat "$T/stopping.out")
+check "SIGTERM: exit 0, the socket removed" \
+	eval '[ $status = 0 ] && [ ! -e "$(sock h1)" ]'
+check "and the open transaction rolled back" \
+	eval '! has_record h2 runtime stopping=yes && [ "$(tail -1 <<< "$(call h2 write runtime 20 2>&1)")" = OK ]'
+
+kill -TERM "${pid[h2]}"
+wait "${pid[h2]}"
+status=$?
+unset "pid[h2]"
+evidence=$(grep -h -A20 -E 'Sanitizer|runtime error' "$T/h1.log" "$T/h2.log")
+check "no sanitizer report from either daemon (a sanitizer build)" \
+	eval '[ $status = 0 ] && [ -z "$evidence" ]'
+
+tap_counts

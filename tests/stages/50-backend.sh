@@ -1,0 +1,65 @@
+#!/bin/sh
+# Stage: helpdesk-licensed, the shared backend's daemon, against a real
+# PostgreSQL the test starts itself (tests/backend/daemon-test.sh), once
+# with the -Werror build and once with the sanitizer build.  Needs root
+# (PostgreSQL runs as the postgres user) and the PostgreSQL server.
+#   tests/stages/50-backend.sh BUILD-DIR ASAN-BUILD-DIR
+set -u
+build=${1:?usage: $0 BUILD-DIR ASAN-BUILD-DIR}
+asan=${2:-}
+src=$(cd "$(dirname "$0")/../.." && pwd)
+passed=0 failed=0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "skipped: PostgreSQL runs as the postgres user, the daemon as root"
+	exit 0
+fi
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 ||
+   ! id postgres > /dev/null 2>&1; then
+	echo "skipped: the PostgreSQL server (Debian package postgresql) is not installed"
+	exit 0
+fi
+# A build configured without libpq has no rule for the daemon.
+has_daemon() { make -s -n -C "$1" helpdesk-licensed > /dev/null 2>&1; }
+if ! has_daemon "$build"; then
+	echo "skipped: $build was configured without the backend (no libpq)"
+	exit 0
+fi
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+trap 'exit 1' INT TERM HUP
+
+run() {	# BUILD-DIR
+	echo "building helpdesk-licensed in $1"
+	if ! make -s -C "$1" helpdesk-licensed tests/backend/hl_backend_client; then
+		echo "FAILED: helpdesk-licensed builds in $1"
+		failed=$((failed + 1))
+		return
+	fi
+	echo "running tests/backend/daemon-test.sh with $1"
+	"$src/tests/backend/daemon-test.sh" "$1/helpdesk-licensed" \
+		"$1/tests/backend/hl_backend_client" > "$out" 2>&1
+	status=$?
+	sed 's/^/| /' "$out"
+	counts=$(sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1 \2/p' "$out" | tail -n 1)
+	if [ -z "$counts" ]; then
+		echo "FAILED: daemon-test.sh gave no results"
+		failed=$((failed + 1))
+		return
+	fi
+	passed=$((passed + ${counts% *}))
+	failed=$((failed + ${counts#* }))
+	if [ "$status" != 0 ] && [ "${counts#* }" = 0 ]; then
+		echo "FAILED: daemon-test.sh exited $status"
+		failed=$((failed + 1))
+	fi
+}
+
+run "$build"
+if [ -n "$asan" ] && [ -f "$asan/Makefile" ] && has_daemon "$asan"; then
+	run "$asan"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
