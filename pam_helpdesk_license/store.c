@@ -1318,7 +1318,10 @@ static const char *seen_value(const struct changes *cs, const char *key)
  * commit is sent in a new write transaction, and only where the key is
  * still as this handle last saw it: another writer's value, written in
  * between, stands (the decision code's only such change is the removal
- * of its own pending-named copy, allocation.c).
+ * of its own pending-named copy, allocation.c).  So every commit ends its
+ * transaction, one with nothing to send too (hl_store_commit): the
+ * durable space's lock must not be held while the runtime space's is
+ * waited for again, as another writer holds that one and waits for this.
  */
 static int remote_commit(struct hl_store *s)
 {
@@ -1612,8 +1615,15 @@ int hl_store_commit(struct hl_store *store)
 		return HL_STORE_IO;
 	if (store->failed)
 		return store->failed;
-	if (store->user_changes == 0)
+	if (store->user_changes == 0) {
+		/* A remote commit ends the transaction even with nothing to
+		 * send: its lock must go now, not at close (remote_commit). */
+		if (store->remote != NULL && !store->remote_committed) {
+			hl_remote_close(store->remote);
+			store->remote_committed = true;
+		}
 		return HL_STORE_OK;
+	}
 	if (store->mode != HL_STORE_WRITE) {
 		hl_log(store->log, LOG_ERR,
 		       "store %s was opened for reading: can't commit",
