@@ -1280,6 +1280,16 @@ int hl_txn_new_session(struct hl_txn *txn, struct hl_session *session)
 	return 0;
 }
 
+/* A session of another host sharing the backend: none of its processes
+ * or terminals is here to look at. */
+static bool session_elsewhere(const struct hl_txn *txn,
+			      const struct hl_session *session)
+{
+	return txn->env->cfg->backend.enabled && session->host != NULL &&
+	       *session->host != '\0' &&
+	       strcmp(session->host, txn->env->host) != 0;
+}
+
 /*
  * With a shared backend, a session of another host is not ours to look
  * at in /proc: it lives while its host's daemon heartbeats from the boot
@@ -1295,9 +1305,7 @@ static const char *other_host_stale(const struct hl_txn *txn,
 	const char *why = "";
 	int n, rc;
 
-	if (!txn->env->cfg->backend.enabled || session->host == NULL ||
-	    *session->host == '\0' ||
-	    strcmp(session->host, txn->env->host) == 0)
+	if (!session_elsewhere(txn, session))
 		return NULL;
 	n = snprintf(key, sizeof(key), "host/%s", session->host);
 	if (txn->store == NULL || n < 0 || (size_t)n >= sizeof(key))
@@ -1331,6 +1339,15 @@ const char *hl_txn_stale_reason(const struct hl_txn *txn,
 		return other;
 	return strcmp(session->boot_id, txn->env->self.boot_id) != 0
 		       ? "earlier boot" : "process gone";
+}
+
+static bool holding_elsewhere(const struct hl_txn *txn,
+			      const struct hl_holding *holding)
+{
+	for (size_t i = 0; i < holding->session_count; i++)
+		if (session_elsewhere(txn, &holding->sessions[i]))
+			return true;
+	return false;
 }
 
 /* Drops (and logs) the stale sessions of a holding; true if any. */
@@ -1673,8 +1690,10 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 		 * from a change interrupted before it could be journaled. */
 		orphan = !hl_holding_claims(&holding, found, pool->name, n);
 		if (!orphan && !hl_txn_all_stale(txn, &holding)) {
-			/* The oldest idle goes first. */
-			long idle = needed && pool->idle_timeout > 0
+			/* The oldest idle goes first; a holding with a
+			 * session of another host is that host's to judge. */
+			long idle = needed && pool->idle_timeout > 0 &&
+				    !holding_elsewhere(txn, &holding)
 				? hl_holding_idle(txn->env->proc_root, &holding,
 						  txn->env->now())
 				: -1;
