@@ -566,6 +566,8 @@ static int settle_pending(struct hl_txn *txn)
 /* ---- the transaction ---------------------------------------------------- */
 
 static void txn_busy(struct hl_txn *txn, const char *path);
+static void txn_failed_text(struct hl_txn *txn, const char *what,
+			    const char *why);
 static void settle_endings(struct hl_txn *txn, bool committed);
 
 static void close_stores(struct hl_txn *txn)
@@ -586,21 +588,32 @@ static void txn_close(struct hl_txn *txn)
 /* The runtime file first, whose lock serialises the writers; then the
  * durable file, always second (its own lock keeps out a process of an
  * earlier release, which knows only that one). */
-static int open_stores(struct hl_txn *txn, const char **which)
+static int open_stores(struct hl_txn *txn, const char **which, char *why,
+		       size_t why_len)
 {
 	const struct hl_config *cfg = txn->env->cfg;
 	enum hl_store_mode mode = txn->take ? HL_STORE_WRITE
 				  : txn->walk ? HL_STORE_READ_MAPPED
 				  : HL_STORE_READ;
+
+	/* With a shared backend, the two files are the database's two
+	 * spaces, in the same order. */
+	const char *socket = cfg->backend.enabled ? cfg->backend.socket : NULL;
+	const struct hl_store_place runtime = {
+		.path = cfg->runtime_store, .socket = socket, .space = "runtime"
+	}, durable = {
+		.path = cfg->store, .socket = socket, .space = "durable"
+	};
 	int rc;
 
 	*which = cfg->runtime_store;
-	rc = hl_store_open(cfg->runtime_store, mode, cfg->lock_timeout,
-			   txn->env->log, &txn->store);
+	rc = hl_store_open_at(&runtime, mode, cfg->lock_timeout, txn->env->log,
+			      &txn->store, why, why_len);
 	if (rc == HL_STORE_OK) {
 		*which = cfg->store;
-		rc = hl_store_open(cfg->store, mode, cfg->lock_timeout,
-				   txn->env->log, &txn->durable);
+		rc = hl_store_open_at(&durable, mode, cfg->lock_timeout,
+				      txn->env->log, &txn->durable, why,
+				      why_len);
 	}
 	if (rc != HL_STORE_OK) {
 		close_stores(txn);
@@ -723,13 +736,14 @@ static int migrate(struct hl_txn *txn)
 
 int hl_txn_begin(struct hl_txn *txn)
 {
+	char why[512] = "";
 	const char *which;
 	int rc;
 
 	/* Out of the reach of su's or sudo's user before the lock is
 	 * taken (privilege.h). */
 	hl_privilege_begin(&txn->privilege, txn->env->log);
-	rc = open_stores(txn, &which);
+	rc = open_stores(txn, &which, why, sizeof(why));
 	if (rc == HL_STORE_DAMAGED && !txn->repaired &&
 	    !txn->env->leave_damage) {
 		if (repair_now(txn, which, false) != 0) {
@@ -737,7 +751,7 @@ int hl_txn_begin(struct hl_txn *txn)
 			txn_close(txn);
 			return -1;
 		}
-		rc = open_stores(txn, &which);
+		rc = open_stores(txn, &which, why, sizeof(why));
 	}
 	/* A commit cut short by a kill may have left damage that no key of
 	 * this transaction reads (space GDBM handed out twice, which a
@@ -752,10 +766,12 @@ int hl_txn_begin(struct hl_txn *txn)
 			txn_close(txn);
 			return -1;
 		}
-		rc = open_stores(txn, &which);
+		rc = open_stores(txn, &which, why, sizeof(why));
 	}
 	if (rc != HL_STORE_OK) {
-		if (rc == HL_STORE_TIMEOUT)
+		if (*why != '\0')	/* the shared backend's own words */
+			txn_failed_text(txn, "open", why);
+		else if (rc == HL_STORE_TIMEOUT)
 			txn_busy(txn, which);
 		else
 			hl_txn_failed(txn, rc, "open");
@@ -820,7 +836,9 @@ static void txn_failed_text(struct hl_txn *txn, const char *what,
 			    const char *why)
 {
 	hl_log(txn->env->log, LOG_ERR, "license store %s: %s: %s",
-	       txn->env->cfg->store, what, why);
+	       txn->env->cfg->backend.enabled ? "(shared database)"
+					      : txn->env->cfg->store,
+	       what, why);
 	txn->out->verdict = HL_STORE_FAILED;
 	hl_set_text(txn->out->reason, sizeof(txn->out->reason), "store: %s",
 		 why);
@@ -1262,9 +1280,52 @@ int hl_txn_new_session(struct hl_txn *txn, struct hl_session *session)
 	return 0;
 }
 
+/* A session of another host sharing the backend: none of its processes
+ * or terminals is here to look at. */
+static bool session_elsewhere(const struct hl_txn *txn,
+			      const struct hl_session *session)
+{
+	return txn->env->cfg->backend.enabled && session->host != NULL &&
+	       *session->host != '\0' &&
+	       strcmp(session->host, txn->env->host) != 0;
+}
+
+/*
+ * With a shared backend, a session of another host is not ours to look
+ * at in /proc: it lives while its host's daemon heartbeats from the boot
+ * the session began in (the runtime space's host/NAME records, see
+ * doc/STORE.md).  NULL for a session of this host; "" when alive (or
+ * when the store cannot tell: never take a live session's slot); else why
+ * it is stale.
+ */
+static const char *other_host_stale(const struct hl_txn *txn,
+				    const struct hl_session *session)
+{
+	char key[sizeof(txn->env->host) + 8], *boot = NULL;
+	const char *why = "";
+	int n, rc;
+
+	if (!session_elsewhere(txn, session))
+		return NULL;
+	n = snprintf(key, sizeof(key), "host/%s", session->host);
+	if (txn->store == NULL || n < 0 || (size_t)n >= sizeof(key))
+		return "";
+	rc = hl_store_get(txn->store, key, &boot);
+	if (rc == HL_STORE_NOTFOUND)
+		why = "host gone";
+	else if (rc == HL_STORE_OK && strcmp(boot, session->boot_id) != 0)
+		why = "earlier boot of its host";
+	free(boot);
+	return why;
+}
+
 bool hl_txn_session_stale(const struct hl_txn *txn,
 			  const struct hl_session *session)
 {
+	const char *other = other_host_stale(txn, session);
+
+	if (other != NULL)
+		return *other != '\0';
 	return hl_session_stale(txn->env->proc_root, txn->env->self.boot_id,
 				session);
 }
@@ -1272,8 +1333,21 @@ bool hl_txn_session_stale(const struct hl_txn *txn,
 const char *hl_txn_stale_reason(const struct hl_txn *txn,
 				const struct hl_session *session)
 {
+	const char *other = other_host_stale(txn, session);
+
+	if (other != NULL && *other != '\0')
+		return other;
 	return strcmp(session->boot_id, txn->env->self.boot_id) != 0
 		       ? "earlier boot" : "process gone";
+}
+
+static bool holding_elsewhere(const struct hl_txn *txn,
+			      const struct hl_holding *holding)
+{
+	for (size_t i = 0; i < holding->session_count; i++)
+		if (session_elsewhere(txn, &holding->sessions[i]))
+			return true;
+	return false;
 }
 
 /* Drops (and logs) the stale sessions of a holding; true if any. */
@@ -1616,8 +1690,10 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 		 * from a change interrupted before it could be journaled. */
 		orphan = !hl_holding_claims(&holding, found, pool->name, n);
 		if (!orphan && !hl_txn_all_stale(txn, &holding)) {
-			/* The oldest idle goes first. */
-			long idle = needed && pool->idle_timeout > 0
+			/* The oldest idle goes first; a holding with a
+			 * session of another host is that host's to judge. */
+			long idle = needed && pool->idle_timeout > 0 &&
+				    !holding_elsewhere(txn, &holding)
 				? hl_holding_idle(txn->env->proc_root, &holding,
 						  txn->env->now())
 				: -1;

@@ -565,6 +565,10 @@ static int watch_store(const struct hl_env *env, const char **base)
 	int fd;
 
 	*base = slash ? slash + 1 : path;
+	/* With a shared backend no file here is written when a slot is
+	 * freed (on this host or another): the looks alone notice it. */
+	if (env->cfg->backend.enabled)
+		return -1;
 	if (slash == NULL)
 		snprintf(dir, sizeof(dir), ".");
 	else if (slash == path)
@@ -1130,7 +1134,11 @@ int hl_env_init(struct hl_env *env, const struct hl_config *cfg,
 	env->log = log;
 	env->proc_root = "/proc";
 	env->now = wall_clock;
-	if (gethostname(env->host, sizeof(env->host)) != 0)
+	/* With a shared backend, the name other hosts know this one by. */
+	if (cfg != NULL && cfg->backend.enabled && cfg->backend.host != NULL)
+		snprintf(env->host, sizeof(env->host), "%s",
+			 cfg->backend.host);
+	else if (gethostname(env->host, sizeof(env->host)) != 0)
 		snprintf(env->host, sizeof(env->host), "localhost");
 	env->host[sizeof(env->host) - 1] = '\0';
 	if (hl_process_identify(env->proc_root, getpid(), &env->self) != 0) {

@@ -42,6 +42,7 @@
 #include "proc.h"
 #include "safefile.h"
 #include "store.h"
+#include "store_remote.h"
 #include "text.h"
 
 #define KEY_SCHEMA "schema"
@@ -102,6 +103,12 @@ struct hl_store {
 	bool legacy;		/* schema HL_STORE_SCHEMA_LEGACY */
 	bool interrupted;	/* a writer found a commit cut short */
 	bool marked;		/* this handle made P.writing */
+	struct hl_remote *remote;	/* a space of the shared backend */
+	struct changes records;	/* remote: the space as this handle saw it */
+	bool remote_committed;	/* remote: its transaction has ended */
+	const char *socket;	/* remote: where to open the next one */
+	char space[16];
+	unsigned lock_timeout;
 };
 
 /* ---- Small helpers ------------------------------------------------------ */
@@ -1145,20 +1152,41 @@ static int store_load(struct hl_store *s, bool *replayed)
 	return rc;
 }
 
+static int remote_open(const struct hl_store_place *place,
+		       enum hl_store_mode mode, unsigned lock_timeout,
+		       const struct hl_logger *log, struct hl_store **out,
+		       char *why, size_t why_len);
+
 int hl_store_open(const char *path, enum hl_store_mode mode,
 		  unsigned lock_timeout, const struct hl_logger *log,
 		  struct hl_store **out)
 {
+	const struct hl_store_place place = { .path = path };
+
+	return hl_store_open_at(&place, mode, lock_timeout, log, out, NULL, 0);
+}
+
+int hl_store_open_at(const struct hl_store_place *place,
+		     enum hl_store_mode mode, unsigned lock_timeout,
+		     const struct hl_logger *log, struct hl_store **out,
+		     char *why, size_t why_len)
+{
+	const char *path = place != NULL ? place->path : NULL;
 	struct hl_store *s;
 	bool missing, empty;
 	int rc;
 
+	if (why_len > 0)
+		*why = '\0';
 	if (out == NULL)
 		return HL_STORE_IO;
 	*out = NULL;
 	if (mode != HL_STORE_READ && mode != HL_STORE_WRITE &&
 	    mode != HL_STORE_READ_MAPPED)
 		return HL_STORE_IO;
+	if (place != NULL && place->socket != NULL)
+		return remote_open(place, mode, lock_timeout, log, out, why,
+				   why_len);
 	s = store_new(path, mode == HL_STORE_WRITE ? mode : HL_STORE_READ,
 		      log, &rc);
 	if (s == NULL)
@@ -1177,6 +1205,177 @@ out:
 		return rc;
 	}
 	*out = s;
+	return HL_STORE_OK;
+}
+
+/* ---- A space of the shared backend ------------------------------------- */
+
+/* The daemon sends every record of the space (store_remote.c); they are
+ * appended as they come and sorted once, for changes_find. */
+static int record_add(void *arg, const char *key, const char *value)
+{
+	struct changes *cs = arg;
+	struct change c;
+	bool failed = false;
+
+	/* The protocol allows an empty key; none of ours is one (key_usable),
+	 * so no transaction of ours could read it. */
+	if (*key == '\0')
+		return HL_STORE_OK;
+	c = (struct change){ strdup(key), strdup(value) };
+
+	cs->v = hl_grow(cs->v, &cs->cap, cs->count + 1, sizeof(*cs->v),
+			&failed);
+	if (failed || c.key == NULL || c.value == NULL) {
+		change_free(&c);
+		return HL_STORE_NOMEM;
+	}
+	cs->v[cs->count++] = c;
+	return HL_STORE_OK;
+}
+
+static int change_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct change *)a)->key,
+		      ((const struct change *)b)->key);
+}
+
+/* OPEN on s->remote, the records into *into; on failure the connection
+ * is closed and s->remote->why says why. */
+static int remote_load(struct hl_store *s, bool write, struct changes *into)
+{
+	int rc = hl_remote_open(s->remote, s->socket, s->space, write,
+				s->lock_timeout, s->log, record_add, into);
+
+	if (rc == HL_STORE_OK && into->count > 1) {
+		qsort(into->v, into->count, sizeof(*into->v), change_cmp);
+		for (size_t i = 1; i < into->count; i++)
+			if (strcmp(into->v[i - 1].key, into->v[i].key) == 0) {
+				hl_log(s->log, LOG_ERR, "store %s: the daemon "
+				       "sent a key twice", s->path);
+				hl_remote_close(s->remote);
+				rc = HL_STORE_IO;
+				break;
+			}
+	}
+	if (rc != HL_STORE_OK)
+		changes_clear(into);
+	return rc;
+}
+
+static int remote_open(const struct hl_store_place *place,
+		       enum hl_store_mode mode, unsigned lock_timeout,
+		       const struct hl_logger *log, struct hl_store **out,
+		       char *why, size_t why_len)
+{
+	struct hl_store *s;
+	char name[64];
+	int rc;
+
+	if (place->space == NULL || (strcmp(place->space, "runtime") != 0 &&
+				     strcmp(place->space, "durable") != 0))
+		return HL_STORE_IO;
+	s = calloc(1, sizeof(*s));
+	snprintf(name, sizeof(name), "license database (%s)", place->space);
+	if (s == NULL || (s->path = strdup(name)) == NULL ||
+	    (s->remote = malloc(sizeof(*s->remote))) == NULL) {
+		hl_store_close(s);
+		return HL_STORE_NOMEM;
+	}
+	s->log = log;
+	s->mode = mode == HL_STORE_WRITE ? mode : HL_STORE_READ;
+	s->dirfd = s->lockfd = s->fd = -1;
+	s->socket = place->socket;
+	snprintf(s->space, sizeof(s->space), "%s", place->space);
+	s->lock_timeout = lock_timeout;
+	rc = remote_load(s, mode == HL_STORE_WRITE, &s->records);
+	if (rc != HL_STORE_OK) {
+		if (why_len > 0)
+			snprintf(why, why_len, "%s", s->remote->why);
+		hl_store_close(s);
+		return rc;
+	}
+	*out = s;
+	return HL_STORE_OK;
+}
+
+static bool same_value(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static const char *seen_value(const struct changes *cs, const char *key)
+{
+	bool found;
+	size_t at = changes_find(cs, key, &found);
+
+	return found ? cs->v[at].value : NULL;
+}
+
+/*
+ * A remote transaction ends with its COMMIT (the daemon closes), where a
+ * GDBM writer keeps its lock until it closes.  A change staged after a
+ * commit is sent in a new write transaction, and only where the key is
+ * still as this handle last saw it: another writer's value, written in
+ * between, stands (the decision code's only such change is the removal
+ * of its own pending-named copy, allocation.c).  So every commit ends its
+ * transaction, one with nothing to send too (hl_store_commit): the
+ * durable space's lock must not be held while the runtime space's is
+ * waited for again, as another writer holds that one and waits for this.
+ */
+static int remote_commit(struct hl_store *s)
+{
+	struct changes fresh = { 0 };
+	const char **keys = NULL, **values = NULL;
+	size_t n = 0;
+	int rc = HL_STORE_OK;
+
+	if (s->remote_committed) {
+		rc = remote_load(s, true, &fresh);
+		if (rc != HL_STORE_OK)
+			goto out;
+	}
+	keys = calloc(s->staged.count + 1, sizeof(*keys));
+	values = calloc(s->staged.count + 1, sizeof(*values));
+	if (keys == NULL || values == NULL) {
+		rc = HL_STORE_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < s->staged.count; i++) {
+		const struct change *c = &s->staged.v[i];
+
+		if (s->remote_committed &&
+		    !same_value(seen_value(&fresh, c->key),
+				seen_value(&s->records, c->key))) {
+			hl_log(s->log, LOG_NOTICE, "store %s: %s was changed "
+			       "by another writer meanwhile: its value stands",
+			       s->path, c->key);
+			continue;
+		}
+		keys[n] = c->key;
+		values[n++] = c->value;
+	}
+	rc = hl_remote_commit(s->remote, n, keys, values);
+	if (rc == HL_STORE_OK && s->remote_committed) {
+		changes_clear(&s->records);
+		s->records = fresh;
+		fresh = (struct changes){ 0 };
+	}
+	for (size_t i = 0; rc == HL_STORE_OK && i < n; i++)
+		if (changes_set(&s->records, keys[i], values[i]) != 0)
+			rc = HL_STORE_NOMEM;
+out:
+	hl_remote_close(s->remote);	/* one transaction per connection */
+	s->remote_committed = true;
+	free(keys);
+	free(values);
+	changes_clear(&fresh);
+	if (rc != HL_STORE_OK) {
+		s->failed = rc;
+		return rc;
+	}
+	changes_clear(&s->staged);
+	s->user_changes = 0;
 	return HL_STORE_OK;
 }
 
@@ -1209,6 +1408,13 @@ int hl_store_get(struct hl_store *store, const char *key, char **value)
 		*value = strdup(store->staged.v[at].value);
 		return *value != NULL ? HL_STORE_OK : HL_STORE_NOMEM;
 	}
+	if (store->remote != NULL) {
+		at = changes_find(&store->records, key, &found);
+		if (!found || store->records.v[at].value == NULL)
+			return HL_STORE_NOTFOUND;
+		*value = strdup(store->records.v[at].value);
+		return *value != NULL ? HL_STORE_OK : HL_STORE_NOMEM;
+	}
 	if (store->db == NULL || strcmp(key, KEY_JOURNAL) == 0)
 		return HL_STORE_NOTFOUND;
 	return db_fetch(store, key, value);
@@ -1220,7 +1426,8 @@ static int stage(struct hl_store *s, const char *key, const char *value)
 		return HL_STORE_IO;
 	if (s->failed)
 		return s->failed;
-	if (internal_key(key)) {
+	if (internal_key(key) ||
+	    (s->remote != NULL && strncmp(key, "host/", 5) == 0)) {
 		hl_log(s->log, LOG_ERR, "store %s: key '%s' is reserved",
 		       s->path, key);
 		return HL_STORE_IO;
@@ -1295,6 +1502,18 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 	plen = strlen(prefix);
 	if (snapshot(&store->staged, prefix, plen, &snap) != 0)
 		return HL_STORE_NOMEM;
+	/* fn's changes go to staged: records stay as they are */
+	for (size_t i = 0; store->remote != NULL && i < store->records.count;
+	     i++) {
+		const struct change *c = &store->records.v[i];
+		bool staged;
+
+		if (c->value == NULL || strncmp(c->key, prefix, plen) != 0)
+			continue;
+		changes_find(&snap, c->key, &staged);
+		if (!staged && (rc = fn(arg, c->key, c->value)) != 0)
+			goto out;
+	}
 
 	key = store->db != NULL ? gdbm_firstkey(store->db) : (datum){ 0 };
 	limit = store->db != NULL ? walk_limit(store->db) : 0;
@@ -1396,14 +1615,23 @@ int hl_store_commit(struct hl_store *store)
 		return HL_STORE_IO;
 	if (store->failed)
 		return store->failed;
-	if (store->user_changes == 0)
+	if (store->user_changes == 0) {
+		/* A remote commit ends the transaction even with nothing to
+		 * send: its lock must go now, not at close (remote_commit). */
+		if (store->remote != NULL && !store->remote_committed) {
+			hl_remote_close(store->remote);
+			store->remote_committed = true;
+		}
 		return HL_STORE_OK;
+	}
 	if (store->mode != HL_STORE_WRITE) {
 		hl_log(store->log, LOG_ERR,
 		       "store %s was opened for reading: can't commit",
 		       store->path);
 		return HL_STORE_IO;
 	}
+	if (store->remote != NULL)
+		return remote_commit(store);
 	rc = db_writable(store);
 	if (rc != HL_STORE_OK)
 		return rc;
@@ -1444,6 +1672,10 @@ void hl_store_close(struct hl_store *store)
 	close_fd(&store->lockfd);	/* drops the lock */
 	close_fd(&store->dirfd);
 	changes_clear(&store->staged);
+	if (store->remote != NULL)
+		hl_remote_close(store->remote);
+	free(store->remote);
+	changes_clear(&store->records);
 	free(store->path);
 	free(store);
 }

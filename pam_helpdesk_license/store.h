@@ -14,6 +14,7 @@
 #define HL_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "log.h"
 #include "proc.h"
@@ -52,6 +53,26 @@ enum hl_store_rc {
 int hl_store_open(const char *path, enum hl_store_mode mode,
 		  unsigned lock_timeout, const struct hl_logger *log,
 		  struct hl_store **out);
+
+/*
+ * Where a store is: a GDBM file (path), or, with a shared backend, a
+ * space ("runtime" or "durable") of the database that helpdesk-licensed
+ * keeps, reached through its socket (doc/STORE.md).  The one place that
+ * tells the two apart is hl_store_open_at; every other function works on
+ * either.  A remote store is never damaged, legacy nor interrupted: the
+ * database keeps itself sound.  why (may be NULL) gets the reason of a
+ * remote failure for the technician ("license database unreachable: ...").
+ */
+struct hl_store_place {
+	const char *path;	/* the GDBM file, when socket is NULL */
+	const char *socket;	/* helpdesk-licensed's socket */
+	const char *space;	/* with socket: "runtime" or "durable" */
+};
+
+int hl_store_open_at(const struct hl_store_place *place,
+		     enum hl_store_mode mode, unsigned lock_timeout,
+		     const struct hl_logger *log, struct hl_store **out,
+		     char *why, size_t why_len);
 
 /* *value is malloc'd and NUL-terminated; the caller frees it. */
 int hl_store_get(struct hl_store *store, const char *key, char **value);

@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "report.h"
 #include "store.h"
+#include "store_remote.h"
 #include "terminate.h"
 #include "text.h"
 
@@ -539,18 +540,19 @@ static void session_idle(time_t input, char *out, size_t len)
 }
 
 /*
- * LICENSE USER SINCE IDLE PID SERVICE TTY FROM: a row per session, like
- * who(1) and w(1).
+ * LICENSE USER SINCE IDLE PID SERVICE TTY [HOST] FROM: a row per session,
+ * like who(1) and w(1); HOST, the host of the session, with a shared
+ * backend (where the sessions of every host are listed).
  * LICENSE and USER are as wide as their longest value, up to a share of the
  * terminal (20 and 12 columns of 80), so that names are cut only when they
  * must; FROM takes what is left, short of the terminal's last column
  * (writing there wraps on some terminals).  --json never cuts anything.
  */
 static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
-			  const char *empty)
+			  const char *empty, bool hosts)
 {
 	int width = (int)terminal_width(), extra = (width - 80) / 2;
-	int license_w = 7, user_w = 4, from;
+	int license_w = 7, user_w = 4, host_w = 0, from;
 	bool any_stale = false, any_released = false;
 	char license[96];
 
@@ -566,16 +568,27 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 		license_w = w > license_w ? w : license_w;
 		w = printable_width(l->items[i].user);
 		user_w = w > user_w ? w : user_w;
+		for (size_t s = 0; hosts && s < l->items[i].holding.session_count;
+		     s++) {
+			w = printable_width(
+				l->items[i].holding.sessions[s].host);
+			host_w = w > host_w ? w : host_w;
+		}
 	}
+	if (hosts)
+		host_w = host_w < 4 ? 4 : host_w > 16 ? 16 : host_w;
 	if (license_w > 20 + extra)
 		license_w = 20 + extra;
 	if (user_w > 12 + extra)
 		user_w = 12 + extra;
 	from = width - 1 - (license_w + 1 + user_w + 1 + 11 + 1 + 6 + 1 + 7 +
-			    1 + 7 + 1 + 7 + 1);
-	hl_buf_printf(buf, "%-*s %-*s %-11s %6s %7s %-7s %-7s %s\n",
+			    1 + 7 + 1 + 7 + 1 + (hosts ? host_w + 1 : 0));
+	hl_buf_printf(buf, "%-*s %-*s %-11s %6s %7s %-7s %-7s ",
 		      license_w, "LICENSE", user_w, "USER", "SINCE", "IDLE",
-		      "PID", "SERVICE", "TTY", "FROM");
+		      "PID", "SERVICE", "TTY");
+	if (hosts)
+		hl_buf_printf(buf, "%-*s ", host_w, "HOST");
+	hl_buf_puts(buf, "FROM\n");
 	for (size_t i = 0; i < l->count; i++) {
 		const struct hl_listed *item = &l->items[i];
 		const struct hl_holding *h = &item->holding;
@@ -611,6 +624,10 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 			hl_buf_puts(buf, " ");
 			cell(buf, ss ? ss->tty : "", 7, false);
 			hl_buf_puts(buf, " ");
+			if (hosts) {
+				cell(buf, ss ? ss->host : "", host_w, false);
+				hl_buf_puts(buf, " ");
+			}
 			cell(buf, ss ? ss->rhost : "", from, false);
 			/* No trailing blanks. */
 			while (buf->len && buf->data[buf->len - 1] == ' ')
@@ -642,7 +659,8 @@ static int cmd_list(struct tool *tool)
 	if (tool->opt.json) {
 		json_listing(&buf, &listing, NULL);
 	} else {
-		table_listing(&buf, &listing, "No license is held.");
+		table_listing(&buf, &listing, "No license is held.",
+			      tool->cfg->backend.enabled);
 		table_waiters(&buf, &listing, true);
 	}
 	hl_listing_free(&listing);
@@ -1226,7 +1244,8 @@ static int cmd_reap(struct tool *tool)
 
 		for (size_t i = 0; i < reaped.count; i++)
 			sessions += reaped.items[i].holding.session_count;
-		table_listing(&buf, &reaped, "No stale session.");
+		table_listing(&buf, &reaped, "No stale session.",
+			      tool->cfg->backend.enabled);
 		if (sessions)
 			hl_buf_printf(&buf, "Dropped %zu stale session%s.\n",
 				      sessions, sessions == 1 ? "" : "s");
@@ -1251,6 +1270,7 @@ struct findings {
 	bool json;
 	unsigned errors, warnings;
 	struct hl_buf jerrors, jwarnings;	/* JSON array items */
+	char backend[256];	/* helpdesk-licensed's answer to PING */
 };
 
 static void found(struct findings *f, bool warning, const char *message)
@@ -1289,6 +1309,19 @@ static void found_file_error(void *data, const char *why)
 	found(f, false, line);
 }
 
+/* With a shared backend the store is helpdesk-licensed's: it is asked,
+ * as a login would ask it, instead of the files being looked at. */
+static void preflight_backend(const struct hl_config *cfg, struct findings *f)
+{
+	char answer[sizeof(f->backend)];
+
+	if (hl_remote_ping(cfg->backend.socket, cfg->lock_timeout, NULL,
+			   answer, sizeof(answer)) == HL_STORE_OK)
+		snprintf(f->backend, sizeof(f->backend), "%s", answer);
+	else
+		found_file_error(f, answer);
+}
+
 /* Reads and checks the file at path as check-config does: the problems go
  * to f (set up here; the caller frees its buffers), *cfg is the file's
  * configuration when it could be read.  Whether it is valid. */
@@ -1302,7 +1335,10 @@ static bool check_file(struct tool *tool, const char *path, bool strict,
 	tool->log.emit = found_error;
 	tool->log.data = f;
 	if (hl_config_load(path, &tool->log, cfg, NULL) == 0) {
-		preflight_files(*cfg, found_file_error, f);
+		if ((*cfg)->backend.enabled)
+			preflight_backend(*cfg, f);
+		else
+			preflight_files(*cfg, found_file_error, f);
 		/* Unknown names only warn: the directory may be down now. */
 		hl_preflight_names(*cfg, found_warning, f);
 	} else if (f->errors == 0) {
@@ -1333,18 +1369,35 @@ static void json_findings(struct hl_buf *out, const struct findings *f,
 
 /* The one line on a valid file. */
 static void print_valid(const char *path, const struct hl_config *cfg,
-			unsigned warnings)
+			const struct findings *f)
 {
 	unsigned concurrent = 0;
+	char store[PATH_MAX + sizeof(f->backend) + 64];
 
 	for (size_t i = 0; i < cfg->pool_count; i++)
 		concurrent += cfg->pools[i].licenses;
+	if (cfg->backend.enabled) {
+		/* PING's answer: HOST BOOT_ID SCHEMA_VERSION */
+		char host[72], boot[40], schema[16];
+
+		if (sscanf(f->backend, "%71s %39s %15s", host, boot,
+			   schema) == 3)
+			snprintf(store, sizeof(store), "the shared database "
+				 "through %s (helpdesk-licensed of host %s, "
+				 "boot %s, schema version %s)",
+				 cfg->backend.socket, host, boot, schema);
+		else
+			snprintf(store, sizeof(store), "the shared database "
+				 "through %s (helpdesk-licensed answers: %s)",
+				 cfg->backend.socket, f->backend);
+	} else
+		snprintf(store, sizeof(store), "%s", cfg->store);
 	printf("%s: valid: %u Named license%s, %zu pool%s with %u "
 	       "concurrent license%s; store %s%s\n", path,
 	       cfg->named.licenses, cfg->named.licenses == 1 ? "" : "s",
 	       cfg->pool_count, cfg->pool_count == 1 ? "" : "s",
-	       concurrent, concurrent == 1 ? "" : "s", cfg->store,
-	       warnings ? " (with warnings, see above)" : "");
+	       concurrent, concurrent == 1 ? "" : "s", store,
+	       f->warnings ? " (with warnings, see above)" : "");
 }
 
 static int cmd_check_config(struct tool *tool, bool strict)
@@ -1362,7 +1415,7 @@ static int cmd_check_config(struct tool *tool, bool strict)
 		hl_buf_puts(&out, "}\n");
 		rc = print_buf(&out);
 	} else if (valid) {
-		print_valid(tool->opt.config, cfg, f.warnings);
+		print_valid(tool->opt.config, cfg, &f);
 		rc = 0;
 	} else {
 		if (f.errors == 0)
@@ -1710,7 +1763,7 @@ static int cmd_check_config_diff(struct tool *tool, const char *file)
 				      d.json.len);
 			hl_buf_puts(&out, "}}\n");
 		} else {
-			print_valid(file, next, f.warnings);
+			print_valid(file, next, &f);
 			hl_buf_append(&out, d.text.data ? d.text.data : "",
 				      d.text.len);
 			if (d.losses == 0)
@@ -1787,6 +1840,17 @@ static int cmd_repair(struct tool *tool)
 	bool damaged = false;
 	int rc;
 
+	if (tool->cfg->backend.enabled) {
+		/* No file of ours to check: the database is PostgreSQL's. */
+		if (tool->opt.json)
+			printf("{\"backend\":\"postgresql\",\"store\":null,"
+			       "\"runtime\":null,\"reconciled\":null}\n");
+		else
+			printf("The license store is the shared database "
+			       "(backend): PostgreSQL keeps it sound; nothing "
+			       "to repair here.\n");
+		return 0;
+	}
 	memset(report, 0, sizeof(report));
 	memset(&reconciled, 0, sizeof(reconciled));
 	for (int i = 0; i < 2; i++) {

@@ -31,6 +31,23 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 trap 'exit 1' INT TERM HUP
 
+# Adds a TAP-like script's counts (in $out) to ours.
+tally() {	# SCRIPT STATUS
+	sed 's/^/| /' "$out"
+	counts=$(sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1 \2/p' "$out" | tail -n 1)
+	if [ -z "$counts" ]; then
+		echo "FAILED: $1 gave no results"
+		failed=$((failed + 1))
+		return
+	fi
+	passed=$((passed + ${counts% *}))
+	failed=$((failed + ${counts#* }))
+	if [ "$2" != 0 ] && [ "${counts#* }" = 0 ]; then
+		echo "FAILED: $1 exited $2"
+		failed=$((failed + 1))
+	fi
+}
+
 run() {	# BUILD-DIR
 	echo "building helpdesk-licensed in $1"
 	if ! make -s -C "$1" helpdesk-licensed tests/backend/hl_backend_client; then
@@ -41,23 +58,26 @@ run() {	# BUILD-DIR
 	echo "running tests/backend/daemon-test.sh with $1"
 	"$src/tests/backend/daemon-test.sh" "$1/helpdesk-licensed" \
 		"$1/tests/backend/hl_backend_client" > "$out" 2>&1
-	status=$?
-	sed 's/^/| /' "$out"
-	counts=$(sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/\1 \2/p' "$out" | tail -n 1)
-	if [ -z "$counts" ]; then
-		echo "FAILED: daemon-test.sh gave no results"
+	tally daemon-test.sh $?
+}
+
+# The module and the tool on the backend (tests/backend/module-test.sh),
+# with the plain build: a sanitized module would need its runtime
+# preloaded into the login driver.
+module_test() {	# BUILD-DIR
+	echo "running tests/backend/module-test.sh with $1"
+	if ! make -s -C "$1" pam_helpdesk_license.la helpdesk-license; then
+		echo "FAILED: the module and the tool build in $1"
 		failed=$((failed + 1))
 		return
 	fi
-	passed=$((passed + ${counts% *}))
-	failed=$((failed + ${counts#* }))
-	if [ "$status" != 0 ] && [ "${counts#* }" = 0 ]; then
-		echo "FAILED: daemon-test.sh exited $status"
-		failed=$((failed + 1))
-	fi
+	"$src/tests/backend/module-test.sh" "$1/.libs/pam_helpdesk_license.so" \
+		"$1/helpdesk-licensed" "$1/helpdesk-license" > "$out" 2>&1
+	tally module-test.sh $?
 }
 
 run "$build"
+module_test "$build"
 if [ -n "$asan" ] && [ -f "$asan/Makefile" ] && has_daemon "$asan"; then
 	run "$asan"
 fi

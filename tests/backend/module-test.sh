@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+#
+# The module and the admin tool on the shared backend, end to end: a real
+# PostgreSQL (tests/backend/pg.sh), two simulated hosts "A" and "B" on
+# it, each with its own helpdesk-licensed, socket, configuration and event
+# log, and logins through the built module and real libpam under
+# pam_wrapper and nss_wrapper (demo/hl-login.c drives them; a login that
+# stays open is a process of its own).  As root:
+#
+#   tests/backend/module-test.sh MODULE DAEMON TOOL
+#
+# MODULE is the built pam_helpdesk_license.so, DAEMON helpdesk-licensed,
+# TOOL helpdesk-license.  HL_BACKEND_GUARD (default 120) bounds, in
+# seconds, each wait for something to happen, only as a guard against a
+# hang: nothing here waits a fixed time for something to be done.
+#
+# Output is TAP-like ("ok N - ...", "not ok N - ..." with the evidence),
+# the last line "N passed, N failed"; exit status 0 only when every test
+# passed.  Everything lives in a temporary directory, removed at exit.
+
+set -uo pipefail
+
+module=${1:-}
+daemon=${2:-}
+tool=${3:-}
+if [ -z "$module" ] || [ -z "$daemon" ] || [ -z "$tool" ]; then
+	echo "usage: $0 MODULE HELPDESK-LICENSED HELPDESK-LICENSE" >&2
+	exit 2
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "$0: must run as root (PostgreSQL as the postgres user, the daemon as root)" >&2
+	exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tap.sh"
+. "$here/pg.sh"
+guard=${HL_BACKEND_GUARD:-120}
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+module=$(abs "$module")
+daemon=$(abs "$daemon")
+tool=$(abs "$tool")
+wrapper_libdir=$(pkg-config --variable=libdir pam_wrapper 2> /dev/null || true)
+nss_libdir=$(pkg-config --variable=libdir nss_wrapper 2> /dev/null || true)
+pam_wrapper_so=${wrapper_libdir:-/usr/lib/x86_64-linux-gnu}/libpam_wrapper.so
+nss_wrapper_so=${nss_libdir:-/usr/lib/x86_64-linux-gnu}/libnss_wrapper.so
+for lib in "$pam_wrapper_so" "$nss_wrapper_so"; do
+	[ -f "$lib" ] || { echo "$0: $lib missing" >&2; exit 2; }
+done
+
+T=$(mktemp -d)
+chmod 711 "$T"
+declare -A pid
+
+# pam_wrapper leaves /tmp/pam.X behind a process it could not clean up
+# after (a killed one): only 62 of them exist.
+remove_wrapper_dir() {	# PID
+	local dir
+	for dir in /tmp/pam.?; do
+		if [ -f "$dir/pid" ] && [ "$(cat "$dir/pid" 2> /dev/null)" = "$1" ]; then
+			rm -rf "$dir"
+		fi
+	done
+}
+
+cleanup() {
+	local name
+	for name in "${!pid[@]}"; do
+		kill -CONT "${pid[$name]}" 2> /dev/null
+		kill -TERM "${pid[$name]}" 2> /dev/null
+		wait "${pid[$name]}" 2> /dev/null
+		remove_wrapper_dir "${pid[$name]}"
+	done
+	pg_cleanup
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# Polls COMMAND... every 0.1 s until it succeeds; false after the guard.
+eventually() {
+	local tries=0
+	until "$@" > /dev/null 2>&1; do
+		tries=$((tries + 1))
+		[ "$tries" -lt $((guard * 10)) ] || return 1
+		sleep 0.1
+	done
+}
+
+check() {	# DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what" "${evidence:-}"; fi
+	evidence=
+}
+
+# --- two hosts ----------------------------------------------------------
+
+cat > "$T/passwd" <<'EOF2'
+root:x:0:0:root:/root:/bin/bash
+carol:x:2001:2001::/nonexistent:/bin/bash
+dave:x:2002:2001::/nonexistent:/bin/bash
+nina:x:2003:2003::/nonexistent:/bin/bash
+EOF2
+cat > "$T/group" <<'EOF2'
+root:x:0:
+field:x:2001:carol,dave
+office:x:2003:nina
+EOF2
+
+# Host NAME: its own files (unused with the backend, but named inside the
+# test's directory), socket, event log and PAM service; heartbeat 1 s and
+# lease 3 s, so that a silent host loses its sessions soon.
+write_host() {	# NAME
+	local h=$1
+	mkdir -p "$T/$h/run" "$T/$h/state" "$T/$h/log" "$T/$h/sock" "$T/$h/pam.d"
+	chmod 700 "$T/$h/run" "$T/$h/state" "$T/$h/sock"
+	cat > "$T/$h/helpdesk-license.conf" <<-CONF
+	store = "$T/$h/state/licenses.db";
+	runtime_store = "$T/$h/run/sessions.db";
+	event_log = "$T/$h/log/events.log";
+	on_error = "deny";
+	unlicensed = "deny";
+	show_holders = true;
+	lock_timeout = 5;
+	exempt = { users = [ "root" ]; groups = [ ]; };
+	named = { licenses = 1; groups = [ "office" ]; };
+	concurrent = ( { pool = "field"; licenses = 1; groups = [ "field" ]; } );
+	backend = {
+	  type = "postgresql";
+	  conninfo = "$PG_CONNINFO";
+	  password_file = "$T/password";
+	  socket = "$T/$h/sock/licensed.sock";
+	  host = "$h";
+	  heartbeat = 1;
+	  lease = 3;
+	};
+	CONF
+	chmod 600 "$T/$h/helpdesk-license.conf"
+	printf '%s\n' 'account required pam_deny.so' 'session required pam_deny.so' \
+		> "$T/$h/pam.d/other"
+	printf '%s\n' 'account required pam_permit.so' \
+		"account required $module config=$T/$h/helpdesk-license.conf" \
+		"session required $module config=$T/$h/helpdesk-license.conf" \
+		> "$T/$h/pam.d/sshd"
+}
+
+start_daemon() {	# NAME
+	"$daemon" -c "$T/$1/helpdesk-license.conf" --foreground 2>> "$T/$1/daemon.log" &
+	pid[daemon_$1]=$!
+	eventually tool "$1" check-config
+}
+
+login() {	# HOST [hl-login options] USER: one login, its output on stdout
+	local h=$1
+	shift
+	env LD_PRELOAD="$pam_wrapper_so $nss_wrapper_so" PAM_WRAPPER=1 \
+		PAM_WRAPPER_SERVICE_DIR="$T/$h/pam.d" \
+		NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
+		"$T/hl-login" "$@" 2>&1
+}
+
+tool() {	# HOST ARGS...: the admin tool of HOST
+	local h=$1
+	shift
+	env LD_PRELOAD="$nss_wrapper_so" \
+		NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
+		"$tool" -c "$T/$h/helpdesk-license.conf" "$@" 2>&1
+}
+
+# A login whose session stays open until logout NAME.
+hold_login() {	# NAME HOST USER
+	local name=$1 h=$2 user=$3 ctl="$T/$1.ctl"
+	rm -f "$ctl" "$ctl.open"
+	mkfifo -m 600 "$ctl"
+	env LD_PRELOAD="$pam_wrapper_so $nss_wrapper_so" PAM_WRAPPER=1 \
+		PAM_WRAPPER_SERVICE_DIR="$T/$h/pam.d" \
+		NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
+		"$T/hl-login" -H "$ctl" "$user" > "$T/$name.out" 2>&1 &
+	pid[$name]=$!
+	eventually test -e "$ctl.open"
+}
+
+logout() {	# NAME
+	local status
+	echo logout > "$T/$1.ctl"
+	wait "${pid[$1]}"
+	status=$?
+	unset "pid[$1]"
+	return "$status"
+}
+
+echo "# starting PostgreSQL in $T/pg"
+if ! pg_start "$T/pg"; then
+	not_ok "a private PostgreSQL starts" "$(cat "$T/pg/log/server.log" 2> /dev/null)"
+	tap_counts
+	exit 1
+fi
+printf '%s\n' "$PG_PASSWORD" > "$T/password"
+chmod 600 "$T/password"
+cc -std=c11 -O2 -o "$T/hl-login" "$here/../../demo/hl-login.c" -lpam || {
+	not_ok "the login driver builds"
+	tap_counts
+	exit 1
+}
+write_host A
+write_host B
+evidence=$("$daemon" -c "$T/A/helpdesk-license.conf" --migrate 2>&1)
+check "the schema is created" [ $? = 0 ]
+start_daemon A
+start_daemon B
+
+out=$(tool A check-config)
+evidence=$out
+check "check-config asks the daemon, which answers for host A" \
+	eval '[[ "$out" == *"valid"*"helpdesk-licensed of host A, boot "*", schema version 1)"* ]]'
+
+# --- one pool of 1 for both hosts ---
+hold_login carol A carol
+evidence=$(cat "$T/carol.out")
+check "carol is granted the pool's one license on A" grep -q "session open  -> PAM_SUCCESS" "$T/carol.out"
+out=$(login B dave)
+status=$?
+evidence=$out
+check "dave is refused on B: the license is held by carol on A" \
+	eval '[ $status = 1 ] && [[ "$out" == *"held by carol since"*" at A)"* ]]'
+out=$(tool B list)
+evidence=$out
+check "list on B shows carol's session with its HOST, A" \
+	eval 'head -1 <<< "$out" | grep -q " HOST FROM" && grep -Eq "^field #1 +carol .* A +-$" <<< "$out"'
+logout carol
+out=$(login B dave)
+status=$?
+evidence=$out
+check "once carol logs out on A, dave is granted on B" [ $status = 0 ]
+
+# --- a host whose daemon falls silent loses its sessions ---
+hold_login carol A carol
+out=$(login B dave)
+status=$?
+evidence=$out
+check "dave is refused on B while A's daemon heartbeats" [ $status = 1 ]
+kill -STOP "${pid[daemon_A]}"
+evidence="dave stayed refused on B for ${guard}s after A's daemon stopped"
+check "after A's lease (3 s) runs out, dave's login on B takes the license" \
+	eventually login B dave
+evidence=$(cat "$T/B/log/events.log")
+check "B's login reaped carol's session of A: \"host gone\"" \
+	eval 'grep "\"event\":\"reap\"" "$T/B/log/events.log" | grep "\"user\":\"carol\"" | grep -q "\"reason\":\"host gone\""'
+kill -CONT "${pid[daemon_A]}"
+logout carol
+
+# --- a Named allocation is the same on every host ---
+out=$(login A nina)
+evidence=$out
+out=$(tool B list)
+evidence+=$'\n'$out
+check "nina's Named allocation, made on A, is seen on B" \
+	grep -Eq "^named +nina " <<< "$out"
+out=$(login B nina)
+status=$?
+evidence=$out
+check "and nina logs in on B under it" [ $status = 0 ]
+
+# --- the administrator's tools ---
+out=$(tool B repair)
+status=$?
+evidence=$out
+check "repair leaves the database to PostgreSQL and exits 0" \
+	eval '[ $status = 0 ] && [[ "$out" == *"PostgreSQL keeps it sound"* ]]'
+
+# --- no daemon ---
+kill -TERM "${pid[daemon_B]}"
+wait "${pid[daemon_B]}"
+unset "pid[daemon_B]"
+out=$(login B dave)
+status=$?
+evidence=$out
+check "without its daemon, B refuses (on_error = deny): license database unreachable" \
+	eval '[ $status = 1 ] && [[ "$out" == *"license database unreachable: helpdesk-licensed is not running"* ]]'
+out=$(tool B check-config)
+status=$?
+evidence=$out
+check "check-config says the daemon does not answer, and fails" \
+	eval '[ $status = 1 ] && [[ "$out" == *"systemctl start helpdesk-licensed"* ]]'
+
+tap_counts
