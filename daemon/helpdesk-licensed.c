@@ -53,6 +53,12 @@ struct daemon {
 	pthread_mutex_t lock;
 	pthread_cond_t done;
 	unsigned clients; /* threads serving a connection */
+	/* One writer per space at a time on this host (runtime, durable):
+	 * the others wait here, holding no connection.  Waiting in
+	 * PostgreSQL's row lock instead would hold one each, and with the
+	 * pool taken by waiters the lock's holder could not get the
+	 * connection of its second space. */
+	pthread_mutex_t writer[2];
 };
 
 struct client {
@@ -367,16 +373,51 @@ static void finish_read(struct daemon *d, struct hl_wire *w)
 		       hl_wire_status_text(st));
 }
 
+/* Waits up to timeout seconds for this host's writer gate of space;
+ * *left: the seconds of timeout still to wait in PostgreSQL. */
+static pthread_mutex_t *enter_gate(struct daemon *d, const char *space,
+				   unsigned timeout, unsigned *left)
+{
+	pthread_mutex_t *gate = &d->writer[strcmp(space, "durable") == 0];
+	struct timespec until, began, now;
+	long long waited_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &began);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout;
+	if (pthread_mutex_timedlock(gate, &until) != 0)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	waited_ms = (now.tv_sec - began.tv_sec) * 1000LL +
+		    (now.tv_nsec - began.tv_nsec) / 1000000;
+	*left = waited_ms >= (long long)timeout * 1000
+			? 0
+			: timeout - (unsigned)((waited_ms + 999) / 1000);
+	return gate;
+}
+
 static void transaction(struct daemon *d, struct hl_wire *w, const char *space,
 			bool write, unsigned timeout)
 {
+	pthread_mutex_t *gate = NULL;
 	struct hl_pg_txn txn;
 	enum hl_pg_error error;
 	char why[512];
-	PGconn *conn = take_connection(d, &error);
+	PGconn *conn;
 
+	if (write) {
+		gate = enter_gate(d, space, timeout, &timeout);
+		if (gate == NULL) {
+			send_error(w, HL_PG_TIMEOUT, "another writer of this "
+				   "host holds the space");
+			return;
+		}
+	}
+	conn = take_connection(d, &error);
 	if (!conn) {
 		send_error(w, error, "no connection to the database");
+		if (gate)
+			pthread_mutex_unlock(gate);
 		return;
 	}
 	error = hl_pg_open(&txn, conn, space, write, timeout,
@@ -401,6 +442,8 @@ static void transaction(struct daemon *d, struct hl_wire *w, const char *space,
 	hl_pg_close(&txn);
 out:
 	hl_pg_give(&d->pool, conn);
+	if (gate)
+		pthread_mutex_unlock(gate);
 }
 
 static void serve(struct daemon *d, struct hl_wire *w)
@@ -754,6 +797,8 @@ int main(int argc, char **argv)
 	umask(077);
 	pthread_mutex_init(&d.lock, NULL);
 	pthread_cond_init(&d.done, NULL);
+	pthread_mutex_init(&d.writer[0], NULL);
+	pthread_mutex_init(&d.writer[1], NULL);
 	if (geteuid() != 0) {
 		hl_log(&d.log, LOG_ERR,
 		       "must run as root: its clients are root's alone");

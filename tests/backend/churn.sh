@@ -110,8 +110,12 @@ if $failover; then
 	(cd "$standby" && runuser -u postgres -- "$PG_BIN/pg_basebackup" \
 		-h "$PG_SOCKET_DIR" -U postgres -D "$standby/data" -R \
 		-d "application_name=standby") || exit 1
-	echo "primary_conninfo = 'host=$PG_SOCKET_DIR user=postgres application_name=standby'" \
-		>> "$standby/data/postgresql.auto.conf"
+	# The copy has the primary's synchronous_standby_names: once
+	# promoted, with no standby of its own, it would wait for one at
+	# every commit (Patroni's synchronous_mode manages this; here the
+	# new primary goes on alone).
+	printf "%s\n" "primary_conninfo = 'host=$PG_SOCKET_DIR user=postgres application_name=standby'" \
+		"synchronous_standby_names = ''" >> "$standby/data/postgresql.auto.conf"
 	(cd "$standby" && runuser -u postgres -- "$PG_BIN/pg_ctl" \
 		-D "$standby/data" -l "$standby/log/server.log" \
 		-o "-c listen_addresses='' -c unix_socket_directories='$standby/socket'" \

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Stage: helpdesk-licensed, the shared backend's daemon, against a real
 # PostgreSQL the test starts itself (tests/backend/daemon-test.sh), once
-# with the -Werror build and once with the sanitizer build.  Needs root
+# with the -Werror build and once with the sanitizer build; the module and
+# the tool on it (module-test.sh); three hosts under churn, and a failover
+# (churn.sh).  Needs root
 # (PostgreSQL runs as the postgres user) and the PostgreSQL server.
 #   tests/stages/50-backend.sh BUILD-DIR ASAN-BUILD-DIR
 set -u
@@ -76,8 +78,33 @@ module_test() {	# BUILD-DIR
 	tally module-test.sh $?
 }
 
+# Three hosts under churn (tests/backend/churn.sh): SIGKILLed sessions, a
+# host that crashes, the database restarted; then the same with a
+# synchronous standby promoted in place of a primary that went away.
+# Each counts as one test: 0 over-grants, 0 seats left, the crashed
+# host's seats back after its lease.
+churn() {	# BUILD-DIR [--failover]
+	echo "running tests/backend/churn.sh $2 with $1"
+	if ! make -s -C "$1" helpdesk-licensed tests/backend/churn; then
+		echo "FAILED: churn builds in $1"
+		failed=$((failed + 1))
+		return
+	fi
+	if "$src/tests/backend/churn.sh" $2 "$1/helpdesk-licensed" \
+		"$1/tests/backend/churn" 60 > "$out" 2>&1; then
+		grep '^churn: ' "$out" | sed 's/^/| /'
+		passed=$((passed + 1))
+	else
+		sed 's/^/| /' "$out" | tail -n 60
+		echo "FAILED: churn.sh $2"
+		failed=$((failed + 1))
+	fi
+}
+
 run "$build"
 module_test "$build"
+churn "$build" ""
+churn "$build" --failover
 if [ -n "$asan" ] && [ -f "$asan/Makefile" ] && has_daemon "$asan"; then
 	run "$asan"
 fi
