@@ -12,15 +12,19 @@
 # CPU figure (it is other processes): the wall time has it.
 #
 # As root, from a build directory (make check builds bench_login):
-#   bash SRCDIR/bench/run-bench-backend.sh [-r RUNS] [-n LOGINS]
+#   bash SRCDIR/bench/run-bench-backend.sh [-r RUNS] [-n LOGINS] [-a]
+# -a: the server with synchronous_commit off, to see what waiting for the
+#     WAL flush at each commit costs (never for production: a commit lost
+#     in a crash of the server is a license handed out twice).
 #
 # Numbers depend on the machine and its load: compare rows of one run.
 set -euo pipefail
-runs=5 cycles=300
-while getopts r:n: opt; do
+runs=5 cycles=300 async=false
+while getopts r:n:a opt; do
 	case $opt in
 	r) runs=$OPTARG ;;
 	n) cycles=$OPTARG ;;
+	a) async=true ;;
 	*) exit 2 ;;
 	esac
 done
@@ -51,14 +55,24 @@ chmod 711 "$work"
 runtime=$(mktemp -d /dev/shm/hlbench.XXXXXX)
 rmdir "$runtime"
 
-pg_start "$work/pg" > /dev/null
+# Not with the benchmark's lock: the server would keep it after us.
+pg_start "$work/pg" > /dev/null 9>&-
+if $async; then
+	pg_sql "ALTER SYSTEM SET synchronous_commit = off" &&
+		pg_sql "SELECT pg_reload_conf()" > /dev/null
+fi
 printf '%s\n' "$PG_PASSWORD" > "$work/password"
 chmod 600 "$work/password"
 mkdir -m 700 "$work/run"
 printf 'probe:x:4999:5000::/nonexistent:/bin/false\n' > "$work/passwd"
 printf 'bench:x:5000:\n' > "$work/group"
-export LD_PRELOAD=$(pkg-config --libs nss_wrapper) \
-	NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group"
+# The driver alone sees the technicians (nss_wrapper): PostgreSQL's own
+# commands need the system's postgres user.
+login() {
+	LD_PRELOAD=$(pkg-config --libs nss_wrapper) \
+	NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
+		"$login" "$@"
+}
 common="concurrent = ( { pool = \"bench\"; licenses = 16; groups = [ \"bench\" ]; } );"
 cat > "$work/local.conf" <<EOF
 store = "$work/local/licenses.db";
@@ -79,7 +93,7 @@ backend = {
 EOF
 chmod 600 "$work"/*.conf
 "$daemon" -c "$work/backend.conf" --migrate > /dev/null
-"$daemon" -c "$work/backend.conf" --foreground 2> "$work/daemon.log" &
+"$daemon" -c "$work/backend.conf" --foreground 2> "$work/daemon.log" 9>&- &
 dpid=$!
 tries=0
 until [ -S "$work/run/licensed.sock" ]; do
@@ -98,14 +112,14 @@ stacks="permit local backend"
 
 echo "# $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
 	"Linux $(uname -r), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')" \
-	"on a Unix socket, load $(cut -d' ' -f1-3 /proc/loadavg)"
+	"on a Unix socket (synchronous_commit $($async && echo off || echo on)), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in $stacks; do	# warm up; each must grant
-	line=$("$login" "hlbench-$s" probe 1)
+	line=$(login "hlbench-$s" probe 1)
 	case $line in *granted=1*) ;; *) echo "$s: $line" >&2; exit 1 ;; esac
 done
 for r in $(seq "$runs"); do
 	for s in $stacks; do
-		echo "$s $("$login" -t 20 "hlbench-$s" probe "$cycles")" >> "$work/runs"
+		echo "$s $(login -t 20 "hlbench-$s" probe "$cycles")" >> "$work/runs"
 	done
 done
 echo

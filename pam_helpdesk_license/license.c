@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The license decision and session bookkeeping (pam_helpdesk_license(8), "Decision" and "Stale sessions").
  *

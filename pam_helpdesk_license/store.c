@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The license store on GDBM.  doc/STORE.md describes the files, the keys
  * and the commit protocol; in short:

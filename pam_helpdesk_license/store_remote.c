@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The client side of protocol v1 with helpdesk-licensed (doc/STORE.md,
  * "The shared backend"): header lines of ASCII, at most

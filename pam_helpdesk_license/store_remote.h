@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The client of helpdesk-licensed, the daemon that keeps the license store
  * in a shared PostgreSQL database (doc/STORE.md, "The shared backend").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Protocol tests of the remote store's client (store_remote.c, and the
  * remote half of store.c): the daemon, helpdesk-licensed, is played by a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 #
 # The module and the admin tool on the shared backend, end to end: a real
 # PostgreSQL (tests/backend/pg.sh), two simulated hosts "A" and "B" on
