@@ -31,35 +31,9 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 . "$here/pg.sh"
-guard=${HL_BACKEND_GUARD:-120}
+. "$here/lib.sh"
 daemon=$(cd "$(dirname "$daemon")" && pwd)/$(basename "$daemon")
 
-T=$(mktemp -d)
-chmod 711 "$T"
-declare -A pid
-
-cleanup() {
-	local name
-	for name in "${!pid[@]}"; do
-		kill -CONT "${pid[$name]}" 2> /dev/null
-		kill -TERM "${pid[$name]}" 2> /dev/null
-		wait "${pid[$name]}" 2> /dev/null
-	done
-	pg_cleanup
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-# Polls COMMAND... every 0.1 s until it succeeds; false after the guard.
-eventually() {
-	local tries=0
-	until "$@" > /dev/null 2>&1; do
-		tries=$((tries + 1))
-		[ "$tries" -lt $((guard * 10)) ] || return 1
-		sleep 0.1
-	done
-}
 
 sock() { echo "$T/run-$1/licensed.sock"; }
 call() {	# HOST ARGS...: the client against HOST's daemon
@@ -127,13 +101,6 @@ has_record() {	# HOST SPACE KEY=VALUE
 	# Read whole before grep looks (grep -q in a pipe may cut it short).
 	records=$(call "$1" read "$2") && grep -qxF "$3" <<< "$records"
 }
-check() {	# DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what" "${evidence:-}"; fi
-	evidence=
-}
-
 echo "# starting PostgreSQL in $T/pg"
 if ! pg_start "$T/pg"; then
 	not_ok "a private PostgreSQL starts" "$(cat "$T/pg/log/server.log" 2> /dev/null)"

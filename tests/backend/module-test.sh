@@ -35,7 +35,7 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 . "$here/pg.sh"
-guard=${HL_BACKEND_GUARD:-120}
+. "$here/lib.sh"
 abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 module=$(abs "$module")
 daemon=$(abs "$daemon")
@@ -48,51 +48,6 @@ for lib in "$pam_wrapper_so" "$nss_wrapper_so"; do
 	[ -f "$lib" ] || { echo "$0: $lib missing" >&2; exit 2; }
 done
 
-T=$(mktemp -d)
-chmod 711 "$T"
-declare -A pid
-
-# pam_wrapper leaves /tmp/pam.X behind a process it could not clean up
-# after (a killed one): only 62 of them exist.
-remove_wrapper_dir() {	# PID
-	local dir
-	for dir in /tmp/pam.?; do
-		if [ -f "$dir/pid" ] && [ "$(cat "$dir/pid" 2> /dev/null)" = "$1" ]; then
-			rm -rf "$dir"
-		fi
-	done
-}
-
-cleanup() {
-	local name
-	for name in "${!pid[@]}"; do
-		kill -CONT "${pid[$name]}" 2> /dev/null
-		kill -TERM "${pid[$name]}" 2> /dev/null
-		wait "${pid[$name]}" 2> /dev/null
-		remove_wrapper_dir "${pid[$name]}"
-	done
-	pg_cleanup
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-# Polls COMMAND... every 0.1 s until it succeeds; false after the guard.
-eventually() {
-	local tries=0
-	until "$@" > /dev/null 2>&1; do
-		tries=$((tries + 1))
-		[ "$tries" -lt $((guard * 10)) ] || return 1
-		sleep 0.1
-	done
-}
-
-check() {	# DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what" "${evidence:-}"; fi
-	evidence=
-}
 
 # --- two hosts ----------------------------------------------------------
 
