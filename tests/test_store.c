@@ -44,18 +44,9 @@ struct fixture {
 	char dir[128];		/* the store directory (not created) */
 	char path[160];		/* dir/licenses.db */
 	char lock[176];
-	char log[16384];	/* what the store logged */
+	char log[TS_LOG_SIZE];	/* what the store logged */
 	struct hl_logger logger;
 };
-
-static void capture(void *data, int priority, const char *message)
-{
-	struct fixture *f = data;
-	size_t used = strlen(f->log);
-
-	(void)priority;
-	snprintf(f->log + used, sizeof(f->log) - used, "%s\n", message);
-}
 
 static int setup(void **state)
 {
@@ -67,8 +58,8 @@ static int setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
 	snprintf(f->path, sizeof(f->path), "%s/licenses.db", f->dir);
 	snprintf(f->lock, sizeof(f->lock), "%s.lock", f->path);
-	f->logger.emit = capture;
-	f->logger.data = f;
+	f->logger.emit = ts_log_capture;
+	f->logger.data = f->log;
 	f->logger.debug = true;
 	*state = f;
 	return 0;

@@ -35,12 +35,13 @@
 
 #include "store.h"
 #include "store_remote.h"
+#include "support.h"
 
 struct fixture {
 	char tmp[64];
 	char socket[100];	/* tmp/licensed.sock: fits sun_path */
 	char received[128];	/* tmp/received: what the peer read */
-	char log[16384];	/* what the client logged */
+	char log[TS_LOG_SIZE];	/* what the client logged */
 	struct hl_logger logger;
 	pid_t peer;
 };
@@ -53,30 +54,17 @@ struct turn {
 				 * is read in full, and this is the answer */
 };
 
-static void capture(void *data, int priority, const char *message)
-{
-	struct fixture *f = data;
-	size_t used = strlen(f->log);
-
-	(void)priority;
-	snprintf(f->log + used, sizeof(f->log) - used, "%s\n", message);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/test_store_remote-XXXXXX");
-	if (mkdtemp(f->tmp) == NULL) {
-		free(f);
-		return -1;
-	}
+	ts_make_temp_dir(f->tmp, sizeof(f->tmp), NULL, "test_store_remote");
 	snprintf(f->socket, sizeof(f->socket), "%s/licensed.sock", f->tmp);
 	snprintf(f->received, sizeof(f->received), "%s/received", f->tmp);
-	f->logger.emit = capture;
-	f->logger.data = f;
+	f->logger.emit = ts_log_capture;
+	f->logger.data = f->log;
 	f->peer = -1;
 	*state = f;
 	return 0;
@@ -85,19 +73,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char path[192];
 
 	if (f->peer > 0) {
 		kill(f->peer, SIGKILL);
 		waitpid(f->peer, NULL, 0);
 	}
-	unlink(f->socket);
-	unlink(f->received);
-	snprintf(path, sizeof(path), "%s/link.sock", f->tmp);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/plain", f->tmp);
-	unlink(path);
-	rmdir(f->tmp);
+	ts_remove_tree(f->tmp);
 	free(f);
 	return 0;
 }

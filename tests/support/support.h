@@ -29,6 +29,11 @@ void ts_write_text(const char *path, const char *text);
 /* The whole file at path, NUL-terminated (free it); *len its size. */
 char *ts_slurp(const char *path, size_t *len);
 
+/* A logger's emit (log.h) that appends each message and a newline to
+ * data, a char[TS_LOG_SIZE] that starts empty; what does not fit is cut. */
+#define TS_LOG_SIZE 16384
+void ts_log_capture(void *data, int priority, const char *message);
+
 /* A file of a process of a made-up proc root: PROC/PID/NAME (PROC/PID made
  * if missing). */
 void ts_fake_proc_file(const char *proc, pid_t pid, const char *name,
