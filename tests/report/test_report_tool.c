@@ -86,6 +86,7 @@ static int teardown(void **state)
 					      "fifo.html", "link",
 					      "real/r.html", "open/r.html",
 					      "follow.log", "follow.log.1",
+					      "host1.log", "host2.log",
 					      NULL };
 	static const char *const dirs[] = { "real", "open", NULL };
 	char path[PATH_MAX];
@@ -217,6 +218,46 @@ static void test_json(void **state)
 	expect(out, "Read 1 file, 10 lines; 1 damaged or foreign line skipped "
 		    "(not_json 1).");
 	free(out);
+}
+
+/* The hosts of a shared backend write a log each: --log again and again
+ * makes one report of them, the same as of one log holding every line.
+ * The day of test_json, its lines dealt to two hosts, out of order. */
+static void test_several_logs(void **state)
+{
+	char args[3 * PATH_MAX], *one, *two, *from_one, *from_two;
+	int status;
+
+	(void)state;
+	put("host1.log",
+	    LINE("09:00:00", "\"event\":\"grant\",\"user\":\"x<b>&\\\"y\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":2,\"session\":\"s2\"")
+	    LINE("12:00:00", "\"event\":\"release\",\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":1,\"session\":\"s1\"")
+	    LINE("13:00:00", "\"event\":\"release\",\"user\":\"x<b>&\\\"y\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":2,\"session\":\"s3\"")
+	    LINE("11:00:00", "\"event\":\"release\",\"user\":\"x<b>&\\\"y\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":2,\"session\":\"s2\"")
+	    "a line that is no event\n");
+	put("host2.log",
+	    LINE("08:00:00", "\"event\":\"grant\",\"user\":\"ann\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":1,\"session\":\"s1\"")
+	    LINE("10:00:00", "\"event\":\"join\",\"user\":\"x<b>&\\\"y\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":2,\"session\":\"s3\"")
+	    LINE("10:30:00", "\"event\":\"deny\",\"user\":\"cid\",\"kind\":\"concurrent\",\"pool\":\"east\",\"reason\":\"all licenses in use\"")
+	    LINE("13:00:00", "\"event\":\"grant\",\"user\":\"cid\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":2,\"session\":\"s4\"")
+	    LINE("14:00:00", "\"event\":\"release\",\"user\":\"cid\",\"kind\":\"concurrent\",\"pool\":\"east\",\"slot\":2,\"session\":\"s4\""));
+	one = run("report --since 2026-11-02 --until 2026-11-02 --json",
+		  &status);
+	assert_int_equal(status, 0);
+	snprintf(args, sizeof(args), "report --since 2026-11-02 --until "
+		 "2026-11-02 --json --log '%s/host1.log' --log '%s/host2.log'",
+		 dir, dir);
+	two = run(args, &status);
+	assert_int_equal(status, 0);
+	expect(two, "\"input\":{\"files\":2,\"lines\":10,\"skipped\":1,");
+	/* Past what was read, the two reports are the same. */
+	from_one = strstr(one, "\"pools\":");
+	from_two = strstr(two, "\"pools\":");
+	assert_non_null(from_one);
+	assert_non_null(from_two);
+	assert_string_equal(from_two, from_one);
+	free(one);
+	free(two);
 }
 
 /* The HTML page at path, not empty; the caller frees it. */
@@ -548,6 +589,7 @@ int main(void)
 	setenv("TZ", "UTC", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_several_logs),
 		cmocka_unit_test(test_html),
 		cmocka_unit_test(test_html_target),
 		cmocka_unit_test(test_events),

@@ -16,6 +16,7 @@
 
 #define PROGRAM "helpdesk-license"
 #define DAY_MS (86400LL * 1000)
+#define LOGS_MAX 64			/* --log given again and again */
 
 enum { EXIT_NO = 1, EXIT_USAGE = 2 };
 
@@ -43,7 +44,7 @@ static void report_usage(FILE *out)
 "usage: " PROGRAM " [-c FILE] report [--since DATE] [--until DATE] [--json]\n"
 "                        [--html FILE] [--max-refusals N] [--workday HOURS]\n"
 "                        [--working-hours DAYS,HH:MM-HH:MM] [--min-days N]\n"
-"                        [--log FILE]\n"
+"                        [--log FILE]...\n"
 "\n"
 "  --since DATE       from DATE (YYYY-MM-DD or ISO 8601; default: the first event)\n"
 "  --until DATE       to DATE (a date alone: its end; default: now)\n"
@@ -55,7 +56,9 @@ static void report_usage(FILE *out)
 "  --working-hours DAYS,HH:MM-HH:MM\n"
 "                     the working hours, UTC (default Mon-Fri,08:00-18:00)\n"
 "  --min-days N       no advice on a log of fewer days (default 7)\n"
-"  --log FILE         the event log (default: event_log of the configuration)\n");
+"  --log FILE         the event log (default: event_log of the configuration);\n"
+"                     again for each host of a shared backend: one report\n"
+"                     over all their events\n");
 }
 
 void hl_command_fail(const char *command, const char *fmt, ...)
@@ -151,7 +154,9 @@ int hl_report_main(int argc, char **argv, const char *default_config)
 		.min_logins = HL_REPORT_MIN_LOGINS,
 	};
 	struct hl_logger logger = { .emit = hl_emit_stderr };
-	const char *config = default_config, *html = NULL, *log_path = NULL;
+	const char *config = default_config, *html = NULL;
+	const char *log_paths[LOGS_MAX];
+	size_t log_count = 0;
 	struct hl_config *cfg = NULL;
 	struct hl_eventlog log;
 	struct hl_report *report = NULL;
@@ -168,7 +173,13 @@ int hl_report_main(int argc, char **argv, const char *default_config)
 		case 'c': config = optarg; break;
 		case 'j': json = true; break;
 		case OPT_HTML: html = optarg; break;
-		case OPT_LOG: log_path = optarg; break;
+		case OPT_LOG:
+			if (log_count == LOGS_MAX) {
+				report_fail("at most %d event logs", LOGS_MAX);
+				return EXIT_USAGE;
+			}
+			log_paths[log_count++] = optarg;
+			break;
 		case OPT_SINCE:
 		case OPT_UNTIL:
 			if (!parse_date(optarg, c == OPT_UNTIL,
@@ -235,14 +246,19 @@ int hl_report_main(int argc, char **argv, const char *default_config)
 			    config);
 		return EXIT_NO;
 	}
-	if (log_path == NULL)
-		log_path = cfg->event_log;
-	if (log_path == NULL) {
+	if (log_count == 0 && cfg->event_log != NULL)
+		log_paths[log_count++] = cfg->event_log;
+	if (log_count == 0) {
 		report_fail("%s turns the event log off: there is nothing to "
 			    "report on", config);
 		goto out;
 	}
-	if (hl_eventlog_read(log_path, &log, warn_stderr, why, sizeof(why)) != 0) {
+	/* Several logs (one per host of a shared backend) are one log:
+	 * each read adds its events, ordered by time with the others. */
+	for (size_t i = 0; i < log_count; i++) {
+		if (hl_eventlog_read(log_paths[i], &log, warn_stderr, why,
+				     sizeof(why)) == 0)
+			continue;
 		/* The event log is root's (mode 0600 in a 0700 directory). */
 		report_fail("%s%s", why, strstr(why, strerror(EACCES)) &&
 					      geteuid() != 0
