@@ -282,6 +282,22 @@ static void run(const char *what, const char *variable)
 		violation("%s (%s) failed: status %d", what, command, status);
 }
 
+/* The sessions of a listing that host name opened (NULL: any host). */
+static unsigned long host_sessions(const struct hl_listing *listing,
+				   const char *name)
+{
+	unsigned long n = 0;
+
+	for (size_t i = 0; i < listing->count; i++) {
+		const struct hl_holding *h = &listing->items[i].holding;
+
+		for (size_t s = 0; s < h->session_count; s++)
+			n += name == NULL || strcmp(h->sessions[s].host,
+						    name) == 0;
+	}
+	return n;
+}
+
 /* Sessions of host name that host's listing shows, after a reap. */
 static long sessions_of(const struct host *from, const char *name,
 			unsigned long *reaped)
@@ -292,7 +308,7 @@ static long sessions_of(const struct host *from, const char *name,
 	struct hl_decision d;
 	struct hl_logger log;
 	struct hl_env env;
-	long n = 0;
+	long n;
 
 	rel_logger(&log, &counts);
 	if (hl_env_init(&env, &from->cfg, &log) != 0)
@@ -302,27 +318,17 @@ static long sessions_of(const struct host *from, const char *name,
 		printf("churn: reap on %s: %s\n", from->name, d.reason);
 		return -1;
 	}
-	for (size_t i = 0; i < listing.count; i++)
-		for (size_t s = 0; s < listing.items[i].holding.session_count;
-		     s++)
-			if (reaped != NULL &&
-			    strcmp(listing.items[i].holding.sessions[s].host,
-				   name) == 0)
-				(*reaped)++;
+	if (reaped != NULL)
+		*reaped += host_sessions(&listing, name);
 	hl_listing_free(&listing);
 	hl_admin_list(&env, &req, &listing, &d);
 	if (d.verdict != HL_GRANTED) {
 		printf("churn: list on %s: %s\n", from->name, d.reason);
 		return -1;
 	}
-	for (size_t i = 0; i < listing.count; i++)
-		for (size_t s = 0; s < listing.items[i].holding.session_count;
-		     s++)
-			if (name == NULL ||
-			    strcmp(listing.items[i].holding.sessions[s].host,
-				   name) == 0)
-				n++;
-	n += (long)listing.waiter_count * (name == NULL);
+	n = (long)host_sessions(&listing, name);
+	if (name == NULL)
+		n += (long)listing.waiter_count;
 	hl_listing_free(&listing);
 	return n;
 }
