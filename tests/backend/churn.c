@@ -423,7 +423,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < WORKERS; i++)
 		pids[i] = spawn(&world, hosts, i, seed + (unsigned)i);
 	start = rel_now();
-	while (rel_now() < start + seconds) {
+	/* Past SECONDS until the crash and the restart have happened: a
+	 * slow crash (its wait for a held session, its lease) must not leave
+	 * a run without its restart. */
+	while (rel_now() < start + seconds || !crashed || !restarted) {
 		int i = rand_r(&seed) % WORKERS, status;
 		pid_t gone;
 
