@@ -930,29 +930,19 @@ static void advise(struct hl_report *report,
 }
 
 /*
- * Named refusals: a technician refused because all Named licenses were
- * allocated, who never held one in the period, needs one more Named
- * license; a pool for their logins may cost less.  Their refused logins
- * are replayed on 0, 1, 2, ... licenses, each kept for hold_ms (a login
- * that comes while the same technician's is kept joins it); the fewest
- * licenses that meet the target are priced against one Named license per
- * technician, at the price ratio when there are no prices.
+ * The refused logins of technicians who held no Named license, each kept
+ * for hold_ms (a login that comes while the same technician's is kept
+ * joins it), into *logins; counts those technicians.  False when memory
+ * runs out.
  */
-static void plan_named_refusals(struct replay *r, long long hold_ms)
+static bool named_refused_logins(struct replay *r, long long hold_ms,
+				 struct demands *logins)
 {
 	struct hl_report *report = r->report;
-	struct hl_report_named *named = &report->named;
 	const struct demands *d = &r->named_refused;
 	size_t ntech = report->technician_count;
 	long long *kept_until = calloc(ntech + 1, sizeof(*kept_until));
 	bool *counted = calloc(ntech + 1, sizeof(*counted));
-	struct demands logins = { NULL, 0, 0 };
-	double price_named = report->prices_set ? report->price_named
-						: report->threshold;
-	double price_pool = report->prices_set ? report->price_concurrent : 1;
-	unsigned long left;
-	unsigned seats, added;
-	char what[32];
 
 	if (kept_until == NULL || counted == NULL) {
 		r->failed = true;
@@ -968,26 +958,31 @@ static void plan_named_refusals(struct replay *r, long long hold_ms)
 		if (!counted[t]) {
 			counted[t] = true;
 			kept_until[t] = login->arrival - 1;
-			named->refused_technicians++;
+			report->named.refused_technicians++;
 		}
 		if (login->arrival < kept_until[t])
 			continue;
 		kept_until[t] = login->arrival + hold_ms;
-		logins.items = hl_grow(logins.items, &logins.cap, logins.count + 1,
-				    sizeof(*logins.items), &r->failed);
+		logins->items = hl_grow(logins->items, &logins->cap,
+					logins->count + 1,
+					sizeof(*logins->items), &r->failed);
 		if (!r->failed)
-			logins.items[logins.count++] = *login;
+			logins->items[logins->count++] = *login;
 	}
-	if (r->failed || named->refused_technicians == 0 ||
-	    named->refusals <= report->max_refusals)
-		goto out;
-	seats = fewest_licenses(logins.items, logins.count,
-				report->max_refusals, hold_ms, &left, &r->failed);
-	if (named->refused_technicians * price_named <= seats * price_pool)
-		named->added = named->refused_technicians;
-	else
-		named->pool_for_refused = seats;
-	added = named->added ? named->added : seats;
+out:
+	free(kept_until);
+	free(counted);
+	return !r->failed;
+}
+
+static void suggest_named_refusals(struct replay *r, unsigned seats,
+				   double price_named, double price_pool)
+{
+	struct hl_report *report = r->report;
+	const struct hl_report_named *named = &report->named;
+	unsigned added = named->added ? named->added : seats;
+	char what[32];
+
 	snprintf(what, sizeof(what), "%s%s", named->added ? "Named license"
 							  : "license",
 		 named->added ? plural(added) : added == 1 ? " in a new pool"
@@ -1020,10 +1015,40 @@ static void plan_named_refusals(struct replay *r, long long hold_ms)
 			named->refused_technicians,
 			named->added ? "no more" : "more", seats, plural(seats),
 			report->threshold, added, what);
+}
+
+/*
+ * Named refusals: a technician refused because all Named licenses were
+ * allocated, who never held one in the period, needs one more Named
+ * license; a pool for their logins may cost less.  Their refused logins
+ * are replayed on 0, 1, 2, ... licenses, each kept for hold_ms; the
+ * fewest licenses that meet the target are priced against one Named
+ * license per technician, at the price ratio when there are no prices.
+ */
+static void plan_named_refusals(struct replay *r, long long hold_ms)
+{
+	struct hl_report *report = r->report;
+	struct hl_report_named *named = &report->named;
+	struct demands logins = { NULL, 0, 0 };
+	double price_named = report->prices_set ? report->price_named
+						: report->threshold;
+	double price_pool = report->prices_set ? report->price_concurrent : 1;
+	unsigned long left;
+	unsigned seats;
+
+	if (!named_refused_logins(r, hold_ms, &logins) ||
+	    named->refused_technicians == 0 ||
+	    named->refusals <= report->max_refusals)
+		goto out;
+	seats = fewest_licenses(logins.items, logins.count,
+				report->max_refusals, hold_ms, &left, &r->failed);
+	if (named->refused_technicians * price_named <= seats * price_pool)
+		named->added = named->refused_technicians;
+	else
+		named->pool_for_refused = seats;
+	suggest_named_refusals(r, seats, price_named, price_pool);
 out:
 	free(logins.items);
-	free(kept_until);
-	free(counted);
 }
 
 static int pool_for(const struct hl_config *cfg, const struct hl_report *report,
@@ -1043,46 +1068,98 @@ static int pool_for(const struct hl_config *cfg, const struct hl_report *report,
 	return best;
 }
 
-static void plan(struct replay *r, const struct hl_config *cfg)
+/* How long a refused login would have kept a license, over every pool. */
+static long long plan_all_holds(struct replay *r)
+{
+	struct demands all = { NULL, 0, 0 };
+	long long all_holds;
+
+	for (size_t p = 0; p < r->report->pool_count; p++)
+		for (size_t i = 0; i < r->demands[p].count; i++) {
+			all.items = hl_grow(all.items, &all.cap, all.count + 1,
+					 sizeof(*all.items), &r->failed);
+			if (r->failed)
+				break;
+			all.items[all.count++] = r->demands[p].items[i];
+		}
+	all_holds = refused_hold(&all, (long long)HOUR_MS, &r->failed);
+	free(all.items);
+	return all_holds;
+}
+
+/* One pool as configured: its fewest licenses against today's count. */
+static void suggest_pool(struct replay *r, const struct hl_report_pool *pool,
+			 size_t demand_count)
 {
 	struct hl_report *report = r->report;
-	const double workday_ms = report->workday_hours * HOUR_MS;
-	size_t npools = report->pool_count;
-	long long *holds = calloc(npools + 1, sizeof(*holds));
-	double *pool_hours = calloc(npools + 1, sizeof(*pool_hours));
-	unsigned moved_out = 0, moved_in = 0, named_kept;
-	long long all_holds;
 	char change[128];
-	bool *to_named = calloc(report->technician_count + 1, sizeof(*to_named));
 
-	if (holds == NULL || pool_hours == NULL || to_named == NULL) {
-		r->failed = true;
-		goto out;
+	if (!pool->configured) {
+		suggest(report, &r->failed,
+			"Pool %s is not in the configuration: %u "
+			"license%s would have kept refusals at %u.",
+			pool->name, pool->fewest, plural(pool->fewest),
+			report->max_refusals);
+	} else if (pool->fewest > pool->licenses) {
+		cost_change(report, (long)pool->fewest - (long)pool->licenses,
+			    report->price_concurrent, change, sizeof(change));
+		suggest(report, &r->failed,
+			"Pool %s: %u license%s would have kept refusals "
+			"at %u (%lu refusal%s with today's %u)%s.",
+			pool->name, pool->fewest, plural(pool->fewest),
+			report->max_refusals, pool->refusals,
+			plural(pool->refusals), pool->licenses, change);
+	} else if (demand_count == 0) {
+		cost_change(report, -(long)pool->licenses,
+			    report->price_concurrent, change, sizeof(change));
+		suggest(report, &r->failed,
+			"Pool %s was not used in the period: its %u "
+			"license%s could go%s.", pool->name,
+			pool->licenses, plural(pool->licenses), change);
+	} else if (pool->fewest < pool->licenses) {
+		cost_change(report, (long)pool->fewest - (long)pool->licenses,
+			    report->price_concurrent, change, sizeof(change));
+		suggest(report, &r->failed,
+			"Pool %s: %u license%s would have kept refusals "
+			"at %u as well as today's %u (peak %u in use)%s.",
+			pool->name, pool->fewest, plural(pool->fewest),
+			report->max_refusals, pool->licenses, pool->peak,
+			change);
+	} else {
+		suggest(report, &r->failed,
+			"Pool %s: today's %u license%s %s the fewest "
+			"that keep refusals at %u (%lu refusal%s).",
+			pool->name, pool->licenses, plural(pool->licenses),
+			pool->licenses == 1 ? "is" : "are",
+			report->max_refusals, pool->refusals,
+			plural(pool->refusals));
 	}
-	{
-		struct demands all = { NULL, 0, 0 };
+	if (pool->idle_hours >= 0.05)
+		suggest(report, &r->failed,
+			"Pool %s: %.1f of its %.1f license-hours were "
+			"idle (held after the holder's last input): "
+			"not counted as used, the planner counts "
+			"them reclaimable.", pool->name,
+			pool->idle_hours, pool->hours);
+}
 
-		for (size_t p = 0; p < npools; p++)
-			for (size_t i = 0; i < r->demands[p].count; i++) {
-				all.items = hl_grow(all.items, &all.cap, all.count + 1,
-						 sizeof(*all.items), &r->failed);
-				if (r->failed)
-					break;
-				all.items[all.count++] = r->demands[p].items[i];
-			}
-		all_holds = refused_hold(&all, (long long)HOUR_MS, &r->failed);
-		free(all.items);
-	}
+/*
+ * Pools, as they are: each pool's logins replayed on today's licenses and
+ * on the fewest that keep refusals at the target; holds[p] receives the
+ * pool's hold.  False when memory runs out.
+ */
+static bool plan_pools(struct replay *r, long long all_holds, long long *holds)
+{
+	struct hl_report *report = r->report;
 
-	/* Pools, as they are. */
-	for (size_t p = 0; p < npools; p++) {
+	for (size_t p = 0; p < report->pool_count; p++) {
 		struct hl_report_pool *pool = &report->pools[p];
 		struct demands *d = &r->demands[p];
 		long long *heap = malloc((d->count + 1) * sizeof(*heap));
 
 		if (heap == NULL) {
 			r->failed = true;
-			goto out;
+			return false;
 		}
 		if (d->count > 1)
 			qsort(d->items, d->count, sizeof(*d->items), by_arrival);
@@ -1094,103 +1171,76 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 						       pool->licenses, holds[p],
 						       heap);
 		free(heap);
-		if (!pool->configured) {
-			suggest(report, &r->failed,
-				"Pool %s is not in the configuration: %u "
-				"license%s would have kept refusals at %u.",
-				pool->name, pool->fewest, plural(pool->fewest),
-				report->max_refusals);
-		} else if (pool->fewest > pool->licenses) {
-			cost_change(report, (long)pool->fewest - (long)pool->licenses,
-				    report->price_concurrent, change, sizeof(change));
-			suggest(report, &r->failed,
-				"Pool %s: %u license%s would have kept refusals "
-				"at %u (%lu refusal%s with today's %u)%s.",
-				pool->name, pool->fewest, plural(pool->fewest),
-				report->max_refusals, pool->refusals,
-				plural(pool->refusals), pool->licenses, change);
-		} else if (d->count == 0) {
-			cost_change(report, -(long)pool->licenses,
-				    report->price_concurrent, change, sizeof(change));
-			suggest(report, &r->failed,
-				"Pool %s was not used in the period: its %u "
-				"license%s could go%s.", pool->name,
-				pool->licenses, plural(pool->licenses), change);
-		} else if (pool->fewest < pool->licenses) {
-			cost_change(report, (long)pool->fewest - (long)pool->licenses,
-				    report->price_concurrent, change, sizeof(change));
-			suggest(report, &r->failed,
-				"Pool %s: %u license%s would have kept refusals "
-				"at %u as well as today's %u (peak %u in use)%s.",
-				pool->name, pool->fewest, plural(pool->fewest),
-				report->max_refusals, pool->licenses, pool->peak,
-				change);
-		} else {
-			suggest(report, &r->failed,
-				"Pool %s: today's %u license%s %s the fewest "
-				"that keep refusals at %u (%lu refusal%s).",
-				pool->name, pool->licenses, plural(pool->licenses),
-				pool->licenses == 1 ? "is" : "are",
-				report->max_refusals, pool->refusals,
-				plural(pool->refusals));
-		}
-		if (pool->idle_hours >= 0.05)
-			suggest(report, &r->failed,
-				"Pool %s: %.1f of its %.1f license-hours were "
-				"idle (held after the holder's last input): "
-				"not counted as used, the planner counts "
-				"them reclaimable.", pool->name,
-				pool->idle_hours, pool->hours);
+		suggest_pool(r, pool, d->count);
 	}
+	return true;
+}
 
-	/* Technicians: Named or pool, by the share of the working day. */
-	if (report->working_days * workday_ms >= workday_ms) {
-		double working_ms = report->working_days * workday_ms;
+/*
+ * Technicians: Named or pool, by the share of the working day they used.
+ * to_named[t] marks those who go Named; *moved_out and *moved_in count
+ * who leave and who join the Named licenses.
+ */
+static void plan_technicians(struct replay *r, const struct hl_config *cfg,
+			     double *pool_hours, bool *to_named,
+			     unsigned *moved_out, unsigned *moved_in)
+{
+	struct hl_report *report = r->report;
+	const double workday_ms = report->workday_hours * HOUR_MS;
+	double working_ms = report->working_days * workday_ms;
+	size_t npools = report->pool_count;
 
-		for (size_t t = 0; t < report->technician_count; t++) {
-			struct hl_report_technician *tech = &report->technicians[t];
+	if (!(working_ms >= workday_ms))
+		return;
+	for (size_t t = 0; t < report->technician_count; t++) {
+		struct hl_report_technician *tech = &report->technicians[t];
 
-			if (tech->named) {
-				tech->share = tech->named_used_hours * HOUR_MS /
-					      working_ms;
-				if (tech->share < report->threshold && npools > 0) {
-					for (size_t p = 0; p < npools; p++)
-						pool_hours[p] = (double)r->held_in[t * npools + p];
-					tech->advice_pool = pool_for(cfg, report,
-								     pool_hours,
-								     (int)t);
-					if (tech->advice_pool >= 0)
-						tech->advice = HL_ADVICE_TO_POOL;
-				}
-			} else if (tech->hours > tech->idle_hours) {
-				/* An idle hour is not a used hour. */
-				tech->share = (tech->hours - tech->idle_hours) *
-					      HOUR_MS / working_ms;
-				if (tech->share >= report->threshold) {
-					tech->advice = HL_ADVICE_TO_NAMED;
-					to_named[t] = true;
-				}
+		if (tech->named) {
+			tech->share = tech->named_used_hours * HOUR_MS /
+				      working_ms;
+			if (tech->share < report->threshold && npools > 0) {
+				for (size_t p = 0; p < npools; p++)
+					pool_hours[p] = (double)r->held_in[t * npools + p];
+				tech->advice_pool = pool_for(cfg, report,
+							     pool_hours,
+							     (int)t);
+				if (tech->advice_pool >= 0)
+					tech->advice = HL_ADVICE_TO_POOL;
 			}
-			if (tech->advice == HL_ADVICE_TO_NAMED) {
-				moved_in++;
-				advise(report, tech, "held a pool license",
-				       "at or above", "a Named license",
-				       &r->failed);
-			} else if (tech->advice == HL_ADVICE_TO_POOL) {
-				char where[HL_POOL_NAME_MAX + 16];
-
-				moved_out++;
-				snprintf(where, sizeof(where), "a place in pool %s",
-					 report->pools[tech->advice_pool].name);
-				advise(report, tech, "used a Named license",
-				       "under", where, &r->failed);
+		} else if (tech->hours > tech->idle_hours) {
+			/* An idle hour is not a used hour. */
+			tech->share = (tech->hours - tech->idle_hours) *
+				      HOUR_MS / working_ms;
+			if (tech->share >= report->threshold) {
+				tech->advice = HL_ADVICE_TO_NAMED;
+				to_named[t] = true;
 			}
 		}
-	}
+		if (tech->advice == HL_ADVICE_TO_NAMED) {
+			(*moved_in)++;
+			advise(report, tech, "held a pool license",
+			       "at or above", "a Named license",
+			       &r->failed);
+		} else if (tech->advice == HL_ADVICE_TO_POOL) {
+			char where[HL_POOL_NAME_MAX + 16];
 
-	/* The suggested mix: each pool replayed without the technicians
-	 * who go Named and with the sessions of those who come in. */
-	for (size_t p = 0; p < npools; p++) {
+			(*moved_out)++;
+			snprintf(where, sizeof(where), "a place in pool %s",
+				 report->pools[tech->advice_pool].name);
+			advise(report, tech, "used a Named license",
+			       "under", where, &r->failed);
+		}
+	}
+}
+
+/* The suggested mix: each pool replayed without the technicians who go
+ * Named and with the sessions of those who come in. */
+static void plan_pool_mix(struct replay *r, const long long *holds,
+			  const bool *to_named)
+{
+	struct hl_report *report = r->report;
+
+	for (size_t p = 0; p < report->pool_count; p++) {
 		struct hl_report_pool *pool = &report->pools[p];
 		struct demands *d = &r->demands[p];
 		struct demands mix = { NULL, 0, 0 };
@@ -1223,6 +1273,84 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 					    &refusals, &r->failed);
 		free(mix.items);
 	}
+}
+
+/* Today's mix against the suggested one, priced when prices are set. */
+static void plan_cost(struct replay *r)
+{
+	struct hl_report *report = r->report;
+	unsigned concurrent_today = 0;
+	unsigned concurrent_mix = report->named.pool_for_refused;
+
+	for (size_t p = 0; p < report->pool_count; p++) {
+		if (!report->pools[p].configured)
+			continue;
+		concurrent_today += report->pools[p].licenses;
+		concurrent_mix += report->pools[p].mix;
+	}
+	report->cost_today = report->named.licenses * report->price_named +
+			     concurrent_today * report->price_concurrent;
+	report->cost_mix = report->named.mix * report->price_named +
+			   concurrent_mix * report->price_concurrent;
+	if (report->prices_set)
+		suggest(report, &r->failed,
+			"Today's mix: %u Named + %u concurrent license%s "
+			"= %.2f %s; suggested mix: %u Named + %u "
+			"concurrent = %.2f %s (%+.2f %s).",
+			report->named.licenses, concurrent_today,
+			plural(concurrent_today), report->cost_today,
+			report->currency, report->named.mix,
+			concurrent_mix, report->cost_mix,
+			report->currency,
+			report->cost_mix - report->cost_today,
+			report->currency);
+	else
+		suggest(report, &r->failed,
+			"Today's mix: %u Named + %u concurrent license%s; "
+			"suggested mix: %u Named + %u concurrent (set "
+			"prices in the configuration to cost them).",
+			report->named.licenses, concurrent_today,
+			plural(concurrent_today), report->named.mix,
+			concurrent_mix);
+}
+
+/* The figures stand; advice on so little would mislead. */
+static void withdraw_advice(struct replay *r)
+{
+	struct hl_report *report = r->report;
+
+	for (size_t s = 0; s < report->suggestion_count; s++)
+		free(report->suggestions[s]);
+	report->suggestion_count = 0;
+	suggest(report, &r->failed,
+		"Too little data for advice: the log covers %.1f "
+		"day%s of the period and %lu login%s (at least %.0f "
+		"days and %lu logins are needed); no license count "
+		"is suggested.", report->covered_days,
+		report->covered_days == 1 ? "" : "s", report->logins,
+		plural(report->logins), report->min_days,
+		report->min_logins);
+}
+
+static void plan(struct replay *r, const struct hl_config *cfg)
+{
+	struct hl_report *report = r->report;
+	size_t npools = report->pool_count;
+	long long *holds = calloc(npools + 1, sizeof(*holds));
+	double *pool_hours = calloc(npools + 1, sizeof(*pool_hours));
+	bool *to_named = calloc(report->technician_count + 1, sizeof(*to_named));
+	unsigned moved_out = 0, moved_in = 0, named_kept;
+	long long all_holds;
+
+	if (holds == NULL || pool_hours == NULL || to_named == NULL) {
+		r->failed = true;
+		goto out;
+	}
+	all_holds = plan_all_holds(r);
+	if (!plan_pools(r, all_holds, holds))
+		goto out;
+	plan_technicians(r, cfg, pool_hours, to_named, &moved_out, &moved_in);
+	plan_pool_mix(r, holds, to_named);
 	plan_named_refusals(r, refused_hold(&r->named_use, all_holds,
 					    &r->failed));
 	named_kept = report->named.peak > moved_out ? report->named.peak - moved_out : 0;
@@ -1233,56 +1361,9 @@ static void plan(struct replay *r, const struct hl_config *cfg)
 			"once in the period.", report->named.peak,
 			report->named.licenses, plural(report->named.licenses),
 			report->named.peak == 1 ? "was" : "were");
-
-	{
-		unsigned concurrent_today = 0;
-		unsigned concurrent_mix = report->named.pool_for_refused;
-
-		for (size_t p = 0; p < npools; p++) {
-			if (!report->pools[p].configured)
-				continue;
-			concurrent_today += report->pools[p].licenses;
-			concurrent_mix += report->pools[p].mix;
-		}
-		report->cost_today = report->named.licenses * report->price_named +
-				     concurrent_today * report->price_concurrent;
-		report->cost_mix = report->named.mix * report->price_named +
-				   concurrent_mix * report->price_concurrent;
-		if (report->prices_set)
-			suggest(report, &r->failed,
-				"Today's mix: %u Named + %u concurrent license%s "
-				"= %.2f %s; suggested mix: %u Named + %u "
-				"concurrent = %.2f %s (%+.2f %s).",
-				report->named.licenses, concurrent_today,
-				plural(concurrent_today), report->cost_today,
-				report->currency, report->named.mix,
-				concurrent_mix, report->cost_mix,
-				report->currency,
-				report->cost_mix - report->cost_today,
-				report->currency);
-		else
-			suggest(report, &r->failed,
-				"Today's mix: %u Named + %u concurrent license%s; "
-				"suggested mix: %u Named + %u concurrent (set "
-				"prices in the configuration to cost them).",
-				report->named.licenses, concurrent_today,
-				plural(concurrent_today), report->named.mix,
-				concurrent_mix);
-	}
-	if (report->too_little) {
-		/* The figures stand; advice on so little would mislead. */
-		for (size_t s = 0; s < report->suggestion_count; s++)
-			free(report->suggestions[s]);
-		report->suggestion_count = 0;
-		suggest(report, &r->failed,
-			"Too little data for advice: the log covers %.1f "
-			"day%s of the period and %lu login%s (at least %.0f "
-			"days and %lu logins are needed); no license count "
-			"is suggested.", report->covered_days,
-			report->covered_days == 1 ? "" : "s", report->logins,
-			plural(report->logins), report->min_days,
-			report->min_logins);
-	}
+	plan_cost(r);
+	if (report->too_little)
+		withdraw_advice(r);
 out:
 	free(holds);
 	free(pool_hours);
@@ -1311,11 +1392,17 @@ static bool add_pool(struct hl_report *report, const char *name,
 	return p->name != NULL;
 }
 
-static bool replay_init(struct replay *r, const struct hl_config *cfg)
+/*
+ * The pools, configured ones first, then those only the log names; the
+ * technicians the log names, sorted by user; r->pool_of and
+ * r->technician_of map the log's names to them.
+ */
+static bool replay_name_pools_and_technicians(struct replay *r,
+					      const struct hl_config *cfg)
 {
 	struct hl_report *report = r->report;
 	const struct hl_eventlog *log = r->log;
-	size_t nnames = log->names.count, npools, ntech;
+	size_t nnames = log->names.count;
 
 	r->pool_of = malloc((nnames + 1) * sizeof(int));
 	r->technician_of = malloc((nnames + 1) * sizeof(int));
@@ -1363,8 +1450,16 @@ static bool replay_init(struct replay *r, const struct hl_config *cfg)
 
 		r->technician_of[name] = (int)t;
 	}
-	npools = report->pool_count;
-	ntech = report->technician_count;
+	return true;
+}
+
+/* The replay's state, per session, per pool and per technician. */
+static bool replay_alloc_state(struct replay *r)
+{
+	const struct hl_eventlog *log = r->log;
+	size_t npools = r->report->pool_count;
+	size_t ntech = r->report->technician_count;
+
 	r->sessions = malloc((log->sessions.count + 1) * sizeof(*r->sessions));
 	r->holdings = calloc(ntech * npools + 1, sizeof(*r->holdings));
 	r->held_in = calloc(ntech * npools + 1, 1);
@@ -1394,6 +1489,12 @@ static bool replay_init(struct replay *r, const struct hl_config *cfg)
 							 .pool = -1,
 							 .waits = -1 };
 	return true;
+}
+
+static bool replay_init(struct replay *r, const struct hl_config *cfg)
+{
+	return replay_name_pools_and_technicians(r, cfg) &&
+	       replay_alloc_state(r);
 }
 
 static void replay_free(struct replay *r)
