@@ -146,151 +146,190 @@ static int write_html(const char *path, const struct hl_report *report)
 	return rc;
 }
 
-int hl_report_main(int argc, char **argv, const char *default_config)
-{
-	struct hl_report_options opt = {
-		.hours = HL_REPORT_HOURS_DEFAULT,
-		.min_days = HL_REPORT_MIN_DAYS,
-		.min_logins = HL_REPORT_MIN_LOGINS,
-	};
-	struct hl_logger logger = { .emit = hl_emit_stderr };
-	const char *config = default_config, *html = NULL;
+/* What the command line asks of the report. */
+struct report_args {
+	struct hl_report_options opt;
+	const char *config, *html;
 	const char *log_paths[LOGS_MAX];
-	size_t log_count = 0;
-	struct hl_config *cfg = NULL;
-	struct hl_eventlog log;
-	struct hl_report *report = NULL;
-	struct timespec now;
-	struct hl_buf out;
-	bool json = false;
-	char why[PATH_MAX + 128], *end;
-	int c, rc = EXIT_NO;
+	size_t log_count;
+	bool json;
+};
 
-	memset(&log, 0, sizeof(log));
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "c:jh", report_options, NULL)) != -1) {
-		switch (c) {
-		case 'c': config = optarg; break;
-		case 'j': json = true; break;
-		case OPT_HTML: html = optarg; break;
-		case OPT_LOG:
-			if (log_count == LOGS_MAX) {
-				report_fail("at most %d event logs", LOGS_MAX);
-				return EXIT_USAGE;
-			}
-			log_paths[log_count++] = optarg;
-			break;
-		case OPT_SINCE:
-		case OPT_UNTIL:
-			if (!parse_date(optarg, c == OPT_UNTIL,
-					c == OPT_SINCE ? &opt.since_ms
-						       : &opt.until_ms)) {
-				report_fail("%s: not a date (YYYY-MM-DD or ISO "
-					    "8601)", optarg);
-				return EXIT_USAGE;
-			}
-			*(c == OPT_SINCE ? &opt.has_since : &opt.has_until) = true;
-			break;
-		case OPT_MAX_REFUSALS: {
-			unsigned long n;
+/* One option of the report into *args: -1 to go on, else the exit status. */
+static int report_option(int c, struct report_args *args)
+{
+	struct hl_report_options *opt = &args->opt;
+	char *end;
 
-			errno = 0;
-			n = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || *optarg == '-' ||
-			    n > UINT_MAX) {
-				report_fail("--max-refusals %s: not a count", optarg);
-				return EXIT_USAGE;
-			}
-			opt.max_refusals = (unsigned)n;
-			break;
+	switch (c) {
+	case 'c': args->config = optarg; break;
+	case 'j': args->json = true; break;
+	case OPT_HTML: args->html = optarg; break;
+	case OPT_LOG:
+		if (args->log_count == LOGS_MAX) {
+			report_fail("at most %d event logs", LOGS_MAX);
+			return EXIT_USAGE;
 		}
-		case OPT_WORKDAY:
-			errno = 0;
-			opt.workday_hours = strtod(optarg, &end);
-			if (errno || *end || end == optarg ||
-			    !(opt.workday_hours > 0 && opt.workday_hours <= 24)) {
-				report_fail("--workday %s: hours, more than 0 "
-					    "and at most 24", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_WORKING_HOURS:
-			if (!hl_report_parse_hours(optarg, &opt.hours)) {
-				report_fail("--working-hours %s: not days and "
-					    "hours such as Mon-Fri,08:00-18:00",
-					    optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_MIN_DAYS:
-			errno = 0;
-			opt.min_days = strtod(optarg, &end);
-			if (errno || *end || end == optarg ||
-			    !(opt.min_days >= 0 && opt.min_days <= 3660)) {
-				report_fail("--min-days %s: days, 0 to 3660",
-					    optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'h': report_usage(stdout); return 0;
-		default: report_usage(stderr); return EXIT_USAGE;
+		args->log_paths[args->log_count++] = optarg;
+		break;
+	case OPT_SINCE:
+	case OPT_UNTIL:
+		if (!parse_date(optarg, c == OPT_UNTIL,
+				c == OPT_SINCE ? &opt->since_ms
+					       : &opt->until_ms)) {
+			report_fail("%s: not a date (YYYY-MM-DD or ISO "
+				    "8601)", optarg);
+			return EXIT_USAGE;
 		}
+		*(c == OPT_SINCE ? &opt->has_since : &opt->has_until) = true;
+		break;
+	case OPT_MAX_REFUSALS: {
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(optarg, &end, 10);
+		if (errno || *end || end == optarg || *optarg == '-' ||
+		    n > UINT_MAX) {
+			report_fail("--max-refusals %s: not a count", optarg);
+			return EXIT_USAGE;
+		}
+		opt->max_refusals = (unsigned)n;
+		break;
 	}
-	if (argc - optind != 1 || strcmp(argv[optind], "report") != 0) {
-		report_fail("takes no argument");
-		report_usage(stderr);
-		return EXIT_USAGE;
+	case OPT_WORKDAY:
+		errno = 0;
+		opt->workday_hours = strtod(optarg, &end);
+		if (errno || *end || end == optarg ||
+		    !(opt->workday_hours > 0 && opt->workday_hours <= 24)) {
+			report_fail("--workday %s: hours, more than 0 "
+				    "and at most 24", optarg);
+			return EXIT_USAGE;
+		}
+		break;
+	case OPT_WORKING_HOURS:
+		if (!hl_report_parse_hours(optarg, &opt->hours)) {
+			report_fail("--working-hours %s: not days and "
+				    "hours such as Mon-Fri,08:00-18:00",
+				    optarg);
+			return EXIT_USAGE;
+		}
+		break;
+	case OPT_MIN_DAYS:
+		errno = 0;
+		opt->min_days = strtod(optarg, &end);
+		if (errno || *end || end == optarg ||
+		    !(opt->min_days >= 0 && opt->min_days <= 3660)) {
+			report_fail("--min-days %s: days, 0 to 3660",
+				    optarg);
+			return EXIT_USAGE;
+		}
+		break;
+	case 'h': report_usage(stdout); return 0;
+	default: report_usage(stderr); return EXIT_USAGE;
 	}
-	if (hl_config_load(config, &logger, &cfg, NULL) != 0) {
-		report_fail("%s: the configuration is not usable (see above)",
-			    config);
-		return EXIT_NO;
-	}
-	if (log_count == 0 && cfg->event_log != NULL)
-		log_paths[log_count++] = cfg->event_log;
-	if (log_count == 0) {
-		report_fail("%s turns the event log off: there is nothing to "
-			    "report on", config);
-		goto out;
-	}
-	/* Several logs (one per host of a shared backend) are one log:
-	 * each read adds its events, ordered by time with the others. */
-	for (size_t i = 0; i < log_count; i++) {
-		if (hl_eventlog_read(log_paths[i], &log, warn_stderr, why,
+	return -1;
+}
+
+/*
+ * Several logs (one per host of a shared backend) are one log: each read
+ * adds its events, ordered by time with the others.  False, said on
+ * stderr, when one cannot be read.
+ */
+static bool read_event_logs(const struct report_args *args,
+			    struct hl_eventlog *log)
+{
+	char why[PATH_MAX + 128];
+
+	for (size_t i = 0; i < args->log_count; i++) {
+		if (hl_eventlog_read(args->log_paths[i], log, warn_stderr, why,
 				     sizeof(why)) == 0)
 			continue;
 		/* The event log is root's (mode 0600 in a 0700 directory). */
 		report_fail("%s%s", why, strstr(why, strerror(EACCES)) &&
 					      geteuid() != 0
 					      ? ": run it as root" : "");
-		goto out;
+		return false;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	opt.now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	report = hl_report_build(cfg, &log, &opt, why, sizeof(why));
-	if (report == NULL) {
-		report_fail("%s", why);
-		rc = strstr(why, "period") ? EXIT_USAGE : EXIT_NO;
-		goto out;
-	}
-	if (html && write_html(html, report) != 0)
-		goto out;
+	return true;
+}
+
+/* The report on stdout, as text or JSON: the exit status. */
+static int print_report(const struct hl_report *report, bool json)
+{
+	struct hl_buf out;
+	char *text;
+
 	hl_buf_init(&out);
 	if (json)
 		hl_report_json(report, &out);
 	else
 		hl_report_text(report, &out);
-	{
-		char *text = hl_buf_take(&out);
-
-		if (text == NULL) {
-			report_fail("out of memory");
-			goto out;
-		}
-		fputs(text, stdout);
-		free(text);
+	text = hl_buf_take(&out);
+	if (text == NULL) {
+		report_fail("out of memory");
+		return EXIT_NO;
 	}
-	rc = fflush(stdout) == 0 ? 0 : EXIT_NO;
+	fputs(text, stdout);
+	free(text);
+	return fflush(stdout) == 0 ? 0 : EXIT_NO;
+}
+
+int hl_report_main(int argc, char **argv, const char *default_config)
+{
+	struct report_args args = {
+		.opt = {
+			.hours = HL_REPORT_HOURS_DEFAULT,
+			.min_days = HL_REPORT_MIN_DAYS,
+			.min_logins = HL_REPORT_MIN_LOGINS,
+		},
+		.config = default_config,
+	};
+	struct hl_logger logger = { .emit = hl_emit_stderr };
+	struct hl_config *cfg = NULL;
+	struct hl_eventlog log;
+	struct hl_report *report = NULL;
+	struct timespec now;
+	char why[PATH_MAX + 128];
+	int c, rc = EXIT_NO;
+
+	memset(&log, 0, sizeof(log));
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "c:jh", report_options, NULL)) != -1) {
+		int status = report_option(c, &args);
+
+		if (status >= 0)
+			return status;
+	}
+	if (argc - optind != 1 || strcmp(argv[optind], "report") != 0) {
+		report_fail("takes no argument");
+		report_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (hl_config_load(args.config, &logger, &cfg, NULL) != 0) {
+		report_fail("%s: the configuration is not usable (see above)",
+			    args.config);
+		return EXIT_NO;
+	}
+	if (args.log_count == 0 && cfg->event_log != NULL)
+		args.log_paths[args.log_count++] = cfg->event_log;
+	if (args.log_count == 0) {
+		report_fail("%s turns the event log off: there is nothing to "
+			    "report on", args.config);
+		goto out;
+	}
+	if (!read_event_logs(&args, &log))
+		goto out;
+	clock_gettime(CLOCK_REALTIME, &now);
+	args.opt.now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	report = hl_report_build(cfg, &log, &args.opt, why, sizeof(why));
+	if (report == NULL) {
+		report_fail("%s", why);
+		rc = strstr(why, "period") ? EXIT_USAGE : EXIT_NO;
+		goto out;
+	}
+	if (args.html && write_html(args.html, report) != 0)
+		goto out;
+	rc = print_report(report, args.json);
 out:
 	hl_report_free(report);
 	hl_eventlog_free(&log);
