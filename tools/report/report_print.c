@@ -52,6 +52,16 @@ static void wait_texts(const struct hl_report_pool *pool, char *median,
 	hl_report_duration(pool->wait_longest_s, longest, len);
 }
 
+/* A technician's longest wait, "-" when they never waited. */
+static void longest_wait_text(const struct hl_report_technician *tech,
+			      char *longest, size_t len)
+{
+	if (tech->waits)
+		hl_report_duration(tech->wait_longest_s, longest, len);
+	else
+		snprintf(longest, len, "-");
+}
+
 /* A share as a percentage, "-" when it has no basis. */
 static void share_text(double share, bool based, char *out, size_t len)
 {
@@ -258,17 +268,11 @@ static void text_summary(const struct hl_report *report, struct hl_buf *buf)
 		hl_buf_printf(buf, "%s\n", report->suggestions[0]);
 }
 
-void hl_report_text(const struct hl_report *report, struct hl_buf *buf)
+/* The pools' table and its legend. */
+static void text_pools(const struct hl_report *report, struct hl_buf *buf)
 {
 	char median[32], longest[32], hours[64], work_use[16], all_use[16];
 
-	text_header(report, buf);
-	if (report->empty) {
-		hl_buf_puts(buf, "No license was used, refused or waited for in "
-			    "this period: nothing to report.\n");
-		return;
-	}
-	text_summary(report, buf);
 	hl_report_hours_text(&report->hours, hours, sizeof(hours));
 	hl_buf_puts(buf, "\nPools\nPOOL                 LICENSES  PEAK  FULL"
 		    "    HOURS  IDLE-H  USE-WH  USE-ALL  REFUSED  WAITS   "
@@ -306,22 +310,29 @@ void hl_report_text(const struct hl_report *report, struct hl_buf *buf)
 				      report->pools[p].idle_reclaims,
 				      report->pools[p].idle_reclaims == 1
 					      ? "" : "s");
+}
+
+static void text_technicians(const struct hl_report *report,
+			     struct hl_buf *buf)
+{
+	char longest[32];
+
 	hl_buf_puts(buf, "\nTechnicians\nUSER                 SESSIONS"
 		    "   HOURS  IDLE-H  NAMED-H  REFUSED  WAITS  LONGEST\n");
 	for (size_t t = 0; t < report->technician_count; t++) {
 		const struct hl_report_technician *tech = &report->technicians[t];
 
-		if (tech->waits)
-			hl_report_duration(tech->wait_longest_s, longest,
-					   sizeof(longest));
-		else
-			snprintf(longest, sizeof(longest), "-");
+		longest_wait_text(tech, longest, sizeof(longest));
 		text_name(buf, tech->user, 20);
 		hl_buf_printf(buf, " %8lu %7.1f %7.1f %8.1f %8lu %6lu %8s\n",
 			      tech->sessions, tech->hours, tech->idle_hours,
 			      tech->named_used_hours, tech->refusals,
 			      tech->waits, longest);
 	}
+}
+
+static void text_named(const struct hl_report *report, struct hl_buf *buf)
+{
 	hl_buf_printf(buf, "\nNamed: %u license%s, at most %u allocated at "
 		      "once, %lu allocation%s made, %lu refusal%s\n",
 		      report->named.licenses,
@@ -348,6 +359,11 @@ void hl_report_text(const struct hl_report *report, struct hl_buf *buf)
 	if (report->unlicensed)
 		hl_buf_printf(buf, "Unlicensed logins refused: %lu\n",
 			      report->unlicensed);
+}
+
+static void text_suggestions(const struct hl_report *report,
+			     struct hl_buf *buf)
+{
 	hl_buf_puts(buf, "\nSuggestions\n");
 	for (size_t s = 0; s < report->suggestion_count; s++) {
 		char line[1200];
@@ -356,6 +372,21 @@ void hl_report_text(const struct hl_report *report, struct hl_buf *buf)
 		hl_printable(report->suggestions[s], line, sizeof(line));
 		hl_buf_printf(buf, "- %s\n", line);
 	}
+}
+
+void hl_report_text(const struct hl_report *report, struct hl_buf *buf)
+{
+	text_header(report, buf);
+	if (report->empty) {
+		hl_buf_puts(buf, "No license was used, refused or waited for in "
+			    "this period: nothing to report.\n");
+		return;
+	}
+	text_summary(report, buf);
+	text_pools(report, buf);
+	text_technicians(report, buf);
+	text_named(report, buf);
+	text_suggestions(report, buf);
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -368,10 +399,9 @@ static void json_time(struct hl_buf *buf, long long ms)
 	hl_buf_json(buf, text);
 }
 
-void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
+/* The period and what was read: the opening of the document. */
+static void json_period(const struct hl_report *report, struct hl_buf *buf)
 {
-	char hours[64];
-
 	hl_buf_puts(buf, "{\"period\":{\"since\":");
 	json_time(buf, report->since_ms);
 	hl_buf_puts(buf, ",\"until\":");
@@ -387,6 +417,10 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 			      report->skipped_by[c]);
 	hl_buf_printf(buf, "}},\"empty\":%s,\"unlicensed\":%lu,\"pools\":[",
 		      report->empty ? "true" : "false", report->unlicensed);
+}
+
+static void json_pools(const struct hl_report *report, struct hl_buf *buf)
+{
 	for (size_t p = 0; p < report->pool_count; p++) {
 		const struct hl_report_pool *pool = &report->pools[p];
 
@@ -411,7 +445,11 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 			      pool->fewest, pool->refusals_fewest,
 			      pool->refusals_today, pool->mix);
 	}
-	hl_buf_puts(buf, "],\"technicians\":[");
+}
+
+static void json_technicians(const struct hl_report *report,
+			     struct hl_buf *buf)
+{
 	for (size_t t = 0; t < report->technician_count; t++) {
 		const struct hl_report_technician *tech = &report->technicians[t];
 
@@ -436,6 +474,10 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 		}
 		hl_buf_puts(buf, "}");
 	}
+}
+
+static void json_named(const struct hl_report *report, struct hl_buf *buf)
+{
 	hl_buf_printf(buf, "],\"named\":{\"licenses\":%u,\"peak\":%u,"
 		      "\"allocations\":%lu,\"refusals\":%lu,"
 		      "\"refused_technicians\":%u,\"added\":%u,"
@@ -457,6 +499,12 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 			      tech->named_hours, tech->named_used_hours,
 			      tech->named_sessions);
 	}
+}
+
+static void json_planner(const struct hl_report *report, struct hl_buf *buf)
+{
+	char hours[64];
+
 	hl_report_hours_text(&report->hours, hours, sizeof(hours));
 	hl_buf_printf(buf, "]},\"planner\":{\"max_refusals\":%u,"
 		      "\"workday_hours\":%.2f,\"working_hours\":\"%s\","
@@ -471,6 +519,17 @@ void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
 	hl_buf_json(buf, report->currency);
 	hl_buf_printf(buf, ",\"cost_today\":%.2f,\"cost_mix\":%.2f},"
 		      "\"suggestions\":[", report->cost_today, report->cost_mix);
+}
+
+void hl_report_json(const struct hl_report *report, struct hl_buf *buf)
+{
+	/* Each piece opens the list or object the next one fills. */
+	json_period(report, buf);
+	json_pools(report, buf);
+	hl_buf_puts(buf, "],\"technicians\":[");
+	json_technicians(report, buf);
+	json_named(report, buf);
+	json_planner(report, buf);
 	for (size_t s = 0; s < report->suggestion_count; s++) {
 		if (s)
 			hl_buf_puts(buf, ",");
@@ -810,13 +869,13 @@ static void html_summary(const struct hl_report *report, struct hl_buf *buf)
 	}
 }
 
-void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
+/* The page's head and the period it covers. */
+static void html_head(const struct hl_report *report, struct hl_buf *buf)
 {
-	char since[32], until[32], median[32], longest[32], hours[64], use[16];
+	char since[32], until[32];
 
 	utc_text(report->since_ms, false, since, sizeof(since));
 	utc_text(report->until_ms, false, until, sizeof(until));
-	hl_report_hours_text(&report->hours, hours, sizeof(hours));
 	hl_buf_printf(buf, "<!DOCTYPE html>\n<html lang=\"en\"><head>"
 		      "<meta charset=\"utf-8\">"
 		      "<meta http-equiv=\"Content-Security-Policy\" "
@@ -843,20 +902,26 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 		      report->files == 1 ? "" : "s", report->lines);
 	skipped_lines(report, buf);
 	hl_buf_puts(buf, ".</p>\n");
-	if (report->empty) {
-		hl_buf_puts(buf, "<p><strong>No license was used, refused or "
-			    "waited for in this period: nothing to report."
-			    "</strong></p>\n</body></html>\n");
-		return;
-	}
-	html_summary(report, buf);
+}
+
+static void html_suggestions(const struct hl_report *report, struct hl_buf *buf)
+{
 	hl_buf_puts(buf, "<h2>Suggestions</h2>\n<ul>\n");
 	for (size_t s = 0; s < report->suggestion_count; s++) {
 		hl_buf_puts(buf, "<li>");
 		html_text(buf, report->suggestions[s]);
 		hl_buf_puts(buf, "</li>\n");
 	}
-	hl_buf_puts(buf, "</ul>\n<h2>Pools</h2>\n<table><tr><th>Pool</th>"
+	hl_buf_puts(buf, "</ul>\n");
+}
+
+/* The pools' table, its note and their charts. */
+static void html_pools(const struct hl_report *report, struct hl_buf *buf)
+{
+	char median[32], longest[32], hours[64], use[16];
+
+	hl_report_hours_text(&report->hours, hours, sizeof(hours));
+	hl_buf_puts(buf, "<h2>Pools</h2>\n<table><tr><th>Pool</th>"
 		    "<th class=\"n\">Licenses</th><th class=\"n\">Peak</th>"
 		    "<th class=\"n\">Hours</th><th class=\"n\">Idle hours</th>"
 		    "<th class=\"n\">Use, working hours</th>"
@@ -904,14 +969,12 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 		html_pool_chart(report, &report->pools[p], buf);
 	html_refusals_chart(report, buf);
 	html_hours_chart(report, buf);
-	hl_buf_printf(buf, "<h2>Named licenses</h2>\n<p>%u license%s, at most "
-		      "%u allocated at once, %lu allocation%s made, %lu "
-		      "refusal%s.</p>\n", report->named.licenses,
-		      report->named.licenses == 1 ? "" : "s",
-		      report->named.peak, report->named.allocations,
-		      report->named.allocations == 1 ? "" : "s",
-		      report->named.refusals,
-		      report->named.refusals == 1 ? "" : "s");
+}
+
+static void html_technicians(const struct hl_report *report, struct hl_buf *buf)
+{
+	char longest[32];
+
 	hl_buf_puts(buf, "<h2>Technicians</h2>\n<table><tr><th>User</th>"
 		    "<th class=\"n\">Sessions</th><th class=\"n\">Pool hours</th>"
 		    "<th class=\"n\">Idle pool hours</th>"
@@ -921,11 +984,7 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 	for (size_t t = 0; t < report->technician_count; t++) {
 		const struct hl_report_technician *tech = &report->technicians[t];
 
-		if (tech->waits)
-			hl_report_duration(tech->wait_longest_s, longest,
-					   sizeof(longest));
-		else
-			snprintf(longest, sizeof(longest), "-");
+		longest_wait_text(tech, longest, sizeof(longest));
 		hl_buf_puts(buf, "<tr><td>");
 		html_text(buf, tech->user);
 		hl_buf_puts(buf, "</td>");
@@ -938,5 +997,29 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
 		html_cell(buf, "%s", longest);
 		hl_buf_puts(buf, "</tr>\n");
 	}
-	hl_buf_puts(buf, "</table>\n</body></html>\n");
+	hl_buf_puts(buf, "</table>\n");
+}
+
+void hl_report_html(const struct hl_report *report, struct hl_buf *buf)
+{
+	html_head(report, buf);
+	if (report->empty) {
+		hl_buf_puts(buf, "<p><strong>No license was used, refused or "
+			    "waited for in this period: nothing to report."
+			    "</strong></p>\n</body></html>\n");
+		return;
+	}
+	html_summary(report, buf);
+	html_suggestions(report, buf);
+	html_pools(report, buf);
+	hl_buf_printf(buf, "<h2>Named licenses</h2>\n<p>%u license%s, at most "
+		      "%u allocated at once, %lu allocation%s made, %lu "
+		      "refusal%s.</p>\n", report->named.licenses,
+		      report->named.licenses == 1 ? "" : "s",
+		      report->named.peak, report->named.allocations,
+		      report->named.allocations == 1 ? "" : "s",
+		      report->named.refusals,
+		      report->named.refusals == 1 ? "" : "s");
+	html_technicians(report, buf);
+	hl_buf_puts(buf, "</body></html>\n");
 }
