@@ -311,6 +311,70 @@ static int follow(struct events *e, const char *path, int fd)
 	return EXIT_NO;
 }
 
+/* What the command line asks besides the filter and the format. */
+struct events_args {
+	const char *config, *log_path;
+	bool follow;
+};
+
+/* One option into *e and *args: -1 to go on, else the exit status. */
+static int events_option(int c, struct events *e, struct events_args *args)
+{
+	switch (c) {
+	case 'c': args->config = optarg; break;
+	case 'j': e->json = true; break;
+	case 'f': args->follow = true; break;
+	case OPT_POOL: e->filter.pool = optarg; break;
+	case OPT_USER: e->filter.user = optarg; break;
+	case OPT_LOG: args->log_path = optarg; break;
+	case OPT_EVENT:
+		for (unsigned k = 0; hl_logevent_name(k); k++)
+			if (strcmp(optarg, hl_logevent_name(k)) == 0)
+				e->filter.type = (int)k;
+		if (e->filter.type < 0) {
+			events_fail("--event %s: not an event type", optarg);
+			return EXIT_USAGE;
+		}
+		break;
+	case OPT_SINCE:
+		if (!parse_since(optarg, &e->filter.since_ms)) {
+			events_fail("--since %s: not a time (ISO 8601) "
+				    "nor a duration (90s, 15m, 1h, 2d)",
+				    optarg);
+			return EXIT_USAGE;
+		}
+		e->filter.has_since = true;
+		break;
+	case 'h': events_usage(stdout); return 0;
+	default: events_usage(stderr); return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* The log read once to its end (no --follow): the exit status. */
+static int read_once(struct events *e, int fd, const char *log_path)
+{
+	int rc = EXIT_NO;
+
+	switch (drain(e, fd)) {
+	case 0:
+		/* A last line without its newline: read if it is whole. */
+		if (e->line.len && !e->line.failed)
+			one_line(e, e->line.data, e->line.len);
+		rc = flush_out(e) ? 0 : EXIT_NO;
+		break;
+	case -1:
+		events_fail("%s: %s", log_path, strerror(errno));
+		break;
+	default:
+		break;
+	}
+	if (e->skipped)
+		events_fail("%s: %lu line%s skipped (not an event)", log_path,
+			    e->skipped, e->skipped == 1 ? "" : "s");
+	return rc;
+}
+
 int hl_events_main(int argc, char **argv, const char *default_config)
 {
 	static const struct option options[] = {
@@ -326,93 +390,53 @@ int hl_events_main(int argc, char **argv, const char *default_config)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct hl_logger logger = { .emit = hl_emit_stderr };
-	const char *config = default_config, *log_path = NULL;
+	struct events_args args = { .config = default_config };
 	struct hl_config *cfg = NULL;
 	struct events e;
-	bool follow_it = false;
 	int c, fd = -1, rc = EXIT_NO;
 
 	memset(&e, 0, sizeof(e));
 	e.filter.type = -1;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "c:jfh", options, NULL)) != -1) {
-		switch (c) {
-		case 'c': config = optarg; break;
-		case 'j': e.json = true; break;
-		case 'f': follow_it = true; break;
-		case OPT_POOL: e.filter.pool = optarg; break;
-		case OPT_USER: e.filter.user = optarg; break;
-		case OPT_LOG: log_path = optarg; break;
-		case OPT_EVENT:
-			for (unsigned k = 0; hl_logevent_name(k); k++)
-				if (strcmp(optarg, hl_logevent_name(k)) == 0)
-					e.filter.type = (int)k;
-			if (e.filter.type < 0) {
-				events_fail("--event %s: not an event type", optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_SINCE:
-			if (!parse_since(optarg, &e.filter.since_ms)) {
-				events_fail("--since %s: not a time (ISO 8601) "
-					    "nor a duration (90s, 15m, 1h, 2d)",
-					    optarg);
-				return EXIT_USAGE;
-			}
-			e.filter.has_since = true;
-			break;
-		case 'h': events_usage(stdout); return 0;
-		default: events_usage(stderr); return EXIT_USAGE;
-		}
+		int status = events_option(c, &e, &args);
+
+		if (status >= 0)
+			return status;
 	}
 	if (argc - optind != 1 || strcmp(argv[optind], "events") != 0) {
 		events_fail("takes no argument");
 		events_usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (log_path == NULL) {
-		if (hl_config_load(config, &logger, &cfg, NULL) != 0) {
+	if (args.log_path == NULL) {
+		if (hl_config_load(args.config, &logger, &cfg, NULL) != 0) {
 			events_fail("%s: the configuration is not usable (see "
-				    "above)", config);
+				    "above)", args.config);
 			return EXIT_NO;
 		}
-		log_path = cfg->event_log;
-		if (log_path == NULL) {
-			events_fail("%s turns the event log off", config);
+		args.log_path = cfg->event_log;
+		if (args.log_path == NULL) {
+			events_fail("%s turns the event log off", args.config);
 			goto out;
 		}
 	}
 	hl_buf_init(&e.line);
 	hl_buf_init(&e.out);
-	fd = open_log(log_path, follow_it);
-	if (fd < 0 && !follow_it)
+	fd = open_log(args.log_path, args.follow);
+	if (fd < 0 && !args.follow)
 		goto out;
 	if (!e.json) {
 		human_header(&e.out);
 		if (!flush_out(&e))
 			goto out;
 	}
-	if (follow_it) {
-		rc = follow(&e, log_path, fd);
+	if (args.follow) {
+		rc = follow(&e, args.log_path, fd);
 		fd = -1;
 		goto out;
 	}
-	switch (drain(&e, fd)) {
-	case 0:
-		/* A last line without its newline: read if it is whole. */
-		if (e.line.len && !e.line.failed)
-			one_line(&e, e.line.data, e.line.len);
-		rc = flush_out(&e) ? 0 : EXIT_NO;
-		break;
-	case -1:
-		events_fail("%s: %s", log_path, strerror(errno));
-		break;
-	default:
-		break;
-	}
-	if (e.skipped)
-		events_fail("%s: %lu line%s skipped (not an event)", log_path,
-			    e.skipped, e.skipped == 1 ? "" : "s");
+	rc = read_once(&e, fd, args.log_path);
 out:
 	if (fd >= 0)
 		close(fd);
