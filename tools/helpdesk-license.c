@@ -539,6 +539,88 @@ static void session_idle(time_t input, char *out, size_t len)
 		snprintf(out, len, "%ldd", idle / 86400);
 }
 
+/* The listing's column widths; from, what FROM may take. */
+struct listing_widths {
+	int license, user, host, from;
+};
+
+static void listing_widths(const struct hl_listing *l, bool hosts,
+			   struct listing_widths *w)
+{
+	int width = (int)terminal_width(), extra = (width - 80) / 2;
+	char license[96];
+
+	w->license = 7;
+	w->user = 4;
+	w->host = 0;
+	for (size_t i = 0; i < l->count; i++) {
+		int n;
+
+		license_label(&l->items[i], license, sizeof(license));
+		n = printable_width(license);
+		w->license = n > w->license ? n : w->license;
+		n = printable_width(l->items[i].user);
+		w->user = n > w->user ? n : w->user;
+		for (size_t s = 0; hosts && s < l->items[i].holding.session_count;
+		     s++) {
+			n = printable_width(
+				l->items[i].holding.sessions[s].host);
+			w->host = n > w->host ? n : w->host;
+		}
+	}
+	if (hosts)
+		w->host = w->host < 4 ? 4 : w->host > 16 ? 16 : w->host;
+	if (w->license > 20 + extra)
+		w->license = 20 + extra;
+	if (w->user > 12 + extra)
+		w->user = 12 + extra;
+	w->from = width - 1 - (w->license + 1 + w->user + 1 + 11 + 1 + 6 + 1 +
+			       7 + 1 + 7 + 1 + 7 + 1 +
+			       (hosts ? w->host + 1 : 0));
+}
+
+/* The row of session s of item (s is 0 for a holding without sessions):
+ * LICENSE and USER on its first row only. */
+static void listing_row(struct hl_buf *buf, const struct hl_listed *item,
+			size_t s, const char *license,
+			const struct listing_widths *w, bool hosts)
+{
+	const struct hl_holding *h = &item->holding;
+	const struct hl_session *ss = h->session_count ? &h->sessions[s] : NULL;
+	char when[32], pid[32], idle[32];
+
+	short_time(ss ? ss->since : h->since, when, sizeof(when));
+	if (ss)
+		snprintf(pid, sizeof(pid), "%ld%s",
+			 (long)ss->pid, item->stale[s] ? "*" : "");
+	else
+		snprintf(pid, sizeof(pid), "-");
+	cell(buf, s == 0 ? license : "", w->license, false);
+	hl_buf_puts(buf, " ");
+	cell(buf, s == 0 ? item->user : "", w->user, false);
+	hl_buf_puts(buf, " ");
+	cell(buf, when, 11, false);
+	hl_buf_puts(buf, " ");
+	session_idle(ss ? item->input[s] : 0, idle, sizeof(idle));
+	cell(buf, idle, 6, true);
+	hl_buf_puts(buf, " ");
+	cell(buf, pid, 7, true);
+	hl_buf_puts(buf, " ");
+	cell(buf, ss ? ss->service : "", 7, false);
+	hl_buf_puts(buf, " ");
+	cell(buf, ss ? ss->tty : "", 7, false);
+	hl_buf_puts(buf, " ");
+	if (hosts) {
+		cell(buf, ss ? ss->host : "", w->host, false);
+		hl_buf_puts(buf, " ");
+	}
+	cell(buf, ss ? ss->rhost : "", w->from, false);
+	/* No trailing blanks. */
+	while (buf->len && buf->data[buf->len - 1] == ' ')
+		buf->data[--buf->len] = '\0';
+	hl_buf_puts(buf, "\n");
+}
+
 /*
  * LICENSE USER SINCE IDLE PID SERVICE TTY [HOST] FROM: a row per session,
  * like who(1) and w(1); HOST, the host of the session, with a shared
@@ -551,8 +633,7 @@ static void session_idle(time_t input, char *out, size_t len)
 static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 			  const char *empty, bool hosts)
 {
-	int width = (int)terminal_width(), extra = (width - 80) / 2;
-	int license_w = 7, user_w = 4, host_w = 0, from;
+	struct listing_widths w;
 	bool any_stale = false, any_released = false;
 	char license[96];
 
@@ -560,79 +641,22 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 		hl_buf_printf(buf, "%s\n", empty);
 		return;
 	}
-	for (size_t i = 0; i < l->count; i++) {
-		int w;
-
-		license_label(&l->items[i], license, sizeof(license));
-		w = printable_width(license);
-		license_w = w > license_w ? w : license_w;
-		w = printable_width(l->items[i].user);
-		user_w = w > user_w ? w : user_w;
-		for (size_t s = 0; hosts && s < l->items[i].holding.session_count;
-		     s++) {
-			w = printable_width(
-				l->items[i].holding.sessions[s].host);
-			host_w = w > host_w ? w : host_w;
-		}
-	}
-	if (hosts)
-		host_w = host_w < 4 ? 4 : host_w > 16 ? 16 : host_w;
-	if (license_w > 20 + extra)
-		license_w = 20 + extra;
-	if (user_w > 12 + extra)
-		user_w = 12 + extra;
-	from = width - 1 - (license_w + 1 + user_w + 1 + 11 + 1 + 6 + 1 + 7 +
-			    1 + 7 + 1 + 7 + 1 + (hosts ? host_w + 1 : 0));
+	listing_widths(l, hosts, &w);
 	hl_buf_printf(buf, "%-*s %-*s %-11s %6s %7s %-7s %-7s ",
-		      license_w, "LICENSE", user_w, "USER", "SINCE", "IDLE",
+		      w.license, "LICENSE", w.user, "USER", "SINCE", "IDLE",
 		      "PID", "SERVICE", "TTY");
 	if (hosts)
-		hl_buf_printf(buf, "%-*s ", host_w, "HOST");
+		hl_buf_printf(buf, "%-*s ", w.host, "HOST");
 	hl_buf_puts(buf, "FROM\n");
 	for (size_t i = 0; i < l->count; i++) {
 		const struct hl_listed *item = &l->items[i];
-		const struct hl_holding *h = &item->holding;
-		char when[32], pid[32], idle[32];
-		size_t rows = h->session_count ? h->session_count : 1;
+		size_t sessions = item->holding.session_count;
 
 		license_label(item, license, sizeof(license));
 		any_released |= item->released;
-		for (size_t s = 0; s < rows; s++) {
-			const struct hl_session *ss =
-				h->session_count ? &h->sessions[s] : NULL;
-
-			short_time(ss ? ss->since : h->since, when, sizeof(when));
-			if (ss)
-				snprintf(pid, sizeof(pid), "%ld%s",
-					 (long)ss->pid, item->stale[s] ? "*" : "");
-			else
-				snprintf(pid, sizeof(pid), "-");
-			any_stale |= ss && item->stale[s];
-			cell(buf, s == 0 ? license : "", license_w, false);
-			hl_buf_puts(buf, " ");
-			cell(buf, s == 0 ? item->user : "", user_w, false);
-			hl_buf_puts(buf, " ");
-			cell(buf, when, 11, false);
-			hl_buf_puts(buf, " ");
-			session_idle(ss ? item->input[s] : 0, idle,
-				     sizeof(idle));
-			cell(buf, idle, 6, true);
-			hl_buf_puts(buf, " ");
-			cell(buf, pid, 7, true);
-			hl_buf_puts(buf, " ");
-			cell(buf, ss ? ss->service : "", 7, false);
-			hl_buf_puts(buf, " ");
-			cell(buf, ss ? ss->tty : "", 7, false);
-			hl_buf_puts(buf, " ");
-			if (hosts) {
-				cell(buf, ss ? ss->host : "", host_w, false);
-				hl_buf_puts(buf, " ");
-			}
-			cell(buf, ss ? ss->rhost : "", from, false);
-			/* No trailing blanks. */
-			while (buf->len && buf->data[buf->len - 1] == ' ')
-				buf->data[--buf->len] = '\0';
-			hl_buf_puts(buf, "\n");
+		for (size_t s = 0; s < (sessions ? sessions : 1); s++) {
+			any_stale |= sessions && item->stale[s];
+			listing_row(buf, item, s, license, &w, hosts);
 		}
 	}
 	if (any_stale)
@@ -828,137 +852,155 @@ static void text_released(struct hl_buf *buf,
 				 "ends them)\n");
 }
 
-static int cmd_status(struct tool *tool)
+/* What needs an administrator's eye, for people and for --json. */
+static void status_warnings(const struct hl_config *cfg, const struct tally *t,
+			    struct hl_buf *warnings, struct hl_buf *jwarnings)
 {
-	const struct hl_config *cfg = tool->cfg;
-	struct hl_request req = tool_request(tool, NULL);
-	struct hl_listing listing;
-	struct hl_decision d;
-	struct hl_pool_usage *usage;
-	struct hl_buf out, warnings, jwarnings;
-	struct tally t;
-	size_t npools;
-	unsigned named, in_force, stale_sessions;
+	const struct hl_pool_usage *usage = t->pools;
 	bool first = true;
 
-	hl_admin_list(&tool->env, &req, &listing, &d);
-	if (d.verdict != HL_GRANTED)
-		return report_failure(tool, "status", NULL, &d);
-	if (!tally_listing(cfg, &listing, &t)) {
-		hl_listing_free(&listing);
-		fail("out of memory");
-		return EXIT_NO;
-	}
-	usage = t.pools;
-	npools = t.pool_count;
-	named = t.named;
-	in_force = t.in_force;
-	stale_sessions = t.stale_sessions;
-
-	hl_buf_init(&out);
-	hl_buf_init(&warnings);
-	hl_buf_init(&jwarnings);
-	for (size_t i = 0; i < npools; i++) {
+	for (size_t i = 0; i < t->pool_count; i++) {
 		if (usage[i].licenses == 0 && usage[i].in_use > 0)
-			warn(&warnings, &jwarnings, &first,
+			warn(warnings, jwarnings, &first,
 			     "pool %s is not in the configuration any more "
 			     "but %u technician%s still hold%s its slots",
 			     usage[i].pool, usage[i].in_use,
 			     usage[i].in_use == 1 ? "" : "s",
 			     usage[i].in_use == 1 ? "s" : "");
 		else if (usage[i].in_use > usage[i].licenses)
-			warn(&warnings, &jwarnings, &first,
+			warn(warnings, jwarnings, &first,
 			     "pool %s is over-allocated: %u in use, %u "
 			     "licenses (lowered?); nobody new gets in until "
 			     "it is under", usage[i].pool, usage[i].in_use,
 			     usage[i].licenses);
 	}
-	if (in_force > cfg->named.licenses)
-		warn(&warnings, &jwarnings, &first,
+	if (t->in_force > cfg->named.licenses)
+		warn(warnings, jwarnings, &first,
 		     "Named licenses are over-allocated: %u allocated, %u "
 		     "licenses; no new allocation until it is under",
-		     in_force, cfg->named.licenses);
-	if (named > in_force)
-		warn(&warnings, &jwarnings, &first,
+		     t->in_force, cfg->named.licenses);
+	if (t->named > t->in_force)
+		warn(warnings, jwarnings, &first,
 		     "%u Named allocation%s of users no longer named-eligible "
-		     "will be freed at the next login", named - in_force,
-		     named - in_force == 1 ? "" : "s");
-	if (stale_sessions)
-		warn(&warnings, &jwarnings, &first,
+		     "will be freed at the next login", t->named - t->in_force,
+		     t->named - t->in_force == 1 ? "" : "s");
+	if (t->stale_sessions)
+		warn(warnings, jwarnings, &first,
 		     "%u stale session%s (process gone): run '" PROGRAM
-		     " reap'", stale_sessions, stale_sessions == 1 ? "" : "s");
+		     " reap'", t->stale_sessions,
+		     t->stale_sessions == 1 ? "" : "s");
+}
 
-	if (tool->opt.json) {
-		hl_buf_puts(&out, "{\"pools\":[");
-		for (size_t i = 0; i < npools; i++) {
-			unsigned free_ = usage[i].licenses > usage[i].in_use
-				? usage[i].licenses - usage[i].in_use : 0;
+/* Licenses not in use; none when the pool is over-allocated. */
+static unsigned pool_free(const struct hl_pool_usage *usage)
+{
+	return usage->licenses > usage->in_use
+		? usage->licenses - usage->in_use : 0;
+}
 
-			hl_buf_puts(&out, i ? ",{\"pool\":" : "{\"pool\":");
-			hl_buf_json(&out, usage[i].pool);
-			hl_buf_printf(&out, ",\"licenses\":%u,\"in_use\":%u,"
-				      "\"free\":%u,\"stale\":%u,\"idle\":%u,"
-				      "\"released\":%u,"
-				      "\"idle_timeout\":%u,\"wait\":%u,"
-				      "\"waiting\":%u}",
-				      usage[i].licenses, usage[i].in_use,
-				      free_, usage[i].stale, usage[i].idle,
-				      usage[i].released,
-				      usage[i].idle_timeout, usage[i].wait,
-				      usage[i].waiting);
-		}
-		hl_buf_printf(&out, "],\"named\":{\"licenses\":%u,"
-			      "\"allocated\":%u,\"in_force\":%u},"
-			      "\"exempt\":{\"users\":", cfg->named.licenses,
-			      named, in_force);
-		json_names(&out, &cfg->exempt_users);
-		hl_buf_puts(&out, ",\"groups\":");
-		json_names(&out, &cfg->exempt_groups);
-		hl_buf_puts(&out, "},\"warnings\":[");
-		hl_buf_append(&out, jwarnings.data ? jwarnings.data : "",
-			      jwarnings.len);
-		hl_buf_puts(&out, "]");
-		json_waiters(&out, &listing);
-		hl_buf_puts(&out, "}\n");
-	} else {
-		hl_buf_printf(&out, "%-24s %8s %6s %5s %5s %5s %7s %6s\n",
-			      "POOL", "LICENSES", "IN USE", "FREE", "STALE",
-			      "IDLE", "WAITING", "WAIT");
-		for (size_t i = 0; i < npools; i++) {
-			unsigned free_ = usage[i].licenses > usage[i].in_use
-				? usage[i].licenses - usage[i].in_use : 0;
-			char wait[32];
+static void status_json(struct hl_buf *out, const struct hl_config *cfg,
+			const struct tally *t, const struct hl_buf *jwarnings,
+			const struct hl_listing *listing)
+{
+	const struct hl_pool_usage *usage = t->pools;
 
-			short_duration(usage[i].licenses ? usage[i].wait : 0,
-				       wait, sizeof(wait));
-			cell(&out, usage[i].pool, 24, false);
-			hl_buf_printf(&out, " %8u %6u %5u %5u %5u %7u %6s\n",
-				      usage[i].licenses, usage[i].in_use,
-				      free_, usage[i].stale, usage[i].idle,
-				      usage[i].waiting, wait);
-		}
-		if (npools == 0)
-			hl_buf_puts(&out, "(no pools configured)\n");
-		hl_buf_printf(&out, "\nNamed licenses: %u, allocated: %u",
-			      cfg->named.licenses, in_force);
-		if (named != in_force)
-			hl_buf_printf(&out, " (+%u no longer eligible)",
-				      named - in_force);
-		hl_buf_puts(&out, "\nExempt (never need a license): users ");
-		text_names(&out, &cfg->exempt_users);
-		hl_buf_puts(&out, "; groups ");
-		text_names(&out, &cfg->exempt_groups);
-		hl_buf_puts(&out, "\n");
-		text_released(&out, usage, npools);
-		table_waiters(&out, &listing, true);
-		if (warnings.len) {
-			hl_buf_puts(&out, "\n");
-			hl_buf_append(&out, warnings.data, warnings.len);
-		}
+	hl_buf_puts(out, "{\"pools\":[");
+	for (size_t i = 0; i < t->pool_count; i++) {
+		hl_buf_puts(out, i ? ",{\"pool\":" : "{\"pool\":");
+		hl_buf_json(out, usage[i].pool);
+		hl_buf_printf(out, ",\"licenses\":%u,\"in_use\":%u,"
+			      "\"free\":%u,\"stale\":%u,\"idle\":%u,"
+			      "\"released\":%u,"
+			      "\"idle_timeout\":%u,\"wait\":%u,"
+			      "\"waiting\":%u}",
+			      usage[i].licenses, usage[i].in_use,
+			      pool_free(&usage[i]), usage[i].stale,
+			      usage[i].idle, usage[i].released,
+			      usage[i].idle_timeout, usage[i].wait,
+			      usage[i].waiting);
 	}
+	hl_buf_printf(out, "],\"named\":{\"licenses\":%u,"
+		      "\"allocated\":%u,\"in_force\":%u},"
+		      "\"exempt\":{\"users\":", cfg->named.licenses,
+		      t->named, t->in_force);
+	json_names(out, &cfg->exempt_users);
+	hl_buf_puts(out, ",\"groups\":");
+	json_names(out, &cfg->exempt_groups);
+	hl_buf_puts(out, "},\"warnings\":[");
+	hl_buf_append(out, jwarnings->data ? jwarnings->data : "",
+		      jwarnings->len);
+	hl_buf_puts(out, "]");
+	json_waiters(out, listing);
+	hl_buf_puts(out, "}\n");
+}
+
+static void status_table(struct hl_buf *out, const struct hl_config *cfg,
+			 const struct tally *t, const struct hl_buf *warnings,
+			 const struct hl_listing *listing)
+{
+	const struct hl_pool_usage *usage = t->pools;
+
+	hl_buf_printf(out, "%-24s %8s %6s %5s %5s %5s %7s %6s\n",
+		      "POOL", "LICENSES", "IN USE", "FREE", "STALE",
+		      "IDLE", "WAITING", "WAIT");
+	for (size_t i = 0; i < t->pool_count; i++) {
+		char wait[32];
+
+		short_duration(usage[i].licenses ? usage[i].wait : 0,
+			       wait, sizeof(wait));
+		cell(out, usage[i].pool, 24, false);
+		hl_buf_printf(out, " %8u %6u %5u %5u %5u %7u %6s\n",
+			      usage[i].licenses, usage[i].in_use,
+			      pool_free(&usage[i]), usage[i].stale,
+			      usage[i].idle, usage[i].waiting, wait);
+	}
+	if (t->pool_count == 0)
+		hl_buf_puts(out, "(no pools configured)\n");
+	hl_buf_printf(out, "\nNamed licenses: %u, allocated: %u",
+		      cfg->named.licenses, t->in_force);
+	if (t->named != t->in_force)
+		hl_buf_printf(out, " (+%u no longer eligible)",
+			      t->named - t->in_force);
+	hl_buf_puts(out, "\nExempt (never need a license): users ");
+	text_names(out, &cfg->exempt_users);
+	hl_buf_puts(out, "; groups ");
+	text_names(out, &cfg->exempt_groups);
+	hl_buf_puts(out, "\n");
+	text_released(out, usage, t->pool_count);
+	table_waiters(out, listing, true);
+	if (warnings->len) {
+		hl_buf_puts(out, "\n");
+		hl_buf_append(out, warnings->data, warnings->len);
+	}
+}
+
+static int cmd_status(struct tool *tool)
+{
+	struct hl_request req = tool_request(tool, NULL);
+	struct hl_listing listing;
+	struct hl_decision d;
+	struct hl_buf out, warnings, jwarnings;
+	struct tally t;
+
+	hl_admin_list(&tool->env, &req, &listing, &d);
+	if (d.verdict != HL_GRANTED)
+		return report_failure(tool, "status", NULL, &d);
+	if (!tally_listing(tool->cfg, &listing, &t)) {
+		hl_listing_free(&listing);
+		fail("out of memory");
+		return EXIT_NO;
+	}
+	hl_buf_init(&out);
+	hl_buf_init(&warnings);
+	hl_buf_init(&jwarnings);
+	status_warnings(tool->cfg, &t, &warnings, &jwarnings);
+	if (tool->opt.json)
+		status_json(&out, tool->cfg, &t, &jwarnings, &listing);
+	else
+		status_table(&out, tool->cfg, &t, &warnings, &listing);
 	hl_buf_free(&warnings);
 	hl_buf_free(&jwarnings);
-	free(usage);
+	free(t.pools);
 	hl_listing_free(&listing);
 	return print_buf(&out);
 }
@@ -1691,6 +1733,50 @@ static void diff_summary(struct config_diff *d)
  * over-allocated; 1: something would; 2: FILE not valid, or the current
  * configuration or the store not usable.
  */
+/* A configuration check-config --diff refuses to compare: why. */
+static void print_invalid(const char *file, const struct findings *f)
+{
+	if (f->json) {
+		struct hl_buf out;
+
+		hl_buf_init(&out);
+		json_findings(&out, f, false);
+		hl_buf_puts(&out, ",\"diff\":null}\n");
+		print_buf(&out);
+	} else if (f->errors == 0) {
+		fprintf(stderr, "%s: not valid with --strict: %u "
+			"warning%s\n", file, f->warnings,
+			f->warnings == 1 ? "" : "s");
+	}
+}
+
+/* The findings and the diff: the exit status (EXIT_NO when the new
+ * configuration would lose or over-allocate something). */
+static int print_diff(const char *file, const struct findings *f,
+		      const struct config_diff *d)
+{
+	struct hl_buf out;
+
+	hl_buf_init(&out);
+	if (f->json) {
+		json_findings(&out, f, true);
+		/* d->json begins with a comma, after "safe". */
+		hl_buf_printf(&out, ",\"diff\":{\"safe\":%s",
+			      d->losses ? "false" : "true");
+		hl_buf_append(&out, d->json.data ? d->json.data : "",
+			      d->json.len);
+		hl_buf_puts(&out, "}}\n");
+	} else {
+		print_valid(file, d->next, f);
+		hl_buf_append(&out, d->text.data ? d->text.data : "",
+			      d->text.len);
+		if (d->losses == 0)
+			hl_buf_puts(&out, "nothing would be lost or "
+				    "over-allocated\n");
+	}
+	return print_buf(&out) != 0 ? EXIT_USAGE : d->losses ? EXIT_NO : 0;
+}
+
 static int cmd_check_config_diff(struct tool *tool, const char *file)
 {
 	struct findings f;
@@ -1704,18 +1790,7 @@ static int cmd_check_config_diff(struct tool *tool, const char *file)
 
 	tool->cfg = next;	/* freed by main */
 	if (!valid) {
-		if (f.json) {
-			struct hl_buf out;
-
-			hl_buf_init(&out);
-			json_findings(&out, &f, false);
-			hl_buf_puts(&out, ",\"diff\":null}\n");
-			print_buf(&out);
-		} else if (f.errors == 0) {
-			fprintf(stderr, "%s: not valid with --strict: %u "
-				"warning%s\n", file, f.warnings,
-				f.warnings == 1 ? "" : "s");
-		}
+		print_invalid(file, &f);
 		findings_free(&f);
 		return EXIT_USAGE;
 	}
@@ -1750,28 +1825,8 @@ static int cmd_check_config_diff(struct tool *tool, const char *file)
 	} else if (!diff_counts(&d, &listing)) {
 		fail("out of memory");
 	} else {
-		struct hl_buf out;
-
 		diff_summary(&d);
-		hl_buf_init(&out);
-		if (f.json) {
-			json_findings(&out, &f, true);
-			/* d.json begins with a comma, after "safe". */
-			hl_buf_printf(&out, ",\"diff\":{\"safe\":%s",
-				      d.losses ? "false" : "true");
-			hl_buf_append(&out, d.json.data ? d.json.data : "",
-				      d.json.len);
-			hl_buf_puts(&out, "}}\n");
-		} else {
-			print_valid(file, next, &f);
-			hl_buf_append(&out, d.text.data ? d.text.data : "",
-				      d.text.len);
-			if (d.losses == 0)
-				hl_buf_puts(&out, "nothing would be lost or "
-					    "over-allocated\n");
-		}
-		rc = print_buf(&out) != 0 ? EXIT_USAGE
-		     : d.losses ? EXIT_NO : 0;
+		rc = print_diff(file, &f, &d);
 	}
 	hl_buf_free(&d.text);
 	hl_buf_free(&d.json);
@@ -2037,6 +2092,53 @@ static int bad_option(int c, const char *word)
 	return EXIT_USAGE;
 }
 
+/* A verb with options of its own was dispatched before the options were
+ * read, or its command line is one this parser does not read: not here. */
+static const struct verb *verb_named(const char *name)
+{
+	const struct verb *cmd = NULL;
+
+	for (size_t i = 0; i < N_VERBS; i++)
+		if (!verbs[i].own_main && strcmp(name, verbs[i].name) == 0)
+			cmd = &verbs[i];
+	return cmd;
+}
+
+/* Whether cmd takes these options and nargs arguments; says why not. */
+static bool verb_takes(const struct verb *cmd, const struct options *opt,
+		       int nargs)
+{
+	if (opt->diff && !(cmd->options & VERB_CONFIG_ONLY)) {
+		fail("--diff goes with check-config");
+		return false;
+	}
+	if (opt->diff && nargs != 1) {
+		fail("check-config --diff takes one FILE, the new "
+		     "configuration");
+		return false;
+	}
+	if (!opt->diff && nargs != cmd->args) {
+		fail("%s takes %s", cmd->name, cmd->args ? "one USER" :
+		     "no argument");
+		return false;
+	}
+	if (((opt->pool || opt->terminate) && !(cmd->options & VERB_POOL)) ||
+	    (opt->force && !(cmd->options & VERB_FORCE)) ||
+	    (opt->strict && !(cmd->options & VERB_CONFIG_ONLY)) ||
+	    (opt->output && !(cmd->options & VERB_OUTPUT))) {
+		fail("--pool and --terminate go with release, --force with "
+		     "unassign, "
+		     "--strict with check-config, --output with metrics");
+		return false;
+	}
+	if (opt->json && (cmd->options & VERB_PROMETHEUS)) {
+		fail("%s prints the Prometheus text format, not JSON",
+		     cmd->name);
+		return false;
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -2088,47 +2190,15 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	/* A verb with options of its own was dispatched above, or its
-	 * command line is one this parser does not read: unknown here. */
-	for (size_t i = 0; i < N_VERBS; i++)
-		if (!verbs[i].own_main &&
-		    strcmp(argv[optind], verbs[i].name) == 0)
-			cmd = &verbs[i];
+	cmd = verb_named(argv[optind]);
 	if (cmd == NULL) {
 		fail("unknown command '%s'", argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (tool.opt.diff && !(cmd->options & VERB_CONFIG_ONLY)) {
-		fail("--diff goes with check-config");
+	if (!verb_takes(cmd, &tool.opt, argc - optind - 1))
 		return EXIT_USAGE;
-	}
-	if (tool.opt.diff && argc - optind - 1 != 1) {
-		fail("check-config --diff takes one FILE, the new "
-		     "configuration");
-		return EXIT_USAGE;
-	}
-	if (!tool.opt.diff && argc - optind - 1 != cmd->args) {
-		fail("%s takes %s", cmd->name, cmd->args ? "one USER" :
-		     "no argument");
-		return EXIT_USAGE;
-	}
 	user = cmd->args || tool.opt.diff ? argv[optind + 1] : NULL;
-	if (((tool.opt.pool || tool.opt.terminate) &&
-	     !(cmd->options & VERB_POOL)) ||
-	    (tool.opt.force && !(cmd->options & VERB_FORCE)) ||
-	    (tool.opt.strict && !(cmd->options & VERB_CONFIG_ONLY)) ||
-	    (tool.opt.output && !(cmd->options & VERB_OUTPUT))) {
-		fail("--pool and --terminate go with release, --force with "
-		     "unassign, "
-		     "--strict with check-config, --output with metrics");
-		return EXIT_USAGE;
-	}
-	if (tool.opt.json && (cmd->options & VERB_PROMETHEUS)) {
-		fail("%s prints the Prometheus text format, not JSON",
-		     cmd->name);
-		return EXIT_USAGE;
-	}
 
 	openlog(PROGRAM, LOG_PID, LOG_AUTHPRIV);
 	if (!(cmd->options & VERB_CONFIG_ONLY)) {
