@@ -392,7 +392,7 @@ static void wipe_runtime(struct it_fixture *fx)
 }
 
 /* A live session whose records the rebuild of the damaged runtime file
- * lost (docs/RELIABILITY.md, "Crashes") is restored from the event log by
+ * lost (doc/RELIABILITY.md, "Crashes") is restored from the event log by
  * the login that repairs the file, before that login's own allocation:
  * the newcomer is refused instead of being granted the session's slot,
  * and once the session ends its slot is free again. */

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
-# Stage: reliability (docs/RELIABILITY.md), the long runs and the parts
+# Stage: reliability (doc/RELIABILITY.md), the long runs and the parts
 # that need root.
 #
 #   20-reliability.sh BUILD-DIR ASAN-BUILD-DIR

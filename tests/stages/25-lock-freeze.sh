@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
-# Stage: a user cannot freeze the store lock (docs/RELIABILITY.md).
+# Stage: a user cannot freeze the store lock (doc/RELIABILITY.md).
 #
 #   25-lock-freeze.sh BUILD-DIR ASAN-BUILD-DIR
 #
