@@ -88,6 +88,34 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 		     int (*fn)(void *arg, const char *key, const char *value),
 		     void *arg);
 
+/*
+ * Keys and values copied out of a store (a walk's records, so that the
+ * store may change while they are worked on), or staged for it.  A value
+ * may be NULL (a staged delete).  Zeroed: empty.
+ */
+struct hl_store_record {
+	char *key;
+	char *value;
+};
+
+struct hl_store_records {
+	struct hl_store_record *items;
+	size_t count;
+	size_t allocated;
+};
+
+/* Appends copies of key and value (value may be NULL): HL_STORE_OK or
+ * HL_STORE_NOMEM.  As a foreach callback's body it stops the walk with
+ * HL_STORE_NOMEM. */
+int hl_store_records_add(struct hl_store_records *records, const char *key,
+			 const char *value);
+/* Inserts at index at (at most count) the malloc'd key and value, which
+ * are the vector's now, or freed on failure; key NULL (a failed copy) is
+ * HL_STORE_NOMEM. */
+int hl_store_records_take(struct hl_store_records *records, size_t at,
+			  char *key, char *value);
+void hl_store_records_free(struct hl_store_records *records);
+
 /* Whether the file has release 0.2's schema (HL_STORE_SCHEMA_LEGACY). */
 bool hl_store_legacy(const struct hl_store *store);
 /* Whether this writer found (and dealt with) a journal: a commit cut
