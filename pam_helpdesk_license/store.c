@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -1423,4 +1424,61 @@ const char *hl_store_strerror(int rc)
 	default:
 		return "unknown store error";
 	}
+}
+
+/* ---- A watch on the file ------------------------------------------------ */
+
+int hl_store_watch_open(const char *path, const struct hl_logger *log,
+			int *err)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	int fd;
+
+	*err = 0;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
+		return -1;
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	/* Every write transaction closes the file it opened for writing; a
+	 * rebuilt file is renamed into place. */
+	if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
+				      IN_ONLYDIR) < 0) {
+		hl_log(log, LOG_DEBUG, "inotify on %s: %s", dir,
+		       strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+bool hl_store_watch_written(int watch, const char *path)
+{
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	bool written = false;
+	ssize_t n;
+
+	while ((n = read(watch, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			if ((ev->mask & IN_Q_OVERFLOW) ||
+			    (ev->len > 0 && strcmp(ev->name, base) == 0))
+				written = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return written;
 }

@@ -137,6 +137,20 @@ const char *hl_store_strerror(int rc);
 int hl_store_lock_holder(const char *path, const char *proc_root,
 			 struct hl_lock_holder *holder);
 
+/*
+ * A watch on a GDBM store file: a descriptor (the caller polls and closes
+ * it) readable when the file may have been written.  -1 when there is
+ * none; *err is then the reason no inotify instance could be had (the
+ * user's fs.inotify.max_user_instances all taken), or 0 (a directory that
+ * can't be watched, logged).  A remote store has no file here to watch:
+ * its callers look at the store now and then instead.
+ */
+int hl_store_watch_open(const char *path, const struct hl_logger *log,
+			int *err);
+/* Reads what the watch has; true when the store file was written (or
+ * events were lost). */
+bool hl_store_watch_written(int watch, const char *path);
+
 /* What hl_store_repair found and did. */
 struct hl_store_repair_report {
 	bool missing;			/* no store yet: nothing to check */
