@@ -45,6 +45,19 @@ struct hl_listed_waiter {
 
 #define HL_UNMATCHED_MAX 16
 
+struct hl_store_records;
+struct hl_txn;
+
+/* Copies of the records under each prefix (NULL-terminated), so that the
+ * store may change while they are worked on: 0, or -1 with the failure
+ * in txn.  reconcile.c, with what the admin commands share with it. */
+int hl_txn_copy_records(struct hl_txn *txn, const char *const *prefixes,
+			struct hl_store_records *copies);
+/* The user of a key "PREFIX/USER". */
+const char *hl_record_user(const char *key);
+/* The place of a pool in the configuration; pool_count when unknown. */
+size_t hl_pool_rank(const struct hl_config *cfg, const char *pool);
+
 /* What a reconciliation of the allocations changed (hl_admin_reconcile). */
 struct hl_reconciled {
 	unsigned records_dropped;	/* records that do not decode */

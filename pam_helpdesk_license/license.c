@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "allocation.h"
@@ -562,57 +561,25 @@ static int watch_store(const struct hl_env *env, const char **base)
 	/* Slots are freed in the runtime file. */
 	const char *path = env->cfg->runtime_store;
 	const char *slash = strrchr(path, '/');
-	char dir[4096];
-	int fd;
+	int fd, err;
 
 	*base = slash ? slash + 1 : path;
 	/* With a shared backend no file here is written when a slot is
 	 * freed (on this host or another): the looks alone notice it. */
 	if (env->cfg->backend.enabled)
 		return -1;
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else if ((size_t)(slash - path) < sizeof(dir))
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	else
-		return -1;
-	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (fd < 0) {
+	fd = hl_store_watch_open(path, env->log, &err);
+	if (fd < 0 && err != 0)
 		hl_log(env->log, LOG_INFO, "waiting without inotify (%s): "
-		       "looking at the store every %d ms", strerror(errno),
+		       "looking at the store every %d ms", strerror(err),
 		       LOOK_MS_UNWATCHED);
-		return -1;
-	}
-	if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
-				      IN_ONLYDIR) < 0) {
-		hl_log(env->log, LOG_DEBUG, "inotify on %s: %s", dir,
-		       strerror(errno));
-		close(fd);
-		return -1;
-	}
 	return fd;
 }
 
-/* Reads what inotify has; true when the store file was written. */
+/* Reads what the watch has; true when the store file was written. */
 static bool store_written(int fd, const char *base)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool written = false;
-	ssize_t n;
-
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const void *)p;
-
-			if ((ev->mask & IN_Q_OVERFLOW) ||
-			    (ev->len > 0 && strcmp(ev->name, base) == 0))
-				written = true;
-			p += sizeof(*ev) + ev->len;
-		}
-	}
-	return written;
+	return hl_store_watch_written(fd, base);
 }
 
 /* Whether the technician holds a slot already (another of its sessions

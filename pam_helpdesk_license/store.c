@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The license store on GDBM.  doc/STORE.md describes the files, the keys
+ * The license store on GDBM: opening, locking, transactions (the other
+ * rooms: store_impl.h).  doc/STORE.md describes the files, the keys
  * and the commit protocol; in short:
  *
  *  - P (the GDBM file) and P.lock live in a directory we trust (not a
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -43,25 +45,10 @@
 #include "proc.h"
 #include "safefile.h"
 #include "store.h"
+#include "store_impl.h"
 #include "store_remote.h"
 #include "text.h"
 
-#define KEY_SCHEMA "schema"
-#define KEY_JOURNAL "journal"
-#define JOURNAL_MAGIC "hl-journal"
-#define JOURNAL_VERSION "1"
-
-#define SUFFIX_LOCK ".lock"
-#define SUFFIX_NEW ".new"
-#define SUFFIX_WRITING ".writing"
-#define SUFFIX_REPAIR ".repair"
-#define SUFFIX_DAMAGED ".damaged-"
-
-/* GDBM flags we always use: our flock is the lock, no mmap (a read past
- * the end of a damaged file is an error, not a SIGBUS in sshd; writes are
- * write(2)s, whole pages at a time).  HL_STORE_READ_MAPPED lifts
- * GDBM_NOMMAP for a reader (db_open). */
-#define DB_FLAGS (GDBM_NOLOCK | GDBM_NOMMAP | GDBM_CLOEXEC)
 
 /* Between two tries for a busy lock, every waiter naps 1 to 3 ms.  The
  * same short nap for all: with a growing one, a newcomer trying every
@@ -70,64 +57,22 @@
 #define LOCK_NAP_MIN_NS 1000000L	/* 1 ms */
 #define LOCK_NAP_SPREAD_NS 2000000L	/* + 0..2 ms, so tries spread out */
 
-/* Salvage believes no key longer than this (ours are far shorter). */
-#define SALVAGE_KEY_MAX 4096
-
-/* One staged change; value NULL deletes the key. */
-struct change {
-	char *key;
-	char *value;
-};
-
-/* Sorted by key: a transaction touches a handful of keys. */
-struct changes {
-	struct change *v;
-	size_t count;
-	size_t cap;
-};
-
-struct hl_store {
-	char *path;
-	const struct hl_logger *log;
-	enum hl_store_mode mode;
-	char dir[PATH_MAX];
-	char base[NAME_MAX + 1];
-	int dirfd;		/* -1: no directory (READ: empty store) */
-	int lockfd;
-	int fd;			/* the store file; -1: none (READ: empty) */
-	GDBM_FILE db;		/* on a dup of fd */
-	bool writer;		/* db is a GDBM writer */
-	bool mapped;		/* HL_STORE_READ_MAPPED: GDBM maps the file */
-	struct changes staged;	/* puts, deletes, and a reader's journal */
-	size_t user_changes;	/* staged by put or delete */
-	int failed;		/* a commit failed half-way: the handle is done */
-	bool legacy;		/* schema HL_STORE_SCHEMA_LEGACY */
-	bool interrupted;	/* a writer found a commit cut short */
-	bool marked;		/* this handle made P.writing */
-	struct hl_remote *remote;	/* a space of the shared backend */
-	struct changes records;	/* remote: the space as this handle saw it */
-	bool remote_committed;	/* remote: its transaction has ended */
-	const char *socket;	/* remote: where to open the next one */
-	char space[16];
-	unsigned lock_timeout;
-};
-
 /* ---- Small helpers ------------------------------------------------------ */
 
 /* This release's layout, or 0.2's single file, which a writer migrates
  * (allocation.c) before anything else. */
-static bool schema_known(const char *schema)
+bool store_schema_known(const char *schema)
 {
 	return strcmp(schema, HL_STORE_SCHEMA) == 0 ||
 	       strcmp(schema, HL_STORE_SCHEMA_LEGACY) == 0;
 }
 
-static bool internal_key(const char *key)
+bool store_internal_key(const char *key)
 {
 	return strcmp(key, KEY_SCHEMA) == 0 || strcmp(key, KEY_JOURNAL) == 0;
 }
 
-static datum text_datum(const char *text)
+datum store_text_datum(const char *text)
 {
 	datum d;
 
@@ -138,7 +83,7 @@ static datum text_datum(const char *text)
 
 /* A datum as a NUL-terminated string; NULL with errno EINVAL when it holds
  * a NUL (we never store one) or ENOMEM. */
-static char *datum_text(datum d)
+char *store_datum_text(datum d)
 {
 	char *text;
 
@@ -156,7 +101,7 @@ static char *datum_text(datum d)
 	return text;
 }
 
-static bool name_with_suffix(char *out, size_t len, const char *base,
+bool store_name_with_suffix(char *out, size_t len, const char *base,
 			     const char *suffix)
 {
 	int n = snprintf(out, len, "%s%s", base, suffix);
@@ -164,7 +109,7 @@ static bool name_with_suffix(char *out, size_t len, const char *base,
 	return n > 0 && (size_t)n < len && (size_t)n <= NAME_MAX;
 }
 
-static void close_fd(int *fd)
+void store_close_fd(int *fd)
 {
 	if (*fd >= 0) {
 		close(*fd);
@@ -172,7 +117,7 @@ static void close_fd(int *fd)
 	}
 }
 
-static int errno_rc(int err)
+int store_errno_rc(int err)
 {
 	switch (err) {
 	case EACCES:
@@ -185,33 +130,61 @@ static int errno_rc(int err)
 	}
 }
 
-/* ---- Staged changes ----------------------------------------------------- */
+/* ---- Records: staged changes, a remote space, copies ------------------- */
 
-static void change_free(struct change *c)
+void hl_store_records_free(struct hl_store_records *records)
 {
-	free(c->key);
-	free(c->value);
-	c->key = c->value = NULL;
+	for (size_t i = 0; i < records->count; i++) {
+		free(records->items[i].key);
+		free(records->items[i].value);
+	}
+	free(records->items);
+	memset(records, 0, sizeof(*records));
 }
 
-static void changes_clear(struct changes *cs)
+int hl_store_records_take(struct hl_store_records *records, size_t at,
+			  char *key, char *value)
 {
-	for (size_t i = 0; i < cs->count; i++)
-		change_free(&cs->v[i]);
-	free(cs->v);
-	cs->v = NULL;
-	cs->count = cs->cap = 0;
+	bool failed = false;
+
+	if (key != NULL)
+		records->items = hl_grow(records->items, &records->allocated,
+					 records->count + 1,
+					 sizeof(*records->items), &failed);
+	if (key == NULL || failed) {
+		free(key);
+		free(value);
+		return HL_STORE_NOMEM;
+	}
+	if (at > records->count)
+		at = records->count;
+	memmove(&records->items[at + 1], &records->items[at],
+		(records->count - at) * sizeof(*records->items));
+	records->items[at] = (struct hl_store_record){ key, value };
+	records->count++;
+	return HL_STORE_OK;
+}
+
+int hl_store_records_add(struct hl_store_records *records, const char *key,
+			 const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL && (copy = strdup(value)) == NULL)
+		return HL_STORE_NOMEM;
+	return hl_store_records_take(records, records->count, strdup(key),
+				     copy);
 }
 
 /* The index of key, or where it would go (*found false). */
-static size_t changes_find(const struct changes *cs, const char *key,
+static size_t changes_find(const struct hl_store_records *cs, const char *key,
 			   bool *found)
 {
 	size_t lo = 0, hi = cs->count;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int cmp = strcmp(key, cs->v[mid].key);
+		int cmp = strcmp(key, cs->items[mid].key);
 
 		if (cmp == 0) {
 			*found = true;
@@ -226,231 +199,29 @@ static size_t changes_find(const struct changes *cs, const char *key,
 	return lo;
 }
 
-/* Stages key=value (value NULL: delete); 0, or -1 on no memory. */
-static int changes_set(struct changes *cs, const char *key, const char *value)
+/* Stages key=value (value NULL: delete) in key order; 0, or -1 on no
+ * memory. */
+int store_changes_set(struct hl_store_records *cs, const char *key,
+		      const char *value)
 {
 	bool found;
 	size_t at = changes_find(cs, key, &found);
-	char *v = NULL, *k;
+	char *v = NULL;
 
 	if (value != NULL && (v = strdup(value)) == NULL)
 		return -1;
 	if (found) {
-		free(cs->v[at].value);
-		cs->v[at].value = v;
+		free(cs->items[at].value);
+		cs->items[at].value = v;
 		return 0;
 	}
-	if (cs->count == cs->cap) {
-		size_t cap = cs->cap ? cs->cap * 2 : 8;
-		struct change *grown;
-
-		if (cap > SIZE_MAX / sizeof(*grown) ||
-		    (grown = realloc(cs->v, cap * sizeof(*grown))) == NULL) {
-			free(v);
-			return -1;
-		}
-		cs->v = grown;
-		cs->cap = cap;
-	}
-	if ((k = strdup(key)) == NULL) {
-		free(v);
-		return -1;
-	}
-	memmove(&cs->v[at + 1], &cs->v[at], (cs->count - at) * sizeof(*cs->v));
-	cs->v[at].key = k;
-	cs->v[at].value = v;
-	cs->count++;
-	return 0;
-}
-
-/* ---- The journal -------------------------------------------------------- */
-
-/*
- * "hl-journal 1 COUNT LENGTH CRC\n" then LENGTH bytes of body, whose
- * CRC-32 (IEEE) is CRC in 8 lowercase hex digits.  The body holds COUNT
- * entries, "P KLEN VLEN\n" KEY VALUE "\n" for a put and "D KLEN\n" KEY "\n"
- * for a delete.  A journal that does not check out in every detail was
- * never completely written, and is ignored.
- */
-static uint32_t crc32_update(uint32_t crc, const char *data, size_t len)
-{
-	/* Four bits at a time: every commit sums its journal, and a bit at
-	 * a time was the largest cost of a commit. */
-	static const uint32_t nibble[16] = {
-		0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu,
-		0x76dc4190u, 0x6b6b51f4u, 0x4db26158u, 0x5005713cu,
-		0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
-		0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu,
-	};
-
-	crc = ~crc;
-	for (size_t i = 0; i < len; i++) {
-		crc ^= (unsigned char)data[i];
-		crc = (crc >> 4) ^ nibble[crc & 15u];
-		crc = (crc >> 4) ^ nibble[crc & 15u];
-	}
-	return ~crc;
-}
-
-static char *journal_encode(const struct changes *cs)
-{
-	struct hl_buf body, out;
-	char *text;
-
-	hl_buf_init(&body);
-	for (size_t i = 0; i < cs->count; i++) {
-		const struct change *c = &cs->v[i];
-
-		if (c->value != NULL) {
-			hl_buf_printf(&body, "P %zu %zu\n", strlen(c->key),
-				      strlen(c->value));
-			hl_buf_puts(&body, c->key);
-			hl_buf_puts(&body, c->value);
-		} else {
-			hl_buf_printf(&body, "D %zu\n", strlen(c->key));
-			hl_buf_puts(&body, c->key);
-		}
-		hl_buf_puts(&body, "\n");
-	}
-	if (body.failed) {
-		hl_buf_free(&body);
-		return NULL;
-	}
-	hl_buf_init(&out);
-	hl_buf_printf(&out, "%s %s %zu %zu %08lx\n", JOURNAL_MAGIC,
-		      JOURNAL_VERSION, cs->count, body.len,
-		      (unsigned long)crc32_update(0, body.data ? body.data : "",
-						  body.len));
-	hl_buf_append(&out, body.data ? body.data : "", body.len);
-	hl_buf_free(&body);
-	text = hl_buf_take(&out);
-	return text;
-}
-
-/* Reads a decimal number ending in stop; advances *p past stop. */
-static bool read_size(const char **p, const char *end, char stop, size_t *out)
-{
-	const char *s = *p;
-	size_t value = 0;
-
-	if (s >= end || *s < '0' || *s > '9' || (*s == '0' && s + 1 < end &&
-						 s[1] != stop))
-		return false;
-	for (; s < end && *s >= '0' && *s <= '9'; s++) {
-		size_t digit = (size_t)(*s - '0');
-
-		if (value > (SIZE_MAX - digit) / 10)
-			return false;
-		value = value * 10 + digit;
-	}
-	if (s >= end || *s != stop)
-		return false;
-	*p = s + 1;
-	*out = value;
-	return true;
-}
-
-static bool read_word(const char **p, const char *end, const char *word)
-{
-	size_t len = strlen(word);
-
-	if ((size_t)(end - *p) < len + 1 || memcmp(*p, word, len) != 0 ||
-	    (*p)[len] != ' ')
-		return false;
-	*p += len + 1;
-	return true;
-}
-
-static bool read_bytes(const char **p, const char *end, size_t len,
-		       char **out)
-{
-	char *copy;
-
-	if ((size_t)(end - *p) < len || memchr(*p, '\0', len) != NULL)
-		return false;
-	copy = malloc(len + 1);
-	if (copy == NULL)
-		return false;
-	memcpy(copy, *p, len);
-	copy[len] = '\0';
-	*p += len;
-	*out = copy;
-	return true;
-}
-
-/* 0, or -1 when text is not a complete journal (*cs is then empty). */
-static int journal_decode(const char *text, size_t len, struct changes *cs)
-{
-	const char *p = text, *end = text + len, *body;
-	size_t count, body_len, n;
-	unsigned long crc = 0;
-	int digits;
-
-	memset(cs, 0, sizeof(*cs));
-	if (!read_word(&p, end, JOURNAL_MAGIC) ||
-	    !read_word(&p, end, JOURNAL_VERSION) ||
-	    !read_size(&p, end, ' ', &count) ||
-	    !read_size(&p, end, ' ', &body_len))
-		return -1;
-	for (digits = 0; digits < 8; digits++, p++) {
-		if (p >= end)
-			return -1;
-		if (*p >= '0' && *p <= '9')
-			crc = crc << 4 | (unsigned long)(*p - '0');
-		else if (*p >= 'a' && *p <= 'f')
-			crc = crc << 4 | (unsigned long)(*p - 'a' + 10);
-		else
-			return -1;
-	}
-	if (p >= end || *p++ != '\n')
-		return -1;
-	body = p;
-	if ((size_t)(end - body) != body_len ||
-	    crc32_update(0, body, body_len) != crc || count == 0)
-		return -1;
-	for (n = 0; n < count; n++) {
-		size_t klen, vlen;
-		char *key = NULL, *value = NULL;
-		bool put;
-
-		if (end - p < 2 || (p[0] != 'P' && p[0] != 'D') || p[1] != ' ')
-			goto bad;
-		put = p[0] == 'P';
-		p += 2;
-		if (put) {
-			if (!read_size(&p, end, ' ', &klen) ||
-			    !read_size(&p, end, '\n', &vlen))
-				goto bad;
-		} else if (!read_size(&p, end, '\n', &klen)) {
-			goto bad;
-		}
-		if (klen == 0 || !read_bytes(&p, end, klen, &key))
-			goto bad;
-		if (put && !read_bytes(&p, end, vlen, &value)) {
-			free(key);
-			goto bad;
-		}
-		if (p >= end || *p++ != '\n' || internal_key(key) ||
-		    changes_set(cs, key, put ? value : NULL) != 0) {
-			free(key);
-			free(value);
-			goto bad;
-		}
-		free(key);
-		free(value);
-	}
-	/* Entries are written sorted and unique: a repeat is not ours. */
-	if (p != end || cs->count != count)
-		goto bad;
-	return 0;
-bad:
-	changes_clear(cs);
-	return -1;
+	return hl_store_records_take(cs, at, strdup(key), v) == HL_STORE_OK ?
+		       0 : -1;
 }
 
 /* ---- GDBM --------------------------------------------------------------- */
 
-static void log_damaged(const struct hl_store *s, const char *what,
+void store_log_damaged(const struct hl_store *s, const char *what,
 			const char *error)
 {
 	hl_log(s->log, LOG_ERR,
@@ -459,20 +230,20 @@ static void log_damaged(const struct hl_store *s, const char *what,
 }
 
 /* The result for a failed GDBM read on s->db, logged. */
-static int db_read_failed(struct hl_store *s, const char *what)
+int store_db_read_failed(struct hl_store *s, const char *what)
 {
 	if (gdbm_last_errno(s->db) == GDBM_MALLOC_ERROR) {
 		hl_log(s->log, LOG_ERR, "store %s: %s: out of memory",
 		       s->path, what);
 		return HL_STORE_NOMEM;
 	}
-	log_damaged(s, what, gdbm_db_strerror(s->db));
+	store_log_damaged(s, what, gdbm_db_strerror(s->db));
 	return HL_STORE_DAMAGED;
 }
 
 /* The result for a failed GDBM write: a system error (disk full, ...) is
  * HL_STORE_IO, anything else damage. */
-static int db_write_failed(struct hl_store *s, const char *what)
+int store_db_write_failed(struct hl_store *s, const char *what)
 {
 	gdbm_error e = gdbm_last_errno(s->db);
 
@@ -486,14 +257,14 @@ static int db_write_failed(struct hl_store *s, const char *what)
 		       s->path, what, gdbm_db_strerror(s->db));
 		return HL_STORE_IO;
 	}
-	log_damaged(s, what, gdbm_db_strerror(s->db));
+	store_log_damaged(s, what, gdbm_db_strerror(s->db));
 	return HL_STORE_DAMAGED;
 }
 
 /* A duplicate of s->fd for GDBM, which closes what it is given.  The
  * duplicate shares the file offset, and gdbm_fd_open reads the header
  * from where the offset is: rewind it. */
-static int dup_for_gdbm(int fd)
+int store_dup_for_gdbm(int fd)
 {
 	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
@@ -542,7 +313,7 @@ static bool db_truncated(struct hl_store *s, int64_t *size, int64_t *want)
 
 /* A writer merges adjacent free blocks, or a store whose records are
  * rewritten at every login (the journal, counters) grows without end. */
-static void db_tune(GDBM_FILE db)
+void store_db_tune(GDBM_FILE db)
 {
 	int yes = 1;
 
@@ -563,7 +334,8 @@ static void writing_begin(struct hl_store *s)
 	int fd;
 
 	if (s->marked || s->dirfd < 0 || s->mode != HL_STORE_WRITE ||
-	    !name_with_suffix(name, sizeof(name), s->base, SUFFIX_WRITING))
+	    !store_name_with_suffix(name, sizeof(name), s->base,
+				    SUFFIX_WRITING))
 		return;
 	fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW |
 		    O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
@@ -574,12 +346,12 @@ static void writing_begin(struct hl_store *s)
 }
 
 /* Removes the mark (made by this handle, or left by a killed one). */
-static void writing_clear(struct hl_store *s)
+void store_writing_clear(struct hl_store *s)
 {
 	char name[NAME_MAX + 1];
 
 	if (s->dirfd >= 0 &&
-	    name_with_suffix(name, sizeof(name), s->base, SUFFIX_WRITING))
+	    store_name_with_suffix(name, sizeof(name), s->base, SUFFIX_WRITING))
 		unlinkat(s->dirfd, name, 0);
 	s->marked = false;
 }
@@ -590,12 +362,13 @@ static bool writing_left(const struct hl_store *s)
 	struct stat st;
 
 	return s->dirfd >= 0 &&
-	       name_with_suffix(name, sizeof(name), s->base, SUFFIX_WRITING) &&
+	       store_name_with_suffix(name, sizeof(name), s->base,
+				      SUFFIX_WRITING) &&
 	       fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* Opens GDBM on s->fd. */
-static int db_open(struct hl_store *s, bool writer)
+int store_db_open(struct hl_store *s, bool writer)
 {
 	int flags = DB_FLAGS, dup_fd;
 	int64_t size, want;
@@ -607,7 +380,7 @@ static int db_open(struct hl_store *s, bool writer)
 		snprintf(why, sizeof(why), "the file has %lld of the %lld "
 			 "bytes its header says: truncated", (long long)size,
 			 (long long)want);
-		log_damaged(s, "open", why);
+		store_log_damaged(s, "open", why);
 		return HL_STORE_DAMAGED;
 	}
 	/* Mapped, a reader makes no system call per record.  Safe under our
@@ -617,11 +390,11 @@ static int db_open(struct hl_store *s, bool writer)
 	 * it.  Only a process ignoring the lock could still cut it short. */
 	if (s->mapped && !writer)
 		flags &= ~GDBM_NOMMAP;
-	dup_fd = dup_for_gdbm(s->fd);
+	dup_fd = store_dup_for_gdbm(s->fd);
 	if (dup_fd < 0) {
 		hl_log(s->log, LOG_ERR, "store %s: %s", s->path,
 		       strerror(errno));
-		return errno_rc(errno);
+		return store_errno_rc(errno);
 	}
 	if (writer)
 		writing_begin(s);
@@ -641,14 +414,14 @@ static int db_open(struct hl_store *s, bool writer)
 			       "run 'helpdesk-license repair'", s->path,
 			       gdbm_strerror(e), strerror(errno));
 		else
-			log_damaged(s, "open", gdbm_strerror(e));
+			store_log_damaged(s, "open", gdbm_strerror(e));
 		return HL_STORE_DAMAGED;
 	}
 	s->writer = writer;
 	if (writer)
-		db_tune(s->db);
+		store_db_tune(s->db);
 	if (gdbm_needs_recovery(s->db)) {
-		log_damaged(s, "open", "GDBM says it needs recovery");
+		store_log_damaged(s, "open", "GDBM says it needs recovery");
 		gdbm_close(s->db);
 		s->db = NULL;
 		return HL_STORE_DAMAGED;
@@ -656,7 +429,7 @@ static int db_open(struct hl_store *s, bool writer)
 	return HL_STORE_OK;
 }
 
-static void db_close(struct hl_store *s)
+void store_db_close(struct hl_store *s)
 {
 	if (s->db != NULL) {
 		gdbm_close(s->db);
@@ -666,66 +439,67 @@ static void db_close(struct hl_store *s)
 }
 
 /* From here on s->db may write. */
-static int db_writable(struct hl_store *s)
+int store_db_writable(struct hl_store *s)
 {
 	if (s->writer)
 		return HL_STORE_OK;
-	db_close(s);
-	return db_open(s, true);
+	store_db_close(s);
+	return store_db_open(s, true);
 }
 
 /* *value: malloc'd; NOTFOUND when absent. */
-static int db_fetch(struct hl_store *s, const char *key, char **value)
+int store_db_fetch(struct hl_store *s, const char *key, char **value)
 {
-	datum d = gdbm_fetch(s->db, text_datum(key));
+	datum d = gdbm_fetch(s->db, store_text_datum(key));
 	char *text;
 
 	*value = NULL;
 	if (d.dptr == NULL) {
 		if (gdbm_last_errno(s->db) == GDBM_ITEM_NOT_FOUND)
 			return HL_STORE_NOTFOUND;
-		return db_read_failed(s, key);
+		return store_db_read_failed(s, key);
 	}
-	text = datum_text(d);
+	text = store_datum_text(d);
 	free(d.dptr);
 	if (text == NULL) {
 		if (errno == ENOMEM)
 			return HL_STORE_NOMEM;
-		log_damaged(s, key, "a value holds a NUL byte");
+		store_log_damaged(s, key, "a value holds a NUL byte");
 		return HL_STORE_DAMAGED;
 	}
 	*value = text;
 	return HL_STORE_OK;
 }
 
-static int db_apply(struct hl_store *s, const struct changes *cs)
+int store_db_apply(struct hl_store *s, const struct hl_store_records *cs)
 {
 	for (size_t i = 0; i < cs->count; i++) {
-		const struct change *c = &cs->v[i];
+		const struct hl_store_record *c = &cs->items[i];
 
 		if (c->value != NULL) {
-			if (gdbm_store(s->db, text_datum(c->key),
-				       text_datum(c->value), GDBM_REPLACE) != 0)
-				return db_write_failed(s, c->key);
-		} else if (gdbm_delete(s->db, text_datum(c->key)) != 0 &&
+			if (gdbm_store(s->db, store_text_datum(c->key),
+				       store_text_datum(c->value),
+				       GDBM_REPLACE) != 0)
+				return store_db_write_failed(s, c->key);
+		} else if (gdbm_delete(s->db, store_text_datum(c->key)) != 0 &&
 			   gdbm_last_errno(s->db) != GDBM_ITEM_NOT_FOUND) {
-			return db_write_failed(s, c->key);
+			return store_db_write_failed(s, c->key);
 		}
 	}
 	return HL_STORE_OK;
 }
 
-static int db_delete_journal(struct hl_store *s)
+int store_db_delete_journal(struct hl_store *s)
 {
-	if (gdbm_delete(s->db, text_datum(KEY_JOURNAL)) != 0 &&
+	if (gdbm_delete(s->db, store_text_datum(KEY_JOURNAL)) != 0 &&
 	    gdbm_last_errno(s->db) != GDBM_ITEM_NOT_FOUND)
-		return db_write_failed(s, KEY_JOURNAL);
+		return store_db_write_failed(s, KEY_JOURNAL);
 	return HL_STORE_OK;
 }
 
 /* ---- Opening ------------------------------------------------------------ */
 
-static struct hl_store *store_new(const char *path, enum hl_store_mode mode,
+struct hl_store *store_new(const char *path, enum hl_store_mode mode,
 				  const struct hl_logger *log, int *rc)
 {
 	struct hl_store *s;
@@ -759,7 +533,7 @@ static struct hl_store *store_new(const char *path, enum hl_store_mode mode,
 
 /* Opens the directory; *missing when it does not exist (and create is
  * false). */
-static int store_open_dir(struct hl_store *s, bool create, bool *missing)
+int store_open_dir(struct hl_store *s, bool create, bool *missing)
 {
 	char why[256];
 
@@ -788,7 +562,7 @@ static int store_open_dir(struct hl_store *s, bool create, bool *missing)
 		return HL_STORE_DENIED;
 	default:
 		hl_log(s->log, LOG_ERR, "store directory %s: %s", s->dir, why);
-		return errno_rc(errno);
+		return store_errno_rc(errno);
 	}
 }
 
@@ -807,7 +581,7 @@ static bool owner_only(const struct stat *st, char *why, size_t len)
 	return false;
 }
 
-static int open_checked(struct hl_store *s, const char *name, int flags,
+int store_open_checked(struct hl_store *s, const char *name, int flags,
 			int *fd_out, int *err)
 {
 	struct stat st;
@@ -830,7 +604,7 @@ static int open_checked(struct hl_store *s, const char *name, int flags,
 		}
 		hl_log(s->log, LOG_ERR, "store file %s/%s: %s", s->dir, name,
 		       strerror(errno));
-		return errno_rc(errno);
+		return store_errno_rc(errno);
 	}
 	if (fstat(fd, &st) != 0) {
 		*err = errno;
@@ -894,7 +668,7 @@ static int lock_wait(struct hl_store *s, int op, unsigned timeout)
 		nap.tv_nsec = LOCK_NAP_MIN_NS + left % LOCK_NAP_SPREAD_NS;
 		if (nap.tv_nsec > left)
 			nap.tv_nsec = (long)left;
-		nanosleep(&nap, NULL);	/* EINTR: the loop checks the time */
+		nanosleep(&nap, NULL); /* EINTR: the loop checks the time */
 	}
 	hl_log(s->log, LOG_ERR,
 	       "store %s is busy: no %s lock within %u seconds", s->path,
@@ -904,33 +678,35 @@ static int lock_wait(struct hl_store *s, int op, unsigned timeout)
 
 /* Opens P.lock and takes the lock.  *empty (READ only): there is neither
  * a lock file nor a store, so the store reads as empty. */
-static int store_lock(struct hl_store *s, unsigned timeout, bool *empty)
+int store_lock(struct hl_store *s, unsigned timeout, bool *empty)
 {
 	char name[NAME_MAX + 1];
 	int rc, err, fd;
 
 	*empty = false;
-	if (!name_with_suffix(name, sizeof(name), s->base, SUFFIX_LOCK))
+	if (!store_name_with_suffix(name, sizeof(name), s->base, SUFFIX_LOCK))
 		return HL_STORE_IO;
 	if (s->mode == HL_STORE_WRITE) {
-		rc = open_checked(s, name, O_RDWR | O_CREAT, &s->lockfd, &err);
-		if (rc == HL_STORE_NOTFOUND)	/* the directory went away */
+		rc = store_open_checked(s, name, O_RDWR | O_CREAT, &s->lockfd,
+					&err);
+		if (rc == HL_STORE_NOTFOUND) /* the directory went away */
 			rc = HL_STORE_IO;
 		return rc != HL_STORE_OK ? rc : lock_wait(s, LOCK_EX, timeout);
 	}
-	rc = open_checked(s, name, O_RDONLY, &s->lockfd, &err);
+	rc = store_open_checked(s, name, O_RDONLY, &s->lockfd, &err);
 	if (rc == HL_STORE_NOTFOUND) {
 		/* Never written by us.  A store without its lock file gets
 		 * one if we may create it. */
-		rc = open_checked(s, s->base, O_RDONLY, &fd, &err);
-		close_fd(&fd);
+		rc = store_open_checked(s, s->base, O_RDONLY, &fd, &err);
+		store_close_fd(&fd);
 		if (rc == HL_STORE_NOTFOUND) {
 			*empty = true;
 			return HL_STORE_OK;
 		}
 		if (rc != HL_STORE_OK)
 			return rc;
-		rc = open_checked(s, name, O_RDWR | O_CREAT, &s->lockfd, &err);
+		rc = store_open_checked(s, name, O_RDWR | O_CREAT, &s->lockfd,
+					&err);
 		if (rc == HL_STORE_NOTFOUND)
 			rc = HL_STORE_IO;
 	}
@@ -954,8 +730,8 @@ int hl_store_lock_holder(const char *path, const char *proc_root,
 		return -1;
 	rc = store_open_dir(s, false, &missing);
 	if (rc == HL_STORE_OK && !missing &&
-	    name_with_suffix(name, sizeof(name), s->base, SUFFIX_LOCK))
-		rc = open_checked(s, name, O_RDONLY, &s->lockfd, &err);
+	    store_name_with_suffix(name, sizeof(name), s->base, SUFFIX_LOCK))
+		rc = store_open_checked(s, name, O_RDONLY, &s->lockfd, &err);
 	else
 		rc = HL_STORE_IO;
 	if (rc == HL_STORE_OK && fstat(s->lockfd, &st) == 0)
@@ -973,29 +749,30 @@ static int store_create(struct hl_store *s)
 	char name[NAME_MAX + 1];
 	int rc, err;
 
-	if (!name_with_suffix(name, sizeof(name), s->base, SUFFIX_NEW))
+	if (!store_name_with_suffix(name, sizeof(name), s->base, SUFFIX_NEW))
 		return HL_STORE_IO;
 	/* A leftover of a creation that was killed: nobody else is making
 	 * one while we hold the lock. */
 	if (unlinkat(s->dirfd, name, 0) != 0 && errno != ENOENT) {
 		hl_log(s->log, LOG_ERR, "store %s: can't remove %s: %s",
 		       s->path, name, strerror(errno));
-		return errno_rc(errno);
+		return store_errno_rc(errno);
 	}
-	rc = open_checked(s, name, O_RDWR | O_CREAT | O_EXCL, &s->fd, &err);
+	rc = store_open_checked(s, name, O_RDWR | O_CREAT | O_EXCL, &s->fd,
+				&err);
 	if (rc != HL_STORE_OK)
 		return rc == HL_STORE_NOTFOUND ? HL_STORE_IO : rc;
 	if (fchmod(s->fd, 0600) != 0) {
-		rc = errno_rc(errno);
+		rc = store_errno_rc(errno);
 		hl_log(s->log, LOG_ERR, "store %s: chmod: %s", s->path,
 		       strerror(errno));
 		goto fail;
 	}
 	{
-		int dup_fd = dup_for_gdbm(s->fd);
+		int dup_fd = store_dup_for_gdbm(s->fd);
 
 		if (dup_fd < 0) {
-			rc = errno_rc(errno);
+			rc = store_errno_rc(errno);
 			goto fail;
 		}
 		s->db = gdbm_fd_open(dup_fd, s->path, 0,
@@ -1010,14 +787,14 @@ static int store_create(struct hl_store *s)
 		goto fail;
 	}
 	s->writer = true;
-	db_tune(s->db);
-	if (gdbm_store(s->db, text_datum(KEY_SCHEMA),
-		       text_datum(HL_STORE_SCHEMA), GDBM_REPLACE) != 0) {
-		rc = db_write_failed(s, "create");
+	store_db_tune(s->db);
+	if (gdbm_store(s->db, store_text_datum(KEY_SCHEMA),
+		       store_text_datum(HL_STORE_SCHEMA), GDBM_REPLACE) != 0) {
+		rc = store_db_write_failed(s, "create");
 		goto fail;
 	}
 	if (renameat(s->dirfd, name, s->dirfd, s->base) != 0) {
-		rc = errno_rc(errno);
+		rc = store_errno_rc(errno);
 		hl_log(s->log, LOG_ERR, "store %s: can't create: rename: %s",
 		       s->path, strerror(errno));
 		goto fail;
@@ -1025,24 +802,24 @@ static int store_create(struct hl_store *s)
 	hl_log(s->log, LOG_INFO, "store %s created", s->path);
 	return HL_STORE_OK;
 fail:
-	db_close(s);
-	close_fd(&s->fd);
+	store_db_close(s);
+	store_close_fd(&s->fd);
 	unlinkat(s->dirfd, name, 0);
 	return rc;
 }
 
-static int store_check_schema(struct hl_store *s)
+int store_check_schema(struct hl_store *s)
 {
 	char *schema, shown[64];
-	int rc = db_fetch(s, KEY_SCHEMA, &schema);
+	int rc = store_db_fetch(s, KEY_SCHEMA, &schema);
 
 	if (rc == HL_STORE_NOTFOUND) {
-		log_damaged(s, "open", "no schema key");
+		store_log_damaged(s, "open", "no schema key");
 		return HL_STORE_DAMAGED;
 	}
 	if (rc != HL_STORE_OK)
 		return rc;
-	if (!schema_known(schema)) {
+	if (!store_schema_known(schema)) {
 		hl_log(s->log, LOG_ERR,
 		       "store %s has schema version %s; this release reads "
 		       "versions %s and %s: refusing to touch it", s->path,
@@ -1053,58 +830,6 @@ static int store_check_schema(struct hl_store *s)
 	s->legacy = rc == HL_STORE_OK &&
 		    strcmp(schema, HL_STORE_SCHEMA_LEGACY) == 0;
 	free(schema);
-	return rc;
-}
-
-/* A journal left by a killed commit: a writer completes the commit, a
- * reader sees its changes as if staged.  An incomplete one is ignored
- * (and a writer removes it). */
-static int store_journal(struct hl_store *s, bool *replayed)
-{
-	struct changes cs;
-	char *text;
-	int rc = db_fetch(s, KEY_JOURNAL, &text);
-
-	if (replayed != NULL)
-		*replayed = false;
-	if (rc == HL_STORE_NOTFOUND)
-		return HL_STORE_OK;
-	if (rc != HL_STORE_OK)
-		return rc;
-	/* Whole or torn, a journal means a writer was killed inside a
-	 * commit, where GDBM may have been mid-update too. */
-	if (s->mode == HL_STORE_WRITE)
-		s->interrupted = true;
-	rc = journal_decode(text, strlen(text), &cs);
-	free(text);
-	if (rc != 0) {
-		hl_log(s->log, LOG_WARNING,
-		       "store %s: ignoring an incomplete journal (a commit "
-		       "that never finished writing it)%s", s->path,
-		       s->mode == HL_STORE_WRITE ? "; removed" : "");
-		if (s->mode != HL_STORE_WRITE)
-			return HL_STORE_OK;
-		rc = db_writable(s);
-		return rc != HL_STORE_OK ? rc : db_delete_journal(s);
-	}
-	if (s->mode == HL_STORE_READ) {
-		/* The overlay: not changes of the caller's. */
-		s->staged = cs;
-		return HL_STORE_OK;
-	}
-	rc = db_writable(s);
-	if (rc == HL_STORE_OK)
-		rc = db_apply(s, &cs);
-	if (rc == HL_STORE_OK)
-		rc = db_delete_journal(s);
-	if (rc == HL_STORE_OK) {
-		hl_log(s->log, LOG_NOTICE,
-		       "store %s: completed an interrupted commit (%zu "
-		       "change%s)", s->path, cs.count, cs.count == 1 ? "" : "s");
-		if (replayed != NULL)
-			*replayed = true;
-	}
-	changes_clear(&cs);
 	return rc;
 }
 
@@ -1131,11 +856,11 @@ static bool writer_at_once(const struct hl_store *s)
 
 /* With the lock held: open (or in WRITE mode create) the file, check its
  * schema, deal with a journal. */
-static int store_load(struct hl_store *s, bool *replayed)
+int store_load(struct hl_store *s, bool *replayed)
 {
 	int rc, err;
 
-	rc = open_checked(s, s->base,
+	rc = store_open_checked(s, s->base,
 			  s->mode == HL_STORE_WRITE ? O_RDWR : O_RDONLY,
 			  &s->fd, &err);
 	if (rc == HL_STORE_NOTFOUND)
@@ -1145,7 +870,7 @@ static int store_load(struct hl_store *s, bool *replayed)
 		return rc;
 	if (s->mode == HL_STORE_WRITE && writing_left(s))
 		s->interrupted = true;
-	rc = db_open(s, writer_at_once(s));
+	rc = store_db_open(s, writer_at_once(s));
 	if (rc == HL_STORE_OK)
 		rc = store_check_schema(s);
 	if (rc == HL_STORE_OK)
@@ -1215,43 +940,33 @@ out:
  * appended as they come and sorted once, for changes_find. */
 static int record_add(void *arg, const char *key, const char *value)
 {
-	struct changes *cs = arg;
-	struct change c;
-	bool failed = false;
-
 	/* The protocol allows an empty key; none of ours is one (key_usable),
 	 * so no transaction of ours could read it. */
 	if (*key == '\0')
 		return HL_STORE_OK;
-	c = (struct change){ strdup(key), strdup(value) };
-
-	cs->v = hl_grow(cs->v, &cs->cap, cs->count + 1, sizeof(*cs->v),
-			&failed);
-	if (failed || c.key == NULL || c.value == NULL) {
-		change_free(&c);
-		return HL_STORE_NOMEM;
-	}
-	cs->v[cs->count++] = c;
-	return HL_STORE_OK;
+	return hl_store_records_add(arg, key, value);
 }
 
 static int change_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct change *)a)->key,
-		      ((const struct change *)b)->key);
+	return strcmp(((const struct hl_store_record *)a)->key,
+		      ((const struct hl_store_record *)b)->key);
 }
 
 /* OPEN on s->remote, the records into *into; on failure the connection
  * is closed and s->remote->why says why. */
-static int remote_load(struct hl_store *s, bool write, struct changes *into)
+static int remote_load(struct hl_store *s, bool write,
+		       struct hl_store_records *into)
 {
 	int rc = hl_remote_open(s->remote, s->socket, s->space, write,
 				s->lock_timeout, s->log, record_add, into);
 
 	if (rc == HL_STORE_OK && into->count > 1) {
-		qsort(into->v, into->count, sizeof(*into->v), change_cmp);
+		qsort(into->items, into->count, sizeof(*into->items),
+		      change_cmp);
 		for (size_t i = 1; i < into->count; i++)
-			if (strcmp(into->v[i - 1].key, into->v[i].key) == 0) {
+			if (strcmp(into->items[i - 1].key,
+				   into->items[i].key) == 0) {
 				hl_log(s->log, LOG_ERR, "store %s: the daemon "
 				       "sent a key twice", s->path);
 				hl_remote_close(s->remote);
@@ -1260,7 +975,7 @@ static int remote_load(struct hl_store *s, bool write, struct changes *into)
 			}
 	}
 	if (rc != HL_STORE_OK)
-		changes_clear(into);
+		hl_store_records_free(into);
 	return rc;
 }
 
@@ -1305,12 +1020,13 @@ static bool same_value(const char *a, const char *b)
 	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
 }
 
-static const char *seen_value(const struct changes *cs, const char *key)
+static const char *seen_value(const struct hl_store_records *cs,
+			      const char *key)
 {
 	bool found;
 	size_t at = changes_find(cs, key, &found);
 
-	return found ? cs->v[at].value : NULL;
+	return found ? cs->items[at].value : NULL;
 }
 
 /*
@@ -1326,7 +1042,7 @@ static const char *seen_value(const struct changes *cs, const char *key)
  */
 static int remote_commit(struct hl_store *s)
 {
-	struct changes fresh = { 0 };
+	struct hl_store_records fresh = { 0 };
 	const char **keys = NULL, **values = NULL;
 	size_t n = 0;
 	int rc = HL_STORE_OK;
@@ -1343,7 +1059,7 @@ static int remote_commit(struct hl_store *s)
 		goto out;
 	}
 	for (size_t i = 0; i < s->staged.count; i++) {
-		const struct change *c = &s->staged.v[i];
+		const struct hl_store_record *c = &s->staged.items[i];
 
 		if (s->remote_committed &&
 		    !same_value(seen_value(&fresh, c->key),
@@ -1358,24 +1074,24 @@ static int remote_commit(struct hl_store *s)
 	}
 	rc = hl_remote_commit(s->remote, n, keys, values);
 	if (rc == HL_STORE_OK && s->remote_committed) {
-		changes_clear(&s->records);
+		hl_store_records_free(&s->records);
 		s->records = fresh;
-		fresh = (struct changes){ 0 };
+		fresh = (struct hl_store_records){ 0 };
 	}
 	for (size_t i = 0; rc == HL_STORE_OK && i < n; i++)
-		if (changes_set(&s->records, keys[i], values[i]) != 0)
+		if (store_changes_set(&s->records, keys[i], values[i]) != 0)
 			rc = HL_STORE_NOMEM;
 out:
 	hl_remote_close(s->remote);	/* one transaction per connection */
 	s->remote_committed = true;
 	free(keys);
 	free(values);
-	changes_clear(&fresh);
+	hl_store_records_free(&fresh);
 	if (rc != HL_STORE_OK) {
 		s->failed = rc;
 		return rc;
 	}
-	changes_clear(&s->staged);
+	hl_store_records_free(&s->staged);
 	s->user_changes = 0;
 	return HL_STORE_OK;
 }
@@ -1404,21 +1120,21 @@ int hl_store_get(struct hl_store *store, const char *key, char **value)
 		return store->failed;
 	at = changes_find(&store->staged, key, &found);
 	if (found) {
-		if (store->staged.v[at].value == NULL)
+		if (store->staged.items[at].value == NULL)
 			return HL_STORE_NOTFOUND;
-		*value = strdup(store->staged.v[at].value);
+		*value = strdup(store->staged.items[at].value);
 		return *value != NULL ? HL_STORE_OK : HL_STORE_NOMEM;
 	}
 	if (store->remote != NULL) {
 		at = changes_find(&store->records, key, &found);
-		if (!found || store->records.v[at].value == NULL)
+		if (!found || store->records.items[at].value == NULL)
 			return HL_STORE_NOTFOUND;
-		*value = strdup(store->records.v[at].value);
+		*value = strdup(store->records.items[at].value);
 		return *value != NULL ? HL_STORE_OK : HL_STORE_NOMEM;
 	}
 	if (store->db == NULL || strcmp(key, KEY_JOURNAL) == 0)
 		return HL_STORE_NOTFOUND;
-	return db_fetch(store, key, value);
+	return store_db_fetch(store, key, value);
 }
 
 static int stage(struct hl_store *s, const char *key, const char *value)
@@ -1427,7 +1143,7 @@ static int stage(struct hl_store *s, const char *key, const char *value)
 		return HL_STORE_IO;
 	if (s->failed)
 		return s->failed;
-	if (internal_key(key) ||
+	if (store_internal_key(key) ||
 	    (s->remote != NULL && strncmp(key, "host/", 5) == 0)) {
 		hl_log(s->log, LOG_ERR, "store %s: key '%s' is reserved",
 		       s->path, key);
@@ -1438,7 +1154,7 @@ static int stage(struct hl_store *s, const char *key, const char *value)
 		       s->path, key);
 		return HL_STORE_IO;
 	}
-	if (changes_set(&s->staged, key, value) != 0)
+	if (store_changes_set(&s->staged, key, value) != 0)
 		return HL_STORE_NOMEM;
 	s->user_changes++;
 	return HL_STORE_OK;
@@ -1458,14 +1174,15 @@ int hl_store_delete(struct hl_store *store, const char *key)
 
 /* The staged changes under prefix, copied: fn may stage more while we
  * iterate, and sees the store as it was when foreach began. */
-static int snapshot(const struct changes *cs, const char *prefix,
-		    size_t plen, struct changes *out)
+static int snapshot(const struct hl_store_records *cs, const char *prefix,
+		    size_t plen, struct hl_store_records *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < cs->count; i++)
-		if (strncmp(cs->v[i].key, prefix, plen) == 0 &&
-		    changes_set(out, cs->v[i].key, cs->v[i].value) != 0) {
-			changes_clear(out);
+		if (strncmp(cs->items[i].key, prefix, plen) == 0 &&
+		    store_changes_set(out, cs->items[i].key,
+				      cs->items[i].value) != 0) {
+			hl_store_records_free(out);
 			return -1;
 		}
 	return 0;
@@ -1475,7 +1192,7 @@ static int snapshot(const struct changes *cs, const char *prefix,
  * in the file (an entry takes 24 bytes).  A damaged file whose buckets
  * lead back into each other would make gdbm_nextkey list keys forever,
  * under the lock every login waits for. */
-static unsigned long walk_limit(GDBM_FILE db)
+unsigned long store_walk_limit(GDBM_FILE db)
 {
 	struct stat st;
 
@@ -1488,7 +1205,7 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 		     int (*fn)(void *arg, const char *key, const char *value),
 		     void *arg)
 {
-	struct changes snap;
+	struct hl_store_records snap;
 	unsigned long limit;
 	datum key;
 	size_t plen;
@@ -1506,7 +1223,7 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 	/* fn's changes go to staged: records stay as they are */
 	for (size_t i = 0; store->remote != NULL && i < store->records.count;
 	     i++) {
-		const struct change *c = &store->records.v[i];
+		const struct hl_store_record *c = &store->records.items[i];
 		bool staged;
 
 		if (c->value == NULL || strncmp(c->key, prefix, plen) != 0)
@@ -1517,16 +1234,17 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 	}
 
 	key = store->db != NULL ? gdbm_firstkey(store->db) : (datum){ 0 };
-	limit = store->db != NULL ? walk_limit(store->db) : 0;
+	limit = store->db != NULL ? store_walk_limit(store->db) : 0;
 	while (key.dptr != NULL) {
-		char *k = datum_text(key), *value = NULL;
+		char *k = store_datum_text(key), *value = NULL;
 		datum next;
 		bool staged;
 
 		if (limit-- == 0) {
 			free(k);
 			free(key.dptr);
-			log_damaged(store, "foreach", "its keys list in a loop");
+			store_log_damaged(store, "foreach",
+					  "its keys list in a loop");
 			rc = HL_STORE_DAMAGED;
 			goto out;
 		}
@@ -1535,18 +1253,18 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 			if (errno == ENOMEM) {
 				rc = HL_STORE_NOMEM;
 			} else {
-				log_damaged(store, "foreach",
+				store_log_damaged(store, "foreach",
 					    "a key holds a NUL byte");
 				rc = HL_STORE_DAMAGED;
 			}
 			goto out;
 		}
-		if (strncmp(k, prefix, plen) == 0 && !internal_key(k)) {
+		if (strncmp(k, prefix, plen) == 0 && !store_internal_key(k)) {
 			changes_find(&snap, k, &staged);
 			if (!staged) {
-				rc = db_fetch(store, k, &value);
+				rc = store_db_fetch(store, k, &value);
 				if (rc == HL_STORE_NOTFOUND) {
-					log_damaged(store, k,
+					store_log_damaged(store, k,
 						    "listed but unreadable");
 					rc = HL_STORE_DAMAGED;
 				}
@@ -1568,18 +1286,19 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 	if (store->db != NULL &&
 	    gdbm_last_errno(store->db) != GDBM_ITEM_NOT_FOUND &&
 	    gdbm_last_errno(store->db) != GDBM_NO_ERROR) {
-		rc = db_read_failed(store, "foreach");
+		rc = store_db_read_failed(store, "foreach");
 		goto out;
 	}
 	for (size_t i = 0; i < snap.count; i++) {
-		if (snap.v[i].value == NULL || internal_key(snap.v[i].key))
+		if (snap.items[i].value == NULL ||
+		    store_internal_key(snap.items[i].key))
 			continue;
-		rc = fn(arg, snap.v[i].key, snap.v[i].value);
+		rc = fn(arg, snap.items[i].key, snap.items[i].value);
 		if (rc != 0)
 			break;
 	}
 out:
-	changes_clear(&snap);
+	hl_store_records_free(&snap);
 	return rc;
 }
 
@@ -1601,7 +1320,7 @@ int hl_store_upgrade(struct hl_store *store)
 		return store->failed;
 	/* Staged like any change, so the journal carries it: the new
 	 * schema is written with the records that make it true. */
-	if (changes_set(&store->staged, KEY_SCHEMA, HL_STORE_SCHEMA) != 0)
+	if (store_changes_set(&store->staged, KEY_SCHEMA, HL_STORE_SCHEMA) != 0)
 		return HL_STORE_NOMEM;
 	store->user_changes++;
 	return HL_STORE_OK;
@@ -1633,22 +1352,22 @@ int hl_store_commit(struct hl_store *store)
 	}
 	if (store->remote != NULL)
 		return remote_commit(store);
-	rc = db_writable(store);
+	rc = store_db_writable(store);
 	if (rc != HL_STORE_OK)
 		return rc;
-	journal = journal_encode(&store->staged);
+	journal = store_journal_encode(&store->staged);
 	if (journal == NULL)
 		return HL_STORE_NOMEM;
 	/* Once the journal is in, the commit is decided. */
-	if (gdbm_store(store->db, text_datum(KEY_JOURNAL), text_datum(journal),
-		       GDBM_REPLACE) != 0) {
+	if (gdbm_store(store->db, store_text_datum(KEY_JOURNAL),
+		       store_text_datum(journal), GDBM_REPLACE) != 0) {
 		free(journal);
-		return db_write_failed(store, "commit");
+		return store_db_write_failed(store, "commit");
 	}
 	free(journal);
-	rc = db_apply(store, &store->staged);
+	rc = store_db_apply(store, &store->staged);
 	if (rc == HL_STORE_OK)
-		rc = db_delete_journal(store);
+		rc = store_db_delete_journal(store);
 	if (rc != HL_STORE_OK) {
 		/* The journal stays: the next writer completes the commit. */
 		hl_log(store->log, LOG_ERR,
@@ -1657,7 +1376,7 @@ int hl_store_commit(struct hl_store *store)
 		store->failed = rc;
 		return rc;
 	}
-	changes_clear(&store->staged);
+	hl_store_records_free(&store->staged);
 	store->user_changes = 0;
 	return HL_STORE_OK;
 }
@@ -1666,17 +1385,17 @@ void hl_store_close(struct hl_store *store)
 {
 	if (store == NULL)
 		return;
-	db_close(store);	/* GDBM's last writes, and its flush */
+	store_db_close(store);	/* GDBM's last writes, and its flush */
 	if (store->marked)
-		writing_clear(store);
-	close_fd(&store->fd);
-	close_fd(&store->lockfd);	/* drops the lock */
-	close_fd(&store->dirfd);
-	changes_clear(&store->staged);
+		store_writing_clear(store);
+	store_close_fd(&store->fd);
+	store_close_fd(&store->lockfd);	/* drops the lock */
+	store_close_fd(&store->dirfd);
+	hl_store_records_free(&store->staged);
 	if (store->remote != NULL)
 		hl_remote_close(store->remote);
 	free(store->remote);
-	changes_clear(&store->records);
+	hl_store_records_free(&store->records);
 	free(store->path);
 	free(store);
 }
@@ -1707,783 +1426,59 @@ const char *hl_store_strerror(int rc)
 	}
 }
 
-/* ---- Repair ------------------------------------------------------------- */
+/* ---- A watch on the file ------------------------------------------------ */
 
-/* A record as GDBM's own index element describes it. */
-struct pair {
-	char *key;
-	char *value;
-};
-
-/* Sorted by key, then value; no repeats. */
-struct pairs {
-	struct pair *v;
-	size_t count;
-	size_t cap;
-};
-
-struct repair {
-	struct hl_store *s;
-	struct hl_store_repair_report *report;
-	char work[NAME_MAX + 1];	/* P.repair: the rebuilt store */
-	char work_path[PATH_MAX];
-	struct pairs valid;		/* what the file's index vouches for */
-	bool compact;			/* rebuild a sound store too */
-};
-
-/* Reads every record of s->db; HL_STORE_DAMAGED at the first that can't
- * be read.  *keys: the records outside the internal keys. */
-static int check_all(struct hl_store *s, unsigned long *keys)
+int hl_store_watch_open(const char *path, const struct hl_logger *log,
+			int *err)
 {
-	datum key = gdbm_firstkey(s->db);
-	unsigned long limit = walk_limit(s->db);
-	int rc = HL_STORE_OK;
-
-	*keys = 0;
-	while (key.dptr != NULL) {
-		char *k = datum_text(key), *value = NULL;
-		datum next;
-
-		if (limit-- == 0) {
-			free(k);
-			free(key.dptr);
-			log_damaged(s, "check", "its keys list in a loop");
-			return HL_STORE_DAMAGED;
-		}
-		if (k == NULL) {
-			free(key.dptr);
-			log_damaged(s, "check", "a key holds a NUL byte");
-			return HL_STORE_DAMAGED;
-		}
-		rc = db_fetch(s, k, &value);
-		if (rc == HL_STORE_NOTFOUND) {
-			log_damaged(s, k, "listed but unreadable");
-			rc = HL_STORE_DAMAGED;
-		}
-		if (rc == HL_STORE_OK && !internal_key(k))
-			(*keys)++;
-		free(value);
-		free(k);
-		if (rc != HL_STORE_OK) {
-			free(key.dptr);
-			return rc;
-		}
-		next = gdbm_nextkey(s->db, key);
-		free(key.dptr);
-		key = next;
-	}
-	if (gdbm_last_errno(s->db) != GDBM_ITEM_NOT_FOUND &&
-	    gdbm_last_errno(s->db) != GDBM_NO_ERROR)
-		return db_read_failed(s, "check");
-	if (gdbm_avail_verify(s->db) != 0) {
-		log_damaged(s, "free space lists", gdbm_db_strerror(s->db));
-		return HL_STORE_DAMAGED;
-	}
-	return HL_STORE_OK;
-}
-
-/* Removes what an interrupted creation or repair may have left. */
-static void remove_leftovers(struct hl_store *s)
-{
-	char name[NAME_MAX + 1];
-	size_t len;
-	DIR *dir;
-	struct dirent *e;
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
 	int fd;
 
-	if (name_with_suffix(name, sizeof(name), s->base, SUFFIX_NEW))
-		unlinkat(s->dirfd, name, 0);
-	if (!name_with_suffix(name, sizeof(name), s->base, SUFFIX_REPAIR))
-		return;
-	unlinkat(s->dirfd, name, 0);
-	/* gdbm_recover's own temporary files: P.repair.XXXXXX */
-	len = strlen(name);
-	fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((e = readdir(dir)) != NULL)
-		if (strncmp(e->d_name, name, len) == 0 &&
-		    e->d_name[len] == '.' && strlen(e->d_name) == len + 7)
-			unlinkat(s->dirfd, e->d_name, 0);
-	closedir(dir);
-}
-
-/* Copies the open file from into a new file name in the store directory. */
-static int copy_file(struct hl_store *s, int from, const char *name)
-{
-	char buf[65536];
-	int to, rc = HL_STORE_OK;
-	off_t off = 0;
-
-	to = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-	if (to < 0) {
-		hl_log(s->log, LOG_ERR, "store %s: can't create %s: %s",
-		       s->path, name, strerror(errno));
-		return errno_rc(errno);
-	}
-	for (;;) {
-		ssize_t n = pread(from, buf, sizeof(buf), off), w = 0;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			hl_log(s->log, LOG_ERR, "store %s: read: %s", s->path,
-			       strerror(errno));
-			rc = HL_STORE_IO;
-			break;
-		}
-		if (n == 0)
-			break;
-		while (w < n) {
-			ssize_t m = write(to, buf + w, (size_t)(n - w));
-
-			if (m < 0 && errno == EINTR)
-				continue;
-			if (m < 0) {
-				hl_log(s->log, LOG_ERR, "store %s: write %s: %s",
-				       s->path, name, strerror(errno));
-				rc = HL_STORE_IO;
-				goto out;
-			}
-			w += m;
-		}
-		off += n;
-	}
-out:
-	if (close(to) != 0 && rc == HL_STORE_OK)
-		rc = HL_STORE_IO;
-	if (rc != HL_STORE_OK)
-		unlinkat(s->dirfd, name, 0);
-	return rc;
-}
-
-static void recover_errfun(void *data, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void recover_errfun(void *data, const char *fmt, ...)
-{
-	const struct hl_store *s = data;
-	char message[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-	hl_log(s->log, LOG_WARNING, "store %s: recovery: %s", s->path,
-	       message);
-}
-
-/* Whether GDBM can open the file at all (it may still need recovery). */
-static bool header_readable(struct hl_store *s)
-{
-	int dup_fd = dup_for_gdbm(s->fd);
-	GDBM_FILE probe;
-
-	if (dup_fd < 0)
-		return false;
-	probe = gdbm_fd_open(dup_fd, s->path, 0,
-			     GDBM_READER | DB_FLAGS | GDBM_CLOERROR, NULL);
-	if (probe == NULL)
-		return false;
-	gdbm_close(probe);
-	return true;
-}
-
-static void pairs_free(struct pairs *p)
-{
-	for (size_t i = 0; i < p->count; i++) {
-		free(p->v[i].key);
-		free(p->v[i].value);
-	}
-	free(p->v);
-	memset(p, 0, sizeof(*p));
-}
-
-static int pair_cmp(const void *a, const void *b)
-{
-	const struct pair *x = a, *y = b;
-	int cmp = strcmp(x->key, y->key);
-
-	return cmp != 0 ? cmp : strcmp(x->value, y->value);
-}
-
-static bool pairs_has(const struct pairs *p, const char *key,
-		      const char *value)
-{
-	struct pair want = { (char *)key, (char *)value };
-
-	return p->count > 0 &&
-	       bsearch(&want, p->v, p->count, sizeof(*p->v), pair_cmp) != NULL;
-}
-
-static int pairs_add(struct pairs *p, const char *key, size_t klen,
-		     const char *value, size_t vlen)
-{
-	struct pair pair;
-
-	if (p->count == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		struct pair *grown;
-
-		if (cap > SIZE_MAX / sizeof(*grown) ||
-		    (grown = realloc(p->v, cap * sizeof(*grown))) == NULL)
-			return -1;
-		p->v = grown;
-		p->cap = cap;
-	}
-	pair.key = strndup(key, klen);
-	pair.value = strndup(value, vlen);
-	if (pair.key == NULL || pair.value == NULL) {
-		free(pair.key);
-		free(pair.value);
+	*err = 0;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
+		return -1;
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0) {
+		*err = errno;
 		return -1;
 	}
-	p->v[p->count++] = pair;
-	return 0;
+	/* Every write transaction closes the file it opened for writing; a
+	 * rebuilt file is renamed into place. */
+	if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
+				      IN_ONLYDIR) < 0) {
+		hl_log(log, LOG_DEBUG, "inotify on %s: %s", dir,
+		       strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
-/* Sorts and drops repeats. */
-static void pairs_finish(struct pairs *p)
+bool hl_store_watch_written(int watch, const char *path)
 {
-	size_t out = 0;
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	bool written = false;
+	ssize_t n;
 
-	if (p->count == 0)
-		return;
-	qsort(p->v, p->count, sizeof(*p->v), pair_cmp);
-	for (size_t i = 1; i < p->count; i++) {
-		if (pair_cmp(&p->v[out], &p->v[i]) == 0) {
-			free(p->v[i].key);
-			free(p->v[i].value);
-		} else {
-			p->v[++out] = p->v[i];
+	while ((n = read(watch, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+
+			if ((ev->mask & IN_Q_OVERFLOW) ||
+			    (ev->len > 0 && strcmp(ev->name, base) == 0))
+				written = true;
+			p += sizeof(*ev) + ev->len;
 		}
 	}
-	p->count = out + 1;
-}
-
-/* GDBM's hash, as it computes it (char signedness included), to check
- * that what looks like a bucket element really is one. */
-static int gdbm_hash_of(const char *key, int len)
-{
-	unsigned value = 0x238F13AFu * (unsigned)len;
-
-	for (int i = 0; i < len; i++)
-		value = (value + ((unsigned)key[i] << ((unsigned)i * 5 % 24))) &
-			0x7FFFFFFF;
-	value = (1103515243u * value + 12345) & 0x7FFFFFFF;
-	return (int)value;
-}
-
-/*
- * Every record the file's index elements vouch for.  An element (GDBM 1.23,
- * 64-bit off_t) is
- *   int hash; char key_start[4]; off_t data; int key_size; int data_size;
- * and is believed only when the key read at data starts with key_start and
- * hashes to hash, and neither key nor value holds a NUL.  Elements are
- * looked for at every offset: the header may be gone.  Stale copies of
- * buckets (freed after a split) are found too, so a key may come with
- * several values.
- */
-static int scan_records(const char *file, size_t size, struct pairs *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (size_t off = 0; size >= 24 && off <= size - 24; off++) {
-		int32_t hash, ksize, dsize;
-		int64_t data;
-
-		memcpy(&hash, file + off, 4);
-		if (hash < 0)
-			continue;
-		memcpy(&ksize, file + off + 16, 4);
-		if (ksize <= 0 || ksize > SALVAGE_KEY_MAX)
-			continue;
-		memcpy(&dsize, file + off + 20, 4);
-		memcpy(&data, file + off + 8, 8);
-		if (dsize < 0 || data < 0 || (uint64_t)data > size ||
-		    (uint64_t)ksize + (uint64_t)dsize > size - (uint64_t)data)
-			continue;
-		if (memcmp(file + off + 4, file + data,
-			   ksize < 4 ? (size_t)ksize : 4) != 0 ||
-		    gdbm_hash_of(file + data, ksize) != hash ||
-		    memchr(file + data, '\0', (size_t)ksize + (size_t)dsize))
-			continue;
-		if (pairs_add(out, file + data, (size_t)ksize,
-			      file + data + ksize, (size_t)dsize) != 0) {
-			pairs_free(out);
-			return HL_STORE_NOMEM;
-		}
-	}
-	pairs_finish(out);
-	return HL_STORE_OK;
-}
-
-/* scan_records over the whole of s->fd. */
-static int validated_records(struct hl_store *s, struct pairs *out)
-{
-	struct stat st;
-	char *file;
-	size_t got = 0;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if (fstat(s->fd, &st) != 0)
-		return HL_STORE_IO;
-	if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)1 << 30) {
-		hl_log(s->log, LOG_ERR, "store %s: too big to check", s->path);
-		return HL_STORE_IO;
-	}
-	file = malloc((size_t)st.st_size + 1);
-	if (file == NULL)
-		return HL_STORE_NOMEM;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = pread(s->fd, file + got, (size_t)st.st_size - got,
-				  (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	rc = scan_records(file, got, out);
-	free(file);
-	return rc;
-}
-
-/* A key of s->db as GDBM hands it out, NUL bytes and all. */
-struct raw_keys {
-	datum *v;
-	size_t count;
-	size_t cap;
-};
-
-static void raw_keys_free(struct raw_keys *k)
-{
-	for (size_t i = 0; i < k->count; i++)
-		free(k->v[i].dptr);
-	free(k->v);
-	memset(k, 0, sizeof(*k));
-}
-
-/*
- * The keys of s->db whose record is not one that valid vouches for: what
- * a damaged index made up (space handed out twice, a torn bucket), which
- * gdbm_recover copies as faithfully as the rest.  *listed: keys seen.
- */
-static int unvouched_keys(struct hl_store *s, const struct pairs *valid,
-			  struct raw_keys *bad, unsigned long *listed)
-{
-	datum key = gdbm_firstkey(s->db);
-	unsigned long limit = walk_limit(s->db);
-
-	memset(bad, 0, sizeof(*bad));
-	*listed = 0;
-	while (key.dptr != NULL) {
-		char *k, *value = NULL;
-		bool ok = false;
-		datum next;
-
-		if (limit-- == 0) {
-			free(key.dptr);
-			raw_keys_free(bad);
-			log_damaged(s, "check", "its keys list in a loop");
-			return HL_STORE_DAMAGED;
-		}
-		k = datum_text(key);
-		(*listed)++;
-		if (k != NULL && db_fetch(s, k, &value) == HL_STORE_OK)
-			ok = pairs_has(valid, k, value);
-		free(k);
-		free(value);
-		next = gdbm_nextkey(s->db, key);
-		if (ok) {
-			free(key.dptr);
-		} else {
-			if (bad->count == bad->cap) {
-				size_t cap = bad->cap ? bad->cap * 2 : 16;
-				datum *grown = realloc(bad->v,
-						       cap * sizeof(*grown));
-
-				if (grown == NULL) {
-					free(key.dptr);
-					free(next.dptr);
-					raw_keys_free(bad);
-					return HL_STORE_NOMEM;
-				}
-				bad->v = grown;
-				bad->cap = cap;
-			}
-			bad->v[bad->count++] = key;
-		}
-		key = next;
-	}
-	if (gdbm_last_errno(s->db) != GDBM_ITEM_NOT_FOUND &&
-	    gdbm_last_errno(s->db) != GDBM_NO_ERROR) {
-		raw_keys_free(bad);
-		return db_read_failed(s, "check");
-	}
-	return HL_STORE_OK;
-}
-
-static void log_dropped(struct hl_store *s, datum key, const char *why)
-{
-	char text[SALVAGE_KEY_MAX + 1], shown[128];
-	size_t len = key.dsize < 0 ? 0 : (size_t)key.dsize;
-
-	if (len > SALVAGE_KEY_MAX)
-		len = SALVAGE_KEY_MAX;
-	memcpy(text, key.dptr, len);
-	text[len] = '\0';	/* a NUL inside cuts the shown key short */
-	hl_log(s->log, LOG_WARNING, "store %s: record %s %s: left out",
-	       s->path, hl_printable(text, shown, sizeof(shown)), why);
-}
-
-/* The header is readable: GDBM rebuilds from every bucket it can read,
- * working on a copy, P.repair; then what the index made up is dropped.
- * On success r->s->db is a writer on it. */
-static int rebuild_gdbm(struct repair *r)
-{
-	struct hl_store *s = r->s;
-	gdbm_recovery rcvr;
-	struct raw_keys bad;
-	unsigned long listed;
-	int rc, dup_fd;
-
-	rc = copy_file(s, s->fd, r->work);
-	if (rc != HL_STORE_OK)
-		return rc;
-	dup_fd = openat(s->dirfd, r->work, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (dup_fd < 0)
-		return errno_rc(errno);
-	s->db = gdbm_fd_open(dup_fd, r->work_path, 0,
-			     GDBM_WRITER | DB_FLAGS | GDBM_CLOERROR, NULL);
-	if (s->db == NULL)
-		return HL_STORE_DAMAGED;
-	s->writer = true;
-	db_tune(s->db);
-	memset(&rcvr, 0, sizeof(rcvr));
-	rcvr.errfun = recover_errfun;
-	rcvr.data = s;
-	if (gdbm_recover(s->db, &rcvr, GDBM_RCVR_ERRFUN | GDBM_RCVR_FORCE) != 0) {
-		hl_log(s->log, LOG_WARNING, "store %s: GDBM recovery failed: %s",
-		       s->path, gdbm_db_strerror(s->db));
-		free(rcvr.backup_name);
-		db_close(s);
-		return HL_STORE_DAMAGED;
-	}
-	free(rcvr.backup_name);
-	db_tune(s->db);		/* gdbm_recover swapped the file under it */
-	r->report->keys_lost += rcvr.failed_keys + rcvr.duplicate_keys;
-	r->report->buckets_lost += rcvr.failed_buckets;
-
-	rc = unvouched_keys(s, &r->valid, &bad, &listed);
-	if (rc != HL_STORE_OK)
-		return rc;
-	for (size_t i = 0; i < bad.count && rc == HL_STORE_OK; i++) {
-		log_dropped(s, bad.v[i], "does not match its index entry");
-		if (gdbm_delete(s->db, bad.v[i]) != 0)
-			rc = db_write_failed(s, "repair");
-		r->report->keys_lost++;
-	}
-	raw_keys_free(&bad);
-	return rc;
-}
-
-/* The header is unreadable: rebuild P.repair from the records the scan
- * found.  A key found with two different values (a stale copy of a
- * bucket) is left out.  On success r->s->db is a writer on it. */
-static int rebuild_salvage(struct repair *r)
-{
-	struct hl_store *s = r->s;
-	const struct pairs *found = &r->valid;
-	struct changes records;
-	int rc = HL_STORE_OK, fd;
-
-	r->report->salvaged = true;
-	memset(&records, 0, sizeof(records));
-	for (size_t i = 0; i < found->count; i++) {
-		size_t j = i;
-
-		while (j + 1 < found->count &&
-		       strcmp(found->v[j + 1].key, found->v[i].key) == 0)
-			j++;
-		if (j > i) {
-			char shown[128];
-
-			hl_log(s->log, LOG_WARNING,
-			       "store %s: salvage: key %s found with %zu "
-			       "different values: left out", s->path,
-			       hl_printable(found->v[i].key, shown,
-					    sizeof(shown)), j - i + 1);
-			r->report->keys_lost++;
-		} else if (changes_set(&records, found->v[i].key,
-				       found->v[i].value) != 0) {
-			rc = HL_STORE_NOMEM;
-			goto out;
-		}
-		i = j;
-	}
-
-	fd = openat(s->dirfd, r->work, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = errno_rc(errno);
-		goto out;
-	}
-	s->db = gdbm_fd_open(fd, r->work_path, 0,
-			     GDBM_NEWDB | DB_FLAGS | GDBM_CLOERROR, NULL);
-	if (s->db == NULL) {
-		hl_log(s->log, LOG_ERR, "store %s: can't create %s: %s",
-		       s->path, r->work, gdbm_strerror(gdbm_errno));
-		rc = HL_STORE_IO;
-		goto out;
-	}
-	s->writer = true;
-	db_tune(s->db);
-	rc = db_apply(s, &records);
-out:
-	changes_clear(&records);
-	return rc;
-}
-
-/* Hard-links the damaged file as P.damaged-YYYYMMDD-HHMMSS[-N]. */
-static int keep_backup(struct repair *r)
-{
-	struct hl_store *s = r->s;
-	char stamp[32], name[NAME_MAX + 1];
-	struct tm tm;
-	time_t now = time(NULL);
-
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm) == 0)
-		return HL_STORE_IO;
-	for (int n = 1; n < 100; n++) {
-		char suffix[64];
-		int rc;
-
-		if (n == 1)
-			snprintf(suffix, sizeof(suffix), "%s%s", SUFFIX_DAMAGED,
-				 stamp);
-		else
-			snprintf(suffix, sizeof(suffix), "%s%s-%d",
-				 SUFFIX_DAMAGED, stamp, n);
-		if (!name_with_suffix(name, sizeof(name), s->base, suffix))
-			return HL_STORE_IO;
-		if (linkat(s->dirfd, s->base, s->dirfd, name, 0) == 0)
-			rc = HL_STORE_OK;
-		else if (errno == EEXIST)
-			continue;
-		else if (errno == EPERM || errno == EOPNOTSUPP ||
-			 errno == EMLINK)
-			rc = copy_file(s, s->fd, name);	/* no hard links */
-		else
-			rc = errno_rc(errno);
-		if (rc != HL_STORE_OK) {
-			hl_log(s->log, LOG_ERR,
-			       "store %s: can't keep a backup: %s", s->path,
-			       strerror(errno));
-			return rc;
-		}
-		snprintf(r->report->backup, sizeof(r->report->backup), "%s%s",
-			 s->path, suffix);
-		return HL_STORE_OK;
-	}
-	return HL_STORE_IO;
-}
-
-/* Finishes the rebuilt store (schema, journal), backs the damaged file up
- * and renames the new one into its place. */
-static int finish_rebuild(struct repair *r)
-{
-	struct hl_store *s = r->s;
-	unsigned long keys;
-	char *schema = NULL;
-	int rc;
-
-	rc = db_fetch(s, KEY_SCHEMA, &schema);
-	if (rc == HL_STORE_NOTFOUND) {
-		hl_log(s->log, LOG_WARNING,
-		       "store %s: schema key lost; set to %s", s->path,
-		       HL_STORE_SCHEMA);
-		if (gdbm_store(s->db, text_datum(KEY_SCHEMA),
-			       text_datum(HL_STORE_SCHEMA), GDBM_REPLACE) != 0)
-			return db_write_failed(s, "repair");
-	} else if (rc != HL_STORE_OK) {
-		return rc;
-	} else if (!schema_known(schema)) {
-		char shown[64];
-
-		hl_log(s->log, LOG_ERR,
-		       "store %s has schema version %s; this release reads "
-		       "versions %s and %s: refusing to touch it", s->path,
-		       hl_printable(schema, shown, sizeof(shown)),
-		       HL_STORE_SCHEMA_LEGACY, HL_STORE_SCHEMA);
-		free(schema);
-		return HL_STORE_VERSION;
-	}
-	free(schema);
-	rc = store_journal(s, &r->report->journal_replayed);
-	if (rc == HL_STORE_OK)
-		rc = check_all(s, &keys);
-	if (rc != HL_STORE_OK)
-		return rc;
-	r->report->keys = keys;
-	db_close(s);		/* everything written */
-	/* A sound store compacted is no damaged one to keep. */
-	rc = r->report->damaged ? keep_backup(r) : HL_STORE_OK;
-	if (rc != HL_STORE_OK)
-		return rc;
-	if (renameat(s->dirfd, r->work, s->dirfd, s->base) != 0) {
-		hl_log(s->log, LOG_ERR, "store %s: can't put the rebuilt "
-		       "store in place: %s", s->path, strerror(errno));
-		return errno_rc(errno);
-	}
-	return HL_STORE_OK;
-}
-
-static int repair_file(const char *path, unsigned lock_timeout,
-		       const struct hl_logger *log,
-		       struct hl_store_repair_report *report, bool compact)
-{
-	struct hl_store_repair_report dummy;
-	struct repair r;
-	struct hl_store *s;
-	struct raw_keys bad;
-	bool missing, empty;
-	unsigned long keys;
-	int rc, err;
-
-	if (report == NULL)
-		report = &dummy;
-	memset(report, 0, sizeof(*report));
-	memset(&r, 0, sizeof(r));
-	r.compact = compact;
-	memset(&bad, 0, sizeof(bad));
-	s = store_new(path, HL_STORE_WRITE, log, &rc);
-	if (s == NULL)
-		return rc;
-	r.s = s;
-	r.report = report;
-	rc = store_open_dir(s, false, &missing);
-	if (rc != HL_STORE_OK || missing)
-		goto out;
-	rc = store_lock(s, lock_timeout, &empty);
-	if (rc != HL_STORE_OK)
-		goto out;
-	remove_leftovers(s);
-	rc = open_checked(s, s->base, O_RDONLY, &s->fd, &err);
-	if (rc == HL_STORE_NOTFOUND) {
-		missing = true;
-		rc = HL_STORE_OK;
-		goto out;
-	}
-	if (rc != HL_STORE_OK)
-		goto out;
-	rc = validated_records(s, &r.valid);
-	if (rc != HL_STORE_OK)
-		goto out;
-
-	/* The check: what a reader would do, then every record, each of
-	 * which must match an index element of its own. */
-	rc = db_open(s, false);
-	if (rc == HL_STORE_OK) {
-		rc = store_check_schema(s);
-		if (rc == HL_STORE_VERSION)
-			goto out;
-		if (rc == HL_STORE_OK)
-			rc = check_all(s, &keys);
-		if (rc == HL_STORE_OK)
-			rc = unvouched_keys(s, &r.valid, &bad, &keys);
-		if (rc == HL_STORE_OK && bad.count > 0) {
-			log_dropped(s, bad.v[0], "does not match its index "
-				    "entry (space handed out twice?)");
-			rc = HL_STORE_DAMAGED;
-		}
-		raw_keys_free(&bad);
-	}
-	if (rc == HL_STORE_NOMEM)
-		goto out;
-	if (rc == HL_STORE_OK) {
-		/* Sound.  An interrupted commit is completed as a writer
-		 * would. */
-		db_close(s);
-		close_fd(&s->fd);
-		rc = store_load(s, &report->journal_replayed);
-		if (rc == HL_STORE_OK)
-			rc = check_all(s, &report->keys);
-		if (rc == HL_STORE_OK && !compact) {
-			hl_log(log, LOG_INFO, "store %s is sound (%lu keys)",
-			       path, report->keys);
-			goto out;
-		}
-		if (rc != HL_STORE_OK && rc != HL_STORE_DAMAGED)
-			goto out;
-		db_close(s);
-	}
-
-	/* Damaged (or compacting): rebuild into P.repair. */
-	report->damaged = rc != HL_STORE_OK;
-	db_close(s);
-	if (!name_with_suffix(r.work, sizeof(r.work), s->base, SUFFIX_REPAIR) ||
-	    snprintf(r.work_path, sizeof(r.work_path), "%s%s", path,
-		     SUFFIX_REPAIR) >= (int)sizeof(r.work_path)) {
-		rc = HL_STORE_IO;
-		goto out;
-	}
-	/* GDBM's own recovery when the header can be read, else a scan. */
-	rc = header_readable(s) ? rebuild_gdbm(&r) : HL_STORE_DAMAGED;
-	if (rc == HL_STORE_DAMAGED) {
-		db_close(s);
-		remove_leftovers(s);
-		report->keys_lost = report->buckets_lost = 0;
-		rc = rebuild_salvage(&r);
-	}
-	if (rc == HL_STORE_OK)
-		rc = finish_rebuild(&r);
-	if (rc != HL_STORE_OK) {
-		db_close(s);
-		unlinkat(s->dirfd, r.work, 0);
-		report->backup[0] = '\0';
-		hl_log(log, LOG_ERR, "store %s: repair failed: %s", path,
-		       hl_store_strerror(rc));
-		goto out;
-	}
-	if (!report->damaged) {
-		hl_log(log, LOG_INFO, "store %s compacted (%lu keys)", path,
-		       report->keys);
-		goto out;
-	}
-	hl_log(log, LOG_NOTICE,
-	       "store %s was damaged and has been rebuilt%s: %lu keys kept, "
-	       "%lu lost, %lu unreadable buckets; the damaged file is kept "
-	       "as %s", path, report->salvaged ? " from a scan of the file" : "",
-	       report->keys, report->keys_lost, report->buckets_lost,
-	       report->backup);
-out:
-	report->missing = missing && rc == HL_STORE_OK;
-	pairs_free(&r.valid);
-	if (rc == HL_STORE_OK) {
-		db_close(s);
-		writing_clear(s);	/* checked, and sound now */
-	}
-	hl_store_close(s);
-	return rc;
-}
-
-int hl_store_repair(const char *path, unsigned lock_timeout,
-		    const struct hl_logger *log,
-		    struct hl_store_repair_report *report)
-{
-	return repair_file(path, lock_timeout, log, report, false);
-}
-
-int hl_store_compact(const char *path, unsigned lock_timeout,
-		     const struct hl_logger *log,
-		     struct hl_store_repair_report *report)
-{
-	return repair_file(path, lock_timeout, log, report, true);
+	return written;
 }

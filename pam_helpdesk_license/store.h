@@ -88,6 +88,34 @@ int hl_store_foreach(struct hl_store *store, const char *prefix,
 		     int (*fn)(void *arg, const char *key, const char *value),
 		     void *arg);
 
+/*
+ * Keys and values copied out of a store (a walk's records, so that the
+ * store may change while they are worked on), or staged for it.  A value
+ * may be NULL (a staged delete).  Zeroed: empty.
+ */
+struct hl_store_record {
+	char *key;
+	char *value;
+};
+
+struct hl_store_records {
+	struct hl_store_record *items;
+	size_t count;
+	size_t allocated;
+};
+
+/* Appends copies of key and value (value may be NULL): HL_STORE_OK or
+ * HL_STORE_NOMEM.  As a foreach callback's body it stops the walk with
+ * HL_STORE_NOMEM. */
+int hl_store_records_add(struct hl_store_records *records, const char *key,
+			 const char *value);
+/* Inserts at index at (at most count) the malloc'd key and value, which
+ * are the vector's now, or freed on failure; key NULL (a failed copy) is
+ * HL_STORE_NOMEM. */
+int hl_store_records_take(struct hl_store_records *records, size_t at,
+			  char *key, char *value);
+void hl_store_records_free(struct hl_store_records *records);
+
 /* Whether the file has release 0.2's schema (HL_STORE_SCHEMA_LEGACY). */
 bool hl_store_legacy(const struct hl_store *store);
 /* Whether this writer found (and dealt with) a journal: a commit cut
@@ -108,6 +136,20 @@ const char *hl_store_strerror(int rc);
  * or the lock file cannot be opened). */
 int hl_store_lock_holder(const char *path, const char *proc_root,
 			 struct hl_lock_holder *holder);
+
+/*
+ * A watch on a GDBM store file: a descriptor (the caller polls and closes
+ * it) readable when the file may have been written.  -1 when there is
+ * none; *err is then the reason no inotify instance could be had (the
+ * user's fs.inotify.max_user_instances all taken), or 0 (a directory that
+ * can't be watched, logged).  A remote store has no file here to watch:
+ * its callers look at the store now and then instead.
+ */
+int hl_store_watch_open(const char *path, const struct hl_logger *log,
+			int *err);
+/* Reads what the watch has; true when the store file was written (or
+ * events were lost). */
+bool hl_store_watch_written(int watch, const char *path);
 
 /* What hl_store_repair found and did. */
 struct hl_store_repair_report {

@@ -1,14 +1,24 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The built module exports the PAM entry points and nothing of the core:
  * a core symbol visible from a module loaded into sshd could collide with
- * another module's. */
+ * another module's.  And it carries a login's code only: the admin
+ * commands (admin.c, preflight.c) are the tool's, in a library the module
+ * does not link (doc/HACKING.md).  Internal names are not exported, so the
+ * second check reads the .so's own symbol table (.symtab). */
 #include "config.h"
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -30,10 +40,114 @@ static void only_pam_sm_exported(void **state)
 	dlclose(module);
 }
 
+/* What the symbol table of the module holds. */
+struct symbols {
+	unsigned total;
+	unsigned admin;		/* names of the admin library's code */
+	char first_admin[128];
+	bool store_open;	/* hl_store_open: a login's, always there */
+	bool store_repair;	/* hl_store_repair: a login repairs in place */
+};
+
+/* The admin library's names (admin.c, preflight.c). */
+static bool admin_name(const char *name)
+{
+	static const char *const prefixes[] = { "hl_admin_", "hl_preflight_",
+						"hl_listing_free", NULL };
+
+	for (size_t i = 0; prefixes[i] != NULL; i++)
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+static void symbol_seen(struct symbols *seen, const char *name)
+{
+	seen->total++;
+	if (admin_name(name)) {
+		if (seen->admin++ == 0)
+			strncpy(seen->first_admin, name,
+				sizeof(seen->first_admin) - 1);
+	}
+	if (strcmp(name, "hl_store_open") == 0)
+		seen->store_open = true;
+	if (strcmp(name, "hl_store_repair") == 0)
+		seen->store_repair = true;
+}
+
+/* Walks the .symtab of a 64-bit ELF file mapped at file (size bytes),
+ * checking every offset against size. */
+static void read_symtab(const unsigned char *file, size_t size,
+			struct symbols *seen)
+{
+	const Elf64_Ehdr *eh = (const void *)file;
+	const Elf64_Shdr *sh;
+
+	assert_true(size >= sizeof(*eh));
+	assert_memory_equal(eh->e_ident, ELFMAG, SELFMAG);
+	assert_int_equal(eh->e_ident[EI_CLASS], ELFCLASS64);
+	assert_int_equal(eh->e_shentsize, sizeof(*sh));
+	assert_true(eh->e_shoff <= size &&
+		    eh->e_shnum <= (size - eh->e_shoff) / sizeof(*sh));
+	sh = (const void *)(file + eh->e_shoff);
+	for (unsigned i = 0; i < eh->e_shnum; i++) {
+		const Elf64_Shdr *strtab;
+		const char *names;
+
+		if (sh[i].sh_type != SHT_SYMTAB)
+			continue;
+		assert_true(sh[i].sh_link < eh->e_shnum);
+		strtab = &sh[sh[i].sh_link];
+		assert_true(sh[i].sh_offset <= size &&
+			    sh[i].sh_size <= size - sh[i].sh_offset);
+		assert_true(strtab->sh_offset <= size &&
+			    strtab->sh_size <= size - strtab->sh_offset &&
+			    strtab->sh_size > 0);
+		names = (const char *)file + strtab->sh_offset;
+		assert_int_equal(names[strtab->sh_size - 1], '\0');
+		for (size_t at = 0; at + sizeof(Elf64_Sym) <= sh[i].sh_size;
+		     at += sizeof(Elf64_Sym)) {
+			const Elf64_Sym *sym =
+				(const void *)(file + sh[i].sh_offset + at);
+
+			assert_true(sym->st_name < strtab->sh_size);
+			symbol_seen(seen, names + sym->st_name);
+		}
+	}
+}
+
+static void no_admin_code(void **state)
+{
+	struct symbols seen;
+	struct stat st;
+	void *file;
+	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
+
+	(void)state;
+	memset(&seen, 0, sizeof(seen));
+	if (fd < 0)
+		fail_msg("open %s", MODULE_PATH);
+	assert_int_equal(fstat(fd, &st), 0);
+	file = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	assert_true(file != MAP_FAILED);
+	read_symtab(file, (size_t)st.st_size, &seen);
+	munmap(file, (size_t)st.st_size);
+
+	/* The table was read (the build keeps it): a login's code is in. */
+	assert_true(seen.total > 0);
+	assert_true(seen.store_open);
+	assert_true(seen.store_repair);
+	if (seen.admin > 0)
+		fail_msg("the module carries %u symbol(s) of the admin "
+			 "library, %s first", seen.admin, seen.first_admin);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(only_pam_sm_exported),
+		cmocka_unit_test(no_admin_code),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
