@@ -31,7 +31,7 @@ void hl_set_text(char *dst, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-const char *hl_kind_name(enum hl_kind kind)
+static const char *hl_kind_name(enum hl_kind kind)
 {
 	return kind == HL_KIND_NAMED ? "named" : "concurrent";
 }
@@ -1331,8 +1331,8 @@ bool hl_txn_session_stale(const struct hl_txn *txn,
 				session);
 }
 
-const char *hl_txn_stale_reason(const struct hl_txn *txn,
-				const struct hl_session *session)
+static const char *hl_txn_stale_reason(const struct hl_txn *txn,
+				       const struct hl_session *session)
 {
 	const char *other = other_host_stale(txn, session);
 
@@ -1372,7 +1372,8 @@ bool hl_txn_prune_stale(struct hl_txn *txn, const char *user,
 	return pruned;
 }
 
-bool hl_txn_all_stale(const struct hl_txn *txn, const struct hl_holding *holding)
+static bool hl_txn_all_stale(const struct hl_txn *txn,
+			     const struct hl_holding *holding)
 {
 	for (size_t i = 0; i < holding->session_count; i++)
 		if (!hl_txn_session_stale(txn, &holding->sessions[i]))
@@ -1880,8 +1881,8 @@ static int sweep_one(void *arg, const char *key, const char *value)
  * count.  Called only when the Named licenses look full, so a login never
  * pays for it otherwise.  *in_force: the allocations that still count.
  */
-int hl_txn_sweep_named(struct hl_txn *txn, struct hl_counter *counter,
-		       unsigned *in_force)
+static int hl_txn_sweep_named(struct hl_txn *txn, struct hl_counter *counter,
+			      unsigned *in_force)
 {
 	struct named_sweep sweep = { .txn = txn };
 	int rc;

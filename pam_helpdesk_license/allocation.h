@@ -91,7 +91,6 @@ int hl_txn_end(struct hl_txn *txn, bool ok);
 
 void hl_set_text(char *dst, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-const char *hl_kind_name(enum hl_kind kind);
 /* Local time, "YYYY-MM-DD HH:MM". */
 void hl_format_time(time_t when, char *buf, size_t len);
 /* "1h 2m 3s", "5m 0s", "30s". */
@@ -173,13 +172,9 @@ int hl_txn_save_slot(struct hl_txn *txn, const char *pool, unsigned slot,
 int hl_txn_new_session(struct hl_txn *txn, struct hl_session *session);
 bool hl_txn_session_stale(const struct hl_txn *txn,
 			  const struct hl_session *session);
-const char *hl_txn_stale_reason(const struct hl_txn *txn,
-				const struct hl_session *session);
 /* Drops (and logs as reaped) the stale sessions of a holding. */
 bool hl_txn_prune_stale(struct hl_txn *txn, const char *user,
 			struct hl_holding *holding);
-bool hl_txn_all_stale(const struct hl_txn *txn,
-		      const struct hl_holding *holding);
 
 /* Queues the sessions of holding (copied) to be told message (end
  * false), or ended with it (hl_session_end), once the transaction is
@@ -241,9 +236,6 @@ unsigned hl_idle_warning(const struct hl_pool *pool);
 /* Takes a free slot for txn->who; *slot 0 when there is none. */
 int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 		     const struct hl_session *session, unsigned *slot);
-/* Frees Named allocations of users no longer eligible; *in_force. */
-int hl_txn_sweep_named(struct hl_txn *txn, struct hl_counter *counter,
-		       unsigned *in_force);
 /* Allocates a Named license to txn->who when one is free; *done.
  * session NULL: an allocation with no session yet (assign). */
 int hl_txn_allocate_named(struct hl_txn *txn,

@@ -17,8 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAM_SM_ACCOUNT
-#define PAM_SM_SESSION
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
@@ -355,19 +353,19 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	return rc;
 }
 
-PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
+int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
 				const char **argv)
 {
 	return run(pamh, flags, argc, argv, ACCOUNT);
 }
 
-PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
 	return run(pamh, flags, argc, argv, SESSION_OPEN);
 }
 
-PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 				    const char **argv)
 {
 	return run(pamh, flags, argc, argv, SESSION_CLOSE);
