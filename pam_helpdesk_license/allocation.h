@@ -15,7 +15,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "license.h"
+#include "conf.h"
+#include "hl_types.h"
 #include "privilege.h"
 #include "record.h"
 #include "store.h"

@@ -9,7 +9,7 @@
 
 #include "jsonl.h"
 #include "log.h"
-#include "record.h"
+#include "hl_types.h"
 
 struct hl_event {
 	const char *event;	/* grant, join, deny, release, reap, ... */

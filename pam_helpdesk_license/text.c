@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "hl_types.h"
 #include "text.h"
 
 bool hl_user_valid(const char *user)
