@@ -26,6 +26,23 @@ bool hl_user_valid(const char *user)
 	return true;
 }
 
+bool hl_pool_name_valid(const char *pool)
+{
+	size_t len = strnlen(pool, HL_POOL_NAME_MAX + 1);
+
+	if (len < 1 || len > HL_POOL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = pool[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
 void hl_buf_init(struct hl_buf *buf)
 {
 	memset(buf, 0, sizeof(*buf));
