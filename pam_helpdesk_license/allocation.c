@@ -1372,6 +1372,36 @@ bool hl_txn_prune_stale(struct hl_txn *txn, const char *user,
 	return pruned;
 }
 
+void hl_txn_granted(struct hl_txn *txn, enum hl_kind kind, const char *pool,
+		    unsigned slot, bool joined,
+		    const struct hl_session *session, const char *reason)
+{
+	struct hl_decision *out = txn->out;
+
+	out->verdict = HL_GRANTED;
+	out->kind = kind;
+	out->joined = joined;
+	out->slot = slot;
+	snprintf(out->pool, sizeof(out->pool), "%s", pool ? pool : "");
+	snprintf(out->reason, sizeof(out->reason), "%s", reason);
+	if (txn->take) {
+		memcpy(out->session_id, session->id, sizeof(out->session_id));
+		hl_txn_event(txn, LOG_INFO, joined ? "join" : "grant",
+			    txn->who.user, kind, pool, slot, session, reason);
+	}
+}
+
+int hl_txn_join(struct hl_txn *txn, const char *key,
+		struct hl_holding *holding, const struct hl_session *session)
+{
+	hl_txn_prune_stale(txn, txn->who.user, holding);
+	if (hl_holding_add_session(holding, session)) {
+		hl_txn_failed(txn, HL_STORE_NOMEM, "session");
+		return -1;
+	}
+	return hl_txn_save_holding(txn, key, holding);
+}
+
 static bool hl_txn_all_stale(const struct hl_txn *txn,
 			     const struct hl_holding *holding)
 {

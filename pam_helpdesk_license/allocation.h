@@ -177,6 +177,16 @@ bool hl_txn_session_stale(const struct hl_txn *txn,
 bool hl_txn_prune_stale(struct hl_txn *txn, const char *user,
 			struct hl_holding *holding);
 
+/* Fills txn->out with the grant and, for a session open, its session id
+ * and the event (grant, or join when joined). */
+void hl_txn_granted(struct hl_txn *txn, enum hl_kind kind, const char *pool,
+		    unsigned slot, bool joined,
+		    const struct hl_session *session, const char *reason);
+/* Adds the session to an existing holding record at key (its stale
+ * sessions dropped) and stages it. */
+int hl_txn_join(struct hl_txn *txn, const char *key,
+		struct hl_holding *holding, const struct hl_session *session);
+
 /* Queues the sessions of holding (copied) to be told message (end
  * false), or ended with it (hl_session_end), once the transaction is
  * committed and the lock given back.  message is taken over (NULL: no
