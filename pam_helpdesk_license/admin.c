@@ -459,7 +459,7 @@ static void end_sessions(struct hl_txn *txn, const char *user,
 			 const struct hl_holding *holding, const char *reason)
 {
 	for (size_t i = 0; i < holding->session_count; i++)
-		hl_txn_event_end(txn, LOG_NOTICE, "admin-release", user,
+		hl_txn_event_end(txn, LOG_NOTICE, HL_EVENT_ADMIN_RELEASE, user,
 			     holding->kind,
 			     holding->kind == HL_KIND_CONCURRENT ? holding->pool
 								 : NULL,
@@ -900,11 +900,11 @@ static int drop_holder(struct hl_txn *txn, const char *key, const char *user,
 							       : NULL;
 
 	if (holding->session_count == 0)
-		hl_txn_event(txn, LOG_WARNING, "reap", user,
+		hl_txn_event(txn, LOG_WARNING, HL_EVENT_REAP, user,
 			     HL_KIND_CONCURRENT, pool, holding->slot, NULL,
 			     "holder without slot");
 	for (size_t i = 0; i < holding->session_count; i++)
-		hl_txn_event(txn, LOG_WARNING, "reap", user,
+		hl_txn_event(txn, LOG_WARNING, HL_EVENT_REAP, user,
 			     HL_KIND_CONCURRENT, pool, holding->slot,
 			     &holding->sessions[i], "holder without slot");
 	done->holders_dropped++;
@@ -1066,7 +1066,7 @@ static int drop_orphan_sessions(struct hl_txn *txn, struct hl_reconciled *done)
 		record = hl_buf_take(&text);
 		if (record && hl_holding_decode(record, &holding) == 0) {
 			for (size_t j = 0; j < holding.session_count; j++)
-				hl_txn_event(txn, LOG_NOTICE, "reap", user,
+				hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user,
 					     HL_KIND_NAMED, NULL, 0,
 					     &holding.sessions[j],
 					     "named allocation lost");
@@ -1242,7 +1242,7 @@ int hl_admin_assign(const struct hl_env *env, const struct hl_request *req,
 			refused(result, "all %u Named licenses are allocated",
 				cfg->named.licenses);
 		} else if (rc == 0) {
-			hl_txn_event(&txn, LOG_NOTICE, "assign", req->user,
+			hl_txn_event(&txn, LOG_NOTICE, HL_EVENT_ASSIGN, req->user,
 				     HL_KIND_NAMED, NULL, 0, NULL,
 				     "assigned by admin");
 			result->verdict = HL_GRANTED;
@@ -1291,7 +1291,7 @@ int hl_admin_unassign(const struct hl_env *env, const struct hl_request *req,
 			"it now)", req->user, since, until);
 	} else {
 		end_sessions(&txn, req->user, &holding, "Named license freed");
-		hl_txn_event(&txn, LOG_NOTICE, "unassign", req->user,
+		hl_txn_event(&txn, LOG_NOTICE, HL_EVENT_UNASSIGN, req->user,
 			     HL_KIND_NAMED, NULL, 0, NULL,
 			     force ? "freed by admin (forced)"
 				   : "freed by admin");

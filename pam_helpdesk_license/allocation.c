@@ -224,7 +224,8 @@ void hl_who_failed(struct hl_decision *out)
 
 /* ---- events: syslog and the event log, written after the commit --------- */
 
-static void queue_event(struct hl_txn *txn, int priority, const char *event,
+static void queue_event(struct hl_txn *txn, int priority,
+			enum hl_event_type type,
 			const char *user, bool has_kind, enum hl_kind kind,
 			const char *pool, unsigned slot,
 			const struct hl_session *session, const char *reason,
@@ -232,6 +233,7 @@ static void queue_event(struct hl_txn *txn, int priority, const char *event,
 {
 	const struct hl_env *env = txn->env;
 	const struct hl_request *req = txn->req;
+	const char *event = hl_event_name(type);
 	struct hl_event ev = {
 		.event = event,
 		.user = user,
@@ -295,7 +297,7 @@ static void queue_event(struct hl_txn *txn, int priority, const char *event,
 	txn->event_count++;
 }
 
-void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
+void hl_txn_event(struct hl_txn *txn, int priority, enum hl_event_type event,
 			const char *user, enum hl_kind kind, const char *pool,
 			unsigned slot, const struct hl_session *session,
 			const char *reason)
@@ -304,7 +306,7 @@ void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
 		    session, reason, -1);
 }
 
-void hl_txn_event_end(struct hl_txn *txn, int priority, const char *event,
+void hl_txn_event_end(struct hl_txn *txn, int priority, enum hl_event_type event,
 		      const char *user, enum hl_kind kind, const char *pool,
 		      unsigned slot, const struct hl_session *session,
 		      const char *reason)
@@ -314,7 +316,7 @@ void hl_txn_event_end(struct hl_txn *txn, int priority, const char *event,
 }
 
 void hl_txn_event_no_kind(struct hl_txn *txn, int priority,
-			  const char *event, const char *user,
+			  enum hl_event_type event, const char *user,
 			  const char *reason)
 {
 	queue_event(txn, priority, event, user, false, HL_KIND_NAMED, NULL, 0,
@@ -679,7 +681,7 @@ static int repair_now(struct hl_txn *txn, const char *why, bool suspected)
 	memset(&scratch, 0, sizeof(scratch));
 	if (hl_txn_begin(&fix) != 0)
 		return -1;
-	hl_txn_event(&fix, LOG_CRIT, "error", txn->req->user,
+	hl_txn_event(&fix, LOG_CRIT, HL_EVENT_ERROR, txn->req->user,
 		     HL_KIND_CONCURRENT, NULL, 0, NULL,
 		     *reason ? reason : "damaged store repaired");
 	rc = hl_txn_reconcile(&fix, &done);
@@ -1362,7 +1364,7 @@ bool hl_txn_prune_stale(struct hl_txn *txn, const char *user,
 
 		if (!hl_txn_session_stale(txn, s))
 			continue;
-		hl_txn_event(txn, LOG_NOTICE, "reap", user, holding->kind,
+		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user, holding->kind,
 			    holding->kind == HL_KIND_CONCURRENT ? holding->pool
 								 : NULL,
 			    holding->slot, s, hl_txn_stale_reason(txn, s));
@@ -1386,7 +1388,7 @@ void hl_txn_granted(struct hl_txn *txn, enum hl_kind kind, const char *pool,
 	snprintf(out->reason, sizeof(out->reason), "%s", reason);
 	if (txn->take) {
 		memcpy(out->session_id, session->id, sizeof(out->session_id));
-		hl_txn_event(txn, LOG_INFO, joined ? "join" : "grant",
+		hl_txn_event(txn, LOG_INFO, joined ? HL_EVENT_JOIN : HL_EVENT_GRANT,
 			    txn->who.user, kind, pool, slot, session, reason);
 	}
 }
@@ -1508,7 +1510,7 @@ bool hl_txn_prune_line(struct hl_txn *txn, const char *pool,
 			i++;
 			continue;
 		}
-		hl_txn_event(txn, LOG_NOTICE, "deny", w->user,
+		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_DENY, w->user,
 			    HL_KIND_CONCURRENT, pool, 0, &w->session, reason);
 		/* Short of memory, the list of what was dropped misses one:
 		 * the line itself is right. */
@@ -1544,7 +1546,7 @@ bool hl_holding_claims(const struct hl_holding *holding, bool found,
 int hl_txn_free_orphan_slot(struct hl_txn *txn, const char *user,
 			    const char *pool, unsigned slot)
 {
-	hl_txn_event(txn, LOG_NOTICE, "reap", user, HL_KIND_CONCURRENT, pool,
+	hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user, HL_KIND_CONCURRENT, pool,
 		     slot, NULL, "slot without holder record");
 	return give_back_slot(txn, pool, slot);
 }
@@ -1634,7 +1636,7 @@ static int reclaim_idle(struct hl_txn *txn, const struct hl_pool *pool,
 	snprintf(reason, sizeof(reason), "idle %lds", idle);
 	hl_format_duration((unsigned)idle, how_long, sizeof(how_long));
 	for (size_t i = 0; i < holding.session_count; i++)
-		hl_txn_event_end(txn, LOG_NOTICE, "reap", user,
+		hl_txn_event_end(txn, LOG_NOTICE, HL_EVENT_REAP, user,
 				 HL_KIND_CONCURRENT, pool->name, holding.slot,
 				 &holding.sessions[i], reason);
 	rc = hl_txn_free_slot(txn, user, &holding);
@@ -1896,7 +1898,7 @@ static int sweep_one(void *arg, const char *key, const char *value)
 		char copy[HL_USER_MAX + 1];
 
 		snprintf(copy, sizeof(copy), "%s", user);
-		hl_txn_event(txn, LOG_NOTICE, "unassign", copy, HL_KIND_NAMED,
+		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_UNASSIGN, copy, HL_KIND_NAMED,
 			    NULL, 0, NULL, "no longer named-eligible");
 		if (hl_txn_delete(txn, key) != 0) {
 			sweep->rc = -1;

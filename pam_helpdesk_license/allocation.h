@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "eventlog.h"
 #include "hl_types.h"
 #include "privilege.h"
 #include "record.h"
@@ -114,20 +115,20 @@ void hl_who_failed(struct hl_decision *out);
 
 /* Queues an event for syslog and the event log.  session NULL: the fields
  * of the request and this process. */
-void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
+void hl_txn_event(struct hl_txn *txn, int priority, enum hl_event_type event,
 		  const char *user, enum hl_kind kind, const char *pool,
 		  unsigned slot, const struct hl_session *session,
 		  const char *reason);
 /* The same for the end of a session: with the time its tty has had no
  * input ("idle"), when it has a tty. */
-void hl_txn_event_end(struct hl_txn *txn, int priority, const char *event,
+void hl_txn_event_end(struct hl_txn *txn, int priority, enum hl_event_type event,
 		      const char *user, enum hl_kind kind, const char *pool,
 		      unsigned slot, const struct hl_session *session,
 		      const char *reason);
 /* The same for an event of no kind (a refusal of a user who holds no
  * license at all): "kind" is left out. */
 void hl_txn_event_no_kind(struct hl_txn *txn, int priority,
-			  const char *event, const char *user,
+			  enum hl_event_type event, const char *user,
 			  const char *reason);
 
 /* Queues a line for syslog only, logged with the events after the

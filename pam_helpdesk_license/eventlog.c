@@ -24,6 +24,29 @@ static void field(struct hl_buf *buf, const char *name, const char *value)
 	hl_buf_json(buf, value);
 }
 
+static const char *const event_names[HL_EVENT_TYPES] = {
+	[HL_EVENT_GRANT] = "grant", [HL_EVENT_JOIN] = "join",
+	[HL_EVENT_DENY] = "deny", [HL_EVENT_RELEASE] = "release",
+	[HL_EVENT_REAP] = "reap", [HL_EVENT_ADMIN_RELEASE] = "admin-release",
+	[HL_EVENT_ASSIGN] = "assign", [HL_EVENT_UNASSIGN] = "unassign",
+	[HL_EVENT_WAIT] = "wait", [HL_EVENT_ERROR] = "error",
+};
+
+const char *hl_event_name(enum hl_event_type type)
+{
+	return (unsigned)type < HL_EVENT_TYPES ? event_names[type] : NULL;
+}
+
+bool hl_event_type_of(const char *name, enum hl_event_type *type)
+{
+	for (unsigned k = 0; k < HL_EVENT_TYPES; k++)
+		if (strcmp(name, event_names[k]) == 0) {
+			*type = (enum hl_event_type)k;
+			return true;
+		}
+	return false;
+}
+
 char *hl_event_format(const struct hl_event *event, const struct timespec *ts)
 {
 	struct hl_buf buf;

@@ -11,8 +11,22 @@
 #include "log.h"
 #include "hl_types.h"
 
+/* The events of the event log, one table of names (eventlog.c) for the
+ * writers (hl_txn_event) and the readers (the report's eventread.c). */
+enum hl_event_type {
+	HL_EVENT_GRANT, HL_EVENT_JOIN, HL_EVENT_DENY, HL_EVENT_RELEASE,
+	HL_EVENT_REAP, HL_EVENT_ADMIN_RELEASE, HL_EVENT_ASSIGN,
+	HL_EVENT_UNASSIGN, HL_EVENT_WAIT, HL_EVENT_ERROR,
+	HL_EVENT_TYPES			/* how many */
+};
+
+/* "grant", "admin-release", ...; NULL for no type. */
+const char *hl_event_name(enum hl_event_type type);
+/* The type of the event named name: true and *type, or false. */
+bool hl_event_type_of(const char *name, enum hl_event_type *type);
+
 struct hl_event {
-	const char *event;	/* grant, join, deny, release, reap, ... */
+	const char *event;	/* hl_event_name */
 	const char *user;
 	bool has_kind;
 	enum hl_kind kind;

@@ -185,7 +185,7 @@ static void refuse(struct hl_txn *txn, const struct hl_pool **pools,
 		   size_t npools, bool named, const char *reason)
 {
 	refusal(txn, pools, npools, named, reason, 0);
-	hl_txn_event(txn, LOG_NOTICE, "deny", txn->who.user, txn->out->kind,
+	hl_txn_event(txn, LOG_NOTICE, HL_EVENT_DENY, txn->who.user, txn->out->kind,
 		    npools ? pools[0]->name : NULL, 0, NULL, reason);
 }
 
@@ -244,7 +244,7 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 		 * counts, and goes at this write. */
 		hl_holding_free(&holding);
 		if (txn->take) {
-			hl_txn_event(txn, LOG_NOTICE, "unassign", txn->who.user,
+			hl_txn_event(txn, LOG_NOTICE, HL_EVENT_UNASSIGN, txn->who.user,
 				    HL_KIND_NAMED, NULL, 0, NULL,
 				    "no longer named-eligible");
 			if (hl_txn_free_named(txn, txn->who.user))
@@ -345,7 +345,7 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 		 "a named technician nor in a technician pool. Ask your help "
 		 "desk manager for a license.");
 	/* Of no kind: the user has no license at all. */
-	hl_txn_event_no_kind(txn, LOG_NOTICE, "deny", txn->who.user,
+	hl_txn_event_no_kind(txn, LOG_NOTICE, HL_EVENT_DENY, txn->who.user,
 			     "unlicensed");
 	return 0;
 }
@@ -497,7 +497,7 @@ static int close_in(struct hl_txn *txn, const char *key, const char *session_id,
 
 		if (!session_matches(txn, s, session_id))
 			continue;
-		hl_txn_event_end(txn, LOG_INFO, "release", txn->who.user,
+		hl_txn_event_end(txn, LOG_INFO, HL_EVENT_RELEASE, txn->who.user,
 				 holding.kind,
 				 holding.kind == HL_KIND_CONCURRENT
 					 ? holding.pool : NULL,

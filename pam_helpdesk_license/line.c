@@ -88,7 +88,7 @@ static int leave_lines(struct hl_txn *txn, struct hl_wait *w,
 		hl_line_free(&line);
 		/* Not found: dropped by another, who logged why. */
 		if (reason && found)
-			hl_txn_event(txn, LOG_NOTICE, "deny", txn->who.user,
+			hl_txn_event(txn, LOG_NOTICE, HL_EVENT_DENY, txn->who.user,
 				    HL_KIND_CONCURRENT, w->pools[i]->name, 0,
 				    &w->session, reason);
 	}
@@ -126,7 +126,7 @@ int hl_wait_join(struct hl_txn *txn, const struct hl_pool **pools,
 		hl_line_free(&line);
 		if (hl_waits_ahead(txn, pool, session->id, &ahead, &place))
 			goto fail;
-		hl_txn_event(txn, LOG_NOTICE, "wait", txn->who.user,
+		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_WAIT, txn->who.user,
 			    HL_KIND_CONCURRENT, pool->name, 0, session,
 			    "all licenses in use");
 		hl_buf_printf(msg, "%s number %zu in line for pool %s",

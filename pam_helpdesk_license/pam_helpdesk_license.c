@@ -225,7 +225,7 @@ static void config_broken(pam_handle_t *pamh, int flags, enum action action,
 			  const char *event_log, const struct hl_logger *log)
 {
 	struct hl_event ev = {
-		.event = "error", .user = user,
+		.event = hl_event_name(HL_EVENT_ERROR), .user = user,
 		.service = item(pamh, PAM_SERVICE), .tty = item(pamh, PAM_TTY),
 		.rhost = item(pamh, PAM_RHOST), .pid = getpid(),
 		.reason = "configuration unusable (see syslog or "

@@ -198,18 +198,10 @@ bool hl_parse_iso_time(const char *text, long long *ms, bool *date_only)
 
 /* ---- lines ------------------------------------------------------------------ */
 
-static const char *const event_names[] = {
-	[HL_LOGEV_GRANT] = "grant", [HL_LOGEV_JOIN] = "join",
-	[HL_LOGEV_DENY] = "deny", [HL_LOGEV_RELEASE] = "release",
-	[HL_LOGEV_REAP] = "reap", [HL_LOGEV_ADMIN_RELEASE] = "admin-release",
-	[HL_LOGEV_ASSIGN] = "assign", [HL_LOGEV_UNASSIGN] = "unassign",
-	[HL_LOGEV_WAIT] = "wait", [HL_LOGEV_ERROR] = "error",
-};
-
 const char *hl_logevent_name(unsigned type)
 {
-	return type < sizeof(event_names) / sizeof(event_names[0])
-		       ? event_names[type] : NULL;
+	return type < HL_EVENT_TYPES ? hl_event_name((enum hl_event_type)type)
+				     : NULL;
 }
 
 const char *hl_skip_cause_name(enum hl_skip_cause cause)
@@ -299,7 +291,7 @@ bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
 			    struct hl_jsonl_object *obj,
 			    enum hl_skip_cause *cause)
 {
-	enum { NO_EVENT = sizeof(event_names) / sizeof(event_names[0]) };
+	enum { NO_EVENT = HL_EVENT_TYPES };
 	const char *time = NULL, *user = NULL;
 	bool date_only, nomem = false;
 
@@ -326,11 +318,13 @@ bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
 		switch (role) {
 		case ROLE_TIME: time = string ? f->value : NULL; ok = string; break;
 		case ROLE_USER: user = string ? f->value : NULL; ok = string; break;
-		case ROLE_EVENT:
-			for (unsigned char k = 0; string && k < NO_EVENT; k++)
-				if (strcmp(f->value, event_names[k]) == 0)
-					ev->type = k;
+		case ROLE_EVENT: {
+			enum hl_event_type type;
+
+			if (string && hl_event_type_of(f->value, &type))
+				ev->type = (unsigned char)type;
 			break;
+		}
 		case ROLE_KIND:
 			if (string && strcmp(f->value, "named") == 0)
 				ev->kind = HL_LOGEV_NAMED;
