@@ -211,32 +211,28 @@ static int join_lines(struct hl_txn *txn, const struct hl_pool **pools,
 	return hl_wait_join(txn, pools, npools, session, w, &msg);
 }
 
-/* Steps 2 to 7 of the decision (pam_helpdesk_license(8), "Decision"), inside an open store.  w: where a
- * session open that must wait keeps its place (NULL: refuse at once). */
-static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
-			   size_t npools, bool named_ok, struct hl_wait *w)
+/* Steps 2 and 3: a Named allocation in force, or a free Named license
+ * for a named-eligible technician.  *decided when granted. */
+static int named_steps(struct hl_txn *txn, bool named_ok,
+		       const struct hl_session *session, bool *decided)
 {
-	const struct hl_config *cfg = txn->env->cfg;
-	struct hl_session session;
 	struct hl_holding holding;
 	char key[HL_KEY_MAX];
-	bool found, done;
+	bool found;
 	int rc;
 
-	*txn->idle_holder = '\0';
-	if (hl_txn_new_session(txn, &session))
-		return -1;
-
+	*decided = false;
 	/* 2. A Named allocation in force. */
 	if (!hl_key_named(key, sizeof(key), txn->who.user) ||
 	    hl_txn_load_holding(txn, key, &holding, &found))
 		return -1;
 	if (found && named_ok) {
-		rc = txn->take ? hl_txn_join(txn, key, &holding, &session) : 0;
+		rc = txn->take ? hl_txn_join(txn, key, &holding, session) : 0;
 		hl_holding_free(&holding);
 		if (rc == 0)
-			hl_txn_granted(txn, HL_KIND_NAMED, NULL, 0, true, &session,
-				"named allocation");
+			hl_txn_granted(txn, HL_KIND_NAMED, NULL, 0, true,
+				       session, "named allocation");
+		*decided = true;
 		return rc;
 	}
 	if (found) {
@@ -244,9 +240,9 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 		 * counts, and goes at this write. */
 		hl_holding_free(&holding);
 		if (txn->take) {
-			hl_txn_event(txn, LOG_NOTICE, HL_EVENT_UNASSIGN, txn->who.user,
-				    HL_KIND_NAMED, NULL, 0, NULL,
-				    "no longer named-eligible");
+			hl_txn_event(txn, LOG_NOTICE, HL_EVENT_UNASSIGN,
+				     txn->who.user, HL_KIND_NAMED, NULL, 0,
+				     NULL, "no longer named-eligible");
 			if (hl_txn_free_named(txn, txn->who.user))
 				return -1;
 		}
@@ -254,14 +250,117 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 
 	/* 3. A free Named license for a named-eligible technician. */
 	if (named_ok) {
-		if (hl_txn_allocate_named(txn, &session, &done))
+		if (hl_txn_allocate_named(txn, session, decided))
 			return -1;
-		if (done) {
-			hl_txn_granted(txn, HL_KIND_NAMED, NULL, 0, false, &session,
-				"named license allocated");
-			return 0;
-		}
+		if (*decided)
+			hl_txn_granted(txn, HL_KIND_NAMED, NULL, 0, false,
+				       session, "named license allocated");
 	}
+	return 0;
+}
+
+/* Step 5: a free slot in one of the technician's pools, in config order,
+ * unless somebody waits for it.  *decided when granted. */
+static int free_slot_step(struct hl_txn *txn, const struct hl_pool **pools,
+			  size_t npools, const struct hl_session *session,
+			  bool *decided)
+{
+	*decided = false;
+	for (size_t i = 0; i < npools; i++) {
+		char reason[sizeof(txn->out->reason)];
+		unsigned slot;
+		bool ahead = false;
+		size_t place;
+
+		if (pools[i]->wait > 0 &&
+		    hl_waits_ahead(txn, pools[i], NULL, &ahead, &place))
+			return -1;
+		if (ahead)
+			continue;
+		if (hl_txn_take_slot(txn, pools[i], session, &slot))
+			return -1;
+		if (slot == 0)
+			continue;
+		if (*txn->idle_holder)
+			hl_set_text(reason, sizeof(reason),
+				    "license of idle holder %s",
+				    txn->idle_holder);
+		else
+			hl_set_text(reason, sizeof(reason),
+				    "free concurrent license");
+		hl_txn_granted(txn, HL_KIND_CONCURRENT, pools[i]->name,
+			       txn->take ? slot : 0, false, session, reason);
+		*decided = true;
+		return 0;
+	}
+	return 0;
+}
+
+/* Step 6: entitled, but everything is taken: wait in line (w), or the
+ * refusal. */
+static int all_taken(struct hl_txn *txn, const struct hl_pool **pools,
+		     size_t npools, bool named_ok,
+		     const struct hl_session *session, struct hl_wait *w)
+{
+	bool may_wait = false;
+
+	for (size_t i = 0; i < npools; i++)
+		may_wait |= pools[i]->wait > 0;
+	if (!txn->take && may_wait) {
+		/* The waiting happens in the session. */
+		hl_txn_granted(txn, HL_KIND_CONCURRENT, pools[0]->name, 0,
+			       false, session, "may wait in line");
+		return 0;
+	}
+	if (may_wait && w) {
+		w->named = named_ok;
+		return join_lines(txn, pools, npools, session, w);
+	}
+	refuse(txn, pools, npools, named_ok,
+	       npools ? "all licenses in use" : "all named licenses allocated");
+	return 0;
+}
+
+/* Step 7: no license of any kind. */
+static void unlicensed(struct hl_txn *txn)
+{
+	if (txn->env->cfg->unlicensed == HL_UNLICENSED_IGNORE) {
+		txn->out->verdict = HL_IGNORED;
+		snprintf(txn->out->reason, sizeof(txn->out->reason),
+			 "unlicensed, ignored");
+		return;
+	}
+	txn->out->verdict = HL_DENIED;
+	snprintf(txn->out->reason, sizeof(txn->out->reason), "unlicensed");
+	snprintf(txn->out->message, sizeof(txn->out->message),
+		 "You hold no help desk license on this host: you are neither "
+		 "a named technician nor in a technician pool. Ask your help "
+		 "desk manager for a license.");
+	/* Of no kind: the user has no license at all. */
+	hl_txn_event_no_kind(txn, LOG_NOTICE, HL_EVENT_DENY, txn->who.user,
+			     "unlicensed");
+}
+
+/* Steps 2 to 7 of the decision (pam_helpdesk_license(8), "Decision"),
+ * inside an open store.  w: where a session open that must wait keeps its
+ * place (NULL: refuse at once). */
+static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
+			   size_t npools, bool named_ok, struct hl_wait *w)
+{
+	struct hl_session session;
+	struct hl_holding holding;
+	char key[HL_KEY_MAX];
+	bool found, decided;
+	int rc;
+
+	*txn->idle_holder = '\0';
+	if (hl_txn_new_session(txn, &session))
+		return -1;
+
+	/* 2 and 3. */
+	rc = named_steps(txn, named_ok, &session, &decided);
+	if (rc || decided)
+		return rc;
 
 	/* 4. The slot this technician already holds. */
 	if (!hl_key_holder(key, sizeof(key), txn->who.user) ||
@@ -275,78 +374,22 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 		rc = txn->take ? hl_txn_join(txn, key, &holding, &session) : 0;
 		hl_holding_free(&holding);
 		if (rc == 0)
-			hl_txn_granted(txn, HL_KIND_CONCURRENT, pool, slot, true,
-				&session, "joins the slot already held");
+			hl_txn_granted(txn, HL_KIND_CONCURRENT, pool, slot,
+				       true, &session,
+				       "joins the slot already held");
 		return rc;
 	}
 
-	/* 5. A free slot in one of the technician's pools, in config order,
-	 * unless somebody waits for it. */
-	for (size_t i = 0; i < npools; i++) {
-		unsigned slot;
-		bool ahead = false;
-		size_t place;
-
-		if (pools[i]->wait > 0 &&
-		    hl_waits_ahead(txn, pools[i], NULL, &ahead, &place))
-			return -1;
-		if (ahead)
-			continue;
-		if (hl_txn_take_slot(txn, pools[i], &session, &slot))
-			return -1;
-		if (slot) {
-			char reason[sizeof(txn->out->reason)];
-
-			if (*txn->idle_holder)
-				hl_set_text(reason, sizeof(reason),
-					    "license of idle holder %s",
-					    txn->idle_holder);
-			else
-				hl_set_text(reason, sizeof(reason),
-					    "free concurrent license");
-			hl_txn_granted(txn, HL_KIND_CONCURRENT, pools[i]->name,
-				txn->take ? slot : 0, false, &session, reason);
-			return 0;
-		}
-	}
-
-	/* 6. Entitled, but everything is taken. */
-	if (named_ok || npools > 0) {
-		bool may_wait = false;
-
-		for (size_t i = 0; i < npools; i++)
-			may_wait |= pools[i]->wait > 0;
-		if (!txn->take && may_wait) {
-			/* The waiting happens in the session. */
-			hl_txn_granted(txn, HL_KIND_CONCURRENT, pools[0]->name, 0,
-				false, &session, "may wait in line");
-			return 0;
-		}
-		if (may_wait && w) {
-			w->named = named_ok;
-			return join_lines(txn, pools, npools, &session, w);
-		}
-		refuse(txn, pools, npools, named_ok,
-		       npools ? "all licenses in use" : "all named licenses allocated");
+	/* 5. */
+	if (free_slot_step(txn, pools, npools, &session, &decided))
+		return -1;
+	if (decided)
 		return 0;
-	}
-
-	/* 7. No license of any kind. */
-	if (cfg->unlicensed == HL_UNLICENSED_IGNORE) {
-		txn->out->verdict = HL_IGNORED;
-		snprintf(txn->out->reason, sizeof(txn->out->reason),
-			 "unlicensed, ignored");
-		return 0;
-	}
-	txn->out->verdict = HL_DENIED;
-	snprintf(txn->out->reason, sizeof(txn->out->reason), "unlicensed");
-	snprintf(txn->out->message, sizeof(txn->out->message),
-		 "You hold no help desk license on this host: you are neither "
-		 "a named technician nor in a technician pool. Ask your help "
-		 "desk manager for a license.");
-	/* Of no kind: the user has no license at all. */
-	hl_txn_event_no_kind(txn, LOG_NOTICE, HL_EVENT_DENY, txn->who.user,
-			     "unlicensed");
+	/* 6. */
+	if (named_ok || npools > 0)
+		return all_taken(txn, pools, npools, named_ok, &session, w);
+	/* 7. */
+	unlicensed(txn);
 	return 0;
 }
 
@@ -361,76 +404,87 @@ static bool reset_decision(struct hl_decision *out)
 	return true;
 }
 
+/* Step 1: who the technician is and what it may have: the pools it is
+ * in (*pools, config order, the caller frees it) and *named_ok.  1 when
+ * that decides already (out filled in), 0 to go on to the store, -1 out
+ * of memory. */
+static int entitlement(const struct hl_env *env, const struct hl_request *req,
+		       struct hl_who *who, struct hl_decision *out,
+		       const struct hl_pool ***pools, size_t *npools,
+		       bool *named_ok)
+{
+	const struct hl_config *cfg = env->cfg;
+	int in;
+
+	if (!hl_user_valid(req->user)) {
+		out->verdict = HL_USER_UNKNOWN;
+		snprintf(out->reason, sizeof(out->reason), "invalid user name");
+		return 1;
+	}
+	if (hl_names_contain(&cfg->ignore_services, req->service)) {
+		snprintf(out->reason, sizeof(out->reason), "ignored service");
+		return 1;
+	}
+	in = hl_who_lookup(env, who, req->user);
+	if (in > 0) {
+		out->verdict = HL_USER_UNKNOWN;
+		snprintf(out->reason, sizeof(out->reason), "unknown user");
+		return 1;
+	}
+	if (in == 0)
+		in = hl_who_in(who, &cfg->exempt_users, &cfg->exempt_groups);
+	if (in > 0) {
+		snprintf(out->reason, sizeof(out->reason), "exempt");
+		return 1;
+	}
+
+	*named_ok = false;
+	if (in == 0 && cfg->named.licenses > 0) {
+		in = hl_named_eligible(cfg, who);
+		*named_ok = in > 0;
+	}
+	*npools = 0;
+	*pools = calloc(cfg->pool_count ? cfg->pool_count : 1, sizeof(**pools));
+	if (*pools == NULL) {
+		out->verdict = HL_STORE_FAILED;
+		return -1;
+	}
+	for (size_t i = 0; in >= 0 && i < cfg->pool_count; i++) {
+		in = hl_who_in(who, &cfg->pools[i].users,
+			       &cfg->pools[i].groups);
+		if (in > 0)
+			(*pools)[(*npools)++] = &cfg->pools[i];
+	}
+	/* NSS could not say (logged): on_error decides, never "unlicensed". */
+	if (in < 0) {
+		free(*pools);
+		*pools = NULL;
+		hl_who_failed(out);
+		return 1;
+	}
+	return 0;
+}
+
 static int decide(const struct hl_env *env, const struct hl_request *req,
 		  enum decide_mode mode, struct hl_decision *out)
 {
-	const struct hl_config *cfg = env->cfg;
 	const struct hl_pool **pools = NULL;
 	struct hl_txn txn = { .env = env, .req = req, .out = out,
 			      .take = mode == OPEN, .quiet = mode == PREVIEW };
 	struct hl_wait w = { .refuse = refusal };
 	size_t npools = 0;
-	bool named_ok;
-	int in;
+	bool named_ok = false;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->verdict = HL_IGNORED;
-	if (!hl_user_valid(req->user)) {
-		out->verdict = HL_USER_UNKNOWN;
-		snprintf(out->reason, sizeof(out->reason), "invalid user name");
-		return 0;
-	}
-	if (hl_names_contain(&cfg->ignore_services, req->service)) {
-		snprintf(out->reason, sizeof(out->reason), "ignored service");
-		return 0;
-	}
-	in = hl_who_lookup(env, &txn.who, req->user);
-	if (in > 0) {
-		out->verdict = HL_USER_UNKNOWN;
-		snprintf(out->reason, sizeof(out->reason), "unknown user");
-		return 0;
-	}
-	if (in == 0)
-		in = hl_who_in(&txn.who, &cfg->exempt_users,
-			       &cfg->exempt_groups);
-	if (in > 0) {
-		snprintf(out->reason, sizeof(out->reason), "exempt");
-		return 0;
-	}
-
-	named_ok = false;
-	if (in == 0 && cfg->named.licenses > 0) {
-		in = hl_named_eligible(cfg, &txn.who);
-		named_ok = in > 0;
-	}
-	pools = calloc(cfg->pool_count ? cfg->pool_count : 1, sizeof(*pools));
-	if (pools == NULL) {
+	rc = entitlement(env, req, &txn.who, out, &pools, &npools, &named_ok);
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
+	if (mode == OPEN && hl_wait_alloc(&w, npools)) {
+		free(pools);
 		out->verdict = HL_STORE_FAILED;
 		return -1;
-	}
-	for (size_t i = 0; in >= 0 && i < cfg->pool_count; i++) {
-		in = hl_who_in(&txn.who, &cfg->pools[i].users,
-			       &cfg->pools[i].groups);
-		if (in > 0)
-			pools[npools++] = &cfg->pools[i];
-	}
-	/* NSS could not say (logged): on_error decides, never "unlicensed". */
-	if (in < 0) {
-		free(pools);
-		hl_who_failed(out);
-		return 0;
-	}
-
-	if (mode == OPEN) {
-		w.pools = calloc(npools ? npools : 1, sizeof(*w.pools));
-		w.in = calloc(npools ? npools : 1, sizeof(*w.in));
-		w.until = calloc(npools ? npools : 1, sizeof(*w.until));
-		if (w.pools == NULL || w.in == NULL || w.until == NULL) {
-			hl_wait_free(&w);
-			free(pools);
-			out->verdict = HL_STORE_FAILED;
-			return -1;
-		}
 	}
 	/* A record found damaged: repaired there and then, and one more
 	 * try. */

@@ -19,6 +19,20 @@
 
 #include "line.h"
 
+int hl_wait_alloc(struct hl_wait *w, size_t npools)
+{
+	size_t n = npools ? npools : 1;
+
+	w->pools = calloc(n, sizeof(*w->pools));
+	w->in = calloc(n, sizeof(*w->in));
+	w->until = calloc(n, sizeof(*w->until));
+	if (w->pools == NULL || w->in == NULL || w->until == NULL) {
+		hl_wait_free(w);
+		return -1;
+	}
+	return 0;
+}
+
 void hl_wait_free(struct hl_wait *w)
 {
 	free(w->pools);
@@ -372,6 +386,105 @@ static void give_up(struct hl_txn *txn, const struct hl_pool **pools,
 			w->in[i] = false;
 }
 
+/* Signals come only inside ppoll, which then fails with EINTR: one that
+ * came while the store was being read would go unnoticed.  No handler of
+ * ours: the process's own stay as they are.  The mask before in old. */
+static void block_signals(sigset_t *old)
+{
+	static const int synchronous[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+					   SIGTRAP, SIGABRT, SIGSYS };
+	sigset_t blocked;
+
+	sigfillset(&blocked);
+	for (size_t i = 0; i < sizeof(synchronous) / sizeof(synchronous[0]); i++)
+		sigdelset(&blocked, synchronous[i]);
+	pthread_sigmask(SIG_BLOCK, &blocked, old);
+}
+
+/* Polls the store's directory (when inotify can be had: *watch, base
+ * the store file's name) and the technician's connections; the fds to
+ * poll in fds, their count returned. */
+static size_t watch_all(const struct hl_env *env, struct pollfd *fds,
+			int *watch, const char **base)
+{
+	const struct hl_waiting *waiting = env->waiting;
+	int conns[MAX_CONNECTIONS];
+	size_t nconns = 0, nfds = 0;
+
+	*watch = watch_store(env, base);
+	if (*watch >= 0)
+		fds[nfds++] = (struct pollfd){ .fd = *watch, .events = POLLIN };
+	if (waiting && waiting->connections)
+		nconns = waiting->connections(waiting->data, conns,
+					      MAX_CONNECTIONS);
+	for (size_t i = 0; i < nconns && i < MAX_CONNECTIONS; i++)
+		fds[nfds++] = (struct pollfd){ .fd = conns[i],
+					       .events = POLLRDHUP };
+	return nfds;
+}
+
+/* Marks in expired the lines whose wait has run out after elapsed ms;
+ * *any_left: some line still waits.  The ms until the next one runs out
+ * (LLONG_MAX: none). */
+static long long mark_expired(const struct hl_wait *w, bool *expired,
+			      long long elapsed, bool *any_expired,
+			      bool *any_left)
+{
+	long long next = LLONG_MAX;
+
+	*any_expired = *any_left = false;
+	for (size_t i = 0; i < w->count; i++) {
+		long long limit = (long long)w->pools[i]->wait * 1000;
+
+		expired[i] = w->in[i] && elapsed >= limit;
+		*any_expired |= expired[i];
+		if (w->in[i] && !expired[i]) {
+			*any_left = true;
+			if (limit - elapsed < next)
+				next = limit - elapsed;
+		}
+	}
+	return next;
+}
+
+/* What woke ppoll: true when the store was written; *reason
+ * "disconnected" when a connection of the technician hung up. */
+static bool woken_by(struct pollfd *fds, size_t nfds, int watch,
+		     const char *base, const char **reason)
+{
+	bool written = false;
+
+	for (size_t i = 0; i < nfds; i++) {
+		if (fds[i].fd == watch) {
+			if (fds[i].revents)
+				written |= store_written(watch, base);
+		} else if (fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+			*reason = "disconnected";
+		} else if (fds[i].revents & POLLNVAL) {
+			fds[i].fd = -1;	/* closed under us: not ours */
+		}
+	}
+	return written;
+}
+
+/* The end of the wait: the seconds waited in txn->out, or, for reason,
+ * every line left and the refusal. */
+static void end_wait(struct hl_txn *txn, const struct hl_pool **pools,
+		     size_t npools, struct hl_wait *w, bool *expired,
+		     const char *reason, const struct timespec *began)
+{
+	long long ms = ms_since(began);
+
+	if (reason == NULL) {
+		txn->out->waited = (unsigned)(ms / 1000);
+		return;
+	}
+	for (size_t i = 0; i < w->count; i++)
+		expired[i] = w->in[i];
+	give_up(txn, pools, npools, w, expired, reason,
+		ms / 1000 > 0 ? (unsigned)(ms / 1000) : 1);
+}
+
 /* Waits in line: until a slot is had, every line's wait has run out, the
  * technician goes away (a hangup of the connection) or a signal comes.
  * Woken by inotify when the store is written, and once a second to notice
@@ -382,15 +495,12 @@ void hl_wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 	const struct hl_env *env = txn->env;
 	const struct hl_waiting *waiting = env->waiting;
 	struct pollfd fds[1 + MAX_CONNECTIONS];
-	int conns[MAX_CONNECTIONS];
-	size_t nconns = 0, nfds = 0;
+	size_t nfds;
 	const char *base = "";
 	const char *reason = NULL;
 	struct timespec began;
 	bool *expired = calloc(w->count, sizeof(*expired));
-	static const int synchronous[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-					   SIGTRAP, SIGABRT, SIGSYS };
-	sigset_t blocked, old_mask;
+	sigset_t old_mask;
 	long long last_look = 0, look_ms;
 	bool check = true;
 	int watch;
@@ -400,56 +510,30 @@ void hl_wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 		give_up(txn, pools, npools, w, w->in, "error", 0);
 		return;
 	}
-	/* Signals come only inside ppoll, which then fails with EINTR: one
-	 * that came while the store was being read would go unnoticed.  No
-	 * handler of ours: the process's own stay as they are. */
-	sigfillset(&blocked);
-	for (size_t i = 0; i < sizeof(synchronous) / sizeof(synchronous[0]); i++)
-		sigdelset(&blocked, synchronous[i]);
-	pthread_sigmask(SIG_BLOCK, &blocked, &old_mask);
+	block_signals(&old_mask);
 	clock_gettime(CLOCK_MONOTONIC, &began);
 	if (waiting && waiting->tell && w->message)
 		waiting->tell(waiting->data, w->message);
-	watch = watch_store(env, &base);
+	nfds = watch_all(env, fds, &watch, &base);
 	look_ms = watch >= 0 ? LOOK_MS : LOOK_MS_UNWATCHED;
-	if (watch >= 0)
-		fds[nfds++] = (struct pollfd){ .fd = watch, .events = POLLIN };
-	if (waiting && waiting->connections)
-		nconns = waiting->connections(waiting->data, conns,
-					      MAX_CONNECTIONS);
-	for (size_t i = 0; i < nconns && i < MAX_CONNECTIONS; i++)
-		fds[nfds++] = (struct pollfd){ .fd = conns[i],
-					       .events = POLLRDHUP };
 
 	for (;;) {
-		long long elapsed = ms_since(&began), next = LLONG_MAX;
-		bool any_expired = false, any_left = false, can = false;
+		long long elapsed = ms_since(&began), next;
+		bool any_expired, any_left, can = false;
 		struct timespec pause;
 		int n;
 
-		for (size_t i = 0; i < w->count; i++) {
-			long long limit = (long long)w->pools[i]->wait * 1000;
-
-			expired[i] = w->in[i] && elapsed >= limit;
-			any_expired |= expired[i];
-			if (w->in[i] && !expired[i]) {
-				any_left = true;
-				if (limit - elapsed < next)
-					next = limit - elapsed;
-			}
-		}
-		if (any_expired) {
-			if (!any_left) {
-				reason = "timeout";
-				break;
-			}
-			give_up(txn, pools, npools, w, expired, "timeout", 0);
-		} else if (!any_left) {
-			/* Dropped from every line at the end of its wait,
-			 * by others while this process was stopped. */
+		next = mark_expired(w, expired, elapsed, &any_expired,
+				    &any_left);
+		if (!any_left) {
+			/* Run out, or dropped from every line at the end of
+			 * its wait by others while this process was
+			 * stopped. */
 			reason = "timeout";
 			break;
 		}
+		if (any_expired)
+			give_up(txn, pools, npools, w, expired, "timeout", 0);
 		if (check) {
 			last_look = elapsed;
 			if (attempt(txn, w, false, &can) == 0 && can) {
@@ -476,34 +560,13 @@ void hl_wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 		}
 		/* The look every look_ms, whatever else wakes us. */
 		check = n == 0 || ms_since(&began) - last_look >= look_ms;
-		for (size_t i = 0; i < nfds; i++) {
-			if (fds[i].fd == watch) {
-				if (fds[i].revents)
-					check |= store_written(watch, base);
-			} else if (fds[i].revents &
-				   (POLLRDHUP | POLLHUP | POLLERR)) {
-				reason = "disconnected";
-			} else if (fds[i].revents & POLLNVAL) {
-				fds[i].fd = -1;	/* closed under us: not ours */
-			}
-		}
+		check |= woken_by(fds, nfds, watch, base, &reason);
 		if (reason)
 			break;
 	}
 	if (watch >= 0)
 		close(watch);
 	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-	if (reason) {
-		long long ms = ms_since(&began);
-		unsigned waited = ms / 1000 > 0 ? (unsigned)(ms / 1000) : 1;
-
-		for (size_t i = 0; i < w->count; i++)
-			expired[i] = w->in[i];
-		give_up(txn, pools, npools, w, expired, reason, waited);
-	} else {
-		long long ms = ms_since(&began);
-
-		txn->out->waited = (unsigned)(ms / 1000);
-	}
+	end_wait(txn, pools, npools, w, expired, reason, &began);
 	free(expired);
 }

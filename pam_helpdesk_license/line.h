@@ -43,6 +43,8 @@ struct hl_wait {
 		       unsigned waited);
 };
 
+/* Room in w for the lines of npools pools: 0, or -1 (no memory). */
+int hl_wait_alloc(struct hl_wait *w, size_t npools);
 void hl_wait_free(struct hl_wait *w);
 
 /* Whether somebody alive waits in pool's line ahead of the waiter with
