@@ -1770,14 +1770,70 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 	return txn->take ? reclaim_idle(txn, pool, idle_user, idle_most) : 0;
 }
 
+/* A free slot of pool, counter saying one is: *slot, looked for from
+ * the hint, which is usually free already; 0 when the count was wrong
+ * (every slot taken: refuse rather than over-allocate). */
+static int find_free_slot(struct hl_txn *txn, const struct hl_pool *pool,
+			  const struct hl_counter *counter, unsigned *slot)
+{
+	char user[HL_USER_MAX + 1];
+	unsigned start = counter->next >= 1 && counter->next <= pool->licenses
+				 ? counter->next : 1;
+
+	*slot = 0;
+	for (unsigned i = 0; i < pool->licenses && *slot == 0; i++) {
+		unsigned n = (start - 1 + i) % pool->licenses + 1;
+
+		if (hl_txn_load_slot(txn, pool->name, n, user, sizeof(user)))
+			return -1;
+		if (*user == '\0')
+			*slot = n;
+	}
+	if (*slot == 0)
+		hl_log(txn->env->log, LOG_WARNING,
+		       "pool %s: count says %u in use but all %u slots are taken",
+		       pool->name, counter->used, pool->licenses);
+	return 0;
+}
+
+/* Gives slot of pool to txn->who with session: the slot, the pool's
+ * counter and the holder record. */
+static int record_slot(struct hl_txn *txn, const struct hl_pool *pool,
+		       struct hl_counter *counter, unsigned slot,
+		       const struct hl_session *session)
+{
+	struct hl_holding holding = { .kind = HL_KIND_CONCURRENT,
+				      .slot = slot,
+				      .since = session->since };
+	char key[HL_KEY_MAX];
+	int rc = -1;
+
+	snprintf(holding.pool, sizeof(holding.pool), "%s", pool->name);
+	if (hl_holding_add_session(&holding, session)) {
+		hl_txn_failed(txn, HL_STORE_NOMEM, "session");
+		return -1;
+	}
+	counter->used++;
+	counter->next = slot % pool->licenses + 1;
+	if (slot > counter->top)
+		counter->top = slot;
+	if (hl_txn_save_slot(txn, pool->name, slot, txn->who.user) == 0 &&
+	    hl_key_pool(key, sizeof(key), pool->name) &&
+	    hl_txn_save_counter(txn, key, counter, true) == 0 &&
+	    hl_key_holder(key, sizeof(key), txn->who.user) &&
+	    hl_txn_save_holding(txn, key, &holding) == 0)
+		rc = 0;
+	hl_holding_free(&holding);
+	return rc;
+}
+
 /* Takes a free slot of pool; *slot 0 when there is none. */
 int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 		     const struct hl_session *session, unsigned *slot)
 {
-	char key[HL_KEY_MAX], user[HL_USER_MAX + 1];
+	char key[HL_KEY_MAX];
 	struct hl_counter counter;
 	struct hl_holding holding;
-	unsigned start;
 	bool found;
 
 	*slot = 0;
@@ -1818,53 +1874,11 @@ int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 		hl_txn_failed(txn, HL_STORE_DAMAGED, key);
 		return -1;
 	}
-	hl_key_pool(key, sizeof(key), pool->name);
-	/* used < licenses, so one of 1..licenses is free: look from the
-	 * hint, which is usually free already. */
-	start = counter.next >= 1 && counter.next <= pool->licenses
-			? counter.next : 1;
-	for (unsigned i = 0; i < pool->licenses && *slot == 0; i++) {
-		unsigned n = (start - 1 + i) % pool->licenses + 1;
-
-		if (hl_txn_load_slot(txn, pool->name, n, user, sizeof(user)))
-			return -1;
-		if (*user == '\0')
-			*slot = n;
-	}
-	if (*slot == 0) {
-		/* The count said free but every slot is taken: the count is
-		 * wrong.  Refuse rather than over-allocate. */
-		hl_log(txn->env->log, LOG_WARNING,
-		       "pool %s: count says %u in use but all %u slots are taken",
-		       pool->name, counter.used, pool->licenses);
+	if (find_free_slot(txn, pool, &counter, slot))
+		return -1;
+	if (*slot == 0)
 		return 0;
-	}
-
-	memset(&holding, 0, sizeof(holding));
-	holding.kind = HL_KIND_CONCURRENT;
-	snprintf(holding.pool, sizeof(holding.pool), "%s", pool->name);
-	holding.slot = *slot;
-	holding.since = session->since;
-	if (hl_holding_add_session(&holding, session)) {
-		hl_txn_failed(txn, HL_STORE_NOMEM, "session");
-		return -1;
-	}
-	if (hl_txn_save_slot(txn, pool->name, *slot, txn->who.user)) {
-		hl_holding_free(&holding);
-		return -1;
-	}
-	counter.used++;
-	counter.next = *slot % pool->licenses + 1;
-	if (*slot > counter.top)
-		counter.top = *slot;
-	if (hl_txn_save_counter(txn, key, &counter, true) ||
-	    !hl_key_holder(key, sizeof(key), txn->who.user) ||
-	    hl_txn_save_holding(txn, key, &holding)) {
-		hl_holding_free(&holding);
-		return -1;
-	}
-	hl_holding_free(&holding);
-	return 0;
+	return record_slot(txn, pool, &counter, *slot, session);
 }
 
 /* ---- Named allocations -------------------------------------------------- */
