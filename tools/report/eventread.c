@@ -286,6 +286,58 @@ static enum field_role role_of(const char *key)
 	return ROLE_OTHER;
 }
 
+/* Reads field f, of role, into ev (time and user: the strings, checked
+ * later); false when its value is not one the role takes. */
+static bool read_field(struct hl_eventlog *log,
+		       const struct hl_jsonl_field *f, enum field_role role,
+		       struct hl_logevent *ev, const char **time,
+		       const char **user, bool *nomem)
+{
+	bool string = f->type == HL_JSONL_STRING, ok = true;
+
+	switch (role) {
+	case ROLE_TIME: *time = string ? f->value : NULL; ok = string; break;
+	case ROLE_USER: *user = string ? f->value : NULL; ok = string; break;
+	case ROLE_EVENT: {
+		enum hl_event_type type;
+
+		if (string && hl_event_type_of(f->value, &type))
+			ev->type = (unsigned char)type;
+		break;
+	}
+	case ROLE_KIND:
+		if (string && strcmp(f->value, "named") == 0)
+			ev->kind = HL_LOGEV_NAMED;
+		else if (string && strcmp(f->value, "concurrent") == 0)
+			ev->kind = HL_LOGEV_CONCURRENT;
+		else
+			ok = false;
+		break;
+	case ROLE_POOL:
+		ok = text_field(&log->names, f, 64, false, &ev->pool,
+				nomem);
+		break;
+	case ROLE_SESSION:
+		ok = text_field(&log->sessions, f, SESSION_MAX, false,
+				&ev->session, nomem);
+		break;
+	case ROLE_REASON:
+		/* An empty reason is a reason. */
+		ok = text_field(&log->names, f, REASON_MAX, true,
+				&ev->reason, nomem);
+		break;
+	case ROLE_TEXT: ok = string; break;
+	case ROLE_NUMBER:
+		ok = f->type == HL_JSONL_NUMBER && *f->value != '-';
+		break;
+	case ROLE_IDLE:
+		ok = idle_seconds(f, &ev->idle);
+		break;
+	case ROLE_OTHER: break;
+	}
+	return ok;
+}
+
 bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
 			    struct hl_logevent *ev,
 			    struct hl_jsonl_object *obj,
@@ -309,52 +361,13 @@ bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
 	/* One pass over the fields: the log is long. */
 	for (size_t i = 0; i < obj->count; i++) {
 		const struct hl_jsonl_field *f = &obj->fields[i];
-		bool string = f->type == HL_JSONL_STRING, ok = true;
 		enum field_role role = role_of(f->key);
+		bool ok;
 
 		/* Null is absent, as a log shipper writes it. */
 		if (f->type == HL_JSONL_NULL)
 			continue;
-		switch (role) {
-		case ROLE_TIME: time = string ? f->value : NULL; ok = string; break;
-		case ROLE_USER: user = string ? f->value : NULL; ok = string; break;
-		case ROLE_EVENT: {
-			enum hl_event_type type;
-
-			if (string && hl_event_type_of(f->value, &type))
-				ev->type = (unsigned char)type;
-			break;
-		}
-		case ROLE_KIND:
-			if (string && strcmp(f->value, "named") == 0)
-				ev->kind = HL_LOGEV_NAMED;
-			else if (string && strcmp(f->value, "concurrent") == 0)
-				ev->kind = HL_LOGEV_CONCURRENT;
-			else
-				ok = false;
-			break;
-		case ROLE_POOL:
-			ok = text_field(&log->names, f, 64, false, &ev->pool,
-					&nomem);
-			break;
-		case ROLE_SESSION:
-			ok = text_field(&log->sessions, f, SESSION_MAX, false,
-					&ev->session, &nomem);
-			break;
-		case ROLE_REASON:
-			/* An empty reason is a reason. */
-			ok = text_field(&log->names, f, REASON_MAX, true,
-					&ev->reason, &nomem);
-			break;
-		case ROLE_TEXT: ok = string; break;
-		case ROLE_NUMBER:
-			ok = f->type == HL_JSONL_NUMBER && *f->value != '-';
-			break;
-		case ROLE_IDLE:
-			ok = idle_seconds(f, &ev->idle);
-			break;
-		case ROLE_OTHER: break;
-		}
+		ok = read_field(log, f, role, ev, &time, &user, &nomem);
 		if (!ok) {
 			*cause = nomem ? HL_SKIP_NO_MEMORY
 			       : role == ROLE_TIME ? HL_SKIP_TIME
