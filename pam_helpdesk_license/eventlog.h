@@ -54,9 +54,10 @@ char *hl_event_format(const struct hl_event *event, const struct timespec *ts);
 
 /* Appends formatted lines (each ending in a newline) to path with one
  * write(2): created 0600 in a trusted directory (made 0700 if missing),
- * opened O_APPEND|O_NOFOLLOW.  0, or -1 after logging why. */
-int hl_event_append_line(const char *path, const char *line,
-			 const struct hl_logger *log);
+ * opened O_APPEND|O_NOFOLLOW.  A failure is logged: the login goes on
+ * (syslog has the event too). */
+void hl_event_append_line(const char *path, const char *line,
+			  const struct hl_logger *log);
 
 /* Where the log ends now: its inode and size (both 0 when it does not
  * exist yet). */
