@@ -1083,8 +1083,8 @@ static int drop_orphan_sessions(struct hl_txn *txn, struct hl_reconciled *done)
 		record = hl_buf_take(&text);
 		if (record && hl_holding_decode(record, &holding) == 0) {
 			for (size_t j = 0; j < holding.session_count; j++)
-				hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user,
-					     HL_KIND_NAMED, NULL, 0,
+				hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP,
+					     user, HL_KIND_NAMED, NULL, 0,
 					     &holding.sessions[j],
 					     "named allocation lost");
 			hl_holding_free(&holding);
@@ -1259,8 +1259,8 @@ int hl_admin_assign(const struct hl_env *env, const struct hl_request *req,
 			refused(result, "all %u Named licenses are allocated",
 				cfg->named.licenses);
 		} else if (rc == 0) {
-			hl_txn_event(&txn, LOG_NOTICE, HL_EVENT_ASSIGN, req->user,
-				     HL_KIND_NAMED, NULL, 0, NULL,
+			hl_txn_event(&txn, LOG_NOTICE, HL_EVENT_ASSIGN,
+				     req->user, HL_KIND_NAMED, NULL, 0, NULL,
 				     "assigned by admin");
 			result->verdict = HL_GRANTED;
 			result->kind = HL_KIND_NAMED;

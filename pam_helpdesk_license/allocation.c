@@ -298,18 +298,18 @@ static void queue_event(struct hl_txn *txn, int priority,
 }
 
 void hl_txn_event(struct hl_txn *txn, int priority, enum hl_event_type event,
-			const char *user, enum hl_kind kind, const char *pool,
-			unsigned slot, const struct hl_session *session,
-			const char *reason)
+		  const char *user, enum hl_kind kind, const char *pool,
+		  unsigned slot, const struct hl_session *session,
+		  const char *reason)
 {
 	queue_event(txn, priority, event, user, true, kind, pool, slot,
 		    session, reason, -1);
 }
 
-void hl_txn_event_end(struct hl_txn *txn, int priority, enum hl_event_type event,
-		      const char *user, enum hl_kind kind, const char *pool,
-		      unsigned slot, const struct hl_session *session,
-		      const char *reason)
+void hl_txn_event_end(struct hl_txn *txn, int priority,
+		      enum hl_event_type event, const char *user,
+		      enum hl_kind kind, const char *pool, unsigned slot,
+		      const struct hl_session *session, const char *reason)
 {
 	queue_event(txn, priority, event, user, true, kind, pool, slot,
 		    session, reason, hl_session_idle(session, txn->env->now()));
@@ -1364,10 +1364,11 @@ bool hl_txn_prune_stale(struct hl_txn *txn, const char *user,
 
 		if (!hl_txn_session_stale(txn, s))
 			continue;
-		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user, holding->kind,
-			    holding->kind == HL_KIND_CONCURRENT ? holding->pool
+		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user,
+			     holding->kind,
+			     holding->kind == HL_KIND_CONCURRENT ? holding->pool
 								 : NULL,
-			    holding->slot, s, hl_txn_stale_reason(txn, s));
+			     holding->slot, s, hl_txn_stale_reason(txn, s));
 		hl_holding_remove_session(holding, i);
 		pruned = true;
 	}
@@ -1388,8 +1389,9 @@ void hl_txn_granted(struct hl_txn *txn, enum hl_kind kind, const char *pool,
 	snprintf(out->reason, sizeof(out->reason), "%s", reason);
 	if (txn->take) {
 		memcpy(out->session_id, session->id, sizeof(out->session_id));
-		hl_txn_event(txn, LOG_INFO, joined ? HL_EVENT_JOIN : HL_EVENT_GRANT,
-			    txn->who.user, kind, pool, slot, session, reason);
+		hl_txn_event(txn, LOG_INFO,
+			     joined ? HL_EVENT_JOIN : HL_EVENT_GRANT,
+			     txn->who.user, kind, pool, slot, session, reason);
 	}
 }
 
@@ -1546,8 +1548,8 @@ bool hl_holding_claims(const struct hl_holding *holding, bool found,
 int hl_txn_free_orphan_slot(struct hl_txn *txn, const char *user,
 			    const char *pool, unsigned slot)
 {
-	hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user, HL_KIND_CONCURRENT, pool,
-		     slot, NULL, "slot without holder record");
+	hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user, HL_KIND_CONCURRENT,
+		     pool, slot, NULL, "slot without holder record");
 	return give_back_slot(txn, pool, slot);
 }
 
@@ -1912,8 +1914,9 @@ static int sweep_one(void *arg, const char *key, const char *value)
 		char copy[HL_USER_MAX + 1];
 
 		snprintf(copy, sizeof(copy), "%s", user);
-		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_UNASSIGN, copy, HL_KIND_NAMED,
-			    NULL, 0, NULL, "no longer named-eligible");
+		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_UNASSIGN, copy,
+			     HL_KIND_NAMED, NULL, 0, NULL,
+			     "no longer named-eligible");
 		if (hl_txn_delete(txn, key) != 0) {
 			sweep->rc = -1;
 			return 1;

@@ -121,10 +121,10 @@ void hl_txn_event(struct hl_txn *txn, int priority, enum hl_event_type event,
 		  const char *reason);
 /* The same for the end of a session: with the time its tty has had no
  * input ("idle"), when it has a tty. */
-void hl_txn_event_end(struct hl_txn *txn, int priority, enum hl_event_type event,
-		      const char *user, enum hl_kind kind, const char *pool,
-		      unsigned slot, const struct hl_session *session,
-		      const char *reason);
+void hl_txn_event_end(struct hl_txn *txn, int priority,
+		      enum hl_event_type event, const char *user,
+		      enum hl_kind kind, const char *pool, unsigned slot,
+		      const struct hl_session *session, const char *reason);
 /* The same for an event of no kind (a refusal of a user who holds no
  * license at all): "kind" is left out. */
 void hl_txn_event_no_kind(struct hl_txn *txn, int priority,

@@ -29,7 +29,7 @@ struct hl_process {
 	pid_t pid;
 	unsigned long long start;	/* field 22 of /proc/PID/stat */
 	char boot_id[HL_BOOT_ID_LEN + 1];
-	unsigned audit_session;		/* 0: none of its own (see proc.c) */
+	unsigned audit_session;		/* 0: none of its own (proc.c) */
 };
 
 struct hl_config;
