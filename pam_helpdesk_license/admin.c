@@ -381,7 +381,7 @@ static void end_sessions(struct hl_txn *txn, const char *user,
 			 const struct hl_holding *holding, const char *reason)
 {
 	for (size_t i = 0; i < holding->session_count; i++)
-		hl_txn_event_end(txn, LOG_NOTICE, "admin-release", user,
+		hl_txn_event_end(txn, LOG_NOTICE, HL_EVENT_ADMIN_RELEASE, user,
 			     holding->kind,
 			     holding->kind == HL_KIND_CONCURRENT ? holding->pool
 								 : NULL,
@@ -440,6 +440,63 @@ static int terminate_released(struct hl_txn *txn,
 	return hl_txn_queue_ending(txn, released, hl_buf_take(&msg), true);
 }
 
+/* The refusal of a release of user, who holds no concurrent license:
+ * what to do instead (unassign a Named one, or end the before sessions
+ * of a slot released earlier). */
+static int refuse_nothing_held(struct hl_txn *txn, const char *user,
+			       size_t before, struct hl_decision *result)
+{
+	struct hl_holding allocation;
+	char key[HL_KEY_MAX];
+	bool named = false;
+	int rc;
+
+	/* A Named allocation is freed by unassign: say so. */
+	hl_key_named(key, sizeof(key), user);
+	rc = hl_txn_load_holding(txn, key, &allocation, &named);
+	if (named)
+		hl_holding_free(&allocation);
+	if (rc == 0 && named)
+		refused(result, "%s holds a Named license, no concurrent one: "
+			"'helpdesk-license unassign %s' frees it", user, user);
+	else if (rc == 0 && before > 0)
+		refused(result, "%s holds no concurrent license; %zu "
+			"session%s of a released one go%s on: "
+			"'helpdesk-license release --terminate %s' ends %s",
+			user, before, before == 1 ? "" : "s",
+			before == 1 ? "es" : "", user,
+			before == 1 ? "it" : "them");
+	else if (rc == 0)
+		refused(result, "%s holds no concurrent license", user);
+	return rc;
+}
+
+/* Frees the slot user holds; its sessions go on in released (or end,
+ * with terminate, once committed). */
+static int release_held(struct hl_txn *txn, const char *user,
+			const struct hl_holding *holding,
+			struct hl_holding *released, bool terminate,
+			struct hl_decision *result)
+{
+	size_t n = holding->session_count;
+
+	end_sessions(txn, user, holding, "released by admin");
+	if (hl_txn_free_slot(txn, user, holding) ||
+	    keep_released(txn, holding, released))
+		return 1;
+	result->verdict = HL_GRANTED;
+	result->kind = HL_KIND_CONCURRENT;
+	result->slot = holding->slot;
+	snprintf(result->pool, sizeof(result->pool), "%s", holding->pool);
+	hl_set_text(result->message, sizeof(result->message),
+		    "released slot %u of pool %s held by %s (%zu session%s %s)",
+		    holding->slot, holding->pool, user, n, n == 1 ? "" : "s",
+		    terminate ? (n == 1 ? "ends now" : "end now")
+			      : (n == 1 ? "goes on without it"
+					: "go on without it"));
+	return 0;
+}
+
 int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 		     const char *pool, bool terminate,
 		     struct hl_decision *result)
@@ -471,54 +528,14 @@ int hl_admin_release(const struct hl_env *env, const struct hl_request *req,
 			    released.slot, released.pool,
 			    before == 1 ? "s" : "");
 	} else if (rc == 0 && !found) {
-		bool named = false;
-		struct hl_holding allocation;
-
-		/* A Named allocation is freed by unassign: say so. */
-		hl_key_named(key, sizeof(key), req->user);
-		rc = hl_txn_load_holding(&txn, key, &allocation, &named);
-		if (named)
-			hl_holding_free(&allocation);
-		if (rc == 0 && named)
-			refused(result, "%s holds a Named license, no "
-				"concurrent one: 'helpdesk-license unassign "
-				"%s' frees it", req->user, req->user);
-		else if (rc == 0 && before > 0)
-			refused(result, "%s holds no concurrent license; %zu "
-				"session%s of a released one go%s on: "
-				"'helpdesk-license release --terminate %s' "
-				"ends %s", req->user, before,
-				before == 1 ? "" : "s", before == 1 ? "es" : "",
-				req->user, before == 1 ? "it" : "them");
-		else if (rc == 0)
-			refused(result, "%s holds no concurrent license",
-				req->user);
+		rc = refuse_nothing_held(&txn, req->user, before, result);
 	} else if (rc == 0 && pool && strcmp(pool, holding.pool) != 0) {
 		refused(result, "%s holds a license of pool %s, not of pool %s",
 			req->user, holding.pool, pool);
 	} else if (rc == 0) {
-		end_sessions(&txn, req->user, &holding, "released by admin");
-		rc = hl_txn_free_slot(&txn, req->user, &holding) ||
-		     keep_released(&txn, &holding, &released);
+		rc = release_held(&txn, req->user, &holding, &released,
+				  terminate, result);
 		changed = true;
-		if (rc == 0) {
-			result->verdict = HL_GRANTED;
-			result->kind = HL_KIND_CONCURRENT;
-			result->slot = holding.slot;
-			snprintf(result->pool, sizeof(result->pool), "%s",
-				 holding.pool);
-			hl_set_text(result->message, sizeof(result->message),
-				    "released slot %u of pool %s held by %s "
-				    "(%zu session%s %s)",
-				    holding.slot, holding.pool, req->user,
-				    holding.session_count,
-				    holding.session_count == 1 ? "" : "s",
-				    terminate ? (holding.session_count == 1
-						 ? "ends now" : "end now")
-					      : (holding.session_count == 1
-						 ? "goes on without it"
-						 : "go on without it"));
-		}
 	}
 	if (rc == 0 && changed)
 		rc = hl_txn_save_released(&txn, req->user, &released);
@@ -762,8 +779,8 @@ int hl_admin_assign(const struct hl_env *env, const struct hl_request *req,
 			refused(result, "all %u Named licenses are allocated",
 				cfg->named.licenses);
 		} else if (rc == 0) {
-			hl_txn_event(&txn, LOG_NOTICE, "assign", req->user,
-				     HL_KIND_NAMED, NULL, 0, NULL,
+			hl_txn_event(&txn, LOG_NOTICE, HL_EVENT_ASSIGN,
+				     req->user, HL_KIND_NAMED, NULL, 0, NULL,
 				     "assigned by admin");
 			result->verdict = HL_GRANTED;
 			result->kind = HL_KIND_NAMED;
@@ -811,7 +828,7 @@ int hl_admin_unassign(const struct hl_env *env, const struct hl_request *req,
 			"it now)", req->user, since, until);
 	} else {
 		end_sessions(&txn, req->user, &holding, "Named license freed");
-		hl_txn_event(&txn, LOG_NOTICE, "unassign", req->user,
+		hl_txn_event(&txn, LOG_NOTICE, HL_EVENT_UNASSIGN, req->user,
 			     HL_KIND_NAMED, NULL, 0, NULL,
 			     force ? "freed by admin (forced)"
 				   : "freed by admin");

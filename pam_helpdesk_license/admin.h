@@ -14,7 +14,8 @@
 
 #include <stdbool.h>
 
-#include "license.h"
+#include "conf.h"
+#include "hl_types.h"
 #include "record.h"
 
 /* One holding of the store, as listed. */

@@ -31,7 +31,7 @@ void hl_set_text(char *dst, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-const char *hl_kind_name(enum hl_kind kind)
+static const char *hl_kind_name(enum hl_kind kind)
 {
 	return kind == HL_KIND_NAMED ? "named" : "concurrent";
 }
@@ -224,7 +224,8 @@ void hl_who_failed(struct hl_decision *out)
 
 /* ---- events: syslog and the event log, written after the commit --------- */
 
-static void queue_event(struct hl_txn *txn, int priority, const char *event,
+static void queue_event(struct hl_txn *txn, int priority,
+			enum hl_event_type type,
 			const char *user, bool has_kind, enum hl_kind kind,
 			const char *pool, unsigned slot,
 			const struct hl_session *session, const char *reason,
@@ -232,6 +233,7 @@ static void queue_event(struct hl_txn *txn, int priority, const char *event,
 {
 	const struct hl_env *env = txn->env;
 	const struct hl_request *req = txn->req;
+	const char *event = hl_event_name(type);
 	struct hl_event ev = {
 		.event = event,
 		.user = user,
@@ -295,26 +297,26 @@ static void queue_event(struct hl_txn *txn, int priority, const char *event,
 	txn->event_count++;
 }
 
-void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
-			const char *user, enum hl_kind kind, const char *pool,
-			unsigned slot, const struct hl_session *session,
-			const char *reason)
+void hl_txn_event(struct hl_txn *txn, int priority, enum hl_event_type event,
+		  const char *user, enum hl_kind kind, const char *pool,
+		  unsigned slot, const struct hl_session *session,
+		  const char *reason)
 {
 	queue_event(txn, priority, event, user, true, kind, pool, slot,
 		    session, reason, -1);
 }
 
-void hl_txn_event_end(struct hl_txn *txn, int priority, const char *event,
-		      const char *user, enum hl_kind kind, const char *pool,
-		      unsigned slot, const struct hl_session *session,
-		      const char *reason)
+void hl_txn_event_end(struct hl_txn *txn, int priority,
+		      enum hl_event_type event, const char *user,
+		      enum hl_kind kind, const char *pool, unsigned slot,
+		      const struct hl_session *session, const char *reason)
 {
 	queue_event(txn, priority, event, user, true, kind, pool, slot,
 		    session, reason, hl_session_idle(session, txn->env->now()));
 }
 
 void hl_txn_event_no_kind(struct hl_txn *txn, int priority,
-			  const char *event, const char *user,
+			  enum hl_event_type event, const char *user,
 			  const char *reason)
 {
 	queue_event(txn, priority, event, user, false, HL_KIND_NAMED, NULL, 0,
@@ -679,7 +681,7 @@ static int repair_now(struct hl_txn *txn, const char *why, bool suspected)
 	memset(&scratch, 0, sizeof(scratch));
 	if (hl_txn_begin(&fix) != 0)
 		return -1;
-	hl_txn_event(&fix, LOG_CRIT, "error", txn->req->user,
+	hl_txn_event(&fix, LOG_CRIT, HL_EVENT_ERROR, txn->req->user,
 		     HL_KIND_CONCURRENT, NULL, 0, NULL,
 		     *reason ? reason : "damaged store repaired");
 	rc = hl_txn_reconcile(&fix, &done);
@@ -1331,8 +1333,8 @@ bool hl_txn_session_stale(const struct hl_txn *txn,
 				session);
 }
 
-const char *hl_txn_stale_reason(const struct hl_txn *txn,
-				const struct hl_session *session)
+static const char *hl_txn_stale_reason(const struct hl_txn *txn,
+				       const struct hl_session *session)
 {
 	const char *other = other_host_stale(txn, session);
 
@@ -1362,17 +1364,50 @@ bool hl_txn_prune_stale(struct hl_txn *txn, const char *user,
 
 		if (!hl_txn_session_stale(txn, s))
 			continue;
-		hl_txn_event(txn, LOG_NOTICE, "reap", user, holding->kind,
-			    holding->kind == HL_KIND_CONCURRENT ? holding->pool
+		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user,
+			     holding->kind,
+			     holding->kind == HL_KIND_CONCURRENT ? holding->pool
 								 : NULL,
-			    holding->slot, s, hl_txn_stale_reason(txn, s));
+			     holding->slot, s, hl_txn_stale_reason(txn, s));
 		hl_holding_remove_session(holding, i);
 		pruned = true;
 	}
 	return pruned;
 }
 
-bool hl_txn_all_stale(const struct hl_txn *txn, const struct hl_holding *holding)
+void hl_txn_granted(struct hl_txn *txn, enum hl_kind kind, const char *pool,
+		    unsigned slot, bool joined,
+		    const struct hl_session *session, const char *reason)
+{
+	struct hl_decision *out = txn->out;
+
+	out->verdict = HL_GRANTED;
+	out->kind = kind;
+	out->joined = joined;
+	out->slot = slot;
+	snprintf(out->pool, sizeof(out->pool), "%s", pool ? pool : "");
+	snprintf(out->reason, sizeof(out->reason), "%s", reason);
+	if (txn->take) {
+		memcpy(out->session_id, session->id, sizeof(out->session_id));
+		hl_txn_event(txn, LOG_INFO,
+			     joined ? HL_EVENT_JOIN : HL_EVENT_GRANT,
+			     txn->who.user, kind, pool, slot, session, reason);
+	}
+}
+
+int hl_txn_join(struct hl_txn *txn, const char *key,
+		struct hl_holding *holding, const struct hl_session *session)
+{
+	hl_txn_prune_stale(txn, txn->who.user, holding);
+	if (hl_holding_add_session(holding, session)) {
+		hl_txn_failed(txn, HL_STORE_NOMEM, "session");
+		return -1;
+	}
+	return hl_txn_save_holding(txn, key, holding);
+}
+
+static bool hl_txn_all_stale(const struct hl_txn *txn,
+			     const struct hl_holding *holding)
 {
 	for (size_t i = 0; i < holding->session_count; i++)
 		if (!hl_txn_session_stale(txn, &holding->sessions[i]))
@@ -1477,7 +1512,7 @@ bool hl_txn_prune_line(struct hl_txn *txn, const char *pool,
 			i++;
 			continue;
 		}
-		hl_txn_event(txn, LOG_NOTICE, "deny", w->user,
+		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_DENY, w->user,
 			    HL_KIND_CONCURRENT, pool, 0, &w->session, reason);
 		/* Short of memory, the list of what was dropped misses one:
 		 * the line itself is right. */
@@ -1513,8 +1548,8 @@ bool hl_holding_claims(const struct hl_holding *holding, bool found,
 int hl_txn_free_orphan_slot(struct hl_txn *txn, const char *user,
 			    const char *pool, unsigned slot)
 {
-	hl_txn_event(txn, LOG_NOTICE, "reap", user, HL_KIND_CONCURRENT, pool,
-		     slot, NULL, "slot without holder record");
+	hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user, HL_KIND_CONCURRENT,
+		     pool, slot, NULL, "slot without holder record");
 	return give_back_slot(txn, pool, slot);
 }
 
@@ -1603,7 +1638,7 @@ static int reclaim_idle(struct hl_txn *txn, const struct hl_pool *pool,
 	snprintf(reason, sizeof(reason), "idle %lds", idle);
 	hl_format_duration((unsigned)idle, how_long, sizeof(how_long));
 	for (size_t i = 0; i < holding.session_count; i++)
-		hl_txn_event_end(txn, LOG_NOTICE, "reap", user,
+		hl_txn_event_end(txn, LOG_NOTICE, HL_EVENT_REAP, user,
 				 HL_KIND_CONCURRENT, pool->name, holding.slot,
 				 &holding.sessions[i], reason);
 	rc = hl_txn_free_slot(txn, user, &holding);
@@ -1737,14 +1772,70 @@ int hl_txn_reclaim_pool(struct hl_txn *txn, const struct hl_pool *pool,
 	return txn->take ? reclaim_idle(txn, pool, idle_user, idle_most) : 0;
 }
 
+/* A free slot of pool, counter saying one is: *slot, looked for from
+ * the hint, which is usually free already; 0 when the count was wrong
+ * (every slot taken: refuse rather than over-allocate). */
+static int find_free_slot(struct hl_txn *txn, const struct hl_pool *pool,
+			  const struct hl_counter *counter, unsigned *slot)
+{
+	char user[HL_USER_MAX + 1];
+	unsigned start = counter->next >= 1 && counter->next <= pool->licenses
+				 ? counter->next : 1;
+
+	*slot = 0;
+	for (unsigned i = 0; i < pool->licenses && *slot == 0; i++) {
+		unsigned n = (start - 1 + i) % pool->licenses + 1;
+
+		if (hl_txn_load_slot(txn, pool->name, n, user, sizeof(user)))
+			return -1;
+		if (*user == '\0')
+			*slot = n;
+	}
+	if (*slot == 0)
+		hl_log(txn->env->log, LOG_WARNING,
+		       "pool %s: count says %u in use but all %u slots are taken",
+		       pool->name, counter->used, pool->licenses);
+	return 0;
+}
+
+/* Gives slot of pool to txn->who with session: the slot, the pool's
+ * counter and the holder record. */
+static int record_slot(struct hl_txn *txn, const struct hl_pool *pool,
+		       struct hl_counter *counter, unsigned slot,
+		       const struct hl_session *session)
+{
+	struct hl_holding holding = { .kind = HL_KIND_CONCURRENT,
+				      .slot = slot,
+				      .since = session->since };
+	char key[HL_KEY_MAX];
+	int rc = -1;
+
+	snprintf(holding.pool, sizeof(holding.pool), "%s", pool->name);
+	if (hl_holding_add_session(&holding, session)) {
+		hl_txn_failed(txn, HL_STORE_NOMEM, "session");
+		return -1;
+	}
+	counter->used++;
+	counter->next = slot % pool->licenses + 1;
+	if (slot > counter->top)
+		counter->top = slot;
+	if (hl_txn_save_slot(txn, pool->name, slot, txn->who.user) == 0 &&
+	    hl_key_pool(key, sizeof(key), pool->name) &&
+	    hl_txn_save_counter(txn, key, counter, true) == 0 &&
+	    hl_key_holder(key, sizeof(key), txn->who.user) &&
+	    hl_txn_save_holding(txn, key, &holding) == 0)
+		rc = 0;
+	hl_holding_free(&holding);
+	return rc;
+}
+
 /* Takes a free slot of pool; *slot 0 when there is none. */
 int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 		     const struct hl_session *session, unsigned *slot)
 {
-	char key[HL_KEY_MAX], user[HL_USER_MAX + 1];
+	char key[HL_KEY_MAX];
 	struct hl_counter counter;
 	struct hl_holding holding;
-	unsigned start;
 	bool found;
 
 	*slot = 0;
@@ -1785,53 +1876,11 @@ int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 		hl_txn_failed(txn, HL_STORE_DAMAGED, key);
 		return -1;
 	}
-	hl_key_pool(key, sizeof(key), pool->name);
-	/* used < licenses, so one of 1..licenses is free: look from the
-	 * hint, which is usually free already. */
-	start = counter.next >= 1 && counter.next <= pool->licenses
-			? counter.next : 1;
-	for (unsigned i = 0; i < pool->licenses && *slot == 0; i++) {
-		unsigned n = (start - 1 + i) % pool->licenses + 1;
-
-		if (hl_txn_load_slot(txn, pool->name, n, user, sizeof(user)))
-			return -1;
-		if (*user == '\0')
-			*slot = n;
-	}
-	if (*slot == 0) {
-		/* The count said free but every slot is taken: the count is
-		 * wrong.  Refuse rather than over-allocate. */
-		hl_log(txn->env->log, LOG_WARNING,
-		       "pool %s: count says %u in use but all %u slots are taken",
-		       pool->name, counter.used, pool->licenses);
+	if (find_free_slot(txn, pool, &counter, slot))
+		return -1;
+	if (*slot == 0)
 		return 0;
-	}
-
-	memset(&holding, 0, sizeof(holding));
-	holding.kind = HL_KIND_CONCURRENT;
-	snprintf(holding.pool, sizeof(holding.pool), "%s", pool->name);
-	holding.slot = *slot;
-	holding.since = session->since;
-	if (hl_holding_add_session(&holding, session)) {
-		hl_txn_failed(txn, HL_STORE_NOMEM, "session");
-		return -1;
-	}
-	if (hl_txn_save_slot(txn, pool->name, *slot, txn->who.user)) {
-		hl_holding_free(&holding);
-		return -1;
-	}
-	counter.used++;
-	counter.next = *slot % pool->licenses + 1;
-	if (*slot > counter.top)
-		counter.top = *slot;
-	if (hl_txn_save_counter(txn, key, &counter, true) ||
-	    !hl_key_holder(key, sizeof(key), txn->who.user) ||
-	    hl_txn_save_holding(txn, key, &holding)) {
-		hl_holding_free(&holding);
-		return -1;
-	}
-	hl_holding_free(&holding);
-	return 0;
+	return record_slot(txn, pool, &counter, *slot, session);
 }
 
 /* ---- Named allocations -------------------------------------------------- */
@@ -1865,8 +1914,9 @@ static int sweep_one(void *arg, const char *key, const char *value)
 		char copy[HL_USER_MAX + 1];
 
 		snprintf(copy, sizeof(copy), "%s", user);
-		hl_txn_event(txn, LOG_NOTICE, "unassign", copy, HL_KIND_NAMED,
-			    NULL, 0, NULL, "no longer named-eligible");
+		hl_txn_event(txn, LOG_NOTICE, HL_EVENT_UNASSIGN, copy,
+			     HL_KIND_NAMED, NULL, 0, NULL,
+			     "no longer named-eligible");
 		if (hl_txn_delete(txn, key) != 0) {
 			sweep->rc = -1;
 			return 1;
@@ -1880,8 +1930,8 @@ static int sweep_one(void *arg, const char *key, const char *value)
  * count.  Called only when the Named licenses look full, so a login never
  * pays for it otherwise.  *in_force: the allocations that still count.
  */
-int hl_txn_sweep_named(struct hl_txn *txn, struct hl_counter *counter,
-		       unsigned *in_force)
+static int hl_txn_sweep_named(struct hl_txn *txn, struct hl_counter *counter,
+			      unsigned *in_force)
 {
 	struct named_sweep sweep = { .txn = txn };
 	int rc;

@@ -15,7 +15,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "license.h"
+#include "conf.h"
+#include "eventlog.h"
+#include "hl_types.h"
 #include "privilege.h"
 #include "record.h"
 #include "store.h"
@@ -91,7 +93,6 @@ int hl_txn_end(struct hl_txn *txn, bool ok);
 
 void hl_set_text(char *dst, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-const char *hl_kind_name(enum hl_kind kind);
 /* Local time, "YYYY-MM-DD HH:MM". */
 void hl_format_time(time_t when, char *buf, size_t len);
 /* "1h 2m 3s", "5m 0s", "30s". */
@@ -114,20 +115,20 @@ void hl_who_failed(struct hl_decision *out);
 
 /* Queues an event for syslog and the event log.  session NULL: the fields
  * of the request and this process. */
-void hl_txn_event(struct hl_txn *txn, int priority, const char *event,
+void hl_txn_event(struct hl_txn *txn, int priority, enum hl_event_type event,
 		  const char *user, enum hl_kind kind, const char *pool,
 		  unsigned slot, const struct hl_session *session,
 		  const char *reason);
 /* The same for the end of a session: with the time its tty has had no
  * input ("idle"), when it has a tty. */
-void hl_txn_event_end(struct hl_txn *txn, int priority, const char *event,
-		      const char *user, enum hl_kind kind, const char *pool,
-		      unsigned slot, const struct hl_session *session,
-		      const char *reason);
+void hl_txn_event_end(struct hl_txn *txn, int priority,
+		      enum hl_event_type event, const char *user,
+		      enum hl_kind kind, const char *pool, unsigned slot,
+		      const struct hl_session *session, const char *reason);
 /* The same for an event of no kind (a refusal of a user who holds no
  * license at all): "kind" is left out. */
 void hl_txn_event_no_kind(struct hl_txn *txn, int priority,
-			  const char *event, const char *user,
+			  enum hl_event_type event, const char *user,
 			  const char *reason);
 
 /* Queues a line for syslog only, logged with the events after the
@@ -173,13 +174,19 @@ int hl_txn_save_slot(struct hl_txn *txn, const char *pool, unsigned slot,
 int hl_txn_new_session(struct hl_txn *txn, struct hl_session *session);
 bool hl_txn_session_stale(const struct hl_txn *txn,
 			  const struct hl_session *session);
-const char *hl_txn_stale_reason(const struct hl_txn *txn,
-				const struct hl_session *session);
 /* Drops (and logs as reaped) the stale sessions of a holding. */
 bool hl_txn_prune_stale(struct hl_txn *txn, const char *user,
 			struct hl_holding *holding);
-bool hl_txn_all_stale(const struct hl_txn *txn,
-		      const struct hl_holding *holding);
+
+/* Fills txn->out with the grant and, for a session open, its session id
+ * and the event (grant, or join when joined). */
+void hl_txn_granted(struct hl_txn *txn, enum hl_kind kind, const char *pool,
+		    unsigned slot, bool joined,
+		    const struct hl_session *session, const char *reason);
+/* Adds the session to an existing holding record at key (its stale
+ * sessions dropped) and stages it. */
+int hl_txn_join(struct hl_txn *txn, const char *key,
+		struct hl_holding *holding, const struct hl_session *session);
 
 /* Queues the sessions of holding (copied) to be told message (end
  * false), or ended with it (hl_session_end), once the transaction is
@@ -241,9 +248,6 @@ unsigned hl_idle_warning(const struct hl_pool *pool);
 /* Takes a free slot for txn->who; *slot 0 when there is none. */
 int hl_txn_take_slot(struct hl_txn *txn, const struct hl_pool *pool,
 		     const struct hl_session *session, unsigned *slot);
-/* Frees Named allocations of users no longer eligible; *in_force. */
-int hl_txn_sweep_named(struct hl_txn *txn, struct hl_counter *counter,
-		       unsigned *in_force);
 /* Allocates a Named license to txn->who when one is free; *done.
  * session NULL: an allocation with no session yet (assign). */
 int hl_txn_allocate_named(struct hl_txn *txn,

@@ -870,23 +870,6 @@ static void parse_backend(struct parse *p, const config_setting_t *g)
 			b->heartbeat);
 }
 
-static bool pool_name_valid(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len < 1 || len > HL_POOL_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* The pool's name first (messages about its other keys name it), then its
  * keys in file order. */
 static void parse_pool(struct parse *p, const config_setting_t *g,
@@ -904,7 +887,7 @@ static void parse_pool(struct parse *p, const config_setting_t *g,
 		problem(p, g, "pool #%u has no 'pool' name", sc.pool_number);
 	} else if (config_setting_type(name) != CONFIG_TYPE_STRING) {
 		wrong_type(p, &sc, name, "a pool name in quotes");
-	} else if (!pool_name_valid(config_setting_get_string(name))) {
+	} else if (!hl_pool_name_valid(config_setting_get_string(name))) {
 		problem(p, name, "bad pool name \"%s\" (1 to %d of A-Z a-z "
 			"0-9 . _ -)", shown(config_setting_get_string(name),
 					    value, sizeof(value)),

@@ -7,9 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hl_types.h"
 #include "log.h"
-
-#define HL_POOL_NAME_MAX 64		/* bytes, without the NUL */
 
 enum hl_on_error { HL_ON_ERROR_DENY, HL_ON_ERROR_ALLOW };
 enum hl_unlicensed { HL_UNLICENSED_DENY, HL_UNLICENSED_IGNORE };

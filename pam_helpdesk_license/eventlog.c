@@ -24,6 +24,29 @@ static void field(struct hl_buf *buf, const char *name, const char *value)
 	hl_buf_json(buf, value);
 }
 
+static const char *const event_names[HL_EVENT_TYPES] = {
+	[HL_EVENT_GRANT] = "grant", [HL_EVENT_JOIN] = "join",
+	[HL_EVENT_DENY] = "deny", [HL_EVENT_RELEASE] = "release",
+	[HL_EVENT_REAP] = "reap", [HL_EVENT_ADMIN_RELEASE] = "admin-release",
+	[HL_EVENT_ASSIGN] = "assign", [HL_EVENT_UNASSIGN] = "unassign",
+	[HL_EVENT_WAIT] = "wait", [HL_EVENT_ERROR] = "error",
+};
+
+const char *hl_event_name(enum hl_event_type type)
+{
+	return (unsigned)type < HL_EVENT_TYPES ? event_names[type] : NULL;
+}
+
+bool hl_event_type_of(const char *name, enum hl_event_type *type)
+{
+	for (unsigned k = 0; k < HL_EVENT_TYPES; k++)
+		if (strcmp(name, event_names[k]) == 0) {
+			*type = (enum hl_event_type)k;
+			return true;
+		}
+	return false;
+}
+
 char *hl_event_format(const struct hl_event *event, const struct timespec *ts)
 {
 	struct hl_buf buf;
@@ -66,12 +89,12 @@ char *hl_event_format(const struct hl_event *event, const struct timespec *ts)
 	return hl_buf_take(&buf);
 }
 
-int hl_event_append_line(const char *path, const char *line,
-			 const struct hl_logger *log)
+void hl_event_append_line(const char *path, const char *line,
+			  const struct hl_logger *log)
 {
 	char dir[PATH_MAX], base[NAME_MAX + 1], why[128] = "cannot stat";
 	struct stat st;
-	int dirfd = -1, fd = -1, rc = -1;
+	int dirfd = -1, fd = -1;
 	ssize_t n;
 
 	if (!hl_split_path(path, dir, sizeof(dir), base, sizeof(base))) {
@@ -104,18 +127,14 @@ int hl_event_append_line(const char *path, const char *line,
 	}
 	/* One write, so concurrent writers never interleave within a line. */
 	n = write(fd, line, strlen(line));
-	if (n < 0 || (size_t)n != strlen(line)) {
+	if (n < 0 || (size_t)n != strlen(line))
 		hl_log(log, LOG_ERR, "event log %s: short write: %s", path,
 		       n < 0 ? strerror(errno) : "disk full?");
-		goto out;
-	}
-	rc = 0;
 out:
 	if (fd >= 0)
 		close(fd);
 	if (dirfd >= 0)
 		close(dirfd);
-	return rc;
 }
 
 void hl_event_log_end(const char *path, unsigned long long *inode,

@@ -9,10 +9,24 @@
 
 #include "jsonl.h"
 #include "log.h"
-#include "record.h"
+#include "hl_types.h"
+
+/* The events of the event log, one table of names (eventlog.c) for the
+ * writers (hl_txn_event) and the readers (the report's eventread.c). */
+enum hl_event_type {
+	HL_EVENT_GRANT, HL_EVENT_JOIN, HL_EVENT_DENY, HL_EVENT_RELEASE,
+	HL_EVENT_REAP, HL_EVENT_ADMIN_RELEASE, HL_EVENT_ASSIGN,
+	HL_EVENT_UNASSIGN, HL_EVENT_WAIT, HL_EVENT_ERROR,
+	HL_EVENT_TYPES			/* how many */
+};
+
+/* "grant", "admin-release", ...; NULL for no type. */
+const char *hl_event_name(enum hl_event_type type);
+/* The type of the event named name: true and *type, or false. */
+bool hl_event_type_of(const char *name, enum hl_event_type *type);
 
 struct hl_event {
-	const char *event;	/* grant, join, deny, release, reap, ... */
+	const char *event;	/* hl_event_name */
 	const char *user;
 	bool has_kind;
 	enum hl_kind kind;
@@ -40,9 +54,10 @@ char *hl_event_format(const struct hl_event *event, const struct timespec *ts);
 
 /* Appends formatted lines (each ending in a newline) to path with one
  * write(2): created 0600 in a trusted directory (made 0700 if missing),
- * opened O_APPEND|O_NOFOLLOW.  0, or -1 after logging why. */
-int hl_event_append_line(const char *path, const char *line,
-			 const struct hl_logger *log);
+ * opened O_APPEND|O_NOFOLLOW.  A failure is logged: the login goes on
+ * (syslog has the event too). */
+void hl_event_append_line(const char *path, const char *line,
+			  const struct hl_logger *log);
 
 /* Where the log ends now: its inode and size (both 0 when it does not
  * exist yet). */

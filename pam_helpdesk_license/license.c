@@ -10,10 +10,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +17,7 @@
 
 #include "allocation.h"
 #include "license.h"
+#include "line.h"
 #include "text.h"
 
 /* ---- the refusal message ------------------------------------------------ */
@@ -188,237 +185,54 @@ static void refuse(struct hl_txn *txn, const struct hl_pool **pools,
 		   size_t npools, bool named, const char *reason)
 {
 	refusal(txn, pools, npools, named, reason, 0);
-	hl_txn_event(txn, LOG_NOTICE, "deny", txn->who.user, txn->out->kind,
+	hl_txn_event(txn, LOG_NOTICE, HL_EVENT_DENY, txn->who.user, txn->out->kind,
 		    npools ? pools[0]->name : NULL, 0, NULL, reason);
 }
 
 /* ---- the decision ------------------------------------------------------- */
 
-static void granted(struct hl_txn *txn, enum hl_kind kind, const char *pool,
-		    unsigned slot, bool joined, const struct hl_session *session,
-		    const char *reason)
-{
-	struct hl_decision *out = txn->out;
-
-	out->verdict = HL_GRANTED;
-	out->kind = kind;
-	out->joined = joined;
-	out->slot = slot;
-	snprintf(out->pool, sizeof(out->pool), "%s", pool ? pool : "");
-	snprintf(out->reason, sizeof(out->reason), "%s", reason);
-	if (txn->take) {
-		memcpy(out->session_id, session->id, sizeof(out->session_id));
-		hl_txn_event(txn, LOG_INFO, joined ? "join" : "grant",
-			    txn->who.user, kind, pool, slot, session, reason);
-	}
-}
-
-/* Adds the session to an existing holding record at key. */
-static int join(struct hl_txn *txn, const char *key, struct hl_holding *holding,
-		const struct hl_session *session)
-{
-	hl_txn_prune_stale(txn, txn->who.user, holding);
-	if (hl_holding_add_session(holding, session)) {
-		hl_txn_failed(txn, HL_STORE_NOMEM, "session");
-		return -1;
-	}
-	return hl_txn_save_holding(txn, key, holding);
-}
-
-/* ---- the waiting line --------------------------------------------------- */
-
-/*
- * A pool with a wait has a line (line/POOL in the store): when no slot is
- * free, a session open joins the line of each such pool of its technician
- * and waits.  A free slot goes to the first waiter alive in the pool's
- * line; a newcomer takes one only when nobody alive waits there, so nobody
- * jumps the line.  Waiters whose process is gone, or whose wait has
- * ended (the line record keeps each one's deadline: a stopped waiter
- * cannot end its own wait), are dropped by whoever writes the line next.
- */
-struct wait_state {
-	struct hl_session session;	/* the session to open: its id is
-					   the waiter's and the grant's */
-	const struct hl_pool **pools;	/* the lines joined, config order */
-	bool *in;			/* still in that line */
-	time_t *until;			/* when the wait in that line ends,
-					   as its line record says */
-	size_t count;
-	bool named;			/* named-eligible too (for messages) */
-	char *message;			/* to tell once the store is closed */
-};
-
-static void wait_state_free(struct wait_state *w)
-{
-	free(w->pools);
-	free(w->in);
-	free(w->until);
-	free(w->message);
-	memset(w, 0, sizeof(*w));
-}
-
-/* Whether somebody alive waits in pool's line ahead of the waiter with
- * session id (NULL: a newcomer, behind everybody); *place: the waiter's
- * place counting the live ones (0: not in the line).  A write drops the
- * dead waiters on the way. */
-static int waits_ahead(struct hl_txn *txn, const struct hl_pool *pool,
-		       const char *id, bool *ahead, size_t *place)
-{
-	struct hl_line line;
-	size_t alive = 0;
-
-	*ahead = false;
-	*place = 0;
-	if (hl_txn_load_line(txn, pool->name, &line))
-		return -1;
-	if (txn->take && hl_txn_prune_line(txn, pool->name, &line, NULL) &&
-	    hl_txn_save_line(txn, pool->name, &line)) {
-		hl_line_free(&line);
-		return -1;
-	}
-	for (size_t i = 0; i < line.count; i++) {
-		const struct hl_waiter *w = &line.waiters[i];
-
-		if (id && strcmp(w->session.id, id) == 0) {
-			*place = alive + 1;
-			break;
-		}
-		if (txn->take || hl_txn_waiter_gone(txn, w) == NULL)
-			alive++;
-		/* A read needs only to know that someone alive is ahead:
-		 * 50 waiters must not each look at 49 processes a second. */
-		if (!txn->take && alive > 0)
-			break;
-	}
-	*ahead = alive > 0;
-	hl_line_free(&line);
-	return 0;
-}
-
-/* Takes the waiter out of the lines marked in which; logs a deny for each
- * with reason, unless reason is NULL (the waiter got a slot). */
-static int leave_lines(struct hl_txn *txn, struct wait_state *w,
-		       const bool *which, const char *reason)
-{
-	for (size_t i = 0; i < w->count; i++) {
-		struct hl_line line;
-		bool found = false;
-
-		if (!which[i])
-			continue;
-		if (hl_txn_load_line(txn, w->pools[i]->name, &line))
-			return -1;
-		for (size_t j = line.count; j-- > 0;)
-			if (strcmp(line.waiters[j].session.id,
-				   w->session.id) == 0) {
-				hl_line_remove(&line, j);
-				found = true;
-			}
-		if (hl_txn_save_line(txn, w->pools[i]->name, &line)) {
-			hl_line_free(&line);
-			return -1;
-		}
-		hl_line_free(&line);
-		/* Not found: dropped by another, who logged why. */
-		if (reason && found)
-			hl_txn_event(txn, LOG_NOTICE, "deny", txn->who.user,
-				    HL_KIND_CONCURRENT, w->pools[i]->name, 0,
-				    &w->session, reason);
-	}
-	return 0;
-}
-
-/* Step 6 with a wait: joins the line of each pool of the technician that
- * has a wait, and writes down what to tell the technician. */
+/* Step 6 with a wait: joins the lines, and writes down what to tell the
+ * technician. */
 static int join_lines(struct hl_txn *txn, const struct hl_pool **pools,
 		      size_t npools, const struct hl_session *session,
-		      struct wait_state *w)
+		      struct hl_wait *w)
 {
+	const struct hl_config *cfg = txn->env->cfg;
 	struct hl_buf msg;
-	unsigned longest = 0;
-	char how_long[32];
 
 	hl_buf_init(&msg);
 	if (w->named)
 		hl_buf_printf(&msg, "All %u Named license%s %s allocated.\n",
-			      txn->env->cfg->named.licenses,
-			      txn->env->cfg->named.licenses == 1 ? "" : "s",
-			      txn->env->cfg->named.licenses == 1 ? "is" : "are");
+			      cfg->named.licenses,
+			      cfg->named.licenses == 1 ? "" : "s",
+			      cfg->named.licenses == 1 ? "is" : "are");
 	for (size_t i = 0; i < npools; i++)
 		describe_pool(txn, &msg, pools[i]);
-	for (size_t i = 0; i < npools; i++) {
-		const struct hl_pool *pool = pools[i];
-		struct hl_line line;
-		time_t until = txn->env->now() + (time_t)pool->wait;
-		bool ahead;
-		size_t place;
-
-		if (pool->wait == 0)
-			continue;
-		if (hl_txn_load_line(txn, pool->name, &line))
-			goto fail;
-		hl_txn_prune_line(txn, pool->name, &line, NULL);
-		if (hl_line_add(&line, txn->who.user, until, session)) {
-			hl_line_free(&line);
-			hl_txn_failed(txn, HL_STORE_NOMEM, "line");
-			goto fail;
-		}
-		if (hl_txn_save_line(txn, pool->name, &line)) {
-			hl_line_free(&line);
-			goto fail;
-		}
-		hl_line_free(&line);
-		if (waits_ahead(txn, pool, session->id, &ahead, &place))
-			goto fail;
-		hl_txn_event(txn, LOG_NOTICE, "wait", txn->who.user,
-			    HL_KIND_CONCURRENT, pool->name, 0, session,
-			    "all licenses in use");
-		hl_buf_printf(&msg, "%s number %zu in line for pool %s",
-			      w->count == 0 ? "You are" : ",", place,
-			      pool->name);
-		w->pools[w->count] = pool;
-		w->until[w->count] = until;
-		w->in[w->count++] = true;
-		if (pool->wait > longest)
-			longest = pool->wait;
-	}
-	hl_format_duration(longest, how_long, sizeof(how_long));
-	hl_buf_printf(&msg, "; waiting up to %s.", how_long);
-	w->message = hl_buf_take(&msg);
-	w->session = *session;
-	return 0;
-fail:
-	hl_buf_free(&msg);
-	w->count = 0;
-	return -1;
+	return hl_wait_join(txn, pools, npools, session, w, &msg);
 }
 
-/* Steps 2 to 7 of the decision (pam_helpdesk_license(8), "Decision"), inside an open store.  w: where a
- * session open that must wait keeps its place (NULL: refuse at once). */
-static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
-			   size_t npools, bool named_ok, struct wait_state *w)
+/* Steps 2 and 3: a Named allocation in force, or a free Named license
+ * for a named-eligible technician.  *decided when granted. */
+static int named_steps(struct hl_txn *txn, bool named_ok,
+		       const struct hl_session *session, bool *decided)
 {
-	const struct hl_config *cfg = txn->env->cfg;
-	struct hl_session session;
 	struct hl_holding holding;
 	char key[HL_KEY_MAX];
-	bool found, done;
+	bool found;
 	int rc;
 
-	*txn->idle_holder = '\0';
-	if (hl_txn_new_session(txn, &session))
-		return -1;
-
+	*decided = false;
 	/* 2. A Named allocation in force. */
 	if (!hl_key_named(key, sizeof(key), txn->who.user) ||
 	    hl_txn_load_holding(txn, key, &holding, &found))
 		return -1;
 	if (found && named_ok) {
-		rc = txn->take ? join(txn, key, &holding, &session) : 0;
+		rc = txn->take ? hl_txn_join(txn, key, &holding, session) : 0;
 		hl_holding_free(&holding);
 		if (rc == 0)
-			granted(txn, HL_KIND_NAMED, NULL, 0, true, &session,
-				"named allocation");
+			hl_txn_granted(txn, HL_KIND_NAMED, NULL, 0, true,
+				       session, "named allocation");
+		*decided = true;
 		return rc;
 	}
 	if (found) {
@@ -426,9 +240,9 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 		 * counts, and goes at this write. */
 		hl_holding_free(&holding);
 		if (txn->take) {
-			hl_txn_event(txn, LOG_NOTICE, "unassign", txn->who.user,
-				    HL_KIND_NAMED, NULL, 0, NULL,
-				    "no longer named-eligible");
+			hl_txn_event(txn, LOG_NOTICE, HL_EVENT_UNASSIGN,
+				     txn->who.user, HL_KIND_NAMED, NULL, 0,
+				     NULL, "no longer named-eligible");
 			if (hl_txn_free_named(txn, txn->who.user))
 				return -1;
 		}
@@ -436,14 +250,117 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 
 	/* 3. A free Named license for a named-eligible technician. */
 	if (named_ok) {
-		if (hl_txn_allocate_named(txn, &session, &done))
+		if (hl_txn_allocate_named(txn, session, decided))
 			return -1;
-		if (done) {
-			granted(txn, HL_KIND_NAMED, NULL, 0, false, &session,
-				"named license allocated");
-			return 0;
-		}
+		if (*decided)
+			hl_txn_granted(txn, HL_KIND_NAMED, NULL, 0, false,
+				       session, "named license allocated");
 	}
+	return 0;
+}
+
+/* Step 5: a free slot in one of the technician's pools, in config order,
+ * unless somebody waits for it.  *decided when granted. */
+static int free_slot_step(struct hl_txn *txn, const struct hl_pool **pools,
+			  size_t npools, const struct hl_session *session,
+			  bool *decided)
+{
+	*decided = false;
+	for (size_t i = 0; i < npools; i++) {
+		char reason[sizeof(txn->out->reason)];
+		unsigned slot;
+		bool ahead = false;
+		size_t place;
+
+		if (pools[i]->wait > 0 &&
+		    hl_waits_ahead(txn, pools[i], NULL, &ahead, &place))
+			return -1;
+		if (ahead)
+			continue;
+		if (hl_txn_take_slot(txn, pools[i], session, &slot))
+			return -1;
+		if (slot == 0)
+			continue;
+		if (*txn->idle_holder)
+			hl_set_text(reason, sizeof(reason),
+				    "license of idle holder %s",
+				    txn->idle_holder);
+		else
+			hl_set_text(reason, sizeof(reason),
+				    "free concurrent license");
+		hl_txn_granted(txn, HL_KIND_CONCURRENT, pools[i]->name,
+			       txn->take ? slot : 0, false, session, reason);
+		*decided = true;
+		return 0;
+	}
+	return 0;
+}
+
+/* Step 6: entitled, but everything is taken: wait in line (w), or the
+ * refusal. */
+static int all_taken(struct hl_txn *txn, const struct hl_pool **pools,
+		     size_t npools, bool named_ok,
+		     const struct hl_session *session, struct hl_wait *w)
+{
+	bool may_wait = false;
+
+	for (size_t i = 0; i < npools; i++)
+		may_wait |= pools[i]->wait > 0;
+	if (!txn->take && may_wait) {
+		/* The waiting happens in the session. */
+		hl_txn_granted(txn, HL_KIND_CONCURRENT, pools[0]->name, 0,
+			       false, session, "may wait in line");
+		return 0;
+	}
+	if (may_wait && w) {
+		w->named = named_ok;
+		return join_lines(txn, pools, npools, session, w);
+	}
+	refuse(txn, pools, npools, named_ok,
+	       npools ? "all licenses in use" : "all named licenses allocated");
+	return 0;
+}
+
+/* Step 7: no license of any kind. */
+static void unlicensed(struct hl_txn *txn)
+{
+	if (txn->env->cfg->unlicensed == HL_UNLICENSED_IGNORE) {
+		txn->out->verdict = HL_IGNORED;
+		snprintf(txn->out->reason, sizeof(txn->out->reason),
+			 "unlicensed, ignored");
+		return;
+	}
+	txn->out->verdict = HL_DENIED;
+	snprintf(txn->out->reason, sizeof(txn->out->reason), "unlicensed");
+	snprintf(txn->out->message, sizeof(txn->out->message),
+		 "You hold no help desk license on this host: you are neither "
+		 "a named technician nor in a technician pool. Ask your help "
+		 "desk manager for a license.");
+	/* Of no kind: the user has no license at all. */
+	hl_txn_event_no_kind(txn, LOG_NOTICE, HL_EVENT_DENY, txn->who.user,
+			     "unlicensed");
+}
+
+/* Steps 2 to 7 of the decision (pam_helpdesk_license(8), "Decision"),
+ * inside an open store.  w: where a session open that must wait keeps its
+ * place (NULL: refuse at once). */
+static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
+			   size_t npools, bool named_ok, struct hl_wait *w)
+{
+	struct hl_session session;
+	struct hl_holding holding;
+	char key[HL_KEY_MAX];
+	bool found, decided;
+	int rc;
+
+	*txn->idle_holder = '\0';
+	if (hl_txn_new_session(txn, &session))
+		return -1;
+
+	/* 2 and 3. */
+	rc = named_steps(txn, named_ok, &session, &decided);
+	if (rc || decided)
+		return rc;
 
 	/* 4. The slot this technician already holds. */
 	if (!hl_key_holder(key, sizeof(key), txn->who.user) ||
@@ -454,409 +371,26 @@ static int decide_in_store(struct hl_txn *txn, const struct hl_pool **pools,
 		unsigned slot = holding.slot;
 
 		snprintf(pool, sizeof(pool), "%s", holding.pool);
-		rc = txn->take ? join(txn, key, &holding, &session) : 0;
+		rc = txn->take ? hl_txn_join(txn, key, &holding, &session) : 0;
 		hl_holding_free(&holding);
 		if (rc == 0)
-			granted(txn, HL_KIND_CONCURRENT, pool, slot, true,
-				&session, "joins the slot already held");
+			hl_txn_granted(txn, HL_KIND_CONCURRENT, pool, slot,
+				       true, &session,
+				       "joins the slot already held");
 		return rc;
 	}
 
-	/* 5. A free slot in one of the technician's pools, in config order,
-	 * unless somebody waits for it. */
-	for (size_t i = 0; i < npools; i++) {
-		unsigned slot;
-		bool ahead = false;
-		size_t place;
-
-		if (pools[i]->wait > 0 &&
-		    waits_ahead(txn, pools[i], NULL, &ahead, &place))
-			return -1;
-		if (ahead)
-			continue;
-		if (hl_txn_take_slot(txn, pools[i], &session, &slot))
-			return -1;
-		if (slot) {
-			char reason[sizeof(txn->out->reason)];
-
-			if (*txn->idle_holder)
-				hl_set_text(reason, sizeof(reason),
-					    "license of idle holder %s",
-					    txn->idle_holder);
-			else
-				hl_set_text(reason, sizeof(reason),
-					    "free concurrent license");
-			granted(txn, HL_KIND_CONCURRENT, pools[i]->name,
-				txn->take ? slot : 0, false, &session, reason);
-			return 0;
-		}
-	}
-
-	/* 6. Entitled, but everything is taken. */
-	if (named_ok || npools > 0) {
-		bool may_wait = false;
-
-		for (size_t i = 0; i < npools; i++)
-			may_wait |= pools[i]->wait > 0;
-		if (!txn->take && may_wait) {
-			/* The waiting happens in the session. */
-			granted(txn, HL_KIND_CONCURRENT, pools[0]->name, 0,
-				false, &session, "may wait in line");
-			return 0;
-		}
-		if (may_wait && w) {
-			w->named = named_ok;
-			return join_lines(txn, pools, npools, &session, w);
-		}
-		refuse(txn, pools, npools, named_ok,
-		       npools ? "all licenses in use" : "all named licenses allocated");
+	/* 5. */
+	if (free_slot_step(txn, pools, npools, &session, &decided))
+		return -1;
+	if (decided)
 		return 0;
-	}
-
-	/* 7. No license of any kind. */
-	if (cfg->unlicensed == HL_UNLICENSED_IGNORE) {
-		txn->out->verdict = HL_IGNORED;
-		snprintf(txn->out->reason, sizeof(txn->out->reason),
-			 "unlicensed, ignored");
-		return 0;
-	}
-	txn->out->verdict = HL_DENIED;
-	snprintf(txn->out->reason, sizeof(txn->out->reason), "unlicensed");
-	snprintf(txn->out->message, sizeof(txn->out->message),
-		 "You hold no help desk license on this host: you are neither "
-		 "a named technician nor in a technician pool. Ask your help "
-		 "desk manager for a license.");
-	/* Of no kind: the user has no license at all. */
-	hl_txn_event_no_kind(txn, LOG_NOTICE, "deny", txn->who.user,
-			     "unlicensed");
+	/* 6. */
+	if (named_ok || npools > 0)
+		return all_taken(txn, pools, npools, named_ok, &session, w);
+	/* 7. */
+	unlicensed(txn);
 	return 0;
-}
-
-/* ---- waiting --------------------------------------------------------------- */
-
-#define MAX_CONNECTIONS 8
-/* How often a waiter looks at the store without a reason to: with
- * inotify, to notice holders that died without a word; without (no
- * inotify instance left to the user), to notice everything. */
-#define LOOK_MS 1000
-#define LOOK_MS_UNWATCHED 200
-
-/* Milliseconds since began, on the monotonic clock. */
-static long long ms_since(const struct timespec *began)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)(now.tv_sec - began->tv_sec) * 1000 +
-	       (now.tv_nsec - began->tv_nsec) / 1000000;
-}
-
-/* An inotify descriptor on the store's directory: every write transaction
- * closes the store file it opened for writing.  -1 when it can't be had,
- * as when the user's inotify instances (fs.inotify.max_user_instances,
- * counted per real uid: one per waiting session) are all taken: then
- * looks every LOOK_MS_UNWATCHED alone notice a freed slot. */
-static int watch_store(const struct hl_env *env, const char **base)
-{
-	/* Slots are freed in the runtime file. */
-	const char *path = env->cfg->runtime_store;
-	const char *slash = strrchr(path, '/');
-	int fd, err;
-
-	*base = slash ? slash + 1 : path;
-	/* With a shared backend no file here is written when a slot is
-	 * freed (on this host or another): the looks alone notice it. */
-	if (env->cfg->backend.enabled)
-		return -1;
-	fd = hl_store_watch_open(path, env->log, &err);
-	if (fd < 0 && err != 0)
-		hl_log(env->log, LOG_INFO, "waiting without inotify (%s): "
-		       "looking at the store every %d ms", strerror(err),
-		       LOOK_MS_UNWATCHED);
-	return fd;
-}
-
-/* Reads what the watch has; true when the store file was written. */
-static bool store_written(int fd, const char *base)
-{
-	return hl_store_watch_written(fd, base);
-}
-
-/* Whether the technician holds a slot already (another of its sessions
- * got one while this one waited): *can; a write joins this session to it,
- * leaves every line, and grants. */
-static int join_held(struct hl_txn *txn, struct wait_state *w, bool *can)
-{
-	struct hl_session session = w->session;
-	struct hl_holding holding;
-	char key[HL_KEY_MAX], pool[HL_POOL_NAME_MAX + 1];
-	unsigned slot;
-	bool found;
-
-	*can = false;
-	if (!hl_key_holder(key, sizeof(key), txn->who.user) ||
-	    hl_txn_load_holding(txn, key, &holding, &found))
-		return -1;
-	if (!found)
-		return 0;
-	*can = true;
-	if (!txn->take) {
-		hl_holding_free(&holding);
-		return 0;
-	}
-	snprintf(pool, sizeof(pool), "%s", holding.pool);
-	slot = holding.slot;
-	session.since = txn->env->now();
-	if (join(txn, key, &holding, &session) ||
-	    leave_lines(txn, w, w->in, NULL)) {
-		hl_holding_free(&holding);
-		return -1;
-	}
-	hl_holding_free(&holding);
-	granted(txn, HL_KIND_CONCURRENT, pool, slot, true, &session,
-		"joins the slot already held, after waiting in line");
-	return 0;
-}
-
-/* One look at the lines.  A read (take false): *can when this waiter is
- * the first alive in the line of a pool with a free slot, or its
- * technician holds a slot already.  A write: takes that slot (or joins
- * the one held), leaves every line, and grants. */
-static int attempt(struct hl_txn *txn, struct wait_state *w, bool take,
-		   bool *can)
-{
-	bool ok;
-
-	*can = false;
-	txn->take = take;
-	/* An idle holder warned when this waiter came has had its time. */
-	txn->waiting_since = w->session.since;
-	*txn->idle_holder = '\0';
-	if (hl_txn_begin(txn) != 0)
-		return -1;
-	ok = join_held(txn, w, can) == 0;
-	for (size_t i = 0; ok && !*can && i < w->count; i++) {
-		struct hl_session session = w->session;
-		bool ahead;
-		size_t place;
-		unsigned slot;
-
-		if (!w->in[i])
-			continue;
-		if (waits_ahead(txn, w->pools[i], w->session.id, &ahead,
-				&place)) {
-			ok = false;
-			break;
-		}
-		if (place == 0 && txn->env->now() >= w->until[i]) {
-			/* Dropped at the end of its wait (by the one who
-			 * logged it): out of that line. */
-			w->in[i] = false;
-			continue;
-		}
-		if (place == 0 && take) {
-			/* Dropped from the line by someone (a repair, or a
-			 * look that took this process for dead): back in,
-			 * at the end. */
-			struct hl_line line;
-
-			ok = hl_txn_load_line(txn, w->pools[i]->name, &line) == 0 &&
-			     hl_line_add(&line, txn->who.user, w->until[i],
-					 &w->session) == 0 &&
-			     hl_txn_save_line(txn, w->pools[i]->name, &line) == 0;
-			hl_line_free(&line);
-			continue;
-		}
-		if (place != 1)
-			continue;
-		session.since = txn->env->now();
-		if (hl_txn_take_slot(txn, w->pools[i], &session, &slot)) {
-			ok = false;
-			break;
-		}
-		if (slot == 0)
-			continue;
-		*can = true;
-		if (take) {
-			ok = leave_lines(txn, w, w->in, NULL) == 0;
-			granted(txn, HL_KIND_CONCURRENT, w->pools[i]->name, slot,
-				false, &session, *txn->idle_holder
-				? "license of an idle holder, after waiting in "
-				  "line"
-				: "free concurrent license after waiting in line");
-		}
-	}
-	if (hl_txn_end(txn, ok) != 0)
-		return -1;
-	return 0;
-}
-
-/* Leaves the lines marked in which with reason; when none is left, the
- * refusal.  A lock not had at once is tried again: a live waiter left
- * in a line would hold it up. */
-static void give_up(struct hl_txn *txn, const struct hl_pool **pools,
-		    size_t npools, struct wait_state *w, const bool *which,
-		    const char *reason, unsigned waited)
-{
-	bool left = false;
-
-	txn->take = true;
-	for (int tries = 0; tries < 3 && !left; tries++) {
-		bool ok;
-
-		if (hl_txn_begin(txn) != 0)
-			continue;
-		ok = leave_lines(txn, w, which, reason) == 0;
-		if (ok) {
-			bool any = false;
-
-			for (size_t i = 0; i < w->count; i++)
-				any |= w->in[i] && !which[i];
-			if (!any)
-				refusal(txn, pools, npools, w->named, reason,
-					waited);
-		}
-		left = hl_txn_end(txn, ok) == 0;
-	}
-	for (size_t i = 0; i < w->count; i++)
-		if (which[i])
-			w->in[i] = false;
-}
-
-/* Waits in line: until a slot is had, every line's wait has run out, the
- * technician goes away (a hangup of the connection) or a signal comes.
- * Woken by inotify when the store is written, and once a second to notice
- * holders that died without a word. */
-static void wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
-			 size_t npools, struct wait_state *w)
-{
-	const struct hl_env *env = txn->env;
-	const struct hl_waiting *waiting = env->waiting;
-	struct pollfd fds[1 + MAX_CONNECTIONS];
-	int conns[MAX_CONNECTIONS];
-	size_t nconns = 0, nfds = 0;
-	const char *base = "";
-	const char *reason = NULL;
-	struct timespec began;
-	bool *expired = calloc(w->count, sizeof(*expired));
-	static const int synchronous[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-					   SIGTRAP, SIGABRT, SIGSYS };
-	sigset_t blocked, old_mask;
-	long long last_look = 0, look_ms;
-	bool check = true;
-	int watch;
-
-	if (expired == NULL) {
-		hl_log(env->log, LOG_ERR, "out of memory waiting in line");
-		give_up(txn, pools, npools, w, w->in, "error", 0);
-		return;
-	}
-	/* Signals come only inside ppoll, which then fails with EINTR: one
-	 * that came while the store was being read would go unnoticed.  No
-	 * handler of ours: the process's own stay as they are. */
-	sigfillset(&blocked);
-	for (size_t i = 0; i < sizeof(synchronous) / sizeof(synchronous[0]); i++)
-		sigdelset(&blocked, synchronous[i]);
-	pthread_sigmask(SIG_BLOCK, &blocked, &old_mask);
-	clock_gettime(CLOCK_MONOTONIC, &began);
-	if (waiting && waiting->tell && w->message)
-		waiting->tell(waiting->data, w->message);
-	watch = watch_store(env, &base);
-	look_ms = watch >= 0 ? LOOK_MS : LOOK_MS_UNWATCHED;
-	if (watch >= 0)
-		fds[nfds++] = (struct pollfd){ .fd = watch, .events = POLLIN };
-	if (waiting && waiting->connections)
-		nconns = waiting->connections(waiting->data, conns,
-					      MAX_CONNECTIONS);
-	for (size_t i = 0; i < nconns && i < MAX_CONNECTIONS; i++)
-		fds[nfds++] = (struct pollfd){ .fd = conns[i],
-					       .events = POLLRDHUP };
-
-	for (;;) {
-		long long elapsed = ms_since(&began), next = LLONG_MAX;
-		bool any_expired = false, any_left = false, can = false;
-		struct timespec pause;
-		int n;
-
-		for (size_t i = 0; i < w->count; i++) {
-			long long limit = (long long)w->pools[i]->wait * 1000;
-
-			expired[i] = w->in[i] && elapsed >= limit;
-			any_expired |= expired[i];
-			if (w->in[i] && !expired[i]) {
-				any_left = true;
-				if (limit - elapsed < next)
-					next = limit - elapsed;
-			}
-		}
-		if (any_expired) {
-			if (!any_left) {
-				reason = "timeout";
-				break;
-			}
-			give_up(txn, pools, npools, w, expired, "timeout", 0);
-		} else if (!any_left) {
-			/* Dropped from every line at the end of its wait,
-			 * by others while this process was stopped. */
-			reason = "timeout";
-			break;
-		}
-		if (check) {
-			last_look = elapsed;
-			if (attempt(txn, w, false, &can) == 0 && can) {
-				if (attempt(txn, w, true, &can) == 0 && can)
-					break;
-				/* Our own write wakes us: not a change. */
-				if (watch >= 0)
-					store_written(watch, base);
-			}
-		}
-		next = next < look_ms ? next + 1 : look_ms;
-		pause.tv_sec = (time_t)(next / 1000);
-		pause.tv_nsec = (long)(next % 1000) * 1000000;
-		n = ppoll(fds, nfds, &pause, &old_mask);
-		if (n < 0 && errno == EINTR) {
-			reason = "interrupted";
-			break;
-		}
-		if (n < 0) {
-			hl_log(env->log, LOG_ERR, "waiting in line: poll: %s",
-			       strerror(errno));
-			reason = "error";
-			break;
-		}
-		/* The look every look_ms, whatever else wakes us. */
-		check = n == 0 || ms_since(&began) - last_look >= look_ms;
-		for (size_t i = 0; i < nfds; i++) {
-			if (fds[i].fd == watch) {
-				if (fds[i].revents)
-					check |= store_written(watch, base);
-			} else if (fds[i].revents &
-				   (POLLRDHUP | POLLHUP | POLLERR)) {
-				reason = "disconnected";
-			} else if (fds[i].revents & POLLNVAL) {
-				fds[i].fd = -1;	/* closed under us: not ours */
-			}
-		}
-		if (reason)
-			break;
-	}
-	if (watch >= 0)
-		close(watch);
-	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-	if (reason) {
-		long long ms = ms_since(&began);
-		unsigned waited = ms / 1000 > 0 ? (unsigned)(ms / 1000) : 1;
-
-		for (size_t i = 0; i < w->count; i++)
-			expired[i] = w->in[i];
-		give_up(txn, pools, npools, w, expired, reason, waited);
-	} else {
-		long long ms = ms_since(&began);
-
-		txn->out->waited = (unsigned)(ms / 1000);
-	}
-	free(expired);
 }
 
 /* Step 1 and the store around steps 2 to 7. */
@@ -870,76 +404,87 @@ static bool reset_decision(struct hl_decision *out)
 	return true;
 }
 
-static int decide(const struct hl_env *env, const struct hl_request *req,
-		  enum decide_mode mode, struct hl_decision *out)
+/* Step 1: who the technician is and what it may have: the pools it is
+ * in (*pools, config order, the caller frees it) and *named_ok.  1 when
+ * that decides already (out filled in), 0 to go on to the store, -1 out
+ * of memory. */
+static int entitlement(const struct hl_env *env, const struct hl_request *req,
+		       struct hl_who *who, struct hl_decision *out,
+		       const struct hl_pool ***pools, size_t *npools,
+		       bool *named_ok)
 {
 	const struct hl_config *cfg = env->cfg;
-	const struct hl_pool **pools = NULL;
-	struct hl_txn txn = { .env = env, .req = req, .out = out,
-			      .take = mode == OPEN, .quiet = mode == PREVIEW };
-	struct wait_state w = { .count = 0 };
-	size_t npools = 0;
-	bool named_ok;
 	int in;
 
-	memset(out, 0, sizeof(*out));
-	out->verdict = HL_IGNORED;
 	if (!hl_user_valid(req->user)) {
 		out->verdict = HL_USER_UNKNOWN;
 		snprintf(out->reason, sizeof(out->reason), "invalid user name");
-		return 0;
+		return 1;
 	}
 	if (hl_names_contain(&cfg->ignore_services, req->service)) {
 		snprintf(out->reason, sizeof(out->reason), "ignored service");
-		return 0;
+		return 1;
 	}
-	in = hl_who_lookup(env, &txn.who, req->user);
+	in = hl_who_lookup(env, who, req->user);
 	if (in > 0) {
 		out->verdict = HL_USER_UNKNOWN;
 		snprintf(out->reason, sizeof(out->reason), "unknown user");
-		return 0;
+		return 1;
 	}
 	if (in == 0)
-		in = hl_who_in(&txn.who, &cfg->exempt_users,
-			       &cfg->exempt_groups);
+		in = hl_who_in(who, &cfg->exempt_users, &cfg->exempt_groups);
 	if (in > 0) {
 		snprintf(out->reason, sizeof(out->reason), "exempt");
-		return 0;
+		return 1;
 	}
 
-	named_ok = false;
+	*named_ok = false;
 	if (in == 0 && cfg->named.licenses > 0) {
-		in = hl_named_eligible(cfg, &txn.who);
-		named_ok = in > 0;
+		in = hl_named_eligible(cfg, who);
+		*named_ok = in > 0;
 	}
-	pools = calloc(cfg->pool_count ? cfg->pool_count : 1, sizeof(*pools));
-	if (pools == NULL) {
+	*npools = 0;
+	*pools = calloc(cfg->pool_count ? cfg->pool_count : 1, sizeof(**pools));
+	if (*pools == NULL) {
 		out->verdict = HL_STORE_FAILED;
 		return -1;
 	}
 	for (size_t i = 0; in >= 0 && i < cfg->pool_count; i++) {
-		in = hl_who_in(&txn.who, &cfg->pools[i].users,
+		in = hl_who_in(who, &cfg->pools[i].users,
 			       &cfg->pools[i].groups);
 		if (in > 0)
-			pools[npools++] = &cfg->pools[i];
+			(*pools)[(*npools)++] = &cfg->pools[i];
 	}
 	/* NSS could not say (logged): on_error decides, never "unlicensed". */
 	if (in < 0) {
-		free(pools);
+		free(*pools);
+		*pools = NULL;
 		hl_who_failed(out);
-		return 0;
+		return 1;
 	}
+	return 0;
+}
 
-	if (mode == OPEN) {
-		w.pools = calloc(npools ? npools : 1, sizeof(*w.pools));
-		w.in = calloc(npools ? npools : 1, sizeof(*w.in));
-		w.until = calloc(npools ? npools : 1, sizeof(*w.until));
-		if (w.pools == NULL || w.in == NULL || w.until == NULL) {
-			wait_state_free(&w);
-			free(pools);
-			out->verdict = HL_STORE_FAILED;
-			return -1;
-		}
+static int decide(const struct hl_env *env, const struct hl_request *req,
+		  enum decide_mode mode, struct hl_decision *out)
+{
+	const struct hl_pool **pools = NULL;
+	struct hl_txn txn = { .env = env, .req = req, .out = out,
+			      .take = mode == OPEN, .quiet = mode == PREVIEW };
+	struct hl_wait w = { .refuse = refusal };
+	size_t npools = 0;
+	bool named_ok = false;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->verdict = HL_IGNORED;
+	rc = entitlement(env, req, &txn.who, out, &pools, &npools, &named_ok);
+	if (rc != 0)
+		return rc > 0 ? 0 : -1;
+	if (mode == OPEN && hl_wait_alloc(&w, npools)) {
+		free(pools);
+		out->verdict = HL_STORE_FAILED;
+		return -1;
 	}
 	/* A record found damaged: repaired there and then, and one more
 	 * try. */
@@ -950,10 +495,10 @@ static int decide(const struct hl_env *env, const struct hl_request *req,
 						     mode == OPEN ? &w : NULL)
 					     == 0) == 0 &&
 		    w.count > 0)
-			wait_in_line(&txn, pools, npools, &w);
+			hl_wait_in_line(&txn, pools, npools, &w);
 	} while (out->verdict == HL_STORE_FAILED && mode != PREVIEW &&
 		 hl_txn_repair(&txn) == 0 && reset_decision(out));
-	wait_state_free(&w);
+	hl_wait_free(&w);
 	free(pools);
 	return 0;
 }
@@ -1006,7 +551,7 @@ static int close_in(struct hl_txn *txn, const char *key, const char *session_id,
 
 		if (!session_matches(txn, s, session_id))
 			continue;
-		hl_txn_event_end(txn, LOG_INFO, "release", txn->who.user,
+		hl_txn_event_end(txn, LOG_INFO, HL_EVENT_RELEASE, txn->who.user,
 				 holding.kind,
 				 holding.kind == HL_KIND_CONCURRENT
 					 ? holding.pool : NULL,

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "log.h"
 #include "text.h"
 
-void hl_vlog(const struct hl_logger *log, int priority, const char *fmt,
-	     va_list ap)
+__attribute__((format(printf, 3, 0)))
+static void hl_vlog(const struct hl_logger *log, int priority,
+		    const char *fmt, va_list ap)
 {
 	char message[2048], shown[4 * sizeof(message)];
 

@@ -4,7 +4,6 @@
 #ifndef HL_LOG_H
 #define HL_LOG_H
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <syslog.h>
 
@@ -18,7 +17,5 @@ struct hl_logger {
 
 void hl_log(const struct hl_logger *log, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void hl_vlog(const struct hl_logger *log, int priority, const char *fmt,
-	     va_list ap) __attribute__((format(printf, 3, 0)));
 
 #endif

@@ -17,8 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAM_SM_ACCOUNT
-#define PAM_SM_SESSION
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 
@@ -227,7 +225,7 @@ static void config_broken(pam_handle_t *pamh, int flags, enum action action,
 			  const char *event_log, const struct hl_logger *log)
 {
 	struct hl_event ev = {
-		.event = "error", .user = user,
+		.event = hl_event_name(HL_EVENT_ERROR), .user = user,
 		.service = item(pamh, PAM_SERVICE), .tty = item(pamh, PAM_TTY),
 		.rhost = item(pamh, PAM_RHOST), .pid = getpid(),
 		.reason = "configuration unusable (see syslog or "
@@ -250,6 +248,72 @@ static void config_broken(pam_handle_t *pamh, int flags, enum action action,
 	free(line);
 }
 
+/* Asks the core for the decision of action. */
+static void decide(pam_handle_t *pamh, enum action action,
+		   const struct hl_env *env, const struct hl_request *req,
+		   struct hl_decision *decision)
+{
+	const void *session_id = NULL;
+
+	switch (action) {
+	case ACCOUNT:
+		hl_license_check(env, req, decision);
+		break;
+	case SESSION_OPEN:
+		hl_license_open(env, req, decision);
+		break;
+	case SESSION_CLOSE:
+		if (pam_get_data(pamh, SESSION_DATA, &session_id) != PAM_SUCCESS)
+			session_id = NULL;
+		hl_license_close(env, req, session_id, decision);
+		break;
+	}
+}
+
+/* The PAM code of the decision, with what the technician is told. */
+static int pam_code(pam_handle_t *pamh, int flags, enum action action,
+		    const struct hl_config *cfg, const struct hl_logger *log,
+		    const char *user, const struct hl_decision *decision)
+{
+	int rc;
+
+	switch (decision->verdict) {
+	case HL_GRANTED:
+		rc = PAM_SUCCESS;
+		if (action == SESSION_OPEN) {
+			char *id = strdup(decision->session_id);
+
+			if (id == NULL || pam_set_data(pamh, SESSION_DATA, id,
+						       free_session_id) != PAM_SUCCESS) {
+				/* Close still finds it by process identity. */
+				free(id);
+				pam_syslog(pamh, LOG_WARNING,
+					   "cannot remember the session id");
+			}
+		}
+		break;
+	case HL_DENIED:
+		say(pamh, flags, PAM_ERROR_MSG, decision->message);
+		rc = PAM_PERM_DENIED;
+		break;
+	case HL_IGNORED:
+		/* Close never fails a logout because nothing was held. */
+		rc = action == SESSION_CLOSE ? PAM_SUCCESS : PAM_IGNORE;
+		break;
+	case HL_USER_UNKNOWN:
+		rc = PAM_USER_UNKNOWN;
+		break;
+	case HL_STORE_FAILED:
+	default:
+		if (cfg->on_error == HL_ON_ERROR_DENY && action != SESSION_CLOSE)
+			say(pamh, flags, PAM_ERROR_MSG, decision->message);
+		rc = unusable(log, cfg->on_error, PAM_SYSTEM_ERR, user,
+			      "license store");
+		break;
+	}
+	return rc;
+}
+
 static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	       enum action action)
 {
@@ -265,9 +329,7 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 					    .connections = client_connections,
 					    .data = &waiting_ctx };
 	const char *user = NULL;
-	const void *session_id = NULL;
 	char *event_log = NULL;
-	int rc;
 
 	if (!parse_args(&log, argc, argv, &args))
 		return unusable(&log, on_error, PAM_SERVICE_ERR, "",
@@ -300,74 +362,28 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 	req.tty = item(pamh, PAM_TTY);
 	req.rhost = item(pamh, PAM_RHOST);
 
-	switch (action) {
-	case ACCOUNT:
-		hl_license_check(&env, &req, &decision);
-		break;
-	case SESSION_OPEN:
-		hl_license_open(&env, &req, &decision);
-		break;
-	case SESSION_CLOSE:
-		if (pam_get_data(pamh, SESSION_DATA, &session_id) != PAM_SUCCESS)
-			session_id = NULL;
-		hl_license_close(&env, &req, session_id, &decision);
-		break;
-	}
+	decide(pamh, action, &env, &req, &decision);
 	hl_log(&log, LOG_DEBUG, "%s: user %s: %s",
 	       action == ACCOUNT ? "account" :
 	       action == SESSION_OPEN ? "open" : "close",
 	       user, decision.reason);
 
-	switch (decision.verdict) {
-	case HL_GRANTED:
-		rc = PAM_SUCCESS;
-		if (action == SESSION_OPEN) {
-			char *id = strdup(decision.session_id);
-
-			if (id == NULL || pam_set_data(pamh, SESSION_DATA, id,
-						       free_session_id) != PAM_SUCCESS) {
-				/* Close still finds it by process identity. */
-				free(id);
-				pam_syslog(pamh, LOG_WARNING,
-					   "cannot remember the session id");
-			}
-		}
-		break;
-	case HL_DENIED:
-		say(pamh, flags, PAM_ERROR_MSG, decision.message);
-		rc = PAM_PERM_DENIED;
-		break;
-	case HL_IGNORED:
-		/* Close never fails a logout because nothing was held. */
-		rc = action == SESSION_CLOSE ? PAM_SUCCESS : PAM_IGNORE;
-		break;
-	case HL_USER_UNKNOWN:
-		rc = PAM_USER_UNKNOWN;
-		break;
-	case HL_STORE_FAILED:
-	default:
-		if (cfg->on_error == HL_ON_ERROR_DENY && action != SESSION_CLOSE)
-			say(pamh, flags, PAM_ERROR_MSG, decision.message);
-		rc = unusable(&log, cfg->on_error, PAM_SYSTEM_ERR, user,
-			      "license store");
-		break;
-	}
-	return rc;
+	return pam_code(pamh, flags, action, cfg, &log, user, &decision);
 }
 
-PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
+int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc,
 				const char **argv)
 {
 	return run(pamh, flags, argc, argv, ACCOUNT);
 }
 
-PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 				   const char **argv)
 {
 	return run(pamh, flags, argc, argv, SESSION_OPEN);
 }
 
-PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
 				    const char **argv)
 {
 	return run(pamh, flags, argc, argv, SESSION_CLOSE);

@@ -8,13 +8,6 @@
 
 #include "record.h"
 
-struct hl_process {
-	pid_t pid;
-	unsigned long long start;	/* field 22 of /proc/PID/stat */
-	char boot_id[HL_BOOT_ID_LEN + 1];
-	unsigned audit_session;		/* 0: none of its own (see .c) */
-};
-
 /* proc_root is "/proc" in production. 0 or -1. */
 int hl_process_identify(const char *proc_root, pid_t pid,
 			struct hl_process *out);

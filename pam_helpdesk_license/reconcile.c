@@ -241,11 +241,11 @@ static int drop_holder(struct hl_txn *txn, const char *key, const char *user,
 							       : NULL;
 
 	if (holding->session_count == 0)
-		hl_txn_event(txn, LOG_WARNING, "reap", user,
+		hl_txn_event(txn, LOG_WARNING, HL_EVENT_REAP, user,
 			     HL_KIND_CONCURRENT, pool, holding->slot, NULL,
 			     "holder without slot");
 	for (size_t i = 0; i < holding->session_count; i++)
-		hl_txn_event(txn, LOG_WARNING, "reap", user,
+		hl_txn_event(txn, LOG_WARNING, HL_EVENT_REAP, user,
 			     HL_KIND_CONCURRENT, pool, holding->slot,
 			     &holding->sessions[i], "holder without slot");
 	done->holders_dropped++;
@@ -407,7 +407,7 @@ static int drop_orphan_sessions(struct hl_txn *txn, struct hl_reconciled *done)
 		record = hl_buf_take(&text);
 		if (record && hl_holding_decode(record, &holding) == 0) {
 			for (size_t j = 0; j < holding.session_count; j++)
-				hl_txn_event(txn, LOG_NOTICE, "reap", user,
+				hl_txn_event(txn, LOG_NOTICE, HL_EVENT_REAP, user,
 					     HL_KIND_NAMED, NULL, 0,
 					     &holding.sessions[j],
 					     "named allocation lost");

@@ -149,23 +149,6 @@ static bool parse_number(const char *text, size_t len, unsigned long long max,
 	return true;
 }
 
-static bool pool_name_valid(const char *pool)
-{
-	size_t len = strnlen(pool, HL_POOL_NAME_MAX + 1), i;
-
-	if (len < 1 || len > HL_POOL_NAME_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = pool[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
-}
-
 static bool boot_id_valid(const char *id)
 {
 	size_t i;
@@ -235,7 +218,7 @@ char *hl_holding_encode(const struct hl_holding *holding)
 	    (holding->session_count > 0 && holding->sessions == NULL))
 		goto invalid;
 	if (holding->kind == HL_KIND_CONCURRENT) {
-		if (!pool_name_valid(holding->pool) || holding->slot == 0)
+		if (!hl_pool_name_valid(holding->pool) || holding->slot == 0)
 			goto invalid;
 	} else if (holding->kind != HL_KIND_NAMED) {
 		goto invalid;
@@ -429,7 +412,7 @@ static int parse_holding_line(void *arg, const struct line *line)
 			return -1;
 		p->have_pool = true;
 		return decode_into(line, 1, h->pool, sizeof(h->pool),
-				   pool_name_valid) ? 0 : -1;
+				   hl_pool_name_valid) ? 0 : -1;
 	}
 	if (field_is(line, 0, "slot")) {
 		if (p->have_slot || !decode_number(line, 1, UINT_MAX, &number) ||
@@ -754,14 +737,16 @@ bool hl_key_released(char *buf, size_t len, const char *user)
 
 bool hl_key_pool(char *buf, size_t len, const char *pool)
 {
-	if (buf == NULL || len == 0 || pool == NULL || !pool_name_valid(pool))
+	if (buf == NULL || len == 0 || pool == NULL ||
+	    !hl_pool_name_valid(pool))
 		return false;
 	return key_done(buf, len, snprintf(buf, len, "pool/%s", pool));
 }
 
 bool hl_key_line(char *buf, size_t len, const char *pool)
 {
-	if (buf == NULL || len == 0 || pool == NULL || !pool_name_valid(pool))
+	if (buf == NULL || len == 0 || pool == NULL ||
+	    !hl_pool_name_valid(pool))
 		return false;
 	return key_done(buf, len, snprintf(buf, len, "line/%s", pool));
 }
@@ -769,7 +754,7 @@ bool hl_key_line(char *buf, size_t len, const char *pool)
 bool hl_key_slot(char *buf, size_t len, const char *pool, unsigned slot)
 {
 	if (buf == NULL || len == 0 || pool == NULL ||
-	    !pool_name_valid(pool) || slot == 0)
+	    !hl_pool_name_valid(pool) || slot == 0)
 		return false;
 	return key_done(buf, len, snprintf(buf, len, "slot/%s/%u", pool, slot));
 }

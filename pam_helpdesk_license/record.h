@@ -46,14 +46,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "conf.h"
-
-#define HL_USER_MAX 256			/* bytes, without the NUL */
-#define HL_BOOT_ID_LEN 36
-#define HL_SESSION_ID_LEN 32		/* hex digits */
-#define HL_FIELD_MAX 1024		/* tty, rhost, host, service */
-
-enum hl_kind { HL_KIND_NAMED, HL_KIND_CONCURRENT };
+#include "hl_types.h"
 
 struct hl_session {
 	char id[HL_SESSION_ID_LEN + 1];

@@ -12,7 +12,9 @@
 
 #include "safefile.h"
 
-bool hl_owner_trusted(uid_t uid)
+/* The owner a file must have: root, or the effective user when the caller
+ * is not root (the test suite, or an admin trying a config of their own). */
+static bool hl_owner_trusted(uid_t uid)
 {
 	return uid == 0 || uid == geteuid();
 }
@@ -143,7 +145,13 @@ static bool check_walked(int fd, bool last, char *why, size_t len)
 	return hl_check_stat(&st, S_IFDIR, why, len);
 }
 
-int hl_open_private_dir(const char *dir, char *why, size_t len)
+/* The directory a file will be written into, opened O_DIRECTORY: walked
+ * from / (or the working directory) one component at a time, following
+ * no symlink but root's on the way and none at the end; every directory
+ * on the way owned by root or the caller and not writable by group or
+ * others unless sticky (/tmp), the last one not writable by them at all.
+ * Returns the descriptor, or -1 with why filled in. */
+static int hl_open_private_dir(const char *dir, char *why, size_t len)
 {
 	char copy[PATH_MAX], *save = NULL, *part, *next;
 	int fd, sub;

@@ -9,10 +9,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-/* The owner a file must have: root, or the effective user when the caller
- * is not root (the test suite, or an admin trying a config of their own). */
-bool hl_owner_trusted(uid_t uid);
-
 /* Check an opened file: type (S_IFREG or S_IFDIR), trusted owner, and no
  * write bit for group or others.  On failure writes why into why. */
 bool hl_check_stat(const struct stat *st, mode_t type, char *why, size_t len);
@@ -28,16 +24,8 @@ int hl_open_trusted(const char *path, int flags, mode_t create_mode,
 int hl_open_trusted_dir(const char *dir, mode_t mode, bool create,
 			char *why, size_t len);
 
-/* The directory a file will be written into, opened O_DIRECTORY: walked
- * from / (or the working directory) one component at a time, following
- * no symlink but root's on the way and none at the end; every directory
- * on the way owned by root or the caller and not writable by group or
- * others unless sticky (/tmp), the last one not writable by them at all.
- * Returns the descriptor, or -1 with why filled in. */
-int hl_open_private_dir(const char *dir, char *why, size_t len);
-
 /* Writes data as the file at path, mode (at most 0640): a new file made
- * O_EXCL beside it in the directory hl_open_private_dir opens, fsynced,
+ * O_EXCL beside it in its directory (walked as safefile.c says), fsynced,
  * then renamed over path, so nothing already at path (a file, a symlink,
  * a FIFO) is ever opened.  0, or -1 with why filled in. */
 int hl_replace_file(const char *path, const char *data, size_t size,

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record.h"
+#include "hl_types.h"
 #include "text.h"
 
 bool hl_user_valid(const char *user)
@@ -23,6 +23,23 @@ bool hl_user_valid(const char *user)
 	for (const unsigned char *p = (const unsigned char *)user; *p; p++)
 		if (*p < 0x20 || *p == 0x7f || *p == '/')
 			return false;
+	return true;
+}
+
+bool hl_pool_name_valid(const char *pool)
+{
+	size_t len = strnlen(pool, HL_POOL_NAME_MAX + 1);
+
+	if (len < 1 || len > HL_POOL_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = pool[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
 	return true;
 }
 

@@ -10,6 +10,9 @@
 /* A user name we accept: 1..HL_USER_MAX bytes, no control characters,
  * no '/', not "." or "..". */
 bool hl_user_valid(const char *user);
+/* A pool name we accept, in the config and in a record: 1..HL_POOL_NAME_MAX
+ * bytes of [A-Za-z0-9._-]. */
+bool hl_pool_name_valid(const char *pool);
 
 /* A growing string; after an allocation failure it stays failed and
  * hl_buf_take returns NULL. */

@@ -198,18 +198,10 @@ bool hl_parse_iso_time(const char *text, long long *ms, bool *date_only)
 
 /* ---- lines ------------------------------------------------------------------ */
 
-static const char *const event_names[] = {
-	[HL_LOGEV_GRANT] = "grant", [HL_LOGEV_JOIN] = "join",
-	[HL_LOGEV_DENY] = "deny", [HL_LOGEV_RELEASE] = "release",
-	[HL_LOGEV_REAP] = "reap", [HL_LOGEV_ADMIN_RELEASE] = "admin-release",
-	[HL_LOGEV_ASSIGN] = "assign", [HL_LOGEV_UNASSIGN] = "unassign",
-	[HL_LOGEV_WAIT] = "wait", [HL_LOGEV_ERROR] = "error",
-};
-
 const char *hl_logevent_name(unsigned type)
 {
-	return type < sizeof(event_names) / sizeof(event_names[0])
-		       ? event_names[type] : NULL;
+	return type < HL_EVENT_TYPES ? hl_event_name((enum hl_event_type)type)
+				     : NULL;
 }
 
 const char *hl_skip_cause_name(enum hl_skip_cause cause)
@@ -294,12 +286,64 @@ static enum field_role role_of(const char *key)
 	return ROLE_OTHER;
 }
 
+/* Reads field f, of role, into ev (time and user: the strings, checked
+ * later); false when its value is not one the role takes. */
+static bool read_field(struct hl_eventlog *log,
+		       const struct hl_jsonl_field *f, enum field_role role,
+		       struct hl_logevent *ev, const char **time,
+		       const char **user, bool *nomem)
+{
+	bool string = f->type == HL_JSONL_STRING, ok = true;
+
+	switch (role) {
+	case ROLE_TIME: *time = string ? f->value : NULL; ok = string; break;
+	case ROLE_USER: *user = string ? f->value : NULL; ok = string; break;
+	case ROLE_EVENT: {
+		enum hl_event_type type;
+
+		if (string && hl_event_type_of(f->value, &type))
+			ev->type = (unsigned char)type;
+		break;
+	}
+	case ROLE_KIND:
+		if (string && strcmp(f->value, "named") == 0)
+			ev->kind = HL_LOGEV_NAMED;
+		else if (string && strcmp(f->value, "concurrent") == 0)
+			ev->kind = HL_LOGEV_CONCURRENT;
+		else
+			ok = false;
+		break;
+	case ROLE_POOL:
+		ok = text_field(&log->names, f, 64, false, &ev->pool,
+				nomem);
+		break;
+	case ROLE_SESSION:
+		ok = text_field(&log->sessions, f, SESSION_MAX, false,
+				&ev->session, nomem);
+		break;
+	case ROLE_REASON:
+		/* An empty reason is a reason. */
+		ok = text_field(&log->names, f, REASON_MAX, true,
+				&ev->reason, nomem);
+		break;
+	case ROLE_TEXT: ok = string; break;
+	case ROLE_NUMBER:
+		ok = f->type == HL_JSONL_NUMBER && *f->value != '-';
+		break;
+	case ROLE_IDLE:
+		ok = idle_seconds(f, &ev->idle);
+		break;
+	case ROLE_OTHER: break;
+	}
+	return ok;
+}
+
 bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
 			    struct hl_logevent *ev,
 			    struct hl_jsonl_object *obj,
 			    enum hl_skip_cause *cause)
 {
-	enum { NO_EVENT = sizeof(event_names) / sizeof(event_names[0]) };
+	enum { NO_EVENT = HL_EVENT_TYPES };
 	const char *time = NULL, *user = NULL;
 	bool date_only, nomem = false;
 
@@ -317,50 +361,13 @@ bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
 	/* One pass over the fields: the log is long. */
 	for (size_t i = 0; i < obj->count; i++) {
 		const struct hl_jsonl_field *f = &obj->fields[i];
-		bool string = f->type == HL_JSONL_STRING, ok = true;
 		enum field_role role = role_of(f->key);
+		bool ok;
 
 		/* Null is absent, as a log shipper writes it. */
 		if (f->type == HL_JSONL_NULL)
 			continue;
-		switch (role) {
-		case ROLE_TIME: time = string ? f->value : NULL; ok = string; break;
-		case ROLE_USER: user = string ? f->value : NULL; ok = string; break;
-		case ROLE_EVENT:
-			for (unsigned char k = 0; string && k < NO_EVENT; k++)
-				if (strcmp(f->value, event_names[k]) == 0)
-					ev->type = k;
-			break;
-		case ROLE_KIND:
-			if (string && strcmp(f->value, "named") == 0)
-				ev->kind = HL_LOGEV_NAMED;
-			else if (string && strcmp(f->value, "concurrent") == 0)
-				ev->kind = HL_LOGEV_CONCURRENT;
-			else
-				ok = false;
-			break;
-		case ROLE_POOL:
-			ok = text_field(&log->names, f, 64, false, &ev->pool,
-					&nomem);
-			break;
-		case ROLE_SESSION:
-			ok = text_field(&log->sessions, f, SESSION_MAX, false,
-					&ev->session, &nomem);
-			break;
-		case ROLE_REASON:
-			/* An empty reason is a reason. */
-			ok = text_field(&log->names, f, REASON_MAX, true,
-					&ev->reason, &nomem);
-			break;
-		case ROLE_TEXT: ok = string; break;
-		case ROLE_NUMBER:
-			ok = f->type == HL_JSONL_NUMBER && *f->value != '-';
-			break;
-		case ROLE_IDLE:
-			ok = idle_seconds(f, &ev->idle);
-			break;
-		case ROLE_OTHER: break;
-		}
+		ok = read_field(log, f, role, ev, &time, &user, &nomem);
 		if (!ok) {
 			*cause = nomem ? HL_SKIP_NO_MEMORY
 			       : role == ROLE_TIME ? HL_SKIP_TIME
