@@ -62,11 +62,11 @@ enum step_errors { ERRORS_UNCHECKED, ERRORS_NONE, ERRORS_ONE, ERRORS_SOME };
 
 struct step {
 	enum step_op op;
-	int worker;		/* 1..CASE_WORKERS: forked at its first step */
+	int worker;		/* 1..CASE_WORKERS, forked at first use */
 	const char *service;	/* NULL: IT_SERVICE */
 	const char *user;
 	const char *tty, *rhost;
-	int rc;			/* the PAM code expected of every PAM step */
+	int rc;			/* the PAM code every PAM step expects */
 	int keep;		/* OP_OPEN: keep the session as 1..CASE_KEPT;
 				   OP_CLOSE*: the kept session to close */
 	enum step_errors errors;
@@ -82,7 +82,8 @@ struct license_case {
 
 #define OPEN(w, u, want) .op = OP_OPEN, .worker = (w), .user = (u), .rc = (want)
 #define ACCT(w, u, want) .op = OP_ACCT, .worker = (w), .user = (u), .rc = (want)
-#define CLOSE(w, k) .op = OP_CLOSE, .worker = (w), .keep = (k), .rc = PAM_SUCCESS
+#define CLOSE(w, k) \
+	.op = OP_CLOSE, .worker = (w), .keep = (k), .rc = PAM_SUCCESS
 #define CLOSE_ONLY(w, k) \
 	.op = OP_CLOSE_ONLY, .worker = (w), .keep = (k), .rc = PAM_SUCCESS
 #define KILL(w) .op = OP_KILL, .worker = (w)
@@ -196,7 +197,8 @@ static const struct license_case license_cases[] = {
 		{ OPEN(1, "gina", PAM_PERM_DENIED), .errors = ERRORS_SOME },
 	} },
 	/* 8b. No license at all, unlicensed = ignore: not concerned. */
-	{ "unlicensed_ignore", "unlicensed = \"ignore\";\n" NAMED_ONE EAST_ONE, {
+	{ "unlicensed_ignore",
+	  "unlicensed = \"ignore\";\n" NAMED_ONE EAST_ONE, {
 		{ ACCT(1, "gina", PAM_IGNORE) },
 		{ OPEN(1, "gina", PAM_IGNORE), .errors = ERRORS_NONE },
 	} },
@@ -721,10 +723,11 @@ int main(int argc, char **argv)
 		TEST(config_parsed_once_per_handle),
 		TEST(config_per_stack_line),
 	};
-	const size_t n_cases = sizeof(license_cases) / sizeof(license_cases[0]);
-	const size_t n_unique = sizeof(unique) / sizeof(unique[0]);
-	struct CMUnitTest tests[sizeof(license_cases) / sizeof(license_cases[0]) +
-			       sizeof(unique) / sizeof(unique[0])];
+	enum {
+		n_cases = sizeof(license_cases) / sizeof(license_cases[0]),
+		n_unique = sizeof(unique) / sizeof(unique[0]),
+	};
+	struct CMUnitTest tests[n_cases + n_unique];
 
 	for (size_t i = 0; i < n_cases; i++) {
 		tests[i] = (struct CMUnitTest){

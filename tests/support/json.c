@@ -149,11 +149,12 @@ static char *jp_string(struct jp *in, size_t *len)
 		}
 		if (c < 0x20) {
 			free(out);
-			return jp_error(in, "raw control character in a string");
+			return jp_error(in,
+					"raw control character in a string");
 		}
 		if (c != '\\') {
 			size_t n = ts_utf8_len((const unsigned char *)in->p,
-					      (const unsigned char *)in->end);
+					       (const unsigned char *)in->end);
 
 			if (n == 0) {
 				free(out);
@@ -196,7 +197,8 @@ static char *jp_string(struct jp *in, size_t *len)
 				    (lo = jp_hex4(in->p + 8)) < 0xdc00 ||
 				    lo > 0xdfff) {
 					free(out);
-					return jp_error(in, "lone high surrogate");
+					return jp_error(in,
+							"lone high surrogate");
 				}
 				cp = 0x10000 + (((unsigned)hi - 0xd800) << 10) +
 				     ((unsigned)lo - 0xdc00);
