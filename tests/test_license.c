@@ -33,6 +33,7 @@
 #include "record.h"
 #include "store.h"
 #include "support.h"
+#include "wrappers.h"
 
 #define BOOT_A "0b5e11a2-1111-4222-8333-944455556666"
 #define BOOT_B "0b5e11a2-1111-4222-8333-9444555577ff"
@@ -1238,32 +1239,6 @@ static void store_checked_after_a_commit_cut_short(void **state)
 	assert_null(strstr(f->logged, "checked after"));
 }
 
-static void preload_nss_wrapper(char **argv)
-{
-	const char *data = TEST_DATA_DIR "/nss";
-	char passwd[512], group[512], self[PATH_MAX];
-	ssize_t len;
-
-	if (getenv("NSS_WRAPPER_PASSWD") != NULL)
-		return;
-	snprintf(passwd, sizeof(passwd), "%s/passwd", data);
-	snprintf(group, sizeof(group), "%s/group", data);
-	setenv("NSS_WRAPPER_PASSWD", passwd, 1);
-	setenv("NSS_WRAPPER_GROUP", group, 1);
-	setenv("LD_PRELOAD", NSS_WRAPPER_LIBDIR "/libnss_wrapper.so", 1);
-	/* ASan wants to be first; the wrapper does not care. */
-	setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
-	/* By the path the link names: under valgrind, /proc/self/exe itself
-	 * is the tool. */
-	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (len > 0) {
-		self[len] = '\0';
-		execv(self, argv);
-	}
-	fprintf(stderr, "re-exec with nss_wrapper: %s\n", strerror(errno));
-	exit(1);
-}
-
 /* The uids at the moment the grant is logged: the events go out while
  * the store lock is still held. */
 struct uids_at_grant {
@@ -1363,6 +1338,7 @@ int main(int argc, char **argv)
 	};
 
 	(void)argc;
-	preload_nss_wrapper(argv);
+	ts_run_wrapped(argv, TEST_DATA_DIR "/nss/passwd",
+		       TEST_DATA_DIR "/nss/group", false);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

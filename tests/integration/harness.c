@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <link.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,20 +22,14 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "json.h"
+#include "wrappers.h"
 
 #ifndef HL_IT_MODULE
 #error "HL_IT_MODULE: the built pam_helpdesk_license.so"
 #endif
 #ifndef HL_IT_SRCDIR
 #error "HL_IT_SRCDIR: tests/integration in the source tree"
-#endif
-/* Where the wrappers are; "" lets the dynamic loader find them by name
- * (the Debian .pc files carry no libdir). */
-#ifndef HL_IT_PAM_WRAPPER_LIBDIR
-#define HL_IT_PAM_WRAPPER_LIBDIR ""
-#endif
-#ifndef HL_IT_NSS_WRAPPER_LIBDIR
-#define HL_IT_NSS_WRAPPER_LIBDIR ""
 #endif
 
 /* Longest wait for a worker's answer, in seconds (HL_IT_TIMEOUT). */
@@ -160,81 +153,13 @@ void _it_assert_msg(const struct it_result *res, const char *needle,
 /* Start-up: run under pam_wrapper and nss_wrapper                    */
 /* ------------------------------------------------------------------ */
 
-#ifdef HL_IT_SANITIZERS
-static int find_asan(struct dl_phdr_info *info, size_t size, void *data)
-{
-	char *path = data;
-
-	(void)size;
-	if (info->dlpi_name && strstr(info->dlpi_name, "/libasan.so")) {
-		snprintf(path, PATH_MAX, "%s", info->dlpi_name);
-		return 1;
-	}
-	return 0;
-}
-#endif
-
-static void wrapper_lib(char *out, size_t len, const char *libdir,
-			const char *name)
-{
-	if (libdir[0])
-		snprintf(out, len, "%s/%s", libdir, name);
-	else
-		snprintf(out, len, "%s", name);
-}
-
 void it_init(int argc, char **argv)
 {
-	char preload[4 * PATH_MAX + 16];
-	char pam_wrapper[PATH_MAX], nss_wrapper[PATH_MAX];
-	char asan[PATH_MAX] = "";
-	char self[PATH_MAX];
-	const char *old;
-	ssize_t len;
-
 	(void)argc;
 	signal(SIGPIPE, SIG_IGN);
-	if (getenv("HL_IT_WRAPPED") != NULL) {
-		/* Only workers may initialise pam_wrapper: see harness.h. */
-		unsetenv("PAM_WRAPPER_SERVICE_DIR");
-		return;
-	}
-#ifdef HL_IT_SANITIZERS
-	/* ASan wants its runtime first in the initial library list. */
-	dl_iterate_phdr(find_asan, asan);
-	if (asan[0] == '\0') {
-		const char *opts = getenv("ASAN_OPTIONS");
-		char buf[1024];
-
-		snprintf(buf, sizeof(buf), "%s%sverify_asan_link_order=0",
-			 opts ? opts : "", opts && *opts ? ":" : "");
-		setenv("ASAN_OPTIONS", buf, 1);
-	}
-#endif
-	wrapper_lib(pam_wrapper, sizeof(pam_wrapper), HL_IT_PAM_WRAPPER_LIBDIR,
-		    "libpam_wrapper.so");
-	wrapper_lib(nss_wrapper, sizeof(nss_wrapper), HL_IT_NSS_WRAPPER_LIBDIR,
-		    "libnss_wrapper.so");
-	old = getenv("LD_PRELOAD");
-	snprintf(preload, sizeof(preload), "%s%s%s %s%s%s", asan,
-		 asan[0] ? " " : "", pam_wrapper, nss_wrapper,
-		 old && *old ? " " : "", old ? old : "");
-	setenv("LD_PRELOAD", preload, 1);
-	setenv("PAM_WRAPPER", "1", 1);
-	unsetenv("PAM_WRAPPER_SERVICE_DIR");
-	setenv("NSS_WRAPPER_PASSWD", HL_IT_SRCDIR "/passwd", 1);
-	setenv("NSS_WRAPPER_GROUP", HL_IT_SRCDIR "/group", 1);
-	setenv("HL_IT_WRAPPED", "1", 1);
-	/* By the path the link names: under valgrind, /proc/self/exe itself
-	 * is the tool, and only readlink gives the program's path. */
-	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (len > 0) {
-		self[len] = '\0';
-		execv(self, argv);
-	}
-	fprintf(stderr, "cannot re-execute %s: %s\n", argv[0],
-		strerror(errno));
-	exit(99);	/* a hard error for the test driver */
+	/* Only workers may initialise pam_wrapper: see harness.h. */
+	ts_run_wrapped(argv, HL_IT_SRCDIR "/passwd", HL_IT_SRCDIR "/group",
+		       true);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1372,312 +1297,45 @@ void _it_pamtest_expect(struct it_fixture *fx, const char *service,
 }
 
 /* ------------------------------------------------------------------ */
-/* A minimal JSON reader                                              */
+/* One flat JSON object a line (the event log)                        */
 /* ------------------------------------------------------------------ */
-
-struct json_in {
-	const char *p, *end;
-	char *why;
-	size_t why_len;
-	int depth;
-};
-
-static int json_error(struct json_in *in, const char *what)
-{
-	snprintf(in->why, in->why_len, "%s at byte %ld", what,
-		 (long)(in->end - in->p));
-	return -1;
-}
-
-static void json_ws(struct json_in *in)
-{
-	while (in->p < in->end && (*in->p == ' ' || *in->p == '\t' ||
-				   *in->p == '\n' || *in->p == '\r'))
-		in->p++;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-size_t it_utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	size_t n;
-	unsigned cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
-/* A string; out (may be NULL) receives it unescaped, truncated. */
-static int json_string(struct json_in *in, char *out, size_t out_len)
-{
-	size_t used = 0;
-
-	if (in->p >= in->end || *in->p != '"')
-		return json_error(in, "string expected");
-	in->p++;
-	for (;;) {
-		unsigned char c;
-		char ch[5] = "";
-		size_t n = 1;
-
-		if (in->p >= in->end)
-			return json_error(in, "unterminated string");
-		c = (unsigned char)*in->p;
-		if (c == '"') {
-			in->p++;
-			break;
-		}
-		if (c < 0x20)
-			return json_error(in, "control character in a string");
-		if (c == '\\') {
-			if (in->end - in->p < 2)
-				return json_error(in, "bad escape");
-			switch (in->p[1]) {
-			case '"': ch[0] = '"'; break;
-			case '\\': ch[0] = '\\'; break;
-			case '/': ch[0] = '/'; break;
-			case 'b': ch[0] = '\b'; break;
-			case 'f': ch[0] = '\f'; break;
-			case 'n': ch[0] = '\n'; break;
-			case 'r': ch[0] = '\r'; break;
-			case 't': ch[0] = '\t'; break;
-			case 'u': {
-				int v = 0;
-
-				if (in->end - in->p < 6)
-					return json_error(in, "bad \\u escape");
-				for (int i = 2; i < 6; i++) {
-					int h = hexval((unsigned char)in->p[i]);
-
-					if (h < 0)
-						return json_error(in,
-							"bad \\u escape");
-					v = v * 16 + h;
-				}
-				ch[0] = v > 0 && v < 0x80 ? (char)v : '?';
-				in->p += 4;
-				break;
-			}
-			default:
-				return json_error(in, "bad escape");
-			}
-			in->p += 2;
-		} else {
-			n = it_utf8_len((const unsigned char *)in->p,
-				     (const unsigned char *)in->end);
-			if (n == 0)
-				return json_error(in, "invalid UTF-8");
-			memcpy(ch, in->p, n);
-			in->p += n;
-		}
-		if (out && used + strlen(ch) < out_len) {
-			memcpy(out + used, ch, strlen(ch));
-			used += strlen(ch);
-		}
-	}
-	if (out && out_len)
-		out[used < out_len ? used : out_len - 1] = '\0';
-	return 0;
-}
-
-static int json_value(struct json_in *in, char *type, char *out,
-		      size_t out_len);
-
-static int json_container(struct json_in *in, char close)
-{
-	char type;
-
-	if (++in->depth > 32)
-		return json_error(in, "nested too deep");
-	in->p++;
-	json_ws(in);
-	if (in->p < in->end && *in->p == close) {
-		in->p++;
-		in->depth--;
-		return 0;
-	}
-	for (;;) {
-		json_ws(in);
-		if (close == '}') {
-			if (json_string(in, NULL, 0) != 0)
-				return -1;
-			json_ws(in);
-			if (in->p >= in->end || *in->p != ':')
-				return json_error(in, "':' expected");
-			in->p++;
-			json_ws(in);
-		}
-		if (json_value(in, &type, NULL, 0) != 0)
-			return -1;
-		json_ws(in);
-		if (in->p < in->end && *in->p == ',') {
-			in->p++;
-			continue;
-		}
-		if (in->p < in->end && *in->p == close) {
-			in->p++;
-			in->depth--;
-			return 0;
-		}
-		return json_error(in, "',' or end expected");
-	}
-}
-
-static int json_value(struct json_in *in, char *type, char *out,
-		      size_t out_len)
-{
-	const char *start = in->p;
-
-	if (in->p >= in->end)
-		return json_error(in, "value expected");
-	switch (*in->p) {
-	case '"':
-		*type = 's';
-		return json_string(in, out, out_len);
-	case '{':
-		*type = 'o';
-		return json_container(in, '}');
-	case '[':
-		*type = 'a';
-		return json_container(in, ']');
-	case 't':
-	case 'f':
-	case 'n': {
-		static const char *const words[] = { "true", "false", "null" };
-
-		for (size_t i = 0; i < 3; i++) {
-			size_t l = strlen(words[i]);
-
-			if ((size_t)(in->end - in->p) >= l &&
-			    memcmp(in->p, words[i], l) == 0) {
-				in->p += l;
-				*type = i < 2 ? 'b' : 'z';
-				if (out && out_len)
-					snprintf(out, out_len, "%s", words[i]);
-				return 0;
-			}
-		}
-		return json_error(in, "bad literal");
-	}
-	default:
-		break;
-	}
-	/* A number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-	*type = 'n';
-	if (in->p < in->end && *in->p == '-')
-		in->p++;
-	if (in->p < in->end && *in->p == '0') {
-		in->p++;
-	} else if (in->p < in->end && *in->p >= '1' && *in->p <= '9') {
-		while (in->p < in->end && isdigit((unsigned char)*in->p))
-			in->p++;
-	} else {
-		return json_error(in, "value expected");
-	}
-	if (in->p < in->end && *in->p == '.') {
-		in->p++;
-		if (in->p >= in->end || !isdigit((unsigned char)*in->p))
-			return json_error(in, "digit expected");
-		while (in->p < in->end && isdigit((unsigned char)*in->p))
-			in->p++;
-	}
-	if (in->p < in->end && (*in->p == 'e' || *in->p == 'E')) {
-		in->p++;
-		if (in->p < in->end && (*in->p == '+' || *in->p == '-'))
-			in->p++;
-		if (in->p >= in->end || !isdigit((unsigned char)*in->p))
-			return json_error(in, "digit expected");
-		while (in->p < in->end && isdigit((unsigned char)*in->p))
-			in->p++;
-	}
-	if (out && out_len)
-		snprintf(out, out_len, "%.*s", (int)(in->p - start), start);
-	return 0;
-}
 
 int it_json_parse(const char *text, size_t len, struct it_json *out,
 		  char *why, size_t why_len)
 {
-	struct json_in in = { text, text + len, why, why_len, 0 };
+	struct jv *doc = ts_json_parse(text, len, why, why_len);
+	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	json_ws(&in);
-	if (in.p >= in.end || *in.p != '{')
-		return json_error(&in, "not an object");
-	in.p++;
-	json_ws(&in);
-	if (in.p < in.end && *in.p == '}') {
-		in.p++;
-	} else {
-		for (;;) {
-			struct it_json_field *f;
-
-			if (out->count == sizeof(out->fields) /
-					  sizeof(out->fields[0]))
-				return json_error(&in, "too many fields");
-			f = &out->fields[out->count];
-			json_ws(&in);
-			if (json_string(&in, f->key, sizeof(f->key)) != 0)
-				return -1;
-			if (it_json_get(out, f->key) != NULL)
-				return json_error(&in, "duplicate key");
-			json_ws(&in);
-			if (in.p >= in.end || *in.p != ':')
-				return json_error(&in, "':' expected");
-			in.p++;
-			json_ws(&in);
-			if (json_value(&in, &f->type, f->value,
-				       sizeof(f->value)) != 0)
-				return -1;
-			out->count++;
-			json_ws(&in);
-			if (in.p < in.end && *in.p == ',') {
-				in.p++;
-				continue;
-			}
-			if (in.p < in.end && *in.p == '}') {
-				in.p++;
-				break;
-			}
-			return json_error(&in, "',' or '}' expected");
-		}
+	if (doc == NULL)
+		return -1;
+	if (doc->type != J_OBJECT) {
+		snprintf(why, why_len, "not an object");
+		rc = -1;
+	} else if (jcount(doc) > sizeof(out->fields) / sizeof(out->fields[0])) {
+		snprintf(why, why_len, "too many fields");
+		rc = -1;
 	}
-	json_ws(&in);
-	if (in.p != in.end)
-		return json_error(&in, "text after the object");
-	return 0;
+	for (const struct jv *m = doc->first; rc == 0 && m; m = m->next) {
+		struct it_json_field *f = &out->fields[out->count++];
+		static const char types[] = {
+			[J_NULL] = 'z', [J_BOOL] = 'b', [J_NUMBER] = 'n',
+			[J_STRING] = 's', [J_ARRAY] = 'a', [J_OBJECT] = 'o',
+		};
+
+		snprintf(f->key, sizeof(f->key), "%s", m->key);
+		f->type = types[m->type];
+		/* Strings decoded, numbers as written, containers empty. */
+		if (m->type == J_STRING || m->type == J_NUMBER)
+			snprintf(f->value, sizeof(f->value), "%s", m->text);
+		else if (m->type == J_BOOL)
+			snprintf(f->value, sizeof(f->value), "%s",
+				 m->truth ? "true" : "false");
+		else if (m->type == J_NULL)
+			snprintf(f->value, sizeof(f->value), "null");
+	}
+	jv_free(doc);
+	return rc;
 }
 
 const struct it_json_field *it_json_get(const struct it_json *json,

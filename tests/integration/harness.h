@@ -67,9 +67,9 @@ struct it_result {
 	char msg[IT_MSG_MAX];		/* all messages, one a line */
 };
 
-/* Call first in main(): re-executes the program with LD_PRELOAD set to
- * pam_wrapper and nss_wrapper (libasan first in a sanitizer build) and the
- * nss_wrapper fixtures, unless that is done already. */
+/* Call first in main(): re-executes the program under pam_wrapper and
+ * nss_wrapper with tests/integration/passwd and group (ts_run_wrapped,
+ * wrappers.h), unless that is done already. */
 void it_init(int argc, char **argv);
 
 /* cmocka setup and teardown: a fresh fixture in *state. */
@@ -191,13 +191,10 @@ bool it_stderr_contains(struct it_fixture *fx, const char *needle);
 /* How many times needle occurs in it. */
 size_t it_stderr_count(struct it_fixture *fx, const char *needle);
 
-/* Length of the valid UTF-8 sequence at p (shortest form, no surrogates,
- * at most U+10FFFF) before end, or 0. */
-size_t it_utf8_len(const unsigned char *p, const unsigned char *end);
-
-/* The event log, for test 12: a minimal JSON reader of one line holding
- * one flat object.  it_json_parse returns 0 and fills fields (string
- * values unescaped, others as written), or -1 with a reason. */
+/* The event log: one line holding one object, read by the tests' JSON
+ * reader (json.h) and laid flat.  it_json_parse returns 0 and fills
+ * fields (string values decoded, numbers and literals as written,
+ * objects and arrays empty), or -1 with a reason. */
 struct it_json_field {
 	char key[64];
 	char type;			/* 's' string, 'n' number, 'b' bool,

@@ -202,6 +202,34 @@ static void users_and_groups(void **state)
 	assert_null(getpwnam("nosuchuser"));
 }
 
+/* The re-execution under the wrappers (ts_run_wrapped) gave this program
+ * what every wrapped test gets: both wrappers preloaded, deepbind off for
+ * both (ASan refuses a libc opened with RTLD_DEEPBIND), the fixtures. */
+static void wrapped_environment(void **state)
+{
+	static const char *const ones[] = {
+		"HL_TEST_WRAPPED", "PAM_WRAPPER",
+		"NSS_WRAPPER_DISABLE_DEEPBIND", "PAM_WRAPPER_DISABLE_DEEPBIND",
+	};
+	const char *preload = getenv("LD_PRELOAD");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ones) / sizeof(ones[0]); i++) {
+		const char *value = getenv(ones[i]);
+
+		if (value == NULL || strcmp(value, "1") != 0)
+			it_fail(__FILE__, __LINE__, "%s is %s, not 1", ones[i],
+				value ? value : "unset");
+	}
+	assert_non_null(preload);
+	assert_non_null(strstr(preload, "libpam_wrapper.so"));
+	assert_non_null(strstr(preload, "libnss_wrapper.so"));
+	assert_string_equal(getenv("NSS_WRAPPER_PASSWD"),
+			    HL_IT_SRCDIR "/passwd");
+	assert_string_equal(getenv("NSS_WRAPPER_GROUP"),
+			    HL_IT_SRCDIR "/group");
+}
+
 /* The JSON reader used on the event log. */
 static void json_reader(void **state)
 {
@@ -255,6 +283,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(empty_message_counted),
 		cmocka_unit_test(users_and_groups),
 		cmocka_unit_test(json_reader),
+		cmocka_unit_test(wrapped_environment),
 	};
 
 	it_init(argc, argv);

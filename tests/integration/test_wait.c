@@ -392,17 +392,33 @@ static void release_hands_over(void **state)
 	it_workers_finish(fx);
 }
 
-/* Stops a waiter (SIGSTOP) at a moment it holds no lock on the store: a
- * waiter stopped inside its look would hold up every login. */
-static void stop_outside_lock(struct it_fixture *fx, pid_t pid)
+/* Someone holds the lock of store (a file's lock, PATH.lock); a store
+ * without a lock file yet is not locked. */
+static bool store_locked(const char *store)
 {
 	char path[PATH_MAX + 8];
+	bool locked;
+	int fd;
 
-	/* The lock every writer takes first: the runtime store's. */
-	snprintf(path, sizeof(path), "%s.lock", fx->runtime);
+	snprintf(path, sizeof(path), "%s.lock", store);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		assert_int_equal(errno, ENOENT);
+		return false;
+	}
+	locked = flock(fd, LOCK_EX | LOCK_NB) != 0;
+	close(fd);
+	return locked;
+}
+
+/* Stops a waiter (SIGSTOP) at a moment it holds no lock on either store:
+ * a waiter stopped inside its look would hold up every login, and one
+ * stopped holding the durable store's lock every exclusive user of it
+ * (the tool's reap). */
+static void stop_outside_lock(struct it_fixture *fx, pid_t pid)
+{
 	for (int tries = 0; tries < 1000; tries++) {
 		struct timespec t0, now;
-		int fd;
 		bool locked, stopped = false;
 
 		assert_int_equal(kill(pid, SIGSTOP), 0);
@@ -422,10 +438,7 @@ static void stop_outside_lock(struct it_fixture *fx, pid_t pid)
 			poll(NULL, 0, 1);
 		}
 		assert_true(stopped);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		assert_true(fd >= 0);
-		locked = flock(fd, LOCK_EX | LOCK_NB) != 0;
-		close(fd);
+		locked = store_locked(fx->runtime) || store_locked(fx->store);
 		if (!locked)
 			return;
 		assert_int_equal(kill(pid, SIGCONT), 0);

@@ -18,6 +18,7 @@
 #include "record.h"
 #include "rel.h"
 #include "store.h"
+#include "wrappers.h"
 
 #define REL_DIR_ENV "HL_REL_DIR"
 
@@ -62,12 +63,8 @@ static bool write_nss(const char *dir)
 	snprintf(path, sizeof(path), "%s/passwd", dir);
 	if (!write_text(path, passwd))
 		return false;
-	setenv("NSS_WRAPPER_PASSWD", path, 1);
 	snprintf(path, sizeof(path), "%s/group", dir);
-	if (!write_text(path, group))
-		return false;
-	setenv("NSS_WRAPPER_GROUP", path, 1);
-	return true;
+	return write_text(path, group);
 }
 
 bool rel_world_init(struct rel_world *world, char **argv, const char *name)
@@ -77,8 +74,7 @@ bool rel_world_init(struct rel_world *world, char **argv, const char *name)
 	memset(world, 0, sizeof(*world));
 	if (dir == NULL) {
 		const char *tmp = getenv("TMPDIR");
-		char self[PATH_MAX];
-		ssize_t len;
+		char passwd[PATH_MAX + 16], group[PATH_MAX + 16];
 
 		snprintf(world->dir, sizeof(world->dir), "%s/hl-%s-XXXXXX",
 			 tmp != NULL && *tmp != '\0' ? tmp : "/tmp", name);
@@ -88,24 +84,12 @@ bool rel_world_init(struct rel_world *world, char **argv, const char *name)
 			return false;
 		}
 		setenv(REL_DIR_ENV, world->dir, 1);
-		setenv("LD_PRELOAD", NSS_WRAPPER_LIBDIR "/libnss_wrapper.so", 1);
-		/* ASan wants to be first; the wrapper does not care.  ASan
-		 * also refuses the libc that nss_wrapper would open with
-		 * RTLD_DEEPBIND to reach the real functions. */
-		setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
-		setenv("NSS_WRAPPER_DISABLE_DEEPBIND", "1", 1);
-		/* By the path the link names: under valgrind, /proc/self/exe
-		 * itself is the tool, and only readlink gives the program. */
-		len = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (len > 0) {
-			self[len] = '\0';
-			execv(self, argv);
-		}
-		fprintf(stderr, "%s: cannot re-execute under nss_wrapper: %s\n",
-			name, strerror(errno));
-		return false;
+		snprintf(passwd, sizeof(passwd), "%s/passwd", world->dir);
+		snprintf(group, sizeof(group), "%s/group", world->dir);
+		ts_run_wrapped(argv, passwd, group, false);
+	} else {
+		snprintf(world->dir, sizeof(world->dir), "%s", dir);
 	}
-	snprintf(world->dir, sizeof(world->dir), "%s", dir);
 	snprintf(world->store, sizeof(world->store), "%s/store/licenses.db",
 		 world->dir);
 	snprintf(world->runtime, sizeof(world->runtime), "%s/store/sessions.db",
