@@ -40,111 +40,6 @@ abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 module=$(abs "$module")
 daemon=$(abs "$daemon")
 tool=$(abs "$tool")
-wrapper_libdir=$(pkg-config --variable=libdir pam_wrapper 2> /dev/null || true)
-nss_libdir=$(pkg-config --variable=libdir nss_wrapper 2> /dev/null || true)
-pam_wrapper_so=${wrapper_libdir:-/usr/lib/x86_64-linux-gnu}/libpam_wrapper.so
-nss_wrapper_so=${nss_libdir:-/usr/lib/x86_64-linux-gnu}/libnss_wrapper.so
-for lib in "$pam_wrapper_so" "$nss_wrapper_so"; do
-	[ -f "$lib" ] || { echo "$0: $lib missing" >&2; exit 2; }
-done
-
-
-# --- two hosts ----------------------------------------------------------
-
-cat > "$T/passwd" <<'EOF2'
-root:x:0:0:root:/root:/bin/bash
-carol:x:2001:2001::/nonexistent:/bin/bash
-dave:x:2002:2001::/nonexistent:/bin/bash
-nina:x:2003:2003::/nonexistent:/bin/bash
-EOF2
-cat > "$T/group" <<'EOF2'
-root:x:0:
-field:x:2001:carol,dave
-office:x:2003:nina
-EOF2
-
-# Host NAME: its own files (unused with the backend, but named inside the
-# test's directory), socket, event log and PAM service; heartbeat 1 s and
-# lease 3 s, so that a silent host loses its sessions soon.
-write_host() {	# NAME
-	local h=$1
-	mkdir -p "$T/$h/run" "$T/$h/state" "$T/$h/log" "$T/$h/sock" "$T/$h/pam.d"
-	chmod 700 "$T/$h/run" "$T/$h/state" "$T/$h/sock"
-	cat > "$T/$h/helpdesk-license.conf" <<-CONF
-	store = "$T/$h/state/licenses.db";
-	runtime_store = "$T/$h/run/sessions.db";
-	event_log = "$T/$h/log/events.log";
-	on_error = "deny";
-	unlicensed = "deny";
-	show_holders = true;
-	lock_timeout = 5;
-	exempt = { users = [ "root" ]; groups = [ ]; };
-	named = { licenses = 1; groups = [ "office" ]; };
-	concurrent = ( { pool = "field"; licenses = 1; groups = [ "field" ]; } );
-	backend = {
-	  type = "postgresql";
-	  conninfo = "$PG_CONNINFO";
-	  password_file = "$T/password";
-	  socket = "$T/$h/sock/licensed.sock";
-	  host = "$h";
-	  heartbeat = 1;
-	  lease = 3;
-	};
-	CONF
-	chmod 600 "$T/$h/helpdesk-license.conf"
-	printf '%s\n' 'account required pam_deny.so' 'session required pam_deny.so' \
-		> "$T/$h/pam.d/other"
-	printf '%s\n' 'account required pam_permit.so' \
-		"account required $module config=$T/$h/helpdesk-license.conf" \
-		"session required $module config=$T/$h/helpdesk-license.conf" \
-		> "$T/$h/pam.d/sshd"
-}
-
-start_daemon() {	# NAME
-	"$daemon" -c "$T/$1/helpdesk-license.conf" --foreground 2>> "$T/$1/daemon.log" &
-	pid[daemon_$1]=$!
-	eventually tool "$1" check-config
-}
-
-login() {	# HOST [hl-login options] USER: one login, its output on stdout
-	local h=$1
-	shift
-	env LD_PRELOAD="$pam_wrapper_so $nss_wrapper_so" PAM_WRAPPER=1 \
-		PAM_WRAPPER_SERVICE_DIR="$T/$h/pam.d" \
-		NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
-		"$T/hl-login" "$@" 2>&1
-}
-
-tool() {	# HOST ARGS...: the admin tool of HOST
-	local h=$1
-	shift
-	env LD_PRELOAD="$nss_wrapper_so" \
-		NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
-		"$tool" -c "$T/$h/helpdesk-license.conf" "$@" 2>&1
-}
-
-# A login whose session stays open until logout NAME.
-hold_login() {	# NAME HOST USER
-	local name=$1 h=$2 user=$3 ctl="$T/$1.ctl"
-	rm -f "$ctl" "$ctl.open"
-	mkfifo -m 600 "$ctl"
-	env LD_PRELOAD="$pam_wrapper_so $nss_wrapper_so" PAM_WRAPPER=1 \
-		PAM_WRAPPER_SERVICE_DIR="$T/$h/pam.d" \
-		NSS_WRAPPER_PASSWD="$T/passwd" NSS_WRAPPER_GROUP="$T/group" \
-		"$T/hl-login" -H "$ctl" "$user" > "$T/$name.out" 2>&1 &
-	pid[$name]=$!
-	eventually test -e "$ctl.open"
-}
-
-logout() {	# NAME
-	local status
-	echo logout > "$T/$1.ctl"
-	wait "${pid[$1]}"
-	status=$?
-	unset "pid[$1]"
-	return "$status"
-}
-
 echo "# starting PostgreSQL in $T/pg"
 if ! pg_start "$T/pg"; then
 	not_ok "a private PostgreSQL starts" "$(cat "$T/pg/log/server.log" 2> /dev/null)"
@@ -153,8 +48,8 @@ if ! pg_start "$T/pg"; then
 fi
 printf '%s\n' "$PG_PASSWORD" > "$T/password"
 chmod 600 "$T/password"
-cc -std=c11 -O2 -o "$T/hl-login" "$here/../../demo/hl-login.c" -lpam || {
-	not_ok "the login driver builds"
+hosts_init "$module" "$daemon" "$tool" || {
+	not_ok "the users, the login driver and pam_wrapper are ready"
 	tap_counts
 	exit 1
 }
