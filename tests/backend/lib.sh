@@ -57,6 +57,19 @@ check() {	# DESCRIPTION COMMAND...
 	evidence=
 }
 
+# database_up: the private PostgreSQL in $T/pg (pg_start) and the
+# daemons' password file, $T/password; else "not ok", the counts, exit 1.
+database_up() {
+	echo "# starting PostgreSQL in $T/pg"
+	if ! pg_start "$T/pg"; then
+		not_ok "a private PostgreSQL starts" "$(cat "$T/pg/log/server.log" 2> /dev/null)"
+		tap_counts
+		exit 1
+	fi
+	printf '%s\n' "$PG_PASSWORD" > "$T/password"
+	chmod 600 "$T/password"
+}
+
 # daemon_wait DAEMON CONFIG SOCKET: polls, 0.1 s apart, until DAEMON
 # --check reaches the database with CONFIG and SOCKET exists; false after
 # $guard seconds (a hang guard only).  Plain sh, so that a command string

@@ -40,14 +40,7 @@ abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 module=$(abs "$module")
 daemon=$(abs "$daemon")
 tool=$(abs "$tool")
-echo "# starting PostgreSQL in $T/pg"
-if ! pg_start "$T/pg"; then
-	not_ok "a private PostgreSQL starts" "$(cat "$T/pg/log/server.log" 2> /dev/null)"
-	tap_counts
-	exit 1
-fi
-printf '%s\n' "$PG_PASSWORD" > "$T/password"
-chmod 600 "$T/password"
+database_up
 hosts_init "$module" "$daemon" "$tool" || {
 	not_ok "the users, the login driver and pam_wrapper are ready"
 	tap_counts

@@ -69,16 +69,10 @@ if ! { ip netns add "$netns" &&
 	exit 1
 fi
 
-echo "# starting PostgreSQL in $T/pg, also on $db_addr"
-if ! PG_LISTEN=$db_addr pg_start "$T/pg"; then
-	not_ok "a private PostgreSQL starts" "$(cat "$T/pg/log/server.log" 2> /dev/null)"
-	tap_counts
-	exit 1
-fi
+echo "# PostgreSQL also listens on $db_addr"
+PG_LISTEN=$db_addr database_up
 echo "host helpdesk helpdesk $a_addr/32 scram-sha-256" >> "$PG_DIR/data/pg_hba.conf"
 pg_sql "SELECT pg_reload_conf()" > /dev/null
-printf '%s\n' "$PG_PASSWORD" > "$T/password"
-chmod 600 "$T/password"
 hosts_init "$(abs "$module")" "$(abs "$daemon")" "$(abs "$tool")" || {
 	not_ok "the users, the login driver and pam_wrapper are ready"
 	tap_counts

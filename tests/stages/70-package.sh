@@ -228,9 +228,20 @@ else
 	not_ok "lintian --pedantic: no tag" "$out"
 fi
 
-listing=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|')
-missing=
-for f in "$module" /usr/sbin/helpdesk-license \
+# deb_listing DEB: the paths DEB holds, one a line
+deb_listing() { dpkg-deb -c "$1" | awk '{ print $6 }' | sed 's|^\./|/|'; }
+# missing_from LISTING PATH...: the PATHs that LISTING lacks, each after a
+# space
+missing_from() {
+	local listing=$1 f
+	shift
+	for f; do
+		printf '%s\n' "$listing" | grep -qxF "$f" || printf ' %s' "$f"
+	done
+}
+
+listing=$(deb_listing "$deb")
+missing=$(missing_from "$listing" "$module" /usr/sbin/helpdesk-license \
 	 /usr/share/man/man8/pam_helpdesk_license.8.gz \
 	 /usr/share/man/man8/helpdesk-license.8.gz \
 	 /usr/share/man/man5/helpdesk-license.conf.5.gz \
@@ -243,9 +254,7 @@ for f in "$module" /usr/sbin/helpdesk-license \
 	 /usr/share/bash-completion/completions/helpdesk-license \
 	 /usr/share/doc/$pkg/examples/helpdesk-license.json \
 	 /usr/lib/tmpfiles.d/helpdesk-license.conf \
-	 /etc/logrotate.d/helpdesk-license "$profile" "$conf"; do
-	printf '%s\n' "$listing" | grep -qxF "$f" || missing="$missing $f"
-done
+	 /etc/logrotate.d/helpdesk-license "$profile" "$conf")
 if [ -z "$missing" ] && ! printf '%s\n' "$listing" | grep -q '\.la$'; then
 	ok "the package holds the module, the tool, the man pages and the system files"
 else
@@ -262,13 +271,11 @@ if [ -n "$depends" ] && ! printf '%s\n' "$depends" | grep -q libpq &&
 else
 	not_ok "$pkg depends on no libpq and holds no daemon" "Depends: $depends"
 fi
-daemon_listing=$(dpkg-deb -c "$daemon_deb" | awk '{ print $6 }' | sed 's|^\./|/|')
-missing=
-for f in /usr/sbin/helpdesk-licensed /usr/share/man/man8/helpdesk-licensed.8.gz \
-	 /usr/share/helpdesk-license/schema.sql \
-	 /lib/systemd/system/helpdesk-licensed.service; do
-	printf '%s\n' "$daemon_listing" | grep -qxF "$f" || missing="$missing $f"
-done
+daemon_listing=$(deb_listing "$daemon_deb")
+missing=$(missing_from "$daemon_listing" /usr/sbin/helpdesk-licensed \
+	/usr/share/man/man8/helpdesk-licensed.8.gz \
+	/usr/share/helpdesk-license/schema.sql \
+	/lib/systemd/system/helpdesk-licensed.service)
 if [ -z "$missing" ]; then
 	ok "$daemon_pkg holds the daemon, its man page, the schema and its unit"
 else
