@@ -196,7 +196,9 @@ hold_login() {	# NAME HOST USER
 
 logout() {	# NAME
 	local status
-	echo logout > "$T/$1.ctl"
+	# Opened read-write, the pipe does not block when the login has
+	# ended already (refused, say): nothing then reads it.
+	echo logout 1<> "$T/$1.ctl"
 	wait "${pid[$1]}"
 	status=$?
 	unset "pid[$1]"
