@@ -231,12 +231,13 @@ fi
 # deb_listing DEB: the paths DEB holds, one a line
 deb_listing() { dpkg-deb -c "$1" | awk '{ print $6 }' | sed 's|^\./|/|'; }
 # missing_from LISTING PATH...: the PATHs that LISTING lacks, each after a
-# space
+# space.  A here-string, not a pipe: grep -q leaves at the first match, and
+# under pipefail a writer killed by SIGPIPE would make a found path missing.
 missing_from() {
 	local listing=$1 f
 	shift
 	for f; do
-		printf '%s\n' "$listing" | grep -qxF "$f" || printf ' %s' "$f"
+		grep -qxF -- "$f" <<<"$listing" || printf ' %s' "$f"
 	done
 }
 
