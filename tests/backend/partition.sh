@@ -16,7 +16,7 @@
 # refused while A's lease is live; once A's lease (3 s here) has run out,
 # B's login takes the seat; when the link is back A's daemon heartbeats
 # again and A's old session no longer counts (the seat is B's), as
-# helpdesk-licensed(8) and docs/RELIABILITY.md say.  Every wait polls a
+# helpdesk-licensed(8) and doc/RELIABILITY.md say.  Every wait polls a
 # condition; HL_BACKEND_GUARD (default 120) bounds each, in seconds, only
 # as a guard against a hang.
 #
