@@ -31,14 +31,11 @@ if [ -z "$daemon" ] || [ -z "$churn" ]; then
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/pg.sh"
+# T, pid[], guard and daemon_wait; the cleanup is churn's own, below.
+. "$here/lib.sh"
 daemon=$(cd "$(dirname "$daemon")" && pwd)/$(basename "$daemon")
 churn=$(cd "$(dirname "$churn")" && pwd)/$(basename "$churn")
 lease=10
-guard=${HL_BACKEND_GUARD:-120}
-
-T=$(mktemp -d)
-chmod 711 "$T"
-declare -A pid
 standby=
 
 cleanup() {
@@ -80,19 +77,13 @@ write_config() {	# NAME
 # Starts host NAME's daemon and waits (polling, with a hang guard) until
 # its socket answers.
 start_daemon() {	# NAME
-	local tries=0
 	"$daemon" -c "$T/$1.conf" --foreground 2>> "$T/$1.log" &
 	pid[$1]=$!
-	until "$daemon" -c "$T/$1.conf" --check > /dev/null 2>&1 &&
-		[ -S "$(sock "$1")" ]; do
-		tries=$((tries + 1))
-		if [ "$tries" -ge $((guard * 10)) ]; then
-			echo "churn.sh: the daemon of $1 did not start" >&2
-			cat "$T/$1.log" >&2
-			return 1
-		fi
-		sleep 0.1
-	done
+	daemon_wait "$daemon" "$T/$1.conf" "$(sock "$1")" || {
+		echo "churn.sh: the daemon of $1 did not start" >&2
+		cat "$T/$1.log" >&2
+		return 1
+	}
 }
 
 echo "# starting PostgreSQL in $T/pg"
@@ -155,8 +146,8 @@ echo "${pid[host3]}" > "$T/host3.pid"
 export HL_CHURN_LEASE=$lease
 export HL_CHURN_CRASH_HOST="kill -KILL \$(cat '$T/host3.pid')"
 export HL_CHURN_START_HOST="'$daemon' -c '$T/host3.conf' --foreground > /dev/null 2>> '$T/host3.log' & echo \$! > '$T/host3.pid';
-	tries=0; until '$daemon' -c '$T/host3.conf' --check > /dev/null 2>&1 && [ -S '$(sock host3)' ]; do
-		tries=\$((tries + 1)); [ \$tries -lt $((guard * 10)) ] || exit 1; sleep 0.1; done"
+	guard=$guard; $(declare -f daemon_wait)
+	daemon_wait '$daemon' '$T/host3.conf' '$(sock host3)'"
 export HL_CHURN_RESTART_DB=$db_event
 
 "$churn" "$seconds" "$(sock host1)" host1 "$(sock host2)" host2 \

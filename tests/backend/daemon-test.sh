@@ -101,14 +101,7 @@ has_record() {	# HOST SPACE KEY=VALUE
 	# Read whole before grep looks (grep -q in a pipe may cut it short).
 	records=$(call "$1" read "$2") && grep -qxF "$3" <<< "$records"
 }
-echo "# starting PostgreSQL in $T/pg"
-if ! pg_start "$T/pg"; then
-	not_ok "a private PostgreSQL starts" "$(cat "$T/pg/log/server.log" 2> /dev/null)"
-	tap_counts
-	exit 1
-fi
-printf '%s\n' "$PG_PASSWORD" > "$T/password"
-chmod 600 "$T/password"
+database_up
 write_config h1 30
 write_config h2 3
 

@@ -4,7 +4,8 @@
 #   pg_start DIR   initdb and start a server in DIR (a fresh directory
 #                  whose parents the postgres user can search),
 #                  as the postgres system user (PostgreSQL refuses root),
-#                  on a Unix socket in DIR/socket and no TCP; then a role
+#                  on a Unix socket in DIR/socket and no TCP (TCP too on
+#                  the addresses in PG_LISTEN, when set); then a role
 #                  "helpdesk" with password $PG_PASSWORD owning a database
 #                  "helpdesk".  Sets PG_DIR, PG_SOCKET_DIR, PG_CONNINFO.
 #   pg_stop        stop it (fast: open transactions are rolled back)
@@ -48,7 +49,7 @@ pg_wait_ready() {
 
 pg_server_start() {
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log/server.log" \
-		-o "-c listen_addresses='' -c unix_socket_directories='$PG_SOCKET_DIR'" \
+		-o "-c listen_addresses='${PG_LISTEN:-}' -c unix_socket_directories='$PG_SOCKET_DIR'" \
 		start > /dev/null && pg_wait_ready
 }
 

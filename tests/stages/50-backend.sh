@@ -3,7 +3,8 @@
 # Stage: helpdesk-licensed, the shared backend's daemon, against a real
 # PostgreSQL the test starts itself (tests/backend/daemon-test.sh), once
 # with the -Werror build and once with the sanitizer build; the module and
-# the tool on it (module-test.sh); three hosts under churn, and a failover
+# the tool on it (module-test.sh) and a network partition with a host's
+# daemon alive (partition.sh); three hosts under churn, and a failover
 # (churn.sh).  Needs root
 # (PostgreSQL runs as the postgres user) and the PostgreSQL server.
 #   tests/stages/50-backend.sh BUILD-DIR ASAN-BUILD-DIR
@@ -76,6 +77,12 @@ module_test() {	# BUILD-DIR
 	"$src/tests/backend/module-test.sh" "$1/.libs/pam_helpdesk_license.so" \
 		"$1/helpdesk-licensed" "$1/helpdesk-license" > "$out" 2>&1
 	tally module-test.sh $?
+	# A network partition with host A's daemon alive
+	# (tests/backend/partition.sh; a network namespace and a veth pair).
+	echo "running tests/backend/partition.sh with $1"
+	"$src/tests/backend/partition.sh" "$1/.libs/pam_helpdesk_license.so" \
+		"$1/helpdesk-licensed" "$1/helpdesk-license" > "$out" 2>&1
+	tally partition.sh $?
 }
 
 # Three hosts under churn (tests/backend/churn.sh): SIGKILLed sessions, a

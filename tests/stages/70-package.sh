@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# The Debian package, from build to purge.  A stage of tests/run-all.sh (see
+# The Debian packages, from build to purge.  A stage of tests/run-all.sh (see
 # tests/stages/README), as root:
 #
 #   tests/stages/70-package.sh [BUILD-DIR ASAN-BUILD-DIR]
@@ -32,6 +32,13 @@
 # git history (a tarball, as in make distcheck) it says so and leaves the
 # upgrade out.
 #
+# The shared backend's daemon is a package of its own, helpdesk-licensed,
+# so that a one-host site installs no libpq: the stage checks that the
+# module's package neither depends on libpq nor links it, that the
+# daemon's package holds the daemon, its man page, the schema and its unit
+# (installed, not enabled) and depends on libpq5, that both install, the
+# daemon runs, and that both purge leaving nothing.
+#
 # It creates the users hlpkg-east1, hlpkg-east2, hlpkg-named1 and
 # hlpkg-outsider and the PAM service /etc/pam.d/hlpkg-test, and removes
 # them at exit, with the package.  It will not run where the package, its
@@ -60,6 +67,7 @@ exec 9>/run/lock/helpdesk-license-package.lock
 flock 9
 
 pkg=libpam-helpdesk-license
+daemon_pkg=helpdesk-licensed
 conf=/etc/security/helpdesk-license.conf
 statedir=/var/lib/helpdesk-license
 rundir=/run/helpdesk-license
@@ -76,10 +84,12 @@ users=("$east" "$east2" "$named" "$outsider")
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 module=/lib/$multiarch/security/pam_helpdesk_license.so
 
-if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -qv '^unknown\|not-installed'; then
-	echo "skipped: $pkg is installed on this host; not touching it"
-	exit 0
-fi
+for p in "$pkg" "$daemon_pkg"; do
+	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -qv '^unknown\|not-installed'; then
+		echo "skipped: $p is installed on this host; not touching it"
+		exit 0
+	fi
+done
 for f in "$conf" "$statedir" "$rundir" "$logdir" "$pamfile"; do
 	if [ -e "$f" ]; then
 		echo "skipped: $f exists already; not touching it"
@@ -108,7 +118,7 @@ cleanup() {
 	# The session kept open for the upgrade test, if a check broke off.
 	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder"
 	if [ "$installed" = yes ] && dpkg-query -W "$pkg" >/dev/null 2>&1; then
-		apt-get -o DPkg::Lock::Timeout=600 purge -y -qq "$pkg" >/dev/null 2>&1 ||
+		apt-get -o DPkg::Lock::Timeout=600 purge -y -qq "$daemon_pkg" "$pkg" >/dev/null 2>&1 ||
 			echo "cleanup: purging $pkg failed" >&2
 	fi
 	for u in "${made_users[@]}"; do
@@ -185,15 +195,17 @@ fi
 echo "# building the package (a few minutes)"
 if (cd "$tmp/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) \
 	>"$tmp/build.log" 2>&1; then
-	ok "dpkg-buildpackage -us -uc -b builds the package"
+	ok "dpkg-buildpackage -us -uc -b builds the packages"
 else
-	not_ok "dpkg-buildpackage -us -uc -b builds the package" \
+	not_ok "dpkg-buildpackage -us -uc -b builds the packages" \
 		"$(tail -n 30 "$tmp/build.log")"
 	finish
 fi
 arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 version=$(dpkg-parsechangelog -l "$tmp/src/debian/changelog" -S Version)
 deb=$tmp/${pkg}_${version}_$arch.deb
+daemon_deb=$tmp/${daemon_pkg}_${version}_$arch.deb
+check "both packages are built: $pkg and $daemon_pkg" test -f "$deb" -a -f "$daemon_deb"
 old_deb=
 if [ -n "$old_build" ]; then
 	if wait "$old_build"; then
@@ -216,9 +228,21 @@ else
 	not_ok "lintian --pedantic: no tag" "$out"
 fi
 
-listing=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|')
-missing=
-for f in "$module" /usr/sbin/helpdesk-license \
+# deb_listing DEB: the paths DEB holds, one a line
+deb_listing() { dpkg-deb -c "$1" | awk '{ print $6 }' | sed 's|^\./|/|'; }
+# missing_from LISTING PATH...: the PATHs that LISTING lacks, each after a
+# space.  A here-string, not a pipe: grep -q leaves at the first match, and
+# under pipefail a writer killed by SIGPIPE would make a found path missing.
+missing_from() {
+	local listing=$1 f
+	shift
+	for f; do
+		grep -qxF -- "$f" <<<"$listing" || printf ' %s' "$f"
+	done
+}
+
+listing=$(deb_listing "$deb")
+missing=$(missing_from "$listing" "$module" /usr/sbin/helpdesk-license \
 	 /usr/share/man/man8/pam_helpdesk_license.8.gz \
 	 /usr/share/man/man8/helpdesk-license.8.gz \
 	 /usr/share/man/man5/helpdesk-license.conf.5.gz \
@@ -231,14 +255,41 @@ for f in "$module" /usr/sbin/helpdesk-license \
 	 /usr/share/bash-completion/completions/helpdesk-license \
 	 /usr/share/doc/$pkg/examples/helpdesk-license.json \
 	 /usr/lib/tmpfiles.d/helpdesk-license.conf \
-	 /etc/logrotate.d/helpdesk-license "$profile" "$conf"; do
-	printf '%s\n' "$listing" | grep -qxF "$f" || missing="$missing $f"
-done
+	 /etc/logrotate.d/helpdesk-license "$profile" "$conf")
 if [ -z "$missing" ] && ! printf '%s\n' "$listing" | grep -q '\.la$'; then
 	ok "the package holds the module, the tool, the man pages and the system files"
 else
 	not_ok "the package holds the module, the tool, the man pages and the system files" \
 		"missing:$missing"
+fi
+
+# A one-host site: the module's package brings no libpq, and holds no
+# daemon.
+depends=$(dpkg-deb -f "$deb" Depends)
+if [ -n "$depends" ] && ! printf '%s\n' "$depends" | grep -q libpq &&
+   ! printf '%s\n' "$listing" | grep -q 'helpdesk-licensed\|schema\.sql'; then
+	ok "$pkg depends on no libpq and holds no daemon"
+else
+	not_ok "$pkg depends on no libpq and holds no daemon" "Depends: $depends"
+fi
+daemon_listing=$(deb_listing "$daemon_deb")
+missing=$(missing_from "$daemon_listing" /usr/sbin/helpdesk-licensed \
+	/usr/share/man/man8/helpdesk-licensed.8.gz \
+	/usr/share/helpdesk-license/schema.sql \
+	/lib/systemd/system/helpdesk-licensed.service)
+if [ -z "$missing" ]; then
+	ok "$daemon_pkg holds the daemon, its man page, the schema and its unit"
+else
+	not_ok "$daemon_pkg holds the daemon, its man page, the schema and its unit" \
+		"missing:$missing"
+fi
+depends=$(dpkg-deb -f "$daemon_deb" Depends)
+if printf '%s\n' "$depends" | grep -q '\blibpq5\b' &&
+   printf '%s\n' "$depends" | grep -qF "$pkg (= $version)"; then
+	ok "$daemon_pkg depends on libpq5 and on $pkg of its own version"
+else
+	not_ok "$daemon_pkg depends on libpq5 and on $pkg of its own version" \
+		"Depends: $depends"
 fi
 
 # make install puts the same files at the same paths, given Debian's
@@ -247,23 +298,25 @@ builddir=${1:-}
 if [ -n "$builddir" ] && [ -f "$builddir/Makefile" ]; then
 	if make -C "$builddir" install DESTDIR="$tmp/destdir" prefix=/usr \
 		sysconfdir=/etc >"$tmp/install.log" 2>&1; then
-		# Less the shared backend's daemon, which this package leaves
-		# out (debian/rules: --without-backend) when the suite's build
-		# has it.
-		installed_files=$(cd "$tmp/destdir" && find . ! -type d | sed 's|^\.||' |
-			grep -v -e '/helpdesk-licensed' -e '/helpdesk-license/schema\.sql$' | sort)
-		# Less what only the package has; its man pages compressed.
-		packaged_files=$(printf '%s\n' "$listing" | grep -v '/$' |
+		# The union of both packages (a build without libpq has no
+		# daemon: then the daemon's package is left out), less what
+		# only the packages have; their man pages compressed.
+		installed_files=$(cd "$tmp/destdir" && find . ! -type d | sed 's|^\.||' | sort)
+		union=$listing
+		if [ -e "$tmp/destdir/usr/sbin/helpdesk-licensed" ]; then
+			union=$(printf '%s\n%s\n' "$listing" "$daemon_listing")
+		fi
+		packaged_files=$(printf '%s\n' "$union" | grep -v '/$' |
 			grep -v "^/usr/share/doc/\|^/usr/share/lintian/\|^$conf\$" |
 			sed 's|^\(/usr/share/man/.*\)\.gz$|\1|' | sort)
 		if [ "$installed_files" = "$packaged_files" ]; then
-			ok "make install (prefix /usr, sysconfdir /etc) installs the package's files"
+			ok "make install (prefix /usr, sysconfdir /etc) installs the packages' files"
 		else
-			not_ok "make install (prefix /usr, sysconfdir /etc) installs the package's files" \
+			not_ok "make install (prefix /usr, sysconfdir /etc) installs the packages' files" \
 				"$(diff <(echo "$installed_files") <(echo "$packaged_files"))"
 		fi
 	else
-		not_ok "make install (prefix /usr, sysconfdir /etc) installs the package's files" \
+		not_ok "make install (prefix /usr, sysconfdir /etc) installs the packages' files" \
 			"$(tail -n 20 "$tmp/install.log")"
 	fi
 fi
@@ -362,6 +415,7 @@ check "the event log is root's, mode 0600, with $east's grant and release" \
 	sh -c "$(declare -f mode_is); mode_is $eventlog root:root 600 &&
 		grep -q '\"event\":\"grant\",\"user\":\"$east\".*\"service\":\"$service\"' $eventlog &&
 		grep -q '\"event\":\"release\",\"user\":\"$east\"' $eventlog"
+check "the installed module links no libpq (ldd)" sh -c "ldd $module >$tmp/ldd.out && ! grep -q libpq $tmp/ldd.out"
 check "the store is root's, mode 0600" \
 	sh -c "$(declare -f mode_is); mode_is $statedir/licenses.db root:root 600"
 
@@ -468,25 +522,59 @@ check "installed again, it keeps the store" \
 	sh -c "apt-get -o DPkg::Lock::Timeout=600 install -y -qq $deb >/dev/null &&
 		test \$(stat -c %i $statedir/licenses.db) = $store_inode &&
 		test -f $eventlog.2.gz"
-# purge: apt-get purge, and nothing of the package may be left.
+# purge [PACKAGE...]: apt-get purge (the module's package by default), and
+# nothing of the packages may be left.
 purge() {
-	local files left= f
-	files=$(dpkg -L "$pkg" | while read -r f; do [ -d "$f" ] || echo "$f"; done)
-	check "apt-get purge" apt-get -o DPkg::Lock::Timeout=600 purge -y -qq "$pkg"
-	for f in $files "$statedir" "$rundir" "$logdir" "$conf" "/usr/share/doc/$pkg" \
+	local files left= f p pkgs=("${@:-$pkg}")
+	files=$(for p in "${pkgs[@]}"; do dpkg -L "$p"; done |
+		while read -r f; do [ -d "$f" ] || echo "$f"; done)
+	check "apt-get purge ${pkgs[*]}" apt-get -o DPkg::Lock::Timeout=600 purge -y -qq "${pkgs[@]}"
+	for p in "${pkgs[@]}"; do
+		dpkg-query -W "$p" >/dev/null 2>&1 && left="$left $p(dpkg)"
+		[ -e "/usr/share/doc/$p" ] && left="$left /usr/share/doc/$p"
+	done
+	for f in $files "$statedir" "$rundir" "$logdir" "$conf" \
 		 /etc/systemd/system/timers.target.wants/helpdesk-license-reap.timer \
 		 /etc/systemd/system/timers.target.wants/helpdesk-license-metrics.timer \
 		 /var/lib/systemd/deb-systemd-helper-enabled/helpdesk-license-reap.timer.dsh-also \
-		 /var/lib/systemd/deb-systemd-helper-enabled/helpdesk-license-metrics.timer.dsh-also; do
+		 /var/lib/systemd/deb-systemd-helper-enabled/helpdesk-license-metrics.timer.dsh-also \
+		 /etc/systemd/system/multi-user.target.wants/helpdesk-licensed.service \
+		 /var/lib/systemd/deb-systemd-helper-enabled/helpdesk-licensed.service.dsh-also \
+		 /var/lib/systemd/deb-systemd-helper-masked/helpdesk-licensed.service; do
 		[ -e "$f" ] || [ -L "$f" ] && left="$left $f"
 	done
-	if [ -z "$left" ] && ! dpkg-query -W "$pkg" >/dev/null 2>&1; then
-		ok "after purge nothing of the package is left"
+	if [ -z "$left" ]; then
+		ok "after purge nothing of ${pkgs[*]} is left"
 	else
-		not_ok "after purge nothing of the package is left" "left:$left"
+		not_ok "after purge nothing of ${pkgs[*]} is left" "left:$left"
 	fi
 }
 purge
+
+# ---- the shared backend's daemon, its own package -----------------------------
+
+if out=$(apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$deb" "$daemon_deb" 2>&1); then
+	ok "apt-get install ./$(basename "$deb") ./$(basename "$daemon_deb")"
+else
+	not_ok "apt-get install ./$(basename "$deb") ./$(basename "$daemon_deb")" "$out"
+fi
+check "helpdesk-licensed --help runs" sh -c "helpdesk-licensed --help | grep -q '^usage: helpdesk-licensed'"
+check "it finds its configuration's want of a backend section, and says so" \
+	sh -c "! helpdesk-licensed --check >$tmp/check.out 2>&1 && grep -q backend $tmp/check.out"
+check "the installed module still links no libpq" sh -c "! ldd $module | grep -q libpq"
+check "the daemon's unit is valid (systemd-analyze verify)" \
+	systemd-analyze verify --man=no /lib/systemd/system/helpdesk-licensed.service
+# Not enabled: the configuration has no backend section yet.
+if [ -d /run/systemd/system ]; then
+	check "the daemon's unit is not enabled (nor running)" \
+		sh -c "! systemctl is-enabled helpdesk-licensed.service && ! systemctl is-active helpdesk-licensed.service"
+else
+	check "the daemon's unit is not enabled" \
+		test ! -e /etc/systemd/system/multi-user.target.wants/helpdesk-licensed.service
+fi
+check "the schema is installed for reference" \
+	grep -q 'CREATE TABLE hl_record' /usr/share/helpdesk-license/schema.sql
+purge "$daemon_pkg" "$pkg"
 
 # ---- upgrade from 0.2.0 ----------------------------------------------------
 
