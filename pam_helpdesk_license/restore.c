@@ -164,18 +164,26 @@ static bool replay_line(void *arg, const struct hl_jsonl_object *obj)
 	struct replay *r = arg;
 	const char *event = hl_jsonl_string(obj, "event");
 	const char *id = hl_jsonl_string(obj, "session");
+	enum hl_event_type type;
 	ssize_t i;
 
 	if (event == NULL || id == NULL ||
-	    strlen(id) != HL_SESSION_ID_LEN)
+	    strlen(id) != HL_SESSION_ID_LEN || !hl_event_type_of(event, &type))
 		return true;
-	if (strcmp(event, "grant") == 0 || strcmp(event, "join") == 0)
+	switch (type) {
+	case HL_EVENT_GRANT:
+	case HL_EVENT_JOIN:
 		started(r, obj, id);
-	else if ((strcmp(event, "release") == 0 ||
-		  strcmp(event, "reap") == 0 ||
-		  strcmp(event, "admin-release") == 0) &&
-		 (i = find_started(r, id)) >= 0)
-		forget(r, (size_t)i);
+		break;
+	case HL_EVENT_RELEASE:
+	case HL_EVENT_REAP:
+	case HL_EVENT_ADMIN_RELEASE:
+		if ((i = find_started(r, id)) >= 0)
+			forget(r, (size_t)i);
+		break;
+	default:
+		break;
+	}
 	return true;
 }
 

@@ -72,17 +72,7 @@ static void emit(void *data, int priority, const char *message)
 		fprintf(stderr, PROGRAM ": %s\n", message);
 }
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROGRAM ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+#define fail(...) hl_command_fail(NULL, __VA_ARGS__)
 
 static void json_time(struct hl_buf *buf, time_t when)
 {

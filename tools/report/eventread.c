@@ -66,7 +66,7 @@ int hl_strtab_find(const struct hl_strtab *tab, const char *text)
 	return -1;
 }
 
-int hl_strtab_intern(struct hl_strtab *tab, const char *text)
+static int strtab_intern(struct hl_strtab *tab, const char *text)
 {
 	int found = hl_strtab_find(tab, text);
 	size_t at;
@@ -97,7 +97,7 @@ int hl_strtab_intern(struct hl_strtab *tab, const char *text)
 	return (int)tab->count++;
 }
 
-void hl_strtab_free(struct hl_strtab *tab)
+static void strtab_free(struct hl_strtab *tab)
 {
 	for (size_t i = 0; i < tab->count; i++)
 		free(tab->strings[i]);
@@ -108,7 +108,7 @@ void hl_strtab_free(struct hl_strtab *tab)
 
 /* ---- times ------------------------------------------------------------------ */
 
-long long hl_days_from_civil(int year, unsigned month, unsigned day)
+static long long days_from_civil(int year, unsigned month, unsigned day)
 {
 	/* H. Hinnant's days_from_civil. */
 	long long y = (long long)year - (month <= 2);
@@ -191,7 +191,7 @@ bool hl_parse_iso_time(const char *text, long long *ms, bool *date_only)
 		if (second == 60)
 			second = 59;	/* a leap second: close enough */
 	}
-	*ms = ((hl_days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 +
+	*ms = ((days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 +
 		hour * 3600 + minute * 60 + second - offset) * 1000) + milli;
 	return true;
 }
@@ -240,7 +240,7 @@ static bool text_field(struct hl_strtab *tab, const struct hl_jsonl_field *f,
 {
 	if (f->type != HL_JSONL_STRING || !plain_text(f->value, max, empty_ok))
 		return false;
-	*index = hl_strtab_intern(tab, f->value);
+	*index = strtab_intern(tab, f->value);
 	*nomem = *index < 0;
 	return *index >= 0;
 }
@@ -389,7 +389,7 @@ bool hl_eventlog_parse_line(struct hl_eventlog *log, char *line, size_t len,
 		*cause = HL_SKIP_USER;
 		return false;
 	}
-	ev->user = hl_strtab_intern(&log->names, user);
+	ev->user = strtab_intern(&log->names, user);
 	*cause = HL_SKIP_NO_MEMORY;
 	return ev->user >= 0;
 }
@@ -449,8 +449,8 @@ void hl_eventlog_sort(struct hl_eventlog *log)
 void hl_eventlog_free(struct hl_eventlog *log)
 {
 	free(log->events);
-	hl_strtab_free(&log->names);
-	hl_strtab_free(&log->sessions);
+	strtab_free(&log->names);
+	strtab_free(&log->sessions);
 	memset(log, 0, sizeof(*log));
 }
 

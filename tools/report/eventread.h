@@ -47,9 +47,7 @@ struct hl_strtab {
 	size_t nslots;
 };
 
-int hl_strtab_intern(struct hl_strtab *tab, const char *text);	/* -1: no memory */
 int hl_strtab_find(const struct hl_strtab *tab, const char *text);	/* -1: absent */
-void hl_strtab_free(struct hl_strtab *tab);
 
 /* Why a line was skipped.  A field that is absent or null is never a
  * cause: a log re-serialised by a shipper may write null for absent. */
@@ -118,8 +116,5 @@ void hl_eventlog_free(struct hl_eventlog *log);
  * when only a date was given.  false when malformed.
  */
 bool hl_parse_iso_time(const char *text, long long *ms, bool *date_only);
-
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-long long hl_days_from_civil(int year, unsigned month, unsigned day);
 
 #endif

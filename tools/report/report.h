@@ -161,9 +161,9 @@ void hl_report_html(const struct hl_report *report, struct hl_buf *buf);
  * Returns the exit status. */
 int hl_report_main(int argc, char **argv, const char *default_config);
 
-/* For the commands that read their own options: "helpdesk-license:
- * COMMAND: message" on stderr, and a logger that prints warnings and
- * errors there. */
+/* The tool's one way to complain: "helpdesk-license: COMMAND: message"
+ * on stderr ("helpdesk-license: message" with COMMAND NULL), and a logger
+ * that prints warnings and errors there. */
 void hl_command_fail(const char *command, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void hl_emit_stderr(void *data, int priority, const char *message);

@@ -65,7 +65,9 @@ void hl_command_fail(const char *command, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, PROGRAM ": %s: ", command);
+	fputs(PROGRAM ": ", stderr);
+	if (command != NULL)
+		fprintf(stderr, "%s: ", command);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
