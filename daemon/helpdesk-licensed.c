@@ -174,10 +174,18 @@ static int find_host(struct daemon *d)
 	return 0;
 }
 
+/* The text is the database's too (a translated message, say): only
+ * printable ASCII goes on a header line. */
 static void send_error(struct hl_wire *w, enum hl_pg_error error,
 		       const char *why)
 {
-	hl_wire_printf(w, "ERROR %s %.200s", hl_pg_error_code(error), why);
+	char text[201];
+	size_t i;
+
+	for (i = 0; why[i] && i < sizeof(text) - 1; i++)
+		text[i] = why[i] >= ' ' && why[i] <= '~' ? why[i] : '?';
+	text[i] = '\0';
+	hl_wire_printf(w, "ERROR %s %s", hl_pg_error_code(error), text);
 }
 
 /* A connection of the pool for one request, and a second try on a fresh
@@ -263,17 +271,33 @@ static enum hl_wire_status send_records(struct hl_wire *w,
 	return st;
 }
 
-/* One change of a COMMIT: "P klen vlen" + key + value, or "D klen" + key,
- * applied inside the transaction.  A failure has been answered. */
-static bool apply_change(struct daemon *d, struct hl_wire *w,
-			 struct hl_pg_txn *txn, const char *space)
+/* The changes of a COMMIT, read whole before any goes to the database:
+ * they go in one statement each for puts and deletes. */
+struct changes {
+	struct hl_pg_change *v;
+	size_t count;
+	size_t bytes; /* of keys and values, within HL_WIRE_COMMIT_MAX */
+};
+
+static void changes_free(struct changes *cs)
 {
-	char line[HL_WIRE_LINE_MAX], why[512];
+	for (size_t i = 0; i < cs->count; i++) {
+		free((char *)cs->v[i].key);
+		free((char *)cs->v[i].value);
+	}
+	free(cs->v);
+}
+
+/* One change of a COMMIT: "P klen vlen" + key + value, or "D klen" + key,
+ * added to cs.  A failure has been answered (or the client is gone). */
+static bool read_change(struct daemon *d, struct hl_wire *w,
+			struct changes *cs)
+{
+	char line[HL_WIRE_LINE_MAX];
 	char *words[3], *key = NULL, *value = NULL;
 	unsigned long key_len = 0, value_len = 0;
-	enum hl_pg_error error = HL_PG_IO;
 	enum hl_wire_status st;
-	bool put, ok = false;
+	bool put;
 	int count;
 
 	st = hl_wire_read_line(w, line, sizeof(line));
@@ -290,11 +314,15 @@ static bool apply_change(struct daemon *d, struct hl_wire *w,
 		send_error(w, HL_PG_IO, "malformed change");
 		return false;
 	}
+	if (cs->bytes + key_len + value_len > HL_WIRE_COMMIT_MAX) {
+		send_error(w, HL_PG_IO, "the commit is too large");
+		return false;
+	}
 	key = malloc(key_len ? key_len : 1);
-	value = malloc(value_len ? value_len : 1);
-	if (!key || !value) {
+	value = put ? malloc(value_len ? value_len : 1) : NULL;
+	if (!key || (put && !value)) {
 		send_error(w, HL_PG_IO, "out of memory");
-		goto out;
+		goto fail;
 	}
 	st = hl_wire_read(w, key, key_len);
 	if (st == HL_WIRE_OK && put)
@@ -302,23 +330,22 @@ static bool apply_change(struct daemon *d, struct hl_wire *w,
 	if (st != HL_WIRE_OK) {
 		hl_log(&d->log, LOG_WARNING, "a commit ended early: %s",
 		       hl_wire_status_text(st));
-		goto out;
+		goto fail;
 	}
 	if (key_len >= 5 && memcmp(key, "host/", 5) == 0) {
 		send_error(w, HL_PG_IO, "keys under host/ are the daemon's");
-		goto out;
+		goto fail;
 	}
-	error = hl_pg_change(txn, space, key, key_len, put ? value : NULL,
-			     value_len, why, sizeof(why));
-	if (error != HL_PG_OK) {
-		send_error(w, error, why);
-		goto out;
-	}
-	ok = true;
-out:
+	cs->v[cs->count++] = (struct hl_pg_change){
+		.key = key, .key_len = key_len,
+		.value = value, .value_len = value_len,
+	};
+	cs->bytes += key_len + value_len;
+	return true;
+fail:
 	free(key);
 	free(value);
-	return ok;
+	return false;
 }
 
 /* After RECORDS of a write transaction: COMMIT n and its changes, or the
@@ -329,6 +356,7 @@ static void finish_write(struct daemon *d, struct hl_wire *w,
 	char line[HL_WIRE_LINE_MAX], why[512];
 	char *words[2];
 	unsigned long count;
+	struct changes cs = { 0 };
 	enum hl_pg_error error;
 	enum hl_wire_status st = hl_wire_read_line(w, line, sizeof(line));
 
@@ -347,17 +375,24 @@ static void finish_write(struct daemon *d, struct hl_wire *w,
 		send_error(w, HL_PG_IO, "expected COMMIT");
 		return;
 	}
+	cs.v = malloc((count ? count : 1) * sizeof(*cs.v));
+	if (!cs.v) {
+		send_error(w, HL_PG_IO, "out of memory");
+		return;
+	}
 	for (unsigned long i = 0; i < count; i++)
-		if (!apply_change(d, w, txn, space))
-			return;
-	error = hl_pg_commit(txn, why, sizeof(why));
+		if (!read_change(d, w, &cs))
+			goto out;
+	error = hl_pg_commit(txn, space, cs.v, cs.count, why, sizeof(why));
 	if (error != HL_PG_OK) {
 		hl_log(&d->log, LOG_ERR, "commit of the %s space failed: %s",
 		       space, why);
 		send_error(w, error, why);
-		return;
+		goto out;
 	}
 	hl_wire_printf(w, "OK");
+out:
+	changes_free(&cs);
 }
 
 /* After RECORDS of a read transaction: the client closes. */
