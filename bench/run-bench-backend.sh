@@ -29,6 +29,7 @@ while getopts r:n:a opt; do
 	esac
 done
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 build=$(pwd)
 login=$build/bench/bench_login
 module=$build/.libs/pam_helpdesk_license.so
@@ -125,14 +126,7 @@ done
 echo
 echo "| stack | median µs | run medians | CPU µs | to the local store |"
 echo "|---|---:|---|---:|---:|"
-awk -v stacks="$stacks" '
-function median(v, n,   i, j, t) {
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
-			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-		}
-	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-}
+awk -v stacks="$stacks" "$median_awk"'
 {
 	s = $1
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }

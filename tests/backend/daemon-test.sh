@@ -321,6 +321,22 @@ evidence="pid=$h3"
 check "and goes on SIGTERM, its socket removed" \
 	eventually eval '[ ! -e "$(sock h3)" ] && ! kill -0 "$h3"'
 unset "pid[h3]"
+# systemd's Type=notify: READY=1 on $NOTIFY_SOCKET once the socket listens.
+"$client" "$T/notify.sock" await-ready > "$T/notify.out" 2>&1 &
+npid=$!
+eventually grep -q '^listening$' "$T/notify.out"
+NOTIFY_SOCKET=$T/notify.sock "$daemon" -c "$T/h3.conf" --foreground \
+	2>> "$T/h3.log" &
+pid[h3]=$!
+wait "$npid"
+# No polling: once it said READY=1, the socket must answer.
+out=$(call h3 ping 2>&1)
+evidence=$(cat "$T/notify.out")$'\n'$out
+check "with NOTIFY_SOCKET it says READY=1 once its socket listens" \
+	eval '[ "$(sed -n 2p "$T/notify.out")" = READY=1 ] && [ "$out" = "OK h3 $boot 1" ]'
+kill -TERM "${pid[h3]}"
+wait "${pid[h3]}"
+unset "pid[h3]"
 chmod 640 "$T/password"
 out=$("$daemon" -c "$T/h3.conf" --check 2>&1)
 status=$?
