@@ -159,6 +159,17 @@ out=$(call h1 read runtime 2>&1)
 evidence+=$'\n'$out
 check "a delete and an overwrite are seen by the next read" \
 	eval 'grep -qxF slot/support/0=bob <<< "$out" && ! grep -q "^line/support=" <<< "$out"'
+# The daemon sends a COMMIT's puts and deletes as one statement each:
+# of one key's changes, the one sent last must still win.
+out=$(call h1 write runtime 5 put twice/a 1 put twice/a 2 del twice/b \
+	put twice/b 3 put twice/c 4 del twice/c 2>&1)
+evidence=$out
+out=$(call h2 read runtime 2>&1)
+evidence+=$'\n'$out
+check "of several changes of one key in a COMMIT, the last stands" \
+	eval 'grep -qxF twice/a=2 <<< "$out" && grep -qxF twice/b=3 <<< "$out" &&
+	      ! grep -q "^twice/c=" <<< "$out"'
+call h1 write runtime 5 del twice/a del twice/b > /dev/null 2>&1
 out=$(call h1 read durable 2>&1)
 evidence=$out
 check "the durable space is apart and has no host records" [ "$out" = "RECORDS 0" ]
