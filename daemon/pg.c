@@ -564,6 +564,11 @@ static enum hl_pg_error open_once(struct hl_pg_txn *txn, const char *space,
 	if (strcmp(space, "runtime") == 0)
 		add_step(steps, &count, "hl_hosts", NULL, lease_s, 1,
 			 &txn->hosts);
+	/* A reader has had its snapshot whole: ended here, it costs no
+	 * ROLLBACK's round trip after the client goes, and the connection
+	 * is free at once. */
+	if (!txn->write)
+		add_step(steps, &count, NULL, "COMMIT", NULL, 0, NULL);
 	error = pipeline(txn->conn, steps, count, failed, why, len);
 	if (error == HL_PG_TIMEOUT && failed->step == lock_step)
 		snprintf(why, len, "the %s space stayed locked for %u s", space,
