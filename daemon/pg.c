@@ -154,7 +154,8 @@ PGconn *hl_pg_take(struct hl_pg_pool *pool, int wait_ms,
 void hl_pg_give(struct hl_pg_pool *pool, PGconn *conn)
 {
 	bool keep = PQstatus(conn) == CONNECTION_OK &&
-		    PQtransactionStatus(conn) == PQTRANS_IDLE;
+		    PQtransactionStatus(conn) == PQTRANS_IDLE &&
+		    PQpipelineStatus(conn) == PQ_PIPELINE_OFF;
 
 	pthread_mutex_lock(&pool->lock);
 	if (keep && pool->idle_count < HL_PG_POOL_WARM) {

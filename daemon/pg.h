@@ -55,7 +55,7 @@ PGconn *hl_pg_connect(struct hl_pg_pool *pool);
 PGconn *hl_pg_take(struct hl_pg_pool *pool, int wait_ms,
 		   enum hl_pg_error *error);
 /* Gives conn back: kept when it is healthy, out of any transaction and
- * fewer than HL_PG_POOL_WARM are idle; else closed. */
+ * pipeline, and fewer than HL_PG_POOL_WARM are idle; else closed. */
 void hl_pg_give(struct hl_pg_pool *pool, PGconn *conn);
 /* Opens connections until HL_PG_POOL_WARM are idle (at start, and after
  * the database came back). */
