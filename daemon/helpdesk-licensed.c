@@ -291,8 +291,7 @@ static void changes_free(struct changes *cs)
 
 /* One change of a COMMIT: "P klen vlen" + key + value, or "D klen" + key,
  * added to cs.  A failure has been answered (or the client is gone). */
-static bool read_change(struct daemon *d, struct hl_wire *w,
-			struct changes *cs)
+static bool read_change(struct daemon *d, struct hl_wire *w, struct changes *cs)
 {
 	char line[HL_WIRE_LINE_MAX];
 	char *words[3], *key = NULL, *value = NULL;
@@ -338,8 +337,10 @@ static bool read_change(struct daemon *d, struct hl_wire *w,
 		goto fail;
 	}
 	cs->v[cs->count++] = (struct hl_pg_change){
-		.key = key, .key_len = key_len,
-		.value = value, .value_len = value_len,
+		.key = key,
+		.key_len = key_len,
+		.value = value,
+		.value_len = value_len,
 	};
 	cs->bytes += key_len + value_len;
 	return true;
@@ -444,7 +445,8 @@ static void transaction(struct daemon *d, struct hl_wire *w, const char *space,
 	if (write) {
 		gate = enter_gate(d, space, timeout, &timeout);
 		if (gate == NULL) {
-			send_error(w, HL_PG_TIMEOUT, "another writer of this "
+			send_error(w, HL_PG_TIMEOUT,
+				   "another writer of this "
 				   "host holds the space");
 			return;
 		}

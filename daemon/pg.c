@@ -394,16 +394,16 @@ struct step {
 
 /* The outcome of a pipeline: its first failure. */
 struct failure {
-	size_t step;	/* of the failed statement; the count: none */
-	char state[6];	/* its SQLSTATE, "" when none */
+	size_t step;   /* of the failed statement; the count: none */
+	char state[6]; /* its SQLSTATE, "" when none */
 };
 
 /* Reads the results of count statements sent in pipeline mode and the
  * sync, and leaves pipeline mode.  The first failure is returned (why,
  * *failed); the statements after it were skipped by the server. */
 static enum hl_pg_error collect(PGconn *conn, const struct step *steps,
-				size_t count, struct failure *failed,
-				char *why, size_t len)
+				size_t count, struct failure *failed, char *why,
+				size_t len)
 {
 	enum hl_pg_error error = HL_PG_OK;
 	PGresult *res;
@@ -472,13 +472,13 @@ static enum hl_pg_error pipeline(PGconn *conn, const struct step *steps,
 	for (size_t i = 0; sent && i < count; i++) {
 		const struct step *s = &steps[i];
 
-		sent = (s->name ? PQsendQueryPrepared(conn, s->name,
-						      s->nparams, s->values,
-						      s->lengths, s->formats,
+		sent = (s->name ? PQsendQueryPrepared(conn, s->name, s->nparams,
+						      s->values, s->lengths,
+						      s->formats,
 						      s->result_format)
 				: PQsendQueryParams(conn, s->sql, s->nparams,
-						    NULL, s->values,
-						    s->lengths, s->formats,
+						    NULL, s->values, s->lengths,
+						    s->formats,
 						    s->result_format)) == 1;
 	}
 	if (sent)
@@ -502,8 +502,8 @@ static enum hl_pg_error prepare(PGconn *conn, char *why, size_t len)
 	bool sent = PQenterPipelineMode(conn) == 1;
 
 	/* Whatever an earlier, cut short, attempt left. */
-	sent = sent && PQsendQueryParams(conn, "DEALLOCATE ALL", 0, NULL,
-					 NULL, NULL, NULL, 0) == 1;
+	sent = sent && PQsendQueryParams(conn, "DEALLOCATE ALL", 0, NULL, NULL,
+					 NULL, NULL, 0) == 1;
 	for (size_t i = 0; sent && i < count; i++)
 		sent = PQsendPrepare(conn, statements[i].name,
 				     statements[i].sql, 0, NULL) == 1;
@@ -575,8 +575,9 @@ static enum hl_pg_error open_once(struct hl_pg_txn *txn, const char *space,
 		snprintf(why, len, "the %s space stayed locked for %u s", space,
 			 timeout);
 	else if (error == HL_PG_VERSION && strcmp(failed->state, "42P01") == 0)
-		snprintf(why, len,
-			 "the database has no schema: run helpdesk-licensed --migrate");
+		snprintf(
+			why, len,
+			"the database has no schema: run helpdesk-licensed --migrate");
 	if (error == HL_PG_OK && PQntuples(version) != 1) {
 		snprintf(why, len, "hl_schema has %d rows, not one",
 			 PQntuples(version));
@@ -589,9 +590,10 @@ static enum hl_pg_error open_once(struct hl_pg_txn *txn, const char *space,
 			atoi(PQgetvalue(version, 0, 0)), HL_SCHEMA_VERSION);
 		error = HL_PG_VERSION;
 	} else if (error == HL_PG_OK && lock && PQntuples(lock) != 1) {
-		snprintf(why, len,
-			 "hl_space has no row %s: run helpdesk-licensed --migrate",
-			 space);
+		snprintf(
+			why, len,
+			"hl_space has no row %s: run helpdesk-licensed --migrate",
+			space);
 		error = HL_PG_VERSION;
 	}
 	PQclear(version);
@@ -689,12 +691,12 @@ static char *bytea_array(const struct hl_pg_change *const *items, size_t n,
 		total += 4 + (values ? items[i]->value_len : items[i]->key_len);
 	if (total > INT_MAX || (buf = malloc(total)) == NULL)
 		return NULL;
-	p = put_u32(buf, n > 0);	/* dimensions */
-	p = put_u32(p, 0);		/* no NULL */
+	p = put_u32(buf, n > 0); /* dimensions */
+	p = put_u32(p, 0);	 /* no NULL */
 	p = put_u32(p, BYTEA_OID);
 	if (n > 0) {
 		p = put_u32(p, (uint32_t)n);
-		p = put_u32(p, 1);	/* lower bound */
+		p = put_u32(p, 1); /* lower bound */
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t l = values ? items[i]->value_len : items[i]->key_len;
@@ -711,7 +713,8 @@ enum hl_pg_error hl_pg_commit(struct hl_pg_txn *txn, const char *space,
 			      const struct hl_pg_change *changes, size_t n,
 			      char *why, size_t len)
 {
-	const struct hl_pg_change **order = malloc((n ? n : 1) * sizeof(*order));
+	const struct hl_pg_change **order =
+		malloc((n ? n : 1) * sizeof(*order));
 	const struct hl_pg_change **puts = malloc((n ? n : 1) * sizeof(*puts));
 	const struct hl_pg_change **dels = malloc((n ? n : 1) * sizeof(*dels));
 	char *arrays[3] = { NULL, NULL, NULL };
