@@ -12,23 +12,28 @@
 # CPU figure (it is other processes): the wall time has it.
 #
 # As root, from a build directory (make check builds bench_login):
-#   bash SRCDIR/bench/run-bench-backend.sh [-r RUNS] [-n LOGINS] [-a]
+#   bash SRCDIR/bench/run-bench-backend.sh [-r RUNS] [-n LOGINS] [-a] [-t]
 # -a: the server with synchronous_commit off, to see what waiting for the
 #     WAL flush at each commit costs (never for production: a commit lost
 #     in a crash of the server is a license handed out twice).
+# -t: first count, with strace on the daemon, its store transactions and
+#     its round trips to PostgreSQL (the writes that are not a reply to a
+#     client) per login: figures the machine's load does not move.
 #
 # Numbers depend on the machine and its load: compare rows of one run.
 set -euo pipefail
-runs=5 cycles=300 async=false
-while getopts r:n:a opt; do
+runs=5 cycles=300 async=false trace=false
+while getopts r:n:at opt; do
 	case $opt in
 	r) runs=$OPTARG ;;
 	n) cycles=$OPTARG ;;
 	a) async=true ;;
+	t) trace=true ;;
 	*) exit 2 ;;
 	esac
 done
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 build=$(pwd)
 login=$build/bench/bench_login
 module=$build/.libs/pam_helpdesk_license.so
@@ -41,8 +46,9 @@ done
 
 exec 9> /run/lock/hlbench.lock
 flock -w 900 9 || { echo "another benchmark holds the lock" >&2; exit 1; }
-work= dpid=
+work= dpid= spid=
 cleanup() {
+	[ -z "$spid" ] || { kill "$spid" 2> /dev/null; wait "$spid" 2> /dev/null || :; }
 	[ -z "$dpid" ] || { kill "$dpid" 2> /dev/null; wait "$dpid" 2> /dev/null; }
 	rm -f /etc/pam.d/hlbench-*
 	pg_cleanup
@@ -117,6 +123,28 @@ for s in $stacks; do	# warm up; each must grant
 	line=$(login "hlbench-$s" probe 1)
 	case $line in *granted=1*) ;; *) echo "$s: $line" >&2; exit 1 ;; esac
 done
+# The daemon's sends, while 20 logins run: a reply to a client starts
+# with RECORDS, OK or ERROR; every other send starts a round trip to the
+# server.
+if $trace; then
+	strace -f -e trace=sendto -e signal=none -s 8 -o "$work/strace" \
+		-p "$dpid" 2> "$work/strace.err" &
+	spid=$!
+	tries=0
+	until grep -q attached "$work/strace.err" 2> /dev/null; do
+		tries=$((tries + 1))	# a hang guard only
+		[ "$tries" -lt 600 ] || { echo "strace did not attach" >&2; exit 1; }
+		sleep 0.1
+	done
+	login hlbench-backend probe 20 > /dev/null
+	kill "$spid"
+	wait "$spid" 2> /dev/null || :	# its status is the signal's
+	spid=
+	awk '/sendto\(/ { if ($0 ~ /"RECORDS/) opens++
+		else if ($0 !~ /"(OK|ERROR)/) trips++ }
+	     END { printf "# per login: %.1f store transactions, %.1f round trips to PostgreSQL\n",
+			opens / 20, trips / 20 }' "$work/strace"
+fi
 for r in $(seq "$runs"); do
 	for s in $stacks; do
 		echo "$s $(login -t 20 "hlbench-$s" probe "$cycles")" >> "$work/runs"
@@ -125,14 +153,7 @@ done
 echo
 echo "| stack | median µs | run medians | CPU µs | to the local store |"
 echo "|---|---:|---|---:|---:|"
-awk -v stacks="$stacks" '
-function median(v, n,   i, j, t) {
-	for (i = 2; i <= n; i++)
-		for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
-			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-		}
-	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-}
+awk -v stacks="$stacks" "$median_awk"'
 {
 	s = $1
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }

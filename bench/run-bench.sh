@@ -52,6 +52,7 @@ while getopts r:n:s:k:c:w:t:b:x: opt; do
 	esac
 done
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 build=$(pwd)
 login=$build/bench/bench_login
 hold=$build/bench/bench_hold
@@ -217,7 +218,7 @@ echo "# load after the logins: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## Login cost (pam_start ... pam_end), $runs runs of up to $cycles logins"
 echo
-awk -v stacks="$stacks" '
+awk -v stacks="$stacks" "$median_awk"'
 function label(s,   n) {
 	n = s; sub(/^[^:]*:?/, "", n)
 	if (s == "permit") return "pam_permit (floor)"
@@ -235,14 +236,6 @@ function label(s,   n) {
 	cm[s, count[s]] = f["cpu_median_us"]
 	logins[s] += f["cycles"]
 	delete f
-}
-# The median of v[1..n], which it sorts.
-function median(v, n,   i, j, t) {
-	for (i = 2; i <= n; i++)	# insertion sort
-		for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
-			t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-		}
-	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
 END {
 	nstacks = split(stacks, order, " ")

@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,10 +175,18 @@ static int find_host(struct daemon *d)
 	return 0;
 }
 
+/* The text is the database's too (a translated message, say): only
+ * printable ASCII goes on a header line. */
 static void send_error(struct hl_wire *w, enum hl_pg_error error,
 		       const char *why)
 {
-	hl_wire_printf(w, "ERROR %s %.200s", hl_pg_error_code(error), why);
+	char text[201];
+	size_t i;
+
+	for (i = 0; why[i] && i < sizeof(text) - 1; i++)
+		text[i] = why[i] >= ' ' && why[i] <= '~' ? why[i] : '?';
+	text[i] = '\0';
+	hl_wire_printf(w, "ERROR %s %s", hl_pg_error_code(error), text);
 }
 
 /* A connection of the pool for one request, and a second try on a fresh
@@ -263,17 +272,32 @@ static enum hl_wire_status send_records(struct hl_wire *w,
 	return st;
 }
 
-/* One change of a COMMIT: "P klen vlen" + key + value, or "D klen" + key,
- * applied inside the transaction.  A failure has been answered. */
-static bool apply_change(struct daemon *d, struct hl_wire *w,
-			 struct hl_pg_txn *txn, const char *space)
+/* The changes of a COMMIT, read whole before any goes to the database:
+ * they go in one statement each for puts and deletes. */
+struct changes {
+	struct hl_pg_change *v;
+	size_t count;
+	size_t bytes; /* of keys and values, within HL_WIRE_COMMIT_MAX */
+};
+
+static void changes_free(struct changes *cs)
 {
-	char line[HL_WIRE_LINE_MAX], why[512];
+	for (size_t i = 0; i < cs->count; i++) {
+		free((char *)cs->v[i].key);
+		free((char *)cs->v[i].value);
+	}
+	free(cs->v);
+}
+
+/* One change of a COMMIT: "P klen vlen" + key + value, or "D klen" + key,
+ * added to cs.  A failure has been answered (or the client is gone). */
+static bool read_change(struct daemon *d, struct hl_wire *w, struct changes *cs)
+{
+	char line[HL_WIRE_LINE_MAX];
 	char *words[3], *key = NULL, *value = NULL;
 	unsigned long key_len = 0, value_len = 0;
-	enum hl_pg_error error = HL_PG_IO;
 	enum hl_wire_status st;
-	bool put, ok = false;
+	bool put;
 	int count;
 
 	st = hl_wire_read_line(w, line, sizeof(line));
@@ -290,11 +314,15 @@ static bool apply_change(struct daemon *d, struct hl_wire *w,
 		send_error(w, HL_PG_IO, "malformed change");
 		return false;
 	}
+	if (cs->bytes + key_len + value_len > HL_WIRE_COMMIT_MAX) {
+		send_error(w, HL_PG_IO, "the commit is too large");
+		return false;
+	}
 	key = malloc(key_len ? key_len : 1);
-	value = malloc(value_len ? value_len : 1);
-	if (!key || !value) {
+	value = put ? malloc(value_len ? value_len : 1) : NULL;
+	if (!key || (put && !value)) {
 		send_error(w, HL_PG_IO, "out of memory");
-		goto out;
+		goto fail;
 	}
 	st = hl_wire_read(w, key, key_len);
 	if (st == HL_WIRE_OK && put)
@@ -302,23 +330,24 @@ static bool apply_change(struct daemon *d, struct hl_wire *w,
 	if (st != HL_WIRE_OK) {
 		hl_log(&d->log, LOG_WARNING, "a commit ended early: %s",
 		       hl_wire_status_text(st));
-		goto out;
+		goto fail;
 	}
 	if (key_len >= 5 && memcmp(key, "host/", 5) == 0) {
 		send_error(w, HL_PG_IO, "keys under host/ are the daemon's");
-		goto out;
+		goto fail;
 	}
-	error = hl_pg_change(txn, space, key, key_len, put ? value : NULL,
-			     value_len, why, sizeof(why));
-	if (error != HL_PG_OK) {
-		send_error(w, error, why);
-		goto out;
-	}
-	ok = true;
-out:
+	cs->v[cs->count++] = (struct hl_pg_change){
+		.key = key,
+		.key_len = key_len,
+		.value = value,
+		.value_len = value_len,
+	};
+	cs->bytes += key_len + value_len;
+	return true;
+fail:
 	free(key);
 	free(value);
-	return ok;
+	return false;
 }
 
 /* After RECORDS of a write transaction: COMMIT n and its changes, or the
@@ -329,6 +358,7 @@ static void finish_write(struct daemon *d, struct hl_wire *w,
 	char line[HL_WIRE_LINE_MAX], why[512];
 	char *words[2];
 	unsigned long count;
+	struct changes cs = { 0 };
 	enum hl_pg_error error;
 	enum hl_wire_status st = hl_wire_read_line(w, line, sizeof(line));
 
@@ -347,17 +377,24 @@ static void finish_write(struct daemon *d, struct hl_wire *w,
 		send_error(w, HL_PG_IO, "expected COMMIT");
 		return;
 	}
+	cs.v = malloc((count ? count : 1) * sizeof(*cs.v));
+	if (!cs.v) {
+		send_error(w, HL_PG_IO, "out of memory");
+		return;
+	}
 	for (unsigned long i = 0; i < count; i++)
-		if (!apply_change(d, w, txn, space))
-			return;
-	error = hl_pg_commit(txn, why, sizeof(why));
+		if (!read_change(d, w, &cs))
+			goto out;
+	error = hl_pg_commit(txn, space, cs.v, cs.count, why, sizeof(why));
 	if (error != HL_PG_OK) {
 		hl_log(&d->log, LOG_ERR, "commit of the %s space failed: %s",
 		       space, why);
 		send_error(w, error, why);
-		return;
+		goto out;
 	}
 	hl_wire_printf(w, "OK");
+out:
+	changes_free(&cs);
 }
 
 /* After RECORDS of a read transaction: the client closes. */
@@ -408,7 +445,8 @@ static void transaction(struct daemon *d, struct hl_wire *w, const char *space,
 	if (write) {
 		gate = enter_gate(d, space, timeout, &timeout);
 		if (gate == NULL) {
-			send_error(w, HL_PG_TIMEOUT, "another writer of this "
+			send_error(w, HL_PG_TIMEOUT,
+				   "another writer of this "
 				   "host holds the space");
 			return;
 		}
@@ -721,12 +759,14 @@ static int standard_descriptors(void)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: " PROGRAM " [-c FILE] [--foreground]\n"
+		"usage: " PROGRAM " [-c FILE] [--foreground | --daemonize]\n"
 		"       " PROGRAM " [-c FILE] --migrate | --check\n"
 		"The daemon of the shared backend of pam_helpdesk_license; see helpdesk-licensed(8).\n"
 		"  -c, --config FILE  the configuration (default " HL_CONFIG_FILE
 		")\n"
 		"  --foreground       stay attached, logging to stderr as well as to syslog\n"
+		"                     (under systemd: Type=notify, ready once it listens)\n"
+		"  --daemonize        detach once the socket listens (the default)\n"
 		"  --migrate          create or upgrade the database's schema, then exit\n"
 		"  --check            connect, check the schema, print one line, exit\n");
 }
@@ -757,30 +797,138 @@ static int check(struct daemon *d)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Type=notify: tells the service manager, through $NOTIFY_SOCKET (a
+ * datagram "READY=1", as sd_notify would; no libsystemd), that the socket
+ * listens.  Nothing when the variable is not set. */
+static void notify_ready(struct daemon *d)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	size_t len;
+	int fd;
+
+	if (!path)
+		return;
+	len = strlen(path);
+	if ((path[0] != '/' && path[0] != '@') || len < 2 ||
+	    len >= sizeof(addr.sun_path)) {
+		hl_log(&d->log, LOG_WARNING, "NOTIFY_SOCKET is not usable");
+		return;
+	}
+	memcpy(addr.sun_path, path, len);
+	if (path[0] == '@') /* an abstract socket */
+		addr.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&addr,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) !=
+		    7)
+		hl_log(&d->log, LOG_WARNING,
+		       "cannot tell the service manager that it is ready: %s",
+		       strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	/* Not for the processes it starts (none), nor a second time. */
+	unsetenv("NOTIFY_SOCKET");
+	/* The manager keeps standard error as well as syslog: once. */
+	d->to_stderr = false;
+}
+
+/* Serves until SIGTERM or SIGINT: the socket, then off the terminal
+ * (unless foreground), ready, the loop.  The exit status. */
+static int serve_until_stopped(struct daemon *d, bool foreground)
+{
+	sigset_t signals;
+	int listen_fd, signal_fd, rc;
+
+	/* The signals arrive through signalfd, in the main loop only. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+	if (pthread_sigmask(SIG_BLOCK, &signals, NULL) != 0 ||
+	    pipe2(d->stop, O_CLOEXEC) != 0) {
+		hl_log(&d->log, LOG_ERR, "cannot set up: %s", strerror(errno));
+		return 1;
+	}
+	listen_fd = listen_socket(d);
+	if (listen_fd < 0)
+		return 1;
+	if (!foreground) {
+		if (detach() != 0) {
+			hl_log(&d->log, LOG_ERR, "cannot detach: %s",
+			       strerror(errno));
+			goto fail;
+		}
+		d->to_stderr = false;
+	}
+	/* Made in the process that reads it: a signalfd inherited across
+	 * fork does not wake the child's poll. */
+	signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+	if (signal_fd < 0) {
+		hl_log(&d->log, LOG_ERR, "signalfd: %s", strerror(errno));
+		goto fail;
+	}
+	notify_ready(d);
+	rc = run(d, listen_fd, signal_fd);
+	close(signal_fd);
+	return rc;
+fail:
+	close(listen_fd);
+	unlinkat(d->dir_fd, d->socket_name, 0);
+	return 1;
+}
+
+/* Root, the configuration with its backend section, the password, this
+ * host's name and boot id.  0 or -1 (said why). */
+static int set_up(struct daemon *d, const char *config)
+{
+	if (geteuid() != 0) {
+		hl_log(&d->log, LOG_ERR,
+		       "must run as root: its clients are root's alone");
+		return -1;
+	}
+	if (hl_config_load(config, &d->log, &d->cfg, NULL) != 0)
+		return -1;
+	if (!d->cfg->backend.enabled) {
+		hl_log(&d->log, LOG_ERR,
+		       "%s has no backend section: nothing to serve", config);
+		return -1;
+	}
+	if ((d->cfg->backend.password_file &&
+	     read_password(d, d->cfg->backend.password_file) != 0) ||
+	    find_host(d) != 0 || read_boot_id(d) != 0)
+		return -1;
+	return 0;
+}
+
+struct options {
+	const char *config;
+	bool foreground;
+	int action; /* 0: serve; 'm': --migrate; 'k': --check */
+};
+
+/* -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "daemonize", no_argument, NULL, 'd' },
 		{ "migrate", no_argument, NULL, 'm' },
 		{ "check", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon d = { .stop = { -1, -1 }, .dir_fd = -1 };
-	const char *config = HL_CONFIG_FILE;
-	bool foreground = false;
-	int action = 0, opt, rc = 1, listen_fd = -1, signal_fd = -1;
-	sigset_t signals;
+	int opt;
 
-	if (standard_descriptors() != 0)
-		return 1;
 	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config = optarg; break;
-		case 'f': foreground = true; break;
+		case 'c': o->config = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'd': o->foreground = false; break;
 		case 'm':
-		case 'k': action = opt; break;
+		case 'k': o->action = opt; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -789,6 +937,21 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { .stop = { -1, -1 }, .dir_fd = -1 };
+	struct options o = { .config = HL_CONFIG_FILE };
+	int rc;
+
+	if (standard_descriptors() != 0)
+		return 1;
+	rc = parse_options(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
 	/* What goes wrong at start is said on the terminal too. */
 	d.to_stderr = true;
 	d.log.emit = emit;
@@ -799,74 +962,23 @@ int main(int argc, char **argv)
 	pthread_cond_init(&d.done, NULL);
 	pthread_mutex_init(&d.writer[0], NULL);
 	pthread_mutex_init(&d.writer[1], NULL);
-	if (geteuid() != 0) {
-		hl_log(&d.log, LOG_ERR,
-		       "must run as root: its clients are root's alone");
-		goto out;
-	}
-	if (hl_config_load(config, &d.log, &d.cfg, NULL) != 0)
-		goto out;
-	if (!d.cfg->backend.enabled) {
-		hl_log(&d.log, LOG_ERR,
-		       "%s has no backend section: nothing to serve", config);
-		goto out;
-	}
-	if ((d.cfg->backend.password_file &&
-	     read_password(&d, d.cfg->backend.password_file) != 0) ||
-	    find_host(&d) != 0 || read_boot_id(&d) != 0)
-		goto out;
-	hl_pg_pool_init(&d.pool, d.cfg->backend.conninfo, d.password,
-			d.cfg->lock_timeout > 0 ? d.cfg->lock_timeout : 1,
-			&d.log);
-	if (action == 'm') {
-		PGconn *conn = hl_pg_connect(&d.pool);
+	if (set_up(&d, o.config) == 0) {
+		hl_pg_pool_init(&d.pool, d.cfg->backend.conninfo, d.password,
+				d.cfg->lock_timeout > 0 ? d.cfg->lock_timeout
+							: 1,
+				&d.log);
+		if (o.action == 'm') {
+			PGconn *conn = hl_pg_connect(&d.pool);
 
-		rc = conn && hl_pg_migrate(conn, &d.log) == 0 ? 0 : 1;
-		PQfinish(conn);
-		goto pool;
-	}
-	if (action == 'k') {
-		rc = check(&d);
-		goto pool;
-	}
-	/* The signals arrive through signalfd, in the main loop only. */
-	sigemptyset(&signals);
-	sigaddset(&signals, SIGTERM);
-	sigaddset(&signals, SIGINT);
-	signal(SIGPIPE, SIG_IGN);
-	if (pthread_sigmask(SIG_BLOCK, &signals, NULL) != 0 ||
-	    pipe2(d.stop, O_CLOEXEC) != 0) {
-		hl_log(&d.log, LOG_ERR, "cannot set up: %s", strerror(errno));
-		goto pool;
-	}
-	listen_fd = listen_socket(&d);
-	if (listen_fd < 0)
-		goto pool;
-	if (!foreground) {
-		if (detach() != 0) {
-			hl_log(&d.log, LOG_ERR, "cannot detach: %s",
-			       strerror(errno));
-			close(listen_fd);
-			unlinkat(d.dir_fd, d.socket_name, 0);
-			goto pool;
+			rc = conn && hl_pg_migrate(conn, &d.log) == 0 ? 0 : 1;
+			PQfinish(conn);
+		} else if (o.action == 'k') {
+			rc = check(&d);
+		} else {
+			rc = serve_until_stopped(&d, o.foreground);
 		}
-		d.to_stderr = false;
+		hl_pg_pool_destroy(&d.pool);
 	}
-	/* Made in the process that reads it: a signalfd inherited across
-	 * fork does not wake the child's poll. */
-	signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
-	if (signal_fd < 0) {
-		hl_log(&d.log, LOG_ERR, "signalfd: %s", strerror(errno));
-		close(listen_fd);
-		unlinkat(d.dir_fd, d.socket_name, 0);
-		goto pool;
-	}
-	rc = run(&d, listen_fd, signal_fd);
-pool:
-	hl_pg_pool_destroy(&d.pool);
-out:
-	if (signal_fd >= 0)
-		close(signal_fd);
 	for (int i = 0; i < 2; i++)
 		if (d.stop[i] >= 0)
 			close(d.stop[i]);

@@ -55,7 +55,7 @@ PGconn *hl_pg_connect(struct hl_pg_pool *pool);
 PGconn *hl_pg_take(struct hl_pg_pool *pool, int wait_ms,
 		   enum hl_pg_error *error);
 /* Gives conn back: kept when it is healthy, out of any transaction and
- * fewer than HL_PG_POOL_WARM are idle; else closed. */
+ * pipeline, and fewer than HL_PG_POOL_WARM are idle; else closed. */
 void hl_pg_give(struct hl_pg_pool *pool, PGconn *conn);
 /* Opens connections until HL_PG_POOL_WARM are idle (at start, and after
  * the database came back). */
@@ -96,7 +96,8 @@ struct hl_pg_txn {
 
 /* BEGIN, the write lock (write: waiting at most timeout seconds), the
  * records and, for the runtime space, the hosts whose heartbeat is within
- * lease seconds.  On failure everything is rolled back, why says what. */
+ * lease seconds, in one round trip (prepared statements, one pipeline).
+ * On failure everything is rolled back, why says what. */
 enum hl_pg_error hl_pg_open(struct hl_pg_txn *txn, PGconn *conn,
 			    const char *space, bool write, unsigned timeout,
 			    unsigned lease, char *why, size_t len);
@@ -105,12 +106,19 @@ void hl_pg_record(const struct hl_pg_txn *txn, size_t i,
 		  struct hl_pg_item *item);
 size_t hl_pg_host_count(const struct hl_pg_txn *txn);
 void hl_pg_host(const struct hl_pg_txn *txn, size_t i, struct hl_pg_item *item);
-/* A put (value not NULL) or a delete inside the open transaction. */
-enum hl_pg_error hl_pg_change(struct hl_pg_txn *txn, const char *space,
-			      const char *key, size_t key_len,
-			      const char *value, size_t value_len, char *why,
-			      size_t len);
-enum hl_pg_error hl_pg_commit(struct hl_pg_txn *txn, char *why, size_t len);
+/* A change of a COMMIT: a put, or (value NULL) a delete. */
+struct hl_pg_change {
+	const char *key;
+	size_t key_len;
+	const char *value;
+	size_t value_len;
+};
+
+/* The changes (of one key, the last stands) and COMMIT, in one round
+ * trip.  On failure the transaction is left for hl_pg_close. */
+enum hl_pg_error hl_pg_commit(struct hl_pg_txn *txn, const char *space,
+			      const struct hl_pg_change *changes, size_t n,
+			      char *why, size_t len);
 /* Rolls back what is still open and frees the results; conn stays. */
 void hl_pg_close(struct hl_pg_txn *txn);
 

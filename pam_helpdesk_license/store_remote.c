@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The client side of protocol v1 with helpdesk-licensed (doc/STORE.md,
- * "The shared backend"): header lines of ASCII, at most
- * HL_REMOTE_LINE_MAX bytes, followed by the bytes they announce.
+ * "The shared backend", and doc/BACKEND.md); the framing is wire.h's.
  *
  * We live in sshd, as root: the socket must be a socket owned by root (no
  * link), the daemon must run as root (SO_PEERCRED), and no wait is
@@ -28,6 +27,7 @@
 #include "store.h"
 #include "store_remote.h"
 #include "text.h"
+#include "wire.h"
 
 /* Beyond lock_timeout, which the daemon may spend waiting for the lock:
  * the time a sound daemon takes to answer at all. */
@@ -54,173 +54,32 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for events on r->fd until deadline; 0, or -1 with errno. */
-static int wait_fd(const struct hl_remote *r, short events, int64_t deadline)
+static int wait_ms(const struct hl_remote *r)
 {
-	for (;;) {
-		struct pollfd p = { .fd = r->fd, .events = events };
-		int64_t left = deadline - now_ms();
-		int n;
-
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
-static int64_t deadline_of(const struct hl_remote *r)
-{
-	return now_ms() + (int64_t)r->wait_s * 1000;
-}
-
-static int send_all(struct hl_remote *r, const void *data, size_t len,
-		    int64_t deadline)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = send(r->fd, p, len, MSG_NOSIGNAL);
-
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(r, POLLOUT, deadline) != 0)
-				return -1;
-		} else {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Fills r->buf when it is empty; 0, or -1 with errno (0 at end of file). */
-static int fill(struct hl_remote *r, int64_t deadline)
-{
-	while (r->off == r->have) {
-		ssize_t n = recv(r->fd, r->buf, sizeof(r->buf), 0);
-
-		if (n > 0) {
-			r->off = 0;
-			r->have = (size_t)n;
-		} else if (n == 0) {
-			errno = 0;
-			return -1;
-		} else if (errno == EAGAIN || errno == EINTR) {
-			if (wait_fd(r, POLLIN, deadline) != 0)
-				return -1;
-		} else {
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int recv_bytes(struct hl_remote *r, char *out, size_t len,
-		      int64_t deadline)
-{
-	while (len > 0) {
-		size_t n;
-
-		if (fill(r, deadline) != 0)
-			return -1;
-		n = r->have - r->off < len ? r->have - r->off : len;
-		memcpy(out, r->buf + r->off, n);
-		r->off += n;
-		out += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* One header line, without its "\n"; -1 with errno EPROTO when it is too
- * long or holds a byte that is not printable ASCII. */
-static int recv_line(struct hl_remote *r, char *line, int64_t deadline)
-{
-	size_t len = 0;
-
-	for (;;) {
-		char c;
-
-		if (recv_bytes(r, &c, 1, deadline) != 0)
-			return -1;
-		if (c == '\n')
-			break;
-		if (len + 1 >= HL_REMOTE_LINE_MAX || c < ' ' || c > '~') {
-			errno = EPROTO;
-			return -1;
-		}
-		line[len++] = c;
-	}
-	line[len] = '\0';
-	return 0;
-}
-
-/* "<number>" ending at *p's next space or end; the number within max. */
-static bool parse_size(const char **p, unsigned long max, size_t *out)
-{
-	const char *s = *p;
-	unsigned long v = 0;
-
-	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
-		return false;
-	for (; *s >= '0' && *s <= '9'; s++) {
-		if (v > (max - (unsigned long)(*s - '0')) / 10)
-			return false;
-		v = v * 10 + (unsigned long)(*s - '0');
-	}
-	if (*s != '\0' && *s != ' ')
-		return false;
-	*p = *s == ' ' ? s + 1 : s;
-	*out = v;
-	return true;
-}
-
-/* "WORD n1 n2 ..." exactly (word "": the numbers alone): count numbers,
- * each within max[i]. */
-static bool parse_header(const char *line, const char *word, size_t count,
-			 const unsigned long *max, size_t *out)
-{
-	size_t wlen = strlen(word);
-	const char *p;
-
-	if (strncmp(line, word, wlen) != 0)
-		return false;
-	p = line + wlen;
-	if (count == 0)
-		return *p == '\0';
-	if (wlen > 0 && *p++ != ' ')
-		return false;
-	for (size_t i = 0; i < count; i++)
-		if (!parse_size(&p, max[i], &out[i]) ||
-		    (i + 1 < count) != (p[-1] == ' '))
-			return false;
-	return *p == '\0';
-}
-
-static const char *reason_of(int err)
-{
-	if (err == 0)
-		return "the daemon closed the connection";
-	if (err == EPROTO)
-		return "malformed reply";
-	if (err == ETIMEDOUT)
-		return "no answer in time";
-	return strerror(err);
+	return (int)r->wait_s * 1000;
 }
 
 /* A failure of the exchange itself (not an ERROR the daemon sent). */
-static int broken(struct hl_remote *r, const char *what, int err)
+static int broken(struct hl_remote *r, const char *what, const char *reason)
 {
 	remote_why(r, "license database unreachable: helpdesk-licensed "
-		   "(%s): %s: %s", r->socket, what, reason_of(err));
+		   "(%s): %s: %s", r->socket, what, reason);
 	return HL_STORE_IO;
+}
+
+static int broken_wire(struct hl_remote *r, const char *what,
+		       enum hl_wire_status st)
+{
+	switch (st) {
+	case HL_WIRE_EOF:
+		return broken(r, what, "the daemon closed the connection");
+	case HL_WIRE_TIMEOUT:
+		return broken(r, what, "no answer in time");
+	case HL_WIRE_MALFORMED:
+		return broken(r, what, "malformed reply");
+	default:
+		return broken(r, what, hl_wire_status_text(st));
+	}
 }
 
 /* "ERROR <code> <text>", mapped to our codes. */
@@ -250,26 +109,47 @@ static int daemon_error(struct hl_remote *r, const char *line)
 			return codes[i].rc;
 		}
 	}
-	errno = EPROTO;
 	return -1;
 }
 
 /* A reply line: 0 when it starts with want; the mapped code of an ERROR;
- * HL_STORE_IO otherwise. */
-static int recv_reply(struct hl_remote *r, char *line, const char *want,
-		      int64_t deadline)
+ * HL_STORE_IO otherwise.  What was queued goes out first. */
+static int recv_reply(struct hl_remote *r, char *line, const char *want)
 {
+	enum hl_wire_status st =
+		hl_wire_read_line(r->wire, line, HL_WIRE_LINE_MAX);
 	int rc;
 
-	if (recv_line(r, line, deadline) != 0)
-		return broken(r, want, errno);
+	if (st != HL_WIRE_OK)
+		return broken_wire(r, want, st);
 	if (strncmp(line, "ERROR ", 6) == 0) {
+		/* hl_wire_read_line let through printable ASCII only */
 		rc = daemon_error(r, line);
-		return rc >= 0 ? rc : broken(r, want, EPROTO);
+		return rc >= 0 ? rc : broken(r, want, "malformed reply");
 	}
 	if (strncmp(line, want, strlen(want)) != 0)
-		return broken(r, want, EPROTO);
+		return broken(r, want, "malformed reply");
 	return HL_STORE_OK;
+}
+
+/* Waits until the non-blocking connect is done or deadline passes. */
+static int wait_connected(const struct hl_remote *r, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = r->fd, .events = POLLOUT };
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
 }
 
 /* The socket as B14 wants it, then the daemon: root, both. */
@@ -278,7 +158,7 @@ static int remote_connect(struct hl_remote *r)
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct ucred peer;
 	socklen_t plen = sizeof(peer);
-	int64_t deadline = deadline_of(r);
+	int64_t deadline = now_ms() + wait_ms(r);
 	struct stat st;
 
 	if (strlen(r->socket) >= sizeof(addr.sun_path) ||
@@ -308,15 +188,17 @@ static int remote_connect(struct hl_remote *r)
 	memcpy(addr.sun_path, r->socket, strlen(r->socket) + 1);
 	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (r->fd < 0)
-		return broken(r, "socket", errno);
+		return broken(r, "socket", strerror(errno));
 	while (connect(r->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
 		int err = errno;
 
 		if (err == EINPROGRESS) {
 			socklen_t elen = sizeof(err);
 
-			if (wait_fd(r, POLLOUT, deadline) != 0)
-				return broken(r, "connect", errno);
+			if (wait_connected(r, deadline) != 0)
+				return broken(r, "connect", errno == ETIMEDOUT
+						  ? "no answer in time"
+						  : strerror(errno));
 			if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err,
 				       &elen) != 0 || err != 0)
 				goto failed;
@@ -327,7 +209,8 @@ static int remote_connect(struct hl_remote *r)
 			struct pollfd none = { .fd = -1 };
 
 			if (now_ms() >= deadline)
-				return broken(r, "connect", ETIMEDOUT);
+				return broken(r, "connect",
+					      "no answer in time");
 			poll(&none, 1, 10);
 			continue;
 		}
@@ -339,16 +222,20 @@ failed:
 				   "helpdesk-licensed)", r->socket);
 			return HL_STORE_IO;
 		}
-		return broken(r, "connect", err);
+		return broken(r, "connect", strerror(err));
 	}
 	if (getsockopt(r->fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0)
-		return broken(r, "SO_PEERCRED", errno);
+		return broken(r, "SO_PEERCRED", strerror(errno));
 	if (peer.uid != 0) {
 		remote_why(r, "license database unreachable: the process "
 			   "behind %s runs as uid %ld, not root",
 			   r->socket, (long)peer.uid);
 		return HL_STORE_INSECURE;
 	}
+	r->wire = malloc(sizeof(*r->wire));
+	if (r->wire == NULL)
+		return HL_STORE_NOMEM;
+	hl_wire_init(r->wire, r->fd, -1, wait_ms(r));
 	return HL_STORE_OK;
 }
 
@@ -362,42 +249,46 @@ static void remote_init(struct hl_remote *r, const char *socket,
 	r->wait_s = (lock_timeout > 3600 ? 3600 : lock_timeout) + SLACK_S;
 }
 
-static int read_records(struct hl_remote *r, size_t count, int64_t deadline,
+static int read_records(struct hl_remote *r, size_t count,
 			int (*record)(void *, const char *, const char *),
 			void *arg)
 {
-	static const unsigned long max[] = { HL_REMOTE_KEY_MAX,
-					     HL_REMOTE_VALUE_MAX };
-	char line[HL_REMOTE_LINE_MAX];
+	char line[HL_WIRE_LINE_MAX], *words[2];
 
 	for (size_t i = 0; i < count; i++) {
-		size_t len[2];
+		unsigned long klen, vlen;
+		enum hl_wire_status st;
 		char *key, *value;
 		int rc;
 
-		if (recv_line(r, line, deadline) != 0)
-			return broken(r, "RECORDS", errno);
-		/* "<klen> <vlen>": the header's word is the empty string */
-		if (!parse_header(line, "", 2, max, len))
-			return broken(r, "RECORDS", EPROTO);
-		key = malloc(len[0] + 1);
-		value = malloc(len[1] + 1);
+		st = hl_wire_read_line(r->wire, line, sizeof(line));
+		if (st != HL_WIRE_OK)
+			return broken_wire(r, "RECORDS", st);
+		if (hl_wire_words(line, words, 2) != 2 ||
+		    !hl_wire_number(words[0], HL_WIRE_KEY_MAX, &klen) ||
+		    !hl_wire_number(words[1], HL_WIRE_VALUE_MAX, &vlen))
+			return broken(r, "RECORDS", "malformed reply");
+		key = malloc(klen + 1);
+		value = malloc(vlen + 1);
 		if (key == NULL || value == NULL) {
 			free(key);
 			free(value);
 			return HL_STORE_NOMEM;
 		}
-		if (recv_bytes(r, key, len[0], deadline) != 0 ||
-		    recv_bytes(r, value, len[1], deadline) != 0) {
+		st = hl_wire_read(r->wire, key, klen);
+		if (st == HL_WIRE_OK)
+			st = hl_wire_read(r->wire, value, vlen);
+		if (st != HL_WIRE_OK) {
 			free(key);
 			free(value);
-			return broken(r, "RECORDS", errno);
+			return broken_wire(r, "RECORDS", st);
 		}
-		key[len[0]] = value[len[1]] = '\0';
-		if (strlen(key) != len[0] || strlen(value) != len[1]) {
+		key[klen] = value[vlen] = '\0';
+		if (strlen(key) != klen || strlen(value) != vlen) {
 			free(key);
 			free(value);
-			return broken(r, "RECORDS (a NUL byte)", EPROTO);
+			return broken(r, "RECORDS (a NUL byte)",
+				      "malformed reply");
 		}
 		rc = record(arg, key, value);
 		free(key);
@@ -414,80 +305,92 @@ int hl_remote_open(struct hl_remote *r, const char *socket, const char *space,
 		   int (*record)(void *arg, const char *key, const char *value),
 		   void *arg)
 {
-	static const unsigned long max[] = { HL_REMOTE_RECORDS_MAX };
-	char line[HL_REMOTE_LINE_MAX];
-	int64_t deadline;
-	size_t count;
-	int rc, n;
+	char line[HL_WIRE_LINE_MAX], *words[2];
+	unsigned long count = 0;
+	enum hl_wire_status st;
+	int rc;
 
 	remote_init(r, socket, lock_timeout, log);
 	rc = remote_connect(r);
 	if (rc != HL_STORE_OK)
 		goto out;
-	deadline = deadline_of(r);
-	n = snprintf(line, sizeof(line), "OPEN %s %s %u\n", space,
-		     write ? "write" : "read", lock_timeout);
-	if (n < 0 || (size_t)n >= sizeof(line)) {
-		rc = broken(r, "OPEN", EINVAL);
+	hl_wire_deadline(r->wire, wait_ms(r));
+	st = hl_wire_printf(r->wire, "OPEN %s %s %u", space,
+			    write ? "write" : "read", lock_timeout);
+	if (st != HL_WIRE_OK) {
+		rc = broken_wire(r, "OPEN", st);
 		goto out;
 	}
-	if (send_all(r, line, (size_t)n, deadline) != 0) {
-		rc = broken(r, "OPEN", errno);
-		goto out;
-	}
-	rc = recv_reply(r, line, "RECORDS", deadline);
-	if (rc == HL_STORE_OK && !parse_header(line, "RECORDS", 1, max, &count))
-		rc = broken(r, "OPEN", EPROTO);
+	rc = recv_reply(r, line, "RECORDS");
+	if (rc == HL_STORE_OK &&
+	    (hl_wire_words(line, words, 2) != 2 ||
+	     strcmp(words[0], "RECORDS") != 0 ||
+	     !hl_wire_number(words[1], HL_WIRE_COUNT_MAX, &count)))
+		rc = broken(r, "OPEN", "malformed reply");
 	if (rc == HL_STORE_OK)
-		rc = read_records(r, count, deadline, record, arg);
+		rc = read_records(r, count, record, arg);
 out:
 	if (rc != HL_STORE_OK)
 		hl_remote_close(r);
 	return rc;
 }
 
-int hl_remote_commit(struct hl_remote *r, size_t n, const char *const *keys,
-		     const char *const *values)
+/* COMMIT n and the changes, queued: they go out in as few writes as the
+ * buffer allows. */
+static enum hl_wire_status send_changes(struct hl_remote *r, size_t n,
+					const char *const *keys,
+					const char *const *values)
 {
-	char line[HL_REMOTE_LINE_MAX];
-	int64_t deadline = deadline_of(r);
-	int len;
+	enum hl_wire_status st = hl_wire_printf(r->wire, "COMMIT %zu", n);
 
-	if (r->fd < 0)
-		return broken(r, "COMMIT", ENOTCONN);
-	if (n > HL_REMOTE_RECORDS_MAX)
-		return broken(r, "COMMIT", E2BIG);
-	len = snprintf(line, sizeof(line), "COMMIT %zu\n", n);
-	if (send_all(r, line, (size_t)len, deadline) != 0)
-		return broken(r, "COMMIT", errno);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; st == HL_WIRE_OK && i < n; i++) {
 		size_t klen = strlen(keys[i]);
 		size_t vlen = values[i] != NULL ? strlen(values[i]) : 0;
 
-		if (klen == 0 || klen > HL_REMOTE_KEY_MAX ||
-		    vlen > HL_REMOTE_VALUE_MAX)
-			return broken(r, "COMMIT", E2BIG);
-		len = values[i] != NULL
-		      ? snprintf(line, sizeof(line), "P %zu %zu\n", klen, vlen)
-		      : snprintf(line, sizeof(line), "D %zu\n", klen);
-		if (send_all(r, line, (size_t)len, deadline) != 0 ||
-		    send_all(r, keys[i], klen, deadline) != 0 ||
-		    (values[i] != NULL &&
-		     send_all(r, values[i], vlen, deadline) != 0))
-			return broken(r, "COMMIT", errno);
+		if (klen == 0 || klen > HL_WIRE_KEY_MAX ||
+		    vlen > HL_WIRE_VALUE_MAX)
+			return HL_WIRE_MALFORMED;
+		st = values[i] != NULL
+			     ? hl_wire_printf(r->wire, "P %zu %zu", klen, vlen)
+			     : hl_wire_printf(r->wire, "D %zu", klen);
+		if (st == HL_WIRE_OK)
+			st = hl_wire_write(r->wire, keys[i], klen);
+		if (st == HL_WIRE_OK && values[i] != NULL)
+			st = hl_wire_write(r->wire, values[i], vlen);
 	}
-	{
-		int rc = recv_reply(r, line, "OK", deadline);
+	return st;
+}
 
-		if (rc == HL_STORE_OK && strcmp(line, "OK") != 0)
-			rc = broken(r, "COMMIT", EPROTO);
-		return rc;
-	}
+int hl_remote_commit(struct hl_remote *r, size_t n, const char *const *keys,
+		     const char *const *values)
+{
+	char line[HL_WIRE_LINE_MAX];
+	enum hl_wire_status st;
+	int rc;
+
+	if (r->wire == NULL)
+		return broken(r, "COMMIT", "not connected");
+	if (n > HL_WIRE_COUNT_MAX)
+		return broken(r, "COMMIT", "too many changes");
+	hl_wire_deadline(r->wire, wait_ms(r));
+	st = send_changes(r, n, keys, values);
+	if (st == HL_WIRE_MALFORMED)
+		return broken(r, "COMMIT", "a key or value out of bounds");
+	if (st != HL_WIRE_OK)
+		return broken_wire(r, "COMMIT", st);
+	rc = recv_reply(r, line, "OK");
+	if (rc == HL_STORE_OK && strcmp(line, "OK") != 0)
+		rc = broken(r, "COMMIT", "malformed reply");
+	return rc;
 }
 
 void hl_remote_close(struct hl_remote *r)
 {
-	if (r != NULL && r->fd >= 0) {
+	if (r == NULL)
+		return;
+	free(r->wire);
+	r->wire = NULL;
+	if (r->fd >= 0) {
 		close(r->fd);
 		r->fd = -1;
 	}
@@ -497,15 +400,18 @@ int hl_remote_ping(const char *socket, unsigned timeout,
 		   const struct hl_logger *log, char *answer, size_t len)
 {
 	struct hl_remote r;
-	char line[HL_REMOTE_LINE_MAX];
+	char line[HL_WIRE_LINE_MAX];
+	enum hl_wire_status st;
 	int rc;
 
 	remote_init(&r, socket, timeout, log);
 	rc = remote_connect(&r);
-	if (rc == HL_STORE_OK && send_all(&r, "PING\n", 5, deadline_of(&r)) != 0)
-		rc = broken(&r, "PING", errno);
-	if (rc == HL_STORE_OK)
-		rc = recv_reply(&r, line, "OK ", deadline_of(&r));
+	if (rc == HL_STORE_OK) {
+		hl_wire_deadline(r.wire, wait_ms(&r));
+		st = hl_wire_printf(r.wire, "PING");
+		rc = st == HL_WIRE_OK ? recv_reply(&r, line, "OK ")
+				      : broken_wire(&r, "PING", st);
+	}
 	hl_remote_close(&r);
 	snprintf(answer, len, "%s", rc == HL_STORE_OK ? line + 3 : r.why);
 	return rc;

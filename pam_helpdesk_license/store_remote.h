@@ -15,21 +15,17 @@
 
 #include "log.h"
 
-/* Limits of the protocol, enforced both ways. */
-#define HL_REMOTE_KEY_MAX 4096
-#define HL_REMOTE_VALUE_MAX (16UL << 20)
-#define HL_REMOTE_RECORDS_MAX 1000000UL
-#define HL_REMOTE_LINE_MAX 256
+struct hl_wire;
 
-/* One connection to the daemon: one transaction. */
+/* One connection to the daemon: one transaction.  The framing and the
+ * protocol's limits are wire.h's, shared with the daemon. */
 struct hl_remote {
 	int fd;
+	struct hl_wire *wire;	/* while connected */
 	const char *socket;
 	const struct hl_logger *log;
 	unsigned wait_s;	/* bound of every exchange: lock_timeout +
 				 * a few seconds */
-	size_t have, off;	/* bytes read ahead in buf */
-	char buf[4096];
 	char why[256];		/* the last failure, for the technician */
 };
 

@@ -152,6 +152,17 @@ out=$(call h1 read runtime 2>&1)
 evidence+=$'\n'$out
 check "a delete and an overwrite are seen by the next read" \
 	eval 'grep -qxF slot/support/0=bob <<< "$out" && ! grep -q "^line/support=" <<< "$out"'
+# The daemon sends a COMMIT's puts and deletes as one statement each:
+# of one key's changes, the one sent last must still win.
+out=$(call h1 write runtime 5 put twice/a 1 put twice/a 2 del twice/b \
+	put twice/b 3 put twice/c 4 del twice/c 2>&1)
+evidence=$out
+out=$(call h2 read runtime 2>&1)
+evidence+=$'\n'$out
+check "of several changes of one key in a COMMIT, the last stands" \
+	eval 'grep -qxF twice/a=2 <<< "$out" && grep -qxF twice/b=3 <<< "$out" &&
+	      ! grep -q "^twice/c=" <<< "$out"'
+call h1 write runtime 5 del twice/a del twice/b > /dev/null 2>&1
 out=$(call h1 read durable 2>&1)
 evidence=$out
 check "the durable space is apart and has no host records" [ "$out" = "RECORDS 0" ]
@@ -313,6 +324,22 @@ h3=$(pgrep -f -- "-c $T/h3.conf\$")
 evidence="pid=$h3"
 check "and goes on SIGTERM, its socket removed" \
 	eventually eval '[ ! -e "$(sock h3)" ] && ! kill -0 "$h3"'
+unset "pid[h3]"
+# systemd's Type=notify: READY=1 on $NOTIFY_SOCKET once the socket listens.
+"$client" "$T/notify.sock" await-ready > "$T/notify.out" 2>&1 &
+npid=$!
+eventually grep -q '^listening$' "$T/notify.out"
+NOTIFY_SOCKET=$T/notify.sock "$daemon" -c "$T/h3.conf" --foreground \
+	2>> "$T/h3.log" &
+pid[h3]=$!
+wait "$npid"
+# No polling: once it said READY=1, the socket must answer.
+out=$(call h3 ping 2>&1)
+evidence=$(cat "$T/notify.out")$'\n'$out
+check "with NOTIFY_SOCKET it says READY=1 once its socket listens" \
+	eval '[ "$(sed -n 2p "$T/notify.out")" = READY=1 ] && [ "$out" = "OK h3 $boot 1" ]'
+kill -TERM "${pid[h3]}"
+wait "${pid[h3]}"
 unset "pid[h3]"
 chmod 640 "$T/password"
 out=$("$daemon" -c "$T/h3.conf" --check 2>&1)

@@ -7,6 +7,7 @@
  *   hl_backend_client SOCKET read SPACE
  *   hl_backend_client SOCKET write SPACE TIMEOUT [--hold] [put KEY VALUE |
  *                     del KEY]...
+ *   hl_backend_client PATH await-ready
  *
  * Prints the daemon's answers: "OK ..." or "ERROR CODE TEXT", the records
  * of an OPEN as "RECORDS N" then "KEY=VALUE" lines (keys and values of
@@ -14,12 +15,15 @@
  * closed without a word.  With --hold a write prints "opened" after the
  * records and waits for a line on stdin before it commits (the test kills
  * it there, or lets it go on).  Exit status 0 when the daemon said OK.
+ * await-ready plays systemd's side of Type=notify: it binds a datagram
+ * socket at PATH, prints "listening", then the first datagram it gets.
  * Like the module, it speaks only to a root-owned socket whose peer is
  * root.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +148,37 @@ static bool commit(struct hl_wire *w, int argc, char **argv)
 	return reply(w, line);
 }
 
+/* The first datagram sent to path, as $NOTIFY_SOCKET's reader. */
+static int await_ready(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char message[256];
+	struct pollfd p;
+	ssize_t got;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || strlen(path) >= sizeof(addr.sun_path))
+		return 1;
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		fprintf(stderr, "bind %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	puts("listening");
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, TIMEOUT_MS) != 1) {
+		puts("nothing");
+		return 1;
+	}
+	got = recv(fd, message, sizeof(message) - 1, 0);
+	if (got < 0)
+		return 1;
+	message[got] = '\0';
+	puts(message);
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct hl_wire w;
@@ -152,6 +187,8 @@ int main(int argc, char **argv)
 	int fd, first = 5;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 3 && strcmp(argv[2], "await-ready") == 0)
+		return await_ready(argv[1]);
 	if (argc < 3 || (strcmp(argv[2], "ping") != 0 && argc < 4) ||
 	    (strcmp(argv[2], "write") == 0 && argc < 5)) {
 		fprintf(stderr, "usage: see the comment at the top of %s\n",

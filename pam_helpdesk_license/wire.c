@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wire.h"
@@ -19,8 +20,22 @@ void hl_wire_init(struct hl_wire *w, int fd, int stop_fd, int timeout_ms)
 	w->fd = fd;
 	w->stop_fd = stop_fd;
 	w->timeout_ms = timeout_ms;
+	w->deadline = 0;
 	w->start = w->end = 0;
 	w->out_len = 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void hl_wire_deadline(struct hl_wire *w, int ms)
+{
+	w->deadline = now_ms() + ms;
 }
 
 /* Waits until fd is ready for events, the stop descriptor fires, or the
@@ -34,9 +49,19 @@ static enum hl_wire_status wait_for(struct hl_wire *w, short events)
 	nfds_t count = w->stop_fd >= 0 ? 2 : 1;
 	int n;
 
-	do
-		n = poll(fds, count, w->timeout_ms);
-	while (n < 0 && errno == EINTR);
+	do {
+		int wait_ms = w->timeout_ms;
+
+		if (w->deadline != 0) {
+			int64_t left = w->deadline - now_ms();
+
+			if (left <= 0)
+				return HL_WIRE_TIMEOUT;
+			if (left < wait_ms)
+				wait_ms = (int)left;
+		}
+		n = poll(fds, count, wait_ms);
+	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return HL_WIRE_IO;
 	if (n == 0)
@@ -91,9 +116,12 @@ enum hl_wire_status hl_wire_read_line(struct hl_wire *w, char *line,
 		if (nl) {
 			size_t len = (size_t)(nl - (w->buf + w->start));
 
-			if (len + 1 > HL_WIRE_LINE_MAX || len + 1 > size ||
-			    memchr(w->buf + w->start, '\0', len))
+			if (len + 1 > HL_WIRE_LINE_MAX || len + 1 > size)
 				return HL_WIRE_MALFORMED;
+			for (size_t i = 0; i < len; i++)
+				if (w->buf[w->start + i] < ' ' ||
+				    w->buf[w->start + i] > '~')
+					return HL_WIRE_MALFORMED;
 			memcpy(line, w->buf + w->start, len);
 			line[len] = '\0';
 			w->start += len + 1;
