@@ -792,16 +792,21 @@ int hl_txn_begin(struct hl_txn *txn)
 
 /* Runtime first, and with it, when a Named record changed, the durable
  * file's records as they are to be (PENDING_KEY): that commit decides
- * both files' (see settle_pending). */
-static int commit_stores(struct hl_txn *txn)
+ * both files' (see settle_pending).  *failed: the store whose commit
+ * failed. */
+static int commit_stores(struct hl_txn *txn, struct hl_store **failed)
 {
 	int rc = txn->durable_changed ? put_pending(txn) : HL_STORE_OK;
 
+	*failed = txn->store;
 	if (rc == HL_STORE_OK)
 		rc = hl_store_commit(txn->store);
-	if (rc == HL_STORE_OK)
+	if (rc == HL_STORE_OK) {
+		*failed = txn->durable;
 		rc = hl_store_commit(txn->durable);
+	}
 	if (rc == HL_STORE_OK && txn->durable_changed) {
+		*failed = txn->store;
 		rc = hl_store_delete(txn->store, PENDING_KEY);
 		if (rc == HL_STORE_OK)
 			rc = hl_store_commit(txn->store);
@@ -814,10 +819,18 @@ int hl_txn_end(struct hl_txn *txn, bool ok)
 	if (ok && txn->take && put_outbox(txn) != 0)
 		ok = false;
 	if (ok && txn->take) {
-		int rc = commit_stores(txn);
+		struct hl_store *failed;
+		int rc = commit_stores(txn, &failed);
 
 		if (rc != HL_STORE_OK) {
-			hl_txn_failed(txn, rc, "commit");
+			/* The shared backend's own words (the database gone
+			 * between open and commit) say more than "I/O". */
+			const char *why = hl_store_why(failed);
+
+			if (why != NULL)
+				txn_failed_text(txn, "commit", why);
+			else
+				hl_txn_failed(txn, rc, "commit");
 			ok = false;
 		}
 	}

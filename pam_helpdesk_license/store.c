@@ -1326,6 +1326,14 @@ int hl_store_upgrade(struct hl_store *store)
 	return HL_STORE_OK;
 }
 
+const char *hl_store_why(const struct hl_store *store)
+{
+	if (store == NULL || store->remote == NULL ||
+	    store->remote->why[0] == '\0')
+		return NULL;
+	return store->remote->why;
+}
+
 int hl_store_commit(struct hl_store *store)
 {
 	char *journal;

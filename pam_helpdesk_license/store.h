@@ -130,6 +130,9 @@ int hl_store_commit(struct hl_store *store);
 void hl_store_close(struct hl_store *store);
 
 const char *hl_store_strerror(int rc);
+/* The last failure in the store's own words, when it has some (the
+ * shared backend's: "license database unreachable: ..."), else NULL. */
+const char *hl_store_why(const struct hl_store *store);
 
 /* After HL_STORE_TIMEOUT: the process holding the store's lock now, from
  * proc_root ("/proc").  0, or -1 when none is found (it let go meanwhile,

@@ -530,6 +530,10 @@ static void test_commit_error(void **state)
 			 HL_STORE_OK);
 	assert_int_equal(hl_store_put(store, "pool/a", "x"), HL_STORE_OK);
 	assert_int_equal(hl_store_commit(store), HL_STORE_IO);
+	/* the technician is told the daemon's words, not "I/O error" */
+	assert_non_null(hl_store_why(store));
+	assert_string_equal(hl_store_why(store),
+			    "license database unreachable: primary lost");
 	/* the handle is done */
 	assert_int_equal(hl_store_get(store, "pool/a", &value), HL_STORE_IO);
 	hl_store_close(store);
