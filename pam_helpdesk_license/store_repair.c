@@ -426,6 +426,124 @@ static int finish_rebuild(struct repair *r)
 	return HL_STORE_OK;
 }
 
+/* Opens and locks the store at r->s for the repair and reads what the
+ * file's index vouches for.  *missing: there is no store to repair. */
+static int repair_open(struct repair *r, unsigned lock_timeout, bool *missing)
+{
+	struct hl_store *s = r->s;
+	bool empty;
+	int rc, err;
+
+	rc = store_open_dir(s, false, missing);
+	if (rc != HL_STORE_OK || *missing)
+		return rc;
+	rc = store_lock(s, lock_timeout, &empty);
+	if (rc != HL_STORE_OK)
+		return rc;
+	remove_leftovers(s);
+	rc = store_open_checked(s, s->base, O_RDONLY, &s->fd, &err);
+	if (rc == HL_STORE_NOTFOUND) {
+		*missing = true;
+		return HL_STORE_OK;
+	}
+	if (rc != HL_STORE_OK)
+		return rc;
+	return store_salvage_scan(s, &r->valid);
+}
+
+/* The check: what a reader would do, then every record, each of which
+ * must match an index element of its own.  HL_STORE_OK: sound. */
+static int repair_check(struct repair *r)
+{
+	struct hl_store *s = r->s;
+	struct raw_keys bad;
+	unsigned long keys;
+	int rc;
+
+	memset(&bad, 0, sizeof(bad));
+	rc = store_db_open(s, false);
+	if (rc != HL_STORE_OK)
+		return rc;
+	rc = store_check_schema(s);
+	if (rc == HL_STORE_VERSION)
+		return rc;
+	if (rc == HL_STORE_OK)
+		rc = check_all(s, &keys);
+	if (rc == HL_STORE_OK)
+		rc = unvouched_keys(s, &r->valid, &bad, &keys);
+	if (rc == HL_STORE_OK && bad.count > 0) {
+		log_dropped(s, bad.items[0], "does not match its index "
+			    "entry (space handed out twice?)");
+		rc = HL_STORE_DAMAGED;
+	}
+	raw_keys_free(&bad);
+	return rc;
+}
+
+/* A sound store: an interrupted commit is completed as a writer would,
+ * and what that leaves is checked once more. */
+static int repair_load_sound(struct repair *r)
+{
+	struct hl_store *s = r->s;
+	int rc;
+
+	store_db_close(s);
+	store_close_fd(&s->fd);
+	rc = store_load(s, &r->report->journal_replayed);
+	if (rc == HL_STORE_OK)
+		rc = check_all(s, &r->report->keys);
+	return rc;
+}
+
+/* Rebuilds the store into P.repair and puts it in place; on failure
+ * what was half built goes. */
+static int repair_rebuild(struct repair *r)
+{
+	struct hl_store *s = r->s;
+	int rc;
+
+	if (!store_name_with_suffix(r->work, sizeof(r->work), s->base,
+				    SUFFIX_REPAIR) ||
+	    snprintf(r->work_path, sizeof(r->work_path), "%s%s", s->path,
+		     SUFFIX_REPAIR) >= (int)sizeof(r->work_path))
+		return HL_STORE_IO;
+	/* GDBM's own recovery when the header can be read, else a scan. */
+	rc = header_readable(s) ? rebuild_gdbm(r) : HL_STORE_DAMAGED;
+	if (rc == HL_STORE_DAMAGED) {
+		store_db_close(s);
+		remove_leftovers(s);
+		r->report->keys_lost = r->report->buckets_lost = 0;
+		rc = store_salvage_rebuild(r);
+	}
+	if (rc == HL_STORE_OK)
+		rc = finish_rebuild(r);
+	if (rc != HL_STORE_OK) {
+		store_db_close(s);
+		unlinkat(s->dirfd, r->work, 0);
+		r->report->backup[0] = '\0';
+		hl_log(s->log, LOG_ERR, "store %s: repair failed: %s", s->path,
+		       hl_store_strerror(rc));
+	}
+	return rc;
+}
+
+static void log_repaired(const char *path, const struct hl_logger *log,
+			 const struct hl_store_repair_report *report)
+{
+	if (!report->damaged) {
+		hl_log(log, LOG_INFO, "store %s compacted (%lu keys)", path,
+		       report->keys);
+		return;
+	}
+	hl_log(log, LOG_NOTICE,
+	       "store %s was damaged and has been rebuilt%s: %lu keys kept, "
+	       "%lu lost, %lu unreadable buckets; the damaged file is kept "
+	       "as %s",
+	       path, report->salvaged ? " from a scan of the file" : "",
+	       report->keys, report->keys_lost, report->buckets_lost,
+	       report->backup);
+}
+
 static int repair_file(const char *path, unsigned lock_timeout,
 		       const struct hl_logger *log,
 		       struct hl_store_repair_report *report, bool compact)
@@ -433,69 +551,28 @@ static int repair_file(const char *path, unsigned lock_timeout,
 	struct hl_store_repair_report dummy;
 	struct repair r;
 	struct hl_store *s;
-	struct raw_keys bad;
-	bool missing, empty;
-	unsigned long keys;
-	int rc, err;
+	bool missing = false;
+	int rc;
 
 	if (report == NULL)
 		report = &dummy;
 	memset(report, 0, sizeof(*report));
 	memset(&r, 0, sizeof(r));
 	r.compact = compact;
-	memset(&bad, 0, sizeof(bad));
 	s = store_new(path, HL_STORE_WRITE, log, &rc);
 	if (s == NULL)
 		return rc;
 	r.s = s;
 	r.report = report;
-	rc = store_open_dir(s, false, &missing);
+	rc = repair_open(&r, lock_timeout, &missing);
 	if (rc != HL_STORE_OK || missing)
 		goto out;
-	rc = store_lock(s, lock_timeout, &empty);
-	if (rc != HL_STORE_OK)
-		goto out;
-	remove_leftovers(s);
-	rc = store_open_checked(s, s->base, O_RDONLY, &s->fd, &err);
-	if (rc == HL_STORE_NOTFOUND) {
-		missing = true;
-		rc = HL_STORE_OK;
-		goto out;
-	}
-	if (rc != HL_STORE_OK)
-		goto out;
-	rc = store_salvage_scan(s, &r.valid);
-	if (rc != HL_STORE_OK)
-		goto out;
 
-	/* The check: what a reader would do, then every record, each of
-	 * which must match an index element of its own. */
-	rc = store_db_open(s, false);
-	if (rc == HL_STORE_OK) {
-		rc = store_check_schema(s);
-		if (rc == HL_STORE_VERSION)
-			goto out;
-		if (rc == HL_STORE_OK)
-			rc = check_all(s, &keys);
-		if (rc == HL_STORE_OK)
-			rc = unvouched_keys(s, &r.valid, &bad, &keys);
-		if (rc == HL_STORE_OK && bad.count > 0) {
-			log_dropped(s, bad.items[0], "does not match its index "
-				    "entry (space handed out twice?)");
-			rc = HL_STORE_DAMAGED;
-		}
-		raw_keys_free(&bad);
-	}
-	if (rc == HL_STORE_NOMEM)
+	rc = repair_check(&r);
+	if (rc == HL_STORE_VERSION || rc == HL_STORE_NOMEM)
 		goto out;
 	if (rc == HL_STORE_OK) {
-		/* Sound.  An interrupted commit is completed as a writer
-		 * would. */
-		store_db_close(s);
-		store_close_fd(&s->fd);
-		rc = store_load(s, &report->journal_replayed);
-		if (rc == HL_STORE_OK)
-			rc = check_all(s, &report->keys);
+		rc = repair_load_sound(&r);
 		if (rc == HL_STORE_OK && !compact) {
 			hl_log(log, LOG_INFO, "store %s is sound (%lu keys)",
 			       path, report->keys);
@@ -509,43 +586,9 @@ static int repair_file(const char *path, unsigned lock_timeout,
 	/* Damaged (or compacting): rebuild into P.repair. */
 	report->damaged = rc != HL_STORE_OK;
 	store_db_close(s);
-	if (!store_name_with_suffix(r.work, sizeof(r.work), s->base,
-				    SUFFIX_REPAIR) ||
-	    snprintf(r.work_path, sizeof(r.work_path), "%s%s", path,
-		     SUFFIX_REPAIR) >= (int)sizeof(r.work_path)) {
-		rc = HL_STORE_IO;
-		goto out;
-	}
-	/* GDBM's own recovery when the header can be read, else a scan. */
-	rc = header_readable(s) ? rebuild_gdbm(&r) : HL_STORE_DAMAGED;
-	if (rc == HL_STORE_DAMAGED) {
-		store_db_close(s);
-		remove_leftovers(s);
-		report->keys_lost = report->buckets_lost = 0;
-		rc = store_salvage_rebuild(&r);
-	}
+	rc = repair_rebuild(&r);
 	if (rc == HL_STORE_OK)
-		rc = finish_rebuild(&r);
-	if (rc != HL_STORE_OK) {
-		store_db_close(s);
-		unlinkat(s->dirfd, r.work, 0);
-		report->backup[0] = '\0';
-		hl_log(log, LOG_ERR, "store %s: repair failed: %s", path,
-		       hl_store_strerror(rc));
-		goto out;
-	}
-	if (!report->damaged) {
-		hl_log(log, LOG_INFO, "store %s compacted (%lu keys)", path,
-		       report->keys);
-		goto out;
-	}
-	hl_log(log, LOG_NOTICE,
-	       "store %s was damaged and has been rebuilt%s: %lu keys kept, "
-	       "%lu lost, %lu unreadable buckets; the damaged file is kept "
-	       "as %s",
-	       path, report->salvaged ? " from a scan of the file" : "",
-	       report->keys, report->keys_lost, report->buckets_lost,
-	       report->backup);
+		log_repaired(path, log, report);
 out:
 	report->missing = missing && rc == HL_STORE_OK;
 	hl_store_records_free(&r.valid);
