@@ -1201,104 +1201,147 @@ unsigned long store_walk_limit(GDBM_FILE db)
 	return (unsigned long)(st.st_size / 16) + 64;
 }
 
-int hl_store_foreach(struct hl_store *store, const char *prefix,
-		     int (*fn)(void *arg, const char *key, const char *value),
-		     void *arg)
-{
-	struct hl_store_records snap;
-	unsigned long limit;
-	datum key;
+/* One hl_store_foreach: what it lists, and the staged changes as they
+ * stood when it began. */
+struct walk {
+	struct hl_store *store;
+	const char *prefix;
 	size_t plen;
-	int rc = HL_STORE_OK;
+	struct hl_store_records snap;
+	int (*fn)(void *arg, const char *key, const char *value);
+	void *arg;
+};
 
-	if (store == NULL || fn == NULL)
-		return HL_STORE_IO;
-	if (store->failed)
-		return store->failed;
-	if (prefix == NULL)
-		prefix = "";
-	plen = strlen(prefix);
-	if (snapshot(&store->staged, prefix, plen, &snap) != 0)
-		return HL_STORE_NOMEM;
-	/* fn's changes go to staged: records stay as they are */
-	for (size_t i = 0; store->remote != NULL && i < store->records.count;
+/* The daemon's records, less those staged since: they come last. */
+static int walk_remote(struct walk *w)
+{
+	const struct hl_store_records *records = &w->store->records;
+
+	for (size_t i = 0; w->store->remote != NULL && i < records->count;
 	     i++) {
-		const struct hl_store_record *c = &store->records.items[i];
+		const struct hl_store_record *c = &records->items[i];
 		bool staged;
+		int rc;
 
-		if (c->value == NULL || strncmp(c->key, prefix, plen) != 0)
+		if (c->value == NULL ||
+		    strncmp(c->key, w->prefix, w->plen) != 0)
 			continue;
-		changes_find(&snap, c->key, &staged);
-		if (!staged && (rc = fn(arg, c->key, c->value)) != 0)
-			goto out;
+		changes_find(&w->snap, c->key, &staged);
+		if (!staged && (rc = w->fn(w->arg, c->key, c->value)) != 0)
+			return rc;
 	}
+	return HL_STORE_OK;
+}
+
+/* One key of the file: to fn with its value, unless it is internal, not
+ * under the prefix or staged. */
+static int walk_key(struct walk *w, const char *k)
+{
+	char *value = NULL;
+	bool staged;
+	int rc;
+
+	if (strncmp(k, w->prefix, w->plen) != 0 || store_internal_key(k))
+		return HL_STORE_OK;
+	changes_find(&w->snap, k, &staged);
+	if (staged)
+		return HL_STORE_OK;
+	rc = store_db_fetch(w->store, k, &value);
+	if (rc == HL_STORE_NOTFOUND) {
+		store_log_damaged(w->store, k, "listed but unreadable");
+		rc = HL_STORE_DAMAGED;
+	}
+	if (rc == HL_STORE_OK)
+		rc = w->fn(w->arg, k, value);
+	free(value);
+	return rc;
+}
+
+/* Every key of the file, if the store has one open; a damaged file must
+ * not keep the walk (and the lock) going forever. */
+static int walk_db(struct walk *w)
+{
+	struct hl_store *store = w->store;
+	datum key;
+	unsigned long limit;
+	int rc;
 
 	key = store->db != NULL ? gdbm_firstkey(store->db) : (datum){ 0 };
 	limit = store->db != NULL ? store_walk_limit(store->db) : 0;
 	while (key.dptr != NULL) {
-		char *k = store_datum_text(key), *value = NULL;
+		char *k = store_datum_text(key);
 		datum next;
-		bool staged;
 
 		if (limit-- == 0) {
 			free(k);
 			free(key.dptr);
 			store_log_damaged(store, "foreach",
 					  "its keys list in a loop");
-			rc = HL_STORE_DAMAGED;
-			goto out;
+			return HL_STORE_DAMAGED;
 		}
 		if (k == NULL) {
 			free(key.dptr);
-			if (errno == ENOMEM) {
-				rc = HL_STORE_NOMEM;
-			} else {
-				store_log_damaged(store, "foreach",
-					    "a key holds a NUL byte");
-				rc = HL_STORE_DAMAGED;
-			}
-			goto out;
+			if (errno == ENOMEM)
+				return HL_STORE_NOMEM;
+			store_log_damaged(store, "foreach",
+					  "a key holds a NUL byte");
+			return HL_STORE_DAMAGED;
 		}
-		if (strncmp(k, prefix, plen) == 0 && !store_internal_key(k)) {
-			changes_find(&snap, k, &staged);
-			if (!staged) {
-				rc = store_db_fetch(store, k, &value);
-				if (rc == HL_STORE_NOTFOUND) {
-					store_log_damaged(store, k,
-						    "listed but unreadable");
-					rc = HL_STORE_DAMAGED;
-				}
-				if (rc == HL_STORE_OK)
-					rc = fn(arg, k, value);
-				free(value);
-				if (rc != HL_STORE_OK) {
-					free(k);
-					free(key.dptr);
-					goto out;
-				}
-			}
-		}
+		rc = walk_key(w, k);
 		free(k);
+		if (rc != HL_STORE_OK) {
+			free(key.dptr);
+			return rc;
+		}
 		next = gdbm_nextkey(store->db, key);
 		free(key.dptr);
 		key = next;
 	}
 	if (store->db != NULL &&
 	    gdbm_last_errno(store->db) != GDBM_ITEM_NOT_FOUND &&
-	    gdbm_last_errno(store->db) != GDBM_NO_ERROR) {
-		rc = store_db_read_failed(store, "foreach");
-		goto out;
-	}
-	for (size_t i = 0; i < snap.count; i++) {
-		if (snap.items[i].value == NULL ||
-		    store_internal_key(snap.items[i].key))
+	    gdbm_last_errno(store->db) != GDBM_NO_ERROR)
+		return store_db_read_failed(store, "foreach");
+	return HL_STORE_OK;
+}
+
+/* The staged changes, as they stood when the walk began. */
+static int walk_staged(struct walk *w)
+{
+	for (size_t i = 0; i < w->snap.count; i++) {
+		const struct hl_store_record *c = &w->snap.items[i];
+		int rc;
+
+		if (c->value == NULL || store_internal_key(c->key))
 			continue;
-		rc = fn(arg, snap.items[i].key, snap.items[i].value);
+		rc = w->fn(w->arg, c->key, c->value);
 		if (rc != 0)
-			break;
+			return rc;
 	}
-out:
-	hl_store_records_free(&snap);
+	return HL_STORE_OK;
+}
+
+int hl_store_foreach(struct hl_store *store, const char *prefix,
+		     int (*fn)(void *arg, const char *key, const char *value),
+		     void *arg)
+{
+	struct walk w = { .store = store, .fn = fn, .arg = arg };
+	int rc;
+
+	if (store == NULL || fn == NULL)
+		return HL_STORE_IO;
+	if (store->failed)
+		return store->failed;
+	w.prefix = prefix != NULL ? prefix : "";
+	w.plen = strlen(w.prefix);
+	if (snapshot(&store->staged, w.prefix, w.plen, &w.snap) != 0)
+		return HL_STORE_NOMEM;
+	/* fn's changes go to staged: records stay as they are */
+	rc = walk_remote(&w);
+	if (rc == HL_STORE_OK)
+		rc = walk_db(&w);
+	if (rc == HL_STORE_OK)
+		rc = walk_staged(&w);
+	hl_store_records_free(&w.snap);
 	return rc;
 }
 
