@@ -152,16 +152,13 @@ static int wait_connected(const struct hl_remote *r, int64_t deadline)
 	}
 }
 
-/* The socket as B14 wants it, then the daemon: root, both. */
-static int remote_connect(struct hl_remote *r)
+/* The socket as B14 wants it: a path that fits, absolute, to a socket
+ * that root owns.  Fills addr with it. */
+static int check_socket(struct hl_remote *r, struct sockaddr_un *addr)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct ucred peer;
-	socklen_t plen = sizeof(peer);
-	int64_t deadline = now_ms() + wait_ms(r);
 	struct stat st;
 
-	if (strlen(r->socket) >= sizeof(addr.sun_path) ||
+	if (strlen(r->socket) >= sizeof(addr->sun_path) ||
 	    r->socket[0] != '/') {
 		remote_why(r, "license database unreachable: socket path "
 			   "'%s' unusable", r->socket);
@@ -185,11 +182,33 @@ static int remote_connect(struct hl_remote *r)
 			   "socket owned by root", r->socket);
 		return HL_STORE_INSECURE;
 	}
-	memcpy(addr.sun_path, r->socket, strlen(r->socket) + 1);
+	memcpy(addr->sun_path, r->socket, strlen(r->socket) + 1);
+	return HL_STORE_OK;
+}
+
+/* Why a connect failed: a daemon that is not running gets its own words. */
+static int connect_failed(struct hl_remote *r, int err)
+{
+	if (err == ECONNREFUSED || err == ENOENT) {
+		remote_why(r, "license database unreachable: "
+			   "helpdesk-licensed is not running (%s "
+			   "refused; systemctl start "
+			   "helpdesk-licensed)", r->socket);
+		return HL_STORE_IO;
+	}
+	return broken(r, "connect", strerror(err));
+}
+
+/* Connects r->fd to addr before deadline; the socket is non-blocking, so
+ * the connect may finish later or find the daemon's backlog full. */
+static int connect_socket(struct hl_remote *r, const struct sockaddr_un *addr,
+			  int64_t deadline)
+{
 	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (r->fd < 0)
 		return broken(r, "socket", strerror(errno));
-	while (connect(r->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+	while (connect(r->fd, (const struct sockaddr *)addr, sizeof(*addr)) !=
+	       0) {
 		int err = errno;
 
 		if (err == EINPROGRESS) {
@@ -201,7 +220,7 @@ static int remote_connect(struct hl_remote *r)
 						  : strerror(errno));
 			if (getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err,
 				       &elen) != 0 || err != 0)
-				goto failed;
+				return connect_failed(r, err);
 			break;
 		}
 		if (err == EAGAIN || err == EINTR) {
@@ -214,16 +233,17 @@ static int remote_connect(struct hl_remote *r)
 			poll(&none, 1, 10);
 			continue;
 		}
-failed:
-		if (err == ECONNREFUSED || err == ENOENT) {
-			remote_why(r, "license database unreachable: "
-				   "helpdesk-licensed is not running (%s "
-				   "refused; systemctl start "
-				   "helpdesk-licensed)", r->socket);
-			return HL_STORE_IO;
-		}
-		return broken(r, "connect", strerror(err));
+		return connect_failed(r, err);
 	}
+	return HL_STORE_OK;
+}
+
+/* The process behind the socket must run as root too. */
+static int check_peer(struct hl_remote *r)
+{
+	struct ucred peer;
+	socklen_t plen = sizeof(peer);
+
 	if (getsockopt(r->fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) != 0)
 		return broken(r, "SO_PEERCRED", strerror(errno));
 	if (peer.uid != 0) {
@@ -232,6 +252,23 @@ failed:
 			   r->socket, (long)peer.uid);
 		return HL_STORE_INSECURE;
 	}
+	return HL_STORE_OK;
+}
+
+/* The socket as B14 wants it, then the daemon: root, both. */
+static int remote_connect(struct hl_remote *r)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int64_t deadline = now_ms() + wait_ms(r);
+	int rc;
+
+	rc = check_socket(r, &addr);
+	if (rc == HL_STORE_OK)
+		rc = connect_socket(r, &addr, deadline);
+	if (rc == HL_STORE_OK)
+		rc = check_peer(r);
+	if (rc != HL_STORE_OK)
+		return rc;
 	r->wire = malloc(sizeof(*r->wire));
 	if (r->wire == NULL)
 		return HL_STORE_NOMEM;
