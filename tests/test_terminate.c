@@ -76,8 +76,10 @@ static pid_t child(struct fixture *f, bool ignore_hup)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		if (ignore_hup)
-			signal(SIGHUP, SIG_IGN);
+		/* Set either way: a suite run under nohup would hand an
+		 * ignored SIGHUP on, and the child would never end by it. */
+		signal(SIGHUP, ignore_hup ? SIG_IGN : SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
 		(void)!write(ready[1], "x", 1);
 		for (;;)
 			pause();

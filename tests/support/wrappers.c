@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <link.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,13 @@ void ts_run_wrapped(char **argv, const char *passwd, const char *group,
 	const char *old;
 	ssize_t len;
 
+	/* A suite started under nohup (or by a runner that ignores SIGHUP)
+	 * must not hand that on: sessions that ignore SIGHUP are never
+	 * ended by it, and the tests that end them would wait forever.
+	 * An ignored signal stays ignored across exec; a default one too. */
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
 	if (getenv(TS_WRAPPED_ENV) != NULL) {
 		/* Only the test's own workers may set pam_wrapper up. */
 		unsetenv("PAM_WRAPPER_SERVICE_DIR");

@@ -20,6 +20,8 @@
  *   ASAN_OPTIONS  verify_asan_link_order=0 added when libasan cannot come
  *               first (it is linked statically, or not at all);
  *   PAM_WRAPPER 1 (pam true); PAM_WRAPPER_SERVICE_DIR unset either way.
+ * SIGHUP, SIGTERM and SIGINT are set to their defaults first (a suite run
+ * under nohup would otherwise hand an ignored SIGHUP to every session).
  * Returns when already wrapped; exits with 99, a hard error for the test
  * driver, when the re-execution fails. */
 void ts_run_wrapped(char **argv, const char *passwd, const char *group,
