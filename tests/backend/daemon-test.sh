@@ -18,21 +18,14 @@
 
 set -uo pipefail
 
-daemon=${1:-}
-client=${2:-}
-if [ -z "$daemon" ] || [ -z "$client" ]; then
-	echo "usage: $0 HELPDESK-LICENSED HL_BACKEND_CLIENT" >&2
-	exit 2
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	echo "$0: must run as root (PostgreSQL as the postgres user, the daemon as root)" >&2
-	exit 2
-fi
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 . "$here/pg.sh"
 . "$here/lib.sh"
-daemon=$(cd "$(dirname "$daemon")" && pwd)/$(basename "$daemon")
+need_args_and_root "HELPDESK-LICENSED HL_BACKEND_CLIENT" \
+	"PostgreSQL as the postgres user, the daemon as root" 2 "$@"
+daemon=$(abs "$1")
+client=$2
 
 
 sock() { echo "$T/run-$1/licensed.sock"; }

@@ -10,7 +10,26 @@
 #   - eventually COMMAND...: polls every 0.1 s until it succeeds, false
 #     after HL_BACKEND_GUARD seconds (default 120), a hang guard only;
 #   - check DESCRIPTION COMMAND...: ok or not ok, with $evidence;
-#   - daemon_wait, and the simulated hosts of logins (below).
+#   - daemon_wait, and the simulated hosts of logins (below);
+#   - need_args_and_root and abs, for the scripts' own arguments.
+
+# The scripts' arguments: USAGE WHY COUNT ARGS...: exits 2 with USAGE
+# unless the first COUNT of ARGS are given, and with WHY unless root.
+need_args_and_root() {
+	local usage=$1 why=$2 count=$3 i
+	shift 3
+	for ((i = 1; i <= count; i++)); do
+		if [ -z "${!i:-}" ]; then
+			echo "usage: $0 $usage" >&2
+			exit 2
+		fi
+	done
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "$0: must run as root ($why)" >&2
+		exit 2
+	fi
+}
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 
 guard=${HL_BACKEND_GUARD:-120}
 lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

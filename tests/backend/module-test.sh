@@ -21,25 +21,15 @@
 
 set -uo pipefail
 
-module=${1:-}
-daemon=${2:-}
-tool=${3:-}
-if [ -z "$module" ] || [ -z "$daemon" ] || [ -z "$tool" ]; then
-	echo "usage: $0 MODULE HELPDESK-LICENSED HELPDESK-LICENSE" >&2
-	exit 2
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	echo "$0: must run as root (PostgreSQL as the postgres user, the daemon as root)" >&2
-	exit 2
-fi
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 . "$here/pg.sh"
 . "$here/lib.sh"
-abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
-module=$(abs "$module")
-daemon=$(abs "$daemon")
-tool=$(abs "$tool")
+need_args_and_root "MODULE HELPDESK-LICENSED HELPDESK-LICENSE" \
+	"PostgreSQL as the postgres user, the daemon as root" 3 "$@"
+module=$(abs "$1")
+daemon=$(abs "$2")
+tool=$(abs "$3")
 database_up
 hosts_init "$module" "$daemon" "$tool" || {
 	not_ok "the users, the login driver and pam_wrapper are ready"

@@ -27,22 +27,15 @@
 
 set -uo pipefail
 
-module=${1:-}
-daemon=${2:-}
-tool=${3:-}
-if [ -z "$module" ] || [ -z "$daemon" ] || [ -z "$tool" ]; then
-	echo "usage: $0 MODULE HELPDESK-LICENSED HELPDESK-LICENSE" >&2
-	exit 2
-fi
-if [ "$(id -u)" -ne 0 ]; then
-	echo "$0: must run as root (a network namespace, PostgreSQL as the postgres user)" >&2
-	exit 2
-fi
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 . "$here/pg.sh"
 . "$here/lib.sh"
-abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+need_args_and_root "MODULE HELPDESK-LICENSED HELPDESK-LICENSE" \
+	"a network namespace, PostgreSQL as the postgres user" 3 "$@"
+module=$(abs "$1")
+daemon=$(abs "$2")
+tool=$(abs "$3")
 
 # The namespace and the veth pair, named and numbered after this process
 # so that two runs on one machine do not meet.
@@ -73,7 +66,7 @@ echo "# PostgreSQL also listens on $db_addr"
 PG_LISTEN=$db_addr database_up
 echo "host helpdesk helpdesk $a_addr/32 scram-sha-256" >> "$PG_DIR/data/pg_hba.conf"
 pg_sql "SELECT pg_reload_conf()" > /dev/null
-hosts_init "$(abs "$module")" "$(abs "$daemon")" "$(abs "$tool")" || {
+hosts_init "$module" "$daemon" "$tool" || {
 	not_ok "the users, the login driver and pam_wrapper are ready"
 	tap_counts
 	exit 1
