@@ -186,14 +186,12 @@ static long long ms_since(const struct timespec *began)
  * (fs.inotify.max_user_instances, counted per real uid: one per waiting
  * session) are all taken: then looks every LOOK_MS_UNWATCHED alone notice
  * a freed slot. */
-static int watch_store(const struct hl_env *env, const char **base)
+static int watch_store(const struct hl_env *env)
 {
 	/* Slots are freed in the runtime file. */
 	const char *path = env->cfg->runtime_store;
-	const char *slash = strrchr(path, '/');
 	int fd, err;
 
-	*base = slash ? slash + 1 : path;
 	/* With a shared backend no file here is written when a slot is
 	 * freed (on this host or another): the looks alone notice it. */
 	if (env->cfg->backend.enabled)
@@ -362,17 +360,17 @@ static void block_signals(sigset_t *old)
 	pthread_sigmask(SIG_BLOCK, &blocked, old);
 }
 
-/* Polls the store's directory (when inotify can be had: *watch, base
- * the store file's name) and the technician's connections; the fds to
- * poll in fds, their count returned. */
+/* Polls the store's directory (when inotify can be had: *watch) and the
+ * technician's connections; the fds to poll in fds, their count
+ * returned. */
 static size_t watch_all(const struct hl_env *env, struct pollfd *fds,
-			int *watch, const char **base)
+			int *watch)
 {
 	const struct hl_waiting *waiting = env->waiting;
 	int conns[MAX_CONNECTIONS];
 	size_t nconns = 0, nfds = 0;
 
-	*watch = watch_store(env, base);
+	*watch = watch_store(env);
 	if (*watch >= 0)
 		fds[nfds++] = (struct pollfd){ .fd = *watch, .events = POLLIN };
 	if (waiting && waiting->connections)
@@ -410,15 +408,16 @@ static long long mark_expired(const struct hl_wait *w, bool *expired,
 
 /* What woke ppoll: true when the store was written; *reason
  * "disconnected" when a connection of the technician hung up. */
-static bool woken_by(struct pollfd *fds, size_t nfds, int watch,
-		     const char *base, const char **reason)
+static bool woken_by(const struct hl_env *env, struct pollfd *fds,
+		     size_t nfds, int watch, const char **reason)
 {
 	bool written = false;
 
 	for (size_t i = 0; i < nfds; i++) {
 		if (fds[i].fd == watch) {
 			if (fds[i].revents)
-				written |= hl_store_watch_written(watch, base);
+				written |= hl_store_watch_written(
+					watch, env->cfg->runtime_store);
 		} else if (fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
 			*reason = "disconnected";
 		} else if (fds[i].revents & POLLNVAL) {
@@ -457,7 +456,6 @@ void hl_wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 	const struct hl_waiting *waiting = env->waiting;
 	struct pollfd fds[1 + MAX_CONNECTIONS];
 	size_t nfds;
-	const char *base = "";
 	const char *reason = NULL;
 	struct timespec began;
 	bool *expired = calloc(w->count, sizeof(*expired));
@@ -475,7 +473,7 @@ void hl_wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 	clock_gettime(CLOCK_MONOTONIC, &began);
 	if (waiting && waiting->tell && w->message)
 		waiting->tell(waiting->data, w->message);
-	nfds = watch_all(env, fds, &watch, &base);
+	nfds = watch_all(env, fds, &watch);
 	look_ms = watch >= 0 ? LOOK_MS : LOOK_MS_UNWATCHED;
 
 	for (;;) {
@@ -502,7 +500,8 @@ void hl_wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 					break;
 				/* Our own write wakes us: not a change. */
 				if (watch >= 0)
-					hl_store_watch_written(watch, base);
+					hl_store_watch_written(
+						watch, env->cfg->runtime_store);
 			}
 		}
 		next = next < look_ms ? next + 1 : look_ms;
@@ -521,7 +520,7 @@ void hl_wait_in_line(struct hl_txn *txn, const struct hl_pool **pools,
 		}
 		/* The look every look_ms, whatever else wakes us. */
 		check = n == 0 || ms_since(&began) - last_look >= look_ms;
-		check |= woken_by(fds, nfds, watch, base, &reason);
+		check |= woken_by(env, fds, nfds, watch, &reason);
 		if (reason)
 			break;
 	}
