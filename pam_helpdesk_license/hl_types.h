@@ -30,6 +30,7 @@ struct hl_process {
 	unsigned long long start;	/* field 22 of /proc/PID/stat */
 	char boot_id[HL_BOOT_ID_LEN + 1];
 	unsigned audit_session;		/* 0: none of its own (proc.c) */
+	pid_t parent;			/* when it was identified */
 };
 
 struct hl_config;

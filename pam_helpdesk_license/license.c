@@ -642,22 +642,43 @@ static time_t wall_clock(void)
 int hl_env_init(struct hl_env *env, const struct hl_config *cfg,
 		const struct hl_logger *log)
 {
+	return hl_env_init_known(env, cfg, log, NULL);
+}
+
+int hl_env_init_known(struct hl_env *env, const struct hl_config *cfg,
+		      const struct hl_logger *log, struct hl_env_known *known)
+{
+	struct hl_env_known fresh = { .self.pid = 0 };
+	/* A child forked between two calls is another process. */
+	bool kept = known != NULL && known->self.pid == getpid();
+
+	if (!kept) {
+		if (gethostname(fresh.host, sizeof(fresh.host)) != 0)
+			snprintf(fresh.host, sizeof(fresh.host), "localhost");
+		fresh.host[sizeof(fresh.host) - 1] = '\0';
+		if (hl_process_identify("/proc", getpid(), &fresh.self) != 0) {
+			hl_log(log, LOG_ERR, "cannot read this process's "
+			       "identity from /proc");
+			return -1;
+		}
+		if (known == NULL)
+			known = &fresh;
+		else
+			*known = fresh;
+	}
 	memset(env, 0, sizeof(*env));
 	env->cfg = cfg;
 	env->log = log;
 	env->proc_root = "/proc";
 	env->now = wall_clock;
+	env->self = known->self;
+	if (kept)
+		hl_process_audit_refresh(env->proc_root, &env->self);
 	/* With a shared backend, the name other hosts know this one by. */
 	if (cfg != NULL && cfg->backend.enabled && cfg->backend.host != NULL)
 		snprintf(env->host, sizeof(env->host), "%s",
 			 cfg->backend.host);
-	else if (gethostname(env->host, sizeof(env->host)) != 0)
-		snprintf(env->host, sizeof(env->host), "localhost");
-	env->host[sizeof(env->host) - 1] = '\0';
-	if (hl_process_identify(env->proc_root, getpid(), &env->self) != 0) {
-		hl_log(log, LOG_ERR, "cannot read this process's identity "
-		       "from %s", env->proc_root);
-		return -1;
-	}
+	else
+		memcpy(env->host, known->host, sizeof(env->host));
 	return 0;
 }

@@ -33,4 +33,18 @@ int hl_license_close(const struct hl_env *env, const struct hl_request *req,
 int hl_env_init(struct hl_env *env, const struct hl_config *cfg,
 		const struct hl_logger *log);
 
+/* What hl_env_init learns that stays true while the process runs, its
+ * audit session aside: the PAM glue keeps it from one call of a login to
+ * the next, so that a login reads the process's start time, the boot id
+ * and the host name once.  self.pid 0: nothing known yet. */
+struct hl_env_known {
+	struct hl_process self;
+	char host[256];
+};
+
+/* hl_env_init, from *known when it is this process's (then only the
+ * audit session is read again); otherwise in full, and *known filled. */
+int hl_env_init_known(struct hl_env *env, const struct hl_config *cfg,
+		      const struct hl_logger *log, struct hl_env_known *known);
+
 #endif

@@ -31,6 +31,8 @@
 /* pam_set_data key of a parsed configuration, followed by its path: a
  * stack line with another config= keeps a parse of its own. */
 #define CONFIG_DATA "pam_helpdesk_license.config:"
+/* pam_set_data key of what the first call learnt about this process. */
+#define KNOWN_DATA "pam_helpdesk_license.process"
 
 enum action { ACCOUNT, SESSION_OPEN, SESSION_CLOSE };
 
@@ -140,11 +142,35 @@ static const char *item(pam_handle_t *pamh, int type)
 	return value;
 }
 
-static void free_session_id(pam_handle_t *pamh, void *data, int status)
+/* pam_end's cleanup of what we keep with pam_set_data: plain memory. */
+static void free_data(pam_handle_t *pamh, void *data, int status)
 {
 	(void)pamh;
 	(void)status;
 	free(data);
+}
+
+/* The calling process's identity, read once per PAM handle (see
+ * hl_env_init_known); without memory to keep it, read at each call. */
+static int env_init(pam_handle_t *pamh, struct hl_env *env,
+		    const struct hl_config *cfg, const struct hl_logger *log)
+{
+	const void *kept = NULL;
+	struct hl_env_known *known;
+
+	if (pam_get_data(pamh, KNOWN_DATA, &kept) == PAM_SUCCESS &&
+	    kept != NULL)
+		return hl_env_init_known(env, cfg, log, (void *)kept);
+	known = calloc(1, sizeof(*known));
+	if (known == NULL)
+		return hl_env_init(env, cfg, log);
+	if (hl_env_init_known(env, cfg, log, known) != 0) {
+		free(known);
+		return -1;
+	}
+	if (pam_set_data(pamh, KNOWN_DATA, known, free_data) != PAM_SUCCESS)
+		free(known);
+	return 0;
 }
 
 static void free_config(pam_handle_t *pamh, void *data, int status)
@@ -284,7 +310,7 @@ static int pam_code(pam_handle_t *pamh, int flags, enum action action,
 			char *id = strdup(decision->session_id);
 
 			if (id == NULL || pam_set_data(pamh, SESSION_DATA, id,
-						       free_session_id) != PAM_SUCCESS) {
+						       free_data) != PAM_SUCCESS) {
 				/* Close still finds it by process identity. */
 				free(id);
 				pam_syslog(pamh, LOG_WARNING,
@@ -353,7 +379,7 @@ static int run(pam_handle_t *pamh, int flags, int argc, const char **argv,
 		return unusable(&log, on_error, PAM_SERVICE_ERR, user,
 				"configuration");
 	}
-	if (hl_env_init(&env, cfg, &log) != 0)
+	if (env_init(pamh, &env, cfg, &log) != 0)
 		return unusable(&log, cfg->on_error, PAM_SYSTEM_ERR, user,
 				"process identity");
 	env.waiting = &waiting;

@@ -186,20 +186,28 @@ int hl_process_identify(const char *proc_root, pid_t pid,
 			struct hl_process *out)
 {
 	pid_t parent;
-	unsigned audit;
 	char state;
 
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
 	if (read_stat(proc_root, pid, &state, &parent, &out->start, NULL) != 0)
 		return -1;
+	out->parent = parent;
+	hl_process_audit_refresh(proc_root, out);
+	return hl_boot_id(proc_root, out->boot_id);
+}
+
+void hl_process_audit_refresh(const char *proc_root, struct hl_process *p)
+{
+	unsigned audit = read_audit_session(proc_root, p->pid);
+
 	/* Only an audit session that began in this process (pam_loginuid
 	 * earlier in the stack) is the login's own; one inherited from the
 	 * parent is shared with processes that are not this login's. */
-	audit = read_audit_session(proc_root, pid);
-	if (audit != 0 && read_audit_session(proc_root, parent) != audit)
-		out->audit_session = audit;
-	return hl_boot_id(proc_root, out->boot_id);
+	p->audit_session =
+		audit != 0 && read_audit_session(proc_root, p->parent) != audit
+			? audit
+			: 0;
 }
 
 int hl_proc_each(const char *proc_root, bool (*fn)(void *arg, pid_t pid),

@@ -11,6 +11,10 @@
 /* proc_root is "/proc" in production. 0 or -1. */
 int hl_process_identify(const char *proc_root, pid_t pid,
 			struct hl_process *out);
+/* Reads again the one part of an identified process that may change while
+ * it runs: its audit session, which pam_loginuid begins between the PAM
+ * calls of a login. */
+void hl_process_audit_refresh(const char *proc_root, struct hl_process *p);
 int hl_boot_id(const char *proc_root, char out[HL_BOOT_ID_LEN + 1]);
 
 /* Reads proc_root/PID/NAME, a small file, into buf (NUL-terminated):

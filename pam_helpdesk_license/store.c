@@ -621,12 +621,9 @@ int store_open_checked(struct hl_store *s, const char *name, int flags,
 		close(fd);
 		return HL_STORE_INSECURE;
 	}
-	/* O_NONBLOCK only kept a FIFO from hanging the open. */
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
-		*err = errno;
-		close(fd);
-		return HL_STORE_IO;
-	}
+	/* O_NONBLOCK kept a FIFO from hanging the open.  It stays: on a
+	 * regular file it changes neither read, write nor flock (open(2)),
+	 * and clearing it was two system calls for each file of a login. */
 	*fd_out = fd;
 	return HL_STORE_OK;
 }

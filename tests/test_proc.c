@@ -280,6 +280,26 @@ static void test_audit_scan_unreadable(void **state)
 	hl_audit_scan_free(&scan);
 }
 
+/* The audit session, read again at each PAM call of a login: one
+ * inherited from the parent is not the login's; one that pam_loginuid
+ * began in the process since its first call is. */
+static void test_audit_refresh(void **state)
+{
+	const struct fixture *f = *state;
+	struct hl_process self = { .pid = 300, .parent = 1 };
+
+	write_process(f, 1, 'S', 1, "5\n");
+	write_process(f, 300, 'S', 9, "5\n");
+	hl_process_audit_refresh(f->root, &self);
+	assert_int_equal(self.audit_session, 0);
+	ts_fake_proc_file(f->root, 300, "sessionid", "8\n");
+	hl_process_audit_refresh(f->root, &self);
+	assert_int_equal(self.audit_session, 8);
+	ts_fake_proc_file(f->root, 300, "sessionid", "4294967295\n");
+	hl_process_audit_refresh(f->root, &self);
+	assert_int_equal(self.audit_session, 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -293,6 +313,7 @@ int main(void)
 		T(test_real_flock_holder),
 		T(test_audit_scan_agrees),
 		T(test_audit_scan_unreadable),
+		T(test_audit_refresh),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
