@@ -1185,17 +1185,65 @@ static int snapshot(const struct hl_store_records *cs, const char *prefix,
 	return 0;
 }
 
-/* How many keys a walk of db may list: no more than bucket entries fit
- * in the file (an entry takes 24 bytes).  A damaged file whose buckets
- * lead back into each other would make gdbm_nextkey list keys forever,
- * under the lock every login waits for. */
-unsigned long store_walk_limit(GDBM_FILE db)
+/* How many keys a walk may list: no more than bucket entries fit in the
+ * file (an entry takes 24 bytes). */
+static unsigned long walk_limit(GDBM_FILE db)
 {
 	struct stat st;
 
 	if (fstat(gdbm_fdesc(db), &st) != 0 || st.st_size <= 0)
 		return 1UL << 20;
 	return (unsigned long)(st.st_size / 16) + 64;
+}
+
+void store_walk_begin(struct store_walk *w, struct hl_store *s,
+		      const char *what)
+{
+	memset(w, 0, sizeof(*w));
+	w->s = s;
+	w->what = what;
+	w->left = walk_limit(s->db);
+}
+
+bool store_walk_step(struct store_walk *w)
+{
+	GDBM_FILE db = w->s->db;
+	datum next;
+
+	next = w->started ? gdbm_nextkey(db, w->key) : gdbm_firstkey(db);
+	if (!w->taken)
+		free(w->key.dptr);
+	w->key = next;
+	w->started = true;
+	w->taken = false;
+	if (next.dptr == NULL) {
+		w->rc = gdbm_last_errno(db) == GDBM_ITEM_NOT_FOUND ||
+				gdbm_last_errno(db) == GDBM_NO_ERROR
+			? HL_STORE_OK
+			: store_db_read_failed(w->s, w->what);
+		return false;
+	}
+	if (w->left-- == 0) {
+		store_walk_stop(w);
+		store_log_damaged(w->s, w->what, "its keys list in a loop");
+		w->rc = HL_STORE_DAMAGED;
+		return false;
+	}
+	return true;
+}
+
+datum store_walk_take(struct store_walk *w)
+{
+	w->taken = true;
+	return w->key;
+}
+
+void store_walk_stop(struct store_walk *w)
+{
+	if (!w->taken)
+		free(w->key.dptr);
+	w->key = (datum){ 0 };
+	w->taken = false;
 }
 
 /* One hl_store_foreach: what it lists, and the staged changes as they
@@ -1254,51 +1302,31 @@ static int walk_key(struct walk *w, const char *k)
 	return rc;
 }
 
-/* Every key of the file, if the store has one open; a damaged file must
- * not keep the walk (and the lock) going forever. */
+/* Every key of the file, if the store has one open. */
 static int walk_db(struct walk *w)
 {
-	struct hl_store *store = w->store;
-	datum key;
-	unsigned long limit;
-	int rc;
+	struct store_walk keys;
+	int rc = HL_STORE_OK;
 
-	key = store->db != NULL ? gdbm_firstkey(store->db) : (datum){ 0 };
-	limit = store->db != NULL ? store_walk_limit(store->db) : 0;
-	while (key.dptr != NULL) {
-		char *k = store_datum_text(key);
-		datum next;
+	if (w->store->db == NULL)
+		return HL_STORE_OK;
+	store_walk_begin(&keys, w->store, "foreach");
+	while (rc == HL_STORE_OK && store_walk_step(&keys)) {
+		char *k = store_datum_text(keys.key);
 
-		if (limit-- == 0) {
-			free(k);
-			free(key.dptr);
-			store_log_damaged(store, "foreach",
-					  "its keys list in a loop");
-			return HL_STORE_DAMAGED;
-		}
-		if (k == NULL) {
-			free(key.dptr);
-			if (errno == ENOMEM)
-				return HL_STORE_NOMEM;
-			store_log_damaged(store, "foreach",
+		if (k == NULL && errno == ENOMEM) {
+			rc = HL_STORE_NOMEM;
+		} else if (k == NULL) {
+			store_log_damaged(w->store, "foreach",
 					  "a key holds a NUL byte");
-			return HL_STORE_DAMAGED;
+			rc = HL_STORE_DAMAGED;
+		} else {
+			rc = walk_key(w, k);
 		}
-		rc = walk_key(w, k);
 		free(k);
-		if (rc != HL_STORE_OK) {
-			free(key.dptr);
-			return rc;
-		}
-		next = gdbm_nextkey(store->db, key);
-		free(key.dptr);
-		key = next;
 	}
-	if (store->db != NULL &&
-	    gdbm_last_errno(store->db) != GDBM_ITEM_NOT_FOUND &&
-	    gdbm_last_errno(store->db) != GDBM_NO_ERROR)
-		return store_db_read_failed(store, "foreach");
-	return HL_STORE_OK;
+	store_walk_stop(&keys);
+	return rc != HL_STORE_OK ? rc : keys.rc;
 }
 
 /* The staged changes, as they stood when the walk began. */

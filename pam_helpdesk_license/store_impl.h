@@ -116,7 +116,26 @@ int store_open_checked(struct hl_store *s, const char *name, int flags,
 int store_lock(struct hl_store *s, unsigned timeout, bool *empty);
 int store_check_schema(struct hl_store *s);
 int store_load(struct hl_store *s, bool *replayed);
-unsigned long store_walk_limit(GDBM_FILE db);
+/* A walk of every key of s->db, bounded: a damaged file whose buckets
+ * lead back into each other would make gdbm_nextkey list keys forever,
+ * under the lock every login waits for. */
+struct store_walk {
+	struct hl_store *s;
+	const char *what;	/* what walks, for the log */
+	datum key;		/* the current key; the walk's own */
+	unsigned long left;	/* keys it may still list */
+	bool started, taken;
+	int rc;			/* once it stopped: HL_STORE_OK at the end */
+};
+void store_walk_begin(struct store_walk *w, struct hl_store *s,
+		      const char *what);
+/* Steps to the next key (w->key); false once the walk stopped, w->rc
+ * saying why: the end, a loop, or a read that failed. */
+bool store_walk_step(struct store_walk *w);
+/* The current key becomes the caller's to free; the walk goes on. */
+datum store_walk_take(struct store_walk *w);
+/* Ends a walk before its end. */
+void store_walk_stop(struct store_walk *w);
 
 /* store_journal.c: the journal of a commit */
 char *store_journal_encode(const struct hl_store_records *cs);

@@ -23,26 +23,18 @@
  * be read.  *keys: the records outside the internal keys. */
 static int check_all(struct hl_store *s, unsigned long *keys)
 {
-	datum key = gdbm_firstkey(s->db);
-	unsigned long limit = store_walk_limit(s->db);
+	struct store_walk walk;
 	int rc = HL_STORE_OK;
 
 	*keys = 0;
-	while (key.dptr != NULL) {
-		char *k = store_datum_text(key), *value = NULL;
-		datum next;
+	store_walk_begin(&walk, s, "check");
+	while (rc == HL_STORE_OK && store_walk_step(&walk)) {
+		char *k = store_datum_text(walk.key), *value = NULL;
 
-		if (limit-- == 0) {
-			free(k);
-			free(key.dptr);
-			store_log_damaged(s, "check",
-					  "its keys list in a loop");
-			return HL_STORE_DAMAGED;
-		}
 		if (k == NULL) {
-			free(key.dptr);
 			store_log_damaged(s, "check", "a key holds a NUL byte");
-			return HL_STORE_DAMAGED;
+			rc = HL_STORE_DAMAGED;
+			break;
 		}
 		rc = store_db_fetch(s, k, &value);
 		if (rc == HL_STORE_NOTFOUND) {
@@ -53,23 +45,16 @@ static int check_all(struct hl_store *s, unsigned long *keys)
 			(*keys)++;
 		free(value);
 		free(k);
-		if (rc != HL_STORE_OK) {
-			free(key.dptr);
-			return rc;
-		}
-		next = gdbm_nextkey(s->db, key);
-		free(key.dptr);
-		key = next;
 	}
-	if (gdbm_last_errno(s->db) != GDBM_ITEM_NOT_FOUND &&
-	    gdbm_last_errno(s->db) != GDBM_NO_ERROR)
-		return store_db_read_failed(s, "check");
-	if (gdbm_avail_verify(s->db) != 0) {
+	store_walk_stop(&walk);
+	if (rc == HL_STORE_OK)
+		rc = walk.rc;
+	if (rc == HL_STORE_OK && gdbm_avail_verify(s->db) != 0) {
 		store_log_damaged(s, "free space lists",
 				  gdbm_db_strerror(s->db));
 		return HL_STORE_DAMAGED;
 	}
-	return HL_STORE_OK;
+	return rc;
 }
 
 /* Removes what an interrupted creation or repair may have left. */
@@ -199,6 +184,22 @@ static void raw_keys_free(struct raw_keys *k)
 	memset(k, 0, sizeof(*k));
 }
 
+/* Keeps key (not a copy: on success k owns it). */
+static int raw_keys_add(struct raw_keys *k, datum key)
+{
+	if (k->count == k->allocated) {
+		size_t allocated = k->allocated ? k->allocated * 2 : 16;
+		datum *grown = realloc(k->items, allocated * sizeof(*grown));
+
+		if (grown == NULL)
+			return -1;
+		k->items = grown;
+		k->allocated = allocated;
+	}
+	k->items[k->count++] = key;
+	return 0;
+}
+
 /*
  * The keys of s->db whose record is not one that valid vouches for: what
  * a damaged index made up (space handed out twice, a torn bucket), which
@@ -208,59 +209,31 @@ static int unvouched_keys(struct hl_store *s,
 			  const struct hl_store_records *valid,
 			  struct raw_keys *bad, unsigned long *listed)
 {
-	datum key = gdbm_firstkey(s->db);
-	unsigned long limit = store_walk_limit(s->db);
+	struct store_walk walk;
 
 	memset(bad, 0, sizeof(*bad));
 	*listed = 0;
-	while (key.dptr != NULL) {
-		char *k, *value = NULL;
+	store_walk_begin(&walk, s, "check");
+	while (store_walk_step(&walk)) {
+		char *k = store_datum_text(walk.key), *value = NULL;
 		bool ok = false;
-		datum next;
 
-		if (limit-- == 0) {
-			free(key.dptr);
-			raw_keys_free(bad);
-			store_log_damaged(s, "check",
-					  "its keys list in a loop");
-			return HL_STORE_DAMAGED;
-		}
-		k = store_datum_text(key);
 		(*listed)++;
 		if (k != NULL && store_db_fetch(s, k, &value) == HL_STORE_OK)
 			ok = store_salvage_vouches(valid, k, value);
 		free(k);
 		free(value);
-		next = gdbm_nextkey(s->db, key);
-		if (ok) {
-			free(key.dptr);
-		} else {
-			if (bad->count == bad->allocated) {
-				size_t allocated = bad->allocated
-							   ? bad->allocated * 2
-							   : 16;
-				datum *grown = realloc(
-					bad->items, allocated * sizeof(*grown));
-
-				if (grown == NULL) {
-					free(key.dptr);
-					free(next.dptr);
-					raw_keys_free(bad);
-					return HL_STORE_NOMEM;
-				}
-				bad->items = grown;
-				bad->allocated = allocated;
-			}
-			bad->items[bad->count++] = key;
+		if (!ok && raw_keys_add(bad, walk.key) != 0) {
+			store_walk_stop(&walk);
+			raw_keys_free(bad);
+			return HL_STORE_NOMEM;
 		}
-		key = next;
+		if (!ok)
+			store_walk_take(&walk);
 	}
-	if (gdbm_last_errno(s->db) != GDBM_ITEM_NOT_FOUND &&
-	    gdbm_last_errno(s->db) != GDBM_NO_ERROR) {
+	if (walk.rc != HL_STORE_OK)
 		raw_keys_free(bad);
-		return store_db_read_failed(s, "check");
-	}
-	return HL_STORE_OK;
+	return walk.rc;
 }
 
 static void log_dropped(struct hl_store *s, datum key, const char *why)

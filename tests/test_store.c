@@ -1147,6 +1147,39 @@ static void test_repair_sound_and_missing(void **state)
 	assert_key(f, "a", "2");
 }
 
+/* A key with a NUL byte in it is none of ours: listing the store reports
+ * it as damage rather than skip it or cut it short, and repair drops it
+ * and keeps the rest. */
+static void test_key_with_nul(void **state)
+{
+	struct fixture *f = *state;
+	struct hl_store_repair_report report;
+	struct hl_store *s;
+	GDBM_FILE db;
+	datum k = { (char *)"holder/a\0b", 10 }, v = { (char *)"x", 1 };
+	int calls = 0;
+
+	fill_store(f, 5);
+	db = raw_open(f, GDBM_WRITER);
+	assert_int_equal(gdbm_store(db, k, v, GDBM_REPLACE), 0);
+	gdbm_close(db);
+	assert_int_equal(hl_store_open(f->path, HL_STORE_READ, 1, &f->logger,
+				       &s), HL_STORE_OK);
+	assert_int_equal(hl_store_foreach(s, "", count_cb, &calls),
+			 HL_STORE_DAMAGED);
+	hl_store_close(s);
+	assert_int_equal(hl_store_repair(f->path, 1, &f->logger, &report),
+			 HL_STORE_OK);
+	assert_true(report.damaged);
+	assert_int_equal(report.keys, 5);
+	calls = 0;
+	assert_int_equal(hl_store_open(f->path, HL_STORE_READ, 1, &f->logger,
+				       &s), HL_STORE_OK);
+	assert_int_equal(hl_store_foreach(s, "", count_cb, &calls), 0);
+	assert_int_equal(calls, 5);
+	hl_store_close(s);
+}
+
 static void check_backup(struct fixture *f,
 			 const struct hl_store_repair_report *report,
 			 const char *data, size_t len)
@@ -1396,6 +1429,7 @@ int main(void)
 		T(test_repair_garbage),
 		T(test_repair_truncated),
 		T(test_repair_lost_header),
+		T(test_key_with_nul),
 		T(test_no_fd_leak),
 		T(test_strerror),
 		T(test_lock_holder),
