@@ -621,6 +621,16 @@ static void read_one(struct hl_eventlog *log, int dirfd, const char *dir,
 int hl_eventlog_read(const char *path, struct hl_eventlog *log,
 		     void (*warn)(const char *message), char *why, size_t len)
 {
+	if (hl_eventlog_read_unsorted(path, log, warn, why, len) != 0)
+		return -1;
+	hl_eventlog_sort(log);
+	return 0;
+}
+
+int hl_eventlog_read_unsorted(const char *path, struct hl_eventlog *log,
+			      void (*warn)(const char *message), char *why,
+			      size_t len)
+{
 	char dir[PATH_MAX], base[NAME_MAX + 1];
 	struct rotated *rotated = NULL;
 	size_t count = 0, cap = 0;
@@ -668,7 +678,6 @@ int hl_eventlog_read(const char *path, struct hl_eventlog *log,
 	for (size_t i = 0; i < count; i++)
 		read_one(log, dirfd, dir, rotated[i].name, false, warn);
 	read_one(log, dirfd, dir, base, true, warn);
-	hl_eventlog_sort(log);
 	rc = 0;
 	goto out;
 nomem:

@@ -87,6 +87,11 @@ struct hl_eventlog {
  */
 int hl_eventlog_read(const char *path, struct hl_eventlog *log,
 		     void (*warn)(const char *message), char *why, size_t len);
+/* The same, with the events added as read: several logs read this way
+ * are put in order once, by hl_eventlog_sort after the last. */
+int hl_eventlog_read_unsorted(const char *path, struct hl_eventlog *log,
+			      void (*warn)(const char *message), char *why,
+			      size_t len);
 
 /* Adds one line (no newline needed) to log; false when it is skipped. */
 bool hl_eventlog_add_line(struct hl_eventlog *log, char *line, size_t len);

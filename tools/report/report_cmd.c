@@ -243,8 +243,9 @@ static bool read_event_logs(const struct report_args *args,
 	char why[PATH_MAX + 128];
 
 	for (size_t i = 0; i < args->log_count; i++) {
-		if (hl_eventlog_read(args->log_paths[i], log, warn_stderr, why,
-				     sizeof(why)) == 0)
+		if (hl_eventlog_read_unsorted(args->log_paths[i], log,
+					      warn_stderr, why,
+					      sizeof(why)) == 0)
 			continue;
 		/* The event log is root's (mode 0600 in a 0700 directory). */
 		report_fail("%s%s", why, strstr(why, strerror(EACCES)) &&
@@ -252,6 +253,7 @@ static bool read_event_logs(const struct report_args *args,
 					      ? ": run it as root" : "");
 		return false;
 	}
+	hl_eventlog_sort(log);
 	return true;
 }
 
