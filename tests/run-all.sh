@@ -34,7 +34,7 @@ PACKAGES="autoconf automake libtool pkg-config make gcc libc6-dev
 	openssh-server openssh-client
 	dpkg-dev debhelper lintian pamtester logrotate gdbmtool
 	zlib1g-dev chromium python3 prometheus
-	clang libclang-rt-dev valgrind
+	clang libclang-rt-dev valgrind strace
 	postgresql libpq-dev"
 
 install=yes

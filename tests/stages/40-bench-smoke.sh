@@ -62,6 +62,10 @@ check "pam_limits at 0, 10 and 40 sessions" \
 	[ "$(rows 'pam_limits %group maxlogins, (0|10|40) in utmp')" = 3 ]
 check "our module empty, at 10 and 40 held" \
 	[ "$(rows 'pam_helpdesk_license, (empty store|10 held|40 held)')" = 3 ]
+# The system calls a login, counted with strace: the floor's and ours.
+check "the system calls of a login were counted" \
+	[ "$(grep -c -E '^\| (pam_permit \(floor\)|pam_helpdesk_license, empty store) \|([^|]*\|){5} [1-9][0-9]* \| [1-9][0-9]* \|$' \
+		"$out")" = 2 ]
 check "the holders held every session" \
 	grep -q '^# 40 holder processes' "$out"
 
