@@ -48,11 +48,13 @@ void hl_listing_free(struct hl_listing *listing)
 
 /* Adds an item; its holding is moved in (and emptied in the caller).
  * Its sessions' ttys are read here, once, those of sshd sessions looked
- * up in ttys (NULL: none): item->idle is the holding's idle time at now. */
+ * up in ttys (NULL: none): item->idle is the holding's idle time at now.
+ * Without read_ttys, none is read: no input, idle -1. */
 static struct hl_listed *listing_add(struct hl_listing *listing,
 				     const char *user,
 				     struct hl_holding *holding,
-				     struct hl_tty_map *ttys, time_t now)
+				     struct hl_tty_map *ttys, bool read_ttys,
+				     time_t now)
 {
 	struct hl_listed *item;
 	bool failed = false;
@@ -72,8 +74,9 @@ static struct hl_listed *listing_add(struct hl_listing *listing,
 	snprintf(item->user, sizeof(item->user), "%s", user);
 	item->holding = *holding;
 	memset(holding, 0, sizeof(*holding));
-	item->idle = hl_holding_idle_inputs(ttys, &item->holding, now,
-					    item->input);
+	item->idle = read_ttys ? hl_holding_idle_inputs(ttys, &item->holding,
+							now, item->input)
+			       : -1;
 	item->eligible = true;
 	listing->count++;
 	return item;
@@ -197,6 +200,7 @@ struct list_walk {
 	struct hl_listing *out;
 	struct hl_audit_scan audit;
 	struct hl_tty_map ttys;	/* the ttys of sshd sessions, one walk */
+	bool counting;		/* for counts: ttys only where idle counts */
 	bool reported;		/* the walk stopped on a failure said already */
 };
 
@@ -215,6 +219,22 @@ static bool listed_stale(struct list_walk *walk,
 				     session, &walk->audit);
 }
 
+/* Whether the listing reads the ttys of holding: always for the rows of
+ * list; for counts, only a concurrent holding of a pool with an
+ * idle_timeout, the one place a count shows idle time. */
+static bool ttys_wanted(const struct list_walk *walk,
+			const struct hl_holding *holding)
+{
+	const struct hl_pool *pool;
+
+	if (!walk->counting)
+		return true;
+	if (holding->kind != HL_KIND_CONCURRENT)
+		return false;
+	pool = hl_config_pool(walk->txn->env->cfg, holding->pool);
+	return pool != NULL && pool->idle_timeout > 0;
+}
+
 /* A holder/USER or named/USER record, decoded straight into the listing. */
 static int list_holding(struct list_walk *walk, const char *key,
 			const char *value)
@@ -229,7 +249,7 @@ static int list_holding(struct list_walk *walk, const char *key,
 		return list_stop(walk);
 	}
 	item = listing_add(walk->out, user, &holding, &walk->ttys,
-			   env->now());
+			   ttys_wanted(walk, &holding), env->now());
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -301,7 +321,7 @@ static int list_released(struct list_walk *walk, const char *key,
 		return 0;
 	}
 	item = listing_add(walk->out, hl_record_user(key), &holding,
-			   &walk->ttys, env->now());
+			   &walk->ttys, !walk->counting, env->now());
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -322,12 +342,14 @@ static int list_record(void *arg, const char *key, const char *value)
 	return 0;
 }
 
-int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
-		  struct hl_listing *out, struct hl_decision *result)
+static int list_store(const struct hl_env *env, const struct hl_request *req,
+		      bool counting, struct hl_listing *out,
+		      struct hl_decision *result)
 {
 	struct hl_txn txn = { .env = env, .req = req, .out = result,
 			      .walk = true };
-	struct list_walk walk = { .txn = &txn, .out = out };
+	struct list_walk walk = { .txn = &txn, .out = out,
+				  .counting = counting };
 	bool ok;
 	int rc;
 
@@ -357,6 +379,19 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 	}
 	result->verdict = HL_GRANTED;
 	return 0;
+}
+
+int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
+		  struct hl_listing *out, struct hl_decision *result)
+{
+	return list_store(env, req, false, out, result);
+}
+
+int hl_admin_list_counts(const struct hl_env *env,
+			 const struct hl_request *req, struct hl_listing *out,
+			 struct hl_decision *result)
+{
+	return list_store(env, req, true, out, result);
 }
 
 /* ---- release ----------------------------------------------------------------- */
@@ -567,7 +602,8 @@ static int reap_holding(struct hl_txn *txn, const char *user,
 	if (dropped.session_count == 0)
 		return 0;
 	hl_txn_prune_stale(txn, user, holding);
-	item = listing_add(reaped, user, &dropped, NULL, txn->env->now());
+	item = listing_add(reaped, user, &dropped, NULL, true,
+			   txn->env->now());
 	if (item == NULL)
 		goto nomem;
 	for (size_t i = 0; i < item->holding.session_count; i++)

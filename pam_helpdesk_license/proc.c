@@ -19,7 +19,7 @@ enum { STAT_GONE = -1, STAT_ERROR = -2 };
 /* Reads a small /proc file into buf; length, STAT_GONE or STAT_ERROR. */
 static int read_small(const char *path, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	ssize_t n;
 
 	if (fd < 0)
@@ -33,22 +33,58 @@ static int read_small(const char *path, char *buf, size_t len)
 	return (int)n;
 }
 
+/* proc_root/PID/NAME into path, the pid's digits written by hand: a
+ * listing builds one such path per session.  STAT_GONE for a pid that
+ * names no process (not above 0), STAT_ERROR when path is too short. */
+static int proc_path(const char *proc_root, pid_t pid, const char *name,
+		     char *path, size_t len)
+{
+	size_t root = strlen(proc_root), tail = strlen(name);
+	char digits[16];
+	size_t n = 0;
+
+	if (pid <= 0)
+		return STAT_GONE;
+	for (unsigned long v = (unsigned long)pid; v > 0; v /= 10)
+		digits[n++] = (char)('0' + v % 10);
+	if (root + n + tail + 3 > len)
+		return STAT_ERROR;
+	memcpy(path, proc_root, root);
+	path[root++] = '/';
+	while (n > 0)
+		path[root++] = digits[--n];
+	path[root++] = '/';
+	memcpy(path + root, name, tail + 1);
+	return 0;
+}
+
+/* Reads the small file proc_root/PID/NAME into buf, as read_small. */
+static int read_pid_file(const char *proc_root, pid_t pid, const char *name,
+			 char *buf, size_t len)
+{
+	char path[256];
+	int rc = proc_path(proc_root, pid, name, path, sizeof(path));
+
+	return rc < 0 ? rc : read_small(path, buf, len);
+}
+
 /* State letter, parent and start time of pid, from /proc/PID/stat; and
- * its controlling tty (field 7, tty_nr) when tty_nr is not NULL. */
+ * its controlling tty (field 7, tty_nr) when tty_nr is not NULL.  One
+ * open, read and close, into a buffer on the stack: the listing's check
+ * of every live session, and the module's of the sessions it meets. */
 static int read_stat(const char *proc_root, pid_t pid, char *state,
 		     pid_t *parent, unsigned long long *start, int *tty_nr)
 {
-	char path[256], buf[1024];
+	char buf[1024];
 	char *p, *end;
 	long ppid;
 	int n;
 
-	snprintf(path, sizeof(path), "%s/%ld/stat", proc_root, (long)pid);
-	n = read_small(path, buf, sizeof(buf));
+	n = read_pid_file(proc_root, pid, "stat", buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	/* comm may hold ')' and spaces: the fields start after the last ')'. */
-	p = strrchr(buf, ')');
+	p = memrchr(buf, ')', (size_t)n);
 	if (p == NULL || p[1] != ' ' || p[2] == '\0')
 		return STAT_ERROR;
 	p += 2;
@@ -109,11 +145,10 @@ int hl_boot_id(const char *proc_root, char out[HL_BOOT_ID_LEN + 1])
 static long long read_audit_id(const char *proc_root, pid_t pid,
 			       const char *name)
 {
-	char path[256], buf[32], *end;
+	char buf[32], *end;
 	unsigned long id;
 
-	snprintf(path, sizeof(path), "%s/%ld/%s", proc_root, (long)pid, name);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
+	if (read_pid_file(proc_root, pid, name, buf, sizeof(buf)) <= 0)
 		return -1;
 	errno = 0;
 	id = strtoul(buf, &end, 10);
@@ -135,11 +170,8 @@ static unsigned read_audit_session(const char *proc_root, pid_t pid)
 int hl_proc_read(const char *proc_root, pid_t pid, const char *name,
 		 char *buf, size_t len)
 {
-	char path[256];
-	int n;
+	int n = read_pid_file(proc_root, pid, name, buf, len);
 
-	snprintf(path, sizeof(path), "%s/%ld/%s", proc_root, (long)pid, name);
-	n = read_small(path, buf, len);
 	return n < 0 ? -1 : n;
 }
 
@@ -425,8 +457,7 @@ int hl_flock_holder(const char *proc_root, dev_t dev, ino_t ino,
 		return -1;
 	/* comm is the holder's to set (prctl): printable before it reaches
 	 * a log or a terminal. */
-	snprintf(path, sizeof(path), "%s/%ld/comm", proc_root, (long)out->pid);
-	if (read_small(path, comm, sizeof(comm)) > 0) {
+	if (read_pid_file(proc_root, out->pid, "comm", comm, sizeof(comm)) > 0) {
 		comm[strcspn(comm, "\n")] = '\0';
 		hl_printable(comm, out->command, sizeof(out->command));
 	}

@@ -185,8 +185,35 @@ static bool tty_map_one(void *arg, pid_t pid)
 			       sizeof(*map->entries), &map->failed);
 	if (map->failed)
 		return false;
+	e.pid = pid;
 	map->entries[map->count++] = e;
 	return true;
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+	const struct hl_tty_map_entry *x = a, *y = b;
+
+	if (x->audit_session != y->audit_session)
+		return x->audit_session < y->audit_session ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* The first entry of audit session id in the sorted map: each session of
+ * a listing finds its ttys without going through every process's. */
+static size_t tty_map_first(const struct hl_tty_map *map, unsigned id)
+{
+	size_t low = 0, high = map->count;
+
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+
+		if (map->entries[mid].audit_session < id)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return low;
 }
 
 /* Makes the walk of map the first time; false when it cannot serve. */
@@ -199,6 +226,10 @@ static bool tty_map_ready(struct hl_tty_map *map)
 		if (hl_proc_each(map->proc_root, tty_map_one, map) != 0 &&
 		    !map->failed)
 			map->count = 0;
+		/* By pid within an audit session: the order of the walk. */
+		if (!map->failed && map->count > 1)
+			qsort(map->entries, map->count, sizeof(*map->entries),
+			      compare_entries);
 	}
 	return !map->failed;
 }
@@ -220,12 +251,14 @@ static size_t process_ttys(const char *proc_root, struct hl_tty_map *map,
 	if (map != NULL && tty_map_ready(map)) {
 		if (strcmp(map->boot_id, session->boot_id) != 0)
 			return 0;
-		for (size_t i = 0; i < map->count; i++) {
+		for (size_t i = tty_map_first(map, session->audit_session);
+		     i < map->count &&
+		     map->entries[i].audit_session == session->audit_session;
+		     i++) {
 			const struct hl_tty_map_entry *e = &map->entries[i];
 			struct found_tty found = { e->dev, e->owner };
 
-			if (e->audit_session == session->audit_session &&
-			    !add_tty(w, &found))
+			if (!add_tty(w, &found))
 				break;
 		}
 		return w->count;

@@ -52,6 +52,7 @@ long hl_holding_idle(const char *proc_root, const struct hl_holding *holding,
  * hl_tty_map_free; owned by its caller, for the time of one listing. */
 struct hl_tty_map_entry {
 	unsigned audit_session;
+	pid_t pid;		/* the map is sorted by audit session, then pid */
 	dev_t dev;
 	uid_t owner;
 };

@@ -972,7 +972,7 @@ static int cmd_status(struct tool *tool)
 	struct hl_buf out, warnings, jwarnings;
 	struct tally t;
 
-	hl_admin_list(&tool->env, &req, &listing, &d);
+	hl_admin_list_counts(&tool->env, &req, &listing, &d);
 	if (d.verdict != HL_GRANTED)
 		return report_failure(tool, "status", NULL, &d);
 	if (!tally_listing(tool->cfg, &listing, &t)) {
