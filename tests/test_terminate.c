@@ -568,6 +568,14 @@ static void test_process_ttys(void **state)
 		/* Without the map: only the tty PAM_TTY names, here none. */
 		assert_int_equal(hl_holding_idle_inputs(NULL, &h, now, NULL),
 				 -1);
+		/* The other login's session, whose process comes between
+		 * this one's in the walk: the map, sorted by audit session,
+		 * finds its tty and none of this one's. */
+		all[0] = session_of(1, 1, 78);
+		all[0].tty = (char *)"ssh";
+		assert_int_equal(hl_holding_idle_inputs(&ttys, &h, now, inputs),
+				 10);
+		assert_int_equal(inputs[0], now - 10);
 		hl_tty_map_free(&ttys);
 	}
 
