@@ -604,6 +604,29 @@ static void release_terminate_ends_only_the_session(void **state)
 	holder_done(&alice);
 }
 
+/* 10. status counts alice idle (31 minutes, past the pool's
+ * idle_timeout) and no longer once she typed: the one count for which
+ * status reads ttys. */
+static void status_counts_idle_holder(void **state)
+{
+	struct it_fixture *fx = *state;
+	struct holder alice = { .master = -1 };
+
+	it_config(fx, EAST(1));
+	open_pty(&alice);
+	assert_int_equal(hold(fx, &alice, "alice", alice.tty), PAM_SUCCESS);
+	idle_for(&alice, 1860);
+	expect_status(fx,
+		      "\"in_use\":1,\"free\":0,\"stale\":0,\"idle\":1,",
+		      "alice idle 31 minutes");
+	idle_for(&alice, 0);
+	expect_status(fx,
+		      "\"in_use\":1,\"free\":0,\"stale\":0,\"idle\":0,",
+		      "alice typed");
+	assert_int_equal(ended_by(&alice), SIGTERM);
+	holder_done(&alice);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +652,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(
 			release_terminate_ends_only_the_session, it_setup,
 			it_teardown),
+		cmocka_unit_test_setup_teardown(status_counts_idle_holder,
+						it_setup, it_teardown),
 	};
 
 	it_init(argc, argv);
