@@ -11,8 +11,11 @@
 # With -c, the store of CONFIG already holds HOLDERS such sessions and NSS
 # already knows their users (bench/run-bench.sh arranges both).
 # Prints the median wall time of each command, with hyperfine when it is
-# installed, else with a loop of date +%s%N.  Numbers depend on the machine
-# and its load: compare rows of one run.
+# installed, else with a loop of date +%s%N; and, when perf is installed,
+# the median (and range) of the CPU time the tool itself used (perf stat
+# -e task-clock), which a loaded machine moves far less than the wall
+# time.  Numbers depend on the machine and its load: compare rows of one
+# run.
 set -eu
 conf=
 if [ "${1:-}" = -c ]; then
@@ -96,7 +99,23 @@ median_loop() {
 		      printf "%.1f\n", m / 1e6 }'
 }
 
-printf '%-22s %12s\n' "command" "median ms"
+# Median (min-max) ms of CPU of the tool, "-" without perf.
+cpu_median() {
+	command -v perf > /dev/null || {
+		echo -
+		return
+	}
+	i=0
+	while [ $i -lt "$runs" ]; do
+		perf stat -x, -e task-clock "$tool" -c "$conf" "$@" 2>&1 \
+			> /dev/null | awk -F, '/task-clock/ { print $1 }'
+		i=$((i + 1))
+	done | sort -n | awk '{ v[NR] = $1 }
+		END { printf "%.0f (%.0f-%.0f)\n", v[int((NR + 1) / 2)], v[1],
+			      v[NR] }'
+}
+
+printf '%-22s %12s %18s\n' "command" "median ms" "CPU ms"
 for args in "list" "--json list" "status" "--json status"; do
 	if command -v hyperfine > /dev/null; then
 		# shellcheck disable=SC2086
@@ -109,5 +128,7 @@ for args in "list" "--json list" "status" "--json status"; do
 		# shellcheck disable=SC2086
 		ms=$(median_loop $args)
 	fi
-	printf '%-22s %12s\n' "$args" "$ms"
+	# shellcheck disable=SC2086
+	cpu=$(cpu_median $args)
+	printf '%-22s %12s %18s\n' "$args" "$ms" "$cpu"
 done

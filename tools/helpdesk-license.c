@@ -534,11 +534,14 @@ struct listing_widths {
 	int license, user, host, from;
 };
 
-static void listing_widths(const struct hl_listing *l, bool hosts,
+/* A LICENSE cell, made once per item for the widths and the rows. */
+typedef char license_cell[96];
+
+static void listing_widths(const struct hl_listing *l,
+			   const license_cell *labels, bool hosts,
 			   struct listing_widths *w)
 {
 	int width = (int)terminal_width(), extra = (width - 80) / 2;
-	char license[96];
 
 	w->license = 7;
 	w->user = 4;
@@ -546,8 +549,7 @@ static void listing_widths(const struct hl_listing *l, bool hosts,
 	for (size_t i = 0; i < l->count; i++) {
 		int n;
 
-		license_label(&l->items[i], license, sizeof(license));
-		n = printable_width(license);
+		n = printable_width(labels[i]);
 		w->license = n > w->license ? n : w->license;
 		n = printable_width(l->items[i].user);
 		w->user = n > w->user ? n : w->user;
@@ -625,13 +627,20 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 {
 	struct listing_widths w;
 	bool any_stale = false, any_released = false;
-	char license[96];
+	license_cell *labels;
 
 	if (l->count == 0) {
 		hl_buf_printf(buf, "%s\n", empty);
 		return;
 	}
-	listing_widths(l, hosts, &w);
+	labels = calloc(l->count, sizeof(*labels));
+	if (labels == NULL) {
+		buf->failed = true;
+		return;
+	}
+	for (size_t i = 0; i < l->count; i++)
+		license_label(&l->items[i], labels[i], sizeof(labels[i]));
+	listing_widths(l, labels, hosts, &w);
 	hl_buf_printf(buf, "%-*s %-*s %-11s %6s %7s %-7s %-7s ",
 		      w.license, "LICENSE", w.user, "USER", "SINCE", "IDLE",
 		      "PID", "SERVICE", "TTY");
@@ -642,13 +651,13 @@ static void table_listing(struct hl_buf *buf, const struct hl_listing *l,
 		const struct hl_listed *item = &l->items[i];
 		size_t sessions = item->holding.session_count;
 
-		license_label(item, license, sizeof(license));
 		any_released |= item->released;
 		for (size_t s = 0; s < (sessions ? sessions : 1); s++) {
 			any_stale |= sessions && item->stale[s];
-			listing_row(buf, item, s, license, &w, hosts);
+			listing_row(buf, item, s, labels[i], &w, hosts);
 		}
 	}
+	free(labels);
 	if (any_stale)
 		hl_buf_puts(buf, "* its process is gone: 'helpdesk-license "
 				 "reap' drops it\n");
