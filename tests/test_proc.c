@@ -300,6 +300,41 @@ static void test_audit_refresh(void **state)
 	assert_int_equal(self.audit_session, 0);
 }
 
+/* The start-time reader that the module and the listing share: the
+ * start time after a command holding ") " and spaces; a pid not above 0
+ * is never read (a made-up root has one), nor a stat that is a link; a
+ * pid of every digit, and a root too long for the path. */
+static void test_start_time_reader(void **state)
+{
+	const struct fixture *f = *state;
+	struct hl_session zero = session_of(0, 5, 0, "b");
+	unsigned long long start = 0;
+	char path[256], target[256], longer[300];
+
+	ts_fake_proc_file(f->root, 100,
+			  "stat", "100 (a) b (c) S 1 0 0 0 0 0 0 0 0 0 0 0 0 0 "
+				  "0 0 0 0 77 0 0\n");
+	assert_int_equal(hl_proc_start(f->root, 100, &start), 0);
+	assert_int_equal(start, 77);
+	write_process(f, 0, 'S', 5, "4294967295\n");
+	write_process(f, -1, 'S', 5, "4294967295\n");
+	assert_int_equal(hl_proc_start(f->root, 0, &start), -1);
+	assert_int_equal(hl_proc_start(f->root, -1, &start), -1);
+	assert_true(hl_session_stale(f->root, "b", &zero));
+	snprintf(path, sizeof(path), "%s/300", f->root);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/300/stat", f->root);
+	snprintf(target, sizeof(target), "%s/100/stat", f->root);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(hl_proc_start(f->root, 300, &start), -1);
+	write_process(f, 2147483647, 'S', 9, "4294967295\n");
+	assert_int_equal(hl_proc_start(f->root, 2147483647, &start), 0);
+	assert_int_equal(start, 9);
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	assert_int_equal(hl_proc_start(longer, 100, &start), -1);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -314,6 +349,7 @@ int main(void)
 		T(test_audit_scan_agrees),
 		T(test_audit_scan_unreadable),
 		T(test_audit_refresh),
+		T(test_start_time_reader),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
