@@ -348,7 +348,8 @@ static int list_store(const struct hl_env *env, const struct hl_request *req,
 {
 	struct hl_txn txn = { .env = env, .req = req, .out = result,
 			      .walk = true };
-	struct list_walk walk = { .txn = &txn, .out = out,
+	struct list_walk walk = { .txn = &txn,
+				  .out = out,
 				  .counting = counting };
 	bool ok;
 	int rc;
@@ -387,9 +388,8 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 	return list_store(env, req, false, out, result);
 }
 
-int hl_admin_list_counts(const struct hl_env *env,
-			 const struct hl_request *req, struct hl_listing *out,
-			 struct hl_decision *result)
+int hl_admin_list_counts(const struct hl_env *env, const struct hl_request *req,
+			 struct hl_listing *out, struct hl_decision *result)
 {
 	return list_store(env, req, true, out, result);
 }
@@ -602,8 +602,7 @@ static int reap_holding(struct hl_txn *txn, const char *user,
 	if (dropped.session_count == 0)
 		return 0;
 	hl_txn_prune_stale(txn, user, holding);
-	item = listing_add(reaped, user, &dropped, NULL, true,
-			   txn->env->now());
+	item = listing_add(reaped, user, &dropped, NULL, true, txn->env->now());
 	if (item == NULL)
 		goto nomem;
 	for (size_t i = 0; i < item->holding.session_count; i++)

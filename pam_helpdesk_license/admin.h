@@ -105,9 +105,8 @@ int hl_admin_list(const struct hl_env *env, const struct hl_request *req,
 /* hl_admin_list for what counts need (status): a session's tty is read
  * only in a concurrent pool with an idle_timeout, where idle time counts;
  * elsewhere its input is 0 and its holding's idle -1. */
-int hl_admin_list_counts(const struct hl_env *env,
-			 const struct hl_request *req, struct hl_listing *out,
-			 struct hl_decision *result);
+int hl_admin_list_counts(const struct hl_env *env, const struct hl_request *req,
+			 struct hl_listing *out, struct hl_decision *result);
 
 /* Frees req->user's concurrent slot (only in pool, when not NULL); the
  * sessions go on, and their close then finds nothing to give back.  The

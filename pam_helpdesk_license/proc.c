@@ -457,7 +457,8 @@ int hl_flock_holder(const char *proc_root, dev_t dev, ino_t ino,
 		return -1;
 	/* comm is the holder's to set (prctl): printable before it reaches
 	 * a log or a terminal. */
-	if (read_pid_file(proc_root, out->pid, "comm", comm, sizeof(comm)) > 0) {
+	if (read_pid_file(proc_root, out->pid, "comm", comm, sizeof(comm)) >
+	    0) {
 		comm[strcspn(comm, "\n")] = '\0';
 		hl_printable(comm, out->command, sizeof(out->command));
 	}

@@ -311,9 +311,9 @@ static void test_start_time_reader(void **state)
 	unsigned long long start = 0;
 	char path[256], target[256], longer[300];
 
-	ts_fake_proc_file(f->root, 100,
-			  "stat", "100 (a) b (c) S 1 0 0 0 0 0 0 0 0 0 0 0 0 0 "
-				  "0 0 0 0 77 0 0\n");
+	ts_fake_proc_file(f->root, 100, "stat",
+			  "100 (a) b (c) S 1 0 0 0 0 0 0 0 0 0 0 0 0 0 "
+			  "0 0 0 0 77 0 0\n");
 	assert_int_equal(hl_proc_start(f->root, 100, &start), 0);
 	assert_int_equal(start, 77);
 	write_process(f, 0, 'S', 5, "4294967295\n");

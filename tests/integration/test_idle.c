@@ -616,12 +616,10 @@ static void status_counts_idle_holder(void **state)
 	open_pty(&alice);
 	assert_int_equal(hold(fx, &alice, "alice", alice.tty), PAM_SUCCESS);
 	idle_for(&alice, 1860);
-	expect_status(fx,
-		      "\"in_use\":1,\"free\":0,\"stale\":0,\"idle\":1,",
+	expect_status(fx, "\"in_use\":1,\"free\":0,\"stale\":0,\"idle\":1,",
 		      "alice idle 31 minutes");
 	idle_for(&alice, 0);
-	expect_status(fx,
-		      "\"in_use\":1,\"free\":0,\"stale\":0,\"idle\":0,",
+	expect_status(fx, "\"in_use\":1,\"free\":0,\"stale\":0,\"idle\":0,",
 		      "alice typed");
 	assert_int_equal(ended_by(&alice), SIGTERM);
 	holder_done(&alice);
