@@ -1067,7 +1067,8 @@ static int cmd_metrics(struct tool *tool)
 	char why[PATH_MAX + 128], *text;
 	int rc = EXIT_NO;
 
-	hl_admin_list(&tool->env, &req, &listing, &d);
+	/* Counts, as status: a tty is read only where idle time counts. */
+	hl_admin_list_counts(&tool->env, &req, &listing, &d);
 	if (d.verdict != HL_GRANTED)
 		return report_failure(tool, "metrics", NULL, &d);
 	memset(&log, 0, sizeof(log));
