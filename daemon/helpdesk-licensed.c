@@ -54,9 +54,9 @@ struct daemon {
 	char boot_id[64];
 	char *password; /* NULL: none */
 	struct hl_pg_pool pool;
-	int stop[2]; /* readable once stopping */
-	int listen_fd;
-	int dir_fd;  /* the socket's directory */
+	int stop[2];   /* readable once stopping */
+	int listen_fd; /* the workers accept on it */
+	int dir_fd;    /* the socket's directory */
 	char socket_name[108];
 	pthread_mutex_t lock;
 	pthread_cond_t done;
@@ -635,8 +635,9 @@ static bool start_worker(struct daemon *d)
 	pthread_mutex_lock(&d->lock);
 	if (d->workers >= CLIENTS_MAX) {
 		pthread_mutex_unlock(&d->lock);
-		hl_log(&d->log, LOG_WARNING, "%d connections at once: the "
-		       "next ones wait", CLIENTS_MAX);
+		hl_log(&d->log, LOG_WARNING,
+		       "%d connections at once: the next ones wait",
+		       CLIENTS_MAX);
 		return false;
 	}
 	d->workers++;
