@@ -559,6 +559,18 @@ static int next_connection(struct daemon *d, int epoll_fd)
 		fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
 			return fd;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* The connection stays queued and the socket readable:
+			 * without a pause this would spin until some is
+			 * freed. */
+			struct pollfd stop = { .fd = d->stop[0],
+					       .events = POLLIN };
+
+			hl_log(&d->log, LOG_ERR, "cannot accept: %s",
+			       strerror(errno));
+			poll(&stop, 1, 100);
+		}
 	}
 }
 
