@@ -62,6 +62,12 @@ struct daemon {
 	pthread_cond_t done;
 	unsigned workers; /* threads alive to accept and serve */
 	unsigned idle;	  /* of them, waiting for a connection */
+	/* Once stopping, the workers that end are joined, not detached:
+	 * the process must not exit before their thread-local state (the
+	 * TLS library's, through libpq) has been freed. */
+	bool stopping;
+	pthread_t ended[CLIENTS_MAX];
+	unsigned ended_count;
 	/* One writer per space at a time on this host (runtime, durable):
 	 * the others wait here, holding no connection.  Waiting in
 	 * PostgreSQL's row lock instead would hold one each, and with the
@@ -630,6 +636,10 @@ static void *worker_thread(void *arg)
 	pthread_mutex_lock(&d->lock);
 	if (idle)
 		d->idle--;
+	if (d->stopping)
+		d->ended[d->ended_count++] = pthread_self();
+	else
+		pthread_detach(pthread_self());
 	d->workers--;
 	pthread_cond_broadcast(&d->done);
 	pthread_mutex_unlock(&d->lock);
@@ -640,11 +650,14 @@ static void *worker_thread(void *arg)
  * alive, a connection waits in the backlog for one to be free. */
 static bool start_worker(struct daemon *d)
 {
-	pthread_attr_t attr;
 	pthread_t thread;
 	int rc;
 
 	pthread_mutex_lock(&d->lock);
+	if (d->stopping) { /* none after: d->ended holds those alive now */
+		pthread_mutex_unlock(&d->lock);
+		return false;
+	}
 	if (d->workers >= CLIENTS_MAX) {
 		pthread_mutex_unlock(&d->lock);
 		hl_log(&d->log, LOG_WARNING,
@@ -655,10 +668,8 @@ static bool start_worker(struct daemon *d)
 	d->workers++;
 	d->idle++;
 	pthread_mutex_unlock(&d->lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&thread, &attr, worker_thread, d);
-	pthread_attr_destroy(&attr);
+	/* Joinable: it detaches itself when it ends before the stop. */
+	rc = pthread_create(&thread, NULL, worker_thread, d);
 	if (rc != 0) {
 		hl_log(&d->log, LOG_ERR, "cannot start a worker: %s",
 		       strerror(rc));
@@ -786,12 +797,17 @@ static int run(struct daemon *d, int listen_fd, int signal_fd)
 		continue;
 	hl_log(&d->log, LOG_INFO, "stopping");
 	unlinkat(d->dir_fd, d->socket_name, 0);
+	pthread_mutex_lock(&d->lock);
+	d->stopping = true;
+	pthread_mutex_unlock(&d->lock);
 	if (write(d->stop[1], "x", 1) != 1)
 		hl_log(&d->log, LOG_ERR, "cannot tell the threads to stop");
 	pthread_mutex_lock(&d->lock);
 	while (d->workers > 0)
 		pthread_cond_wait(&d->done, &d->lock);
 	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < d->ended_count; i++)
+		pthread_join(d->ended[i], NULL);
 	/* Closed once no worker waits on it: what is still in its backlog
 	 * is refused. */
 	close(listen_fd);
