@@ -145,9 +145,32 @@ if $trace; then
 	     END { printf "# per login: %.1f store transactions, %.1f round trips to PostgreSQL\n",
 			opens / 20, trips / 20 }' "$work/strace"
 fi
+# CPU clock ticks so far: the daemon's (its ended threads included), the
+# server's (the postmaster, the children it reaped, those alive).
+hz=$(getconf CLK_TCK)
+postmaster=$(head -1 "$PG_DIR/data/postmaster.pid")
+ticks() { # PID [CHILDREN-TOO]: utime + stime [+ cutime + cstime]
+	awk -v all="${2:-}" '{ sub(/^.*\) /, "")	# after "(comm) "
+		print $12 + $13 + (all ? $14 + $15 : 0) }' "/proc/$1/stat" 2> /dev/null || echo 0
+}
+cpu_ticks() {
+	local server child
+	server=$(ticks "$postmaster" children)
+	for child in $(pgrep -P "$postmaster"); do
+		server=$((server + $(ticks "$child")))
+	done
+	echo "$(ticks "$dpid") $server"
+}
+spent_daemon=0 spent_server=0
 for r in $(seq "$runs"); do
 	for s in $stacks; do
+		[ "$s" != backend ] || read -r d0 s0 < <(cpu_ticks)
 		echo "$s $(login -t 20 "hlbench-$s" probe "$cycles")" >> "$work/runs"
+		[ "$s" != backend ] || {
+			read -r d1 s1 < <(cpu_ticks)
+			spent_daemon=$((spent_daemon + d1 - d0))
+			spent_server=$((spent_server + s1 - s0))
+		}
 	done
 done
 echo
@@ -182,3 +205,8 @@ END {
 	}
 	if (bad != "") { print "not every login was granted:" bad > "/dev/stderr"; exit 1 }
 }' "$work/runs"
+awk -v hz="$hz" -v d="$spent_daemon" -v s="$spent_server" \
+	'$1 == "backend" { for (i = 2; i <= NF; i++) if ($i ~ /^cycles=/) {
+		split($i, kv, "="); n += kv[2] } }
+	END { printf "\nCPU per backend login: the daemon %.0f µs, the server %.0f µs (%d logins)\n",
+		d / hz / n * 1e6, s / hz / n * 1e6, n }' "$work/runs"

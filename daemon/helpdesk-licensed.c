@@ -6,9 +6,9 @@
  * theirs onto one PostgreSQL transaction, and heartbeats this host's row
  * so other hosts know its sessions are alive.
  *
- * Threads: the main one accepts (and watches the signals through a
- * signalfd), one thread per client connection, one heartbeat thread.
- * Everything they share is in struct daemon.
+ * Threads: the main one watches the signals (through a signalfd); kept
+ * workers accept and serve the client connections, one at a time each;
+ * one heartbeats.  Everything they share is in struct daemon.
  */
 #include "config.h"
 
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,7 +37,12 @@
 #include "wire.h"
 
 #define PROGRAM "helpdesk-licensed"
-#define CLIENTS_MAX 256 /* connections served at once */
+#define CLIENTS_MAX 256 /* connections served at once: workers at most */
+/* Workers kept waiting for a connection: a login has two at once (its
+ * two spaces), a few logins may come together.  A worker that takes the
+ * last idle one's place starts another first, so a connection never
+ * waits for a worker while another of the same client holds a lock. */
+#define WORKERS_IDLE 4
 #define PASSWORD_MAX 1024
 #define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
 
@@ -48,23 +54,26 @@ struct daemon {
 	char boot_id[64];
 	char *password; /* NULL: none */
 	struct hl_pg_pool pool;
-	int stop[2]; /* readable once stopping */
-	int dir_fd;  /* the socket's directory */
+	int stop[2];   /* readable once stopping */
+	int listen_fd; /* the workers accept on it */
+	int dir_fd;    /* the socket's directory */
 	char socket_name[108];
 	pthread_mutex_t lock;
 	pthread_cond_t done;
-	unsigned clients; /* threads serving a connection */
+	unsigned workers; /* threads alive to accept and serve */
+	unsigned idle;	  /* of them, waiting for a connection */
+	/* Once stopping, the workers that end are joined, not detached:
+	 * the process must not exit before their thread-local state (the
+	 * TLS library's, through libpq) has been freed. */
+	bool stopping;
+	pthread_t ended[CLIENTS_MAX];
+	unsigned ended_count;
 	/* One writer per space at a time on this host (runtime, durable):
 	 * the others wait here, holding no connection.  Waiting in
 	 * PostgreSQL's row lock instead would hold one each, and with the
 	 * pool taken by waiters the lock's holder could not get the
 	 * connection of its second space. */
 	pthread_mutex_t writer[2];
-};
-
-struct client {
-	struct daemon *d;
-	int fd;
 };
 
 static void emit(void *data, int priority, const char *message)
@@ -511,72 +520,165 @@ static void serve(struct daemon *d, struct hl_wire *w)
 	transaction(d, w, words[1], write, (unsigned)timeout);
 }
 
-static void *client_thread(void *arg)
+/* Only root's processes may speak to us: anyone else is closed without a
+ * word. */
+static bool peer_is_root(struct daemon *d, int fd)
 {
-	struct client *c = arg;
-	struct daemon *d = c->d;
-	struct hl_wire *w = malloc(sizeof(*w));
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
 
-	if (w) {
-		hl_wire_init(w, c->fd, d->stop[0],
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    cred.uid == 0)
+		return true;
+	hl_log(&d->log, LOG_WARNING, "refused a connection of uid %ld",
+	       len == sizeof(cred) ? (long)cred.uid : -1L);
+	return false;
+}
+
+static void serve_client(struct daemon *d, struct hl_wire *w, int fd)
+{
+	if (peer_is_root(d, fd)) {
+		hl_wire_init(w, fd, d->stop[0],
 			     (int)d->cfg->backend.transaction_timeout * 1000);
 		serve(d, w);
 		hl_wire_flush(w); /* the last answer */
-		free(w);
 	}
-	close(c->fd);
-	free(c);
+	close(fd);
+}
+
+/* A connection, or -1 once stopping.  Each worker waits in an epoll of
+ * its own: EPOLLEXCLUSIVE wakes one of them for a connection, where all
+ * would race for it; the stop descriptor wakes them all. */
+static int next_connection(struct daemon *d, int epoll_fd)
+{
+	for (;;) {
+		struct epoll_event ev;
+		int n = epoll_wait(epoll_fd, &ev, 1, -1), fd;
+
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n <= 0)
+			continue;
+		if (ev.data.fd == d->stop[0])
+			return -1;
+		/* another worker may have taken it: EAGAIN, wait again */
+		fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* The connection stays queued and the socket readable:
+			 * without a pause this would spin until some is
+			 * freed. */
+			struct pollfd stop = { .fd = d->stop[0],
+					       .events = POLLIN };
+
+			hl_log(&d->log, LOG_ERR, "cannot accept: %s",
+			       strerror(errno));
+			poll(&stop, 1, 100);
+		}
+	}
+}
+
+static int worker_epoll(struct daemon *d)
+{
+	struct epoll_event listen_ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+					 .data.fd = d->listen_fd };
+	struct epoll_event stop_ev = { .events = EPOLLIN,
+				       .data.fd = d->stop[0] };
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+
+	if (fd >= 0 &&
+	    (epoll_ctl(fd, EPOLL_CTL_ADD, d->listen_fd, &listen_ev) != 0 ||
+	     epoll_ctl(fd, EPOLL_CTL_ADD, d->stop[0], &stop_ev) != 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool start_worker(struct daemon *d);
+
+/* Accepts and serves connections one after the other.  Before serving
+ * one it makes sure another worker waits (up to CLIENTS_MAX); after,
+ * it waits again unless WORKERS_IDLE already do. */
+static void *worker_thread(void *arg)
+{
+	struct daemon *d = arg;
+	struct hl_wire *w = malloc(sizeof(*w));
+	int epoll_fd = w ? worker_epoll(d) : -1;
+	bool idle = true; /* as start_worker counted it */
+
+	if (epoll_fd < 0)
+		hl_log(&d->log, LOG_ERR, "a worker cannot start: %s",
+		       w ? strerror(errno) : "out of memory");
+	while (idle && epoll_fd >= 0) {
+		int fd = next_connection(d, epoll_fd);
+		bool last;
+
+		if (fd < 0)
+			break;
+		pthread_mutex_lock(&d->lock);
+		last = --d->idle == 0;
+		pthread_mutex_unlock(&d->lock);
+		if (last)
+			start_worker(d);
+		serve_client(d, w, fd);
+		pthread_mutex_lock(&d->lock);
+		idle = d->idle < WORKERS_IDLE;
+		if (idle)
+			d->idle++;
+		pthread_mutex_unlock(&d->lock);
+	}
+	if (epoll_fd >= 0)
+		close(epoll_fd);
+	free(w);
 	pthread_mutex_lock(&d->lock);
-	d->clients--;
+	if (idle)
+		d->idle--;
+	if (d->stopping)
+		d->ended[d->ended_count++] = pthread_self();
+	else
+		pthread_detach(pthread_self());
+	d->workers--;
 	pthread_cond_broadcast(&d->done);
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
 }
 
-/* Only root's processes may speak to us: anyone else is closed without a
- * word. */
-static void accept_client(struct daemon *d, int listen_fd)
+/* One more worker, counted idle from now on.  With CLIENTS_MAX workers
+ * alive, a connection waits in the backlog for one to be free. */
+static bool start_worker(struct daemon *d)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	pthread_attr_t attr;
 	pthread_t thread;
-	struct client *c;
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int rc;
 
-	if (fd < 0)
-		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-	    cred.uid != 0) {
-		hl_log(&d->log, LOG_WARNING, "refused a connection of uid %ld",
-		       len == sizeof(cred) ? (long)cred.uid : -1L);
-		close(fd);
-		return;
-	}
-	c = malloc(sizeof(*c));
 	pthread_mutex_lock(&d->lock);
-	if (!c || d->clients >= CLIENTS_MAX) {
+	if (d->stopping) { /* none after: d->ended holds those alive now */
 		pthread_mutex_unlock(&d->lock);
-		hl_log(&d->log, LOG_WARNING, "too many clients: one refused");
-		free(c);
-		close(fd);
-		return;
+		return false;
 	}
-	d->clients++;
+	if (d->workers >= CLIENTS_MAX) {
+		pthread_mutex_unlock(&d->lock);
+		hl_log(&d->log, LOG_WARNING,
+		       "%d connections at once: the next ones wait",
+		       CLIENTS_MAX);
+		return false;
+	}
+	d->workers++;
+	d->idle++;
 	pthread_mutex_unlock(&d->lock);
-	c->d = d;
-	c->fd = fd;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&thread, &attr, client_thread, c) != 0) {
-		hl_log(&d->log, LOG_ERR, "cannot start a thread for a client");
-		close(fd);
-		free(c);
+	/* Joinable: it detaches itself when it ends before the stop. */
+	rc = pthread_create(&thread, NULL, worker_thread, d);
+	if (rc != 0) {
+		hl_log(&d->log, LOG_ERR, "cannot start a worker: %s",
+		       strerror(rc));
 		pthread_mutex_lock(&d->lock);
-		d->clients--;
+		d->workers--;
+		d->idle--;
 		pthread_mutex_unlock(&d->lock);
 	}
-	pthread_attr_destroy(&attr);
+	return rc == 0;
 }
 
 /* Upserts this host's row now and every heartbeat seconds, until the stop
@@ -672,47 +774,45 @@ static int listen_socket(struct daemon *d)
 	return fd;
 }
 
-/* Accepts until SIGTERM or SIGINT, then rolls back what is open (the
- * client threads see the stop descriptor) and removes the socket. */
+/* Serves until SIGTERM or SIGINT, then rolls back what is open (the
+ * workers see the stop descriptor) and removes the socket. */
 static int run(struct daemon *d, int listen_fd, int signal_fd)
 {
 	pthread_t heartbeat;
-	bool stopping = false;
+	struct signalfd_siginfo info;
+	unsigned started = 0;
 
+	d->listen_fd = listen_fd;
 	if (pthread_create(&heartbeat, NULL, heartbeat_thread, d) != 0) {
 		hl_log(&d->log, LOG_ERR, "cannot start the heartbeat thread");
 		return 1;
 	}
-	hl_log(&d->log, LOG_INFO, "host %s (boot %s) listening on %s", d->host,
-	       d->boot_id, d->cfg->backend.socket);
-	while (!stopping) {
-		struct pollfd fds[2] = {
-			{ .fd = listen_fd, .events = POLLIN },
-			{ .fd = signal_fd, .events = POLLIN },
-		};
-
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (fds[1].revents) {
-			struct signalfd_siginfo info;
-
-			if (read(signal_fd, &info, sizeof(info)) > 0)
-				stopping = true;
-		}
-		if (!stopping && (fds[0].revents & POLLIN))
-			accept_client(d, listen_fd);
-	}
+	while (started < WORKERS_IDLE && start_worker(d))
+		started++;
+	if (started > 0)
+		hl_log(&d->log, LOG_INFO, "host %s (boot %s) listening on %s",
+		       d->host, d->boot_id, d->cfg->backend.socket);
+	while (started > 0 && read(signal_fd, &info, sizeof(info)) < 0 &&
+	       errno == EINTR)
+		continue;
 	hl_log(&d->log, LOG_INFO, "stopping");
-	close(listen_fd);
 	unlinkat(d->dir_fd, d->socket_name, 0);
+	pthread_mutex_lock(&d->lock);
+	d->stopping = true;
+	pthread_mutex_unlock(&d->lock);
 	if (write(d->stop[1], "x", 1) != 1)
 		hl_log(&d->log, LOG_ERR, "cannot tell the threads to stop");
 	pthread_mutex_lock(&d->lock);
-	while (d->clients > 0)
+	while (d->workers > 0)
 		pthread_cond_wait(&d->done, &d->lock);
 	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < d->ended_count; i++)
+		pthread_join(d->ended[i], NULL);
+	/* Closed once no worker waits on it: what is still in its backlog
+	 * is refused. */
+	close(listen_fd);
 	pthread_join(heartbeat, NULL);
-	return 0;
+	return started > 0 ? 0 : 1;
 }
 
 /* Off the terminal once the socket listens, so that when the command
@@ -942,7 +1042,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = { .stop = { -1, -1 }, .dir_fd = -1 };
+	struct daemon d = { .stop = { -1, -1 }, .listen_fd = -1, .dir_fd = -1 };
 	struct options o = { .config = HL_CONFIG_FILE };
 	int rc;
 

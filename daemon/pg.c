@@ -360,6 +360,11 @@ static const struct statement {
 	const char *name;
 	const char *sql;
 } statements[] = {
+	/* The transactions' own statements too: parsed once, not at each
+	 * transaction. */
+	{ "hl_begin_write", "BEGIN ISOLATION LEVEL READ COMMITTED" },
+	{ "hl_begin_read", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" },
+	{ "hl_commit", "COMMIT" },
 	{ "hl_version", "SELECT version FROM hl_schema" },
 	/* SET LOCAL, with the value as a parameter. */
 	{ "hl_lock_timeout", "SELECT set_config('lock_timeout', $1, true)" },
@@ -546,10 +551,8 @@ static enum hl_pg_error open_once(struct hl_pg_txn *txn, const char *space,
 	snprintf(timeout_ms, sizeof(timeout_ms), "%llu",
 		 (unsigned long long)timeout * 1000);
 	snprintf(lease_s, sizeof(lease_s), "%u", lease);
-	add_step(steps, &count, NULL,
-		 txn->write ? "BEGIN ISOLATION LEVEL READ COMMITTED"
-			    : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-		 NULL, 0, NULL);
+	add_step(steps, &count, txn->write ? "hl_begin_write" : "hl_begin_read",
+		 NULL, NULL, 0, NULL);
 	add_step(steps, &count, "hl_version", NULL, NULL, 0, &version);
 	if (txn->write) {
 		/* lock_timeout 0 would mean forever: no wait is NOWAIT. */
@@ -569,7 +572,7 @@ static enum hl_pg_error open_once(struct hl_pg_txn *txn, const char *space,
 	 * ROLLBACK's round trip after the client goes, and the connection
 	 * is free at once. */
 	if (!txn->write)
-		add_step(steps, &count, NULL, "COMMIT", NULL, 0, NULL);
+		add_step(steps, &count, "hl_commit", NULL, NULL, 0, NULL);
 	error = pipeline(txn->conn, steps, count, failed, why, len);
 	if (error == HL_PG_TIMEOUT && failed->step == lock_step)
 		snprintf(why, len, "the %s space stayed locked for %u s", space,
@@ -764,7 +767,7 @@ enum hl_pg_error hl_pg_commit(struct hl_pg_txn *txn, const char *space,
 		steps[count - 1].lengths[1] = lengths[2];
 		steps[count - 1].formats[1] = 1;
 	}
-	add_step(steps, &count, NULL, "COMMIT", NULL, 0, NULL);
+	add_step(steps, &count, "hl_commit", NULL, NULL, 0, NULL);
 	error = pipeline(txn->conn, steps, count, &failed, why, len);
 out:
 	for (int k = 0; k < 3; k++)

@@ -165,18 +165,21 @@ static enum hl_wire_status send_all(struct hl_wire *w, const void *src,
 	const char *in = src;
 
 	while (len > 0) {
-		enum hl_wire_status st = wait_for(w, POLLOUT);
 		ssize_t put;
 
-		if (st != HL_WIRE_OK)
-			return st;
 		/* MSG_DONTWAIT: a blocking send of a large value would wait
-		 * for a peer that stopped reading, unbounded. */
+		 * for a peer that stopped reading, unbounded.  The socket
+		 * has room nearly always: it is waited for only when full. */
 		do
 			put = send(w->fd, in, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (put < 0 && errno == EINTR);
-		if (put < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (put < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			enum hl_wire_status st = wait_for(w, POLLOUT);
+
+			if (st != HL_WIRE_OK)
+				return st;
 			continue;
+		}
 		if (put < 0)
 			return errno == EPIPE || errno == ECONNRESET
 				       ? HL_WIRE_EOF

@@ -220,6 +220,38 @@ check "the second waits for the first and reads what it committed" \
 	eval '[ $waited = 0 ] && [ $first_status = 0 ] && [ $second_status = 0 ] &&
 	      grep -qxF order=first "$T/second.out" && has_record h1 runtime order=second'
 
+# --- more connections at once than the daemon keeps workers for ---
+# A holder of h1's runtime lock and six writers of that space waiting for
+# it in the daemon: seven connections served at once, more than the four
+# kept workers, and the other space must still be answered.
+threads() { sed -n 's/^Threads:[[:space:]]*//p' "/proc/${pid[h1]}/status"; }
+hold busy h1 runtime 5 put busy yes
+eventually opened busy
+waiters=()
+for i in 1 2 3 4 5 6; do
+	call h1 write runtime 60 put "waiter$i" yes > "$T/waiter$i.out" 2>&1 &
+	waiters+=($!)
+done
+# Serving all seven: the main thread, the heartbeat, seven busy workers
+# and one started to wait for the next (a worker is started only when the
+# last waiting one takes a connection).
+eventually eval '[ "$(threads)" -ge 10 ]'
+served=$?
+out=$(call h1 read durable 2>&1)
+evidence="served=$served threads=$(threads)"$'\n'$out
+check "seven connections at once are served, and the other space too" \
+	eval '[ $served = 0 ] && [[ "$out" == "RECORDS "* ]]'
+release busy
+busy_status=$?
+waited_ok=0
+for i in "${!waiters[@]}"; do
+	wait "${waiters[$i]}" && waited_ok=$((waited_ok + 1))
+done
+evidence="holder=$busy_status waiters OK: $waited_ok"$'\n'$(cat "$T"/waiter*.out)
+check "then the six waiting writers commit, one after the other" \
+	eval '[ $busy_status = 0 ] && [ $waited_ok = 6 ] &&
+	      has_record h1 runtime waiter6=yes'
+
 # --- a client silent beyond transaction_timeout (h2: 3 s) ---
 hold silent h2 runtime 5 put silent yes
 eventually opened silent
