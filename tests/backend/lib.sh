@@ -30,6 +30,15 @@ need_args_and_root() {
 	fi
 }
 abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+# The arguments of a test of the module on the backend, checked and made
+# absolute into module, daemon and tool: WHY MODULE DAEMON TOOL.
+need_module_daemon_tool() {
+	need_args_and_root "MODULE HELPDESK-LICENSED HELPDESK-LICENSE" \
+		"$1" 3 "${@:2}"
+	module=$(abs "$2")
+	daemon=$(abs "$3")
+	tool=$(abs "$4")
+}
 
 guard=${HL_BACKEND_GUARD:-120}
 lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -25,11 +25,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 . "$here/pg.sh"
 . "$here/lib.sh"
-need_args_and_root "MODULE HELPDESK-LICENSED HELPDESK-LICENSE" \
-	"PostgreSQL as the postgres user, the daemon as root" 3 "$@"
-module=$(abs "$1")
-daemon=$(abs "$2")
-tool=$(abs "$3")
+need_module_daemon_tool \
+	"PostgreSQL as the postgres user, the daemon as root" "$@"
 database_up
 hosts_init "$module" "$daemon" "$tool" || {
 	not_ok "the users, the login driver and pam_wrapper are ready"

@@ -31,11 +31,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 . "$here/pg.sh"
 . "$here/lib.sh"
-need_args_and_root "MODULE HELPDESK-LICENSED HELPDESK-LICENSE" \
-	"a network namespace, PostgreSQL as the postgres user" 3 "$@"
-module=$(abs "$1")
-daemon=$(abs "$2")
-tool=$(abs "$3")
+need_module_daemon_tool \
+	"a network namespace, PostgreSQL as the postgres user" "$@"
 
 # The namespace and the veth pair, named and numbered after this process
 # so that two runs on one machine do not meet.
