@@ -1232,10 +1232,9 @@ bool store_walk_step(struct store_walk *w)
 	return true;
 }
 
-datum store_walk_take(struct store_walk *w)
+void store_walk_take(struct store_walk *w)
 {
 	w->taken = true;
-	return w->key;
 }
 
 void store_walk_stop(struct store_walk *w)

@@ -133,7 +133,7 @@ void store_walk_begin(struct store_walk *w, struct hl_store *s,
  * saying why: the end, a loop, or a read that failed. */
 bool store_walk_step(struct store_walk *w);
 /* The current key becomes the caller's to free; the walk goes on. */
-datum store_walk_take(struct store_walk *w);
+void store_walk_take(struct store_walk *w);
 /* Ends a walk before its end. */
 void store_walk_stop(struct store_walk *w);
 

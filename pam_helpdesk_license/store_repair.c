@@ -223,13 +223,14 @@ static int unvouched_keys(struct hl_store *s,
 			ok = store_salvage_vouches(valid, k, value);
 		free(k);
 		free(value);
-		if (!ok && raw_keys_add(bad, walk.key) != 0) {
+		if (ok)
+			continue;
+		if (raw_keys_add(bad, walk.key) != 0) {
 			store_walk_stop(&walk);
 			raw_keys_free(bad);
 			return HL_STORE_NOMEM;
 		}
-		if (!ok)
-			store_walk_take(&walk);
+		store_walk_take(&walk);
 	}
 	if (walk.rc != HL_STORE_OK)
 		raw_keys_free(bad);
