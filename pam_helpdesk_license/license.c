@@ -679,6 +679,6 @@ int hl_env_init_known(struct hl_env *env, const struct hl_config *cfg,
 		snprintf(env->host, sizeof(env->host), "%s",
 			 cfg->backend.host);
 	else
-		memcpy(env->host, known->host, sizeof(env->host));
+		snprintf(env->host, sizeof(env->host), "%s", known->host);
 	return 0;
 }
