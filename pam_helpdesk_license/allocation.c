@@ -588,42 +588,139 @@ static void txn_close(struct hl_txn *txn)
 	hl_privilege_end(&txn->privilege, txn->env->log);
 }
 
+static enum hl_store_mode txn_mode(const struct hl_txn *txn)
+{
+	return txn->take ? HL_STORE_WRITE
+	       : txn->walk ? HL_STORE_READ_MAPPED : HL_STORE_READ;
+}
+
+/* With a shared backend, the two files are the database's two spaces. */
+static struct hl_store_place txn_place(const struct hl_txn *txn, bool durable)
+{
+	const struct hl_config *cfg = txn->env->cfg;
+
+	return (struct hl_store_place){
+		.path = durable ? cfg->store : cfg->runtime_store,
+		.socket = cfg->backend.enabled ? cfg->backend.socket : NULL,
+		.space = durable ? "durable" : "runtime"
+	};
+}
+
+static int open_durable(struct hl_txn *txn, char *why, size_t why_len)
+{
+	const struct hl_store_place durable = txn_place(txn, true);
+	int rc = hl_store_open_at(&durable, txn_mode(txn),
+				  txn->env->cfg->lock_timeout, txn->env->log,
+				  &txn->durable, why, why_len);
+
+	txn->legacy = rc == HL_STORE_OK && hl_store_legacy(txn->durable);
+	return rc;
+}
+
+/*
+ * Whether this transaction may leave the durable file closed until a
+ * Named record is asked for: once a writer of this boot has found it in
+ * this release's format (DURABLE_CHECKED, in the runtime file, which a
+ * reboot empties), no commit of both files is left to finish
+ * (PENDING_KEY), and no writer was killed with it open.  Otherwise it is opened with the runtime file, so that a
+ * 0.2 store is migrated and a cut-short commit checked before anything
+ * else.  A login that touches no Named record then never reads, locks or
+ * flushes it.
+ */
+#define DURABLE_CHECKED "durable-checked"
+
+static bool durable_may_wait(struct hl_txn *txn)
+{
+	const struct hl_store_place durable = txn_place(txn, true);
+	char *value = NULL;
+	bool checked = !txn->durable_first &&
+		       hl_store_get(txn->store, DURABLE_CHECKED, &value) ==
+			       HL_STORE_OK;
+
+	/* A writer checks a mark left by a writer killed before it closed
+	 * the durable file (hl_store_interrupted) before anything else. */
+	if (checked && txn->take && hl_store_left_writing(&durable))
+		checked = false;
+
+	free(value);
+	value = NULL;
+	if (checked && hl_store_get(txn->store, PENDING_KEY, &value) !=
+		       HL_STORE_NOTFOUND)
+		checked = false;
+	free(value);
+	return checked;
+}
+
+/* A writer that found the durable file in this release's format says so
+ * in the runtime file, with its commit. */
+static int note_durable_checked(struct hl_txn *txn)
+{
+	char *value = NULL;
+	int rc = hl_store_get(txn->store, DURABLE_CHECKED, &value);
+
+	free(value);
+	if (rc == HL_STORE_NOTFOUND)
+		rc = hl_store_put(txn->store, DURABLE_CHECKED, "yes");
+	if (rc != HL_STORE_OK) {
+		hl_txn_failed(txn, rc, DURABLE_CHECKED);
+		return -1;
+	}
+	return 0;
+}
+
 /* The runtime file first, whose lock serialises the writers; then the
  * durable file, always second (its own lock keeps out a process of an
- * earlier release, which knows only that one). */
+ * earlier release, which knows only that one), now or at its first use. */
 static int open_stores(struct hl_txn *txn, const char **which, char *why,
 		       size_t why_len)
 {
-	const struct hl_config *cfg = txn->env->cfg;
-	enum hl_store_mode mode = txn->take ? HL_STORE_WRITE
-				  : txn->walk ? HL_STORE_READ_MAPPED
-				  : HL_STORE_READ;
-
-	/* With a shared backend, the two files are the database's two
-	 * spaces, in the same order. */
-	const char *socket = cfg->backend.enabled ? cfg->backend.socket : NULL;
-	const struct hl_store_place runtime = {
-		.path = cfg->runtime_store, .socket = socket, .space = "runtime"
-	}, durable = {
-		.path = cfg->store, .socket = socket, .space = "durable"
-	};
+	const struct hl_store_place runtime = txn_place(txn, false);
 	int rc;
 
-	*which = cfg->runtime_store;
-	rc = hl_store_open_at(&runtime, mode, cfg->lock_timeout, txn->env->log,
+	*which = txn->env->cfg->runtime_store;
+	rc = hl_store_open_at(&runtime, txn_mode(txn),
+			      txn->env->cfg->lock_timeout, txn->env->log,
 			      &txn->store, why, why_len);
-	if (rc == HL_STORE_OK) {
-		*which = cfg->store;
-		rc = hl_store_open_at(&durable, mode, cfg->lock_timeout,
-				      txn->env->log, &txn->durable, why,
-				      why_len);
+	if (rc == HL_STORE_OK && !durable_may_wait(txn)) {
+		*which = txn->env->cfg->store;
+		rc = open_durable(txn, why, why_len);
+	}
+	if (rc != HL_STORE_OK)
+		close_stores(txn);
+	return rc;
+}
+
+static void txn_open_failed(struct hl_txn *txn, int rc, const char *which,
+			    const char *why);
+
+/* The durable file, opened at its first use (open_stores); NULL, the
+ * failure told, when it cannot be. */
+static struct hl_store *durable_of(struct hl_txn *txn)
+{
+	char why[512] = "";
+	int rc;
+
+	if (txn->durable != NULL)
+		return txn->durable;
+	rc = open_durable(txn, why, sizeof(why));
+	if (rc == HL_STORE_OK && (txn->legacy ||
+				  hl_store_interrupted(txn->durable))) {
+		/* Replaced, or cut short by a program that does not leave
+		 * PENDING_KEY, since a writer checked it: one more try
+		 * opens it first, and migrates or checks it. */
+		hl_store_close(txn->durable);
+		txn->durable = NULL;
+		txn->legacy = false;
+		txn->durable_first = txn->recheck = true;
+		txn_failed_text(txn, "open", "the durable file changed since "
+				"it was checked; trying again");
+		return NULL;
 	}
 	if (rc != HL_STORE_OK) {
-		close_stores(txn);
-		return rc;
+		txn_open_failed(txn, rc, txn->env->cfg->store, why);
+		return NULL;
 	}
-	txn->legacy = hl_store_legacy(txn->durable);
-	return HL_STORE_OK;
+	return txn->durable;
 }
 
 /*
@@ -690,6 +787,10 @@ static int repair_now(struct hl_txn *txn, const char *why, bool suspected)
 
 int hl_txn_repair(struct hl_txn *txn)
 {
+	if (txn->recheck) {
+		txn->recheck = false;
+		return 0;
+	}
 	if (txn->repaired || !txn->damaged || txn->env->leave_damage)
 		return -1;
 	txn->damaged = false;
@@ -703,9 +804,9 @@ static bool durable_key(const char *key)
 }
 
 /* A 0.2 store, not yet migrated, holds everything. */
-static struct hl_store *store_of(const struct hl_txn *txn, const char *key)
+static struct hl_store *store_of(struct hl_txn *txn, const char *key)
 {
-	return txn->legacy || durable_key(key) ? txn->durable : txn->store;
+	return txn->legacy || durable_key(key) ? durable_of(txn) : txn->store;
 }
 
 static int migrate_one(void *arg, const char *key, const char *value);
@@ -772,22 +873,30 @@ int hl_txn_begin(struct hl_txn *txn)
 		rc = open_stores(txn, &which, why, sizeof(why));
 	}
 	if (rc != HL_STORE_OK) {
-		if (*why != '\0')	/* the shared backend's own words */
-			txn_failed_text(txn, "open", why);
-		else if (rc == HL_STORE_TIMEOUT)
-			txn_busy(txn, which);
-		else
-			hl_txn_failed(txn, rc, "open");
+		txn_open_failed(txn, rc, which, why);
 		txn_close(txn);
 		return -1;
 	}
 	if ((!txn->legacy && settle_pending(txn) != 0) ||
 	    (txn->take && ((txn->legacy && migrate(txn) != 0) ||
+			   (txn->durable != NULL &&
+			    note_durable_checked(txn) != 0) ||
 			   settle_outbox(txn) != 0))) {
 		txn_close(txn);
 		return -1;
 	}
 	return 0;
+}
+
+static void txn_open_failed(struct hl_txn *txn, int rc, const char *which,
+			    const char *why)
+{
+	if (*why != '\0')	/* the shared backend's own words */
+		txn_failed_text(txn, "open", why);
+	else if (rc == HL_STORE_TIMEOUT)
+		txn_busy(txn, which);
+	else
+		hl_txn_failed(txn, rc, "open");
 }
 
 /* Runtime first, and with it, when a Named record changed, the durable
@@ -801,7 +910,7 @@ static int commit_stores(struct hl_txn *txn, struct hl_store **failed)
 	*failed = txn->store;
 	if (rc == HL_STORE_OK)
 		rc = hl_store_commit(txn->store);
-	if (rc == HL_STORE_OK) {
+	if (rc == HL_STORE_OK && txn->durable != NULL) {
 		*failed = txn->durable;
 		rc = hl_store_commit(txn->durable);
 	}
@@ -937,10 +1046,39 @@ static int add_named_sessions(struct hl_txn *txn, const char *key,
 	return HL_STORE_OK;
 }
 
+int hl_txn_named_sessions(struct hl_txn *txn, const char *user, bool *any)
+{
+	char key[HL_KEY_MAX], skey[HL_KEY_MAX + 16], *lines = NULL;
+	int rc;
+
+	*any = true;
+	if (txn->legacy)	/* its sessions are in the allocation */
+		return 0;
+	if (!hl_key_named(key, sizeof(key), user) ||
+	    !sessions_key(skey, sizeof(skey), key)) {
+		hl_txn_failed(txn, HL_STORE_IO, "user name too long");
+		return -1;
+	}
+	rc = hl_store_get(txn->store, skey, &lines);
+	free(lines);
+	*any = rc != HL_STORE_NOTFOUND;
+	if (rc != HL_STORE_OK && rc != HL_STORE_NOTFOUND) {
+		hl_txn_failed(txn, rc, skey);
+		return -1;
+	}
+	return 0;
+}
+
 /* The text at key; *text NULL (and 0) when the key is absent. */
 static int get_text(struct hl_txn *txn, const char *key, char **text)
 {
-	int rc = hl_store_get(store_of(txn, key), key, text);
+	struct hl_store *store = store_of(txn, key);
+	int rc;
+
+	*text = NULL;
+	if (store == NULL)
+		return -1;
+	rc = hl_store_get(store, key, text);
 
 	if (rc == HL_STORE_OK && named_record(key))
 		rc = add_named_sessions(txn, key, text);
@@ -1010,13 +1148,19 @@ out:
  * and frees it. */
 static int put_text(struct hl_txn *txn, const char *key, char *text)
 {
-	int rc = text == NULL ? HL_STORE_NOMEM
-		 : named_record(key) ? put_named(txn, key, text)
-		 : hl_store_put(store_of(txn, key), key, text);
+	struct hl_store *store = store_of(txn, key);
+	int rc;
 
+	if (store == NULL) {
+		free(text);
+		return -1;
+	}
+	/* (a named record's store is the durable file, open now) */
+	rc = text == NULL ? HL_STORE_NOMEM
+	     : named_record(key) ? put_named(txn, key, text)
+	     : hl_store_put(store, key, text);
 	/* (put_named says for itself: it writes only a change) */
-	txn->durable_changed |= !named_record(key) &&
-				store_of(txn, key) == txn->durable;
+	txn->durable_changed |= !named_record(key) && store == txn->durable;
 
 	free(text);
 	if (rc != HL_STORE_OK) {
@@ -1102,8 +1246,10 @@ int hl_txn_foreach(struct hl_txn *txn, const char *prefix,
 	int rc = 0;
 
 	if (txn->legacy || prefix_meets(prefix, "named"))
-		rc = hl_store_foreach(txn->durable, prefix, foreach_named_one,
-				      &f);
+		rc = durable_of(txn) == NULL
+			     ? -1
+			     : hl_store_foreach(txn->durable, prefix,
+						foreach_named_one, &f);
 	if (rc == 0 && !txn->legacy && strncmp(prefix, "named", 5) != 0)
 		rc = sessions ? hl_store_foreach(txn->store, prefix, fn, arg)
 			      : hl_store_foreach(txn->store, prefix,
@@ -1206,9 +1352,13 @@ int hl_txn_save_counter(struct hl_txn *txn, const char *key,
 int hl_txn_delete(struct hl_txn *txn, const char *key)
 {
 	char skey[HL_KEY_MAX + 16];
-	int rc = hl_store_delete(store_of(txn, key), key);
+	struct hl_store *store = store_of(txn, key);
+	int rc;
 
-	txn->durable_changed |= store_of(txn, key) == txn->durable;
+	if (store == NULL)
+		return -1;
+	rc = hl_store_delete(store, key);
+	txn->durable_changed |= store == txn->durable;
 	if (rc == HL_STORE_OK && named_record(key) &&
 	    sessions_key(skey, sizeof(skey), key))
 		rc = hl_store_delete(txn->store, skey);
@@ -1249,6 +1399,7 @@ int hl_txn_load_slot(struct hl_txn *txn, const char *pool, unsigned slot,
 int hl_txn_save_slot(struct hl_txn *txn, const char *pool, unsigned slot,
 		     const char *user)
 {
+	struct hl_store *store;
 	char key[HL_KEY_MAX];
 	int rc;
 
@@ -1256,7 +1407,10 @@ int hl_txn_save_slot(struct hl_txn *txn, const char *pool, unsigned slot,
 		hl_txn_failed(txn, HL_STORE_IO, "slot key too long");
 		return -1;
 	}
-	rc = hl_store_put(store_of(txn, key), key, user);
+	store = store_of(txn, key);
+	if (store == NULL)
+		return -1;
+	rc = hl_store_put(store, key, user);
 	if (rc != HL_STORE_OK) {
 		hl_txn_failed(txn, rc, key);
 		return -1;

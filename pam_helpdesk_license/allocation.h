@@ -54,7 +54,11 @@ struct hl_txn {
 	struct hl_decision *out;
 	struct hl_store *store;		/* runtime: slots, holders, sessions,
 					 * lines; its lock is taken first */
-	struct hl_store *durable;	/* Named allocations */
+	struct hl_store *durable;	/* Named allocations; opened with the
+					 * runtime file, or at its first use */
+	bool durable_first;		/* open it with the runtime file */
+	bool recheck;			/* found changed at its first use:
+					 * one more try opens it first */
 	bool legacy;			/* durable is a 0.2 store, read as it
 					 * is (a writer migrates it first) */
 	bool durable_changed;		/* a Named record was written */
@@ -226,6 +230,9 @@ void hl_reconciled_unmatched(struct hl_reconciled *done, const char *user,
 
 /* Frees user's Named allocation: its record, and one less in the count. */
 int hl_txn_free_named(struct hl_txn *txn, const char *user);
+/* *any: whether user's Named allocation has sessions (kept in the runtime
+ * file), so that a close of another session reads nothing durable. */
+int hl_txn_named_sessions(struct hl_txn *txn, const char *user, bool *any);
 /* Whether a holder record (found: it exists) claims slot N of pool. */
 bool hl_holding_claims(const struct hl_holding *holding, bool found,
 		       const char *pool, unsigned slot);

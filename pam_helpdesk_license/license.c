@@ -212,7 +212,10 @@ static int join_lines(struct hl_txn *txn, const struct hl_pool **pools,
 }
 
 /* Steps 2 and 3: a Named allocation in force, or a free Named license
- * for a named-eligible technician.  *decided when granted. */
+ * for a named-eligible technician.  *decided when granted.  The
+ * allocation of a user no longer named-eligible counts for nothing: it
+ * is dropped when the Named licenses run out (hl_txn_allocate_named), so
+ * a login that cannot use one leaves the durable file alone. */
 static int named_steps(struct hl_txn *txn, bool named_ok,
 		       const struct hl_session *session, bool *decided)
 {
@@ -222,11 +225,13 @@ static int named_steps(struct hl_txn *txn, bool named_ok,
 	int rc;
 
 	*decided = false;
+	if (!named_ok)
+		return 0;
 	/* 2. A Named allocation in force. */
 	if (!hl_key_named(key, sizeof(key), txn->who.user) ||
 	    hl_txn_load_holding(txn, key, &holding, &found))
 		return -1;
-	if (found && named_ok) {
+	if (found) {
 		rc = txn->take ? hl_txn_join(txn, key, &holding, session) : 0;
 		hl_holding_free(&holding);
 		if (rc == 0)
@@ -235,27 +240,12 @@ static int named_steps(struct hl_txn *txn, bool named_ok,
 		*decided = true;
 		return rc;
 	}
-	if (found) {
-		/* Its user left the named users and groups: it no longer
-		 * counts, and goes at this write. */
-		hl_holding_free(&holding);
-		if (txn->take) {
-			hl_txn_event(txn, LOG_NOTICE, HL_EVENT_UNASSIGN,
-				     txn->who.user, HL_KIND_NAMED, NULL, 0,
-				     NULL, "no longer named-eligible");
-			if (hl_txn_free_named(txn, txn->who.user))
-				return -1;
-		}
-	}
-
-	/* 3. A free Named license for a named-eligible technician. */
-	if (named_ok) {
-		if (hl_txn_allocate_named(txn, session, decided))
-			return -1;
-		if (*decided)
-			hl_txn_granted(txn, HL_KIND_NAMED, NULL, 0, false,
-				       session, "named license allocated");
-	}
+	/* 3. A free Named license. */
+	if (hl_txn_allocate_named(txn, session, decided))
+		return -1;
+	if (*decided)
+		hl_txn_granted(txn, HL_KIND_NAMED, NULL, 0, false, session,
+			       "named license allocated");
 	return 0;
 }
 
@@ -609,10 +599,16 @@ int hl_license_close(const struct hl_env *env, const struct hl_request *req,
 		return 0;
 	}
 	for (;;) {
+		bool named;
+
 		if (hl_txn_begin(&txn) != 0)
 			return 0;
-		hl_key_named(key, sizeof(key), req->user);
-		rc = close_in(&txn, key, session_id, &closed_named);
+		/* The durable file is read only for a Named session. */
+		rc = hl_txn_named_sessions(&txn, req->user, &named);
+		if (rc == 0 && named) {
+			hl_key_named(key, sizeof(key), req->user);
+			rc = close_in(&txn, key, session_id, &closed_named);
+		}
 		if (rc == 0) {
 			hl_key_holder(key, sizeof(key), req->user);
 			rc = close_in(&txn, key, session_id, &closed_slot);

@@ -1379,6 +1379,20 @@ bool hl_store_interrupted(const struct hl_store *store)
 	return store != NULL && store->interrupted;
 }
 
+bool hl_store_left_writing(const struct hl_store_place *place)
+{
+	char mark[PATH_MAX];
+	struct stat st;
+	int n;
+
+	if (place->socket != NULL)
+		return false;
+	n = snprintf(mark, sizeof(mark), "%s%s", place->path, SUFFIX_WRITING);
+	/* A name too long to stat is refused by the open that follows. */
+	return n < 0 || (size_t)n >= sizeof(mark) ||
+	       fstatat(AT_FDCWD, mark, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 int hl_store_upgrade(struct hl_store *store)
 {
 	if (store == NULL || store->mode != HL_STORE_WRITE)

@@ -121,6 +121,9 @@ bool hl_store_legacy(const struct hl_store *store);
 /* Whether this writer found (and dealt with) a journal: a commit cut
  * short, which may have left damage no key of this transaction reads. */
 bool hl_store_interrupted(const struct hl_store *store);
+/* Whether the file at place may have been left so (its P.writing mark is
+ * there), told without opening it: one stat.  Never for a remote store. */
+bool hl_store_left_writing(const struct hl_store_place *place);
 /* Stages this release's schema, committed with the other changes: the
  * last step of a migration. */
 int hl_store_upgrade(struct hl_store *store);

@@ -26,6 +26,11 @@
 	"concurrent = ( { pool = \"field-east\"; licenses = 1;" \
 	" groups = [ \"field-east\" ]; } );\n"
 
+/* carol holds a Named license: her logins read the durable file, which
+ * a login that can use no Named license leaves alone. */
+#define EAST_ONE_CAROL_NAMED \
+	EAST_ONE "named = { licenses = 1; users = [ \"carol\" ]; };\n"
+
 /* account and session both give code for carol (a field-east member). */
 static void expect_both(struct it_fixture *fx, const char *service,
 			const char *user, int code)
@@ -230,7 +235,7 @@ static void store_symlink(void **state)
 	char *before;
 	size_t len;
 
-	it_config(fx, EAST_ONE);
+	it_config(fx, EAST_ONE_CAROL_NAMED);
 	make_store(fx);
 	path_in(real, fx->store_dir, "real.db");
 	assert_int_equal(rename(fx->store, real), 0);
@@ -262,13 +267,15 @@ static void store_insecure(void **state)
 {
 	struct it_fixture *fx = *state;
 
-	it_config(fx, EAST_ONE);
+	it_config(fx, EAST_ONE_CAROL_NAMED);
 	make_store(fx);
 	assert_int_equal(chmod(fx->store_dir, 0770), 0);
 	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
 	assert_int_equal(chmod(fx->store_dir, 0700), 0);
 	assert_int_equal(chmod(fx->store, 0660), 0);
 	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
+	/* dave, who can use no Named license, does not read that file. */
+	expect_both(fx, IT_SERVICE, "dave", PAM_SUCCESS);
 	assert_int_equal(chmod(fx->store, 0600), 0);
 	expect_both(fx, IT_SERVICE, "carol", PAM_SUCCESS);
 }
@@ -360,7 +367,7 @@ static void store_truncated(void **state)
 	const char *files[] = { fx->store, fx->runtime };
 	const char *bases[] = { "licenses.db", "sessions.db" };
 
-	it_config(fx, EAST_ONE);
+	it_config(fx, EAST_ONE_CAROL_NAMED);
 	make_store(fx);
 	/* Each file, the durable one and this boot's. */
 	for (int i = 0; i < 2; i++) {
@@ -521,7 +528,8 @@ static void store_lock_held(void **state)
 
 	it_config(fx, "lock_timeout = 1;\n" EAST_ONE);
 	make_store(fx);
-	if (snprintf(lock, sizeof(lock), "%s.lock", fx->store) >=
+	/* The runtime file's lock, which every login takes. */
+	if (snprintf(lock, sizeof(lock), "%s.lock", fx->runtime) >=
 	    (int)sizeof(lock))
 		it_fail(__FILE__, __LINE__, "path too long");
 	fd = open(lock, O_RDONLY | O_CLOEXEC);
@@ -559,6 +567,28 @@ static void store_lock_held(void **state)
 	expect_both(fx, IT_SERVICE, "dave", PAM_SUCCESS);
 	close(fd);
 	expect_both(fx, IT_SERVICE, "dave", PAM_SUCCESS);
+}
+
+/* The durable file's lock held: a login that can use no Named license
+ * neither waits for it nor fails; a Named technician's login does. */
+static void durable_lock_held(void **state)
+{
+	struct it_fixture *fx = *state;
+	char lock[PATH_MAX];
+	int fd;
+
+	it_config(fx, "lock_timeout = 1;\n" EAST_ONE_CAROL_NAMED);
+	make_store(fx);
+	if (snprintf(lock, sizeof(lock), "%s.lock", fx->store) >=
+	    (int)sizeof(lock))
+		it_fail(__FILE__, __LINE__, "path too long");
+	fd = open(lock, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	expect_both(fx, IT_SERVICE, "dave", PAM_SUCCESS);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
+	close(fd);
+	expect_both(fx, IT_SERVICE, "carol", PAM_SUCCESS);
 }
 
 /* A store whose directory cannot be made (its parent is missing) cannot
@@ -790,6 +820,7 @@ int main(int argc, char **argv)
 		TEST(lost_session_kept_over_licenses),
 		TEST(store_unknown_version),
 		TEST(store_lock_held),
+		TEST(durable_lock_held),
 		TEST(store_parent_missing),
 		TEST(oversized_items),
 		TEST(bad_user_names),

@@ -450,7 +450,8 @@ static int check_record(void *arg, const char *key, const char *value)
 		else
 			hl_holding_free(&holding);
 	} else if (strcmp(key, "outbox") != 0 &&
-		   strcmp(key, "pending-named") != 0) {
+		   strcmp(key, "pending-named") != 0 &&
+		   strcmp(key, "durable-checked") != 0) {
 		violation(w, "unknown key %s", key);
 	}
 	return 0;
