@@ -622,45 +622,43 @@ static int open_durable(struct hl_txn *txn, char *why, size_t why_len)
  * Named record is asked for: once a writer of this boot has found it in
  * this release's format (DURABLE_CHECKED, in the runtime file, which a
  * reboot empties), no commit of both files is left to finish
- * (PENDING_KEY), and no writer was killed with it open.  Otherwise it is opened with the runtime file, so that a
- * 0.2 store is migrated and a cut-short commit checked before anything
- * else.  A login that touches no Named record then never reads, locks or
- * flushes it.
+ * (PENDING_KEY), and, for a writer, no writer was killed with it open
+ * (its mark, hl_store_interrupted).  Otherwise it is opened with the
+ * runtime file, so that a 0.2 store is migrated and a cut-short commit
+ * checked before anything else.  A login that touches no Named record
+ * then never reads, locks or flushes it.
  */
 #define DURABLE_CHECKED "durable-checked"
+
+/* How a look for key in the runtime file went (HL_STORE_OK: found). */
+static int runtime_look(struct hl_txn *txn, const char *key)
+{
+	char *value = NULL;
+	int rc = hl_store_get(txn->store, key, &value);
+
+	free(value);
+	return rc;
+}
 
 static bool durable_may_wait(struct hl_txn *txn)
 {
 	const struct hl_store_place durable = txn_place(txn, true);
-	char *value = NULL;
-	bool checked = !txn->durable_first &&
-		       hl_store_get(txn->store, DURABLE_CHECKED, &value) ==
-			       HL_STORE_OK;
 
-	/* A writer checks a mark left by a writer killed before it closed
-	 * the durable file (hl_store_interrupted) before anything else. */
-	if (checked && txn->take && hl_store_left_writing(&durable))
-		checked = false;
-
-	free(value);
-	value = NULL;
-	if (checked && hl_store_get(txn->store, PENDING_KEY, &value) !=
-		       HL_STORE_NOTFOUND)
-		checked = false;
-	free(value);
-	return checked;
+	return !txn->durable_first &&
+	       runtime_look(txn, DURABLE_CHECKED) == HL_STORE_OK &&
+	       runtime_look(txn, PENDING_KEY) == HL_STORE_NOTFOUND &&
+	       !(txn->take && hl_store_left_writing(&durable));
 }
 
 /* A writer that found the durable file in this release's format says so
  * in the runtime file, with its commit. */
 static int note_durable_checked(struct hl_txn *txn)
 {
-	char *value = NULL;
-	int rc = hl_store_get(txn->store, DURABLE_CHECKED, &value);
+	int rc = runtime_look(txn, DURABLE_CHECKED);
 
-	free(value);
 	if (rc == HL_STORE_NOTFOUND)
 		rc = hl_store_put(txn->store, DURABLE_CHECKED, "yes");
+
 	if (rc != HL_STORE_OK) {
 		hl_txn_failed(txn, rc, DURABLE_CHECKED);
 		return -1;
