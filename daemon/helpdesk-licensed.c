@@ -365,9 +365,11 @@ static void finish_write(struct daemon *d, struct hl_wire *w,
 			 struct hl_pg_txn *txn, const char *space)
 {
 	char line[HL_WIRE_LINE_MAX], why[512];
-	char *words[2];
+	char *words[3];
 	unsigned long count;
 	struct changes cs = { 0 };
+	bool release;
+	int nwords;
 	enum hl_pg_error error;
 	enum hl_wire_status st = hl_wire_read_line(w, line, sizeof(line));
 
@@ -380,8 +382,9 @@ static void finish_write(struct daemon *d, struct hl_wire *w,
 			send_error(w, HL_PG_IO, "malformed request");
 		return;
 	}
-	if (hl_wire_words(line, words, 2) != 2 ||
-	    strcmp(words[0], "COMMIT") != 0 ||
+	nwords = hl_wire_words(line, words, 3);
+	release = nwords == 3 && strcmp(words[2], "release") == 0;
+	if ((nwords != 2 && !release) || strcmp(words[0], "COMMIT") != 0 ||
 	    !hl_wire_number(words[1], HL_WIRE_COUNT_MAX, &count)) {
 		send_error(w, HL_PG_IO, "expected COMMIT");
 		return;
@@ -394,7 +397,8 @@ static void finish_write(struct daemon *d, struct hl_wire *w,
 	for (unsigned long i = 0; i < count; i++)
 		if (!read_change(d, w, &cs))
 			goto out;
-	error = hl_pg_commit(txn, space, cs.v, cs.count, why, sizeof(why));
+	error = hl_pg_commit(txn, space, cs.v, cs.count, release, why,
+			     sizeof(why));
 	if (error != HL_PG_OK) {
 		hl_log(&d->log, LOG_ERR, "commit of the %s space failed: %s",
 		       space, why);

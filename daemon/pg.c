@@ -368,6 +368,8 @@ static const struct statement {
 	{ "hl_version", "SELECT version FROM hl_schema" },
 	/* SET LOCAL, with the value as a parameter. */
 	{ "hl_lock_timeout", "SELECT set_config('lock_timeout', $1, true)" },
+	{ "hl_no_flush_wait",
+	  "SELECT set_config('synchronous_commit', 'off', true)" },
 	{ "hl_lock", "SELECT 1 FROM hl_space WHERE space = $1 FOR UPDATE" },
 	{ "hl_lock_nowait",
 	  "SELECT 1 FROM hl_space WHERE space = $1 FOR UPDATE NOWAIT" },
@@ -714,7 +716,7 @@ static char *bytea_array(const struct hl_pg_change *const *items, size_t n,
 
 enum hl_pg_error hl_pg_commit(struct hl_pg_txn *txn, const char *space,
 			      const struct hl_pg_change *changes, size_t n,
-			      char *why, size_t len)
+			      bool release, char *why, size_t len)
 {
 	const struct hl_pg_change **order =
 		malloc((n ? n : 1) * sizeof(*order));
@@ -722,7 +724,7 @@ enum hl_pg_error hl_pg_commit(struct hl_pg_txn *txn, const char *space,
 	const struct hl_pg_change **dels = malloc((n ? n : 1) * sizeof(*dels));
 	char *arrays[3] = { NULL, NULL, NULL };
 	int lengths[3];
-	struct step steps[3];
+	struct step steps[4];
 	struct failure failed;
 	size_t nput = 0, ndel = 0, count = 0;
 	enum hl_pg_error error = HL_PG_IO;
@@ -733,6 +735,13 @@ enum hl_pg_error hl_pg_commit(struct hl_pg_txn *txn, const char *space,
 	for (size_t i = 0; i < n; i++)
 		order[i] = &changes[i];
 	qsort(order, n, sizeof(*order), change_order);
+	/* A release lost in a crash of the server (or a failover) before
+	 * its flush leaves a session whose process is gone: stale, and
+	 * reclaimed as any.  And a later commit that takes the seat waits
+	 * for the flush of the whole log before it, this release included. */
+	if (release)
+		add_step(steps, &count, "hl_no_flush_wait", NULL, NULL, 0,
+			 NULL);
 	for (size_t i = 0; i < n; i++) {
 		/* Of one key's changes, only the last. */
 		if (i + 1 < n && order[i]->key_len == order[i + 1]->key_len &&

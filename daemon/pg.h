@@ -115,10 +115,12 @@ struct hl_pg_change {
 };
 
 /* The changes (of one key, the last stands) and COMMIT, in one round
- * trip.  On failure the transaction is left for hl_pg_close. */
+ * trip.  release: a commit that only gives licenses back, which need not
+ * wait for the server's flush (synchronous_commit off for it alone).  On
+ * failure the transaction is left for hl_pg_close. */
 enum hl_pg_error hl_pg_commit(struct hl_pg_txn *txn, const char *space,
 			      const struct hl_pg_change *changes, size_t n,
-			      char *why, size_t len);
+			      bool release, char *why, size_t len);
 /* Rolls back what is still open and frees the results; conn stays. */
 void hl_pg_close(struct hl_pg_txn *txn);
 

@@ -907,7 +907,8 @@ static int commit_stores(struct hl_txn *txn, struct hl_store **failed)
 
 	*failed = txn->store;
 	if (rc == HL_STORE_OK)
-		rc = hl_store_commit(txn->store);
+		rc = (txn->release ? hl_store_commit_release
+				   : hl_store_commit)(txn->store);
 	if (rc == HL_STORE_OK && txn->durable != NULL) {
 		*failed = txn->durable;
 		rc = hl_store_commit(txn->durable);

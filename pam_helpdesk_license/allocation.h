@@ -68,6 +68,8 @@ struct hl_txn {
 					 * reconcile replays the event log */
 	struct hl_privilege_guard privilege;	/* while a store is open */
 	bool take;			/* session open/close, not a dry run */
+	bool release;			/* a session's close: it only gives
+					 * back (hl_store_commit_release) */
 	bool quiet;			/* a preview: log nothing */
 	bool walk;			/* a dry run that reads every record
 					 * (the admin tool's list): the files

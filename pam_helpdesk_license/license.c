@@ -585,7 +585,8 @@ static int close_released(struct hl_txn *txn, const char *session_id)
 int hl_license_close(const struct hl_env *env, const struct hl_request *req,
 		     const char *session_id, struct hl_decision *out)
 {
-	struct hl_txn txn = { .env = env, .req = req, .out = out, .take = true };
+	struct hl_txn txn = { .env = env, .req = req, .out = out, .take = true,
+			      .release = true };
 	char key[HL_KEY_MAX];
 	bool closed_named = false, closed_slot = false;
 	int rc;

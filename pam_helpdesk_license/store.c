@@ -1069,7 +1069,7 @@ static int remote_commit(struct hl_store *s)
 		keys[n] = c->key;
 		values[n++] = c->value;
 	}
-	rc = hl_remote_commit(s->remote, n, keys, values);
+	rc = hl_remote_commit(s->remote, n, keys, values, s->release);
 	if (rc == HL_STORE_OK && s->remote_committed) {
 		hl_store_records_free(&s->records);
 		s->records = fresh;
@@ -1413,6 +1413,13 @@ const char *hl_store_why(const struct hl_store *store)
 	    store->remote->why[0] == '\0')
 		return NULL;
 	return store->remote->why;
+}
+
+int hl_store_commit_release(struct hl_store *store)
+{
+	if (store != NULL)
+		store->release = true;
+	return hl_store_commit(store);
 }
 
 int hl_store_commit(struct hl_store *store)

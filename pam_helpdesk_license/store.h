@@ -129,6 +129,10 @@ bool hl_store_left_writing(const struct hl_store_place *place);
 int hl_store_upgrade(struct hl_store *store);
 
 int hl_store_commit(struct hl_store *store);
+/* The commit of a transaction that only gives licenses back (a session's
+ * close): on the shared backend it does not wait for the database's
+ * flush (doc/BACKEND.md); on a file, the same as hl_store_commit. */
+int hl_store_commit_release(struct hl_store *store);
 /* Drops uncommitted changes and the lock.  NULL is fine. */
 void hl_store_close(struct hl_store *store);
 

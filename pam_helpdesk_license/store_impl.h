@@ -69,6 +69,7 @@ struct hl_store {
 	/* remote: the space as this handle saw it; sorted by key */
 	struct hl_store_records records;
 	bool remote_committed;	/* remote: its transaction has ended */
+	bool release;		/* its commit only gives licenses back */
 	const char *socket;	/* remote: where to open the next one */
 	char space[16];
 	unsigned lock_timeout;

@@ -376,9 +376,11 @@ out:
  * buffer allows. */
 static enum hl_wire_status send_changes(struct hl_remote *r, size_t n,
 					const char *const *keys,
-					const char *const *values)
+					const char *const *values,
+					bool release)
 {
-	enum hl_wire_status st = hl_wire_printf(r->wire, "COMMIT %zu", n);
+	enum hl_wire_status st = hl_wire_printf(r->wire, "COMMIT %zu%s", n,
+						release ? " release" : "");
 
 	for (size_t i = 0; st == HL_WIRE_OK && i < n; i++) {
 		size_t klen = strlen(keys[i]);
@@ -399,7 +401,7 @@ static enum hl_wire_status send_changes(struct hl_remote *r, size_t n,
 }
 
 int hl_remote_commit(struct hl_remote *r, size_t n, const char *const *keys,
-		     const char *const *values)
+		     const char *const *values, bool release)
 {
 	char line[HL_WIRE_LINE_MAX];
 	enum hl_wire_status st;
@@ -410,7 +412,7 @@ int hl_remote_commit(struct hl_remote *r, size_t n, const char *const *keys,
 	if (n > HL_WIRE_COUNT_MAX)
 		return broken(r, "COMMIT", "too many changes");
 	hl_wire_deadline(r->wire, wait_ms(r));
-	st = send_changes(r, n, keys, values);
+	st = send_changes(r, n, keys, values, release);
 	if (st == HL_WIRE_MALFORMED)
 		return broken(r, "COMMIT", "a key or value out of bounds");
 	if (st != HL_WIRE_OK)

@@ -38,9 +38,10 @@ int hl_remote_open(struct hl_remote *r, const char *socket, const char *space,
 		   int (*record)(void *arg, const char *key, const char *value),
 		   void *arg);
 
-/* Sends COMMIT: value NULL is a delete. */
+/* Sends COMMIT: value NULL is a delete; release: the transaction only
+ * gives licenses back (hl_store_commit_release). */
 int hl_remote_commit(struct hl_remote *r, size_t n, const char *const *keys,
-		     const char *const *values);
+		     const char *const *values, bool release);
 
 /* Drops the connection: the daemon rolls back what was not committed. */
 void hl_remote_close(struct hl_remote *r);

@@ -156,6 +156,20 @@ check "of several changes of one key in a COMMIT, the last stands" \
 	eval 'grep -qxF twice/a=2 <<< "$out" && grep -qxF twice/b=3 <<< "$out" &&
 	      ! grep -q "^twice/c=" <<< "$out"'
 call h1 write runtime 5 del twice/a del twice/b > /dev/null 2>&1
+# A session's close commits "COMMIT N release": no wait for the server's
+# flush, the same records.  Any other word is refused, nothing written.
+out=$(call h1 write runtime 5 --as release put released/x 1 2>&1)
+evidence=$out
+out=$(call h2 read runtime 2>&1)
+evidence+=$'\n'$out
+check "a release commit is taken as any" \
+	eval 'grep -qxF released/x=1 <<< "$out"'
+out=$(call h1 write runtime 5 --as later put released/y 1 2>&1)
+evidence=$out
+check "a COMMIT with another word is refused, nothing written" \
+	eval '[[ "$out" == *"ERROR io expected COMMIT"* ]] &&
+	      ! grep -q "^released/y=" <<< "$(call h2 read runtime 2>&1)"'
+call h1 write runtime 5 del released/x > /dev/null 2>&1
 out=$(call h1 read durable 2>&1)
 evidence=$out
 check "the durable space is apart and has no host records" [ "$out" = "RECORDS 0" ]

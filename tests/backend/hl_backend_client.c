@@ -5,8 +5,8 @@
  *
  *   hl_backend_client SOCKET ping
  *   hl_backend_client SOCKET read SPACE
- *   hl_backend_client SOCKET write SPACE TIMEOUT [--hold] [put KEY VALUE |
- *                     del KEY]...
+ *   hl_backend_client SOCKET write SPACE TIMEOUT [--hold] [--as WORD]
+ *                     [put KEY VALUE | del KEY]...
  *   hl_backend_client PATH await-ready
  *
  * Prints the daemon's answers: "OK ..." or "ERROR CODE TEXT", the records
@@ -14,7 +14,8 @@
  * the tests are text), "OK" after a COMMIT, or "closed" when the daemon
  * closed without a word.  With --hold a write prints "opened" after the
  * records and waits for a line on stdin before it commits (the test kills
- * it there, or lets it go on).  Exit status 0 when the daemon said OK.
+ * it there, or lets it go on); --as WORD sends "COMMIT N WORD" (the
+ * module's word is "release").  Exit status 0 when the daemon said OK.
  * await-ready plays systemd's side of Type=notify: it binds a datagram
  * socket at PATH, prints "listening", then the first datagram it gets.
  * Like the module, it speaks only to a root-owned socket whose peer is
@@ -122,14 +123,15 @@ static bool records(struct hl_wire *w)
 	return true;
 }
 
-static bool commit(struct hl_wire *w, int argc, char **argv)
+static bool commit(struct hl_wire *w, const char *as, int argc, char **argv)
 {
 	char line[HL_WIRE_LINE_MAX];
 	int changes = 0;
 
 	for (int i = 0; i < argc; i += strcmp(argv[i], "put") == 0 ? 3 : 2)
 		changes++;
-	if (hl_wire_printf(w, "COMMIT %d", changes) != HL_WIRE_OK)
+	if (hl_wire_printf(w, "COMMIT %d%s%s", changes, as ? " " : "",
+			   as ? as : "") != HL_WIRE_OK)
 		return false;
 	for (int i = 0; i < argc;) {
 		bool put = strcmp(argv[i], "put") == 0;
@@ -183,6 +185,7 @@ int main(int argc, char **argv)
 {
 	static struct hl_wire w;
 	char line[HL_WIRE_LINE_MAX];
+	const char *as = NULL;
 	bool ok = false, hold = false;
 	int fd, first = 5;
 
@@ -198,6 +201,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[2], "write") == 0) {
 		hold = argc > 5 && strcmp(argv[5], "--hold") == 0;
 		first += hold;
+		if (argc > first + 1 && strcmp(argv[first], "--as") == 0) {
+			as = argv[first + 1];
+			first += 2;
+		}
 		for (int i = first; i < argc;
 		     i += strcmp(argv[i], "put") == 0 ? 3 : 2)
 			if ((strcmp(argv[i], "put") != 0 &&
@@ -224,7 +231,7 @@ int main(int argc, char **argv)
 			puts("opened");
 			ok = fgets(line, sizeof(line), stdin) != NULL;
 		}
-		ok = ok && commit(&w, argc - first, argv + first);
+		ok = ok && commit(&w, as, argc - first, argv + first);
 	}
 	close(fd);
 	return ok ? 0 : 1;
