@@ -511,13 +511,29 @@ static void store_unknown_version(void **state)
 	expect_store_refused(fx, "schema version 99");
 }
 
+/* Takes the lock of the store file at path, as a writer does; its
+ * descriptor (closing it lets go). */
+static int take_lock(const char *path)
+{
+	char lock[PATH_MAX];
+	int fd;
+
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock))
+		it_fail(__FILE__, __LINE__, "path too long");
+	fd = open(lock, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		it_fail(__FILE__, __LINE__, "no lock file %s beside the store "
+			"(doc/STORE.md)", lock);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	return fd;
+}
+
 /* A store whose lock another process holds: the login waits at most
  * lock_timeout and fails as an unusable store (or goes through under
  * on_error = allow), and never hangs. */
 static void store_lock_held(void **state)
 {
 	struct it_fixture *fx = *state;
-	char lock[PATH_MAX];
 	struct pam_testcase open_case[] = {
 		pam_test(PAMTEST_OPEN_SESSION, PAM_SUCCESS),
 	};
@@ -529,14 +545,7 @@ static void store_lock_held(void **state)
 	it_config(fx, "lock_timeout = 1;\n" EAST_ONE);
 	make_store(fx);
 	/* The runtime file's lock, which every login takes. */
-	if (snprintf(lock, sizeof(lock), "%s.lock", fx->runtime) >=
-	    (int)sizeof(lock))
-		it_fail(__FILE__, __LINE__, "path too long");
-	fd = open(lock, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		it_fail(__FILE__, __LINE__, "no lock file %s beside the store "
-			"(doc/STORE.md)", lock);
-	assert_int_equal(flock(fd, LOCK_EX), 0);
+	fd = take_lock(fx->runtime);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	expect_both(fx, IT_SERVICE, "dave", PAM_SYSTEM_ERR);
@@ -574,17 +583,11 @@ static void store_lock_held(void **state)
 static void durable_lock_held(void **state)
 {
 	struct it_fixture *fx = *state;
-	char lock[PATH_MAX];
 	int fd;
 
 	it_config(fx, "lock_timeout = 1;\n" EAST_ONE_CAROL_NAMED);
 	make_store(fx);
-	if (snprintf(lock, sizeof(lock), "%s.lock", fx->store) >=
-	    (int)sizeof(lock))
-		it_fail(__FILE__, __LINE__, "path too long");
-	fd = open(lock, O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(flock(fd, LOCK_EX), 0);
+	fd = take_lock(fx->store);
 	expect_both(fx, IT_SERVICE, "dave", PAM_SUCCESS);
 	expect_both(fx, IT_SERVICE, "carol", PAM_SYSTEM_ERR);
 	close(fd);
