@@ -645,6 +645,7 @@ int hl_env_init(struct hl_env *env, const struct hl_config *cfg,
 int hl_env_init_known(struct hl_env *env, const struct hl_config *cfg,
 		      const struct hl_logger *log, struct hl_env_known *known)
 {
+	static const char proc_root[] = "/proc";
 	struct hl_env_known fresh = { .self.pid = 0 };
 	/* A child forked between two calls is another process. */
 	bool kept = known != NULL && known->self.pid == getpid();
@@ -653,7 +654,7 @@ int hl_env_init_known(struct hl_env *env, const struct hl_config *cfg,
 		if (gethostname(fresh.host, sizeof(fresh.host)) != 0)
 			snprintf(fresh.host, sizeof(fresh.host), "localhost");
 		fresh.host[sizeof(fresh.host) - 1] = '\0';
-		if (hl_process_identify("/proc", getpid(), &fresh.self) != 0) {
+		if (hl_process_identify(proc_root, getpid(), &fresh.self) != 0) {
 			hl_log(log, LOG_ERR, "cannot read this process's "
 			       "identity from /proc");
 			return -1;
@@ -666,7 +667,7 @@ int hl_env_init_known(struct hl_env *env, const struct hl_config *cfg,
 	memset(env, 0, sizeof(*env));
 	env->cfg = cfg;
 	env->log = log;
-	env->proc_root = "/proc";
+	env->proc_root = proc_root;
 	env->now = wall_clock;
 	env->self = known->self;
 	if (kept)
