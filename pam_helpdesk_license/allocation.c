@@ -658,7 +658,6 @@ static int note_durable_checked(struct hl_txn *txn)
 
 	if (rc == HL_STORE_NOTFOUND)
 		rc = hl_store_put(txn->store, DURABLE_CHECKED, "yes");
-
 	if (rc != HL_STORE_OK) {
 		hl_txn_failed(txn, rc, DURABLE_CHECKED);
 		return -1;
@@ -1047,7 +1046,7 @@ static int add_named_sessions(struct hl_txn *txn, const char *key,
 
 int hl_txn_named_sessions(struct hl_txn *txn, const char *user, bool *any)
 {
-	char key[HL_KEY_MAX], skey[HL_KEY_MAX + 16], *lines = NULL;
+	char key[HL_KEY_MAX], skey[HL_KEY_MAX + 16];
 	int rc;
 
 	*any = true;
@@ -1058,8 +1057,7 @@ int hl_txn_named_sessions(struct hl_txn *txn, const char *user, bool *any)
 		hl_txn_failed(txn, HL_STORE_IO, "user name too long");
 		return -1;
 	}
-	rc = hl_store_get(txn->store, skey, &lines);
-	free(lines);
+	rc = runtime_look(txn, skey);
 	*any = rc != HL_STORE_NOTFOUND;
 	if (rc != HL_STORE_OK && rc != HL_STORE_NOTFOUND) {
 		hl_txn_failed(txn, rc, skey);
