@@ -234,6 +234,18 @@ static bool tty_map_ready(struct hl_tty_map *map)
 	return !map->failed;
 }
 
+void hl_tty_map_prepare(struct hl_tty_map *map,
+			const struct hl_holding *holding)
+{
+	char path[64];
+
+	for (size_t i = 0; i < holding->session_count && !map->read; i++)
+		if (holding->sessions[i].audit_session != 0 &&
+		    !hl_tty_device(holding->sessions[i].tty, path,
+				   sizeof(path)))
+			tty_map_ready(map);
+}
+
 /* The ttys of session found through its processes (above) in w: how
  * many.  None without an audit session, which is what proves a process
  * to be the session's, nor for a session of another boot (its audit

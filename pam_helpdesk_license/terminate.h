@@ -69,6 +69,11 @@ struct hl_tty_map {
 void hl_tty_map_init(struct hl_tty_map *map, const char *proc_root);
 void hl_tty_map_free(struct hl_tty_map *map);
 
+/* Makes map's walk now if a session of holding would look its ttys up
+ * there: threads may then share the map, reading it only. */
+void hl_tty_map_prepare(struct hl_tty_map *map,
+			const struct hl_holding *holding);
+
 /* hl_holding_idle with each session's last input (hl_session_last_input;
  * 0 when it has none) into inputs[0 .. session_count - 1], its ttys
  * looked up in ttys: a listing shows both without reading a tty twice.
