@@ -4,9 +4,11 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "allocation.h"
@@ -47,14 +49,11 @@ void hl_listing_free(struct hl_listing *listing)
 }
 
 /* Adds an item; its holding is moved in (and emptied in the caller).
- * Its sessions' ttys are read here, once, those of sshd sessions looked
- * up in ttys (NULL: none): item->idle is the holding's idle time at now.
- * Without read_ttys, none is read: no input, idle -1. */
+ * Its sessions' processes and ttys are looked at later, by
+ * check_listing: the item is not idle (0) and no session stale yet. */
 static struct hl_listed *listing_add(struct hl_listing *listing,
 				     const char *user,
-				     struct hl_holding *holding,
-				     struct hl_tty_map *ttys, bool read_ttys,
-				     time_t now)
+				     struct hl_holding *holding)
 {
 	struct hl_listed *item;
 	bool failed = false;
@@ -74,9 +73,6 @@ static struct hl_listed *listing_add(struct hl_listing *listing,
 	snprintf(item->user, sizeof(item->user), "%s", user);
 	item->holding = *holding;
 	memset(holding, 0, sizeof(*holding));
-	item->idle = read_ttys ? hl_holding_idle_inputs(ttys, &item->holding,
-							now, item->input)
-			       : -1;
 	item->eligible = true;
 	listing->count++;
 	return item;
@@ -198,8 +194,9 @@ static int sort_listing(const struct hl_config *cfg,
 struct list_walk {
 	struct hl_txn *txn;
 	struct hl_listing *out;
-	struct hl_audit_scan audit;
-	struct hl_tty_map ttys;	/* the ttys of sshd sessions, one walk */
+	struct hl_audit_scan audit;	/* for the waiters */
+	bool *ttys_wanted;	/* per item: its ttys are read */
+	size_t ttys_allocated;
 	bool counting;		/* for counts: ttys only where idle counts */
 	bool reported;		/* the walk stopped on a failure said already */
 };
@@ -208,15 +205,6 @@ static int list_stop(struct list_walk *walk)
 {
 	walk->reported = true;
 	return 1;
-}
-
-static bool listed_stale(struct list_walk *walk,
-			 const struct hl_session *session)
-{
-	const struct hl_env *env = walk->txn->env;
-
-	return hl_session_stale_scan(env->proc_root, env->self.boot_id,
-				     session, &walk->audit);
 }
 
 /* Whether the listing reads the ttys of holding: always for the rows of
@@ -235,6 +223,21 @@ static bool ttys_wanted(const struct list_walk *walk,
 	return pool != NULL && pool->idle_timeout > 0;
 }
 
+/* listing_add, and whether check_listing reads the item's ttys. */
+static struct hl_listed *list_add(struct list_walk *walk, const char *user,
+				  struct hl_holding *holding, bool read_ttys)
+{
+	struct hl_listing *out = walk->out;
+	bool failed = false;
+
+	walk->ttys_wanted = hl_grow(walk->ttys_wanted, &walk->ttys_allocated,
+				    out->count + 1, sizeof(bool), &failed);
+	if (failed)
+		return NULL;
+	walk->ttys_wanted[out->count] = read_ttys;
+	return listing_add(out, user, holding);
+}
+
 /* A holder/USER or named/USER record, decoded straight into the listing. */
 static int list_holding(struct list_walk *walk, const char *key,
 			const char *value)
@@ -248,17 +251,12 @@ static int list_holding(struct list_walk *walk, const char *key,
 		hl_txn_damaged(walk->txn, key);
 		return list_stop(walk);
 	}
-	item = listing_add(walk->out, user, &holding, &walk->ttys,
-			   ttys_wanted(walk, &holding), env->now());
+	item = list_add(walk, user, &holding, ttys_wanted(walk, &holding));
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
 		return list_stop(walk);
 	}
-	for (size_t s = 0; s < item->holding.session_count; s++)
-		item->stale[s] = listed_stale(walk, &item->holding.sessions[s]);
-	if (item->holding.kind != HL_KIND_CONCURRENT)
-		item->idle = -1;
 	if (item->holding.kind == HL_KIND_NAMED)
 		/* A lookup error is no "ineligible": the sweep keeps such
 		 * an allocation too. */
@@ -271,6 +269,7 @@ static int list_holding(struct list_walk *walk, const char *key,
 static int list_line(struct list_walk *walk, const char *key,
 		     const char *value)
 {
+	const struct hl_env *env = walk->txn->env;
 	struct hl_listing *out = walk->out;
 	struct hl_line line;
 	bool failed = false;
@@ -294,7 +293,10 @@ static int list_line(struct list_walk *walk, const char *key,
 		snprintf(lw->pool, sizeof(lw->pool), "%s", hl_record_user(key));
 		lw->place = i + 1;
 		lw->waiter = line.waiters[i];
-		lw->stale = listed_stale(walk, &lw->waiter.session);
+		lw->stale = hl_session_stale_scan(env->proc_root,
+						  env->self.boot_id,
+						  &lw->waiter.session,
+						  &walk->audit);
 		lw->ended = !lw->stale &&
 			    hl_txn_waiter_gone(walk->txn, &lw->waiter);
 	}
@@ -302,26 +304,18 @@ static int list_line(struct list_walk *walk, const char *key,
 	return 0;
 }
 
-/* A released/USER record: its live sessions, if any.  One that does
- * not decode holds no license: it is left to reap. */
+/* A released/USER record: listed with its live sessions, if any
+ * (check_listing drops the others).  One that does not decode holds no
+ * license: it is left to reap. */
 static int list_released(struct list_walk *walk, const char *key,
 			 const char *value)
 {
-	const struct hl_env *env = walk->txn->env;
 	struct hl_holding holding;
 	struct hl_listed *item;
 
 	if (hl_holding_decode(value, &holding) != 0)
 		return 0;
-	for (size_t i = holding.session_count; i-- > 0;)
-		if (listed_stale(walk, &holding.sessions[i]))
-			hl_holding_remove_session(&holding, i);
-	if (holding.session_count == 0) {
-		hl_holding_free(&holding);
-		return 0;
-	}
-	item = listing_add(walk->out, hl_record_user(key), &holding,
-			   &walk->ttys, !walk->counting, env->now());
+	item = list_add(walk, hl_record_user(key), &holding, !walk->counting);
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -340,6 +334,145 @@ static int list_record(void *arg, const char *key, const char *value)
 	if (strncmp(key, "line/", 5) == 0)
 		return list_line(arg, key, value);
 	return 0;
+}
+
+/* ---- the sessions of a listing, after the walk ---------------------------- */
+
+/*
+ * What a listing learns of each holder outside the store: whether each
+ * session's process lives (its start time in /proc) and, where wanted,
+ * its ttys' last input.  With thousands of holders these reads are
+ * nearly all of list's time, so they come after the store's lock is
+ * given back (logins do not wait for them) and are spread over threads.
+ */
+#define CHECK_THREADS_MAX 8
+#define CHECK_ITEMS_MIN 256	/* fewer per thread cost more than they save */
+
+struct listing_checks {
+	const struct hl_env *env;
+	struct hl_listing *out;
+	const bool *ttys_wanted;
+	struct hl_tty_map *ttys;	/* walked before the threads start */
+	time_t now;
+};
+
+struct check_part {
+	const struct listing_checks *checks;
+	size_t from, to;	/* items [from, to) */
+	pthread_t thread;
+	bool started;
+};
+
+/* A released holding keeps only its live sessions. */
+static void drop_stale_sessions(struct hl_listed *item)
+{
+	size_t n = item->holding.session_count;
+
+	for (size_t i = n; i-- > 0;) {
+		if (!item->stale[i])
+			continue;
+		hl_holding_remove_session(&item->holding, i);
+		memmove(&item->stale[i], &item->stale[i + 1],
+			(n - i - 1) * sizeof(*item->stale));
+		memmove(&item->input[i], &item->input[i + 1],
+			(n - i - 1) * sizeof(*item->input));
+		n--;
+	}
+}
+
+static void check_item(const struct listing_checks *checks, size_t index,
+		       struct hl_audit_scan *audit)
+{
+	const struct hl_env *env = checks->env;
+	struct hl_listed *item = &checks->out->items[index];
+
+	for (size_t s = 0; s < item->holding.session_count; s++)
+		item->stale[s] = hl_session_stale_scan(
+			env->proc_root, env->self.boot_id,
+			&item->holding.sessions[s], audit);
+	if (item->released)
+		drop_stale_sessions(item);
+	if (item->holding.kind != HL_KIND_CONCURRENT ||
+	    !checks->ttys_wanted[index])
+		item->idle = -1;
+	else
+		item->idle = hl_holding_idle_inputs(checks->ttys,
+						    &item->holding, checks->now,
+						    item->input);
+}
+
+static void *check_items(void *arg)
+{
+	struct check_part *part = arg;
+	struct hl_audit_scan audit = { 0 };	/* each thread its own */
+
+	for (size_t i = part->from; i < part->to; i++)
+		check_item(part->checks, i, &audit);
+	hl_audit_scan_free(&audit);
+	return NULL;
+}
+
+static size_t check_threads(size_t items)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = items / CHECK_ITEMS_MIN;
+
+	if (cpus > 0 && n > (size_t)cpus)
+		n = (size_t)cpus;
+	if (n > CHECK_THREADS_MAX)
+		n = CHECK_THREADS_MAX;
+	return n > 0 ? n : 1;
+}
+
+/* Released holdings whose sessions have all ended are not listed. */
+static void drop_ended_released(struct hl_listing *out)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < out->count; i++) {
+		if (out->items[i].released &&
+		    out->items[i].holding.session_count == 0) {
+			listed_free(&out->items[i]);
+			continue;
+		}
+		out->items[kept++] = out->items[i];
+	}
+	out->count = kept;
+}
+
+static void check_listing(const struct hl_env *env, struct hl_listing *out,
+			  const bool *ttys_wanted)
+{
+	struct hl_tty_map ttys;
+	struct listing_checks checks = { env, out, ttys_wanted, &ttys,
+					 env->now() };
+	struct check_part parts[CHECK_THREADS_MAX];
+	size_t n = check_threads(out->count);
+
+	hl_tty_map_init(&ttys, env->proc_root);
+	for (size_t i = 0; i < out->count; i++)
+		if (ttys_wanted[i])
+			hl_tty_map_prepare(&ttys, &out->items[i].holding);
+	for (size_t t = 0; t < n; t++) {
+		parts[t] = (struct check_part){
+			.checks = &checks,
+			.from = out->count * t / n,
+			.to = out->count * (t + 1) / n,
+		};
+		/* The first part is this thread's; a thread that cannot
+		 * start leaves its part to it too. */
+		parts[t].started = t > 0 && pthread_create(&parts[t].thread,
+							   NULL, check_items,
+							   &parts[t]) == 0;
+	}
+	for (size_t t = 0; t < n; t++)
+		if (!parts[t].started)
+			check_items(&parts[t]);
+	for (size_t t = 0; t < n; t++)
+		if (parts[t].started)
+			pthread_join(parts[t].thread, NULL);
+	hl_tty_map_free(&ttys);
+	drop_ended_released(out);
 }
 
 static int list_store(const struct hl_env *env, const struct hl_request *req,
@@ -361,7 +494,6 @@ static int list_store(const struct hl_env *env, const struct hl_request *req,
 			hl_txn_end(&txn, false);
 		return 0;
 	}
-	hl_tty_map_init(&walk.ttys, env->proc_root);
 	/* One walk of the store for holdings and lines alike: each walk
 	 * reads every record of the file from disk. */
 	rc = hl_txn_foreach(&txn, "", list_record, &walk);
@@ -369,12 +501,15 @@ static int list_store(const struct hl_env *env, const struct hl_request *req,
 		hl_txn_failed(&txn, rc < 0 ? HL_STORE_IO : rc, "listing");
 	ok = rc == 0;
 	hl_audit_scan_free(&walk.audit);
-	hl_tty_map_free(&walk.ttys);
-	if (ok && sort_listing(env->cfg, out) != 0) {
-		hl_txn_failed(&txn, HL_STORE_NOMEM, "listing");
-		ok = false;
-	}
 	if (hl_txn_end(&txn, ok) != 0 || !ok) {
+		free(walk.ttys_wanted);
+		hl_listing_free(out);
+		return 0;
+	}
+	check_listing(env, out, walk.ttys_wanted);
+	free(walk.ttys_wanted);
+	if (sort_listing(env->cfg, out) != 0) {
+		hl_txn_failed(&txn, HL_STORE_NOMEM, "listing");
 		hl_listing_free(out);
 		return 0;
 	}
@@ -602,9 +737,12 @@ static int reap_holding(struct hl_txn *txn, const char *user,
 	if (dropped.session_count == 0)
 		return 0;
 	hl_txn_prune_stale(txn, user, holding);
-	item = listing_add(reaped, user, &dropped, NULL, true, txn->env->now());
+	item = listing_add(reaped, user, &dropped);
 	if (item == NULL)
 		goto nomem;
+	/* Their processes are gone: only the ttys PAM_TTY names. */
+	item->idle = hl_holding_idle_inputs(NULL, &item->holding,
+					    txn->env->now(), item->input);
 	for (size_t i = 0; i < item->holding.session_count; i++)
 		item->stale[i] = true;
 	return 1;

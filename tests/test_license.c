@@ -1295,6 +1295,115 @@ static void su_caller_cannot_signal_lock_holder(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A concurrent holding of user in field-west: sessions of the processes
+ * pids[0 .. n-1], written straight into the open store under prefix
+ * ("holder/" or "released/"). */
+static void put_holding(struct hl_store *store, const char *prefix,
+			const char *user, unsigned slot, const pid_t *pids,
+			size_t n)
+{
+	struct hl_holding holding = { .kind = HL_KIND_CONCURRENT,
+				      .slot = slot,
+				      .since = fixed_now() };
+	char key[HL_KEY_MAX], *text;
+	char empty[] = "";
+
+	snprintf(holding.pool, sizeof(holding.pool), "field-west");
+	for (size_t i = 0; i < n; i++) {
+		struct hl_session session = { .pid = pids[i],
+					      .start = 1000 + (unsigned long long)pids[i],
+					      .since = fixed_now() };
+
+		snprintf(session.id, sizeof(session.id), "%032x",
+			 (unsigned)pids[i]);
+		memcpy(session.boot_id, BOOT_A, sizeof(session.boot_id));
+		session.service = session.tty = session.rhost = session.host =
+			empty;
+		assert_int_equal(hl_holding_add_session(&holding, &session), 0);
+	}
+	text = hl_holding_encode(&holding);
+	assert_non_null(text);
+	snprintf(key, sizeof(key), "%s%s", prefix, user);
+	assert_int_equal(hl_store_put(store, key, text), HL_STORE_OK);
+	free(text);
+	hl_holding_free(&holding);
+}
+
+/* A listing of more holders than one thread checks (list and status
+ * spread the reads of /proc over threads, after the store's lock is given
+ * back): each session is found stale exactly when its process is gone,
+ * and a released holding keeps only its live sessions, or is not listed
+ * once they have all ended. */
+static void list_of_many_holders(void **state)
+{
+	enum { HOLDERS = 1200 };
+	struct fixture *f = *state;
+	struct hl_request req = { "helpdesk-license", "helpdesk-license", "",
+				  "" };
+	struct hl_listing listing;
+	struct hl_decision d;
+	struct hl_store *store;
+	size_t holders = 0, released = 0;
+
+	assert_int_equal(open_as(f, "carol", 100, &d), HL_GRANTED);
+	assert_int_equal(hl_store_open(f->runtime, HL_STORE_WRITE, 1, &f->log,
+				       &store), HL_STORE_OK);
+	/* Technician i has the processes 10000 + 2i and 10001 + 2i; the
+	 * first is gone when i % 3 == 0, the second when i % 4 == 0.  Every
+	 * fifth is a released holding. */
+	for (unsigned i = 0; i < HOLDERS; i++) {
+		pid_t pids[2] = { 10000 + 2 * (pid_t)i, 10001 + 2 * (pid_t)i };
+		char user[32];
+
+		snprintf(user, sizeof(user), "t%04u", i);
+		for (size_t k = 0; k < 2; k++)
+			if (i % (3 + k) != 0)
+				fake_process(f, pids[k], 'S',
+					     1000 + (unsigned long long)pids[k]);
+		put_holding(store, i % 5 == 0 ? "released/" : "holder/", user,
+			    i + 1, pids, 2);
+	}
+	assert_int_equal(hl_store_commit(store), HL_STORE_OK);
+	hl_store_close(store);
+
+	assert_int_equal(hl_admin_list(&f->env, &req, &listing, &d), 0);
+	assert_int_equal(d.verdict, HL_GRANTED);
+	for (size_t n = 0; n < listing.count; n++) {
+		const struct hl_listed *item = &listing.items[n];
+		unsigned i;
+
+		if (strcmp(item->user, "carol") == 0) {
+			assert_false(item->stale[0]);
+			continue;
+		}
+		assert_int_equal(sscanf(item->user, "t%4u", &i), 1);
+		if (item->released) {
+			/* Only the live sessions, and at least one. */
+			released++;
+			assert_int_equal(i % 5, 0);
+			assert_int_equal(item->holding.session_count,
+					 (i % 3 != 0) + (i % 4 != 0));
+			for (size_t s = 0; s < item->holding.session_count;
+			     s++) {
+				assert_false(item->stale[s]);
+				assert_true(item->holding.sessions[s].pid % 2 ==
+						    0
+					    ? i % 3 != 0 : i % 4 != 0);
+			}
+			continue;
+		}
+		holders++;
+		assert_int_not_equal(i % 5, 0);
+		assert_int_equal(item->holding.session_count, 2);
+		assert_int_equal(item->stale[0], i % 3 == 0);
+		assert_int_equal(item->stale[1], i % 4 == 0);
+	}
+	assert_int_equal(holders, HOLDERS - HOLDERS / 5);
+	/* Released, less those whose both processes are gone (i % 60). */
+	assert_int_equal(released, HOLDERS / 5 - HOLDERS / 60);
+	hl_listing_free(&listing);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1334,6 +1443,7 @@ int main(int argc, char **argv)
 		T(store_of_release_0_2_is_migrated),
 		T(su_caller_cannot_signal_lock_holder),
 		T(store_checked_after_a_commit_cut_short),
+		T(list_of_many_holders),
 #undef T
 	};
 
