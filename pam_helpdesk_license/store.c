@@ -668,8 +668,9 @@ static int lock_wait(struct hl_store *s, int op, unsigned timeout)
 		nanosleep(&nap, NULL); /* EINTR: the loop checks the time */
 	}
 	hl_log(s->log, LOG_ERR,
-	       "store %s is busy: no %s lock within %u seconds", s->path,
-	       op == LOCK_EX ? "exclusive" : "shared", timeout);
+	       "store %s is busy: no %s lock within %u second%s", s->path,
+	       op == LOCK_EX ? "exclusive" : "shared", timeout,
+	       timeout == 1 ? "" : "s");
 	return HL_STORE_TIMEOUT;
 }
 
