@@ -194,8 +194,8 @@ static int sort_listing(const struct hl_config *cfg,
 struct list_walk {
 	struct hl_txn *txn;
 	struct hl_listing *out;
-	struct hl_audit_scan audit;	/* for the waiters */
-	bool *ttys_wanted;	/* per item: its ttys are read */
+	struct hl_audit_scan audit; /* for the waiters */
+	bool *ttys_wanted;	    /* per item: its ttys are read */
 	size_t ttys_allocated;
 	bool counting;		/* for counts: ttys only where idle counts */
 	bool reported;		/* the walk stopped on a failure said already */
@@ -293,10 +293,9 @@ static int list_line(struct list_walk *walk, const char *key,
 		snprintf(lw->pool, sizeof(lw->pool), "%s", hl_record_user(key));
 		lw->place = i + 1;
 		lw->waiter = line.waiters[i];
-		lw->stale = hl_session_stale_scan(env->proc_root,
-						  env->self.boot_id,
-						  &lw->waiter.session,
-						  &walk->audit);
+		lw->stale = hl_session_stale_scan(
+			env->proc_root, env->self.boot_id, &lw->waiter.session,
+			&walk->audit);
 		lw->ended = !lw->stale &&
 			    hl_txn_waiter_gone(walk->txn, &lw->waiter);
 	}
@@ -346,19 +345,19 @@ static int list_record(void *arg, const char *key, const char *value)
  * given back (logins do not wait for them) and are spread over threads.
  */
 #define CHECK_THREADS_MAX 8
-#define CHECK_ITEMS_MIN 256	/* fewer per thread cost more than they save */
+#define CHECK_ITEMS_MIN 256 /* fewer per thread cost more than they save */
 
 struct listing_checks {
 	const struct hl_env *env;
 	struct hl_listing *out;
 	const bool *ttys_wanted;
-	struct hl_tty_map *ttys;	/* walked before the threads start */
+	struct hl_tty_map *ttys; /* walked before the threads start */
 	time_t now;
 };
 
 struct check_part {
 	const struct listing_checks *checks;
-	size_t from, to;	/* items [from, to) */
+	size_t from, to; /* items [from, to) */
 	pthread_t thread;
 	bool started;
 };
@@ -396,15 +395,14 @@ static void check_item(const struct listing_checks *checks, size_t index,
 	    !checks->ttys_wanted[index])
 		item->idle = -1;
 	else
-		item->idle = hl_holding_idle_inputs(checks->ttys,
-						    &item->holding, checks->now,
-						    item->input);
+		item->idle = hl_holding_idle_inputs(
+			checks->ttys, &item->holding, checks->now, item->input);
 }
 
 static void *check_items(void *arg)
 {
 	struct check_part *part = arg;
-	struct hl_audit_scan audit = { 0 };	/* each thread its own */
+	struct hl_audit_scan audit = { 0 }; /* each thread its own */
 
 	for (size_t i = part->from; i < part->to; i++)
 		check_item(part->checks, i, &audit);
@@ -461,9 +459,9 @@ static void check_listing(const struct hl_env *env, struct hl_listing *out,
 		};
 		/* The first part is this thread's; a thread that cannot
 		 * start leaves its part to it too. */
-		parts[t].started = t > 0 && pthread_create(&parts[t].thread,
-							   NULL, check_items,
-							   &parts[t]) == 0;
+		parts[t].started =
+			t > 0 && pthread_create(&parts[t].thread, NULL,
+						check_items, &parts[t]) == 0;
 	}
 	for (size_t t = 0; t < n; t++)
 		if (!parts[t].started)

@@ -1310,9 +1310,11 @@ static void put_holding(struct hl_store *store, const char *prefix,
 
 	snprintf(holding.pool, sizeof(holding.pool), "field-west");
 	for (size_t i = 0; i < n; i++) {
-		struct hl_session session = { .pid = pids[i],
-					      .start = 1000 + (unsigned long long)pids[i],
-					      .since = fixed_now() };
+		struct hl_session session = {
+			.pid = pids[i],
+			.start = 1000 + (unsigned long long)pids[i],
+			.since = fixed_now()
+		};
 
 		snprintf(session.id, sizeof(session.id), "%032x",
 			 (unsigned)pids[i]);
@@ -1346,8 +1348,9 @@ static void list_of_many_holders(void **state)
 	size_t holders = 0, released = 0;
 
 	assert_int_equal(open_as(f, "carol", 100, &d), HL_GRANTED);
-	assert_int_equal(hl_store_open(f->runtime, HL_STORE_WRITE, 1, &f->log,
-				       &store), HL_STORE_OK);
+	assert_int_equal(
+		hl_store_open(f->runtime, HL_STORE_WRITE, 1, &f->log, &store),
+		HL_STORE_OK);
 	/* Technician i has the processes 10000 + 2i and 10001 + 2i; the
 	 * first is gone when i % 3 == 0, the second when i % 4 == 0.  Every
 	 * fifth is a released holding. */
@@ -1358,8 +1361,9 @@ static void list_of_many_holders(void **state)
 		snprintf(user, sizeof(user), "t%04u", i);
 		for (size_t k = 0; k < 2; k++)
 			if (i % (3 + k) != 0)
-				fake_process(f, pids[k], 'S',
-					     1000 + (unsigned long long)pids[k]);
+				fake_process(
+					f, pids[k], 'S',
+					1000 + (unsigned long long)pids[k]);
 		put_holding(store, i % 5 == 0 ? "released/" : "holder/", user,
 			    i + 1, pids, 2);
 	}
@@ -1387,8 +1391,9 @@ static void list_of_many_holders(void **state)
 			     s++) {
 				assert_false(item->stale[s]);
 				assert_true(item->holding.sessions[s].pid % 2 ==
-						    0
-					    ? i % 3 != 0 : i % 4 != 0);
+							    0
+						    ? i % 3 != 0
+						    : i % 4 != 0);
 			}
 			continue;
 		}
