@@ -391,12 +391,14 @@ static void check_item(const struct listing_checks *checks, size_t index,
 			&item->holding.sessions[s], audit);
 	if (item->released)
 		drop_stale_sessions(item);
-	if (item->holding.kind != HL_KIND_CONCURRENT ||
-	    !checks->ttys_wanted[index])
+	item->idle = checks->ttys_wanted[index]
+			     ? hl_holding_idle_inputs(checks->ttys,
+						      &item->holding,
+						      checks->now, item->input)
+			     : -1;
+	/* A Named session shows its input; only a slot can be idle. */
+	if (item->holding.kind != HL_KIND_CONCURRENT)
 		item->idle = -1;
-	else
-		item->idle = hl_holding_idle_inputs(
-			checks->ttys, &item->holding, checks->now, item->input);
 }
 
 static void *check_items(void *arg)

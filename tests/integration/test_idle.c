@@ -291,20 +291,32 @@ static void no_tty_never_idle(void **state)
 	it_workers_finish(fx);
 }
 
+static int tool(struct it_fixture *fx, char *out, size_t len, const char *a1,
+		const char *a2, const char *a3);
+
 /* 4. carol holds a Named license, idle for a day; alice holds the pool's
- * one license without a tty: bob is refused and carol is not touched. */
+ * one license without a tty: bob is refused and carol is not touched.
+ * list shows her session's day without input all the same. */
 static void named_never_touched(void **state)
 {
 	struct it_fixture *fx = *state;
 	struct holder carol = { .master = -1 }, alice = { .master = -1 };
 	struct it_worker *bob = it_worker(fx);
 	struct it_result res;
-	char text[4096];
+	char text[4096], *row, *end;
 
 	it_config(fx, EAST(1));
 	open_pty(&carol);
 	assert_int_equal(hold(fx, &carol, "carol", carol.tty), PAM_SUCCESS);
 	idle_for(&carol, 86400);
+	assert_int_equal(tool(fx, text, sizeof(text), "list", NULL, NULL), 0);
+	row = strstr(text, " carol ");
+	end = row ? strchr(row, '\n') : NULL;
+	if (end)
+		*end = '\0';
+	if (row == NULL || strstr(row, " 1d ") == NULL)
+		it_fail(__FILE__, __LINE__, "carol's row shows no day idle: %s",
+			row ? row : text);
 	assert_int_equal(hold(fx, &alice, "alice", "ssh"), PAM_SUCCESS);
 	it_open(bob, IT_SERVICE, "bob", &res);
 	it_assert_rc(&res, PAM_PERM_DENIED);
