@@ -195,9 +195,6 @@ struct list_walk {
 	struct hl_txn *txn;
 	struct hl_listing *out;
 	struct hl_audit_scan audit; /* for the waiters */
-	bool *ttys_wanted;	    /* per item: its ttys are read */
-	size_t ttys_allocated;
-	bool counting;		/* for counts: ttys only where idle counts */
 	bool reported;		/* the walk stopped on a failure said already */
 };
 
@@ -205,37 +202,6 @@ static int list_stop(struct list_walk *walk)
 {
 	walk->reported = true;
 	return 1;
-}
-
-/* Whether the listing reads the ttys of holding: always for the rows of
- * list; for counts, only a concurrent holding of a pool with an
- * idle_timeout, the one place a count shows idle time. */
-static bool ttys_wanted(const struct list_walk *walk,
-			const struct hl_holding *holding)
-{
-	const struct hl_pool *pool;
-
-	if (!walk->counting)
-		return true;
-	if (holding->kind != HL_KIND_CONCURRENT)
-		return false;
-	pool = hl_config_pool(walk->txn->env->cfg, holding->pool);
-	return pool != NULL && pool->idle_timeout > 0;
-}
-
-/* listing_add, and whether check_listing reads the item's ttys. */
-static struct hl_listed *list_add(struct list_walk *walk, const char *user,
-				  struct hl_holding *holding, bool read_ttys)
-{
-	struct hl_listing *out = walk->out;
-	bool failed = false;
-
-	walk->ttys_wanted = hl_grow(walk->ttys_wanted, &walk->ttys_allocated,
-				    out->count + 1, sizeof(bool), &failed);
-	if (failed)
-		return NULL;
-	walk->ttys_wanted[out->count] = read_ttys;
-	return listing_add(out, user, holding);
 }
 
 /* A holder/USER or named/USER record, decoded straight into the listing. */
@@ -251,7 +217,7 @@ static int list_holding(struct list_walk *walk, const char *key,
 		hl_txn_damaged(walk->txn, key);
 		return list_stop(walk);
 	}
-	item = list_add(walk, user, &holding, ttys_wanted(walk, &holding));
+	item = listing_add(walk->out, user, &holding);
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -314,7 +280,7 @@ static int list_released(struct list_walk *walk, const char *key,
 
 	if (hl_holding_decode(value, &holding) != 0)
 		return 0;
-	item = list_add(walk, hl_record_user(key), &holding, !walk->counting);
+	item = listing_add(walk->out, hl_record_user(key), &holding);
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -350,10 +316,27 @@ static int list_record(void *arg, const char *key, const char *value)
 struct listing_checks {
 	const struct hl_env *env;
 	struct hl_listing *out;
-	const bool *ttys_wanted;
+	bool counting;		 /* for counts: ttys only where idle counts */
 	struct hl_tty_map *ttys; /* walked before the threads start */
 	time_t now;
 };
+
+/* Whether the listing reads the ttys of item: always for the rows of
+ * list; for counts, only a concurrent holding of a pool with an
+ * idle_timeout, the one place a count shows idle time (a released
+ * holding counts none). */
+static bool ttys_wanted(const struct listing_checks *checks,
+			const struct hl_listed *item)
+{
+	const struct hl_pool *pool;
+
+	if (!checks->counting)
+		return true;
+	if (item->released || item->holding.kind != HL_KIND_CONCURRENT)
+		return false;
+	pool = hl_config_pool(checks->env->cfg, item->holding.pool);
+	return pool != NULL && pool->idle_timeout > 0;
+}
 
 struct check_part {
 	const struct listing_checks *checks;
@@ -391,7 +374,7 @@ static void check_item(const struct listing_checks *checks, size_t index,
 			&item->holding.sessions[s], audit);
 	if (item->released)
 		drop_stale_sessions(item);
-	item->idle = checks->ttys_wanted[index]
+	item->idle = ttys_wanted(checks, item)
 			     ? hl_holding_idle_inputs(checks->ttys,
 						      &item->holding,
 						      checks->now, item->input)
@@ -441,17 +424,17 @@ static void drop_ended_released(struct hl_listing *out)
 }
 
 static void check_listing(const struct hl_env *env, struct hl_listing *out,
-			  const bool *ttys_wanted)
+			  bool counting)
 {
 	struct hl_tty_map ttys;
-	struct listing_checks checks = { env, out, ttys_wanted, &ttys,
+	struct listing_checks checks = { env, out, counting, &ttys,
 					 env->now() };
 	struct check_part parts[CHECK_THREADS_MAX];
 	size_t n = check_threads(out->count);
 
 	hl_tty_map_init(&ttys, env->proc_root);
 	for (size_t i = 0; i < out->count; i++)
-		if (ttys_wanted[i])
+		if (ttys_wanted(&checks, &out->items[i]))
 			hl_tty_map_prepare(&ttys, &out->items[i].holding);
 	for (size_t t = 0; t < n; t++) {
 		parts[t] = (struct check_part){
@@ -481,9 +464,7 @@ static int list_store(const struct hl_env *env, const struct hl_request *req,
 {
 	struct hl_txn txn = { .env = env, .req = req, .out = result,
 			      .walk = true };
-	struct list_walk walk = { .txn = &txn,
-				  .out = out,
-				  .counting = counting };
+	struct list_walk walk = { .txn = &txn, .out = out };
 	bool ok;
 	int rc;
 
@@ -502,12 +483,10 @@ static int list_store(const struct hl_env *env, const struct hl_request *req,
 	ok = rc == 0;
 	hl_audit_scan_free(&walk.audit);
 	if (hl_txn_end(&txn, ok) != 0 || !ok) {
-		free(walk.ttys_wanted);
 		hl_listing_free(out);
 		return 0;
 	}
-	check_listing(env, out, walk.ttys_wanted);
-	free(walk.ttys_wanted);
+	check_listing(env, out, counting);
 	if (sort_listing(env->cfg, out) != 0) {
 		hl_txn_failed(&txn, HL_STORE_NOMEM, "listing");
 		hl_listing_free(out);
