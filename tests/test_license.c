@@ -734,36 +734,50 @@ static void tamper(struct fixture *f, const char *key, const char *value)
 	hl_store_close(store);
 }
 
+/* A concurrent holding of a slot of pool, with a session of this boot
+ * for each of the processes pids[0 .. n-1] (started as act_as says),
+ * encoded; the caller frees it. */
+static char *holding_text(const char *pool, unsigned slot, const pid_t *pids,
+			  size_t n)
+{
+	struct hl_holding holding = { .kind = HL_KIND_CONCURRENT,
+				      .slot = slot,
+				      .since = fixed_now() };
+	char empty[] = "", *text;
+
+	snprintf(holding.pool, sizeof(holding.pool), "%s", pool);
+	for (size_t i = 0; i < n; i++) {
+		struct hl_session session = {
+			.pid = pids[i],
+			.start = 1000 + (unsigned long long)pids[i],
+			.since = fixed_now()
+		};
+
+		snprintf(session.id, sizeof(session.id), "%032x",
+			 (unsigned)pids[i]);
+		memcpy(session.boot_id, BOOT_A, sizeof(session.boot_id));
+		session.service = session.tty = session.rhost = session.host =
+			empty;
+		assert_int_equal(hl_holding_add_session(&holding, &session), 0);
+	}
+	text = hl_holding_encode(&holding);
+	assert_non_null(text);
+	hl_holding_free(&holding);
+	return text;
+}
+
 /* A holder record of user claiming slot of pool, with one live session
  * of process pid. */
 static void tamper_holder(struct fixture *f, const char *user,
 			  const char *pool, unsigned slot, pid_t pid)
 {
-	struct hl_holding holding;
-	struct hl_session session;
 	char key[HL_KEY_MAX], *text;
-	char empty[] = "";
 
 	act_as(f, pid);
-	memset(&holding, 0, sizeof(holding));
-	memset(&session, 0, sizeof(session));
-	holding.kind = HL_KIND_CONCURRENT;
-	snprintf(holding.pool, sizeof(holding.pool), "%s", pool);
-	holding.slot = slot;
-	holding.since = fixed_now();
-	snprintf(session.id, sizeof(session.id), "%032x", (unsigned)pid);
-	session.pid = pid;
-	session.start = f->env.self.start;
-	memcpy(session.boot_id, BOOT_A, sizeof(session.boot_id));
-	session.since = fixed_now();
-	session.service = session.tty = session.rhost = session.host = empty;
-	assert_int_equal(hl_holding_add_session(&holding, &session), 0);
-	text = hl_holding_encode(&holding);
-	assert_non_null(text);
+	text = holding_text(pool, slot, &pid, 1);
 	hl_key_holder(key, sizeof(key), user);
 	tamper(f, key, text);
 	free(text);
-	hl_holding_free(&holding);
 }
 
 static void tamper_counter(struct fixture *f, const char *key, unsigned used,
@@ -1295,40 +1309,17 @@ static void su_caller_cannot_signal_lock_holder(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* A concurrent holding of user in field-west: sessions of the processes
- * pids[0 .. n-1], written straight into the open store under prefix
- * ("holder/" or "released/"). */
+/* A holding of user in field-west (holding_text), written straight into
+ * the open store under prefix ("holder/" or "released/"). */
 static void put_holding(struct hl_store *store, const char *prefix,
 			const char *user, unsigned slot, const pid_t *pids,
 			size_t n)
 {
-	struct hl_holding holding = { .kind = HL_KIND_CONCURRENT,
-				      .slot = slot,
-				      .since = fixed_now() };
-	char key[HL_KEY_MAX], *text;
-	char empty[] = "";
+	char key[HL_KEY_MAX], *text = holding_text("field-west", slot, pids, n);
 
-	snprintf(holding.pool, sizeof(holding.pool), "field-west");
-	for (size_t i = 0; i < n; i++) {
-		struct hl_session session = {
-			.pid = pids[i],
-			.start = 1000 + (unsigned long long)pids[i],
-			.since = fixed_now()
-		};
-
-		snprintf(session.id, sizeof(session.id), "%032x",
-			 (unsigned)pids[i]);
-		memcpy(session.boot_id, BOOT_A, sizeof(session.boot_id));
-		session.service = session.tty = session.rhost = session.host =
-			empty;
-		assert_int_equal(hl_holding_add_session(&holding, &session), 0);
-	}
-	text = hl_holding_encode(&holding);
-	assert_non_null(text);
 	snprintf(key, sizeof(key), "%s%s", prefix, user);
 	assert_int_equal(hl_store_put(store, key, text), HL_STORE_OK);
 	free(text);
-	hl_holding_free(&holding);
 }
 
 /* A listing of more holders than one thread checks (list and status
