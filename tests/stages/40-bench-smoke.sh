@@ -3,8 +3,9 @@
 # Stage: the benchmark still runs (bench/run-bench.sh, see BENCHMARKS.md),
 # once, with tiny sizes and a few logins: every stack logs in, the
 # contention runs lose or duplicate no slot, the admin tool is timed, and
-# the PAM services it installed are gone after.  Nothing here is timed
-# against a limit.
+# the PAM services it installed are gone after; then the same, tiny, for
+# the shared backend's benchmark (bench/run-bench-backend.sh).  Nothing
+# here is timed against a limit.
 #   tests/stages/40-bench-smoke.sh BUILD-DIR ASAN-BUILD-DIR
 set -u
 build=${1:?usage: $0 BUILD-DIR ASAN-BUILD-DIR}
@@ -83,6 +84,36 @@ check "the admin tool was timed" grep -q -E \
 	'^--json status +[0-9.]+ +([0-9]+ \([0-9]+-[0-9]+\)|-)$' "$out"
 check "no PAM service left behind" \
 	sh -c '! ls /etc/pam.d/hlbench-* > /dev/null 2>&1'
+
+# The shared backend's benchmark, tiny, where the backend can run at all
+# (as stage 50-backend decides): a PostgreSQL of its own, the daemon, and
+# the three stacks side by side.  A login opens the runtime space three
+# times (account, open, close): a store transaction more means a round
+# trip more, which the benchmark's -t count shows.
+if ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 &&
+	id postgres > /dev/null 2>&1 &&
+	make -s -n -C "$build" helpdesk-licensed > /dev/null 2>&1; then
+	echo "running bench/run-bench-backend.sh, tiny"
+	check "the daemon builds" make -s -C "$build" helpdesk-licensed
+	(cd "$build" && bash "$src/bench/run-bench-backend.sh" -r 1 -n 3 -t) \
+		> "$out" 2>&1
+	status=$?
+	sed 's/^/| /' "$out"
+	check "run-bench-backend.sh exits 0" [ "$status" = 0 ]
+	check "the floor, the local store and the backend were measured" \
+		[ "$(grep -c -E '^\| (pam_permit \(floor\)|pam_helpdesk_license, (local store|shared backend \(daemon \+ PostgreSQL\))) \| [0-9]+ \|' \
+			"$out")" = 3 ]
+	check "three store transactions a login" grep -q -E \
+		'^# per login: 3\.0 store transactions, [0-9]+\.[0-9] round trips to PostgreSQL$' \
+		"$out"
+	check "the daemon's and the server's CPU were read" grep -q -E \
+		'^CPU per backend login: the daemon [0-9]+ µs, the server [0-9]+ µs \([0-9]+ logins\)$' \
+		"$out"
+	check "no PAM service left behind by the backend's benchmark" \
+		sh -c '! ls /etc/pam.d/hlbench-* > /dev/null 2>&1'
+else
+	echo "not run here: bench/run-bench-backend.sh (no PostgreSQL server, or $build without the backend)"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
