@@ -12,23 +12,28 @@
 # CPU figure (it is other processes): the wall time has it.
 #
 # As root, from a build directory (make check builds bench_login):
-#   bash SRCDIR/bench/run-bench-backend.sh [-r RUNS] [-n LOGINS] [-a] [-t]
+#   bash SRCDIR/bench/run-bench-backend.sh [-r RUNS] [-n LOGINS] [-a] [-t] [-w]
 # -a: the server with synchronous_commit off, to see what waiting for the
 #     WAL flush at each commit costs (never for production: a commit lost
 #     in a crash of the server is a license handed out twice).
 # -t: first count, with strace on the daemon, its store transactions and
 #     its round trips to PostgreSQL (the writes that are not a reply to a
 #     client) per login: figures the machine's load does not move.
+# -w: then time, with strace -T on the driver, how long the module waits
+#     for each of the daemon's answers in a login (the median of 200):
+#     the records of the account's, the open's and the close's
+#     transactions, and the open's and the close's commits.
 #
 # Numbers depend on the machine and its load: compare rows of one run.
 set -euo pipefail
-runs=5 cycles=300 async=false trace=false
-while getopts r:n:at opt; do
+runs=5 cycles=300 async=false trace=false waits=false
+while getopts r:n:atw opt; do
 	case $opt in
 	r) runs=$OPTARG ;;
 	n) cycles=$OPTARG ;;
 	a) async=true ;;
 	t) trace=true ;;
+	w) waits=true ;;
 	*) exit 2 ;;
 	esac
 done
@@ -87,10 +92,12 @@ fi
 # The driver alone sees the technicians (nss_wrapper): PostgreSQL's own
 # commands need the system's postgres user.
 login() {
+	# shellcheck disable=SC2086 # $pin and $wrap are words
 	LD_PRELOAD=$(pkg-config --libs nss_wrapper) \
 	NSS_WRAPPER_PASSWD="$work/passwd" NSS_WRAPPER_GROUP="$work/group" \
-		$pin "$login" "$@"
+		$pin $wrap "$login" "$@"
 }
+wrap=
 common="concurrent = ( { pool = \"bench\"; licenses = 16; groups = [ \"bench\" ]; } );"
 cat > "$work/local.conf" <<EOF
 store = "$work/local/licenses.db";
@@ -157,6 +164,36 @@ if $trace; then
 		else if ($0 !~ /"(OK|ERROR)/) trips++ }
 	     END { printf "# per login: %.1f store transactions, %.1f round trips to PostgreSQL\n",
 			opens / 20, trips / 20 }' "$work/strace"
+fi
+# The module's waits: a transaction starts with a connect to the daemon's
+# socket and ends with the close of that descriptor; each poll on it in
+# between waits for an answer: the records, then (a writer's) the
+# commit's.  A login's transactions are the account's, the open's and
+# the close's, in that order.
+if $waits; then
+	wrap="strace -f -T -e trace=connect,poll,close -e signal=none -o $work/waits"
+	login hlbench-backend probe 200 > /dev/null
+	wrap=
+	awk -v sock="$work/run/licensed.sock" "$median_awk"'
+	function fd_of(line) { sub(/^[0-9]+ +[a-z]+\(\[?\{?(fd=)?/, "", line)
+		sub(/[^0-9].*$/, "", line); return line }
+	function took(line) { sub(/^.*</, "", line); sub(/>.*$/, "", line)
+		return line * 1e6 }
+	/ connect\(/ && index($0, "sun_path=\"" sock "\"") {
+		fd = fd_of($0); step = 0; txn++; next }
+	fd != "" && / close\(/ && fd_of($0) == fd { fd = ""; next }
+	fd != "" && / poll\(/ && fd_of($0) == fd {
+		k = ((txn - 1) % 3) "," step++
+		v[k, ++n[k]] = took($0) }
+	END {
+		split("0,0 1,0 1,1 2,0 2,1", keys, " ")
+		for (i = 1; i <= 5; i++) {
+			for (j = 1; j <= n[keys[i]]; j++) w[j] = v[keys[i], j]
+			m[i] = n[keys[i]] ? median(w, n[keys[i]]) : -1
+		}
+		printf "# the module waits (median µs of %d logins): account %.0f; open: records %.0f, commit %.0f; close: records %.0f, commit %.0f\n",
+			txn / 3, m[1], m[2], m[3], m[4], m[5]
+	}' "$work/waits"
 fi
 # CPU clock ticks so far: the daemon's (its ended threads included), the
 # server's (the postmaster, the children it reaped, those alive).

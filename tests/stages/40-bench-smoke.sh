@@ -95,7 +95,7 @@ if ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 &&
 	make -s -n -C "$build" helpdesk-licensed > /dev/null 2>&1; then
 	echo "running bench/run-bench-backend.sh, tiny"
 	check "the daemon builds" make -s -C "$build" helpdesk-licensed
-	(cd "$build" && bash "$src/bench/run-bench-backend.sh" -r 1 -n 3 -t) \
+	(cd "$build" && bash "$src/bench/run-bench-backend.sh" -r 1 -n 3 -t -w) \
 		> "$out" 2>&1
 	status=$?
 	sed 's/^/| /' "$out"
@@ -105,6 +105,9 @@ if ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 &&
 			"$out")" = 3 ]
 	check "three store transactions a login" grep -q -E \
 		'^# per login: 3\.0 store transactions, [0-9]+\.[0-9] round trips to PostgreSQL$' \
+		"$out"
+	check "the module's five waits a login were timed" grep -q -E \
+		'^# the module waits \(median µs of 200 logins\): account [0-9]+; open: records [0-9]+, commit [0-9]+; close: records [0-9]+, commit [0-9]+$' \
 		"$out"
 	check "the daemon's and the server's CPU were read" grep -q -E \
 		'^CPU per backend login: the daemon [0-9]+ µs, the server [0-9]+ µs \([0-9]+ logins\)$' \
