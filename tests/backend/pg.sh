@@ -13,6 +13,10 @@
 #   pg_sql SQL     run SQL in the database as the superuser; prints rows
 #   pg_cleanup     stop it if it runs and remove DIR: the caller's EXIT
 #                  trap calls it
+#   pg_installed   whether this machine can run one: the server's
+#                  binaries and the postgres user; if not, says why
+#   pg_daemon_built BUILD
+#                  whether BUILD has the daemon (configured with libpq)
 #
 # Waits poll pg_isready with a hang guard (PG_WAIT_MAX tries, 0.1 s
 # apart), never a fixed sleep.  Needs root, the postgres user and the
@@ -29,6 +33,17 @@ pg_bin() {	# the directory of initdb and pg_ctl
 	dir=$(dirname "$(command -v pg_ctl 2>/dev/null)")
 	[ -x "$dir/pg_ctl" ] && { echo "$dir"; return 0; }
 	return 1
+}
+
+pg_installed() {
+	pg_bin > /dev/null && id postgres > /dev/null 2>&1 && return 0
+	echo "the PostgreSQL server (Debian package postgresql) is not installed"
+	return 1
+}
+
+# A build configured without libpq has no rule for the daemon.
+pg_daemon_built() {	# BUILD
+	make -s -n -C "$1" helpdesk-licensed > /dev/null 2>&1
 }
 
 pg_as() {	# COMMAND... as the postgres user, from a directory it may read

@@ -90,9 +90,8 @@ check "no PAM service left behind" \
 # the three stacks side by side.  A login opens the runtime space three
 # times (account, open, close): a store transaction more means a round
 # trip more, which the benchmark's -t count shows.
-if ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 &&
-	id postgres > /dev/null 2>&1 &&
-	make -s -n -C "$build" helpdesk-licensed > /dev/null 2>&1; then
+. "$src/tests/backend/pg.sh"
+if pg_installed > /dev/null && pg_daemon_built "$build"; then
 	echo "running bench/run-bench-backend.sh, tiny"
 	check "the daemon builds" make -s -C "$build" helpdesk-licensed
 	(cd "$build" && bash "$src/bench/run-bench-backend.sh" -r 1 -n 3 -t -w) \

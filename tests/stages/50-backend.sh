@@ -18,14 +18,12 @@ if [ "$(id -u)" != 0 ]; then
 	echo "skipped: PostgreSQL runs as the postgres user, the daemon as root"
 	exit 0
 fi
-if ! ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 ||
-   ! id postgres > /dev/null 2>&1; then
-	echo "skipped: the PostgreSQL server (Debian package postgresql) is not installed"
+. "$src/tests/backend/pg.sh"
+if ! why=$(pg_installed); then
+	echo "skipped: $why"
 	exit 0
 fi
-# A build configured without libpq has no rule for the daemon.
-has_daemon() { make -s -n -C "$1" helpdesk-licensed > /dev/null 2>&1; }
-if ! has_daemon "$build"; then
+if ! pg_daemon_built "$build"; then
 	echo "skipped: $build was configured without the backend (no libpq)"
 	exit 0
 fi
@@ -112,7 +110,7 @@ run "$build"
 module_test "$build"
 churn "$build" ""
 churn "$build" --failover
-if [ -n "$asan" ] && [ -f "$asan/Makefile" ] && has_daemon "$asan"; then
+if [ -n "$asan" ] && [ -f "$asan/Makefile" ] && pg_daemon_built "$asan"; then
 	run "$asan"
 fi
 
