@@ -51,13 +51,15 @@ done
 
 exec 9> /run/lock/hlbench.lock
 flock -w 900 9 || { echo "another benchmark holds the lock" >&2; exit 1; }
-work= dpid= spid=
+work= runtime= dpid= spid=
 cleanup() {
 	[ -z "$spid" ] || { kill "$spid" 2> /dev/null; wait "$spid" 2> /dev/null || :; }
 	[ -z "$dpid" ] || { kill "$dpid" 2> /dev/null; wait "$dpid" 2> /dev/null; }
 	rm -f /etc/pam.d/hlbench-*
 	pg_cleanup
-	[ -z "$work" ] || rm -rf "$work"
+	for d in "$work" "$runtime"; do
+		[ -z "$d" ] || rm -rf "$d"
+	done
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP

@@ -3,9 +3,9 @@
 # Stage: the benchmark still runs (bench/run-bench.sh, see BENCHMARKS.md),
 # once, with tiny sizes and a few logins: every stack logs in, the
 # contention runs lose or duplicate no slot, the admin tool is timed, and
-# the PAM services it installed are gone after; then the same, tiny, for
-# the shared backend's benchmark (bench/run-bench-backend.sh).  Nothing
-# here is timed against a limit.
+# the PAM services and store directories it made are gone after; then
+# the same, tiny, for the shared backend's benchmark
+# (bench/run-bench-backend.sh).  Nothing here is timed against a limit.
 #   tests/stages/40-bench-smoke.sh BUILD-DIR ASAN-BUILD-DIR
 set -u
 build=${1:?usage: $0 BUILD-DIR ASAN-BUILD-DIR}
@@ -36,6 +36,18 @@ fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 trap 'exit 1' INT TERM HUP
+
+# What a benchmark installs or makes must be gone after it: its PAM
+# services, and its stores' directories in /dev/shm and /var/tmp (those
+# there before this stage are not ours to judge).
+store_dirs() {
+	ls -d /dev/shm/hlbench.* /var/tmp/hlbench.* 2> /dev/null
+}
+dirs_before=$(store_dirs)
+nothing_left() {
+	! ls /etc/pam.d/hlbench-* > /dev/null 2>&1 &&
+		[ "$(store_dirs)" = "$dirs_before" ]
+}
 
 echo "building the benchmark programs in $build"
 check "the benchmark builds" make -s -C "$build" bench/bench_login \
@@ -82,8 +94,7 @@ check "a pool of 1 refused someone (the drivers did compete)" \
 # Wall time, then the tool's CPU time ("-" without perf).
 check "the admin tool was timed" grep -q -E \
 	'^--json status +[0-9.]+ +([0-9]+ \([0-9]+-[0-9]+\)|-)$' "$out"
-check "no PAM service left behind" \
-	sh -c '! ls /etc/pam.d/hlbench-* > /dev/null 2>&1'
+check "no PAM service or store directory left behind" nothing_left
 
 # The shared backend's benchmark, tiny, where the backend can run at all
 # (as stage 50-backend decides): a PostgreSQL of its own, the daemon, and
@@ -111,8 +122,8 @@ if pg_installed > /dev/null && pg_daemon_built "$build"; then
 	check "the daemon's and the server's CPU were read" grep -q -E \
 		'^CPU per backend login: the daemon [0-9]+ µs, the server [0-9]+ µs \([0-9]+ logins\)$' \
 		"$out"
-	check "no PAM service left behind by the backend's benchmark" \
-		sh -c '! ls /etc/pam.d/hlbench-* > /dev/null 2>&1'
+	check "no PAM service or store directory left behind by the backend's benchmark" \
+		nothing_left
 else
 	echo "not run here: bench/run-bench-backend.sh (no PostgreSQL server, or $build without the backend)"
 fi
