@@ -28,13 +28,20 @@
 
 static const char hex_digits[] = "0123456789ABCDEF";
 
-/* Bytes a field keeps as they are. */
+/* Bytes a field keeps as they are.  No strchr: decoding a listing of
+ * thousands of holders asks this of every byte. */
 static bool field_plain(unsigned char c)
 {
 	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 	    (c >= '0' && c <= '9'))
 		return true;
-	return c != '\0' && strchr("._:@+=,/-", c) != NULL;
+	switch (c) {
+	case '.': case '_': case ':': case '@': case '+': case '=': case ',':
+	case '/': case '-':
+		return true;
+	default:
+		return false;
+	}
 }
 
 static int hex_value(char c)
@@ -80,23 +87,22 @@ char *hl_field_encode(const char *value)
 	return out;
 }
 
-char *hl_field_decode(const char *text, size_t len)
+/* Decodes [text, text + len) into out, which holds len + 1 bytes: the
+ * value is never longer than its field.  False if it is no field. */
+static bool field_decode_to(const char *text, size_t len, char *out)
 {
-	char *out;
-	size_t i, n;
+	size_t i, n = 0;
 
-	if (text == NULL || len == 0) {
-		errno = EINVAL;
-		return NULL;
+	if (text == NULL || len == 0)
+		return false;
+	if (len == 1 && text[0] == '-') {
+		out[0] = '\0';
+		return true;
 	}
-	if (len == 1 && text[0] == '-')
-		return strdup("");
-	if (len == 3 && memcmp(text, "%2D", 3) == 0)
-		return strdup("-");
-	out = malloc(len + 1);
-	if (out == NULL)
-		return NULL;
-	n = 0;
+	if (len == 3 && memcmp(text, "%2D", 3) == 0) {
+		memcpy(out, "-", 2);
+		return true;
+	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
 		int hi, lo;
@@ -106,24 +112,39 @@ char *hl_field_decode(const char *text, size_t len)
 			continue;
 		}
 		if (c != '%' || len - i < 3)
-			goto bad;
+			return false;
 		hi = hex_value(text[i + 1]);
 		lo = hex_value(text[i + 2]);
 		if (hi < 0 || lo < 0)
-			goto bad;
+			return false;
 		c = (unsigned char)(hi << 4 | lo);
 		/* NUL can't be held; an escaped plain byte is not canonical. */
 		if (c == '\0' || field_plain(c))
-			goto bad;
+			return false;
 		out[n++] = (char)c;
 		i += 2;
 	}
 	out[n] = '\0';
+	return true;
+}
+
+char *hl_field_decode(const char *text, size_t len)
+{
+	char *out;
+
+	if (text == NULL || len == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	out = malloc(len + 1);
+	if (out == NULL)
+		return NULL;
+	if (!field_decode_to(text, len, out)) {
+		free(out);
+		errno = EINVAL;
+		return NULL;
+	}
 	return out;
-bad:
-	free(out);
-	errno = EINVAL;
-	return NULL;
 }
 
 /* Decimal, no sign, no leading zero, at most max. */
@@ -306,20 +327,15 @@ static int for_each_line(const char *text,
 	return 0;
 }
 
-/* A field decoded into a fixed buffer, checked by valid. */
+/* A field decoded into a fixed buffer, checked by valid.  The values
+ * kept so (ids, pool names) are all plain bytes, so a field that does
+ * not fit as it is cannot hold a valid one. */
 static bool decode_into(const struct line *line, size_t index, char *buf,
 			size_t size, bool (*valid)(const char *))
 {
-	char *value = hl_field_decode(line->field[index], line->len[index]);
-	bool ok;
-
-	if (value == NULL)
-		return false;
-	ok = strlen(value) < size && valid(value);
-	if (ok)
-		memcpy(buf, value, strlen(value) + 1);
-	free(value);
-	return ok;
+	return line->len[index] < size &&
+	       field_decode_to(line->field[index], line->len[index], buf) &&
+	       valid(buf);
 }
 
 static bool decode_number(const struct line *line, size_t index,
@@ -373,13 +389,33 @@ static int decode_session(const struct line *line, size_t first,
 	return 0;
 }
 
+/* Moves *session (its strings allocated) to the end of holding's
+ * sessions, leaving *session empty; on failure it is left as it was. */
+static int holding_take_session(struct hl_holding *holding,
+				struct hl_session *session)
+{
+	struct hl_session *grown;
+
+	if (holding->session_count >= SIZE_MAX / sizeof(*grown) - 1)
+		return -1;
+	grown = realloc(holding->sessions,
+			(holding->session_count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	holding->sessions = grown;
+	holding->sessions[holding->session_count++] = *session;
+	session->service = session->tty = session->rhost = session->host =
+		NULL;
+	return 0;
+}
+
 static int parse_session(struct hl_holding *holding, const struct line *line)
 {
 	struct hl_session s;
 	int rc = -1;
 
 	if (decode_session(line, 1, &s) == 0 &&
-	    hl_holding_add_session(holding, &s) == 0)
+	    holding_take_session(holding, &s) == 0)
 		rc = 0;
 	hl_session_free(&s);
 	return rc;
@@ -490,11 +526,8 @@ static char *copy_field(const char *value)
 int hl_holding_add_session(struct hl_holding *holding,
 			   const struct hl_session *session)
 {
-	struct hl_session copy, *grown;
+	struct hl_session copy = *session;
 
-	if (holding->session_count >= SIZE_MAX / sizeof(*grown) - 1)
-		return -1;
-	copy = *session;
 	copy.id[HL_SESSION_ID_LEN] = '\0';
 	copy.boot_id[HL_BOOT_ID_LEN] = '\0';
 	copy.service = copy_field(session->service);
@@ -502,18 +535,11 @@ int hl_holding_add_session(struct hl_holding *holding,
 	copy.rhost = copy_field(session->rhost);
 	copy.host = copy_field(session->host);
 	if (copy.service == NULL || copy.tty == NULL || copy.rhost == NULL ||
-	    copy.host == NULL)
-		goto fail;
-	grown = realloc(holding->sessions,
-			(holding->session_count + 1) * sizeof(*grown));
-	if (grown == NULL)
-		goto fail;
-	holding->sessions = grown;
-	holding->sessions[holding->session_count++] = copy;
+	    copy.host == NULL || holding_take_session(holding, &copy) != 0) {
+		hl_session_free(&copy);
+		return -1;
+	}
 	return 0;
-fail:
-	hl_session_free(&copy);
-	return -1;
 }
 
 void hl_holding_remove_session(struct hl_holding *holding, size_t index)
