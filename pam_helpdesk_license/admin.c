@@ -190,10 +190,198 @@ static int sort_listing(const struct hl_config *cfg,
 	return rc;
 }
 
+/* ---- the sessions' processes, read while the walk goes on --------------- */
+
+/*
+ * Whether each listed session's process lives: its start time in /proc,
+ * nearly all of a big listing's time.  A reader thread on another
+ * processor takes the sessions as the walk decodes them, so that the
+ * reads and the walk overlap; once the walk is over and the store's lock
+ * given back, more readers and the listing's own thread share the rest.
+ */
+#define CHECK_THREADS_MAX 8
+#define CHECK_ITEMS_MIN 256 /* fewer per thread cost more than they save */
+#define CHECK_CHUNK 512	    /* sessions a block of the queue holds */
+#define CHECK_BATCH 16	    /* sessions a reader takes at once */
+
+struct stale_check {
+	size_t item, session;		/* where its answer goes */
+	const struct hl_session *s;	/* a holding's sessions never move */
+	bool stale;
+};
+
+struct stale_block {
+	struct stale_block *next;
+	struct stale_check checks[CHECK_CHUNK];
+};
+
+struct stale_queue {
+	const struct hl_env *env;
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct stale_block *first, *last; /* the walk appends to last */
+	size_t added;		/* by the walk */
+	size_t published;	/* of those, what readers may take */
+	struct stale_block *taking;	/* where the next one to take is */
+	size_t taken, taking_at;	/* in all, and in taking */
+	bool closed;		/* nothing more will be added */
+	pthread_t readers[CHECK_THREADS_MAX];
+	size_t reader_count;
+};
+
+static void *stale_reader(void *arg)
+{
+	struct stale_queue *q = arg;
+	struct hl_audit_scan audit = { 0 }; /* each thread its own */
+
+	for (;;) {
+		struct stale_check *batch;
+		size_t n;
+
+		pthread_mutex_lock(&q->lock);
+		while (q->taken == q->published && !q->closed)
+			pthread_cond_wait(&q->more, &q->lock);
+		if (q->taken == q->published) {
+			pthread_mutex_unlock(&q->lock);
+			break;
+		}
+		if (q->taking_at == CHECK_CHUNK) {
+			q->taking = q->taking->next;
+			q->taking_at = 0;
+		}
+		n = q->published - q->taken;
+		if (n > CHECK_CHUNK - q->taking_at)
+			n = CHECK_CHUNK - q->taking_at;
+		if (n > CHECK_BATCH)
+			n = CHECK_BATCH;
+		batch = &q->taking->checks[q->taking_at];
+		q->taking_at += n;
+		q->taken += n;
+		pthread_mutex_unlock(&q->lock);
+		for (size_t i = 0; i < n; i++)
+			batch[i].stale = hl_session_stale_scan(
+				q->env->proc_root, q->env->self.boot_id,
+				batch[i].s, &audit);
+	}
+	hl_audit_scan_free(&audit);
+	return NULL;
+}
+
+static size_t check_threads(size_t items)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = items / CHECK_ITEMS_MIN;
+
+	if (cpus > 0 && n > (size_t)cpus)
+		n = (size_t)cpus;
+	if (n > CHECK_THREADS_MAX)
+		n = CHECK_THREADS_MAX;
+	return n > 0 ? n : 1;
+}
+
+static void stale_readers_start(struct stale_queue *q, size_t want)
+{
+	while (q->reader_count < want &&
+	       pthread_create(&q->readers[q->reader_count], NULL,
+			      stale_reader, q) == 0)
+		q->reader_count++;
+}
+
+/* The first reader starts with the walk, where another processor is
+ * there for it: on one, it would only slow the walk, under the lock. */
+static void stale_queue_init(struct stale_queue *q, const struct hl_env *env)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(q, 0, sizeof(*q));
+	q->env = env;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->more, NULL);
+	if (cpus > 1)
+		stale_readers_start(q, 1);
+}
+
+static void stale_publish(struct stale_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->published = q->added;
+	pthread_cond_broadcast(&q->more);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Queues the sessions of items[item]; false when out of memory. */
+static bool stale_queue_add(struct stale_queue *q, size_t item,
+			    const struct hl_holding *holding)
+{
+	for (size_t i = 0; i < holding->session_count; i++) {
+		size_t at = q->added % CHECK_CHUNK;
+
+		if (at == 0) {
+			struct stale_block *b = malloc(sizeof(*b));
+
+			if (b == NULL)
+				return false;
+			b->next = NULL;
+			/* Linked under the lock: a reader follows next. */
+			pthread_mutex_lock(&q->lock);
+			if (q->last != NULL)
+				q->last->next = b;
+			else
+				q->first = q->taking = b;
+			q->last = b;
+			pthread_mutex_unlock(&q->lock);
+		}
+		q->last->checks[at] = (struct stale_check){
+			.item = item, .session = i, .s = &holding->sessions[i],
+		};
+		q->added++;
+	}
+	if (q->added - q->published >= CHECK_BATCH)
+		stale_publish(q);
+	return true;
+}
+
+/* Ends the queue: with finish, reads what is left (readers up to one a
+ * processor for items, this thread among them) and puts each answer in
+ * out; without, only waits for the readers, which take nothing more. */
+static void stale_queue_end(struct stale_queue *q, struct hl_listing *out,
+			    bool finish)
+{
+	pthread_mutex_lock(&q->lock);
+	if (finish)
+		q->published = q->added;
+	else
+		q->added = q->published = q->taken;
+	q->closed = true;
+	pthread_cond_broadcast(&q->more);
+	pthread_mutex_unlock(&q->lock);
+	if (finish) {
+		stale_readers_start(q, check_threads(out->count) - 1);
+		stale_reader(q);
+	}
+	for (size_t t = 0; t < q->reader_count; t++)
+		pthread_join(q->readers[t], NULL);
+	for (struct stale_block *b = q->first; b != NULL;) {
+		struct stale_block *next = b->next;
+		size_t n = next != NULL ? CHECK_CHUNK
+					: q->added - (q->added - 1) / CHECK_CHUNK *
+							     CHECK_CHUNK;
+
+		for (size_t i = 0; finish && i < n; i++)
+			out->items[b->checks[i].item]
+				.stale[b->checks[i].session] = b->checks[i].stale;
+		free(b);
+		b = next;
+	}
+	pthread_cond_destroy(&q->more);
+	pthread_mutex_destroy(&q->lock);
+}
+
 /* What list gathers in its one walk of the store. */
 struct list_walk {
 	struct hl_txn *txn;
 	struct hl_listing *out;
+	struct stale_queue *stale;
 	struct hl_audit_scan audit; /* for the waiters */
 	bool reported;		/* the walk stopped on a failure said already */
 };
@@ -202,6 +390,19 @@ static int list_stop(struct list_walk *walk)
 {
 	walk->reported = true;
 	return 1;
+}
+
+/* listing_add, its sessions queued for their processes' reads. */
+static struct hl_listed *walk_add(struct list_walk *walk, const char *user,
+				  struct hl_holding *holding)
+{
+	struct hl_listed *item = listing_add(walk->out, user, holding);
+
+	if (item != NULL &&
+	    !stale_queue_add(walk->stale, walk->out->count - 1,
+			     &item->holding))
+		return NULL;	/* the listing fails: its items are freed */
+	return item;
 }
 
 /* A holder/USER or named/USER record, decoded straight into the listing. */
@@ -217,7 +418,7 @@ static int list_holding(struct list_walk *walk, const char *key,
 		hl_txn_damaged(walk->txn, key);
 		return list_stop(walk);
 	}
-	item = listing_add(walk->out, user, &holding);
+	item = walk_add(walk, user, &holding);
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -280,7 +481,7 @@ static int list_released(struct list_walk *walk, const char *key,
 
 	if (hl_holding_decode(value, &holding) != 0)
 		return 0;
-	item = listing_add(walk->out, hl_record_user(key), &holding);
+	item = walk_add(walk, hl_record_user(key), &holding);
 	if (item == NULL) {
 		hl_holding_free(&holding);
 		hl_txn_failed(walk->txn, HL_STORE_NOMEM, "listing");
@@ -304,15 +505,11 @@ static int list_record(void *arg, const char *key, const char *value)
 /* ---- the sessions of a listing, after the walk ---------------------------- */
 
 /*
- * What a listing learns of each holder outside the store: whether each
- * session's process lives (its start time in /proc) and, where wanted,
- * its ttys' last input.  With thousands of holders these reads are
- * nearly all of list's time, so they come after the store's lock is
- * given back (logins do not wait for them) and are spread over threads.
+ * What a listing learns of each holder outside the store besides its
+ * processes (above): where wanted, its ttys' last input.  These reads
+ * come after the store's lock is given back and are spread over
+ * threads, as the processes' are.
  */
-#define CHECK_THREADS_MAX 8
-#define CHECK_ITEMS_MIN 256 /* fewer per thread cost more than they save */
-
 struct listing_checks {
 	const struct hl_env *env;
 	struct hl_listing *out;
@@ -362,16 +559,10 @@ static void drop_stale_sessions(struct hl_listed *item)
 	}
 }
 
-static void check_item(const struct listing_checks *checks, size_t index,
-		       struct hl_audit_scan *audit)
+static void check_item(const struct listing_checks *checks, size_t index)
 {
-	const struct hl_env *env = checks->env;
 	struct hl_listed *item = &checks->out->items[index];
 
-	for (size_t s = 0; s < item->holding.session_count; s++)
-		item->stale[s] = hl_session_stale_scan(
-			env->proc_root, env->self.boot_id,
-			&item->holding.sessions[s], audit);
 	if (item->released)
 		drop_stale_sessions(item);
 	item->idle = ttys_wanted(checks, item)
@@ -387,24 +578,10 @@ static void check_item(const struct listing_checks *checks, size_t index,
 static void *check_items(void *arg)
 {
 	struct check_part *part = arg;
-	struct hl_audit_scan audit = { 0 }; /* each thread its own */
 
 	for (size_t i = part->from; i < part->to; i++)
-		check_item(part->checks, i, &audit);
-	hl_audit_scan_free(&audit);
+		check_item(part->checks, i);
 	return NULL;
-}
-
-static size_t check_threads(size_t items)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t n = items / CHECK_ITEMS_MIN;
-
-	if (cpus > 0 && n > (size_t)cpus)
-		n = (size_t)cpus;
-	if (n > CHECK_THREADS_MAX)
-		n = CHECK_THREADS_MAX;
-	return n > 0 ? n : 1;
 }
 
 /* Released holdings whose sessions have all ended are not listed. */
@@ -430,12 +607,16 @@ static void check_listing(const struct hl_env *env, struct hl_listing *out,
 	struct listing_checks checks = { env, out, counting, &ttys,
 					 env->now() };
 	struct check_part parts[CHECK_THREADS_MAX];
-	size_t n = check_threads(out->count);
+	size_t wanted = 0, n;
 
 	hl_tty_map_init(&ttys, env->proc_root);
 	for (size_t i = 0; i < out->count; i++)
-		if (ttys_wanted(&checks, &out->items[i]))
+		if (ttys_wanted(&checks, &out->items[i])) {
 			hl_tty_map_prepare(&ttys, &out->items[i].holding);
+			wanted++;
+		}
+	/* Threads for the ttys' reads; without any, one does the rest. */
+	n = check_threads(wanted);
 	for (size_t t = 0; t < n; t++) {
 		parts[t] = (struct check_part){
 			.checks = &checks,
@@ -464,15 +645,18 @@ static int list_store(const struct hl_env *env, const struct hl_request *req,
 {
 	struct hl_txn txn = { .env = env, .req = req, .out = result,
 			      .walk = true };
-	struct list_walk walk = { .txn = &txn, .out = out };
+	struct stale_queue stale;
+	struct list_walk walk = { .txn = &txn, .out = out, .stale = &stale };
 	bool ok;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	memset(result, 0, sizeof(*result));
+	stale_queue_init(&stale, env);
 	if (hl_txn_begin(&txn) != 0) {
 		if (txn.store || txn.durable)
 			hl_txn_end(&txn, false);
+		stale_queue_end(&stale, out, false);
 		return 0;
 	}
 	/* One walk of the store for holdings and lines alike: each walk
@@ -483,9 +667,11 @@ static int list_store(const struct hl_env *env, const struct hl_request *req,
 	ok = rc == 0;
 	hl_audit_scan_free(&walk.audit);
 	if (hl_txn_end(&txn, ok) != 0 || !ok) {
+		stale_queue_end(&stale, out, false);
 		hl_listing_free(out);
 		return 0;
 	}
+	stale_queue_end(&stale, out, true);
 	check_listing(env, out, counting);
 	if (sort_listing(env->cfg, out) != 0) {
 		hl_txn_failed(&txn, HL_STORE_NOMEM, "listing");
