@@ -245,6 +245,30 @@ if command -v strace > /dev/null; then
 			echo "$s syscalls=$(((more - few) / 20))" >> "$work/runs"
 	done
 fi
+# Instructions a login, the other figure the load does not move:
+# callgrind counts what the login's process runs in user space (the
+# kernel's work is in the system calls above), 20 and 40 logins, the
+# difference over 20.  bench_login forks its logins' process: its count
+# is the largest.  Only with valgrind; not for pam_limits with sessions
+# in utmp.
+instructions() { # STACK UTMP LOGINS
+	rm -f "$work"/callgrind.*
+	valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.%p" \
+		"$login" -u "$2" "hlbench-${1%%:*}" probe "$3" > /dev/null 2>&1 &&
+		sed -n 's/^summary: *//p' "$work"/callgrind.* | sort -n | tail -1
+}
+if command -v valgrind > /dev/null; then
+	for s in $stacks; do
+		case "$s" in limits:0) ;; limits:*) continue ;; esac
+		case " $slow " in *" $s "*) continue ;; esac
+		utmp=$work/utmp-${s#*:}
+		[ "${s%%:*}" = limits ] || utmp=/dev/null
+		few=$(instructions "$s" "$utmp" 20) &&
+			more=$(instructions "$s" "$utmp" 40) &&
+			echo "$s instructions=$(((more - few) / 20))" >> "$work/runs"
+	done
+	rm -f "$work"/callgrind.*
+fi
 echo
 echo "## Login cost (pam_start ... pam_end), $runs runs of up to $cycles logins"
 echo
@@ -263,6 +287,7 @@ function label(s,   n) {
 	for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 	if ("over" in f) { over[s] = f["over"]; delete f; next }
 	if ("syscalls" in f) { calls[s] = f["syscalls"]; delete f; next }
+	if ("instructions" in f) { instr[s] = f["instructions"]; delete f; next }
 	m[s, ++count[s]] = f["median_us"]
 	cm[s, count[s]] = f["cpu_median_us"]
 	logins[s] += f["cycles"]
@@ -279,12 +304,12 @@ END {
 		for (i = 1; i <= n; i++) v[i] = cm[s, i]
 		cpu[s] = median(v, n)
 	}
-	print "| stack | median µs | spread of run medians | ratio to floor | CPU µs | CPU ratio | system calls | logins |"
-	print "|---|---:|---:|---:|---:|---:|---:|---:|"
+	print "| stack | median µs | spread of run medians | ratio to floor | CPU µs | CPU ratio | system calls | thousand instructions | instructions ratio | logins |"
+	print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for (k = 1; k <= nstacks; k++) {
 		s = order[k]; n = count[s]
 		if (s in over) {
-			printf "| %s | > %d s | (not finished) | > %.0f | | | | 0 |\n",
+			printf "| %s | > %d s | (not finished) | > %.0f | | | | | | 0 |\n",
 				label(s), over[s], over[s] * 1e6 / med["permit"]
 			continue
 		}
@@ -294,9 +319,16 @@ END {
 		else
 			range = sprintf("±%.0f%% (%.0f–%.0f)", spread, lo[s], hi[s])
 		cpu_ratio = cpu["permit"] ? cpu[s] / cpu["permit"] : 0
-		printf "| %s | %.0f | %s | %.2f | %.0f | %.2f | %s | %d |\n",
+		instr_k = instr_ratio = ""
+		if (s in instr) {
+			instr_k = sprintf("%.0f", instr[s] / 1000)
+			if (instr["permit"] > 0)
+				instr_ratio = sprintf("%.2f", instr[s] / instr["permit"])
+		}
+		printf "| %s | %.0f | %s | %.2f | %.0f | %.2f | %s | %s | %s | %d |\n",
 			label(s), med[s], range, med[s] / med["permit"], cpu[s],
-			cpu_ratio, (s in calls) ? calls[s] : "", logins[s]
+			cpu_ratio, (s in calls) ? calls[s] : "", instr_k,
+			instr_ratio, logins[s]
 	}
 }' "$work/runs"
 

@@ -77,7 +77,11 @@ check "our module empty, at 10 and 40 held" \
 	[ "$(rows 'pam_helpdesk_license, (empty store|10 held|40 held)')" = 3 ]
 # The system calls a login, counted with strace: the floor's and ours.
 check "the system calls of a login were counted" \
-	[ "$(grep -c -E '^\| (pam_permit \(floor\)|pam_helpdesk_license, empty store) \|([^|]*\|){5} [1-9][0-9]* \| [1-9][0-9]* \|$' \
+	[ "$(grep -c -E '^\| (pam_permit \(floor\)|pam_helpdesk_license, empty store) \|([^|]*\|){5} [1-9][0-9]* \|([^|]*\|){2} [1-9][0-9]* \|$' \
+		"$out")" = 2 ]
+# And its instructions, counted with callgrind: the floor's is the unit.
+check "the instructions of a login were counted" \
+	[ "$(grep -c -E '^\| (pam_permit \(floor\) \|([^|]*\|){6} [1-9][0-9]* \| 1\.00|pam_helpdesk_license, empty store \|([^|]*\|){6} [1-9][0-9]* \| [1-9][0-9]*\.[0-9]{2}) \| [1-9][0-9]* \|$' \
 		"$out")" = 2 ]
 check "the holders held every session" \
 	grep -q '^# 40 holder processes' "$out"
