@@ -226,48 +226,40 @@ done
 
 echo "# load after the logins: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# System calls a login, a figure the load does not move: strace -c of
-# 20 and of 40 logins, the difference over 20 (so the driver's own start
-# counts for nothing).  Only with strace, and not for pam_limits with
-# sessions in utmp (seconds a login).
+# Two figures of a login that the load does not move, each counted over
+# 20 and over 40 logins, the difference over 20 (so the driver's own
+# start counts for nothing); not for pam_limits with sessions in utmp
+# (seconds a login).  Its system calls, with strace -c.
 calls() { # STACK UTMP LOGINS
 	strace -f -c -o "$work/calls" "$login" -u "$2" "hlbench-${1%%:*}" \
 		probe "$3" > /dev/null 2>&1 &&
 		awk '$NF == "total" { print $4 }' "$work/calls"
 }
-if command -v strace > /dev/null; then
-	for s in $stacks; do
-		case "$s" in limits:0) ;; limits:*) continue ;; esac
-		case " $slow " in *" $s "*) continue ;; esac
-		utmp=$work/utmp-${s#*:}
-		[ "${s%%:*}" = limits ] || utmp=/dev/null
-		few=$(calls "$s" "$utmp" 20) && more=$(calls "$s" "$utmp" 40) &&
-			echo "$s syscalls=$(((more - few) / 20))" >> "$work/runs"
-	done
-fi
-# Instructions a login, the other figure the load does not move:
-# callgrind counts what the login's process runs in user space (the
-# kernel's work is in the system calls above), 20 and 40 logins, the
-# difference over 20.  bench_login forks its logins' process: its count
-# is the largest.  Only with valgrind; not for pam_limits with sessions
-# in utmp.
+# Its instructions: callgrind counts what the login's process runs in
+# user space (the kernel's work is in the system calls).  bench_login
+# forks its logins' process: its count is the largest.
 instructions() { # STACK UTMP LOGINS
 	rm -f "$work"/callgrind.*
 	valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.%p" \
 		"$login" -u "$2" "hlbench-${1%%:*}" probe "$3" > /dev/null 2>&1 &&
 		sed -n 's/^summary: *//p' "$work"/callgrind.* | sort -n | tail -1
 }
-if command -v valgrind > /dev/null; then
+per_login() { # COUNTER NAME: a "STACK NAME=N" line of runs per stack
 	for s in $stacks; do
 		case "$s" in limits:0) ;; limits:*) continue ;; esac
 		case " $slow " in *" $s "*) continue ;; esac
 		utmp=$work/utmp-${s#*:}
 		[ "${s%%:*}" = limits ] || utmp=/dev/null
-		few=$(instructions "$s" "$utmp" 20) &&
-			more=$(instructions "$s" "$utmp" 40) &&
-			echo "$s instructions=$(((more - few) / 20))" >> "$work/runs"
+		few=$("$1" "$s" "$utmp" 20) && more=$("$1" "$s" "$utmp" 40) &&
+			echo "$s $2=$(((more - few) / 20))" >> "$work/runs"
 	done
 	rm -f "$work"/callgrind.*
+}
+if command -v strace > /dev/null; then
+	per_login calls syscalls
+fi
+if command -v valgrind > /dev/null; then
+	per_login instructions instructions
 fi
 echo
 echo "## Login cost (pam_start ... pam_end), $runs runs of up to $cycles logins"
