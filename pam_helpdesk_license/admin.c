@@ -201,18 +201,20 @@ static int sort_listing(const struct hl_config *cfg,
  */
 #define CHECK_THREADS_MAX 8
 #define CHECK_ITEMS_MIN 256 /* fewer per thread cost more than they save */
-#define CHECK_CHUNK 512	    /* sessions a block of the queue holds */
+#define CHECK_BLOCK 512	    /* sessions a block of the queue holds */
 #define CHECK_BATCH 16	    /* sessions a reader takes at once */
 
+/* A holding's sessions and its item's stale array never move, though
+ * the listing's items do as it grows (and later sorts): a reader writes
+ * its answer in place. */
 struct stale_check {
-	size_t item, session;		/* where its answer goes */
-	const struct hl_session *s;	/* a holding's sessions never move */
-	bool stale;
+	const struct hl_session *s;
+	bool *stale;
 };
 
 struct stale_block {
 	struct stale_block *next;
-	struct stale_check checks[CHECK_CHUNK];
+	struct stale_check checks[CHECK_BLOCK];
 };
 
 struct stale_queue {
@@ -245,13 +247,13 @@ static void *stale_reader(void *arg)
 			pthread_mutex_unlock(&q->lock);
 			break;
 		}
-		if (q->taking_at == CHECK_CHUNK) {
+		if (q->taking_at == CHECK_BLOCK) {
 			q->taking = q->taking->next;
 			q->taking_at = 0;
 		}
 		n = q->published - q->taken;
-		if (n > CHECK_CHUNK - q->taking_at)
-			n = CHECK_CHUNK - q->taking_at;
+		if (n > CHECK_BLOCK - q->taking_at)
+			n = CHECK_BLOCK - q->taking_at;
 		if (n > CHECK_BATCH)
 			n = CHECK_BATCH;
 		batch = &q->taking->checks[q->taking_at];
@@ -259,7 +261,7 @@ static void *stale_reader(void *arg)
 		q->taken += n;
 		pthread_mutex_unlock(&q->lock);
 		for (size_t i = 0; i < n; i++)
-			batch[i].stale = hl_session_stale_scan(
+			*batch[i].stale = hl_session_stale_scan(
 				q->env->proc_root, q->env->self.boot_id,
 				batch[i].s, &audit);
 	}
@@ -309,12 +311,11 @@ static void stale_publish(struct stale_queue *q)
 	pthread_mutex_unlock(&q->lock);
 }
 
-/* Queues the sessions of items[item]; false when out of memory. */
-static bool stale_queue_add(struct stale_queue *q, size_t item,
-			    const struct hl_holding *holding)
+/* Queues the sessions of item; false when out of memory. */
+static bool stale_queue_add(struct stale_queue *q, struct hl_listed *item)
 {
-	for (size_t i = 0; i < holding->session_count; i++) {
-		size_t at = q->added % CHECK_CHUNK;
+	for (size_t i = 0; i < item->holding.session_count; i++) {
+		size_t at = q->added % CHECK_BLOCK;
 
 		if (at == 0) {
 			struct stale_block *b = malloc(sizeof(*b));
@@ -332,7 +333,7 @@ static bool stale_queue_add(struct stale_queue *q, size_t item,
 			pthread_mutex_unlock(&q->lock);
 		}
 		q->last->checks[at] = (struct stale_check){
-			.item = item, .session = i, .s = &holding->sessions[i],
+			.s = &item->holding.sessions[i], .stale = &item->stale[i],
 		};
 		q->added++;
 	}
@@ -342,16 +343,13 @@ static bool stale_queue_add(struct stale_queue *q, size_t item,
 }
 
 /* Ends the queue: with finish, reads what is left (readers up to one a
- * processor for items, this thread among them) and puts each answer in
- * out; without, only waits for the readers, which take nothing more. */
-static void stale_queue_end(struct stale_queue *q, struct hl_listing *out,
-			    bool finish)
+ * processor for the listing's items, this thread among them); without,
+ * only waits for the readers, which take nothing more. */
+static void stale_queue_end(struct stale_queue *q,
+			    const struct hl_listing *out, bool finish)
 {
 	pthread_mutex_lock(&q->lock);
-	if (finish)
-		q->published = q->added;
-	else
-		q->added = q->published = q->taken;
+	q->published = finish ? q->added : q->taken;
 	q->closed = true;
 	pthread_cond_broadcast(&q->more);
 	pthread_mutex_unlock(&q->lock);
@@ -361,17 +359,9 @@ static void stale_queue_end(struct stale_queue *q, struct hl_listing *out,
 	}
 	for (size_t t = 0; t < q->reader_count; t++)
 		pthread_join(q->readers[t], NULL);
-	for (struct stale_block *b = q->first; b != NULL;) {
-		struct stale_block *next = b->next;
-		size_t n = next != NULL ? CHECK_CHUNK
-					: q->added - (q->added - 1) / CHECK_CHUNK *
-							     CHECK_CHUNK;
-
-		for (size_t i = 0; finish && i < n; i++)
-			out->items[b->checks[i].item]
-				.stale[b->checks[i].session] = b->checks[i].stale;
+	for (struct stale_block *b = q->first, *next; b != NULL; b = next) {
+		next = b->next;
 		free(b);
-		b = next;
 	}
 	pthread_cond_destroy(&q->more);
 	pthread_mutex_destroy(&q->lock);
@@ -398,9 +388,7 @@ static struct hl_listed *walk_add(struct list_walk *walk, const char *user,
 {
 	struct hl_listed *item = listing_add(walk->out, user, holding);
 
-	if (item != NULL &&
-	    !stale_queue_add(walk->stale, walk->out->count - 1,
-			     &item->holding))
+	if (item != NULL && !stale_queue_add(walk->stale, item))
 		return NULL;	/* the listing fails: its items are freed */
 	return item;
 }
