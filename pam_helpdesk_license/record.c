@@ -130,13 +130,8 @@ static bool field_decode_to(const char *text, size_t len, char *out)
 
 char *hl_field_decode(const char *text, size_t len)
 {
-	char *out;
+	char *out = malloc(len + 1);
 
-	if (text == NULL || len == 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	out = malloc(len + 1);
 	if (out == NULL)
 		return NULL;
 	if (!field_decode_to(text, len, out)) {
