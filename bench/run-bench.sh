@@ -253,7 +253,6 @@ per_login() { # COUNTER NAME: a "STACK NAME=N" line of runs per stack
 		few=$("$1" "$s" "$utmp" 20) && more=$("$1" "$s" "$utmp" 40) &&
 			echo "$s $2=$(((more - few) / 20))" >> "$work/runs"
 	done
-	rm -f "$work"/callgrind.*
 }
 if command -v strace > /dev/null; then
 	per_login calls syscalls
