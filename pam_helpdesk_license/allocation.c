@@ -274,23 +274,30 @@ static void queue_event(struct hl_txn *txn, int priority,
 	hl_buf_printable(&text, user);
 	if (has_kind)
 		hl_buf_printf(&text, " kind=%s", hl_kind_name(kind));
-	if (pool)
-		hl_buf_printf(&text, " pool=%s slot=%u", pool, slot);
+	if (pool) {
+		hl_buf_puts(&text, " pool=");
+		hl_buf_puts(&text, pool);
+		hl_buf_puts(&text, " slot=");
+		hl_buf_unsigned(&text, slot);
+	}
 	hl_buf_puts(&text, " service=");
 	hl_buf_printable(&text, ev.service);
 	hl_buf_puts(&text, " tty=");
 	hl_buf_printable(&text, ev.tty);
 	hl_buf_puts(&text, " rhost=");
 	hl_buf_printable(&text, ev.rhost);
-	hl_buf_printf(&text, " pid=%ld", (long)ev.pid);
+	hl_buf_puts(&text, " pid=");
+	hl_buf_signed(&text, ev.pid);
 	if (ev.session)
 		hl_buf_printf(&text, " session=%s", ev.session);
 	if (reason) {
 		hl_buf_puts(&text, " reason=");
 		hl_buf_printable(&text, reason);
 	}
-	if (ev.has_idle)
-		hl_buf_printf(&text, " idle=%lu", ev.idle);
+	if (ev.has_idle) {
+		hl_buf_puts(&text, " idle=");
+		hl_buf_unsigned(&text, ev.idle);
+	}
 	q->priority = priority;
 	q->syslog_text = hl_buf_take(&text);
 	q->json_line = env->cfg->event_log ? hl_event_format(&ev, &ts) : NULL;
@@ -403,7 +410,10 @@ static int put_outbox(struct hl_txn *txn)
 		return 0;
 	hl_event_log_end(path, &inode, &size);
 	hl_buf_init(&text);
-	hl_buf_printf(&text, "%llu %llu\n", inode, size);
+	hl_buf_unsigned(&text, inode);
+	hl_buf_puts(&text, " ");
+	hl_buf_unsigned(&text, size);
+	hl_buf_puts(&text, "\n");
 	if (txn->carried) {
 		hl_buf_puts(&text, txn->carried);
 		any = true;

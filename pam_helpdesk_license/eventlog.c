@@ -24,6 +24,15 @@ static void field(struct hl_buf *buf, const char *name, const char *value)
 	hl_buf_json(buf, value);
 }
 
+static void number(struct hl_buf *buf, const char *name,
+		   unsigned long long value)
+{
+	hl_buf_puts(buf, ",\"");
+	hl_buf_puts(buf, name);
+	hl_buf_puts(buf, "\":");
+	hl_buf_unsigned(buf, value);
+}
+
 static const char *const event_names[HL_EVENT_TYPES] = {
 	[HL_EVENT_GRANT] = "grant", [HL_EVENT_JOIN] = "join",
 	[HL_EVENT_DENY] = "deny", [HL_EVENT_RELEASE] = "release",
@@ -69,22 +78,22 @@ char *hl_event_format(const struct hl_event *event, const struct timespec *ts)
 								  : "concurrent");
 	field(&buf, "pool", event->pool);
 	if (event->slot > 0)
-		hl_buf_printf(&buf, ",\"slot\":%u", event->slot);
+		number(&buf, "slot", event->slot);
 	field(&buf, "service", event->service);
 	field(&buf, "tty", event->tty);
 	field(&buf, "rhost", event->rhost);
 	field(&buf, "host", event->host);
 	if (event->pid > 0)
-		hl_buf_printf(&buf, ",\"pid\":%ld", (long)event->pid);
+		number(&buf, "pid", (unsigned long long)event->pid);
 	if (event->start > 0)
-		hl_buf_printf(&buf, ",\"start\":%llu", event->start);
+		number(&buf, "start", event->start);
 	field(&buf, "boot_id", event->boot_id);
 	if (event->audit > 0)
-		hl_buf_printf(&buf, ",\"audit\":%u", event->audit);
+		number(&buf, "audit", event->audit);
 	field(&buf, "session", event->session);
 	field(&buf, "reason", event->reason);
 	if (event->has_idle)
-		hl_buf_printf(&buf, ",\"idle\":%lu", event->idle);
+		number(&buf, "idle", event->idle);
 	hl_buf_puts(&buf, "}\n");
 	return hl_buf_take(&buf);
 }

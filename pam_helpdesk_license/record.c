@@ -214,14 +214,24 @@ static void buf_field(struct hl_buf *buf, const char *value)
  * session, in a holding's session line and a waiter's line alike. */
 static void buf_session(struct hl_buf *buf, const struct hl_session *s)
 {
-	hl_buf_printf(buf, " %s %ld %llu %s %lld", s->id, (long)s->pid,
-		      s->start, s->boot_id, (long long)s->since);
+	hl_buf_puts(buf, " ");
+	hl_buf_puts(buf, s->id);
+	hl_buf_puts(buf, " ");
+	hl_buf_signed(buf, s->pid);
+	hl_buf_puts(buf, " ");
+	hl_buf_unsigned(buf, s->start);
+	hl_buf_puts(buf, " ");
+	hl_buf_puts(buf, s->boot_id);
+	hl_buf_puts(buf, " ");
+	hl_buf_signed(buf, s->since);
 	buf_field(buf, s->service);
 	buf_field(buf, s->tty);
 	buf_field(buf, s->rhost);
 	buf_field(buf, s->host);
-	if (s->audit_session != 0)
-		hl_buf_printf(buf, " %u", s->audit_session);
+	if (s->audit_session != 0) {
+		hl_buf_puts(buf, " ");
+		hl_buf_unsigned(buf, s->audit_session);
+	}
 }
 
 char *hl_holding_encode(const struct hl_holding *holding)
@@ -249,9 +259,11 @@ char *hl_holding_encode(const struct hl_holding *holding)
 	} else {
 		hl_buf_puts(&buf, "kind concurrent\npool");
 		buf_field(&buf, holding->pool);
-		hl_buf_printf(&buf, "\nslot %u", holding->slot);
+		hl_buf_puts(&buf, "\nslot ");
+		hl_buf_unsigned(&buf, holding->slot);
 	}
-	hl_buf_printf(&buf, "\nsince %lld", (long long)holding->since);
+	hl_buf_puts(&buf, "\nsince ");
+	hl_buf_signed(&buf, holding->since);
 	for (i = 0; i < holding->session_count; i++) {
 		hl_buf_puts(&buf, "\nsession");
 		buf_session(&buf, &holding->sessions[i]);

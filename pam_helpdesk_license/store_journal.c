@@ -54,12 +54,17 @@ char *store_journal_encode(const struct hl_store_records *cs)
 		const struct hl_store_record *c = &cs->items[i];
 
 		if (c->value != NULL) {
-			hl_buf_printf(&body, "P %zu %zu\n", strlen(c->key),
-				      strlen(c->value));
+			hl_buf_puts(&body, "P ");
+			hl_buf_unsigned(&body, strlen(c->key));
+			hl_buf_puts(&body, " ");
+			hl_buf_unsigned(&body, strlen(c->value));
+			hl_buf_puts(&body, "\n");
 			hl_buf_puts(&body, c->key);
 			hl_buf_puts(&body, c->value);
 		} else {
-			hl_buf_printf(&body, "D %zu\n", strlen(c->key));
+			hl_buf_puts(&body, "D ");
+			hl_buf_unsigned(&body, strlen(c->key));
+			hl_buf_puts(&body, "\n");
 			hl_buf_puts(&body, c->key);
 		}
 		hl_buf_puts(&body, "\n");

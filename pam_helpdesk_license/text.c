@@ -141,6 +141,43 @@ void hl_buf_printf(struct hl_buf *buf, const char *fmt, ...)
 	buf->len += (size_t)n;
 }
 
+/* How many bytes from p go out as they are: printable ASCII, but the
+ * backslash (unless kept) and, in JSON, the quote.  Escapers copy such a
+ * run at once: most text is nothing else. */
+static size_t plain_run(const unsigned char *p, bool keep_backslash,
+			bool json)
+{
+	size_t n = 0;
+
+	while (p[n] >= 0x20 && p[n] < 0x7f &&
+	       (p[n] != '\\' || keep_backslash) && (p[n] != '"' || !json))
+		n++;
+	return n;
+}
+
+void hl_buf_unsigned(struct hl_buf *buf, unsigned long long value)
+{
+	char digits[24];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value > 0);
+	hl_buf_append(buf, digits + n, sizeof(digits) - n);
+}
+
+void hl_buf_signed(struct hl_buf *buf, long long value)
+{
+	if (value < 0) {
+		hl_buf_append(buf, "-", 1);
+		/* Negated as unsigned: LLONG_MIN has no positive twin. */
+		hl_buf_unsigned(buf, 0ULL - (unsigned long long)value);
+	} else {
+		hl_buf_unsigned(buf, (unsigned long long)value);
+	}
+}
+
 size_t hl_utf8_next(const unsigned char *p, unsigned *codepoint)
 {
 	size_t n;
@@ -186,9 +223,16 @@ void hl_buf_json(struct hl_buf *buf, const char *text)
 
 	hl_buf_append(buf, "\"", 1);
 	while (*p) {
+		size_t run = plain_run(p, false, true);
 		unsigned cp = 0;
-		size_t n = hl_utf8_next(p, &cp);
+		size_t n;
 
+		if (run > 0) {
+			hl_buf_append(buf, (const char *)p, run);
+			p += run;
+			continue;
+		}
+		n = hl_utf8_next(p, &cp);
 		if (n == 0) {
 			hl_buf_puts(buf, "\\ufffd");
 			p++;
@@ -229,11 +273,16 @@ void hl_buf_printable(struct hl_buf *buf, const char *text)
 {
 	const unsigned char *p = (const unsigned char *)(text ? text : "");
 
-	for (; *p; p++) {
-		if (*p >= 0x20 && *p < 0x7f && *p != '\\')
-			hl_buf_append(buf, (const char *)p, 1);
-		else
+	while (*p) {
+		size_t run = plain_run(p, false, false);
+
+		if (run > 0) {
+			hl_buf_append(buf, (const char *)p, run);
+			p += run;
+		} else {
 			hl_buf_printf(buf, "\\x%02x", *p);
+			p++;
+		}
 	}
 }
 
@@ -270,20 +319,24 @@ static const char *escape_into(const char *text, char *out, size_t len,
 
 	if (len == 0)
 		return out;
-	for (; *p; p++) {
+	while (*p) {
 		char piece[5];
-		size_t n;
+		const char *from = piece;
+		size_t n = plain_run(p, keep_backslash, false), step = n;
 
-		if (*p >= 0x20 && *p < 0x7f &&
-		    (*p != '\\' || keep_backslash)) {
-			piece[0] = (char)*p;
-			piece[1] = '\0';
-			n = 1;
+		if (n > 0) {
+			from = (const char *)p;
 		} else {
 			n = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", *p);
+			step = 1;
 		}
 		if (used + n + 1 > len) {
-			/* Mark the cut so nobody reads a partial value as whole. */
+			/* What fits of a plain run, then a mark of the cut so
+			 * nobody reads a partial value as whole. */
+			if (from != piece) {
+				memcpy(out + used, from, len - 1 - used);
+				used = len - 1;
+			}
 			if (len >= 4) {
 				size_t at = used < len - 4 ? used : len - 4;
 
@@ -292,8 +345,9 @@ static const char *escape_into(const char *text, char *out, size_t len,
 			}
 			break;
 		}
-		memcpy(out + used, piece, n);
+		memcpy(out + used, from, n);
 		used += n;
+		p += step;
 	}
 	out[used] = '\0';
 	return out;

@@ -28,6 +28,11 @@ void hl_buf_append(struct hl_buf *buf, const char *text, size_t len);
 void hl_buf_puts(struct hl_buf *buf, const char *text);
 void hl_buf_printf(struct hl_buf *buf, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The decimal digits of a number, as "%llu" and "%lld" would write them:
+ * the numbers of records, journals and events, without parsing a format
+ * for each. */
+void hl_buf_unsigned(struct hl_buf *buf, unsigned long long value);
+void hl_buf_signed(struct hl_buf *buf, long long value);
 /* items (of size bytes each, *cap of them allocated) with room for need,
  * the room doubled so that adding one at a time costs no copy each time;
  * on failure items as they were and *failed set. */

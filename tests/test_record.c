@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -650,6 +651,62 @@ static void test_json_hidden_characters(void **state)
 	}
 }
 
+/* Plain text between escapes is copied whole, and a cut still ends in
+ * "..." where the text stopped fitting. */
+static void test_escapes_around_plain_text(void **state)
+{
+	static const struct { const char *in; size_t len; const char *out; }
+		cut[] = {
+		{ "abcdefghij", 8, "abcd..." },
+		{ "ab\tcdefgh", 8, "ab\\x..." },
+		{ "ab\tc", 8, "ab\\x09c" },
+		{ "abc", 4, "abc" },
+		{ "abcd", 4, "..." },
+	};
+	char out[64];
+	struct hl_buf buf;
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++)
+		assert_string_equal(hl_printable(cut[i].in, out, cut[i].len),
+				    cut[i].out);
+	hl_buf_init(&buf);
+	hl_buf_json(&buf, "a\"b\\c\n\x01" "d\x7f" "e");
+	hl_buf_printable(&buf, " x\\y\x1bz");
+	text = hl_buf_take(&buf);
+	assert_non_null(text);
+	assert_string_equal(text, "\"a\\\"b\\\\c\\n\\u0001d\\u007fe\""
+				  " x\\x5cy\\x1bz");
+	free(text);
+}
+
+/* Numbers as printf writes them, at both ends of their ranges. */
+static void test_buf_numbers(void **state)
+{
+	struct hl_buf buf;
+	char *text;
+
+	(void)state;
+	hl_buf_init(&buf);
+	hl_buf_unsigned(&buf, 0);
+	hl_buf_puts(&buf, " ");
+	hl_buf_unsigned(&buf, ULLONG_MAX);
+	hl_buf_puts(&buf, " ");
+	hl_buf_signed(&buf, -1);
+	hl_buf_puts(&buf, " ");
+	hl_buf_signed(&buf, LLONG_MIN);
+	hl_buf_puts(&buf, " ");
+	hl_buf_signed(&buf, LLONG_MAX);
+	hl_buf_puts(&buf, " ");
+	hl_buf_unsigned(&buf, 4096);
+	text = hl_buf_take(&buf);
+	assert_non_null(text);
+	assert_string_equal(text, "0 18446744073709551615 -1 "
+				  "-9223372036854775808 9223372036854775807 4096");
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -668,6 +725,8 @@ int main(void)
 		cmocka_unit_test(test_line_decode_strict),
 		cmocka_unit_test(test_log_lines_escaped),
 		cmocka_unit_test(test_json_hidden_characters),
+		cmocka_unit_test(test_escapes_around_plain_text),
+		cmocka_unit_test(test_buf_numbers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
