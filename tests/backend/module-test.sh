@@ -57,7 +57,7 @@ check "dave is refused on B: the license is held by carol on A" \
 out=$(tool B list)
 evidence=$out
 check "list on B shows carol's session with its HOST, A" \
-	eval 'head -1 <<< "$out" | grep -q " HOST FROM" && grep -Eq "^field #1 +carol .* A +-$" <<< "$out"'
+	eval 'grep -q " HOST FROM" <<< "$(head -1 <<< "$out")" && grep -Eq "^field #1 +carol .* A +-$" <<< "$out"'
 logout carol
 out=$(login B dave)
 status=$?
@@ -76,7 +76,7 @@ check "after A's lease (3 s) runs out, dave's login on B takes the license" \
 	eventually login B dave
 evidence=$(cat "$T/B/log/events.log")
 check "B's login reaped carol's session of A: \"host gone\"" \
-	eval 'grep "\"event\":\"reap\"" "$T/B/log/events.log" | grep "\"user\":\"carol\"" | grep -q "\"reason\":\"host gone\""'
+	eval 'grep "\"event\":\"reap\"" "$T/B/log/events.log" | grep "\"user\":\"carol\"" | grep "\"reason\":\"host gone\"" >/dev/null'
 kill -CONT "${pid[daemon_A]}"
 logout carol
 

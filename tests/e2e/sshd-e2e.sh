@@ -530,7 +530,7 @@ waiting_first() {	# waiting_first USER: first in the pool's line
 	"$tool" -c "$config" --json status |
 		grep -qF "{\"pool\":\"hltest-east\",\"place\":1,\"user\":\"$1\""
 }
-nobody_waits() { "$tool" -c "$config" --json status | grep -qF '"waiting":[]'; }
+nobody_waits() { grep -qF '"waiting":[]' <<<"$("$tool" -c "$config" --json status)"; }
 cp "$config" "$tmp/config.nowait"
 sed -i -e 's|groups = \[ "hltest-east" \]; }|groups = [ "hltest-east" ]; wait = "60s"; }|' \
 	"$config"

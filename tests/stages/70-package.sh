@@ -48,6 +48,10 @@
 # run here.
 
 set -uo pipefail
+# In this shell, text goes to grep -q in a here-string, not a pipe: grep -q
+# leaves at the first match, and under pipefail a writer it leaves behind
+# dies of SIGPIPE, which fails a check that found what it looked for (or,
+# negated, passes one that should fail).  A loaded machine makes it likely.
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "skipped: needs root"
@@ -85,7 +89,8 @@ multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 module=/lib/$multiarch/security/pam_helpdesk_license.so
 
 for p in "$pkg" "$daemon_pkg"; do
-	if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -qv '^unknown\|not-installed'; then
+	if grep -qv '^unknown\|not-installed' \
+		<<<"$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)"; then
 		echo "skipped: $p is installed on this host; not touching it"
 		exit 0
 	fi
@@ -223,7 +228,7 @@ changes=${deb%.deb}.changes
 # (debian/*.lintian-overrides).  lintian leaves its caches (mldbm-elf-*)
 # in TMPDIR: in ours they go with it.
 if out=$(TMPDIR=$tmp lintian --fail-on error,warning,info --pedantic "$changes" 2>&1) &&
-   ! printf '%s\n' "$out" | grep -q '^[EWIP]: '; then
+   ! grep -q '^[EWIP]: ' <<<"$out"; then
 	ok "lintian --pedantic: no tag"
 else
 	not_ok "lintian --pedantic: no tag" "$out"
@@ -232,8 +237,7 @@ fi
 # deb_listing DEB: the paths DEB holds, one a line
 deb_listing() { dpkg-deb -c "$1" | awk '{ print $6 }' | sed 's|^\./|/|'; }
 # missing_from LISTING PATH...: the PATHs that LISTING lacks, each after a
-# space.  A here-string, not a pipe: grep -q leaves at the first match, and
-# under pipefail a writer killed by SIGPIPE would make a found path missing.
+# space.
 missing_from() {
 	local listing=$1 f
 	shift
@@ -257,7 +261,7 @@ missing=$(missing_from "$listing" "$module" /usr/sbin/helpdesk-license \
 	 /usr/share/doc/$pkg/examples/helpdesk-license.json \
 	 /usr/lib/tmpfiles.d/helpdesk-license.conf \
 	 /etc/logrotate.d/helpdesk-license "$profile" "$conf")
-if [ -z "$missing" ] && ! printf '%s\n' "$listing" | grep -q '\.la$'; then
+if [ -z "$missing" ] && ! grep -q '\.la$' <<<"$listing"; then
 	ok "the package holds the module, the tool, the man pages and the system files"
 else
 	not_ok "the package holds the module, the tool, the man pages and the system files" \
@@ -267,8 +271,8 @@ fi
 # A one-host site: the module's package brings no libpq, and holds no
 # daemon.
 depends=$(dpkg-deb -f "$deb" Depends)
-if [ -n "$depends" ] && ! printf '%s\n' "$depends" | grep -q libpq &&
-   ! printf '%s\n' "$listing" | grep -q 'helpdesk-licensed\|schema\.sql'; then
+if [ -n "$depends" ] && ! grep -q libpq <<<"$depends" &&
+   ! grep -q 'helpdesk-licensed\|schema\.sql' <<<"$listing"; then
 	ok "$pkg depends on no libpq and holds no daemon"
 else
 	not_ok "$pkg depends on no libpq and holds no daemon" "Depends: $depends"
@@ -285,8 +289,8 @@ else
 		"missing:$missing"
 fi
 depends=$(dpkg-deb -f "$daemon_deb" Depends)
-if printf '%s\n' "$depends" | grep -q '\blibpq5\b' &&
-   printf '%s\n' "$depends" | grep -qF "$pkg (= $version)"; then
+if grep -q '\blibpq5\b' <<<"$depends" &&
+   grep -qF "$pkg (= $version)" <<<"$depends"; then
 	ok "$daemon_pkg depends on libpq5 and on $pkg of its own version"
 else
 	not_ok "$daemon_pkg depends on libpq5 and on $pkg of its own version" \
@@ -423,7 +427,7 @@ check "the store is root's, mode 0600" \
 # A session that never closes: pamtester exits holding it.  The timer's
 # command gives the license back.
 pamtester "$service" "$east" open_session >/dev/null 2>&1
-if helpdesk-license -c "$tmp/test.conf" list | grep -q "$east"; then
+if grep -q "$east" <<<"$(helpdesk-license -c "$tmp/test.conf" list)"; then
 	ok "a session left open holds $east's license"
 else
 	not_ok "a session left open holds $east's license" \
@@ -492,7 +496,7 @@ pamtester cron $outsider acct_mgmt open_session close_session >/dev/null 2>&1 &&
 EOF
 ns=$(unshare --mount --propagation private sh "$tmp/namespace.sh" 2>&1)
 expect_ns() {	# expect_ns DESCRIPTION LINE
-	if printf '%s\n' "$ns" | grep -qxF "$2"; then
+	if grep -qxF "$2" <<<"$ns"; then
 		ok "$1"
 	else
 		not_ok "$1" "$ns"
@@ -620,7 +624,7 @@ schema() { fetch "$statedir/licenses.db" schema; }
 # concurrent slot
 runtime_holds() {
 	mode_is "$rundir/sessions.db" root:root 600 &&
-		fetch "$rundir/sessions.db" "holder/$1" | grep -q '^kind concurrent'
+		grep -q '^kind concurrent' <<<"$(fetch "$rundir/sessions.db" "holder/$1")"
 }
 # denials USER: the count of USER's deny events that tell no error
 denials() {
