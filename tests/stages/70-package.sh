@@ -89,11 +89,14 @@ multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 module=/lib/$multiarch/security/pam_helpdesk_license.so
 
 for p in "$pkg" "$daemon_pkg"; do
-	if grep -qv '^unknown\|not-installed' \
-		<<<"$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)"; then
+	# Nothing (not known), "unknown ..." or "... not-installed": absent.
+	case "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" in
+	"" | unknown* | *not-installed) ;;
+	*)
 		echo "skipped: $p is installed on this host; not touching it"
 		exit 0
-	fi
+		;;
+	esac
 done
 for f in "$conf" "$statedir" "$rundir" "$logdir" "$pamfile"; do
 	if [ -e "$f" ]; then
