@@ -249,7 +249,9 @@ void hl_buf_json(struct hl_buf *buf, const char *text)
 
 			hl_buf_append(buf, esc, 2);
 			p++;
-		} else if (*p < 0x20 || *p == 0x7f) {
+		} else {
+			/* What plain_run stops at and is not the above: a
+			 * control character (below 0x20, or 0x7f). */
 			static const char shortcuts[] = "\bb\ff\nn\rr\tt";
 			const char *sc = memchr(shortcuts, *p, sizeof(shortcuts) - 1);
 
@@ -260,9 +262,6 @@ void hl_buf_json(struct hl_buf *buf, const char *text)
 			} else {
 				hl_buf_printf(buf, "\\u%04x", *p);
 			}
-			p++;
-		} else {
-			hl_buf_append(buf, (const char *)p, 1);
 			p++;
 		}
 	}
