@@ -527,8 +527,8 @@ wait_events() {	# wait_events EVENT USER [TEXT]: lines of the event log
 		grep -F "\"user\":\"$2\"" | grep -cF "${3:-\"event\"}" || true
 }
 waiting_first() {	# waiting_first USER: first in the pool's line
-	"$tool" -c "$config" --json status |
-		grep -qF "{\"pool\":\"hltest-east\",\"place\":1,\"user\":\"$1\""
+	grep -qF "{\"pool\":\"hltest-east\",\"place\":1,\"user\":\"$1\"" \
+		<<<"$("$tool" -c "$config" --json status)"
 }
 nobody_waits() { grep -qF '"waiting":[]' <<<"$("$tool" -c "$config" --json status)"; }
 cp "$config" "$tmp/config.nowait"
