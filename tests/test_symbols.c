@@ -4,7 +4,8 @@
  * another module's.  And it carries a login's code only: the admin
  * commands (admin.c, preflight.c) are the tool's, in a library the module
  * does not link (doc/HACKING.md).  Internal names are not exported, so the
- * second check reads the .so's own symbol table (.symtab). */
+ * second check reads the .so's own symbol table (.symtab).  The third:
+ * where the linker can, its relocations are made read-only once done. */
 #include "config.h"
 
 #include <dlfcn.h>
@@ -116,23 +117,33 @@ static void read_symtab(const unsigned char *file, size_t size,
 	}
 }
 
-static void no_admin_code(void **state)
+/* The module's file, mapped; *size its length. */
+static const unsigned char *map_module(size_t *size)
 {
-	struct symbols seen;
 	struct stat st;
 	void *file;
 	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
 
-	(void)state;
-	memset(&seen, 0, sizeof(seen));
 	if (fd < 0)
 		fail_msg("open %s", MODULE_PATH);
 	assert_int_equal(fstat(fd, &st), 0);
 	file = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	assert_true(file != MAP_FAILED);
-	read_symtab(file, (size_t)st.st_size, &seen);
-	munmap(file, (size_t)st.st_size);
+	*size = (size_t)st.st_size;
+	return file;
+}
+
+static void no_admin_code(void **state)
+{
+	struct symbols seen;
+	size_t size;
+	const unsigned char *file = map_module(&size);
+
+	(void)state;
+	memset(&seen, 0, sizeof(seen));
+	read_symtab(file, size, &seen);
+	munmap((void *)file, size);
 
 	/* The table was read (the build keeps it): a login's code is in. */
 	assert_true(seen.total > 0);
@@ -143,11 +154,59 @@ static void no_admin_code(void **state)
 			 "library, %s first", seen.admin, seen.first_admin);
 }
 
+/* A PT_GNU_RELRO segment, and the dynamic section asks for every
+ * relocation at load (DF_BIND_NOW or DF_1_NOW): with both, the loader
+ * makes the GOT read-only before the module runs. */
+static void relocations_read_only(void **state)
+{
+	size_t size;
+	const unsigned char *file;
+	const Elf64_Ehdr *eh;
+	const Elf64_Phdr *ph;
+	bool relro = false, now = false;
+
+	(void)state;
+#ifndef HL_LINK_RELRO_NOW
+	skip(); /* the linker could not: configure said so */
+#endif
+	file = map_module(&size);
+	eh = (const void *)file;
+	assert_true(size >= sizeof(*eh));
+	assert_int_equal(eh->e_ident[EI_CLASS], ELFCLASS64);
+	assert_int_equal(eh->e_phentsize, sizeof(*ph));
+	assert_true(eh->e_phoff <= size &&
+		    eh->e_phnum <= (size - eh->e_phoff) / sizeof(*ph));
+	ph = (const void *)(file + eh->e_phoff);
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type == PT_GNU_RELRO)
+			relro = true;
+		if (ph[i].p_type != PT_DYNAMIC)
+			continue;
+		assert_true(ph[i].p_offset <= size &&
+			    ph[i].p_filesz <= size - ph[i].p_offset);
+		for (size_t at = 0; at + sizeof(Elf64_Dyn) <= ph[i].p_filesz;
+		     at += sizeof(Elf64_Dyn)) {
+			const Elf64_Dyn *d =
+				(const void *)(file + ph[i].p_offset + at);
+
+			if ((d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_BIND_NOW)) ||
+			    (d->d_tag == DT_FLAGS_1 && (d->d_un.d_val & DF_1_NOW)))
+				now = true;
+		}
+	}
+	munmap((void *)file, size);
+	if (!relro)
+		fail_msg("%s has no PT_GNU_RELRO segment", MODULE_PATH);
+	if (!now)
+		fail_msg("%s binds its symbols lazily", MODULE_PATH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(only_pam_sm_exported),
 		cmocka_unit_test(no_admin_code),
+		cmocka_unit_test(relocations_read_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
