@@ -76,20 +76,34 @@ static void symbol_seen(struct symbols *seen, const char *name)
 		seen->store_repair = true;
 }
 
+/* Whether len bytes from offset lie inside a file of size bytes. */
+static bool fits(size_t size, uint64_t offset, uint64_t len)
+{
+	return offset <= size && len <= size - offset;
+}
+
+/* The header of the 64-bit ELF file mapped at file (size bytes). */
+static const Elf64_Ehdr *elf_header(const unsigned char *file, size_t size)
+{
+	const Elf64_Ehdr *eh = (const void *)file;
+
+	assert_true(size >= sizeof(*eh));
+	assert_memory_equal(eh->e_ident, ELFMAG, SELFMAG);
+	assert_int_equal(eh->e_ident[EI_CLASS], ELFCLASS64);
+	return eh;
+}
+
 /* Walks the .symtab of a 64-bit ELF file mapped at file (size bytes),
  * checking every offset against size. */
 static void read_symtab(const unsigned char *file, size_t size,
 			struct symbols *seen)
 {
-	const Elf64_Ehdr *eh = (const void *)file;
+	const Elf64_Ehdr *eh = elf_header(file, size);
 	const Elf64_Shdr *sh;
 
-	assert_true(size >= sizeof(*eh));
-	assert_memory_equal(eh->e_ident, ELFMAG, SELFMAG);
-	assert_int_equal(eh->e_ident[EI_CLASS], ELFCLASS64);
 	assert_int_equal(eh->e_shentsize, sizeof(*sh));
-	assert_true(eh->e_shoff <= size &&
-		    eh->e_shnum <= (size - eh->e_shoff) / sizeof(*sh));
+	assert_true(fits(size, eh->e_shoff,
+			 (uint64_t)eh->e_shnum * sizeof(*sh)));
 	sh = (const void *)(file + eh->e_shoff);
 	for (unsigned i = 0; i < eh->e_shnum; i++) {
 		const Elf64_Shdr *strtab;
@@ -99,10 +113,8 @@ static void read_symtab(const unsigned char *file, size_t size,
 			continue;
 		assert_true(sh[i].sh_link < eh->e_shnum);
 		strtab = &sh[sh[i].sh_link];
-		assert_true(sh[i].sh_offset <= size &&
-			    sh[i].sh_size <= size - sh[i].sh_offset);
-		assert_true(strtab->sh_offset <= size &&
-			    strtab->sh_size <= size - strtab->sh_offset &&
+		assert_true(fits(size, sh[i].sh_offset, sh[i].sh_size));
+		assert_true(fits(size, strtab->sh_offset, strtab->sh_size) &&
 			    strtab->sh_size > 0);
 		names = (const char *)file + strtab->sh_offset;
 		assert_int_equal(names[strtab->sh_size - 1], '\0');
@@ -170,20 +182,17 @@ static void relocations_read_only(void **state)
 	skip(); /* the linker could not: configure said so */
 #endif
 	file = map_module(&size);
-	eh = (const void *)file;
-	assert_true(size >= sizeof(*eh));
-	assert_int_equal(eh->e_ident[EI_CLASS], ELFCLASS64);
+	eh = elf_header(file, size);
 	assert_int_equal(eh->e_phentsize, sizeof(*ph));
-	assert_true(eh->e_phoff <= size &&
-		    eh->e_phnum <= (size - eh->e_phoff) / sizeof(*ph));
+	assert_true(fits(size, eh->e_phoff,
+			 (uint64_t)eh->e_phnum * sizeof(*ph)));
 	ph = (const void *)(file + eh->e_phoff);
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		if (ph[i].p_type == PT_GNU_RELRO)
 			relro = true;
 		if (ph[i].p_type != PT_DYNAMIC)
 			continue;
-		assert_true(ph[i].p_offset <= size &&
-			    ph[i].p_filesz <= size - ph[i].p_offset);
+		assert_true(fits(size, ph[i].p_offset, ph[i].p_filesz));
 		for (size_t at = 0; at + sizeof(Elf64_Dyn) <= ph[i].p_filesz;
 		     at += sizeof(Elf64_Dyn)) {
 			const Elf64_Dyn *d =
